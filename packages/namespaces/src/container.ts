@@ -1,0 +1,82 @@
+/**
+ * The library's own container config, in the vocabulary of libcontainer's nsinit
+ * (container.json): id, rootfs, args, env, cwd, user, namespaces, capabilities, readonly.
+ * `fromOciSpec()` converts an OCI runtime-spec config.json into this shape.
+ */
+
+/** Namespace kinds, named as in the OCI runtime spec (`linux.namespaces[].type`). */
+export type NamespaceType = 'mount' | 'pid' | 'uts' | 'ipc' | 'network' | 'user' | 'cgroup' | 'time';
+
+export interface NamespaceConfig {
+  type: NamespaceType;
+  /**
+   * Join this existing namespace (e.g. `/var/run/netns/blue` or `/proc/1234/ns/net`) instead
+   * of creating a new one. Only `network` is supported for now.
+   */
+  path?: string;
+}
+
+/** A mount, as OCI `mounts[]`: destination inside the container. */
+export interface MountConfig {
+  /** Absolute path inside the container. */
+  destination: string;
+  /** Filesystem type (`proc`, `tmpfs`, `bind` ...); `bind` or a `bind`/`rbind` option makes it a bind mount. */
+  type?: string;
+  /** For bind mounts, an absolute host path; otherwise the fs source name. */
+  source?: string;
+  /** mount(8) style options: `ro`, `nosuid`, `bind`, `rbind`, `mode=755`, `size=64m` ... */
+  options?: string[];
+}
+
+export interface Container {
+  /** Container id (`[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`). */
+  id: string;
+  /**
+   * Root filesystem: a host directory (absolute after validation), or `null` for the
+   * embedded default, an empty tmpfs root on which `mounts` build a sandbox of the host.
+   */
+  rootfs: string | null;
+  /** Remount the root filesystem read-only after setting up mounts (OCI `root.readonly`). */
+  readonly: boolean;
+  /** `process.args`: args[0] is looked up in the container's PATH when it has no slash. */
+  args: string[];
+  /** `process.env`: `KEY=value` strings. */
+  env: string[];
+  /** Working directory inside the container (absolute). Default `/`. */
+  cwd: string;
+  /**
+   * User to run as: `uid[:gid]`, or `name[:group]` looked up in the container's /etc/passwd
+   * and /etc/group. Default `0:0` (root). Supplementary groups come from /etc/group.
+   */
+  user: string;
+  /** Extra supplementary group ids (OCI `process.user.additionalGids`). */
+  additionalGids?: number[];
+  /** Namespaces to create (or, with `path`, to join). */
+  namespaces: NamespaceConfig[];
+  /**
+   * Capabilities kept (names like `CAP_CHOWN`): every other one is dropped from the bounding,
+   * effective, permitted and inheritable sets. Undefined means the default allow-list.
+   */
+  capabilities?: string[];
+  /**
+   * The seed's form: capabilities to drop, applied after `capabilities` (or the default).
+   */
+  dropCapabilities?: string[];
+  /** Hostname; set only when a new UTS namespace is created. */
+  hostname?: string;
+  /** Allocate a pseudo-terminal for the process (OCI `process.terminal`). */
+  terminal: boolean;
+  /**
+   * Mounts, in order, after the root. When undefined the defaults are used: /proc, /dev
+   * (tmpfs with device nodes), /dev/pts, /dev/shm, /dev/mqueue, /sys (read-only).
+   */
+  mounts?: MountConfig[];
+  /** Paths masked inside the container (OCI `linux.maskedPaths`). */
+  maskedPaths?: string[];
+  /** Paths made read-only inside the container (OCI `linux.readonlyPaths`). */
+  readonlyPaths?: string[];
+  /** OCI `linux.rootfsPropagation`: default `rprivate`. */
+  rootfsPropagation?: string;
+  /** Where the config came from (bundle directory), for state and messages. */
+  bundle?: string;
+}

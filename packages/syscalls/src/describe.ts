@@ -1,0 +1,77 @@
+import type { Plan, Step } from './plan.js';
+
+const hex = (n: bigint): string => `0x${n.toString(16)}`;
+
+/**
+ * A short human description of one step, used in error messages (`mount proc on /proc`,
+ * `execve /bin/sh`) and in `ns run --dry-run`.
+ */
+export function describeStep(step: Step): string {
+  switch (step.op) {
+    case 'mount': {
+      if (step.flags & 32 /* MS_REMOUNT */) return `remount ${step.target}`;
+      if (step.flags & 4096 /* MS_BIND */) return `bind mount ${step.source} on ${step.target}`;
+      if (!step.source && !step.fstype) return `mount propagation of ${step.target}`;
+      return `mount ${step.fstype ?? step.source} on ${step.target}`;
+    }
+    case 'umount2':
+      return `umount2 ${step.target}`;
+    case 'mkdir':
+    case 'touch':
+    case 'mknod':
+    case 'chmod':
+    case 'chdir':
+      return `${step.op} ${step.path}`;
+    case 'symlink':
+      return `symlink ${step.path} -> ${step.target}`;
+    case 'pivotRoot':
+      return `pivot_root ${step.newRoot}`;
+    case 'pivotRootKeep':
+      return `pivot_root ${step.newRoot} (old root at ${step.putOld})`;
+    case 'sethostname':
+      return `sethostname ${step.hostname}`;
+    case 'setns':
+      return `setns ${step.path}`;
+    case 'unshare':
+      return `unshare ${hex(BigInt(step.flags))}`;
+    case 'writeFile':
+      return `write ${step.path}`;
+    case 'prctl':
+      return `prctl ${step.option}`;
+    case 'capbsetDrop':
+      return `drop bounding capabilities ${hex(step.mask)}`;
+    case 'capset':
+      return `capset effective=${hex(step.effective)} permitted=${hex(step.permitted)} inheritable=${hex(step.inheritable)}`;
+    case 'ambientRaise':
+      return `raise ambient capabilities ${hex(step.mask)}`;
+    case 'setgroups':
+      return `setgroups [${step.gids.join(',')}]`;
+    case 'setresgid':
+      return `setresgid ${step.rgid}`;
+    case 'setresuid':
+      return `setresuid ${step.ruid}`;
+    case 'setrlimit':
+      return `setrlimit ${step.resource} ${step.soft}/${step.hard}`;
+    case 'umask':
+      return `umask ${step.mask.toString(8).padStart(4, '0')}`;
+    case 'setsid':
+      return 'setsid';
+    case 'ioctl':
+      return `ioctl fd ${step.fd} ${hex(BigInt(step.request))}`;
+    case 'stdio':
+      return `stdio [${step.fds.join(',')}]`;
+    case 'closeFrom':
+      return `close descriptors from ${step.first}`;
+    case 'execve':
+      return `execve ${step.paths.length === 1 ? step.paths[0] : step.argv[0]}`;
+    case 'sync':
+      return `wait for parent (${step.name})`;
+  }
+}
+
+/** A plan as text, one numbered step a line, for `ns run --dry-run`. */
+export function formatPlan(plan: Plan): string {
+  const lines = [`clone flags ${hex(BigInt(plan.cloneFlags))}`];
+  plan.steps.forEach((step, k) => lines.push(`${String(k).padStart(3)}  ${describeStep(step)}`));
+  return lines.join('\n');
+}

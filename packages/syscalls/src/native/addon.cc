@@ -1,0 +1,427 @@
+// N-API glue of @ns/syscalls: decodes a plan, clones the child, meets it at sync steps,
+// and watches its exit with a pidfd polled by libuv. Runs on the calling thread (Node's
+// main thread for containers: PR_SET_PDEATHSIG follows the creating thread).
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "plan.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace {
+
+constexpr size_t kStackSize = 256 * 1024;
+
+// ---- errors ---------------------------------------------------------------------------
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall) {
+  const char* name = strerrorname_np(err);
+  std::string code = name ? name : ("E" + std::to_string(err));
+  Napi::Error e = Napi::Error::New(env, syscall + ": " + code + " (" + strerror(err) + ")");
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowPlan(Napi::Env env, const std::string& why) {
+  Napi::TypeError e = Napi::TypeError::New(env, "invalid plan buffer: " + why);
+  e.Set("code", Napi::String::New(env, "ERR_NS_PLAN"));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// ---- plan decoding (parent side: may allocate) ---------------------------------------------
+
+struct Decoded {
+  uint32_t cloneFlags = 0;
+  std::vector<ns_step> steps;
+  std::vector<std::vector<const char*>> vectors;
+};
+
+uint32_t U32(const uint8_t* b, size_t off) {
+  uint32_t v;
+  memcpy(&v, b + off, 4);
+  return v;
+}
+
+bool Decode(const uint8_t* b, size_t len, Decoded* out, std::string* why) {
+  if (len < 32) return *why = "too short", false;
+  if (U32(b, 0) != NS_PLAN_MAGIC) return *why = "bad magic", false;
+  if (U32(b, 4) != NS_PLAN_VERSION) return *why = "version mismatch", false;
+  out->cloneFlags = U32(b, 8);
+  uint32_t n = U32(b, 12), stepsOff = U32(b, 16), vecOff = U32(b, 20), strOff = U32(b, 24);
+  if (U32(b, 28) != len || stepsOff + (uint64_t)n * NS_STEP_BYTES > vecOff || vecOff > strOff ||
+      strOff > len || (len > strOff && b[len - 1] != 0))
+    return *why = "inconsistent layout", false;
+  auto str = [&](uint32_t id, const char** s) {
+    if (id == NS_NONE) return *s = nullptr, true;
+    if ((uint64_t)strOff + id >= len) return false;
+    *s = (const char*)b + strOff + id;
+    return true;
+  };
+  out->steps.resize(n);
+  out->vectors.reserve((size_t)n * 3);
+  for (uint32_t k = 0; k < n; k++) {
+    const uint8_t* p = b + stepsOff + (size_t)k * NS_STEP_BYTES;
+    ns_step& s = out->steps[k];
+    memset(&s, 0, sizeof s);
+    s.op = U32(p, 0);
+    if (s.op == 0 || s.op >= NS_OP_MAX) return *why = "unknown op at step " + std::to_string(k), false;
+    memcpy(s.i, p + 8, sizeof s.i);
+    for (int j = 0; j < 4; j++)
+      if (!str(U32(p, 56 + 4 * j), &s.s[j])) return *why = "bad string at step " + std::to_string(k), false;
+    bool intVec = s.op == NS_OP_SETGROUPS || s.op == NS_OP_STDIO;
+    for (int j = 0; j < 3; j++) {
+      uint32_t id = U32(p, 72 + 4 * j);
+      if (id == NS_NONE) continue;
+      uint64_t at = (uint64_t)vecOff + id;
+      if (at + 4 > strOff) return *why = "bad vector at step " + std::to_string(k), false;
+      uint32_t count = U32(b, at);
+      if (at + 4 + (uint64_t)count * 4 > strOff) return *why = "bad vector length", false;
+      s.vlen[j] = count;
+      if (intVec && j == 0) {
+        s.iv = (const uint32_t*)(b + at + 4);  // 4-byte aligned by the encoder
+        continue;
+      }
+      out->vectors.emplace_back();
+      std::vector<const char*>& v = out->vectors.back();
+      v.resize(count + 1, nullptr);
+      for (uint32_t e = 0; e < count; e++)
+        if (!str(U32(b, at + 4 + 4 * e), &v[e]) || !v[e]) return *why = "bad vector string", false;
+      s.v[j] = v.data();
+    }
+  }
+  return true;
+}
+
+// ---- exit watchers ---------------------------------------------------------------------------
+
+struct Watcher {
+  uv_poll_t poll;
+  int pidfd;
+  napi_env env;
+  Napi::FunctionReference onExit;
+};
+
+std::unordered_map<int, Watcher*>& Watchers() {
+  static thread_local std::unordered_map<int, Watcher*> map;
+  return map;
+}
+
+void OnWatcherClosed(uv_handle_t* h) {
+  Watcher* w = (Watcher*)h->data;
+  close(w->pidfd);
+  delete w;
+}
+
+void OnPidfdReadable(uv_poll_t* h, int status, int events) {
+  Watcher* w = (Watcher*)h->data;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+  } else if (si.si_pid == 0) {
+    return;  // not exited yet
+  }
+  uv_poll_stop(&w->poll);
+  Watchers().erase(w->pidfd);
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  Napi::Value code = env.Null(), sig = env.Null();
+  if (si.si_code == CLD_EXITED)
+    code = Napi::Number::New(env, si.si_status);
+  else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+    sig = Napi::Number::New(env, si.si_status);
+  Napi::FunctionReference cb = std::move(w->onExit);
+  uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
+  napi_value result;
+  napi_value argv[2] = {code, sig};
+  napi_status st = napi_make_callback(env, nullptr, env.Global(), cb.Value(), 2, argv, &result);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+// ---- spawn -----------------------------------------------------------------------------------
+
+int SelfPidfd() {
+  static int fd = -2;
+  if (fd == -2) {
+    long r = syscall(SYS_pidfd_open, getpid(), 0);
+    fd = r < 0 ? -1 : (int)r;
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  return fd;
+}
+
+void ReapNow(int pidfd) {
+  siginfo_t si;
+  while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
+struct Cleanup {
+  int fds[4] = {-1, -1, -1, -1};
+  void* stack = nullptr;
+  ~Cleanup() {
+    for (int fd : fds)
+      if (fd >= 0) close(fd);
+    if (stack) munmap(stack, kStackSize);
+  }
+};
+
+// spawn(plan: Buffer, onSync?: (step) => void, onExit: (code, signal) => void)
+//   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
+    return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit) expected");
+  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
+  Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
+  Decoded plan;
+  std::string why;
+  if (!Decode(buf.Data(), buf.Length(), &plan, &why)) return ThrowPlan(env, why);
+
+  Cleanup c;
+  int errpipe[2], syncpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  c.fds[0] = errpipe[0];
+  c.fds[1] = errpipe[1];
+  if (pipe2(syncpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  c.fds[2] = syncpipe[0];
+  c.fds[3] = syncpipe[1];
+  c.stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (c.stack == MAP_FAILED) {
+    c.stack = nullptr;
+    return ThrowErrno(env, errno, "mmap");
+  }
+  mprotect(c.stack, 4096, PROT_NONE);  // guard page
+
+  ns_child_ctx ctx;
+  ctx.steps = plan.steps.data();
+  ctx.nsteps = (uint32_t)plan.steps.size();
+  ctx.errfd = errpipe[1];
+  ctx.syncfd = syncpipe[0];
+  ctx.parentfd = SelfPidfd();
+
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pidfd = -1;
+  int flags = (int)plan.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
+  pid_t pid = clone(ns_child_main, (char*)c.stack + kStackSize, flags, &ctx, &pidfd);
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return ThrowErrno(env, cloneErr, "clone");
+
+  close(errpipe[1]);
+  c.fds[1] = -1;
+  close(syncpipe[0]);
+  c.fds[2] = -1;
+
+  bool execing = false;
+  int32_t failedStep = 0, failedErrno = 0;
+  for (;;) {
+    ns_msg m;
+    ssize_t n = read(errpipe[0], &m, sizeof m);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: exec'd, or the child is gone
+    if (n != (ssize_t)sizeof m) {
+      failedStep = NS_STEP_PREAMBLE;
+      failedErrno = EPROTO;
+      break;
+    }
+    if (m.code == NS_MSG_EXEC) {
+      execing = true;
+    } else if (m.code == NS_MSG_SYNC) {
+      if (!onSync.IsEmpty()) {
+        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, pid)});
+        if (env.IsExceptionPending()) {
+          syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+          ReapNow(pidfd);
+          close(pidfd);
+          return env.Undefined();
+        }
+      }
+      char go = 1;
+      while (write(syncpipe[1], &go, 1) < 0 && errno == EINTR) {
+      }
+    } else if (m.code > 0) {
+      failedStep = m.step;
+      failedErrno = m.code;
+    }
+  }
+
+  if (failedErrno != 0 || !execing) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pid", Napi::Number::New(env, pid));
+    r.Set("failedStep", Napi::Number::New(env, failedErrno ? failedStep : NS_STEP_PREAMBLE));
+    r.Set("errno", Napi::Number::New(env, failedErrno));
+    if (failedErrno) {
+      const char* name = strerrorname_np(failedErrno);
+      r.Set("code", Napi::String::New(env, name ? name : "E" + std::to_string(failedErrno)));
+      r.Set("message", Napi::String::New(env, strerror(failedErrno)));
+    } else {
+      r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
+      r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+      r.Set("signal", si.si_code != CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+    }
+    return r;
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  Watcher* w = new Watcher();
+  w->pidfd = pidfd;
+  w->env = env;
+  w->onExit = Napi::Persistent(info[2].As<Napi::Function>());
+  w->poll.data = w;
+  int rc = uv_poll_init(loop, &w->poll, pidfd);
+  if (rc == 0) rc = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);
+  if (rc != 0) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    ReapNow(pidfd);
+    close(pidfd);
+    delete w;
+    return ThrowErrno(env, -rc, "uv_poll_start");
+  }
+  Watchers()[pidfd] = w;
+
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, pid));
+  r.Set("pidfd", Napi::Number::New(env, pidfd));
+  return r;
+}
+
+Watcher* Lookup(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
+  auto it = Watchers().find(info[0].As<Napi::Number>().Int32Value());
+  return it == Watchers().end() ? nullptr : it->second;
+}
+
+// kill(pidfd, signal): pidfd_send_signal(2); never reaches a reused pid.
+Napi::Value Kill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Watcher* w = Lookup(info);
+  if (!w) return ThrowErrno(env, ESRCH, "pidfd_send_signal");
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  if (syscall(SYS_pidfd_send_signal, w->pidfd, sig, nullptr, 0) < 0)
+    return ThrowErrno(env, errno, "pidfd_send_signal");
+  return env.Undefined();
+}
+
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  Watcher* w = Lookup(info);
+  if (w) {
+    if (info.Length() > 1 && info[1].ToBoolean())
+      uv_ref((uv_handle_t*)&w->poll);
+    else
+      uv_unref((uv_handle_t*)&w->poll);
+  }
+  return info.Env().Undefined();
+}
+
+// ---- descriptors -----------------------------------------------------------------------------
+
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, fds[0]));
+  a.Set(1u, Napi::Number::New(env, fds[1]));
+  return a;
+}
+
+Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  ws.ws_col = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_row = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return ThrowErrno(env, errno, "ioctl TIOCSWINSZ");
+  return env.Undefined();
+}
+
+// openPty(cols, rows) -> { master, slave, path }; both ends O_CLOEXEC|O_NOCTTY.
+Napi::Value OpenPty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return ThrowErrno(env, errno, "posix_openpt");
+  char name[128];
+  if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
+    int e = errno;
+    close(master);
+    return ThrowErrno(env, e, "unlockpt");
+  }
+  int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    int e = errno;
+    close(master);
+    return ThrowErrno(env, e, std::string("open ") + name);
+  }
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_col = (unsigned short)(info.Length() > 0 ? info[0].ToNumber().Uint32Value() : 80);
+  ws.ws_row = (unsigned short)(info.Length() > 1 ? info[1].ToNumber().Uint32Value() : 24);
+  ioctl(master, TIOCSWINSZ, &ws);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("master", Napi::Number::New(env, master));
+  r.Set("slave", Napi::Number::New(env, slave));
+  r.Set("path", Napi::String::New(env, name));
+  return r;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
+  exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));
+  exports.Set("stepBytes", Napi::Number::New(env, NS_STEP_BYTES));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ns_syscalls, Init)

@@ -1,0 +1,317 @@
+// The cloned child: walks the plan making raw system calls only.
+//
+// It runs on its own stack but in Node's address space (CLONE_VM), so: no allocation, no
+// locks, no errno, no glibc wrappers, no JavaScript. Every call is NS_RAW*; failures are
+// reported to the parent as {step, errno} and the child exits.
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <linux/capability.h>
+#include <linux/prctl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/mount.h>
+#include <sys/sysmacros.h>
+
+#include "plan.h"
+#include "raw.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+namespace {
+
+struct k_sigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  uint64_t mask;
+};
+
+struct k_rlimit64 {
+  uint64_t cur;
+  uint64_t max;
+};
+
+__attribute__((noreturn)) void die(void) {
+  for (;;) NS_RAW1(SYS_exit_group, 1);
+}
+
+void send_msg(const ns_child_ctx* c, int32_t step, int32_t code) {
+  ns_msg m;
+  m.step = step;
+  m.code = code;
+  // A short write cannot happen for 8 bytes on a pipe; a failed one means the parent is gone.
+  NS_RAW3(SYS_write, c->errfd, &m, sizeof m);
+}
+
+__attribute__((noreturn)) void fail(const ns_child_ctx* c, int32_t step, long rc) {
+  send_msg(c, step, (int32_t)-rc);
+  die();
+}
+
+size_t slen(const char* s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
+// Move an internal descriptor out of the way of the stdio targets [0, n).
+long lift_fd(int* fd, int n) {
+  if (*fd < 0 || *fd >= n) return 0;
+  long r = NS_RAW3(SYS_fcntl, *fd, F_DUPFD_CLOEXEC, n);
+  if (r < 0) return r;
+  NS_RAW1(SYS_close, *fd);
+  *fd = (int)r;
+  return 0;
+}
+
+long do_stdio(ns_child_ctx* c, const ns_step* s) {
+  uint32_t n = s->vlen[0];
+  if (n > 64) return -EINVAL;
+  long r;
+  if ((r = lift_fd(&c->errfd, (int)n)) < 0) return r;
+  if ((r = lift_fd(&c->syncfd, (int)n)) < 0) return r;
+  if ((r = lift_fd(&c->parentfd, (int)n)) < 0) return r;
+  int tmp[64];
+  for (uint32_t i = 0; i < n; i++) {
+    int src = (int)s->iv[i];
+    if (src == -1) {
+      tmp[i] = -1;
+      continue;
+    }
+    r = NS_RAW3(SYS_fcntl, src, F_DUPFD_CLOEXEC, n);
+    if (r < 0) return r;
+    tmp[i] = (int)r;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (tmp[i] == -1) {
+      NS_RAW1(SYS_close, i);
+      continue;
+    }
+    r = NS_RAW3(SYS_dup3, tmp[i], i, 0);
+    if (r < 0) return r;
+    NS_RAW1(SYS_close, tmp[i]);
+  }
+  return 0;
+}
+
+long do_close_from(const ns_step* s) {
+  long r = NS_RAW3(SYS_close_range, (unsigned)s->i[0], ~0U, CLOSE_RANGE_CLOEXEC);
+  if (r != -ENOSYS && r != -EINVAL) return r;
+  k_rlimit64 lim;
+  r = NS_RAW4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &lim);
+  if (r < 0) return r;
+  for (uint64_t fd = (uint64_t)s->i[0]; fd < lim.cur && fd < (1u << 20); fd++)
+    NS_RAW3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  return 0;
+}
+
+long do_pivot_root(const ns_step* s) {
+  long r = NS_RAW1(SYS_chdir, s->s[0]);
+  if (r < 0) return r;
+  r = NS_RAW2(SYS_pivot_root, ".", ".");
+  if (r < 0) return r;
+  // The old root is now stacked on "."; keep its unmount from propagating anywhere.
+  r = NS_RAW5(SYS_mount, 0, ".", 0, MS_SLAVE | MS_REC, 0);
+  if (r < 0) return r;
+  r = NS_RAW2(SYS_umount2, ".", MNT_DETACH);
+  if (r < 0) return r;
+  return NS_RAW1(SYS_chdir, "/");
+}
+
+long do_setns(const ns_step* s) {
+  long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long r = NS_RAW2(SYS_setns, fd, s->i[0]);
+  NS_RAW1(SYS_close, fd);
+  return r;
+}
+
+long do_write_file(const ns_step* s) {
+  long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  size_t len = slen(s->s[1]);
+  long r = NS_RAW3(SYS_write, fd, s->s[1], len);
+  NS_RAW1(SYS_close, fd);
+  if (r < 0) return r;
+  return (size_t)r == len ? 0 : -EIO;
+}
+
+long do_capset(const ns_step* s) {
+  struct __user_cap_header_struct hdr;
+  struct __user_cap_data_struct data[2];
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  hdr.pid = 0;
+  for (int k = 0; k < 2; k++) {
+    data[k].effective = (uint32_t)((uint64_t)s->i[0] >> (32 * k));
+    data[k].permitted = (uint32_t)((uint64_t)s->i[1] >> (32 * k));
+    data[k].inheritable = (uint32_t)((uint64_t)s->i[2] >> (32 * k));
+  }
+  return NS_RAW2(SYS_capset, &hdr, data);
+}
+
+long do_execve(const ns_child_ctx* c, int32_t index, const ns_step* s) {
+  send_msg(c, index, NS_MSG_EXEC);
+  long err = -ENOENT;
+  bool eacces = false;
+  for (uint32_t k = 0; k < s->vlen[0]; k++) {
+    long r = NS_RAW3(SYS_execve, s->v[0][k], s->v[1], s->v[2]);
+    if (r == -EACCES) {
+      eacces = true;
+    } else if (r != -ENOENT && r != -ENOTDIR) {
+      return r;
+    }
+    err = r;
+  }
+  return eacces ? -EACCES : err;
+}
+
+long do_sync(const ns_child_ctx* c, int32_t index) {
+  send_msg(c, index, NS_MSG_SYNC);
+  char b;
+  long r;
+  do {
+    r = NS_RAW3(SYS_read, c->syncfd, &b, 1);
+  } while (r == -EINTR);
+  if (r == 1) return 0;
+  return r < 0 ? r : -ECANCELED;
+}
+
+long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
+  switch (s->op) {
+    case NS_OP_MOUNT:
+      return NS_RAW5(SYS_mount, s->s[0], s->s[1], s->s[2], s->i[0], s->s[3]);
+    case NS_OP_UMOUNT2:
+      return NS_RAW2(SYS_umount2, s->s[0], s->i[0]);
+    case NS_OP_MKDIR: {
+      long r = NS_RAW3(SYS_mkdirat, AT_FDCWD, s->s[0], s->i[0]);
+      return (r == -EEXIST && s->i[1]) ? 0 : r;
+    }
+    case NS_OP_TOUCH: {
+      long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0],
+                        O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, s->i[0]);
+      if (fd < 0) return fd;
+      return NS_RAW1(SYS_close, fd);
+    }
+    case NS_OP_MKNOD:
+      return NS_RAW4(SYS_mknodat, AT_FDCWD, s->s[0], s->i[0],
+                     makedev((unsigned)s->i[1], (unsigned)s->i[2]));
+    case NS_OP_SYMLINK: {
+      long r = NS_RAW3(SYS_symlinkat, s->s[0], AT_FDCWD, s->s[1]);
+      return (r == -EEXIST && s->i[0]) ? 0 : r;
+    }
+    case NS_OP_CHMOD:
+      return NS_RAW3(SYS_fchmodat, AT_FDCWD, s->s[0], s->i[0]);
+    case NS_OP_PIVOT_ROOT:
+      return do_pivot_root(s);
+    case NS_OP_PIVOT_ROOT_KEEP:
+      return NS_RAW2(SYS_pivot_root, s->s[0], s->s[1]);
+    case NS_OP_CHDIR:
+      return NS_RAW1(SYS_chdir, s->s[0]);
+    case NS_OP_SETHOSTNAME:
+      return NS_RAW2(SYS_sethostname, s->s[0], slen(s->s[0]));
+    case NS_OP_SETNS:
+      return do_setns(s);
+    case NS_OP_UNSHARE:
+      return NS_RAW1(SYS_unshare, s->i[0]);
+    case NS_OP_WRITE_FILE:
+      return do_write_file(s);
+    case NS_OP_PRCTL:
+      return NS_RAW5(SYS_prctl, s->i[0], s->i[1], s->i[2], s->i[3], s->i[4]);
+    case NS_OP_CAPBSET_DROP:
+      for (int cap = 0; cap < 64; cap++) {
+        if (!(((uint64_t)s->i[0] >> cap) & 1)) continue;
+        long r = NS_RAW2(SYS_prctl, PR_CAPBSET_DROP, cap);
+        if (r < 0 && r != -EINVAL) return r;
+      }
+      return 0;
+    case NS_OP_CAPSET:
+      return do_capset(s);
+    case NS_OP_AMBIENT_RAISE:
+      for (int cap = 0; cap < 64; cap++) {
+        if (!(((uint64_t)s->i[0] >> cap) & 1)) continue;
+        long r = NS_RAW5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+        if (r < 0) return r;
+      }
+      return 0;
+    case NS_OP_SETGROUPS:
+      return NS_RAW2(SYS_setgroups, s->vlen[0], s->iv);
+    case NS_OP_SETRESGID:
+      return NS_RAW3(SYS_setresgid, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_SETRESUID:
+      return NS_RAW3(SYS_setresuid, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_SETRLIMIT: {
+      k_rlimit64 lim;
+      lim.cur = (uint64_t)s->i[1];
+      lim.max = (uint64_t)s->i[2];
+      return NS_RAW4(SYS_prlimit64, 0, s->i[0], &lim, 0);
+    }
+    case NS_OP_UMASK:
+      NS_RAW1(SYS_umask, s->i[0]);
+      return 0;
+    case NS_OP_SETSID: {
+      long r = NS_RAW0(SYS_setsid);
+      return r < 0 ? r : 0;
+    }
+    case NS_OP_IOCTL:
+      return NS_RAW3(SYS_ioctl, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_STDIO:
+      return do_stdio(c, s);
+    case NS_OP_CLOSE_FROM:
+      return do_close_from(s);
+    case NS_OP_EXECVE:
+      return do_execve(c, index, s);
+    case NS_OP_SYNC:
+      return do_sync(c, index);
+    default:
+      return -ENOSYS;
+  }
+}
+
+}  // namespace
+
+extern "C" int ns_child_main(void* arg) {
+  ns_child_ctx* c = (ns_child_ctx*)arg;
+
+  // Node's handlers must never run here: default every disposition (ignored ones too,
+  // which would survive execve), then unmask everything the parent blocked around clone.
+  k_sigaction dfl;
+  dfl.handler = SIG_DFL;
+  dfl.flags = 0;
+  dfl.restorer = 0;
+  dfl.mask = 0;
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    NS_RAW4(SYS_rt_sigaction, sig, &dfl, 0, 8);
+  }
+  uint64_t none = 0;
+  NS_RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+
+  // Die with the thread that spawned us; and if the parent already died before this took
+  // effect, stop here (its pidfd polls readable once it has exited).
+  long r = NS_RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (r < 0) fail(c, NS_STEP_PREAMBLE, r);
+  if (c->parentfd >= 0) {
+    struct pollfd p;
+    p.fd = c->parentfd;
+    p.events = POLLIN;
+    p.revents = 0;
+    struct k_timespec {
+      long sec;
+      long nsec;
+    } now = {0, 0};
+    if (NS_RAW5(SYS_ppoll, &p, 1, &now, 0, 8) > 0) die();
+  }
+
+  for (uint32_t k = 0; k < c->nsteps; k++) {
+    r = run_step(c, (int32_t)k, &c->steps[k]);
+    if (r < 0) fail(c, (int32_t)k, r);
+  }
+  die();
+}

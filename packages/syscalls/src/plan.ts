@@ -1,0 +1,283 @@
+/**
+ * The plan: an ordered list of system-call steps that the native child walks after clone(2).
+ *
+ * Every decision is made in TypeScript before the fork; the child only makes the calls, in
+ * order, and stops at the first one that fails, reporting `{step index, errno}` over a
+ * close-on-exec pipe. Steps are plain data, so plans can be unit-tested without root and
+ * printed by `ns run --dry-run`.
+ *
+ * Paths are absolute paths as the child sees them at that point of the plan (before or after
+ * `pivotRoot`). Numbers are the kernel's values (flags from <sys/mount.h>, <sched.h> ...).
+ */
+
+/** mount(2): `mount(source, target, fstype, flags, data)`. */
+export interface MountStep {
+  op: 'mount';
+  source: string | null;
+  target: string;
+  fstype: string | null;
+  /** MS_* flags (see {@link MS}). */
+  flags: number;
+  data: string | null;
+}
+
+/** umount2(2). `flags` are MNT_* / UMOUNT_* flags. */
+export interface Umount2Step {
+  op: 'umount2';
+  target: string;
+  flags: number;
+}
+
+/** mkdir(2). With `existOk`, EEXIST is not an error. `mode` is an octal permission number. */
+export interface MkdirStep {
+  op: 'mkdir';
+  path: string;
+  mode: number;
+  existOk: boolean;
+}
+
+/** Create an empty regular file if it does not exist: open(2) with O_CREAT, then close. */
+export interface TouchStep {
+  op: 'touch';
+  path: string;
+  mode: number;
+}
+
+/** mknod(2). `mode` includes the file type (S_IFCHR | 0o666); `major`/`minor` make the dev_t. */
+export interface MknodStep {
+  op: 'mknod';
+  path: string;
+  mode: number;
+  major: number;
+  minor: number;
+}
+
+/** symlink(2): create `path` pointing at `target`. With `existOk`, EEXIST is not an error. */
+export interface SymlinkStep {
+  op: 'symlink';
+  target: string;
+  path: string;
+  existOk: boolean;
+}
+
+/** chmod(2). */
+export interface ChmodStep {
+  op: 'chmod';
+  path: string;
+  mode: number;
+}
+
+/**
+ * pivot_root(2) to `newRoot`, with the old root stacked on it and then lazily unmounted:
+ * `chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")` (the sequence
+ * in the pivot_root(2) man page, as runc does). `newRoot` must be a mount point.
+ */
+export interface PivotRootStep {
+  op: 'pivotRoot';
+  newRoot: string;
+}
+
+/** pivot_root(2) keeping the old root at `putOld` (a directory under `newRoot`). */
+export interface PivotRootKeepStep {
+  op: 'pivotRootKeep';
+  newRoot: string;
+  putOld: string;
+}
+
+/** chdir(2). */
+export interface ChdirStep {
+  op: 'chdir';
+  path: string;
+}
+
+/** sethostname(2). Only valid in a new UTS namespace (the planner enforces it). */
+export interface SethostnameStep {
+  op: 'sethostname';
+  hostname: string;
+}
+
+/** open(path, O_RDONLY) then setns(2) with `nstype` (a CLONE_NEW* flag, or 0 for any). */
+export interface SetnsStep {
+  op: 'setns';
+  path: string;
+  nstype: number;
+}
+
+/** unshare(2) with CLONE_* flags. */
+export interface UnshareStep {
+  op: 'unshare';
+  flags: number;
+}
+
+/** open(path, O_WRONLY|O_TRUNC) + write(data) + close: for /proc and /sys knobs. */
+export interface WriteFileStep {
+  op: 'writeFile';
+  path: string;
+  data: string;
+}
+
+/** prctl(2) with up to four integer arguments. */
+export interface PrctlStep {
+  op: 'prctl';
+  option: number;
+  arg2: number;
+  arg3: number;
+  arg4: number;
+  arg5: number;
+}
+
+/**
+ * prctl(PR_CAPBSET_DROP, cap) for every capability number whose bit is set in `mask`,
+ * 0..63; EINVAL (a number the kernel does not know) is ignored, so a mask of "everything
+ * not kept" also drops capabilities a newer kernel adds. capabilities(7).
+ */
+export interface CapbsetDropStep {
+  op: 'capbsetDrop';
+  mask: bigint;
+}
+
+/** capset(2) with _LINUX_CAPABILITY_VERSION_3; masks are 64-bit capability bit sets. */
+export interface CapsetStep {
+  op: 'capset';
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+/** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) for every bit of `mask`. */
+export interface AmbientRaiseStep {
+  op: 'ambientRaise';
+  mask: bigint;
+}
+
+/** setgroups(2) (raw system call: applies to this process only). */
+export interface SetgroupsStep {
+  op: 'setgroups';
+  gids: number[];
+}
+
+/** setresgid(2) (raw system call). */
+export interface SetresgidStep {
+  op: 'setresgid';
+  rgid: number;
+  egid: number;
+  sgid: number;
+}
+
+/** setresuid(2) (raw system call). */
+export interface SetresuidStep {
+  op: 'setresuid';
+  ruid: number;
+  euid: number;
+  suid: number;
+}
+
+/** prlimit64(0, resource, {soft, hard}). `-1` means RLIM_INFINITY. */
+export interface SetrlimitStep {
+  op: 'setrlimit';
+  resource: number;
+  soft: number;
+  hard: number;
+}
+
+/** umask(2). */
+export interface UmaskStep {
+  op: 'umask';
+  mask: number;
+}
+
+/** setsid(2). */
+export interface SetsidStep {
+  op: 'setsid';
+}
+
+/** ioctl(2) with an integer argument, e.g. ioctl(0, TIOCSCTTY, 0). */
+export interface IoctlStep {
+  op: 'ioctl';
+  fd: number;
+  request: number;
+  arg: number;
+}
+
+/**
+ * Arrange descriptors 0..fds.length-1: descriptor `i` of the child becomes a copy of the
+ * parent's descriptor `fds[i]` (close-on-exec cleared). Done in two phases, so a source may
+ * be any of the targets. At most 64 descriptors.
+ */
+export interface StdioStep {
+  op: 'stdio';
+  fds: number[];
+}
+
+/**
+ * Mark every descriptor from `first` upward close-on-exec: close_range(2) with
+ * CLOSE_RANGE_CLOEXEC, or fcntl(2) one by one on kernels without it.
+ */
+export interface CloseFromStep {
+  op: 'closeFrom';
+  first: number;
+}
+
+/**
+ * execve(2) of each path in `paths` in turn, as execvp(3) does: ENOENT, ENOTDIR and EACCES
+ * move on to the next candidate; the error reported is EACCES if any candidate gave it,
+ * else the last one's. `argv[0]` is passed as given.
+ */
+export interface ExecveStep {
+  op: 'execve';
+  paths: string[];
+  argv: string[];
+  envp: string[];
+}
+
+/**
+ * Stop and wait for the parent: the child reports this step over the pipe and blocks until
+ * the parent has run the `onSync` callback given to spawn() (writing uid_map, joining a
+ * cgroup ...) and lets it go on.
+ */
+export interface SyncStep {
+  op: 'sync';
+  /** What the parent should do here; passed to `onSync`. */
+  name: string;
+}
+
+export type Step =
+  | MountStep
+  | Umount2Step
+  | MkdirStep
+  | TouchStep
+  | MknodStep
+  | SymlinkStep
+  | ChmodStep
+  | PivotRootStep
+  | PivotRootKeepStep
+  | ChdirStep
+  | SethostnameStep
+  | SetnsStep
+  | UnshareStep
+  | WriteFileStep
+  | PrctlStep
+  | CapbsetDropStep
+  | CapsetStep
+  | AmbientRaiseStep
+  | SetgroupsStep
+  | SetresgidStep
+  | SetresuidStep
+  | SetrlimitStep
+  | UmaskStep
+  | SetsidStep
+  | IoctlStep
+  | StdioStep
+  | CloseFromStep
+  | ExecveStep
+  | SyncStep;
+
+export type StepOp = Step['op'];
+
+/** What the native child is cloned with and then runs. */
+export interface Plan {
+  /** CLONE_NEW* flags for clone(2) (see {@link CLONE}). */
+  cloneFlags: number;
+  /** The steps, in order. The last one is normally `execve`. */
+  steps: Step[];
+}

@@ -1,0 +1,123 @@
+import { encodePlan } from './encode.js';
+import { describeStep } from './describe.js';
+import { ErrorCode, NsError, errnoName } from './errors.js';
+import { native } from './native.js';
+import type { Plan, Step, SyncStep } from './plan.js';
+
+/** How a child ended: exactly one of the two is a number. */
+export interface ExitStatus {
+  /** Exit status when the child exited normally, else null. */
+  exitCode: number | null;
+  /** Number of the signal that killed the child, else null. */
+  signal: number | null;
+}
+
+export interface SpawnOptions {
+  /**
+   * Called synchronously at each `sync` step while the child waits (write uid_map, join a
+   * cgroup ...). Throwing kills and reaps the child, and spawn() throws the same error.
+   */
+  onSync?: (step: SyncStep, index: number, pid: number) => void;
+  /** Called once with the exit status, from the event loop. */
+  onExit?: (status: ExitStatus) => void;
+}
+
+/** A running child: its pid, a pidfd-backed kill, and its exit. */
+export interface Child {
+  readonly pid: number;
+  /** Resolves once the child has exited and been reaped. Never rejects. */
+  readonly exited: Promise<ExitStatus>;
+  /** The exit status once known, else undefined. */
+  readonly status: ExitStatus | undefined;
+  /**
+   * Send `signal` (a number) with pidfd_send_signal(2). Returns false if the child has
+   * already exited (a reused pid is never signalled).
+   */
+  kill(signal: number): boolean;
+  /** Let (or stop letting) the running child keep the event loop alive, as ChildProcess. */
+  ref(): void;
+  unref(): void;
+}
+
+/**
+ * The error for a failed plan step: `<step description>: <ERRNO>`, e.g.
+ * `execve /bin/nope: ENOENT` or `mount proc on /proc: EPERM`.
+ */
+export function stepError(step: Step | undefined, index: number, errno: number): NsError {
+  const code = errnoName(errno);
+  const what = step ? describeStep(step) : 'child set-up';
+  const path =
+    step && 'path' in step ? step.path : step && 'target' in step ? step.target : step?.op === 'execve' ? step.paths[0] : undefined;
+  return new NsError(code, `${what}: ${code}`, {
+    errno: -errno,
+    syscall: step?.op ?? 'clone',
+    step: index,
+    ...(path === undefined ? {} : { path }),
+  });
+}
+
+/**
+ * Clone a child with `plan.cloneFlags` (plus CLONE_VM and CLONE_PIDFD: Node's memory is
+ * never copied) and have it run `plan.steps`, making raw system calls only. Returns once
+ * the child has called execve(2) successfully; its exit is watched by a pidfd polled by
+ * libuv, so the event loop never blocks and the child is always reaped.
+ *
+ * @param plan the steps (see plan.ts); normally ending with `execve`.
+ * @throws NsError with the errno name as `code` when a step fails (message names the step
+ *   and its path), `ERR_NS_CHILD_DIED` when the child died before execve without an error,
+ *   or clone/pipe errors (`EPERM`, `ENOSPC` ...) from the parent side.
+ * @see clone(2), pidfd_open(2), pidfd_send_signal(2), waitid(2)
+ */
+export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
+  const addon = native();
+  const buffer = encodePlan(plan);
+  let status: ExitStatus | undefined;
+  let resolveExit!: (s: ExitStatus) => void;
+  const exited = new Promise<ExitStatus>((resolve) => (resolveExit = resolve));
+  const onSync = options.onSync;
+  const result = addon.spawn(
+    buffer,
+    onSync
+      ? (index, pid) => {
+          const step = plan.steps[index];
+          if (step?.op === 'sync') onSync(step, index, pid);
+        }
+      : undefined,
+    (exitCode, signal) => {
+      status = { exitCode, signal };
+      options.onExit?.(status);
+      resolveExit(status);
+    },
+  );
+  if (!('pidfd' in result)) {
+    if ('diedBeforeExec' in result) {
+      const how = result.signal !== null ? `signal ${result.signal}` : `exit status ${result.exitCode}`;
+      throw new NsError(ErrorCode.DIED, `container process died before execve (${how})`);
+    }
+    throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno);
+  }
+  const { pid, pidfd } = result;
+  return {
+    pid,
+    exited,
+    get status() {
+      return status;
+    },
+    kill(signal: number): boolean {
+      if (status) return false;
+      try {
+        addon.kill(pidfd, signal);
+        return true;
+      } catch (err) {
+        if ((err as NsError).code === 'ESRCH') return false;
+        throw err;
+      }
+    },
+    ref() {
+      if (!status) addon.ref(pidfd, true);
+    },
+    unref() {
+      if (!status) addon.ref(pidfd, false);
+    },
+  };
+}
