@@ -36,9 +36,11 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
 const MAGIC = 0x4c50534e;
 const VERSION = 1;
 const HEADER_BYTES = 32;
-/** Bytes of one encoded step: u32 op, u32 pad, i64 i[6], u32 s[4], u32 v[3], u32 pad. */
+/** Bytes of one encoded step: u32 op, u32 flags, i64 i[6], u32 s[4], u32 v[3], u32 pad. */
 export const STEP_BYTES = 88;
 const NONE = 0xffffffff;
+/** Step flag: ENOENT counts as success. */
+const STEP_IGNORE_MISSING = 1;
 
 type Int = number | bigint;
 
@@ -156,6 +158,7 @@ export function encodePlan(plan: Plan): Buffer {
     const at = k * STEP_BYTES;
     const { i, s, v } = slots(step);
     steps.writeUInt32LE(OP_CODES[step.op], at);
+    steps.writeUInt32LE(step.ignoreMissing ? STEP_IGNORE_MISSING : 0, at + 4);
     i.forEach((n, j) => steps.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), at + 8 + 8 * j));
     for (let j = 0; j < 4; j++) steps.writeUInt32LE(str(s[j] ?? null, `step ${k} (${step.op})`), at + 56 + 4 * j);
     for (let j = 0; j < 3; j++) {

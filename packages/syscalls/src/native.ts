@@ -12,6 +12,7 @@ export interface NativeAddon {
   kill(pidfd: number, signal: number): void;
   ref(pidfd: number, ref: boolean): void;
   pipe(): [number, number];
+  dup(fd: number): number;
   openPty(cols: number, rows: number): { master: number; slave: number; path: string };
   setWinsize(fd: number, cols: number, rows: number): void;
   stepBytes: number;

@@ -10,8 +10,17 @@
  * `pivotRoot`). Numbers are the kernel's values (flags from <sys/mount.h>, <sched.h> ...).
  */
 
+/** Options every step may carry. */
+export interface StepCommon {
+  /**
+   * Treat ENOENT from this step as success (a masked path the kernel does not have, as
+   * runc ignores them).
+   */
+  ignoreMissing?: boolean;
+}
+
 /** mount(2): `mount(source, target, fstype, flags, data)`. */
-export interface MountStep {
+export interface MountStep extends StepCommon {
   op: 'mount';
   source: string | null;
   target: string;
@@ -22,14 +31,14 @@ export interface MountStep {
 }
 
 /** umount2(2). `flags` are MNT_* / UMOUNT_* flags. */
-export interface Umount2Step {
+export interface Umount2Step extends StepCommon {
   op: 'umount2';
   target: string;
   flags: number;
 }
 
 /** mkdir(2). With `existOk`, EEXIST is not an error. `mode` is an octal permission number. */
-export interface MkdirStep {
+export interface MkdirStep extends StepCommon {
   op: 'mkdir';
   path: string;
   mode: number;
@@ -37,14 +46,14 @@ export interface MkdirStep {
 }
 
 /** Create an empty regular file if it does not exist: open(2) with O_CREAT, then close. */
-export interface TouchStep {
+export interface TouchStep extends StepCommon {
   op: 'touch';
   path: string;
   mode: number;
 }
 
 /** mknod(2). `mode` includes the file type (S_IFCHR | 0o666); `major`/`minor` make the dev_t. */
-export interface MknodStep {
+export interface MknodStep extends StepCommon {
   op: 'mknod';
   path: string;
   mode: number;
@@ -53,7 +62,7 @@ export interface MknodStep {
 }
 
 /** symlink(2): create `path` pointing at `target`. With `existOk`, EEXIST is not an error. */
-export interface SymlinkStep {
+export interface SymlinkStep extends StepCommon {
   op: 'symlink';
   target: string;
   path: string;
@@ -61,7 +70,7 @@ export interface SymlinkStep {
 }
 
 /** chmod(2). */
-export interface ChmodStep {
+export interface ChmodStep extends StepCommon {
   op: 'chmod';
   path: string;
   mode: number;
@@ -72,52 +81,52 @@ export interface ChmodStep {
  * `chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")` (the sequence
  * in the pivot_root(2) man page, as runc does). `newRoot` must be a mount point.
  */
-export interface PivotRootStep {
+export interface PivotRootStep extends StepCommon {
   op: 'pivotRoot';
   newRoot: string;
 }
 
 /** pivot_root(2) keeping the old root at `putOld` (a directory under `newRoot`). */
-export interface PivotRootKeepStep {
+export interface PivotRootKeepStep extends StepCommon {
   op: 'pivotRootKeep';
   newRoot: string;
   putOld: string;
 }
 
 /** chdir(2). */
-export interface ChdirStep {
+export interface ChdirStep extends StepCommon {
   op: 'chdir';
   path: string;
 }
 
 /** sethostname(2). Only valid in a new UTS namespace (the planner enforces it). */
-export interface SethostnameStep {
+export interface SethostnameStep extends StepCommon {
   op: 'sethostname';
   hostname: string;
 }
 
 /** open(path, O_RDONLY) then setns(2) with `nstype` (a CLONE_NEW* flag, or 0 for any). */
-export interface SetnsStep {
+export interface SetnsStep extends StepCommon {
   op: 'setns';
   path: string;
   nstype: number;
 }
 
 /** unshare(2) with CLONE_* flags. */
-export interface UnshareStep {
+export interface UnshareStep extends StepCommon {
   op: 'unshare';
   flags: number;
 }
 
 /** open(path, O_WRONLY|O_TRUNC) + write(data) + close: for /proc and /sys knobs. */
-export interface WriteFileStep {
+export interface WriteFileStep extends StepCommon {
   op: 'writeFile';
   path: string;
   data: string;
 }
 
 /** prctl(2) with up to four integer arguments. */
-export interface PrctlStep {
+export interface PrctlStep extends StepCommon {
   op: 'prctl';
   option: number;
   arg2: number;
@@ -131,13 +140,13 @@ export interface PrctlStep {
  * 0..63; EINVAL (a number the kernel does not know) is ignored, so a mask of "everything
  * not kept" also drops capabilities a newer kernel adds. capabilities(7).
  */
-export interface CapbsetDropStep {
+export interface CapbsetDropStep extends StepCommon {
   op: 'capbsetDrop';
   mask: bigint;
 }
 
 /** capset(2) with _LINUX_CAPABILITY_VERSION_3; masks are 64-bit capability bit sets. */
-export interface CapsetStep {
+export interface CapsetStep extends StepCommon {
   op: 'capset';
   effective: bigint;
   permitted: bigint;
@@ -145,19 +154,19 @@ export interface CapsetStep {
 }
 
 /** prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap) for every bit of `mask`. */
-export interface AmbientRaiseStep {
+export interface AmbientRaiseStep extends StepCommon {
   op: 'ambientRaise';
   mask: bigint;
 }
 
 /** setgroups(2) (raw system call: applies to this process only). */
-export interface SetgroupsStep {
+export interface SetgroupsStep extends StepCommon {
   op: 'setgroups';
   gids: number[];
 }
 
 /** setresgid(2) (raw system call). */
-export interface SetresgidStep {
+export interface SetresgidStep extends StepCommon {
   op: 'setresgid';
   rgid: number;
   egid: number;
@@ -165,7 +174,7 @@ export interface SetresgidStep {
 }
 
 /** setresuid(2) (raw system call). */
-export interface SetresuidStep {
+export interface SetresuidStep extends StepCommon {
   op: 'setresuid';
   ruid: number;
   euid: number;
@@ -173,7 +182,7 @@ export interface SetresuidStep {
 }
 
 /** prlimit64(0, resource, {soft, hard}). `-1` means RLIM_INFINITY. */
-export interface SetrlimitStep {
+export interface SetrlimitStep extends StepCommon {
   op: 'setrlimit';
   resource: number;
   soft: number;
@@ -181,18 +190,18 @@ export interface SetrlimitStep {
 }
 
 /** umask(2). */
-export interface UmaskStep {
+export interface UmaskStep extends StepCommon {
   op: 'umask';
   mask: number;
 }
 
 /** setsid(2). */
-export interface SetsidStep {
+export interface SetsidStep extends StepCommon {
   op: 'setsid';
 }
 
 /** ioctl(2) with an integer argument, e.g. ioctl(0, TIOCSCTTY, 0). */
-export interface IoctlStep {
+export interface IoctlStep extends StepCommon {
   op: 'ioctl';
   fd: number;
   request: number;
@@ -204,7 +213,7 @@ export interface IoctlStep {
  * parent's descriptor `fds[i]` (close-on-exec cleared). Done in two phases, so a source may
  * be any of the targets. At most 64 descriptors.
  */
-export interface StdioStep {
+export interface StdioStep extends StepCommon {
   op: 'stdio';
   fds: number[];
 }
@@ -213,7 +222,7 @@ export interface StdioStep {
  * Mark every descriptor from `first` upward close-on-exec: close_range(2) with
  * CLOSE_RANGE_CLOEXEC, or fcntl(2) one by one on kernels without it.
  */
-export interface CloseFromStep {
+export interface CloseFromStep extends StepCommon {
   op: 'closeFrom';
   first: number;
 }
@@ -223,7 +232,7 @@ export interface CloseFromStep {
  * move on to the next candidate; the error reported is EACCES if any candidate gave it,
  * else the last one's. `argv[0]` is passed as given.
  */
-export interface ExecveStep {
+export interface ExecveStep extends StepCommon {
   op: 'execve';
   paths: string[];
   argv: string[];
@@ -235,7 +244,7 @@ export interface ExecveStep {
  * the parent has run the `onSync` callback given to spawn() (writing uid_map, joining a
  * cgroup ...) and lets it go on.
  */
-export interface SyncStep {
+export interface SyncStep extends StepCommon {
   op: 'sync';
   /** What the parent should do here; passed to `onSync`. */
   name: string;

@@ -96,6 +96,7 @@ bool Decode(const uint8_t* b, size_t len, Decoded* out, std::string* why) {
     ns_step& s = out->steps[k];
     memset(&s, 0, sizeof s);
     s.op = U32(p, 0);
+    s.flags = U32(p, 4);
     if (s.op == 0 || s.op >= NS_OP_MAX) return *why = "unknown op at step " + std::to_string(k), false;
     memcpy(s.i, p + 8, sizeof s.i);
     for (int j = 0; j < 4; j++)
@@ -371,6 +372,14 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// dup(fd) -> a new close-on-exec descriptor for the same open file.
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return ThrowErrno(env, errno, "fcntl F_DUPFD_CLOEXEC");
+  return Napi::Number::New(env, fd);
+}
+
 Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct winsize ws;
@@ -415,6 +424,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
+  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize, "setWinsize"));

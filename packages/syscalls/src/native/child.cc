@@ -310,7 +310,9 @@ extern "C" int ns_child_main(void* arg) {
   }
 
   for (uint32_t k = 0; k < c->nsteps; k++) {
-    r = run_step(c, (int32_t)k, &c->steps[k]);
+    const ns_step* s = &c->steps[k];
+    r = run_step(c, (int32_t)k, s);
+    if (r == -ENOENT && (s->flags & NS_STEP_IGNORE_MISSING)) r = 0;
     if (r < 0) fail(c, (int32_t)k, r);
   }
   die();

@@ -41,10 +41,12 @@ enum ns_op : uint32_t {
 #define NS_PLAN_VERSION 1u
 #define NS_STEP_BYTES 88u
 #define NS_NONE 0xffffffffu
+#define NS_STEP_IGNORE_MISSING 1u
 
 // One decoded step: integers, strings and vectors as the child uses them.
 struct ns_step {
   uint32_t op;
+  uint32_t flags;  // NS_STEP_*
   int64_t i[6];
   const char* s[4];
   // String vectors are NULL-terminated arrays; integer vectors point at uint32 values.

@@ -1,0 +1,38 @@
+/**
+ * Exit statuses and error lines of `ns`, as runc, Docker and POSIX shells use them.
+ *
+ * - 125: ns itself failed (usage error, bad config, a set-up step failed);
+ * - 126: the command was found but could not be executed (execve: EACCES, ENOEXEC, EISDIR ...);
+ * - 127: the command was not found (execve: ENOENT);
+ * - otherwise the container's own exit code, or 128 + N when it was killed by signal N.
+ */
+export const EXIT = {
+  /** ns failed before (or instead of) running the command. */
+  FAILURE: 125,
+  /** The command exists but could not be executed. */
+  CANNOT_EXECUTE: 126,
+  /** The command was not found. */
+  NOT_FOUND: 127,
+} as const;
+
+interface ErrorLike {
+  code?: unknown;
+  syscall?: unknown;
+  message?: unknown;
+}
+
+/**
+ * The exit status for an error thrown while starting a container: 127 / 126 for a failed
+ * execve(2) (ENOENT / anything else), 125 for everything else.
+ */
+export function exitCodeFor(err: unknown): number {
+  const e = (err ?? {}) as ErrorLike;
+  if (e.syscall === 'execve') return e.code === 'ENOENT' ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE;
+  return EXIT.FAILURE;
+}
+
+/** One line `ns: <message>` (newlines inside the message folded), ending in a newline. */
+export function errorLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return `ns: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+}

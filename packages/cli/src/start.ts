@@ -1,0 +1,137 @@
+/**
+ * Running a container in the foreground of `ns`: stdio, the terminal, signal forwarding and
+ * the exit status. Used by `ns run`.
+ */
+import { once } from 'node:events';
+import { exec, signalNumber, type Container, type ContainerProcess, type ExecOptions } from '@ns/namespaces';
+import { EXIT, errorLine, exitCodeFor } from './errors.js';
+import type { ResolvedIo } from './io.js';
+
+/** Signals `ns` passes on to the container's process (as runc does for a foreground run). */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** How long to wait, after the process exited, for the rest of its terminal output. */
+const DRAIN_MS = 2000;
+
+/**
+ * Start `container` and wait for it: the process's exit code, 128 + N when signal N killed
+ * it, 127 / 126 when its command was not found / not executable, 125 when ns failed.
+ *
+ * Without a terminal the container gets ns's own descriptors 0, 1, 2. With one (`terminal`),
+ * ns's stdin (raw mode when it is a TTY, restored at the end) is copied to the pty, the pty
+ * to ns's stdout, and the window size follows ns's stdout (SIGWINCH). SIGINT, SIGTERM and
+ * SIGHUP sent to ns are sent on to the process. Nothing is left holding the event loop.
+ */
+export async function startContainer(container: Container, io: ResolvedIo): Promise<number> {
+  const options: ExecOptions = { stdio: 'inherit' };
+  if (container.terminal && process.stdout.isTTY) {
+    options.terminalSize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+  }
+
+  let proc: ContainerProcess;
+  try {
+    proc = exec(container, options);
+  } catch (err) {
+    io.stderr(errorLine(err));
+    return exitCodeFor(err);
+  }
+
+  // Listen for 'close' now: it may be emitted in the same tick as 'exit'.
+  const closed = once(proc, 'close').catch(() => undefined);
+  const cleanups: (() => void)[] = [];
+
+  for (const signal of FORWARDED_SIGNALS) {
+    const forward = () => {
+      try {
+        proc.kill(signal);
+      } catch {
+        // already gone
+      }
+    };
+    process.on(signal, forward);
+    cleanups.push(() => process.removeListener(signal, forward));
+  }
+
+  try {
+    if (container.terminal) cleanups.push(attachTerminal(proc));
+    const exit = await proc.wait();
+    if (container.terminal) await drain(closed);
+    if (exit.exitCode !== null) return exit.exitCode;
+    if (exit.signal !== null) return 128 + signalNumber(exit.signal);
+    return EXIT.FAILURE;
+  } finally {
+    for (const cleanup of cleanups.reverse()) cleanup();
+  }
+}
+
+/** Wait for the terminal output to end, but not forever (a process outside may hold the pty). */
+async function drain(closed: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, DRAIN_MS);
+    timer.unref();
+  });
+  await Promise.race([closed, timeout]);
+  clearTimeout(timer);
+}
+
+/**
+ * Wire ns's own stdin / stdout to the container's pty. Returns the function undoing it all:
+ * raw mode off, stdin unpiped, paused and unref'ed, listeners removed.
+ */
+function attachTerminal(proc: ContainerProcess): () => void {
+  const undo: (() => void)[] = [];
+  const stdin = process.stdin;
+  const stdout = process.stdout;
+
+  if (stdin.isTTY) {
+    stdin.setRawMode(true);
+    // Also on an unexpected exit, never leave the user's terminal raw.
+    const restore = () => {
+      if (stdin.isTTY && stdin.isRaw) stdin.setRawMode(false);
+    };
+    process.once('exit', restore);
+    undo.push(() => {
+      restore();
+      process.removeListener('exit', restore);
+    });
+  }
+
+  if (proc.stdin) {
+    const target = proc.stdin;
+    const ignore = () => {
+      // stdin went away (EIO on a hung-up terminal): the container just gets no more input.
+    };
+    stdin.on('error', ignore);
+    stdin.pipe(target, { end: false });
+    undo.push(() => {
+      stdin.unpipe(target);
+      stdin.removeListener('error', ignore);
+      stdin.pause();
+      (stdin as { unref?: () => void }).unref?.();
+    });
+  }
+
+  if (proc.stdout) {
+    const source = proc.stdout;
+    source.pipe(stdout, { end: false });
+    undo.push(() => source.unpipe(stdout));
+  }
+
+  if (stdout.isTTY && proc.terminal) {
+    const terminal = proc.terminal;
+    const onResize = () => {
+      try {
+        terminal.resize(stdout.columns, stdout.rows);
+      } catch {
+        // the container is gone
+      }
+    };
+    stdout.on('resize', onResize);
+    undo.push(() => stdout.removeListener('resize', onResize));
+  }
+
+  return () => {
+    for (const step of undo.reverse()) step();
+  };
+}

@@ -1,0 +1,136 @@
+import { openSync } from 'node:fs';
+import { NsError, native, spawn } from '@ns/syscalls';
+import type { Container } from './container.js';
+import { planContainer, type PlanIo } from './plan.js';
+import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber } from './process.js';
+
+/** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
+export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
+
+export interface ExecOptions {
+  /**
+   * The process's 0, 1, 2 (and more), as child_process `stdio`: `'pipe'` (default; streams on
+   * the returned process), `'inherit'`, `'ignore'`, a descriptor number, or an object with
+   * an `fd` (a stream such as `process.stdout`). Ignored in terminal mode.
+   */
+  stdio?: 'pipe' | 'inherit' | 'ignore' | StdioEntry[];
+  /** Kill the process with `killSignal` when this signal aborts. */
+  signal?: AbortSignal;
+  /** Signal sent on abort; default `SIGKILL` (a container's pid 1 ignores an unhandled SIGTERM). */
+  killSignal?: NodeJS.Signals | number;
+  /** Initial pty size in terminal mode (columns, rows); default 80x24. */
+  terminalSize?: { cols: number; rows: number };
+}
+
+function abortError(signal: AbortSignal): NsError {
+  return new NsError('ABORT_ERR', 'The operation was aborted', { cause: signal.reason });
+}
+
+/**
+ * Exec: start `container.args` in new namespaces inside the container's root filesystem,
+ * as libcontainer's nsinit Exec did, with runc's defaults. Returns once the process has
+ * called execve(2); its exit is reported on the returned process (`wait()`, `'exit'`).
+ *
+ * @param container the config (see {@link Container}); `embeddedDefault()` or
+ *   `rootfsContainer(dir)` give defaults, `fromOciSpec()` reads a config.json.
+ * @throws NsError, synchronously, leaving nothing behind: `ERR_NS_CONFIG` for a bad field
+ *   (message names it), `ERR_NS_NOT_FOUND` for a missing rootfs, user or bind source, an
+ *   errno name when a set-up step fails (`mount proc on /proc: EPERM`, `execve /bin/nope:
+ *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted.
+ * @see OCI runtime-spec runtime.md (create + start), clone(2), pivot_root(2)
+ */
+export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
+  if (options.signal?.aborted) throw abortError(options.signal);
+  const killSignal = signalNumber(options.killSignal ?? 'SIGKILL');
+  const addon = native();
+  const childFds: number[] = [];
+  const parentFds: number[] = [];
+  const io: PlanIo = { stdio: [] };
+  const pipes: { index: number; fd: number; readable: boolean }[] = [];
+  let pty: { master: number; slave: number; path: string } | undefined;
+
+  try {
+    if (container.terminal) {
+      const size = options.terminalSize ?? { cols: 80, rows: 24 };
+      pty = addon.openPty(size.cols, size.rows);
+      parentFds.push(pty.master);
+      childFds.push(pty.slave);
+      io.console = { fd: pty.slave, path: pty.path };
+    } else {
+      const stdio = options.stdio ?? 'pipe';
+      const entries: StdioEntry[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
+      while (entries.length < 3) entries.push(undefined);
+      entries.forEach((entry, index) => {
+        if (entry === 'pipe' || entry === undefined || entry === null) {
+          const [r, w] = addon.pipe();
+          const readable = index !== 0;
+          childFds.push(readable ? w : r);
+          parentFds.push(readable ? r : w);
+          pipes.push({ index, fd: readable ? r : w, readable });
+          io.stdio.push(readable ? w : r);
+        } else if (entry === 'inherit') {
+          io.stdio.push(index);
+        } else if (entry === 'ignore') {
+          const fd = openSync('/dev/null', 'r+');
+          childFds.push(fd);
+          io.stdio.push(fd);
+        } else if (typeof entry === 'number') {
+          io.stdio.push(entry);
+        } else if (typeof entry.fd === 'number') {
+          io.stdio.push(entry.fd);
+        } else {
+          throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: expected 'pipe', 'inherit', 'ignore', a descriptor or a stream with an fd`);
+        }
+      });
+    }
+
+    const { plan, container: validated } = planContainer(container, io);
+    let child;
+    try {
+      child = spawn(plan);
+    } catch (err) {
+      throw improveExecError(err, validated.args[0]!);
+    }
+    closeAll(childFds);
+    childFds.length = 0;
+
+    const proc = new ContainerProcess(validated.id, child);
+    if (pty) {
+      const streams = ptyStreams(pty.master);
+      proc.stdin = streams.input;
+      proc.stdout = streams.output;
+      proc.terminal = { resize: streams.resize };
+      proc.trackStream(streams.output);
+    } else {
+      for (const p of pipes) {
+        const stream = pipeStream(p.fd, p.readable);
+        if (p.index === 0) proc.stdin = stream;
+        else if (p.index === 1) proc.stdout = stream;
+        else if (p.index === 2) proc.stderr = stream;
+        if (p.readable) proc.trackStream(stream);
+      }
+    }
+    if (options.signal) {
+      const signal = options.signal;
+      const onAbort = () => proc.kill(killSignal);
+      signal.addEventListener('abort', onAbort, { once: true });
+      proc.once('exit', () => signal.removeEventListener('abort', onAbort));
+    }
+    return proc;
+  } catch (err) {
+    closeAll(childFds);
+    closeAll(parentFds);
+    throw err;
+  }
+}
+
+/** `execve sh: ENOENT` after a PATH search reads better as runc puts it. */
+function improveExecError(err: unknown, cmd: string): unknown {
+  if (err instanceof NsError && err.syscall === 'execve' && !cmd.includes('/')) {
+    if (err.code === 'ENOENT') {
+      const e = new NsError('ENOENT', `exec ${JSON.stringify(cmd)}: executable file not found in $PATH`, { path: cmd, syscall: 'execve' });
+      return e;
+    }
+  }
+  return err;
+}

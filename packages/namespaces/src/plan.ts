@@ -1,0 +1,395 @@
+import { lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { posix } from 'node:path';
+import {
+  CLONE,
+  ErrorCode,
+  MS,
+  NsError,
+  PR,
+  RLIMIT,
+  S_IFCHR,
+  TIOCSCTTY,
+  configError,
+  type MountStep,
+  type Plan,
+  type Step,
+} from '@ns/syscalls';
+import { dropCapabilitiesSteps, parseStatusCapabilities, resolveKeptCapabilities } from '@ns/capabilities';
+import type { Container, MountConfig, NamespaceType } from './container.js';
+import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js';
+import { parseMountOptions, parsePropagation } from './mountopts.js';
+import { resolveInRoot } from './path.js';
+import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
+import { validateContainer } from './validate.js';
+
+/** Where the child stages the new root between its two pivot_root(2) calls (as bubblewrap). */
+export const STAGE = { base: '/tmp', newRoot: '/newroot', oldRoot: '/oldroot' } as const;
+
+/** Descriptors the parent hands to the child. */
+export interface PlanIo {
+  /** Parent descriptors that become the child's 0, 1, 2 (and more), in order. */
+  stdio: number[];
+  /** Terminal mode: the pty slave (descriptor and path) that becomes 0/1/2 and /dev/console. */
+  console?: { fd: number; path: string };
+}
+
+export interface ContainerPlan {
+  /** The validated container (rootfs resolved). */
+  container: Container;
+  plan: Plan;
+  user: ResolvedUser;
+  /** The environment the process gets (HOME added from passwd when missing). */
+  env: string[];
+}
+
+const NAMESPACE_FLAGS: Record<NamespaceType, number> = {
+  mount: CLONE.NEWNS,
+  pid: CLONE.NEWPID,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  network: CLONE.NEWNET,
+  user: CLONE.NEWUSER,
+  cgroup: CLONE.NEWCGROUP,
+  time: CLONE.NEWTIME,
+};
+
+/** Device nodes created in a tmpfs /dev, as runc's default devices. */
+const DEVICES = [
+  { name: 'null', major: 1, minor: 3 },
+  { name: 'zero', major: 1, minor: 5 },
+  { name: 'full', major: 1, minor: 7 },
+  { name: 'random', major: 1, minor: 8 },
+  { name: 'urandom', major: 1, minor: 9 },
+  { name: 'tty', major: 5, minor: 0 },
+];
+
+const DEV_SYMLINKS: [path: string, target: string][] = [
+  ['/dev/fd', '/proc/self/fd'],
+  ['/dev/stdin', '/proc/self/fd/0'],
+  ['/dev/stdout', '/proc/self/fd/1'],
+  ['/dev/stderr', '/proc/self/fd/2'],
+  ['/dev/ptmx', 'pts/ptmx'],
+  ['/dev/core', '/proc/kcore'],
+];
+
+type Kind = 'dir' | 'file' | 'symlink' | null;
+
+function kindOf(hostPath: string, follow = false): Kind {
+  try {
+    const st = follow ? statSync(hostPath) : lstatSync(hostPath);
+    if (st.isSymbolicLink()) return 'symlink';
+    return st.isDirectory() ? 'dir' : 'file';
+  } catch {
+    return null;
+  }
+}
+
+/** The caller's inheritable capability set (the seed drops from it, never adds to it). */
+function callerInheritable(): bigint {
+  try {
+    return parseStatusCapabilities(readFileSync('/proc/self/status', 'utf8')).inheritable;
+  } catch {
+    return 0n;
+  }
+}
+
+/** The caller's hard RLIMIT_NOFILE, from /proc/self/limits. */
+function callerNofileHard(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const hard = line?.split(/\s{2,}/)[2];
+    if (hard && /^\d+$/.test(hard)) return Number(hard);
+  } catch {
+    // fall through
+  }
+  return 1024;
+}
+
+/**
+ * Builds the mount part of a plan: paths inside the container are resolved on the host side
+ * (inside the rootfs, never through a symlink that leaves it) and missing mount points are
+ * created, remembering which container paths are covered by mounts made earlier in the plan.
+ */
+class RootfsPlanner {
+  readonly steps: Step[] = [];
+  private readonly mounted: string[] = [];
+  private readonly made = new Set<string>();
+
+  constructor(private readonly rootfs: string | null) {}
+
+  /** The container path `p` resolved inside the rootfs, as a clean absolute container path. */
+  resolve(p: string): string {
+    const clean = posix.resolve('/', p);
+    if (this.rootfs === null) return clean;
+    const host = resolveInRoot(this.rootfs, clean);
+    const rel = posix.relative(this.rootfs, host);
+    return rel === '' ? '/' : `/${rel}`;
+  }
+
+  /** The child's path (under the staged new root) of a resolved container path. */
+  staged(p: string): string {
+    return p === '/' ? STAGE.newRoot : `${STAGE.newRoot}${p}`;
+  }
+
+  private covered(p: string): boolean {
+    return this.mounted.some((m) => m === '/' || p.startsWith(`${m}/`));
+  }
+
+  private existsOnHost(p: string): Kind {
+    if (this.rootfs === null || this.covered(p)) return null;
+    return kindOf(this.rootfs + p);
+  }
+
+  /** mkdir -p for a resolved container path (only the parts that may be missing). */
+  ensureDir(p: string): void {
+    let at = '';
+    for (const part of p.split('/').filter(Boolean)) {
+      at += `/${part}`;
+      if (this.made.has(at) || this.existsOnHost(at) === 'dir') continue;
+      this.steps.push({ op: 'mkdir', path: this.staged(at), mode: 0o755, existOk: true });
+      this.made.add(at);
+    }
+  }
+
+  /** Create a mount point for `p`: a directory, or an empty file for a file bind mount. */
+  ensureTarget(p: string, file: boolean): void {
+    if (!file) return this.ensureDir(p);
+    this.ensureDir(posix.dirname(p));
+    if (this.existsOnHost(p) !== 'file' && !this.made.has(p)) {
+      this.steps.push({ op: 'touch', path: this.staged(p), mode: 0o644 });
+      this.made.add(p);
+    }
+  }
+
+  markMounted(p: string): void {
+    this.mounted.push(p);
+  }
+
+  /** The steps of one OCI mount. */
+  mount(m: MountConfig, index: number): void {
+    const dest = this.resolve(m.destination);
+    const opts = parseMountOptions(m.options, m.type);
+    const target = this.staged(dest);
+    if (opts.bind) {
+      const source = m.source;
+      if (!source || !posix.isAbsolute(source)) {
+        throw configError(`mounts[${index}].source: a bind mount needs an absolute host path, got ${JSON.stringify(source)}`, `mounts[${index}].source`);
+      }
+      let real: string;
+      try {
+        real = realpathSync(source);
+      } catch (cause) {
+        throw new NsError(ErrorCode.NOT_FOUND, `mounts[${index}].source: ${source}: no such file or directory`, { path: source, cause });
+      }
+      this.ensureTarget(dest, kindOf(real, true) !== 'dir');
+      this.steps.push({
+        op: 'mount',
+        source: real === '/' ? STAGE.oldRoot : STAGE.oldRoot + real,
+        target,
+        fstype: null,
+        flags: MS.BIND | (opts.recursive ? MS.REC : 0),
+        data: null,
+      });
+      if (opts.flags & ~MS.REC) {
+        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | opts.flags, data: null });
+      }
+    } else {
+      this.ensureDir(dest);
+      let fstype = m.type ?? m.source ?? 'none';
+      let source = m.source ?? fstype;
+      if (fstype === 'cgroup') {
+        // The unified hierarchy, read-only as runc spec asks; on v1/hybrid hosts this shows
+        // the v2 tree only (see the issue notes).
+        fstype = 'cgroup2';
+        source = 'cgroup2';
+      }
+      this.steps.push({ op: 'mount', source, target, fstype, flags: opts.flags, data: opts.data });
+    }
+    if (opts.propagation) {
+      this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: opts.propagation, data: null });
+    }
+    this.markMounted(dest);
+  }
+
+  /** Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices). */
+  devices(): void {
+    for (const d of DEVICES) {
+      this.steps.push({ op: 'mknod', path: this.staged(`/dev/${d.name}`), mode: S_IFCHR | 0o666, major: d.major, minor: d.minor });
+    }
+    for (const [path, target] of DEV_SYMLINKS) {
+      this.steps.push({ op: 'symlink', target, path: this.staged(path), existOk: true });
+    }
+  }
+
+  /** The embedded default's root: the host's system directories, read-only. */
+  hostSandbox(): void {
+    for (const p of HOST_SANDBOX_PATHS) {
+      const kind = kindOf(p);
+      if (kind === 'symlink') {
+        this.steps.push({ op: 'symlink', target: readlinkSync(p), path: this.staged(p), existOk: false });
+        this.made.add(p);
+      } else if (kind === 'dir') {
+        this.ensureDir(p);
+        const target = this.staged(p);
+        this.steps.push({ op: 'mount', source: STAGE.oldRoot + p, target, fstype: null, flags: MS.BIND | MS.REC, data: null });
+        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV, data: null });
+        this.markMounted(p);
+      }
+    }
+  }
+}
+
+/**
+ * A masked or read-only path as it will be inside the container: what kind of file it is,
+ * judged on the host (procfs and sysfs are the host kernel's; other paths in the rootfs).
+ */
+function pathKind(container: Container, planner: RootfsPlanner, p: string): { path: string; kind: Kind } {
+  const clean = posix.resolve('/', p);
+  if (clean === '/proc' || clean.startsWith('/proc/') || clean === '/sys' || clean.startsWith('/sys/')) {
+    return { path: clean, kind: kindOf(clean) };
+  }
+  const resolved = planner.resolve(clean);
+  return { path: resolved, kind: kindOf(container.rootfs === null ? resolved : container.rootfs + resolved, true) };
+}
+
+function isKernelFs(p: string): boolean {
+  return p.startsWith('/proc/') || p.startsWith('/sys/');
+}
+
+/**
+ * Turn a container config into the plan the native child runs, step for step as the
+ * seed's Exec: stdio and session, network namespace join, private mount tree, root and
+ * mounts staged under a tmpfs, pivot_root, masked and read-only paths, read-only root,
+ * hostname, capabilities and user, working directory, execve. Only reads the host (the
+ * rootfs, /etc/passwd and /etc/group of the container, /proc/self); creates nothing.
+ *
+ * @param io the descriptors the child gets; defaults to the caller's 0, 1, 2 (for dry runs).
+ * @throws NsError `ERR_NS_CONFIG` / `ERR_NS_NOT_FOUND` for a bad config, an unknown user or
+ *   group, an unknown capability, a missing bind source.
+ * @see OCI runtime-spec config.md and runtime.md; pivot_root(2); mount_namespaces(7)
+ */
+export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] }): ContainerPlan {
+  const container = validateContainer(input);
+  const steps: Step[] = [];
+
+  // Session and descriptors: the child never shares the caller's controlling terminal.
+  steps.push({ op: 'setsid' });
+  if (io.console) {
+    steps.push({ op: 'stdio', fds: [io.console.fd, io.console.fd, io.console.fd] });
+    steps.push({ op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 });
+  } else {
+    steps.push({ op: 'stdio', fds: io.stdio });
+  }
+  steps.push({ op: 'umask', mask: 0 });
+
+  let cloneFlags = 0;
+  for (const ns of container.namespaces) {
+    if (ns.path === undefined) cloneFlags |= NAMESPACE_FLAGS[ns.type];
+    else steps.push({ op: 'setns', path: ns.path, nstype: NAMESPACE_FLAGS[ns.type] });
+  }
+
+  // A private mount tree, then the staging tmpfs holding the new root and the old one.
+  const propagation = parsePropagation(container.rootfsPropagation ?? 'rprivate', 'rootfsPropagation');
+  steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null });
+  steps.push({ op: 'mount', source: 'tmpfs', target: STAGE.base, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: 'mode=0700' });
+  steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.newRoot}`, mode: 0o755, existOk: false });
+  steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.oldRoot}`, mode: 0o755, existOk: false });
+  steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
+  steps.push({ op: 'chdir', path: '/' });
+
+  const planner = new RootfsPlanner(container.rootfs);
+  let rootFlags = 0;
+  if (container.rootfs === null) {
+    rootFlags = MS.NOSUID | MS.NODEV;
+    planner.steps.push({ op: 'mount', source: 'tmpfs', target: STAGE.newRoot, fstype: 'tmpfs', flags: rootFlags, data: 'mode=0755' });
+    planner.markMounted('/');
+    planner.hostSandbox();
+  } else {
+    planner.steps.push({ op: 'mount', source: STAGE.oldRoot + container.rootfs, target: STAGE.newRoot, fstype: null, flags: MS.BIND | MS.REC, data: null });
+  }
+
+  const mounts = container.mounts ?? DEFAULT_MOUNTS;
+  mounts.forEach((m, i) => planner.mount(m, i));
+  const devTmpfs = mounts.some((m) => posix.resolve('/', m.destination) === '/dev' && !parseMountOptions(m.options, m.type).bind);
+  if (devTmpfs) planner.devices();
+  if (io.console) {
+    planner.ensureTarget('/dev/console', true);
+    planner.steps.push({ op: 'mount', source: STAGE.oldRoot + io.console.path, target: planner.staged('/dev/console'), fstype: null, flags: MS.BIND, data: null });
+  }
+  if (propagation !== (MS.REC | MS.PRIVATE)) {
+    planner.steps.push({ op: 'mount', source: null, target: STAGE.newRoot, fstype: null, flags: propagation, data: null });
+  }
+  steps.push(...planner.steps);
+  steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
+
+  // Inside the new root: masked paths, read-only paths, then the root itself.
+  for (const p of container.maskedPaths ?? []) {
+    const { path, kind } = pathKind(container, planner, p);
+    if (kind === null) continue;
+    const step: MountStep =
+      kind === 'dir'
+        ? { op: 'mount', source: 'tmpfs', target: path, fstype: 'tmpfs', flags: MS.RDONLY, data: null, ignoreMissing: true }
+        : { op: 'mount', source: '/dev/null', target: path, fstype: null, flags: MS.BIND, data: null, ignoreMissing: true };
+    steps.push(step);
+  }
+  for (const p of container.readonlyPaths ?? []) {
+    const { path, kind } = pathKind(container, planner, p);
+    if (kind === null) continue;
+    const extra = isKernelFs(path) ? MS.NOSUID | MS.NODEV | MS.NOEXEC : 0;
+    steps.push({ op: 'mount', source: path, target: path, fstype: null, flags: MS.BIND | MS.REC, data: null, ignoreMissing: true });
+    steps.push({ op: 'mount', source: null, target: path, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | extra, data: null, ignoreMissing: true });
+  }
+  if (container.readonly) {
+    steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null });
+  }
+
+  if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
+  steps.push({ op: 'umask', mask: 0o022 });
+  const nofileHard = callerNofileHard();
+  steps.push({ op: 'setrlimit', resource: RLIMIT.NOFILE, soft: Math.min(1024, nofileHard), hard: nofileHard });
+
+  // Capabilities and user: bounding set first (needs CAP_SETPCAP), keep the permitted set
+  // across the uid change, then set effective/permitted/inheritable.
+  const user = resolveUser(container.user, readUserFiles(container.rootfs), {
+    additionalGids: container.additionalGids ?? [],
+  });
+  const kept = resolveKeptCapabilities({
+    ...(container.capabilities ? { keep: container.capabilities } : {}),
+    ...(container.dropCapabilities ? { drop: container.dropCapabilities } : {}),
+  });
+  const [bounding, ...setSteps] = dropCapabilitiesSteps(kept, { inheritable: callerInheritable() });
+  if (bounding) steps.push(bounding as Step);
+  steps.push({ op: 'prctl', option: PR.SET_KEEPCAPS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
+  steps.push({ op: 'setgroups', gids: user.additionalGids });
+  steps.push({ op: 'setresgid', rgid: user.gid, egid: user.gid, sgid: user.gid });
+  steps.push({ op: 'setresuid', ruid: user.uid, euid: user.uid, suid: user.uid });
+  steps.push(...(setSteps as Step[]));
+  steps.push({ op: 'prctl', option: PR.SET_KEEPCAPS, arg2: 0, arg3: 0, arg4: 0, arg5: 0 });
+
+  steps.push({ op: 'chdir', path: container.cwd });
+  steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
+
+  const env = [...container.env];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+  steps.push({ op: 'execve', paths: commandCandidates(container.args[0]!, env), argv: container.args, envp: env });
+
+  return {
+    container,
+    plan: { cloneFlags, steps },
+    user,
+    env,
+  };
+}
+
+/**
+ * The paths execve is tried with, as execvp(3): `cmd` itself when it has a slash, else each
+ * directory of the container's PATH (or {@link DEFAULT_PATH}) in order.
+ */
+export function commandCandidates(cmd: string, env: readonly string[]): string[] {
+  if (cmd.includes('/')) return [cmd];
+  const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const dirs = pathVar.split(':').map((d) => d || '.');
+  return [...new Set(dirs.map((d) => posix.join(d, cmd)))];
+}

@@ -1,0 +1,94 @@
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { ErrorCode, NsError, configError } from '@ns/syscalls';
+import type { Container, NamespaceType } from './container.js';
+
+/** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
+export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+const NAMESPACE_TYPES: readonly NamespaceType[] = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'];
+
+/** RFC 1123 host name label rules, up to 64 bytes (HOST_NAME_MAX). */
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$/;
+
+/**
+ * Check a container config and return a normalized copy: rootfs absolute with symlinks
+ * resolved, cwd defaulted to `/`. Nothing is created.
+ *
+ * @throws NsError `ERR_NS_CONFIG` naming the field and the cause (bad id, relative cwd,
+ *   env entry without `=`, hostname without a new UTS namespace, an existing network
+ *   namespace together with a new one ...); `ERR_NS_NOT_FOUND` when the rootfs does not
+ *   exist; `ENOTDIR` when it is not a directory.
+ */
+export function validateContainer(input: Container): Container {
+  const c: Container = { ...input };
+  if (typeof c.id !== 'string' || !CONTAINER_ID.test(c.id)) {
+    throw configError(`id: invalid container id ${JSON.stringify(c.id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
+  }
+  if (!Array.isArray(c.args) || c.args.length === 0 || c.args.some((a) => typeof a !== 'string')) {
+    throw configError('args: expected a non-empty list of strings (process.args)', 'args');
+  }
+  if (c.args[0] === '') throw configError('args[0]: empty command', 'args[0]');
+  c.env = c.env ?? [];
+  c.env.forEach((e, i) => {
+    if (typeof e !== 'string' || !e.includes('=') || e.startsWith('=')) {
+      throw configError(`env[${i}]: expected KEY=value, got ${JSON.stringify(e)}`, `env[${i}]`);
+    }
+  });
+  c.cwd = c.cwd || '/';
+  if (!isAbsolute(c.cwd)) throw configError(`cwd: must be an absolute path, got ${JSON.stringify(c.cwd)}`, 'cwd');
+  c.user = c.user || '0:0';
+
+  const types = new Set<string>();
+  c.namespaces.forEach((ns, i) => {
+    if (!NAMESPACE_TYPES.includes(ns.type)) {
+      throw configError(`namespaces[${i}].type: unknown namespace type ${JSON.stringify(ns.type)}`, `namespaces[${i}].type`);
+    }
+    if (types.has(ns.type)) {
+      const what = ns.type === 'network' ? 'an existing network namespace cannot be combined with a new one' : 'listed twice';
+      throw configError(`namespaces[${i}]: ${ns.type} namespace ${what}`, `namespaces[${i}]`);
+    }
+    types.add(ns.type);
+    if (ns.path !== undefined && ns.type !== 'network') {
+      throw configError(`namespaces[${i}].path: joining an existing ${ns.type} namespace is not supported yet`, `namespaces[${i}].path`);
+    }
+    if (ns.path !== undefined && !isAbsolute(ns.path)) {
+      throw configError(`namespaces[${i}].path: must be absolute, got ${JSON.stringify(ns.path)}`, `namespaces[${i}].path`);
+    }
+  });
+  if (!types.has('mount')) throw configError('namespaces: a mount namespace is required (pivot_root needs one)', 'namespaces');
+  if (types.has('user')) throw configError('namespaces: user namespaces are not supported yet', 'namespaces');
+  if (types.has('time')) throw configError('namespaces: time namespaces are not supported yet', 'namespaces');
+
+  if (c.hostname !== undefined && c.hostname !== '') {
+    const uts = c.namespaces.find((ns) => ns.type === 'uts');
+    if (!uts || uts.path !== undefined) {
+      throw configError('hostname: setting the hostname needs a new UTS namespace (it would rename the host)', 'hostname');
+    }
+    if (!HOSTNAME.test(c.hostname) || c.hostname.length > 64) {
+      throw configError(`hostname: invalid hostname ${JSON.stringify(c.hostname)}`, 'hostname');
+    }
+  }
+
+  (c.mounts ?? []).forEach((m, i) => {
+    if (typeof m.destination !== 'string' || !isAbsolute(m.destination)) {
+      throw configError(`mounts[${i}].destination: must be an absolute path, got ${JSON.stringify(m.destination)}`, `mounts[${i}].destination`);
+    }
+  });
+
+  if (c.rootfs !== null) {
+    if (typeof c.rootfs !== 'string' || c.rootfs === '') throw configError('rootfs: expected a directory path', 'rootfs');
+    let real: string;
+    try {
+      real = realpathSync(c.rootfs);
+    } catch (cause) {
+      throw new NsError(ErrorCode.NOT_FOUND, `rootfs ${c.rootfs}: no such directory`, { path: c.rootfs, cause });
+    }
+    if (!statSync(real).isDirectory()) {
+      throw new NsError('ENOTDIR', `rootfs ${c.rootfs}: not a directory`, { path: c.rootfs });
+    }
+    if (real === '/') throw configError('rootfs: the host root "/" cannot be a container rootfs', 'rootfs');
+    c.rootfs = real;
+  }
+  return c;
+}

@@ -1,0 +1,426 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MASKED_PATHS } from '../src/defaults.js';
+import {
+  defaultOciSpec,
+  fromOciSpec,
+  loadOciSpec,
+  ociWarnings,
+  parseOciSpec,
+  type OciSpec,
+} from '../src/oci.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/runc-spec-config.json', import.meta.url));
+const runcSpec = (): Record<string, unknown> => JSON.parse(readFileSync(FIXTURE, 'utf8')) as Record<string, unknown>;
+
+/** A minimal valid spec to mutate. */
+function minimal(): Record<string, any> {
+  return {
+    ociVersion: '1.2.0',
+    process: { user: { uid: 0, gid: 0 }, args: ['sh'], cwd: '/' },
+    root: { path: 'rootfs' },
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }] },
+  };
+}
+
+function thrown(fn: () => unknown): { code?: string; message: string; path?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as { code?: string; message: string; path?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+const convert = (spec: unknown) => fromOciSpec(spec, { bundle: '/b', id: 'c1' });
+
+describe('parseOciSpec', () => {
+  it('accepts the runc spec fixture and keeps it as is', () => {
+    const json = runcSpec();
+    expect(parseOciSpec(json)).toEqual(json);
+  });
+
+  it('names the JSON path and the expected type', () => {
+    const spec = minimal();
+    spec.process.args = ['sh', 1];
+    const error = thrown(() => parseOciSpec(spec));
+    expect(error.code).toBe('ERR_NS_CONFIG');
+    expect(error.message).toBe('config.json: process.args[1]: expected string, received number');
+    expect(error.path).toBe('process.args[1]');
+  });
+
+  it('reports missing required fields', () => {
+    const spec = minimal();
+    spec.root = {};
+    expect(thrown(() => parseOciSpec(spec)).message).toBe('config.json: root.path: missing, expected string');
+    delete spec.ociVersion;
+    spec.root = { path: 'rootfs' };
+    expect(thrown(() => parseOciSpec(spec)).message).toBe('config.json: ociVersion: missing, expected string');
+  });
+
+  it('reports wrong types, ranges and enum values', () => {
+    const cases: [(s: Record<string, any>) => void, string][] = [
+      [(s) => (s.root.path = 7), 'root.path: expected string, received number'],
+      [(s) => (s.root.path = ''), 'root.path: expected a non-empty string, received ""'],
+      [(s) => (s.root.readonly = 'yes'), 'root.readonly: expected boolean, received string'],
+      [(s) => (s.process.args = 'sh'), 'process.args: expected array, received string'],
+      [(s) => (s.process.user.uid = -1), 'process.user.uid: expected number >= 0, received -1'],
+      [(s) => (s.process.user.gid = 1.5), 'process.user.gid: expected integer, received 1.5'],
+      [(s) => (s.process.user.uid = 2 ** 32), 'process.user.uid: expected number <= 4294967295, received 4294967296'],
+      [(s) => (s.process.terminal = null), 'process.terminal: expected boolean, received null'],
+      [
+        (s) => (s.linux.namespaces[0].type = 'bogus'),
+        'linux.namespaces[0].type: expected one of "mount", "pid", "uts", "ipc", "network", "user", "cgroup", "time", received "bogus"',
+      ],
+      [(s) => (s.linux.namespaces = {}), 'linux.namespaces: expected array, received object'],
+      [(s) => (s.mounts = [{ type: 'proc' }]), 'mounts[0].destination: missing, expected string'],
+      [(s) => (s.annotations = { 'org.example.key': 1 }), 'annotations["org.example.key"]: expected string, received number'],
+      [(s) => (s.process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: 1.5, soft: 1 }]), 'process.rlimits[0].hard: expected integer, received 1.5'],
+      [(s) => (s.linux.rootfsPropagation = 'sideways'), 'linux.rootfsPropagation: expected one of'],
+      [(s) => (s.linux.uidMappings = [{ containerID: 0, hostID: 1000 }]), 'linux.uidMappings[0].size: missing, expected number'],
+    ];
+    for (const [mutate, message] of cases) {
+      const spec = minimal();
+      mutate(spec);
+      const error = thrown(() => parseOciSpec(spec));
+      expect(error.code, message).toBe('ERR_NS_CONFIG');
+      expect(error.message, message).toContain(`config.json: ${message}`);
+    }
+  });
+
+  it('lists every problem, `; `-separated', () => {
+    const spec = minimal();
+    spec.process.args = ['sh', 1];
+    spec.root.path = 5;
+    spec.linux.namespaces[1].type = 'bogus';
+    const error = thrown(() => parseOciSpec(spec));
+    expect(error.message.startsWith('config.json: process.args[1]: expected string, received number; ')).toBe(true);
+    expect(error.message.split('; ')).toHaveLength(3);
+    expect(error.message).toContain('; root.path: expected string, received number');
+    expect(error.message).toContain('; linux.namespaces[1].type: expected one of');
+  });
+
+  it('rejects a value that is not an object', () => {
+    expect(thrown(() => parseOciSpec(null)).message).toBe('config.json: expected object, received null');
+    expect(thrown(() => parseOciSpec([])).message).toBe('config.json: expected object, received array');
+  });
+
+  it('keeps unknown fields at every level', () => {
+    const spec = minimal();
+    spec.vendorExtension = { a: 1 };
+    spec.process.futureField = [1, 2];
+    spec.linux.namespaces[0].extra = true;
+    const parsed = parseOciSpec(spec) as Record<string, any>;
+    expect(parsed.vendorExtension).toEqual({ a: 1 });
+    expect(parsed.process.futureField).toEqual([1, 2]);
+    expect(parsed.linux.namespaces[0].extra).toBe(true);
+  });
+
+  it('accepts uint64 values beyond 2^53 (RLIM_INFINITY)', () => {
+    const spec = JSON.parse(
+      '{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","rlimits":[{"type":"RLIMIT_CORE","hard":18446744073709551615,"soft":18446744073709551615}]}}',
+    ) as unknown;
+    expect(parseOciSpec(spec).process?.rlimits?.[0]?.hard).toBe(18446744073709551615);
+  });
+});
+
+describe('fromOciSpec', () => {
+  it('converts the runc spec fixture', () => {
+    const c = fromOciSpec(runcSpec(), { bundle: '/srv/bundle', id: 'demo' });
+    expect(c.id).toBe('demo');
+    expect(c.bundle).toBe('/srv/bundle');
+    expect(c.rootfs).toBe('/srv/bundle/rootfs');
+    expect(c.readonly).toBe(true);
+    expect(c.args).toEqual(['sh']);
+    expect(c.terminal).toBe(true);
+    expect(c.env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm']);
+    expect(c.cwd).toBe('/');
+    expect(c.user).toBe('0:0');
+    expect(c.hostname).toBe('runc');
+    expect(c.capabilities).toEqual(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']);
+    // runc 1.1.5 on this host (cgroup v1/hybrid) writes five namespaces, no cgroup one.
+    expect(c.namespaces).toEqual([
+      { type: 'pid' },
+      { type: 'network' },
+      { type: 'ipc' },
+      { type: 'uts' },
+      { type: 'mount' },
+    ]);
+    expect(c.mounts?.map((m) => m.destination)).toEqual([
+      '/proc',
+      '/dev',
+      '/dev/pts',
+      '/dev/shm',
+      '/dev/mqueue',
+      '/sys',
+      '/sys/fs/cgroup',
+    ]);
+    expect(c.mounts?.[2]).toEqual({
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    });
+    expect(c.mounts?.[0]).toEqual({ destination: '/proc', type: 'proc', source: 'proc' });
+    expect(c.maskedPaths).toHaveLength(10);
+    expect(c.maskedPaths?.[0]).toBe('/proc/acpi');
+    expect(c.readonlyPaths).toEqual(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
+    expect(c.rootfsPropagation).toBeUndefined();
+    expect(c.additionalGids).toBeUndefined();
+  });
+
+  it('makes the bundle and a relative root absolute, keeps an absolute root', () => {
+    const spec = minimal();
+    expect(fromOciSpec(spec, { bundle: 'rel/bundle', id: 'x' }).rootfs).toBe(resolve('rel/bundle/rootfs'));
+    expect(fromOciSpec(spec, { bundle: 'rel/bundle', id: 'x' }).bundle).toBe(resolve('rel/bundle'));
+    spec.root.path = '../images/alpine/./';
+    expect(convert(spec).rootfs).toBe('/images/alpine');
+    spec.root.path = '/var/lib/rootfs';
+    expect(convert(spec).rootfs).toBe('/var/lib/rootfs');
+    expect(convert(spec).readonly).toBe(false);
+  });
+
+  it('requires process.args', () => {
+    const spec = minimal();
+    delete spec.process.args;
+    const error = thrown(() => convert(spec));
+    expect(error.code).toBe('ERR_NS_CONFIG');
+    expect(error.path).toBe('process.args');
+    expect(error.message).toMatch(/^config\.json: process\.args: expected a non-empty array/);
+    spec.process.args = [];
+    expect(thrown(() => convert(spec)).path).toBe('process.args');
+    delete spec.process;
+    expect(thrown(() => convert(spec)).path).toBe('process');
+  });
+
+  it('requires root and validates id, env and cwd', () => {
+    const noRoot = minimal();
+    delete noRoot.root;
+    expect(thrown(() => convert(noRoot)).path).toBe('root');
+    expect(thrown(() => fromOciSpec(minimal(), { bundle: '/b', id: '../x' })).code).toBe('ERR_NS_CONFIG');
+    const env = minimal();
+    env.process.env = ['A=1', 'NOVALUE'];
+    expect(thrown(() => convert(env)).path).toBe('process.env[1]');
+    const cwd = minimal();
+    cwd.process.cwd = 'relative/dir';
+    expect(thrown(() => convert(cwd)).path).toBe('process.cwd');
+    delete cwd.process.cwd;
+    expect(convert(cwd).cwd).toBe('/');
+  });
+
+  it('maps process.user, additionalGids and capabilities', () => {
+    const spec = minimal();
+    spec.process.user = { uid: 1000, gid: 100, additionalGids: [10, 20] };
+    let c = convert(spec);
+    expect(c.user).toBe('1000:100');
+    expect(c.additionalGids).toEqual([10, 20]);
+    expect(c.capabilities).toBeUndefined();
+    spec.process.user = { username: 'alice' };
+    expect(convert(spec).user).toBe('alice');
+    spec.process.user = { username: 'alice', gid: 5 };
+    expect(convert(spec).user).toBe('alice:5');
+    delete spec.process.user;
+    expect(convert(spec).user).toBe('0:0');
+    spec.process.capabilities = { bounding: [], effective: ['CAP_KILL'] };
+    c = convert(spec);
+    expect(c.capabilities).toEqual([]);
+  });
+
+  it('maps every namespace type 1:1, with paths', () => {
+    const spec = minimal();
+    spec.linux.namespaces = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'].map((type) => ({ type }));
+    spec.linux.namespaces[4].path = '/var/run/netns/blue';
+    const c = convert(spec);
+    expect(c.namespaces.map((n) => n.type)).toEqual(['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time']);
+    expect(c.namespaces[4]).toEqual({ type: 'network', path: '/var/run/netns/blue' });
+    expect(c.namespaces[0]).toEqual({ type: 'mount' });
+  });
+
+  it('rejects a network namespace path together with a new network namespace', () => {
+    for (const list of [
+      [{ type: 'network', path: '/var/run/netns/blue' }, { type: 'network' }],
+      [{ type: 'network' }, { type: 'network', path: '/var/run/netns/blue' }],
+    ]) {
+      const spec = minimal();
+      spec.linux.namespaces = [{ type: 'mount' }, ...list];
+      const error = thrown(() => convert(spec));
+      expect(error.code).toBe('ERR_NS_CONFIG');
+      expect(error.path).toBe('linux.namespaces[2]');
+      expect(error.message).toContain('/var/run/netns/blue');
+      expect(error.message).toContain('cannot be combined');
+    }
+  });
+
+  it('rejects duplicate namespace types and relative namespace paths', () => {
+    const spec = minimal();
+    spec.linux.namespaces = [{ type: 'pid' }, { type: 'mount' }, { type: 'pid' }];
+    const dup = thrown(() => convert(spec));
+    expect(dup.path).toBe('linux.namespaces[2].type');
+    expect(dup.message).toContain('duplicate namespace type "pid" (also linux.namespaces[0])');
+    spec.linux.namespaces = [{ type: 'network', path: 'netns/blue' }];
+    expect(thrown(() => convert(spec)).path).toBe('linux.namespaces[0].path');
+  });
+
+  it('names linux.namespaces[i].type for an unknown type', () => {
+    const spec = minimal();
+    spec.linux.namespaces.push({ type: 'nett' });
+    const error = thrown(() => convert(spec));
+    expect(error.code).toBe('ERR_NS_CONFIG');
+    expect(error.path).toBe('linux.namespaces[2].type');
+    expect(error.message).toContain('received "nett"');
+  });
+
+  it('needs a new UTS namespace to set a hostname', () => {
+    const spec = minimal();
+    spec.hostname = 'box';
+    expect(thrown(() => convert(spec)).path).toBe('hostname');
+    spec.linux.namespaces.push({ type: 'uts' });
+    expect(convert(spec).hostname).toBe('box');
+  });
+
+  it('copies mounts in order; relative bind sources are relative to the bundle', () => {
+    const spec = minimal();
+    spec.mounts = [
+      { destination: '/data', type: 'bind', source: 'data', options: ['rbind', 'ro'] },
+      { destination: 'tmp', type: 'tmpfs', source: 'tmpfs' },
+      { destination: '/opt', source: '/srv/opt', options: ['bind'] },
+      { destination: '/x', type: 'none', source: 'rel', options: ['rbind'] },
+    ];
+    spec.linux.maskedPaths = ['/proc/kcore'];
+    spec.linux.readonlyPaths = ['/proc/sys'];
+    spec.linux.rootfsPropagation = 'rslave';
+    const c = convert(spec);
+    expect(c.mounts).toEqual([
+      { destination: '/data', type: 'bind', source: '/b/data', options: ['rbind', 'ro'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs' },
+      { destination: '/opt', source: '/srv/opt', options: ['bind'] },
+      { destination: '/x', type: 'none', source: '/b/rel', options: ['rbind'] },
+    ]);
+    expect(c.maskedPaths).toEqual(['/proc/kcore']);
+    expect(c.readonlyPaths).toEqual(['/proc/sys']);
+    expect(c.rootfsPropagation).toBe('rslave');
+    expect(minimal().mounts).toBeUndefined();
+    expect(convert(minimal()).mounts).toBeUndefined();
+  });
+});
+
+describe('ociWarnings', () => {
+  it('lists the fields of the runc fixture that are not applied', () => {
+    const warnings = ociWarnings(parseOciSpec(runcSpec()));
+    const paths = warnings.map((w) => w.split(':')[0]);
+    expect(paths).toEqual([
+      'process.capabilities.ambient',
+      'process.rlimits',
+      'process.noNewPrivileges',
+      'linux.resources',
+    ]);
+  });
+
+  it('is empty for a spec with only applied fields', () => {
+    expect(ociWarnings(parseOciSpec(minimal()))).toEqual([]);
+  });
+
+  it('flags security-relevant fields', () => {
+    const spec = minimal();
+    spec.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+    spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' };
+    spec.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_CHOWN'] };
+    spec.process.user.umask = 18;
+    spec.hooks = { prestart: [{ path: '/bin/true' }], poststop: [] };
+    spec.mounts = [{ destination: 'rel' }];
+    const paths = ociWarnings(parseOciSpec(spec)).map((w) => w.split(':')[0]);
+    expect(paths).toEqual([
+      'process.user.umask',
+      'process.capabilities.effective',
+      'mounts[0].destination',
+      'hooks.prestart',
+      'linux.uidMappings',
+      'linux.seccomp',
+    ]);
+  });
+});
+
+describe('defaultOciSpec', () => {
+  it('round-trips through JSON and parseOciSpec', () => {
+    const spec = defaultOciSpec();
+    expect(parseOciSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
+    expect(defaultOciSpec()).not.toBe(defaultOciSpec());
+  });
+
+  it('matches runc spec, with runc 1.2 additions', () => {
+    const spec = defaultOciSpec();
+    const runc = runcSpec() as Record<string, any>;
+    expect(spec.ociVersion).toBe('1.2.0');
+    expect(spec.hostname).toBe('ns');
+    expect(spec.root).toEqual(runc.root);
+    expect(spec.mounts).toEqual(runc.mounts);
+    expect(spec.process?.env).toEqual(runc.process.env);
+    expect(spec.process?.user).toEqual(runc.process.user);
+    expect(spec.process?.rlimits).toEqual(runc.process.rlimits);
+    expect(spec.process?.noNewPrivileges).toBe(true);
+    expect(spec.process?.terminal).toBe(true);
+    expect(spec.process?.args).toEqual(['sh']);
+    expect(spec.process?.capabilities).toEqual({
+      bounding: runc.process.capabilities.bounding,
+      effective: runc.process.capabilities.effective,
+      permitted: runc.process.capabilities.permitted,
+    });
+    expect(spec.linux?.resources).toEqual(runc.linux.resources);
+    expect(spec.linux?.namespaces).toEqual([...runc.linux.namespaces, { type: 'cgroup' }]);
+    expect(spec.linux?.maskedPaths).toEqual([...runc.linux.maskedPaths, '/sys/devices/virtual/powercap']);
+    expect(spec.linux?.maskedPaths).toEqual(DEFAULT_MASKED_PATHS);
+    expect(spec.linux?.readonlyPaths).toEqual(runc.linux.readonlyPaths);
+  });
+
+  it('applies options and converts', () => {
+    const spec: OciSpec = defaultOciSpec({ args: ['/bin/echo', 'hi'], terminal: false, rootfs: '/r', hostname: 'h' });
+    const c = fromOciSpec(spec, { bundle: '/b', id: 'c' });
+    expect(c.args).toEqual(['/bin/echo', 'hi']);
+    expect(c.terminal).toBe(false);
+    expect(c.rootfs).toBe('/r');
+    expect(c.hostname).toBe('h');
+    expect(c.namespaces).toHaveLength(6);
+    expect(c.namespaces.map((n) => n.type)).toContain('cgroup');
+  });
+});
+
+describe('loadOciSpec', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'ns-oci-test-'));
+  });
+  afterAll(() => {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('reads <bundle>/config.json', () => {
+    const bundle = join(tmp, 'ok');
+    mkdirSync(bundle);
+    writeFileSync(join(bundle, 'config.json'), readFileSync(FIXTURE));
+    expect(loadOciSpec(bundle)).toEqual(runcSpec());
+  });
+
+  it('reports a missing config.json as ERR_NS_NOT_FOUND', () => {
+    const error = thrown(() => loadOciSpec(join(tmp, 'missing')));
+    expect(error.code).toBe('ERR_NS_NOT_FOUND');
+    expect(error.path).toBe(join(tmp, 'missing', 'config.json'));
+    expect(error.message).toContain(join(tmp, 'missing', 'config.json'));
+  });
+
+  it('reports bad JSON and schema errors with the file name', () => {
+    const bundle = join(tmp, 'bad');
+    mkdirSync(bundle);
+    const file = join(bundle, 'config.json');
+    writeFileSync(file, '{"ociVersion": "1.2.0",');
+    const json = thrown(() => loadOciSpec(bundle));
+    expect(json.code).toBe('ERR_NS_CONFIG');
+    expect(json.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid JSON: `));
+    writeFileSync(file, JSON.stringify({ ociVersion: '1.2.0', process: { args: [1] } }));
+    const schema = thrown(() => loadOciSpec(bundle));
+    expect(schema.code).toBe('ERR_NS_CONFIG');
+    expect(schema.message).toBe(`${file}: process.args[0]: expected string, received number`);
+  });
+});

@@ -1,0 +1,216 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLONE, MS, TIOCSCTTY, type MountStep, type Step } from '@ns/syscalls';
+import { DEFAULT_CAPABILITIES, toMask } from '@ns/capabilities';
+import { STAGE, commandCandidates, embeddedDefault, planContainer, rootfsContainer } from '../src/index.js';
+
+const mounts = (steps: Step[]) => steps.filter((s): s is MountStep => s.op === 'mount');
+const ops = (steps: Step[]) => steps.map((s) => s.op);
+
+let rootfs: string;
+beforeAll(() => {
+  rootfs = mkdtempSync(join(tmpdir(), 'ns-plan-'));
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'home/alice']) mkdirSync(join(rootfs, d), { recursive: true });
+  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n');
+  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nalice:x:1000:\nwheel:x:10:alice\nusers:x:100:alice,bob\n');
+  // A symlink that tries to leave the rootfs: mounts through it must stay inside.
+  symlinkSync('/etc', join(rootfs, 'escape'));
+  symlinkSync('../../../../..', join(rootfs, 'up'));
+});
+afterAll(() => rmSync(rootfs, { recursive: true, force: true }));
+
+describe('planContainer on a rootfs', () => {
+  it('clones new mnt/pid/uts/ipc/net namespaces by default', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
+    expect(plan.cloneFlags).toBe(CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET);
+  });
+
+  it('makes / rprivate, stages the root with a first pivot_root, then mounts in runc order', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
+    const m = mounts(plan.steps);
+    expect(m[0]).toMatchObject({ source: null, target: '/', flags: MS.REC | MS.PRIVATE });
+    expect(m[1]).toMatchObject({ fstype: 'tmpfs', target: STAGE.base });
+    expect(m[2]).toMatchObject({ source: `${STAGE.oldRoot}${rootfs}`, target: STAGE.newRoot, flags: MS.BIND | MS.REC });
+    const kinds = m.slice(3, 9).map((s) => `${s.fstype}:${s.target}`);
+    expect(kinds).toEqual([
+      'proc:/newroot/proc',
+      'tmpfs:/newroot/dev',
+      'devpts:/newroot/dev/pts',
+      'tmpfs:/newroot/dev/shm',
+      'mqueue:/newroot/dev/mqueue',
+      'sysfs:/newroot/sys',
+    ]);
+    expect(m[3]!.flags).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV);
+    expect(m[5]!.data).toBe('newinstance,ptmxmode=0666,mode=0620,gid=5');
+    expect(m[8]!.flags & MS.RDONLY).toBe(MS.RDONLY);
+  });
+
+  it('creates the device nodes and /dev symlinks, then pivots into the new root', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
+    const nodes = plan.steps.filter((s) => s.op === 'mknod').map((s) => (s as { path: string }).path);
+    expect(nodes).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((n) => `/newroot/dev/${n}`));
+    const links = plan.steps.filter((s) => s.op === 'symlink').map((s) => (s as { path: string }).path);
+    expect(links).toContain('/newroot/dev/ptmx');
+    expect(links).toContain('/newroot/dev/fd');
+    const pivot = plan.steps.findIndex((s) => s.op === 'pivotRoot');
+    expect(plan.steps[pivot]).toEqual({ op: 'pivotRoot', newRoot: '/newroot' });
+    expect(plan.steps.findIndex((s) => s.op === 'mknod')).toBeLessThan(pivot);
+    // Only mount points the rootfs lacks are created.
+    const dirs = plan.steps.filter((s) => s.op === 'mkdir').map((s) => (s as { path: string }).path);
+    expect(dirs).toContain('/newroot/dev/pts');
+    expect(dirs).not.toContain('/newroot/proc');
+  });
+
+  it('orders the security steps: bounding set, keep caps, groups, gid, uid, capset, then exec', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', args: ['/bin/sh'] }));
+    const tail = ops(plan.steps).slice(ops(plan.steps).indexOf('capbsetDrop'));
+    expect(tail).toEqual(['capbsetDrop', 'prctl', 'setgroups', 'setresgid', 'setresuid', 'capset', 'prctl', 'chdir', 'closeFrom', 'execve']);
+  });
+
+  it('keeps the default capability allow-list and drops everything else, to bit 63', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
+    const kept = toMask(DEFAULT_CAPABILITIES);
+    const drop = plan.steps.find((s) => s.op === 'capbsetDrop') as { mask: bigint };
+    expect(drop.mask).toBe(~kept & 0xffffffffffffffffn);
+    const capset = plan.steps.find((s) => s.op === 'capset') as { effective: bigint; permitted: bigint };
+    expect(capset.effective).toBe(kept);
+    expect(capset.permitted).toBe(kept);
+  });
+
+  it('applies the seed drop list on top of the kept set', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', dropCapabilities: ['CAP_NET_RAW'] }));
+    const capset = plan.steps.find((s) => s.op === 'capset') as { effective: bigint };
+    expect(capset.effective & (1n << 13n)).toBe(0n);
+    expect(capset.effective & 1n).toBe(1n);
+  });
+
+  it('rejects an unknown capability, naming it', () => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', capabilities: ['CAP_BOGUS'] }))).toThrow(/CAP_BOGUS/);
+  });
+
+  it('resolves a user by name with supplementary groups and HOME', () => {
+    const { plan, user, env } = planContainer(rootfsContainer(rootfs, { id: 'a', user: 'alice' }));
+    expect(user).toMatchObject({ uid: 1000, gid: 1000, home: '/home/alice' });
+    expect(plan.steps.find((s) => s.op === 'setgroups')).toEqual({ op: 'setgroups', gids: [10, 100] });
+    expect(plan.steps.find((s) => s.op === 'setresuid')).toMatchObject({ ruid: 1000, euid: 1000, suid: 1000 });
+    expect(env).toContain('HOME=/home/alice');
+  });
+
+  it('fails on an unknown user before anything starts', () => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', user: 'mallory' }))).toThrow(/mallory/);
+  });
+
+  it('sets the hostname only in a new UTS namespace', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', hostname: 'box' }));
+    expect(plan.steps).toContainEqual({ op: 'sethostname', hostname: 'box' });
+    const noUts = rootfsContainer(rootfs, { id: 'a', hostname: 'box', namespaces: [{ type: 'mount' }, { type: 'pid' }] });
+    expect(() => planContainer(noUts)).toThrow(/hostname: setting the hostname needs a new UTS namespace/);
+    const { plan: quiet } = planContainer(rootfsContainer(rootfs, { id: 'a', hostname: '', namespaces: [{ type: 'mount' }] }));
+    expect(quiet.steps.some((s) => s.op === 'sethostname')).toBe(false);
+  });
+
+  it('joins an existing network namespace by path and rejects it together with a new one', () => {
+    const join = rootfsContainer(rootfs, { id: 'a', hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/proc/1/ns/net' }] });
+    const { plan } = planContainer(join);
+    expect(plan.cloneFlags & CLONE.NEWNET).toBe(0);
+    expect(plan.steps).toContainEqual({ op: 'setns', path: '/proc/1/ns/net', nstype: CLONE.NEWNET });
+    const both = rootfsContainer(rootfs, { id: 'a', hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/x' }, { type: 'network' }] });
+    expect(() => planContainer(both)).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG' }));
+  });
+
+  it('remounts the root read-only after pivot_root when readonly', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', readonly: true }));
+    const pivot = plan.steps.findIndex((s) => s.op === 'pivotRoot');
+    const ro = plan.steps.findIndex((s) => s.op === 'mount' && s.target === '/' && (s.flags & MS.REMOUNT) !== 0);
+    expect(ro).toBeGreaterThan(pivot);
+    expect((plan.steps[ro] as MountStep).flags & MS.RDONLY).toBe(MS.RDONLY);
+  });
+
+  it('resolves mount destinations inside the rootfs, never through a symlink that leaves it', () => {
+    const { plan } = planContainer(
+      rootfsContainer(rootfs, {
+        id: 'a',
+        mounts: [
+          { destination: '/escape/x', type: 'tmpfs', source: 'tmpfs' },
+          { destination: '/up/y', type: 'tmpfs', source: 'tmpfs' },
+        ],
+      }),
+    );
+    const targets = mounts(plan.steps).map((s) => s.target);
+    expect(targets).toContain('/newroot/etc/x');
+    expect(targets).toContain('/newroot/y');
+  });
+
+  it('bind mounts a host directory through the old root, read-only with a remount', () => {
+    const { plan } = planContainer(
+      rootfsContainer(rootfs, { id: 'a', mounts: [{ destination: '/data', type: 'bind', source: rootfs, options: ['rbind', 'ro'] }] }),
+    );
+    const m = mounts(plan.steps);
+    expect(m).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}${rootfs}`, target: '/newroot/data', flags: MS.BIND | MS.REC }));
+    expect(m).toContainEqual(expect.objectContaining({ source: null, target: '/newroot/data', flags: MS.BIND | MS.REMOUNT | MS.RDONLY }));
+  });
+
+  it('refuses a bind mount whose source does not exist, naming it', () => {
+    const c = rootfsContainer(rootfs, { id: 'a', mounts: [{ destination: '/data', type: 'bind', source: '/no/such/dir' }] });
+    expect(() => planContainer(c)).toThrow(/mounts\[0\]\.source: \/no\/such\/dir/);
+  });
+
+  it('in terminal mode: setsid, the slave as 0/1/2, TIOCSCTTY, and /dev/console bound to it', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', terminal: true }), { stdio: [], console: { fd: 9, path: '/dev/pts/7' } });
+    expect(plan.steps.slice(0, 3)).toEqual([
+      { op: 'setsid' },
+      { op: 'stdio', fds: [9, 9, 9] },
+      { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 },
+    ]);
+    expect(mounts(plan.steps)).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}/dev/pts/7`, target: '/newroot/dev/console', flags: MS.BIND }));
+  });
+
+  it('validates fields with their names', () => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: '../x' }))).toThrow(/^id: invalid container id/);
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', cwd: 'rel' }))).toThrow(/^cwd: must be an absolute path/);
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', env: ['NOEQUALS'] }))).toThrow(/^env\[0\]: expected KEY=value/);
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', args: [] }))).toThrow(/^args: expected a non-empty list/);
+    expect(() => planContainer(rootfsContainer(join(rootfs, 'nope'), { id: 'a' }))).toThrow(expect.objectContaining({ code: 'ERR_NS_NOT_FOUND' }));
+  });
+});
+
+describe('planContainer on the embedded default', () => {
+  const { plan, container } = planContainer(embeddedDefault({ id: 'd' }));
+
+  it('builds the root on a tmpfs with the host system directories read-only', () => {
+    const m = mounts(plan.steps);
+    expect(m[2]).toMatchObject({ fstype: 'tmpfs', target: STAGE.newRoot });
+    expect(m).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}/usr`, target: '/newroot/usr', flags: MS.BIND | MS.REC }));
+    expect(m).toContainEqual(expect.objectContaining({ source: null, target: '/newroot/usr', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV }));
+    expect(m).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}/etc`, target: '/newroot/etc' }));
+    // Nothing else of the host: no /home, /root, /var, /work.
+    for (const t of m.map((s) => s.target)) expect(t).not.toMatch(/^\/newroot\/(home|root|var|work|srv|opt)\b/);
+  });
+
+  it('masks /etc/shadow and /etc/gshadow with /dev/null after pivot_root', () => {
+    const pivot = plan.steps.findIndex((s) => s.op === 'pivotRoot');
+    const shadow = plan.steps.findIndex((s) => s.op === 'mount' && s.target === '/etc/shadow');
+    expect(shadow).toBeGreaterThan(pivot);
+    expect(plan.steps[shadow]).toMatchObject({ source: '/dev/null', flags: MS.BIND });
+  });
+
+  it('has a tmpfs /tmp as cwd, hostname ns and a read-only root', () => {
+    expect(mounts(plan.steps)).toContainEqual(expect.objectContaining({ fstype: 'tmpfs', target: '/newroot/tmp' }));
+    expect(container.cwd).toBe('/tmp');
+    expect(plan.steps).toContainEqual({ op: 'sethostname', hostname: 'ns' });
+    expect(plan.steps).toContainEqual(expect.objectContaining({ op: 'mount', target: '/', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV }));
+  });
+});
+
+describe('commandCandidates', () => {
+  it('uses the path as is when it has a slash', () => {
+    expect(commandCandidates('/bin/sh', [])).toEqual(['/bin/sh']);
+    expect(commandCandidates('./run', ['PATH=/x'])).toEqual(['./run']);
+  });
+  it("searches the container's PATH, or the default one", () => {
+    expect(commandCandidates('sh', ['PATH=/a:/b'])).toEqual(['/a/sh', '/b/sh']);
+    expect(commandCandidates('sh', [])[0]).toBe('/usr/local/sbin/sh');
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { CLONE, MS, OP_CODES, STEP_BYTES, describeStep, encodePlan, formatPlan, type Plan } from '../src/index.js';
+
+describe('encodePlan', () => {
+  const plan: Plan = {
+    cloneFlags: CLONE.NEWNS | CLONE.NEWPID,
+    steps: [
+      { op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: MS.NOSUID, data: null },
+      { op: 'setgroups', gids: [10, 100] },
+      { op: 'capbsetDrop', mask: 0xffffffff_ffffffffn },
+      { op: 'execve', paths: ['/bin/sh'], argv: ['sh', '-c', 'true'], envp: ['A=1'], ignoreMissing: true },
+    ],
+  };
+  const buf = encodePlan(plan);
+
+  it('writes the header: magic, version, flags, step count and a consistent layout', () => {
+    expect(buf.readUInt32LE(0)).toBe(0x4c50534e);
+    expect(buf.readUInt32LE(4)).toBe(1);
+    expect(buf.readUInt32LE(8)).toBe(CLONE.NEWNS | CLONE.NEWPID);
+    expect(buf.readUInt32LE(12)).toBe(4);
+    const stepsOff = buf.readUInt32LE(16);
+    const vecOff = buf.readUInt32LE(20);
+    const strOff = buf.readUInt32LE(24);
+    expect(stepsOff).toBe(32);
+    expect(vecOff).toBe(32 + 4 * STEP_BYTES);
+    expect(strOff).toBeGreaterThan(vecOff);
+    expect(buf.readUInt32LE(28)).toBe(buf.length);
+    expect(buf[buf.length - 1]).toBe(0);
+  });
+
+  it('encodes op codes, flags, 64-bit integers and strings of each step', () => {
+    const strOff = buf.readUInt32LE(24);
+    const str = (id: number) => buf.toString('utf8', strOff + id, buf.indexOf(0, strOff + id));
+    expect(buf.readUInt32LE(32)).toBe(OP_CODES.mount);
+    expect(buf.readBigInt64LE(32 + 8)).toBe(BigInt(MS.NOSUID));
+    expect(str(buf.readUInt32LE(32 + 56))).toBe('proc');
+    expect(str(buf.readUInt32LE(32 + 60))).toBe('/proc');
+    expect(buf.readUInt32LE(32 + 68)).toBe(0xffffffff); // data: null
+    const cap = 32 + 2 * STEP_BYTES;
+    expect(buf.readBigInt64LE(cap + 8)).toBe(-1n); // all 64 bits
+    const execve = 32 + 3 * STEP_BYTES;
+    expect(buf.readUInt32LE(execve + 4)).toBe(1); // ignoreMissing flag
+  });
+
+  it('lays out integer and string vectors', () => {
+    const vecOff = buf.readUInt32LE(20);
+    const strOff = buf.readUInt32LE(24);
+    const groups = vecOff + buf.readUInt32LE(32 + STEP_BYTES + 72);
+    expect(buf.readUInt32LE(groups)).toBe(2);
+    expect([buf.readUInt32LE(groups + 4), buf.readUInt32LE(groups + 8)]).toEqual([10, 100]);
+    const argv = vecOff + buf.readUInt32LE(32 + 3 * STEP_BYTES + 76);
+    expect(buf.readUInt32LE(argv)).toBe(3);
+    const third = buf.readUInt32LE(argv + 12);
+    expect(buf.toString('utf8', strOff + third, buf.indexOf(0, strOff + third))).toBe('true');
+  });
+
+  it('refuses strings with NUL bytes, naming the step', () => {
+    expect(() => encodePlan({ cloneFlags: 0, steps: [{ op: 'chdir', path: '/a\0b' }] })).toThrow(/step 0 \(chdir\) contains a NUL byte/);
+  });
+});
+
+describe('describeStep / formatPlan', () => {
+  it('names the step and its path as errors show them', () => {
+    expect(describeStep({ op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: 0, data: null })).toBe('mount proc on /proc');
+    expect(describeStep({ op: 'mount', source: '/a', target: '/b', fstype: null, flags: MS.BIND, data: null })).toBe('bind mount /a on /b');
+    expect(describeStep({ op: 'execve', paths: ['/bin/nope'], argv: ['nope'], envp: [] })).toBe('execve /bin/nope');
+    expect(describeStep({ op: 'pivotRoot', newRoot: '/newroot' })).toBe('pivot_root /newroot');
+  });
+  it('numbers the steps of a plan', () => {
+    const text = formatPlan({ cloneFlags: CLONE.NEWNS, steps: [{ op: 'setsid' }, { op: 'chdir', path: '/' }] });
+    expect(text.split('\n')).toEqual(['clone flags 0x20000', '  0  setsid', '  1  chdir /']);
+  });
+});

@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CLONE, NsError, native, spawn, type Step } from '../src/index.js';
+
+const root = process.getuid?.() === 0;
+
+/** Run a shell command in a child (no new namespaces unless asked) and collect its stdout. */
+async function run(cmd: string, steps: Step[] = [], cloneFlags = 0) {
+  const [r, w] = native().pipe();
+  const child = spawn({
+    cloneFlags,
+    steps: [
+      { op: 'stdio', fds: [0, w, 2] },
+      ...steps,
+      { op: 'closeFrom', first: 3 },
+      { op: 'execve', paths: ['/bin/sh'], argv: ['sh', '-c', cmd], envp: ['PATH=/usr/bin:/bin'] },
+    ],
+  });
+  const { closeSync, createReadStream } = await import('node:fs');
+  closeSync(w);
+  const chunks: Buffer[] = [];
+  for await (const c of createReadStream('', { fd: r })) chunks.push(c as Buffer);
+  const status = await child.exited;
+  return { out: Buffer.concat(chunks).toString(), status, child };
+}
+
+describe.skipIf(!root)('spawn (as root)', () => {
+  it('runs the plan and reports the exit status', async () => {
+    const { out, status } = await run('echo hello; exit 7');
+    expect(out).toBe('hello\n');
+    expect(status).toEqual({ exitCode: 7, signal: null });
+  });
+
+  it('reports death by signal', async () => {
+    const { status } = await run('kill -9 $$');
+    expect(status).toEqual({ exitCode: null, signal: 9 });
+  });
+
+  it('names the failed step, its path and the errno code', () => {
+    let err: unknown;
+    try {
+      spawn({ cloneFlags: 0, steps: [{ op: 'execve', paths: ['/bin/nope'], argv: ['nope'], envp: [] }] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NsError);
+    expect((err as NsError).message).toBe('execve /bin/nope: ENOENT');
+    expect((err as NsError).code).toBe('ENOENT');
+    expect((err as NsError).path).toBe('/bin/nope');
+    expect((err as NsError).step).toBe(0);
+  });
+
+  it('stops at the first failing step', () => {
+    expect(() =>
+      spawn({
+        cloneFlags: CLONE.NEWNS,
+        steps: [
+          { op: 'mount', source: 'proc', target: '/does/not/exist', fstype: 'proc', flags: 0, data: null },
+          { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] },
+        ],
+      }),
+    ).toThrow('mount proc on /does/not/exist: ENOENT');
+  });
+
+  it('ignoreMissing turns ENOENT of a step into success', async () => {
+    const { status } = await run('exit 0', [{ op: 'chdir', path: '/nope/nope', ignoreMissing: true }]);
+    expect(status.exitCode).toBe(0);
+  });
+
+  it('creates the namespaces asked for: pid 1 in a new pid namespace, own hostname', async () => {
+    const { out } = await run('echo $$ $(hostname)', [{ op: 'sethostname', hostname: 'inside' }], CLONE.NEWPID | CLONE.NEWUTS);
+    expect(out.trim()).toBe('1 inside');
+    expect(readFileSync('/proc/sys/kernel/hostname', 'utf8').trim()).not.toBe('inside');
+  });
+
+  it('meets the parent at sync steps, which acts while the child waits', async () => {
+    const seen: string[] = [];
+    const [r, w] = native().pipe();
+    const child = spawn(
+      {
+        cloneFlags: 0,
+        steps: [
+          { op: 'stdio', fds: [0, w, 2] },
+          { op: 'sync', name: 'first' },
+          { op: 'sync', name: 'second' },
+          { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] },
+        ],
+      },
+      {
+        onSync: (step, index, pid) => {
+          seen.push(`${step.name}@${index}`);
+          // The child is stopped at the step: it has not exec'd yet.
+          expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain('true');
+        },
+      },
+    );
+    const { closeSync } = await import('node:fs');
+    closeSync(r);
+    closeSync(w);
+    expect(seen).toEqual(['first@1', 'second@2']);
+    expect((await child.exited).exitCode).toBe(0);
+  });
+
+  it('kills and reaps the child when onSync throws, and rethrows', () => {
+    let pid = 0;
+    expect(() =>
+      spawn(
+        { cloneFlags: 0, steps: [{ op: 'sync', name: 'x' }, { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] }] },
+        {
+          onSync: (_s, _i, p) => {
+            pid = p;
+            throw new Error('parent says no');
+          },
+        },
+      ),
+    ).toThrow('parent says no');
+    expect(pid).toBeGreaterThan(0);
+    expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow(); // reaped: no zombie left
+  });
+
+  it('resets signal dispositions and the mask (Node ignores SIGPIPE; the child must not)', async () => {
+    const { out } = await run('grep -E "^(SigIgn|SigBlk|SigCgt)" /proc/self/status');
+    expect(out).toMatch(/SigBlk:\s+0+\n/);
+    expect(out).toMatch(/SigIgn:\s+0+\n/);
+  });
+
+  it('kills the container when the Node process that spawned it dies (PR_SET_PDEATHSIG)', async () => {
+    const { spawn: spawnNode } = await import('node:child_process');
+    const script = `
+      import('${new URL('../dist/index.js', import.meta.url).href}').then(({ spawn, CLONE }) => {
+        const c = spawn({ cloneFlags: CLONE.NEWPID, steps: [{ op: 'execve', paths: ['/bin/sleep'], argv: ['sleep', '60'], envp: [] }] });
+        console.log(c.pid);
+      });`;
+    const parent = spawnNode(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('sleep');
+    parent.kill('SIGKILL');
+    await new Promise((resolve) => parent.once('exit', resolve));
+    let alive = true;
+    for (let i = 0; i < 100 && alive; i++) {
+      try {
+        alive = !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      } catch {
+        alive = false;
+      }
+      if (alive) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(alive).toBe(false);
+  });
+
+  it('leaves only the requested descriptors open across execve', async () => {
+    const { out } = await run('ls /proc/self/fd');
+    // 0, 1, 2 and the one ls opens to read the directory.
+    expect(out.split('\n').filter(Boolean).map(Number).sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('kill() uses the pidfd and returns false once the child is gone', async () => {
+    const child = spawn({ cloneFlags: 0, steps: [{ op: 'stdio', fds: [0, 1, 2] }, { op: 'execve', paths: ['/bin/sleep'], argv: ['sleep', '30'], envp: [] }] });
+    expect(child.kill(15)).toBe(true);
+    expect(await child.exited).toEqual({ exitCode: null, signal: 15 });
+    expect(child.kill(9)).toBe(false);
+  });
+
+  it('runs many children at once and reaps every one', async () => {
+    const children = Array.from({ length: 50 }, () =>
+      spawn({ cloneFlags: CLONE.NEWPID | CLONE.NEWNS, steps: [{ op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] }] }),
+    );
+    const statuses = await Promise.all(children.map((c) => c.exited));
+    expect(statuses.every((s) => s.exitCode === 0)).toBe(true);
+    for (const c of children) expect(() => readFileSync(`/proc/${c.pid}/stat`)).toThrow();
+  });
+});
