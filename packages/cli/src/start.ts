@@ -10,6 +10,9 @@ import type { ResolvedIo } from './io.js';
 /** Signals `ns` passes on to the container's process (as runc does for a foreground run). */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** ^D, the default VEOF character of a terminal (termios(3)). */
+const VEOF = '\x04';
+
 /** How long to wait, after the process exited, for the rest of its terminal output. */
 const DRAIN_MS = 2000;
 
@@ -102,11 +105,18 @@ function attachTerminal(proc: ContainerProcess): () => void {
     const ignore = () => {
       // stdin went away (EIO on a hung-up terminal): the container just gets no more input.
     };
+    // End of input (a pipe or file on stdin) reaches the container as the terminal's EOF
+    // character, as script(1) does: the pty itself stays open for the output.
+    const onEnd = () => {
+      if (!target.destroyed) target.write(VEOF);
+    };
     stdin.on('error', ignore);
+    stdin.once('end', onEnd);
     stdin.pipe(target, { end: false });
     undo.push(() => {
       stdin.unpipe(target);
       stdin.removeListener('error', ignore);
+      stdin.removeListener('end', onEnd);
       stdin.pause();
       (stdin as { unref?: () => void }).unref?.();
     });

@@ -77,6 +77,16 @@ export interface Container {
   readonlyPaths?: string[];
   /** OCI `linux.rootfsPropagation`: default `rprivate`. */
   rootfsPropagation?: string;
+  /** Set PR_SET_NO_NEW_PRIVS before execve (OCI `process.noNewPrivileges`). */
+  noNewPrivileges?: boolean;
+  /**
+   * Resource limits (OCI `process.rlimits`): `type` is an RLIMIT_* name, `soft`/`hard` numbers
+   * (RLIM_INFINITY as 2^64-1 or `Infinity`). Without an RLIMIT_NOFILE entry the process gets
+   * 1024 soft (and the caller's hard limit), not Node's raised soft limit.
+   */
+  rlimits?: { type: string; soft: number; hard: number }[];
+  /** File mode creation mask (OCI `process.user.umask`); default 0o022. */
+  umask?: number;
   /** Where the config came from (bundle directory), for state and messages. */
   bundle?: string;
 }

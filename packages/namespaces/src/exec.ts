@@ -1,4 +1,4 @@
-import { openSync } from 'node:fs';
+import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import { NsError, native, spawn } from '@ns/syscalls';
 import type { Container } from './container.js';
 import { planContainer, type PlanIo } from './plan.js';
@@ -84,7 +84,12 @@ export function exec(container: Container, options: ExecOptions = {}): Container
       });
     }
 
-    const { plan, container: validated } = planContainer(container, io);
+    const { plan, container: validated, user } = planContainer(container, io);
+    if (pty) {
+      // The console belongs to the process's user, as runc and Docker leave it.
+      fchownSync(pty.slave, user.uid, user.gid);
+      fchmodSync(pty.slave, 0o620);
+    }
     let child;
     try {
       child = spawn(plan);

@@ -11,7 +11,7 @@ export {
   generateId,
   rootfsContainer,
 } from './defaults.js';
-export { CONTAINER_ID, validateContainer } from './validate.js';
+export { CONTAINER_ID, RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './mountopts.js';
 export { STAGE, commandCandidates, planContainer, type ContainerPlan, type PlanIo } from './plan.js';
 export { exec, type ExecOptions, type StdioEntry } from './exec.js';
@@ -19,4 +19,4 @@ export { ContainerProcess, signalName, signalNumber, type ContainerExit, type Co
 export * from './oci.js';
 export * from './user.js';
 export * from './path.js';
-export { NsError, ErrorCode } from '@ns/syscalls';
+export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';

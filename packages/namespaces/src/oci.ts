@@ -539,6 +539,11 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
     bundle,
   };
   if (u?.additionalGids !== undefined) container.additionalGids = [...u.additionalGids];
+  if (u?.umask !== undefined) container.umask = u.umask;
+  if (proc.noNewPrivileges !== undefined) container.noNewPrivileges = proc.noNewPrivileges;
+  if (proc.rlimits !== undefined) {
+    container.rlimits = proc.rlimits.map((r) => ({ type: r.type, soft: r.soft, hard: r.hard }));
+  }
   if (proc.capabilities?.bounding !== undefined) container.capabilities = [...proc.capabilities.bounding];
   if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
   if (oci.mounts !== undefined) {
@@ -596,7 +601,6 @@ export function ociWarnings(spec: OciSpec): string[] {
   const proc = spec.process;
   if (proc !== undefined) {
     if (present(proc.consoleSize)) note('process.consoleSize');
-    if (present(proc.user?.umask)) note('process.user.umask');
     if (proc.user?.uid !== undefined && present(proc.user.username)) {
       note('process.user.username', 'ignored, process.user.uid is used');
     }
@@ -614,8 +618,6 @@ export function ociWarnings(spec: OciSpec): string[] {
       }
       if (present(caps.ambient)) note('process.capabilities.ambient', 'ambient capabilities are not raised yet');
     }
-    if (present(proc.rlimits)) note('process.rlimits');
-    if (proc.noNewPrivileges === true) note('process.noNewPrivileges');
     if (present(proc.apparmorProfile)) note('process.apparmorProfile');
     if (proc.oomScoreAdj !== undefined) note('process.oomScoreAdj');
     if (present(proc.scheduler)) note('process.scheduler');

@@ -20,7 +20,7 @@ import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js'
 import { parseMountOptions, parsePropagation } from './mountopts.js';
 import { resolveInRoot } from './path.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
-import { validateContainer } from './validate.js';
+import { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 
 /** Where the child stages the new root between its two pivot_root(2) calls (as bubblewrap). */
 export const STAGE = { base: '/tmp', newRoot: '/newroot', oldRoot: '/oldroot' } as const;
@@ -346,9 +346,16 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   }
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
-  steps.push({ op: 'umask', mask: 0o022 });
-  const nofileHard = callerNofileHard();
-  steps.push({ op: 'setrlimit', resource: RLIMIT.NOFILE, soft: Math.min(1024, nofileHard), hard: nofileHard });
+  steps.push({ op: 'umask', mask: container.umask ?? 0o022 });
+  const rlimits = container.rlimits ?? [];
+  if (!rlimits.some((r) => r.type === 'RLIMIT_NOFILE')) {
+    // Node raised its own soft limit at start-up; the container gets the usual 1024.
+    const nofileHard = callerNofileHard();
+    steps.push({ op: 'setrlimit', resource: RLIMIT.NOFILE, soft: Math.min(1024, nofileHard), hard: nofileHard });
+  }
+  for (const r of rlimits) {
+    steps.push({ op: 'setrlimit', resource: RLIMIT_BY_NAME[r.type]!, soft: Number(BigInt.asIntN(64, rlimitValue(r.soft))), hard: Number(BigInt.asIntN(64, rlimitValue(r.hard))) });
+  }
 
   // Capabilities and user: bounding set first (needs CAP_SETPCAP), keep the permitted set
   // across the uid change, then set effective/permitted/inheritable.
@@ -368,6 +375,7 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   steps.push(...(setSteps as Step[]));
   steps.push({ op: 'prctl', option: PR.SET_KEEPCAPS, arg2: 0, arg3: 0, arg4: 0, arg5: 0 });
 
+  if (container.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
   steps.push({ op: 'chdir', path: container.cwd });
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 

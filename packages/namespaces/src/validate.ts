@@ -1,7 +1,22 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { ErrorCode, NsError, configError } from '@ns/syscalls';
+import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import type { Container, NamespaceType } from './container.js';
+
+/** RLIMIT_* names to resource numbers (getrlimit(2)). */
+export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(RLIMIT).map(([name, n]) => [`RLIMIT_${name}`, n]),
+);
+
+/**
+ * An OCI rlimit value as the kernel's 64-bit number; RLIM_INFINITY (2^64-1, which JSON
+ * numbers round up to 2^64, or Infinity) becomes -1n.
+ */
+export function rlimitValue(n: number): bigint {
+  if (!Number.isFinite(n) || n >= 2 ** 64 - 1) return -1n;
+  if (!Number.isInteger(n) || n < 0) return -1n;
+  return BigInt(n);
+}
 
 /** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
 export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -75,6 +90,18 @@ export function validateContainer(input: Container): Container {
       throw configError(`mounts[${i}].destination: must be an absolute path, got ${JSON.stringify(m.destination)}`, `mounts[${i}].destination`);
     }
   });
+
+  (c.rlimits ?? []).forEach((r, i) => {
+    if (!(r.type in RLIMIT_BY_NAME)) {
+      throw configError(`rlimits[${i}].type: unknown resource ${JSON.stringify(r.type)} (expected RLIMIT_NOFILE, RLIMIT_NPROC ...)`, `rlimits[${i}].type`);
+    }
+    if (rlimitValue(r.soft) !== -1n && (rlimitValue(r.hard) !== -1n && rlimitValue(r.soft) > rlimitValue(r.hard))) {
+      throw configError(`rlimits[${i}]: soft limit ${r.soft} is above the hard limit ${r.hard}`, `rlimits[${i}]`);
+    }
+  });
+  if (c.umask !== undefined && (!Number.isInteger(c.umask) || c.umask < 0 || c.umask > 0o777)) {
+    throw configError(`umask: expected an integer 0..0o777, got ${JSON.stringify(c.umask)}`, 'umask');
+  }
 
   if (c.rootfs !== null) {
     if (typeof c.rootfs !== 'string' || c.rootfs === '') throw configError('rootfs: expected a directory path', 'rootfs');

@@ -313,8 +313,6 @@ describe('ociWarnings', () => {
     const paths = warnings.map((w) => w.split(':')[0]);
     expect(paths).toEqual([
       'process.capabilities.ambient',
-      'process.rlimits',
-      'process.noNewPrivileges',
       'linux.resources',
     ]);
   });
@@ -333,12 +331,27 @@ describe('ociWarnings', () => {
     spec.mounts = [{ destination: 'rel' }];
     const paths = ociWarnings(parseOciSpec(spec)).map((w) => w.split(':')[0]);
     expect(paths).toEqual([
-      'process.user.umask',
       'process.capabilities.effective',
       'mounts[0].destination',
       'hooks.prestart',
       'linux.uidMappings',
       'linux.seccomp',
+    ]);
+  });
+});
+
+describe('fromOciSpec: process settings', () => {
+  it('applies noNewPrivileges, rlimits and umask', () => {
+    const spec = minimal();
+    spec.process.noNewPrivileges = true;
+    spec.process.user.umask = 0o077;
+    spec.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 64, hard: 128 }, { type: 'RLIMIT_CORE', soft: 18446744073709551615, hard: 18446744073709551615 }];
+    const c = fromOciSpec(spec, { bundle: '/b', id: 'x' });
+    expect(c.noNewPrivileges).toBe(true);
+    expect(c.umask).toBe(0o077);
+    expect(c.rlimits).toEqual([
+      { type: 'RLIMIT_NOFILE', soft: 64, hard: 128 },
+      { type: 'RLIMIT_CORE', soft: 18446744073709551615, hard: 18446744073709551615 },
     ]);
   });
 });

@@ -167,6 +167,30 @@ describe('planContainer on a rootfs', () => {
     expect(mounts(plan.steps)).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}/dev/pts/7`, target: '/newroot/dev/console', flags: MS.BIND }));
   });
 
+  it('applies rlimits (RLIM_INFINITY as -1), no_new_privs and umask before execve', () => {
+    const { plan } = planContainer(
+      rootfsContainer(rootfs, {
+        id: 'a',
+        noNewPrivileges: true,
+        umask: 0o077,
+        rlimits: [{ type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 }, { type: 'RLIMIT_NPROC', soft: 10, hard: 20 }],
+      }),
+    );
+    const limits = plan.steps.filter((s) => s.op === 'setrlimit');
+    expect(limits).toEqual([
+      { op: 'setrlimit', resource: 7, soft: 1024, hard: expect.any(Number) },
+      { op: 'setrlimit', resource: 4, soft: -1, hard: -1 },
+      { op: 'setrlimit', resource: 6, soft: 10, hard: 20 },
+    ]);
+    expect(plan.steps).toContainEqual({ op: 'umask', mask: 0o077 });
+    const nnp = plan.steps.findIndex((s) => s.op === 'prctl' && s.option === 38);
+    expect(nnp).toBeGreaterThan(plan.steps.findIndex((s) => s.op === 'capset'));
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', rlimits: [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }] }))).toThrow(
+      /^rlimits\[0\]\.type: unknown resource "RLIMIT_BOGUS"/,
+    );
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', rlimits: [{ type: 'RLIMIT_NOFILE', soft: 9, hard: 8 }] }))).toThrow(/soft limit 9 is above/);
+  });
+
   it('validates fields with their names', () => {
     expect(() => planContainer(rootfsContainer(rootfs, { id: '../x' }))).toThrow(/^id: invalid container id/);
     expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', cwd: 'rel' }))).toThrow(/^cwd: must be an absolute path/);

@@ -9,14 +9,14 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { CAPABILITIES, formatCapability, parseCapability } from '@ns/capabilities';
+import { CAPABILITIES, DEFAULT_CAPABILITIES, formatCapability, parseCapability } from '@ns/capabilities';
 import {
   CONTAINER_ID,
-  DEFAULT_CAPABILITIES,
   DEFAULT_MOUNTS,
   ErrorCode,
   NsError,
   embeddedDefault,
+  formatPlan,
   fromOciSpec,
   generateId,
   loadOciSpec,
@@ -29,7 +29,6 @@ import {
 } from '@ns/namespaces';
 import { EXIT, errorLine } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
-import { loadFormatPlan } from '../plan-format.js';
 import { startContainer } from '../start.js';
 
 /** The options of `ns run`, as parsed from the command line (every field optional). */
@@ -297,7 +296,6 @@ export async function runCommand(options: RunOptions, io: ResolvedIo): Promise<n
       // In terminal mode the pty is only opened by exec(); show where it would go.
       const planIo = container.terminal ? { stdio: [], console: { fd: 0, path: '/dev/pts/N' } } : { stdio: [0, 1, 2] };
       const { plan } = planContainer(container, planIo);
-      const formatPlan = await loadFormatPlan();
       io.stdout(`${formatPlan(plan)}\n`);
       return 0;
     } catch (err) {

@@ -131,6 +131,7 @@ struct Watcher {
   uv_poll_t poll;
   int pidfd;
   napi_env env;
+  napi_async_context context = nullptr;
   Napi::FunctionReference onExit;
 };
 
@@ -141,6 +142,7 @@ std::unordered_map<int, Watcher*>& Watchers() {
 
 void OnWatcherClosed(uv_handle_t* h) {
   Watcher* w = (Watcher*)h->data;
+  if (w->context) napi_async_destroy(w->env, w->context);
   close(w->pidfd);
   delete w;
 }
@@ -164,10 +166,10 @@ void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
     sig = Napi::Number::New(env, si.si_status);
   Napi::FunctionReference cb = std::move(w->onExit);
-  uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
   napi_value result;
   napi_value argv[2] = {code, sig};
-  napi_status st = napi_make_callback(env, nullptr, env.Global(), cb.Value(), 2, argv, &result);
+  napi_status st = napi_make_callback(env, w->context, env.Global(), cb.Value(), 2, argv, &result);
+  uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
   if (st == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
@@ -314,6 +316,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   w->pidfd = pidfd;
   w->env = env;
   w->onExit = Napi::Persistent(info[2].As<Napi::Function>());
+  napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsContainer"), &w->context);
   w->poll.data = w;
   int rc = uv_poll_init(loop, &w->poll, pidfd);
   if (rc == 0) rc = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);

@@ -1,0 +1,140 @@
+/**
+ * @ns/cli: the `ns` command. `main(argv, io)` parses the arguments (commander) and runs one
+ * command; it never calls process.exit, it returns the exit status.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { runCommand, type RunOptions } from './commands/run.js';
+import { specCommand, type SpecOptions } from './commands/spec.js';
+import { EXIT, errorLine } from './errors.js';
+import { resolveIo, type CliIo } from './io.js';
+
+export type { CliIo } from './io.js';
+export { EXIT, exitCodeFor } from './errors.js';
+export {
+  applyCapabilities,
+  applyEnv,
+  applyNetwork,
+  buildContainer,
+  parseVolume,
+  runCommand,
+  selectSource,
+  type BuildContext,
+  type ContainerSource,
+  type RunOptions,
+} from './commands/run.js';
+export { specCommand, writeSpec, type SpecOptions } from './commands/spec.js';
+export { startContainer, FORWARDED_SIGNALS } from './start.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** A commander error message as one line, without commander's `error: ` prefix. */
+function usageLine(text: string): string {
+  let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
+  if (/too many arguments for 'run'/.test(line)) line += ' (put the command after --: ns run [ID] -- CMD ARGS...)';
+  return `ns: ${line}\n`;
+}
+
+/**
+ * Run `ns` with `argv` (without the node and script paths, as `process.argv.slice(2)`).
+ * Everything after the first `--` is the command to run (`ns run [ID] -- CMD ARGS...`).
+ *
+ * @param io writers for ns's own output and the working directory / environment to use;
+ *   the container's own stdio is always the real descriptors 0, 1, 2.
+ * @returns the exit status: 0 for `--help`, 125 for a usage or set-up error, else what the
+ *   command returns (for `run`, the container's exit status).
+ */
+export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<number> {
+  const io = resolveIo(cliIo);
+  const dashes = argv.indexOf('--');
+  const head = dashes < 0 ? [...argv] : argv.slice(0, dashes);
+  const command = dashes < 0 ? undefined : argv.slice(dashes + 1);
+  let status = 0;
+
+  const program = new Command('ns');
+  program
+    .description('Run Linux containers straight from Node.js, without a daemon (runc-like).')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: (s) => io.stderr(usageLine(s)),
+    });
+
+  program
+    .command('run')
+    .summary('create and start a container in the foreground')
+    .description(
+      'Create and start a container in the foreground and wait for it. The config comes from ' +
+        '--bundle DIR (DIR/config.json), --rootfs DIR, ./config.json, or else the embedded default: ' +
+        "a read-only sandbox of the host's /usr, /bin, /lib*, /etc with a fresh /tmp.",
+    )
+    .addHelpText(
+      'after',
+      '\nExit status: the command\'s own; 128+N when killed by signal N; 125 when ns failed;\n' +
+        '126 when the command cannot be executed; 127 when it is not found.\n\n' +
+        'Examples:\n' +
+        "  ns run -- /bin/sh -c 'echo $$'\n" +
+        '  ns run -t --rootfs ./rootfs --hostname box -v "$PWD:/src:ro" web1 -- sh\n' +
+        '  ns run --bundle ./bundle mycontainer\n',
+    )
+    .usage('[options] [ID] [-- CMD ARGS...]')
+    .argument('[ID]', 'container id (default: a generated ns-XXXXXXXXXXXX)')
+    .option('--id <id>', 'container id (same as the ID argument)')
+    .option('-b, --bundle <dir>', 'OCI bundle: read DIR/config.json (root.path relative to DIR)')
+    .option('--rootfs <dir>', 'use this directory as the root filesystem, with default settings')
+    .option('--hostname <name>', 'hostname inside the container (new UTS namespace)')
+    .option('-u, --user <user[:group]>', 'user to run as: name or uid, optional group or gid')
+    .option('--cwd <dir>', 'working directory inside the container')
+    .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('--readonly', 'mount the root filesystem read-only')
+    .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
+    .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
+    .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
+    .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
+    .option('--dry-run', 'print the plan of system calls and exit without starting anything')
+    .action(async (idArgument: string | undefined, opts: Omit<RunOptions, 'idArgument' | 'command'>) => {
+      const options: RunOptions = { ...opts };
+      if (idArgument !== undefined) options.idArgument = idArgument;
+      if (command !== undefined) options.command = command;
+      status = await runCommand(options, io);
+    });
+
+  program
+    .command('spec')
+    .summary('write a default config.json (as runc spec)')
+    .description('Write a default OCI config.json into the bundle directory (the working directory by default).')
+    .usage('[options] [-- CMD ARGS...]')
+    .option('-b, --bundle <dir>', 'bundle directory to write config.json into')
+    .option('--rootfs <dir>', 'root.path, relative to the bundle', 'rootfs')
+    .option('--args <arg...>', 'process.args (or give the command after --)')
+    .option('--hostname <name>', 'hostname')
+    .addOption(new Option('--no-terminal', 'set process.terminal to false'))
+    .option('-f, --force', 'replace an existing config.json')
+    .action((opts: Omit<SpecOptions, 'command'>) => {
+      const options: SpecOptions = { ...opts };
+      if (command !== undefined) options.command = command;
+      status = specCommand(options, io);
+    });
+
+  try {
+    await program.parseAsync(head, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.FAILURE;
+    io.stderr(errorLine(err));
+    return EXIT.FAILURE;
+  }
+  return status;
+}

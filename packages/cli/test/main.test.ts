@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT, exitCodeFor, main } from '../src/index.js';
+
+let dir: string;
+let out: string;
+let err: string;
+const io = () => ({
+  cwd: dir,
+  env: {},
+  stdout: (s: string) => {
+    out += s;
+  },
+  stderr: (s: string) => {
+    err += s;
+  },
+});
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ns-cli-main-'));
+  out = '';
+  err = '';
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('main: usage', () => {
+  it('--help prints usage on stdout and exits 0', async () => {
+    expect(await main(['--help'], io())).toBe(0);
+    expect(out).toMatch(/Usage: ns/);
+    expect(out).toMatch(/\brun\b/);
+    expect(out).toMatch(/\bspec\b/);
+    expect(err).toBe('');
+  });
+
+  it('run --help lists the options and exits 0', async () => {
+    expect(await main(['run', '--help'], io())).toBe(0);
+    for (const flag of ['--bundle', '--rootfs', '--tty', '--net', '--cap-add', '--cap-drop', '--volume', '--dry-run', '--env', '--user']) {
+      expect(out).toContain(flag);
+    }
+  });
+
+  it('an unknown option exits 125 with one ns: line', async () => {
+    expect(await main(['run', '--bogus'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '--bogus'\n");
+  });
+
+  it('an unknown command exits 125 with one line', async () => {
+    expect(await main(['frobnicate'], io())).toBe(125);
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/^ns: unknown command 'frobnicate'/);
+  });
+
+  it('a missing option argument exits 125', async () => {
+    expect(await main(['run', '--net'], io())).toBe(125);
+    expect(err).toMatch(/^ns: option '--net <mode>' argument missing\n$/);
+  });
+
+  it('extra positionals exit 125 and point at --', async () => {
+    expect(await main(['run', 'box', 'sh'], io())).toBe(125);
+    expect(err).toMatch(/too many arguments.*after --/);
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('no command prints help on stderr and exits 125', async () => {
+    expect(await main([], io())).toBe(125);
+    expect(err).toMatch(/Usage: ns/);
+  });
+
+  it('a bad option value is reported as one ns: line, exit 125', async () => {
+    expect(await main(['run', '--cap-add', 'NOPE', '--', 'true'], io())).toBe(125);
+    expect(err).toMatch(/^ns: --cap-add: unknown capability "NOPE".*\n$/);
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('main: run --dry-run', () => {
+  it('prints the plan and starts nothing', async () => {
+    const status = await main(['run', '--dry-run', '--hostname', 'box', 'dry1', '--', '/bin/echo', 'hi'], io());
+    expect(err).toBe('');
+    expect(status).toBe(0);
+    expect(out).toMatch(/^clone flags 0x[0-9a-f]+\n/);
+    expect(out).toContain('sethostname box');
+    expect(out).toContain('execve /bin/echo');
+    expect(out).toMatch(/pivot_root/);
+  });
+
+  it('shows the volumes and the console in the plan', async () => {
+    const status = await main(['run', '--dry-run', '-t', '-v', `${dir}:/data:ro`, '--', 'sh'], io());
+    expect(status).toBe(0);
+    expect(out).toContain(`bind mount /oldroot${dir} on /newroot/data`);
+    expect(out).toContain('/newroot/dev/console');
+  });
+
+  it('fails with 125 for a config the plan refuses', async () => {
+    expect(await main(['run', '--dry-run', '--cwd', 'relative', '--', 'sh'], io())).toBe(125);
+    expect(err).toMatch(/^ns: cwd: must be an absolute path/);
+  });
+});
+
+describe('exitCodeFor', () => {
+  it('maps execve ENOENT to 127, other execve errors to 126, the rest to 125', () => {
+    expect(exitCodeFor({ code: 'ENOENT', syscall: 'execve' })).toBe(EXIT.NOT_FOUND);
+    expect(exitCodeFor({ code: 'EACCES', syscall: 'execve' })).toBe(EXIT.CANNOT_EXECUTE);
+    expect(exitCodeFor({ code: 'ENOEXEC', syscall: 'execve' })).toBe(126);
+    expect(exitCodeFor({ code: 'ENOENT', syscall: 'mount' })).toBe(125);
+    expect(exitCodeFor({ code: 'ERR_NS_CONFIG' })).toBe(125);
+    expect(exitCodeFor(new Error('x'))).toBe(125);
+  });
+});

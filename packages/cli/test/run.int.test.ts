@@ -1,0 +1,293 @@
+/**
+ * `ns run` for real, as root: each test spawns the built CLI (`node packages/cli/dist/bin.js`)
+ * and checks its exit status and output. Only processes these tests start are signalled,
+ * by pid; every temp dir is removed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
+const BIN = join(REPO, 'packages/cli/dist/bin.js');
+const isRoot = process.getuid?.() === 0;
+const ROOTFS = process.env.NS_TEST_ROOTFS;
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Running {
+  pid: number;
+  /** Resolves once stdout contains `text`. */
+  waitFor(text: string): Promise<void>;
+  done: Promise<Result>;
+}
+
+/** Start `cmd args` (killed by its pid with SIGKILL after `timeoutMs`). */
+function start(cmd: string, args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Running {
+  const stdin = options.input === undefined ? 'ignore' : 'pipe';
+  const child = spawn(cmd, args, { cwd: options.cwd ?? tmpdir(), stdio: [stdin, 'pipe', 'pipe'], env: process.env });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    for (const w of waiters.filter((w) => stdout.includes(w.text))) w.resolve();
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    pid: child.pid!,
+    done,
+    waitFor: (text) =>
+      new Promise<void>((resolve, reject) => {
+        if (stdout.includes(text)) return resolve();
+        waiters.push({ text, resolve });
+        void done.then(() => reject(new Error(`exited before printing ${JSON.stringify(text)}: ${stdout} ${stderr}`)));
+      }),
+  };
+}
+
+const ns = (args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<Result> =>
+  start(process.execPath, [BIN, ...args], options).done;
+
+/** The pids of `pid`'s children (its main thread's, where the container is cloned). */
+function childrenOf(pid: number): number[] {
+  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(/\s+/).map(Number);
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ns-cli-int-'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe.skipIf(!isRoot)('ns run (as root)', () => {
+  beforeAll(() => {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first (cd packages/cli && npx tsc -p . && chmod +x dist/bin.js)`);
+  });
+
+  it("exits with the container's exit code", async () => {
+    const r = await ns(['run', '--', '/bin/sh', '-c', 'exit 7']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(7);
+    expect((await ns(['run', '--', '/bin/sh', '-c', 'exit 0'])).code).toBe(0);
+  });
+
+  it('exits 128+N when the container is killed by signal N', async () => {
+    const run = start(process.execPath, [BIN, 'run', '--', '/bin/sh', '-c', 'echo ready; while :; do sleep 0.1; done']);
+    await run.waitFor('ready');
+    const [container] = childrenOf(run.pid);
+    expect(container).toBeGreaterThan(0);
+    process.kill(container!, 'SIGKILL'); // the container's pid 1, a child of the ns we started
+    const r = await run.done;
+    expect(r.code).toBe(137);
+    expect(r.stderr).toBe('');
+  });
+
+  it('exits 127 naming the command when it does not exist', async () => {
+    const r = await ns(['run', '--', '/bin/nope']);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toContain('/bin/nope');
+    expect(r.stderr).toMatch(/^ns: [^\n]*\n$/);
+    const inPath = await ns(['run', '--', 'no-such-command-xyz']);
+    expect(inPath.code).toBe(127);
+    expect(inPath.stderr).toContain('no-such-command-xyz');
+  });
+
+  it('exits 126 when the command is not executable', async () => {
+    const r = await ns(['run', '--', '/etc/passwd']);
+    expect(r.code).toBe(126);
+    expect(r.stderr).toMatch(/^ns: .*\/etc\/passwd.*\n$/);
+  });
+
+  it('exits 125 with one line for a set-up error', async () => {
+    const r = await ns(['run', '--cwd', '/no/such/dir', '--', '/bin/true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^ns: [^\n]*\/no\/such\/dir[^\n]*\n$/);
+  });
+
+  it('runs the command as pid 1', async () => {
+    const r = await ns(['run', '--', '/bin/sh', '-c', 'echo $$']);
+    expect(r.stdout).toBe('1\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('sets --hostname', async () => {
+    const r = await ns(['run', '--hostname', 'box', '--', 'hostname']);
+    expect(r.stdout).toBe('box\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('passes -e FOO=bar and -e KEY from its own environment', async () => {
+    const r = await ns(['run', '-e', 'FOO=bar', '--', '/bin/sh', '-c', 'echo "$FOO"']);
+    expect(r.stdout).toBe('bar\n');
+    const path = await ns(['run', '-e', 'PATH', '--', '/bin/sh', '-c', 'echo "$PATH"']);
+    expect(path.stdout).toBe(`${process.env.PATH}\n`);
+  });
+
+  it('--dry-run prints the steps and starts nothing', async () => {
+    const dir = mkdtempSync(join(tmp, 'dry-'));
+    const r = await ns(['run', '--dry-run', '-v', `${dir}:/out`, '--', '/bin/sh', '-c', 'touch /out/marker']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^clone flags 0x/);
+    expect(r.stdout).toContain('pivot_root');
+    expect(r.stdout).toContain('execve /bin/sh');
+    expect(existsSync(join(dir, 'marker'))).toBe(false);
+    // The same run for real does create it: the check above can fail.
+    expect((await ns(['run', '-v', `${dir}:/out`, '--', '/bin/sh', '-c', 'touch /out/marker'])).code).toBe(0);
+    expect(existsSync(join(dir, 'marker'))).toBe(true);
+  });
+
+  it('-v shows a host directory read-write, and read-only with :ro', async () => {
+    const dir = mkdtempSync(join(tmp, 'vol-'));
+    writeFileSync(join(dir, 'in.txt'), 'from host\n');
+    const rw = await ns(['run', '-v', `${dir}:/data`, '--', '/bin/sh', '-c', 'cat /data/in.txt && echo written > /data/out.txt']);
+    expect(rw.stdout).toBe('from host\n');
+    expect(rw.code).toBe(0);
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('written\n');
+
+    const ro = await ns(['run', '-v', `${dir}:/data:ro`, '--', '/bin/sh', '-c', 'cat /data/in.txt; echo no > /data/ro.txt']);
+    expect(ro.stdout).toBe('from host\n');
+    expect(ro.code).not.toBe(0);
+    expect(ro.stderr).toMatch(/Read-only file system/i);
+    expect(existsSync(join(dir, 'ro.txt'))).toBe(false);
+  });
+
+  it('-v with a missing host path fails with 125', async () => {
+    const r = await ns(['run', '-v', join(tmp, 'missing') + ':/data', '--', '/bin/true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/^ns: .*missing: no such file or directory\n$/);
+  });
+
+  describe('--net', () => {
+    const hostNetns = readlinkSync('/proc/self/ns/net');
+    const interfaces = (procNetDev: string) =>
+      procNetDev
+        .split('\n')
+        .slice(2)
+        .map((l) => l.split(':')[0]!.trim())
+        .filter(Boolean)
+        .sort();
+
+    it('by default: a new network namespace with only lo', async () => {
+      const r = await ns(['run', '--', '/bin/sh', '-c', 'cat /proc/net/dev; readlink /proc/self/ns/net']);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines.at(-1)).not.toBe(hostNetns);
+      expect(interfaces(lines.slice(0, -1).join('\n'))).toEqual(['lo']);
+      const none = await ns(['run', '--net', 'none', '--', 'readlink', '/proc/self/ns/net']);
+      expect(none.stdout.trim()).not.toBe(hostNetns);
+    });
+
+    it("host: the host's interfaces and namespace", async () => {
+      const r = await ns(['run', '--net', 'host', '--', '/bin/sh', '-c', 'cat /proc/net/dev; readlink /proc/self/ns/net']);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines.at(-1)).toBe(hostNetns);
+      expect(interfaces(lines.slice(0, -1).join('\n'))).toEqual(interfaces(readFileSync('/proc/net/dev', 'utf8')));
+    });
+
+    it('PATH: joins that namespace', async () => {
+      const r = await ns(['run', '--net', `/proc/${process.pid}/ns/net`, '--', 'readlink', '/proc/self/ns/net']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(hostNetns);
+    });
+  });
+
+  it('-t allocates a terminal (under script(1))', async () => {
+    const cmd = `${process.execPath} ${BIN} run -t -- /bin/sh -c 'tty; test -t 0 && echo TTY'`;
+    const r = await start('script', ['-qec', cmd, '/dev/null']).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\/dev\/(pts\/0|console)/);
+    expect(r.stdout).toContain('TTY');
+  });
+
+  it('-t with piped stdin: the input reaches the pty, its end is EOF', async () => {
+    const r = await ns(['run', '-t', '--', '/bin/sh', '-c', 'cat; echo "done $?"'], { input: 'hello pty\n' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('hello pty');
+    expect(r.stdout).toMatch(/done 0\r?\n$/);
+  });
+
+  it('without -t stdin is passed through as it is', async () => {
+    const r = await ns(['run', '--', '/bin/sh', '-c', 'test -t 0 || cat'], { input: 'piped\n' });
+    expect(r.stdout).toBe('piped\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('without -t the command has no terminal', async () => {
+    const r = await ns(['run', '--', '/bin/sh', '-c', 'test -t 0 && echo TTY || echo NOTTY']);
+    expect(r.stdout).toBe('NOTTY\n');
+  });
+
+  it('-t passes the exit status through', async () => {
+    const cmd = `${process.execPath} ${BIN} run -t -- /bin/sh -c 'exit 5'; echo "status=$?"`;
+    const r = await start('script', ['-qec', cmd, '/dev/null']).done;
+    expect(r.stdout).toContain('status=5');
+  });
+
+  it('forwards SIGTERM sent to ns to the container', async () => {
+    const run = start(process.execPath, [BIN, 'run', '--', '/bin/sh', '-c', 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done']);
+    await run.waitFor('ready');
+    process.kill(run.pid, 'SIGTERM'); // the ns process this test started
+    const r = await run.done;
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(3);
+  });
+
+  describe.skipIf(!ROOTFS)('on the busybox rootfs (NS_TEST_ROOTFS)', () => {
+    it('--rootfs runs in that root filesystem', async () => {
+      const r = await ns(['run', '--rootfs', ROOTFS!, '-u', 'alice', '--', '/bin/sh', '-c', 'id -un; cat /etc/hostname; readlink /bin/sh']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('alice\nns-test\n/bin/busybox\n');
+    });
+
+    it('ns spec + ns run --bundle runs the config.json, warning about fields not applied', async () => {
+      const bundle = mkdtempSync(join(tmp, 'bundle-'));
+      const spec = await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal', '--', '/bin/sh', '-c', 'echo $$; hostname']);
+      expect(spec.code).toBe(0);
+      const r = await ns(['run', '--bundle', bundle]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('1\nns\n');
+      expect(r.stderr).toMatch(/^ns: warning: /m);
+      // And from the bundle as working directory, with a command and id of our own.
+      const cwd = await ns(['run', 'bundled', '--', '/bin/sh', '-c', 'exit 9'], { cwd: bundle });
+      expect(cwd.code).toBe(9);
+    });
+
+    it('exits 137 when the command kills itself with SIGKILL (no pid namespace)', async () => {
+      // As pid 1 of a pid namespace it could not: the kernel ignores SIGKILL sent to a
+      // namespace's init from inside. So: a bundle without a pid namespace.
+      const bundle = mkdtempSync(join(tmp, 'nopid-'));
+      expect((await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal'])).code).toBe(0);
+      const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as {
+        linux: { namespaces: { type: string }[] };
+      };
+      config.linux.namespaces = config.linux.namespaces.filter((n) => n.type !== 'pid');
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+      const r = await ns(['run', '--bundle', bundle, '--', '/bin/sh', '-c', 'kill -9 $$']);
+      expect(r.code).toBe(137);
+    });
+  });
+});

@@ -1,0 +1,305 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CAPABILITIES, DEFAULT_CAPABILITIES } from '@ns/capabilities';
+import { DEFAULT_MOUNTS, defaultOciSpec } from '@ns/namespaces';
+import {
+  applyCapabilities,
+  applyEnv,
+  applyNetwork,
+  buildContainer,
+  parseVolume,
+  selectSource,
+  type RunOptions,
+} from '../src/commands/run.js';
+
+let dir: string;
+let rootfs: string;
+let bundle: string;
+
+/** A bundle directory holding config.json (root.path "rootfs") and an empty rootfs. */
+function makeBundle(at: string, spec: Record<string, unknown> = {}): void {
+  mkdirSync(join(at, 'rootfs'), { recursive: true });
+  const base = defaultOciSpec({ args: ['/bin/echo', 'from', at], terminal: false });
+  writeFileSync(join(at, 'config.json'), JSON.stringify({ ...base, ...spec }));
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ns-cli-run-'));
+  rootfs = join(dir, 'rootfs-dir');
+  mkdirSync(rootfs);
+  bundle = join(dir, 'bundle');
+  makeBundle(bundle);
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const build = (options: RunOptions, cwd = dir, env: NodeJS.ProcessEnv = {}) => buildContainer(options, cwd, { env });
+
+describe('buildContainer: sources', () => {
+  it('uses the embedded default when nothing is given and cwd has no config.json', () => {
+    const c = build({});
+    expect(selectSource({}, dir)).toBe('default');
+    expect(c.rootfs).toBeNull();
+    expect(c.args).toEqual(['sh']);
+    expect(c.bundle).toBeUndefined();
+  });
+
+  it('uses --rootfs (relative to cwd) with default settings', () => {
+    const c = build({ rootfs: 'rootfs-dir' });
+    expect(c.rootfs).toBe(rootfs);
+    expect(c.args).toEqual(['sh']);
+    expect(c.namespaces.map((n) => n.type)).toContain('pid');
+  });
+
+  it('reads --bundle DIR/config.json, root.path relative to the bundle', () => {
+    const c = build({ bundle: 'bundle' });
+    expect(c.rootfs).toBe(join(bundle, 'rootfs'));
+    expect(c.bundle).toBe(bundle);
+    expect(c.args).toEqual(['/bin/echo', 'from', bundle]);
+  });
+
+  it('uses ./config.json with cwd as the bundle', () => {
+    const c = build({}, bundle);
+    expect(selectSource({}, bundle)).toBe('cwd-bundle');
+    expect(c.bundle).toBe(bundle);
+    expect(c.rootfs).toBe(join(bundle, 'rootfs'));
+  });
+
+  it('prefers --bundle over --rootfs, and says so', () => {
+    const warnings: string[] = [];
+    const c = buildContainer({ bundle, rootfs }, dir, { env: {}, warnings });
+    expect(selectSource({ bundle, rootfs }, dir)).toBe('bundle');
+    expect(c.rootfs).toBe(join(bundle, 'rootfs'));
+    expect(warnings.some((w) => w.includes('--rootfs is ignored'))).toBe(true);
+  });
+
+  it('prefers --rootfs over ./config.json', () => {
+    const c = build({ rootfs }, bundle);
+    expect(selectSource({ rootfs }, bundle)).toBe('rootfs');
+    expect(c.rootfs).toBe(rootfs);
+    expect(c.bundle).toBeUndefined();
+  });
+
+  it('prefers ./config.json over the embedded default', () => {
+    expect(build({}, bundle).rootfs).not.toBeNull();
+    expect(build({}, dir).rootfs).toBeNull();
+  });
+
+  it('reports OCI fields not applied yet as warnings', () => {
+    const warnings: string[] = [];
+    buildContainer({ bundle }, dir, { warnings });
+    expect(warnings).toContain('linux.resources: cgroup limits are not applied yet');
+  });
+
+  it('fails for a bundle without config.json', () => {
+    expect(() => build({ bundle: rootfs })).toThrow(/config\.json/);
+  });
+
+  it('a command after -- replaces process.args, for every source', () => {
+    expect(build({ command: ['/bin/true', 'x'] }).args).toEqual(['/bin/true', 'x']);
+    expect(build({ rootfs, command: ['ls'] }).args).toEqual(['ls']);
+    expect(build({ bundle, command: ['ls', '-l'] }).args).toEqual(['ls', '-l']);
+    expect(build({ bundle, command: [] }).args).toEqual(['/bin/echo', 'from', bundle]);
+  });
+});
+
+describe('buildContainer: id', () => {
+  it('takes the id from the first positional', () => {
+    expect(build({ idArgument: 'box1' }).id).toBe('box1');
+  });
+
+  it('takes the id from --id', () => {
+    expect(build({ id: 'box2' }).id).toBe('box2');
+    expect(build({ bundle, id: 'box2' }).id).toBe('box2');
+  });
+
+  it('accepts both when they agree, refuses when they differ', () => {
+    expect(build({ idArgument: 'same', id: 'same' }).id).toBe('same');
+    expect(() => build({ idArgument: 'a', id: 'b' })).toThrow(/given twice/);
+  });
+
+  it('generates a fresh id when none is given', () => {
+    const a = build({}).id;
+    const b = build({}).id;
+    expect(a).toMatch(/^ns-[0-9a-f]{12}$/);
+    expect(a).not.toBe(b);
+  });
+
+  it('refuses an invalid id and hints at -- when it looks like a command', () => {
+    expect(() => build({ idArgument: '/bin/sh' })).toThrow(/invalid container id "\/bin\/sh".*after --/);
+    expect(() => build({ id: '-x' })).toThrow(/invalid container id/);
+  });
+});
+
+describe('buildContainer: process options', () => {
+  it('sets hostname, user, cwd, readonly and tty', () => {
+    const c = build({ rootfs, hostname: 'box', user: 'alice:users', cwd: '/work', readonly: true, tty: true });
+    expect(c).toMatchObject({ hostname: 'box', user: 'alice:users', cwd: '/work', readonly: true, terminal: true });
+  });
+
+  it('keeps the defaults when the options are absent', () => {
+    const c = build({ rootfs });
+    expect(c).toMatchObject({ hostname: 'ns', user: '0:0', cwd: '/', readonly: false, terminal: false });
+  });
+
+  it('keeps process.terminal from the bundle, and -t forces it', () => {
+    const tty = join(dir, 'tty-bundle');
+    makeBundle(tty, { process: { ...defaultOciSpec().process, terminal: true } });
+    expect(build({ bundle: tty }).terminal).toBe(true);
+    expect(build({ bundle }).terminal).toBe(false);
+    expect(build({ bundle, tty: true }).terminal).toBe(true);
+  });
+
+  it('adds -e K=V and K (from ns own environment) to the environment', () => {
+    const c = build({ env: ['FOO=bar', 'HOME_DIR', 'UNSET', 'EMPTY=', 'X=a=b'] }, dir, { HOME_DIR: '/home/me' });
+    expect(c.env).toContain('FOO=bar');
+    expect(c.env).toContain('HOME_DIR=/home/me');
+    expect(c.env).toContain('EMPTY=');
+    expect(c.env).toContain('X=a=b');
+    expect(c.env.some((e) => e.startsWith('UNSET'))).toBe(false);
+    expect(c.env.some((e) => e.startsWith('PATH='))).toBe(true);
+  });
+});
+
+describe('applyEnv', () => {
+  it('replaces an existing key in place and keeps the rest', () => {
+    expect(applyEnv(['PATH=/bin', 'A=1'], ['PATH=/usr/bin', 'B=2'], {})).toEqual(['PATH=/usr/bin', 'A=1', 'B=2']);
+  });
+
+  it('the last -e of a key wins', () => {
+    expect(applyEnv([], ['A=1', 'A=2'], {})).toEqual(['A=2']);
+  });
+
+  it('does not confuse keys sharing a prefix', () => {
+    expect(applyEnv(['AB=1'], ['A=2'], {})).toEqual(['AB=1', 'A=2']);
+  });
+
+  it('refuses an empty key', () => {
+    expect(() => applyEnv([], ['=x'], {})).toThrow(/expected KEY=value or KEY/);
+    expect(() => applyEnv([], [''], {})).toThrow(/expected KEY=value or KEY/);
+  });
+});
+
+describe('-v / --volume', () => {
+  it('parses HOST:CONTAINER as a read-write recursive bind mount', () => {
+    expect(parseVolume(`${rootfs}:/data`, '/')).toEqual({ destination: '/data', type: 'bind', source: rootfs, options: ['rbind'] });
+    expect(parseVolume(`${rootfs}:/data:rw`, '/').options).toEqual(['rbind']);
+  });
+
+  it('parses :ro', () => {
+    expect(parseVolume(`${rootfs}:/data:ro`, '/')).toEqual({ destination: '/data', type: 'bind', source: rootfs, options: ['rbind', 'ro'] });
+  });
+
+  it('resolves a relative host path from cwd', () => {
+    expect(parseVolume('rootfs-dir:/data', dir).source).toBe(rootfs);
+    expect(parseVolume('./bundle/config.json:/etc/x.json:ro', dir).source).toBe(join(bundle, 'config.json'));
+  });
+
+  it('refuses a missing host path', () => {
+    expect(() => parseVolume('no-such-dir:/data', dir)).toThrow(/no-such-dir: no such file or directory/);
+  });
+
+  it('refuses malformed volumes', () => {
+    expect(() => parseVolume(rootfs, '/')).toThrow(/expected HOST:CONTAINER/);
+    expect(() => parseVolume(`${rootfs}:`, '/')).toThrow(/expected HOST:CONTAINER/);
+    expect(() => parseVolume(':/data', '/')).toThrow(/expected HOST:CONTAINER/);
+    expect(() => parseVolume(`${rootfs}:/a:ro:x`, '/')).toThrow(/expected HOST:CONTAINER/);
+    expect(() => parseVolume(`${rootfs}:/data:rx`, '/')).toThrow(/unknown mode "rx"/);
+    expect(() => parseVolume(`${rootfs}:data`, '/')).toThrow(/must be absolute/);
+  });
+
+  it('appends volumes after the source mounts (the defaults when the source has none)', () => {
+    const c = build({ rootfs, volume: [`${rootfs}:/a`, `${rootfs}:/b:ro`] });
+    const mounts = c.mounts ?? [];
+    expect(mounts.slice(0, DEFAULT_MOUNTS.length).map((m) => m.destination)).toEqual(DEFAULT_MOUNTS.map((m) => m.destination));
+    expect(mounts.slice(-2)).toEqual([
+      { destination: '/a', type: 'bind', source: rootfs, options: ['rbind'] },
+      { destination: '/b', type: 'bind', source: rootfs, options: ['rbind', 'ro'] },
+    ]);
+  });
+
+  it('keeps the embedded default /tmp and the bundle mounts before the volumes', () => {
+    const def = build({ volume: [`${rootfs}:/a`] }).mounts ?? [];
+    expect(def.map((m) => m.destination)).toContain('/tmp');
+    expect(def.at(-1)?.destination).toBe('/a');
+    const fromBundle = build({ bundle, volume: [`${rootfs}:/a`] }).mounts ?? [];
+    expect(fromBundle.map((m) => m.destination)).toContain('/sys/fs/cgroup');
+    expect(fromBundle.at(-1)?.destination).toBe('/a');
+  });
+});
+
+describe('--net', () => {
+  const types = (c: { namespaces: { type: string; path?: string }[] }) => c.namespaces.filter((n) => n.type === 'network');
+
+  it('defaults to a new network namespace', () => {
+    expect(types(build({}))).toEqual([{ type: 'network' }]);
+  });
+
+  it('none: a new network namespace (added when the source has none)', () => {
+    expect(types(build({ net: 'none' }))).toEqual([{ type: 'network' }]);
+    expect(applyNetwork([{ type: 'mount' }], 'none', '/')).toEqual([{ type: 'mount' }, { type: 'network' }]);
+  });
+
+  it('host: no network namespace', () => {
+    const c = build({ net: 'host' });
+    expect(types(c)).toEqual([]);
+    expect(c.namespaces.map((n) => n.type)).toEqual(['mount', 'pid', 'uts', 'ipc']);
+  });
+
+  it('PATH: joins that namespace (relative to cwd)', () => {
+    expect(types(build({ net: '/proc/self/ns/net' }))).toEqual([{ type: 'network', path: '/proc/self/ns/net' }]);
+    expect(types(build({ net: './bundle/config.json' }))).toEqual([{ type: 'network', path: join(bundle, 'config.json') }]);
+  });
+
+  it('refuses a missing path and an unknown word', () => {
+    expect(() => build({ net: '/var/run/netns/no-such-ns' })).toThrow(/no such network namespace/);
+    expect(() => build({ net: 'bridge' })).toThrow(/expected none, host or the path/);
+  });
+});
+
+describe('--cap-add / --cap-drop', () => {
+  it('leaves capabilities undefined (the library default) without options', () => {
+    expect(build({}).capabilities).toBeUndefined();
+  });
+
+  it('adds to and drops from DEFAULT_CAPABILITIES', () => {
+    const caps = build({ capAdd: ['NET_ADMIN'], capDrop: ['cap_chown'] }).capabilities ?? [];
+    expect(caps).toContain('CAP_NET_ADMIN');
+    expect(caps).not.toContain('CAP_CHOWN');
+    expect(caps).toHaveLength(DEFAULT_CAPABILITIES.length);
+    expect(caps).toContain('CAP_KILL');
+  });
+
+  it('starts from the bundle list when it has one', () => {
+    const caps = build({ bundle, capAdd: ['SYS_ADMIN'] }).capabilities ?? [];
+    expect([...caps].sort()).toEqual(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN']);
+  });
+
+  it('drop ALL then add keeps only the added ones', () => {
+    expect(applyCapabilities(DEFAULT_CAPABILITIES, ['NET_BIND_SERVICE'], ['ALL'])).toEqual(['CAP_NET_BIND_SERVICE']);
+    expect(applyCapabilities(DEFAULT_CAPABILITIES, [], ['all'])).toEqual([]);
+  });
+
+  it('add ALL keeps every known capability but the dropped ones', () => {
+    const caps = applyCapabilities([], ['ALL'], ['SYS_ADMIN']);
+    expect(caps).toHaveLength(CAPABILITIES.length - 1);
+    expect(caps).not.toContain('CAP_SYS_ADMIN');
+  });
+
+  it('an explicit add wins over a drop of the same capability (as docker)', () => {
+    expect(applyCapabilities([], ['KILL'], ['KILL'])).toEqual(['CAP_KILL']);
+  });
+
+  it('does not list a capability twice', () => {
+    expect(applyCapabilities(['CAP_KILL'], ['kill', 'CAP_KILL'], [])).toEqual(['CAP_KILL']);
+  });
+
+  it('refuses an unknown capability, naming the option', () => {
+    expect(() => build({ capAdd: ['CAP_FOO'] })).toThrow(/--cap-add: unknown capability "CAP_FOO"/);
+    expect(() => build({ capDrop: ['BAR'] })).toThrow(/--cap-drop: unknown capability "BAR"/);
+  });
+});
