@@ -31,7 +31,7 @@ export function describeStep(step: Step): string {
     case 'sethostname':
       return `sethostname ${step.hostname}`;
     case 'setns':
-      return `setns ${step.path}`;
+      return `setns ${step.path ?? `fd ${step.fd}`}`;
     case 'unshare':
       return `unshare ${hex(BigInt(step.flags))}`;
     case 'writeFile':
@@ -66,6 +66,8 @@ export function describeStep(step: Step): string {
       return `execve ${step.paths.length === 1 ? step.paths[0] : step.argv[0]}`;
     case 'sync':
       return `wait for parent (${step.name})`;
+    case 'cloneParent':
+      return 'clone(CLONE_PARENT) into the joined pid namespace';
   }
 }
 

@@ -31,11 +31,12 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   closeFrom: 27,
   execve: 28,
   sync: 29,
+  cloneParent: 30,
 };
 
 const MAGIC = 0x4c50534e;
-const VERSION = 1;
-const HEADER_BYTES = 32;
+const VERSION = 2;
+const HEADER_BYTES = 40;
 /** Bytes of one encoded step: u32 op, u32 flags, i64 i[6], u32 s[4], u32 v[3], u32 pad. */
 export const STEP_BYTES = 88;
 const NONE = 0xffffffff;
@@ -76,7 +77,7 @@ function slots(step: Step): Slots {
     case 'sethostname':
       return { i: [], s: [step.hostname], v: [] };
     case 'setns':
-      return { i: [step.nstype], s: [step.path], v: [] };
+      return { i: [step.nstype, step.fd ?? -1], s: [step.path ?? null], v: [] };
     case 'unshare':
       return { i: [step.flags], s: [], v: [] };
     case 'writeFile':
@@ -110,6 +111,8 @@ function slots(step: Step): Slots {
       return { i: [], s: [], v: [step.paths, step.argv, step.envp] };
     case 'sync':
       return { i: [], s: [step.name], v: [] };
+    case 'cloneParent':
+      return { i: [], s: [], v: [] };
   }
 }
 
@@ -174,7 +177,8 @@ export function encodePlan(plan: Plan): Buffer {
   const strOff = vecOff + vecs.length;
   const total = strOff + strLen;
   const header = Buffer.alloc(HEADER_BYTES);
-  [MAGIC, VERSION, plan.cloneFlags >>> 0, plan.steps.length, stepsOff, vecOff, strOff, total].forEach((w, j) =>
+  const pdeathsig = plan.parentDeathSignal ?? 9;
+  [MAGIC, VERSION, plan.cloneFlags >>> 0, plan.steps.length, stepsOff, vecOff, strOff, total, pdeathsig, 0].forEach((w, j) =>
     header.writeUInt32LE(w >>> 0, j * 4),
   );
   return Buffer.concat([header, steps, vecs, ...strChunks], total);

@@ -11,6 +11,8 @@ export interface NativeAddon {
   ): NativeSpawnResult;
   kill(pidfd: number, signal: number): void;
   ref(pidfd: number, ref: boolean): void;
+  pidfdOpen(pid: number): number;
+  pidfdSignal(pidfd: number, signal: number): void;
   pipe(): [number, number];
   dup(fd: number): number;
   openPty(cols: number, rows: number): { master: number; slave: number; path: string };

@@ -105,10 +105,15 @@ export interface SethostnameStep extends StepCommon {
   hostname: string;
 }
 
-/** open(path, O_RDONLY) then setns(2) with `nstype` (a CLONE_NEW* flag, or 0 for any). */
+/**
+ * setns(2) with `nstype` (a CLONE_NEW* flag, or 0 for any) on `fd` (a descriptor the parent
+ * opened, e.g. /proc/PID/ns/net checked against the pid's start time), or else on `path`
+ * opened with O_RDONLY.
+ */
 export interface SetnsStep extends StepCommon {
   op: 'setns';
-  path: string;
+  path?: string;
+  fd?: number;
   nstype: number;
 }
 
@@ -250,6 +255,16 @@ export interface SyncStep extends StepCommon {
   name: string;
 }
 
+/**
+ * clone(2) again with CLONE_PARENT (and CLONE_VM, on a second stack): the new process runs
+ * the rest of the plan and this one exits. Joining a pid namespace with setns(2) only
+ * affects children; this makes the process that execs really inside it, as a child of the
+ * caller of spawn(), which then watches and reaps it (spawn() returns its pid).
+ */
+export interface CloneParentStep extends StepCommon {
+  op: 'cloneParent';
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -279,7 +294,8 @@ export type Step =
   | StdioStep
   | CloseFromStep
   | ExecveStep
-  | SyncStep;
+  | SyncStep
+  | CloneParentStep;
 
 export type StepOp = Step['op'];
 
@@ -289,4 +305,9 @@ export interface Plan {
   cloneFlags: number;
   /** The steps, in order. The last one is normally `execve`. */
   steps: Step[];
+  /**
+   * Signal the child gets when the thread that spawned it dies (PR_SET_PDEATHSIG); default
+   * SIGKILL (9). 0 for none: a detached container outlives the `ns` process that started it.
+   */
+  parentDeathSignal?: number;
 }

@@ -15,14 +15,16 @@ describe('encodePlan', () => {
 
   it('writes the header: magic, version, flags, step count and a consistent layout', () => {
     expect(buf.readUInt32LE(0)).toBe(0x4c50534e);
-    expect(buf.readUInt32LE(4)).toBe(1);
+    expect(buf.readUInt32LE(4)).toBe(2);
     expect(buf.readUInt32LE(8)).toBe(CLONE.NEWNS | CLONE.NEWPID);
     expect(buf.readUInt32LE(12)).toBe(4);
     const stepsOff = buf.readUInt32LE(16);
     const vecOff = buf.readUInt32LE(20);
     const strOff = buf.readUInt32LE(24);
-    expect(stepsOff).toBe(32);
-    expect(vecOff).toBe(32 + 4 * STEP_BYTES);
+    expect(stepsOff).toBe(40);
+    expect(vecOff).toBe(40 + 4 * STEP_BYTES);
+    expect(buf.readUInt32LE(32)).toBe(9); // PR_SET_PDEATHSIG defaults to SIGKILL
+    expect(encodePlan({ cloneFlags: 0, steps: [], parentDeathSignal: 0 }).readUInt32LE(32)).toBe(0);
     expect(strOff).toBeGreaterThan(vecOff);
     expect(buf.readUInt32LE(28)).toBe(buf.length);
     expect(buf[buf.length - 1]).toBe(0);
@@ -31,24 +33,24 @@ describe('encodePlan', () => {
   it('encodes op codes, flags, 64-bit integers and strings of each step', () => {
     const strOff = buf.readUInt32LE(24);
     const str = (id: number) => buf.toString('utf8', strOff + id, buf.indexOf(0, strOff + id));
-    expect(buf.readUInt32LE(32)).toBe(OP_CODES.mount);
-    expect(buf.readBigInt64LE(32 + 8)).toBe(BigInt(MS.NOSUID));
-    expect(str(buf.readUInt32LE(32 + 56))).toBe('proc');
-    expect(str(buf.readUInt32LE(32 + 60))).toBe('/proc');
-    expect(buf.readUInt32LE(32 + 68)).toBe(0xffffffff); // data: null
-    const cap = 32 + 2 * STEP_BYTES;
+    expect(buf.readUInt32LE(40)).toBe(OP_CODES.mount);
+    expect(buf.readBigInt64LE(40 + 8)).toBe(BigInt(MS.NOSUID));
+    expect(str(buf.readUInt32LE(40 + 56))).toBe('proc');
+    expect(str(buf.readUInt32LE(40 + 60))).toBe('/proc');
+    expect(buf.readUInt32LE(40 + 68)).toBe(0xffffffff); // data: null
+    const cap = 40 + 2 * STEP_BYTES;
     expect(buf.readBigInt64LE(cap + 8)).toBe(-1n); // all 64 bits
-    const execve = 32 + 3 * STEP_BYTES;
+    const execve = 40 + 3 * STEP_BYTES;
     expect(buf.readUInt32LE(execve + 4)).toBe(1); // ignoreMissing flag
   });
 
   it('lays out integer and string vectors', () => {
     const vecOff = buf.readUInt32LE(20);
     const strOff = buf.readUInt32LE(24);
-    const groups = vecOff + buf.readUInt32LE(32 + STEP_BYTES + 72);
+    const groups = vecOff + buf.readUInt32LE(40 + STEP_BYTES + 72);
     expect(buf.readUInt32LE(groups)).toBe(2);
     expect([buf.readUInt32LE(groups + 4), buf.readUInt32LE(groups + 8)]).toEqual([10, 100]);
-    const argv = vecOff + buf.readUInt32LE(32 + 3 * STEP_BYTES + 76);
+    const argv = vecOff + buf.readUInt32LE(40 + 3 * STEP_BYTES + 76);
     expect(buf.readUInt32LE(argv)).toBe(3);
     const third = buf.readUInt32LE(argv + 12);
     expect(buf.toString('utf8', strOff + third, buf.indexOf(0, strOff + third))).toBe('true');

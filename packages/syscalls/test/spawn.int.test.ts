@@ -161,6 +161,32 @@ describe.skipIf(!root)('spawn (as root)', () => {
     expect(child.kill(9)).toBe(false);
   });
 
+  it('cloneParent: after setns into a pid namespace the real process is inside it, and is ours to wait for', async () => {
+    const init = spawn({ cloneFlags: CLONE.NEWPID | CLONE.NEWNS, steps: [{ op: 'execve', paths: ['/bin/sleep'], argv: ['sleep', '30'], envp: [] }] });
+    try {
+      const { openSync, closeSync } = await import('node:fs');
+      const nsfd = openSync(`/proc/${init.pid}/ns/pid`, 'r');
+      const { out, status, child } = await run('echo $$; exit 5', [
+        { op: 'prctl', option: 4 /* PR_SET_DUMPABLE */, arg2: 0, arg3: 0, arg4: 0, arg5: 0 },
+        { op: 'setns', fd: nsfd, nstype: CLONE.NEWPID },
+        { op: 'cloneParent' },
+      ]);
+      closeSync(nsfd);
+      expect(out).toBe('2\n'); // the second process of the container's pid namespace
+      expect(status).toEqual({ exitCode: 5, signal: null });
+      expect(child.pid).not.toBe(init.pid);
+    } finally {
+      init.kill(9);
+      await init.exited;
+    }
+  });
+
+  it('reports a failed step after cloneParent with its name, and reaps both processes', () => {
+    expect(() =>
+      spawn({ cloneFlags: 0, steps: [{ op: 'cloneParent' }, { op: 'execve', paths: ['/bin/nope'], argv: ['nope'], envp: [] }] }),
+    ).toThrow('execve /bin/nope: ENOENT');
+  });
+
   it('runs many children at once and reaps every one', async () => {
     const children = Array.from({ length: 50 }, () =>
       spawn({ cloneFlags: CLONE.NEWPID | CLONE.NEWNS, steps: [{ op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] }] }),

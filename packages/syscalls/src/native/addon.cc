@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -64,6 +65,7 @@ Napi::Value ThrowPlan(Napi::Env env, const std::string& why) {
 
 struct Decoded {
   uint32_t cloneFlags = 0;
+  uint32_t pdeathsig = SIGKILL;
   std::vector<ns_step> steps;
   std::vector<std::vector<const char*>> vectors;
 };
@@ -75,12 +77,14 @@ uint32_t U32(const uint8_t* b, size_t off) {
 }
 
 bool Decode(const uint8_t* b, size_t len, Decoded* out, std::string* why) {
-  if (len < 32) return *why = "too short", false;
+  if (len < NS_PLAN_HEADER_BYTES) return *why = "too short", false;
   if (U32(b, 0) != NS_PLAN_MAGIC) return *why = "bad magic", false;
   if (U32(b, 4) != NS_PLAN_VERSION) return *why = "version mismatch", false;
   out->cloneFlags = U32(b, 8);
+  out->pdeathsig = U32(b, 32);
+  if (out->pdeathsig > 64) return *why = "bad parent death signal", false;
   uint32_t n = U32(b, 12), stepsOff = U32(b, 16), vecOff = U32(b, 20), strOff = U32(b, 24);
-  if (U32(b, 28) != len || stepsOff + (uint64_t)n * NS_STEP_BYTES > vecOff || vecOff > strOff ||
+  if (U32(b, 28) != len || stepsOff < NS_PLAN_HEADER_BYTES || stepsOff + (uint64_t)n * NS_STEP_BYTES > vecOff || vecOff > strOff ||
       strOff > len || (len > strOff && b[len - 1] != 0))
     return *why = "inconsistent layout", false;
   auto str = [&](uint32_t id, const char** s) {
@@ -195,13 +199,20 @@ void ReapNow(int pidfd) {
   }
 }
 
+// Two stacks with guard pages: [guard][stack for a cloneParent process][guard][child stack].
+constexpr size_t kStacksSize = 2 * kStackSize;
+
 struct Cleanup {
   int fds[4] = {-1, -1, -1, -1};
   void* stack = nullptr;
+  int dumpable = -1;
   ~Cleanup() {
     for (int fd : fds)
       if (fd >= 0) close(fd);
-    if (stack) munmap(stack, kStackSize);
+    if (stack) munmap(stack, kStacksSize);
+    // A child sharing our memory may have made it non-dumpable before joining a container
+    // (PR_SET_DUMPABLE is a property of the memory); it has exec'd or exited by now.
+    if (dumpable >= 0 && prctl(PR_GET_DUMPABLE) != dumpable) prctl(PR_SET_DUMPABLE, dumpable);
   }
 };
 
@@ -225,13 +236,15 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (pipe2(syncpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
   c.fds[2] = syncpipe[0];
   c.fds[3] = syncpipe[1];
-  c.stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+  c.dumpable = prctl(PR_GET_DUMPABLE);
+  c.stack = mmap(nullptr, kStacksSize, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (c.stack == MAP_FAILED) {
     c.stack = nullptr;
     return ThrowErrno(env, errno, "mmap");
   }
-  mprotect(c.stack, 4096, PROT_NONE);  // guard page
+  mprotect(c.stack, 4096, PROT_NONE);  // guard pages
+  mprotect((char*)c.stack + kStackSize, 4096, PROT_NONE);
 
   ns_child_ctx ctx;
   ctx.steps = plan.steps.data();
@@ -239,13 +252,16 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   ctx.errfd = errpipe[1];
   ctx.syncfd = syncpipe[0];
   ctx.parentfd = SelfPidfd();
+  ctx.pdeathsig = (int)plan.pdeathsig;
+  ctx.stack2 = (char*)c.stack + kStackSize;
+  ctx.resume = 0;
 
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
   int flags = (int)plan.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
-  pid_t pid = clone(ns_child_main, (char*)c.stack + kStackSize, flags, &ctx, &pidfd);
+  pid_t pid = clone(ns_child_main, (char*)c.stack + kStacksSize, flags, &ctx, &pidfd);
   int cloneErr = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return ThrowErrno(env, cloneErr, "clone");
@@ -257,6 +273,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
   bool execing = false;
   int32_t failedStep = 0, failedErrno = 0;
+  pid_t realPid = 0;  // set when a cloneParent step handed the plan to a new process
   for (;;) {
     ns_msg m;
     ssize_t n = read(errpipe[0], &m, sizeof m);
@@ -269,6 +286,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
     if (m.code == NS_MSG_EXEC) {
       execing = true;
+    } else if (m.code == NS_MSG_CHILD) {
+      realPid = m.value;
     } else if (m.code == NS_MSG_SYNC) {
       if (!onSync.IsEmpty()) {
         onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, pid)});
@@ -285,6 +304,23 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     } else if (m.code > 0) {
       failedStep = m.step;
       failedErrno = m.code;
+    }
+  }
+
+  if (realPid > 0) {
+    // The first child handed over to its sibling and exited: reap it, and from here on
+    // watch the real process, which is our own child (CLONE_PARENT) and so cannot be
+    // reaped, nor its pid reused, by anyone else.
+    ReapNow(pidfd);
+    close(pidfd);
+    pid = realPid;
+    pidfd = (int)syscall(SYS_pidfd_open, realPid, 0);
+    if (pidfd < 0) {
+      int e = errno;
+      siginfo_t si;
+      while (syscall(SYS_waitid, P_PID, realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+      }
+      return ThrowErrno(env, e, "pidfd_open");
     }
   }
 
@@ -349,6 +385,23 @@ Napi::Value Kill(const Napi::CallbackInfo& info) {
   int sig = info[1].As<Napi::Number>().Int32Value();
   if (syscall(SYS_pidfd_send_signal, w->pidfd, sig, nullptr, 0) < 0)
     return ThrowErrno(env, errno, "pidfd_send_signal");
+  return env.Undefined();
+}
+
+// pidfdOpen(pid) -> a close-on-exec pidfd (pidfd_open(2)); the caller closes it.
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  long fd = syscall(SYS_pidfd_open, info[0].As<Napi::Number>().Int32Value(), 0);
+  if (fd < 0) return ThrowErrno(env, errno, "pidfd_open");
+  return Napi::Number::New(env, (double)fd);
+}
+
+// pidfdSignal(pidfd, signal): pidfd_send_signal(2) on any pidfd.
+Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) < 0) return ThrowErrno(env, errno, "pidfd_send_signal");
   return env.Undefined();
 }
 
@@ -427,6 +480,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("pidfdSignal", Napi::Function::New(env, PidfdSignal, "pidfdSignal"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/sysmacros.h>
 
 #include "plan.h"
@@ -38,15 +39,18 @@ struct k_rlimit64 {
   uint64_t max;
 };
 
-__attribute__((noreturn)) void die(void) {
-  for (;;) NS_RAW1(SYS_exit_group, 1);
+__attribute__((noreturn)) void quit(int status) {
+  for (;;) NS_RAW1(SYS_exit_group, status);
 }
 
-void send_msg(const ns_child_ctx* c, int32_t step, int32_t code) {
+__attribute__((noreturn)) void die(void) { quit(1); }
+
+void send_msg(const ns_child_ctx* c, int32_t step, int32_t code, int32_t value = 0) {
   ns_msg m;
   m.step = step;
   m.code = code;
-  // A short write cannot happen for 8 bytes on a pipe; a failed one means the parent is gone.
+  m.value = value;
+  // A short write cannot happen for 12 bytes on a pipe; a failed one means the parent is gone.
   NS_RAW3(SYS_write, c->errfd, &m, sizeof m);
 }
 
@@ -126,6 +130,7 @@ long do_pivot_root(const ns_step* s) {
 }
 
 long do_setns(const ns_step* s) {
+  if (s->i[1] >= 0) return NS_RAW2(SYS_setns, s->i[1], s->i[0]);
   long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return fd;
   long r = NS_RAW2(SYS_setns, fd, s->i[0]);
@@ -182,6 +187,8 @@ long do_sync(const ns_child_ctx* c, int32_t index) {
   if (r == 1) return 0;
   return r < 0 ? r : -ECANCELED;
 }
+
+long do_clone_parent(ns_child_ctx* c, int32_t index);
 
 long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
   switch (s->op) {
@@ -269,9 +276,59 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return do_execve(c, index, s);
     case NS_OP_SYNC:
       return do_sync(c, index);
+    case NS_OP_CLONE_PARENT:
+      return do_clone_parent(c, index);
     default:
       return -ENOSYS;
   }
+}
+
+// Die with the thread that spawned us; and if the parent already died before this took
+// effect, stop here (its pidfd polls readable once it has exited).
+void watch_parent(const ns_child_ctx* c) {
+  if (c->pdeathsig) {
+    long r = NS_RAW2(SYS_prctl, PR_SET_PDEATHSIG, c->pdeathsig);
+    if (r < 0) fail(c, NS_STEP_PREAMBLE, r);
+  }
+  if (c->parentfd >= 0) {
+    struct pollfd p;
+    p.fd = c->parentfd;
+    p.events = POLLIN;
+    p.revents = 0;
+    struct k_timespec {
+      long sec;
+      long nsec;
+    } now = {0, 0};
+    if (NS_RAW5(SYS_ppoll, &p, 1, &now, 0, 8) > 0) die();
+  }
+}
+
+__attribute__((noreturn)) void run_from(ns_child_ctx* c, uint32_t first) {
+  for (uint32_t k = first; k < c->nsteps; k++) {
+    const ns_step* s = &c->steps[k];
+    long r = run_step(c, (int32_t)k, s);
+    if (r == -ENOENT && (s->flags & NS_STEP_IGNORE_MISSING)) r = 0;
+    if (r < 0) fail(c, (int32_t)k, r);
+  }
+  die();
+}
+
+// The process a cloneParent step makes: a sibling of its creator (its parent is the caller
+// of spawn()), inside the pid namespace the creator joined. It runs the rest of the plan.
+int grandchild_main(void* arg) {
+  ns_child_ctx* c = (ns_child_ctx*)arg;
+  watch_parent(c);
+  run_from(c, c->resume);
+}
+
+long do_clone_parent(ns_child_ctx* c, int32_t index) {
+  c->resume = (uint32_t)index + 1;
+  // glibc's clone() is a thin assembly wrapper (it writes errno only on failure); the new
+  // process shares this memory and runs on the second stack the parent mapped.
+  int pid = clone(grandchild_main, c->stack2, CLONE_VM | CLONE_PARENT | SIGCHLD, c);
+  if (pid < 0) return -errno;  // errno of this thread-shared TLS, written just now by clone()
+  send_msg(c, index, NS_MSG_CHILD, pid);
+  quit(0);
 }
 
 }  // namespace
@@ -293,27 +350,6 @@ extern "C" int ns_child_main(void* arg) {
   uint64_t none = 0;
   NS_RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
 
-  // Die with the thread that spawned us; and if the parent already died before this took
-  // effect, stop here (its pidfd polls readable once it has exited).
-  long r = NS_RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
-  if (r < 0) fail(c, NS_STEP_PREAMBLE, r);
-  if (c->parentfd >= 0) {
-    struct pollfd p;
-    p.fd = c->parentfd;
-    p.events = POLLIN;
-    p.revents = 0;
-    struct k_timespec {
-      long sec;
-      long nsec;
-    } now = {0, 0};
-    if (NS_RAW5(SYS_ppoll, &p, 1, &now, 0, 8) > 0) die();
-  }
-
-  for (uint32_t k = 0; k < c->nsteps; k++) {
-    const ns_step* s = &c->steps[k];
-    r = run_step(c, (int32_t)k, s);
-    if (r == -ENOENT && (s->flags & NS_STEP_IGNORE_MISSING)) r = 0;
-    if (r < 0) fail(c, (int32_t)k, r);
-  }
-  die();
+  watch_parent(c);
+  run_from(c, 0);
 }

@@ -34,11 +34,13 @@ enum ns_op : uint32_t {
   NS_OP_CLOSE_FROM,
   NS_OP_EXECVE,
   NS_OP_SYNC,
+  NS_OP_CLONE_PARENT,
   NS_OP_MAX
 };
 
 #define NS_PLAN_MAGIC 0x4c50534eu  // "NSPL"
-#define NS_PLAN_VERSION 1u
+#define NS_PLAN_VERSION 2u
+#define NS_PLAN_HEADER_BYTES 40u
 #define NS_STEP_BYTES 88u
 #define NS_NONE 0xffffffffu
 #define NS_STEP_IGNORE_MISSING 1u
@@ -60,9 +62,12 @@ struct ns_step {
 struct ns_msg {
   int32_t step;
   int32_t code;
+  int32_t value;
 };
 #define NS_MSG_SYNC 0
 #define NS_MSG_EXEC (-1)
+// A cloneParent step made the process that runs the rest of the plan; value is its pid.
+#define NS_MSG_CHILD (-2)
 // Step index used when the child fails before its first step.
 #define NS_STEP_PREAMBLE (-1)
 
@@ -72,6 +77,9 @@ struct ns_child_ctx {
   int errfd;      // child -> parent messages (close-on-exec)
   int syncfd;     // parent -> child go-ahead bytes (close-on-exec)
   int parentfd;   // pidfd of the parent process, to detect its death before PDEATHSIG
+  int pdeathsig;  // PR_SET_PDEATHSIG signal, 0 for none (detached containers)
+  void* stack2;   // top of the stack for the process a cloneParent step makes
+  uint32_t resume;  // first step the cloneParent process runs
 };
 
 extern "C" int ns_child_main(void* arg);
