@@ -1,7 +1,8 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
-import { NsError, native, spawn } from '@ns/syscalls';
+import { NsError, native, spawn, type Plan } from '@ns/syscalls';
 import type { Container } from './container.js';
 import { planContainer, type PlanIo } from './plan.js';
+import type { ResolvedUser } from './user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber } from './process.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
@@ -20,39 +21,52 @@ export interface ExecOptions {
   killSignal?: NodeJS.Signals | number;
   /** Initial pty size in terminal mode (columns, rows); default 80x24. */
   terminalSize?: { cols: number; rows: number };
+  /**
+   * Let the process outlive this Node process: no PR_SET_PDEATHSIG, and the handle does not
+   * keep the event loop alive (as `child_process` `detached` + `unref()`).
+   */
+  detached?: boolean;
 }
 
 function abortError(signal: AbortSignal): NsError {
   return new NsError('ABORT_ERR', 'The operation was aborted', { cause: signal.reason });
 }
 
+/** What a launcher plans once the descriptors are known. */
+interface Planned {
+  id: string;
+  plan: Plan;
+  user: ResolvedUser;
+  args: string[];
+}
+
 /**
- * Exec: start `container.args` in new namespaces inside the container's root filesystem,
- * as libcontainer's nsinit Exec did, with runc's defaults. Returns once the process has
- * called execve(2); its exit is reported on the returned process (`wait()`, `'exit'`).
- *
- * @param container the config (see {@link Container}); `embeddedDefault()` or
- *   `rootfsContainer(dir)` give defaults, `fromOciSpec()` reads a config.json.
- * @throws NsError, synchronously, leaving nothing behind: `ERR_NS_CONFIG` for a bad field
- *   (message names it), `ERR_NS_NOT_FOUND` for a missing rootfs, user or bind source, an
- *   errno name when a set-up step fails (`mount proc on /proc: EPERM`, `execve /bin/nope:
- *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted.
- * @see OCI runtime-spec runtime.md (create + start), clone(2), pivot_root(2)
+ * Wire stdio (pipes, inherited descriptors, /dev/null, or a pty, from the devpts under
+ * `ptyRoot` when given), let `makePlan` plan the
+ * child with those descriptors, spawn it, and wrap it in a ContainerProcess. On any error
+ * every descriptor opened here is closed again and nothing is left running.
+ * @internal shared by exec() and execIn().
  */
-export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
+export function launch(
+  terminal: boolean,
+  options: ExecOptions,
+  makePlan: (io: PlanIo) => Planned,
+  ptyRoot?: string,
+): ContainerProcess {
   if (options.signal?.aborted) throw abortError(options.signal);
   const killSignal = signalNumber(options.killSignal ?? 'SIGKILL');
   const addon = native();
   const childFds: number[] = [];
   const parentFds: number[] = [];
   const io: PlanIo = { stdio: [] };
+  if (options.detached) io.parentDeathSignal = 0;
   const pipes: { index: number; fd: number; readable: boolean }[] = [];
   let pty: { master: number; slave: number; path: string } | undefined;
 
   try {
-    if (container.terminal) {
+    if (terminal) {
       const size = options.terminalSize ?? { cols: 80, rows: 24 };
-      pty = addon.openPty(size.cols, size.rows);
+      pty = ptyRoot === undefined ? addon.openPty(size.cols, size.rows) : addon.openPty(size.cols, size.rows, ptyRoot);
       parentFds.push(pty.master);
       childFds.push(pty.slave);
       io.console = { fd: pty.slave, path: pty.path };
@@ -84,22 +98,23 @@ export function exec(container: Container, options: ExecOptions = {}): Container
       });
     }
 
-    const { plan, container: validated, user } = planContainer(container, io);
+    const planned = makePlan(io);
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
-      fchownSync(pty.slave, user.uid, user.gid);
+      fchownSync(pty.slave, planned.user.uid, planned.user.gid);
       fchmodSync(pty.slave, 0o620);
     }
     let child;
     try {
-      child = spawn(plan);
+      child = spawn(planned.plan);
     } catch (err) {
-      throw improveExecError(err, validated.args[0]!);
+      throw improveExecError(err, planned.args[0]!);
     }
     closeAll(childFds);
     childFds.length = 0;
 
-    const proc = new ContainerProcess(validated.id, child);
+    const proc = new ContainerProcess(planned.id, child);
+    if (options.detached) proc.unref();
     if (pty) {
       const streams = ptyStreams(pty.master);
       proc.stdin = streams.input;
@@ -129,13 +144,30 @@ export function exec(container: Container, options: ExecOptions = {}): Container
   }
 }
 
+/**
+ * Exec: start `container.args` in new namespaces inside the container's root filesystem,
+ * as libcontainer's nsinit Exec did, with runc's defaults. Returns once the process has
+ * called execve(2); its exit is reported on the returned process (`wait()`, `'exit'`).
+ *
+ * @param container the config (see {@link Container}); `embeddedDefault()` or
+ *   `rootfsContainer(dir)` give defaults, `fromOciSpec()` reads a config.json.
+ * @throws NsError, synchronously, leaving nothing behind: `ERR_NS_CONFIG` for a bad field
+ *   (message names it), `ERR_NS_NOT_FOUND` for a missing rootfs, user or bind source, an
+ *   errno name when a set-up step fails (`mount proc on /proc: EPERM`, `execve /bin/nope:
+ *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted.
+ * @see OCI runtime-spec runtime.md (create + start), clone(2), pivot_root(2)
+ */
+export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
+  return launch(container.terminal, options, (io) => {
+    const { plan, container: validated, user } = planContainer(container, io);
+    return { id: validated.id, plan, user, args: validated.args };
+  });
+}
+
 /** `execve sh: ENOENT` after a PATH search reads better as runc puts it. */
 function improveExecError(err: unknown, cmd: string): unknown {
-  if (err instanceof NsError && err.syscall === 'execve' && !cmd.includes('/')) {
-    if (err.code === 'ENOENT') {
-      const e = new NsError('ENOENT', `exec ${JSON.stringify(cmd)}: executable file not found in $PATH`, { path: cmd, syscall: 'execve' });
-      return e;
-    }
+  if (err instanceof NsError && err.syscall === 'execve' && !cmd.includes('/') && err.code === 'ENOENT') {
+    return new NsError('ENOENT', `exec ${JSON.stringify(cmd)}: executable file not found in $PATH`, { path: cmd, syscall: 'execve' });
   }
   return err;
 }

@@ -13,8 +13,30 @@ export {
 } from './defaults.js';
 export { CONTAINER_ID, RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './mountopts.js';
-export { STAGE, commandCandidates, planContainer, type ContainerPlan, type PlanIo } from './plan.js';
+export { STAGE, commandCandidates, planContainer, processSteps, stdioSteps, type ContainerPlan, type PlanIo, type ProcessConfig } from './plan.js';
 export { exec, type ExecOptions, type StdioEntry } from './exec.js';
+export { execIn, type ExecInProcess } from './execin.js';
+export {
+  OCI_VERSION,
+  StateStore,
+  currentStatus,
+  defaultStateRoot,
+  isAlive,
+  ociState,
+  processStartTime,
+  type ContainerState,
+  type ContainerStatus,
+} from './state.js';
+export {
+  containerPids,
+  containerProcesses,
+  deleteContainer,
+  killContainer,
+  listContainers,
+  startContainer,
+  type ContainerProcessInfo,
+  type StartOptions,
+} from './lifecycle.js';
 export { ContainerProcess, signalName, signalNumber, type ContainerExit, type ContainerTerminal } from './process.js';
 export * from './oci.js';
 export * from './user.js';

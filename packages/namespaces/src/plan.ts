@@ -31,6 +31,8 @@ export interface PlanIo {
   stdio: number[];
   /** Terminal mode: the pty slave (descriptor and path) that becomes 0/1/2 and /dev/console. */
   console?: { fd: number; path: string };
+  /** PR_SET_PDEATHSIG signal; default SIGKILL, 0 for a detached container. */
+  parentDeathSignal?: number;
 }
 
 export interface ContainerPlan {
@@ -274,14 +276,7 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   const container = validateContainer(input);
   const steps: Step[] = [];
 
-  // Session and descriptors: the child never shares the caller's controlling terminal.
-  steps.push({ op: 'setsid' });
-  if (io.console) {
-    steps.push({ op: 'stdio', fds: [io.console.fd, io.console.fd, io.console.fd] });
-    steps.push({ op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 });
-  } else {
-    steps.push({ op: 'stdio', fds: io.stdio });
-  }
+  steps.push(...stdioSteps(io));
   steps.push({ op: 'umask', mask: 0 });
 
   let cloneFlags = 0;
@@ -346,8 +341,46 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   }
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
-  steps.push({ op: 'umask', mask: container.umask ?? 0o022 });
-  const rlimits = container.rlimits ?? [];
+  const proc = processSteps(container, io);
+  steps.push(...proc.steps);
+
+  const plan: Plan = { cloneFlags, steps };
+  if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
+  return { container, plan, user: proc.user, env: proc.env };
+}
+
+/**
+ * A new session (the process never shares the caller's controlling terminal), then either
+ * the pty slave as 0, 1, 2 and its controlling terminal (TIOCSCTTY), or the given descriptors.
+ * @see setsid(2), ioctl_tty(2)
+ */
+export function stdioSteps(io: PlanIo): Step[] {
+  if (io.console) {
+    const fd = io.console.fd;
+    return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
+  }
+  return [{ op: 'setsid' }, { op: 'stdio', fds: io.stdio }];
+}
+
+/** What {@link processSteps} needs: the process part of a container config. */
+export type ProcessConfig = Pick<
+  Container,
+  'args' | 'env' | 'cwd' | 'user' | 'additionalGids' | 'capabilities' | 'dropCapabilities' | 'rlimits' | 'noNewPrivileges' | 'umask' | 'rootfs'
+>;
+
+/**
+ * The steps that turn the set-up child into the container's process, shared by exec() and
+ * execIn(): umask, rlimits, bounding set, user and groups (keeping the permitted set across
+ * the uid change), capset, no_new_privs, working directory, descriptors, execve.
+ *
+ * @throws NsError `ERR_NS_NOT_FOUND` for an unknown user or group, `ERR_NS_CONFIG` for an
+ *   unknown capability.
+ * @see capabilities(7) "Effect of user ID changes on capabilities", prctl(2), execve(2)
+ */
+export function processSteps(c: ProcessConfig, io: PlanIo): { steps: Step[]; user: ResolvedUser; env: string[] } {
+  const steps: Step[] = [];
+  steps.push({ op: 'umask', mask: c.umask ?? 0o022 });
+  const rlimits = c.rlimits ?? [];
   if (!rlimits.some((r) => r.type === 'RLIMIT_NOFILE')) {
     // Node raised its own soft limit at start-up; the container gets the usual 1024.
     const nofileHard = callerNofileHard();
@@ -359,12 +392,12 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
 
   // Capabilities and user: bounding set first (needs CAP_SETPCAP), keep the permitted set
   // across the uid change, then set effective/permitted/inheritable.
-  const user = resolveUser(container.user, readUserFiles(container.rootfs), {
-    additionalGids: container.additionalGids ?? [],
+  const user = resolveUser(c.user, readUserFiles(c.rootfs), {
+    additionalGids: c.additionalGids ?? [],
   });
   const kept = resolveKeptCapabilities({
-    ...(container.capabilities ? { keep: container.capabilities } : {}),
-    ...(container.dropCapabilities ? { drop: container.dropCapabilities } : {}),
+    ...(c.capabilities ? { keep: c.capabilities } : {}),
+    ...(c.dropCapabilities ? { drop: c.dropCapabilities } : {}),
   });
   const [bounding, ...setSteps] = dropCapabilitiesSteps(kept, { inheritable: callerInheritable() });
   if (bounding) steps.push(bounding as Step);
@@ -375,20 +408,15 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   steps.push(...(setSteps as Step[]));
   steps.push({ op: 'prctl', option: PR.SET_KEEPCAPS, arg2: 0, arg3: 0, arg4: 0, arg5: 0 });
 
-  if (container.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
-  steps.push({ op: 'chdir', path: container.cwd });
+  if (c.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
+  steps.push({ op: 'chdir', path: c.cwd });
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 
-  const env = [...container.env];
+  const env = [...c.env];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
-  steps.push({ op: 'execve', paths: commandCandidates(container.args[0]!, env), argv: container.args, envp: env });
+  steps.push({ op: 'execve', paths: commandCandidates(c.args[0]!, env), argv: c.args, envp: env });
 
-  return {
-    container,
-    plan: { cloneFlags, steps },
-    user,
-    env,
-  };
+  return { steps, user, env };
 }
 
 /**

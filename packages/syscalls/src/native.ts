@@ -15,7 +15,7 @@ export interface NativeAddon {
   pidfdSignal(pidfd: number, signal: number): void;
   pipe(): [number, number];
   dup(fd: number): number;
-  openPty(cols: number, rows: number): { master: number; slave: number; path: string };
+  openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   setWinsize(fd: number, cols: number, rows: number): void;
   stepBytes: number;
 }

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -29,6 +32,12 @@
 #endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
+#endif
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
 #endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -447,22 +456,53 @@ Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// openPty(cols, rows) -> { master, slave, path }; both ends O_CLOEXEC|O_NOCTTY.
+// The ptmx of the devpts instance mounted at <root>/dev/pts, opened without following any
+// symlink and without leaving <root> (openat2 RESOLVE_IN_ROOT), and checked to be on devpts.
+int OpenContainerPtmx(const std::string& root, std::string* what) {
+  int rootfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return *what = "open " + root, -1;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = (int)syscall(SYS_openat2, rootfd, "dev/pts/ptmx", &how, sizeof how);
+  int e = errno;
+  close(rootfd);
+  if (fd < 0) return errno = e, *what = "openat2 " + root + "/dev/pts/ptmx", -1;
+  struct statfs sf;
+  if (fstatfs(fd, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC) {
+    close(fd);
+    return errno = EXDEV, *what = root + "/dev/pts/ptmx is not on a devpts file system", -1;
+  }
+  return fd;
+}
+
+// openPty(cols, rows, root?) -> { master, slave, path }; both ends O_CLOEXEC|O_NOCTTY.
+// With `root` (e.g. /proc/PID/root) the pty comes from that container's own devpts, so its
+// name (`path`, as the container sees it) resolves inside the container.
 Napi::Value OpenPty(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) return ThrowErrno(env, errno, "posix_openpt");
+  int master;
+  if (info.Length() > 2 && info[2].IsString()) {
+    std::string what;
+    master = OpenContainerPtmx(info[2].As<Napi::String>().Utf8Value(), &what);
+    if (master < 0) return ThrowErrno(env, errno, what);
+  } else {
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return ThrowErrno(env, errno, "posix_openpt");
+  }
   char name[128];
-  if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
+  if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
     int e = errno;
     close(master);
     return ThrowErrno(env, e, "unlockpt");
   }
-  int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  // TIOCGPTPEER opens the slave from the master, never by a path someone could swap.
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) {
     int e = errno;
     close(master);
-    return ThrowErrno(env, e, std::string("open ") + name);
+    return ThrowErrno(env, e, std::string("ioctl TIOCGPTPEER ") + name);
   }
   struct winsize ws;
   memset(&ws, 0, sizeof ws);

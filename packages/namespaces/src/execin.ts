@@ -1,0 +1,111 @@
+import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { CLONE, ErrorCode, NsError, PR, type Step } from '@ns/syscalls';
+import type { NamespaceType } from './container.js';
+import { launch, type ExecOptions } from './exec.js';
+import type { ContainerProcess } from './process.js';
+import { processSteps, stdioSteps } from './plan.js';
+import { isAlive, type ContainerState } from './state.js';
+import { validateContainer } from './validate.js';
+
+/** The process to start in a running container; unset fields come from the container's config. */
+export interface ExecInProcess {
+  /** `process.args`; args[0] is looked up in the container's PATH. */
+  args: string[];
+  /** Environment; default the container's. */
+  env?: string[];
+  /** Working directory; default the container's. */
+  cwd?: string;
+  /** `uid[:gid]` or `name[:group]` from the container's /etc/passwd and /etc/group; default the container's. */
+  user?: string;
+  additionalGids?: number[];
+  /** Allocate a pty. */
+  terminal?: boolean;
+  /** Capabilities kept (names); default the container's. */
+  capabilities?: string[];
+  noNewPrivileges?: boolean;
+}
+
+/** /proc/PID/ns names, in the order they are joined: user first, mount last (runc's order). */
+const JOIN_ORDER: [NamespaceType, string, number][] = [
+  ['user', 'user', CLONE.NEWUSER],
+  ['ipc', 'ipc', CLONE.NEWIPC],
+  ['uts', 'uts', CLONE.NEWUTS],
+  ['network', 'net', CLONE.NEWNET],
+  ['pid', 'pid', CLONE.NEWPID],
+  ['cgroup', 'cgroup', CLONE.NEWCGROUP],
+  ['time', 'time', CLONE.NEWTIME],
+  ['mount', 'mnt', CLONE.NEWNS],
+];
+
+/**
+ * ExecIn: start another process inside a running container's namespaces, as the seed's
+ * ExecIn and `runc exec`. The namespaces of the container's init are opened here, then its
+ * start time is checked again (a reused pid is never joined); the child makes itself
+ * non-dumpable before it joins them (so the container cannot reach the host binary through
+ * /proc/PID/exe), joins each with setns(2), and, because joining a pid namespace only
+ * affects children, clones again with CLONE_PARENT: the returned process is the real one,
+ * a child of this Node process, with its own exit status.
+ *
+ * @throws NsError `ERR_NS_STATE` when the container is not running, `ERR_NS_NOT_FOUND` for
+ *   an unknown user, an errno name for a failed step (`execve /bin/nope: ENOENT`).
+ * @see setns(2), pid_namespaces(7), runc exec
+ */
+export function execIn(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): ContainerProcess {
+  const config = state.config;
+  const c = validateContainer({
+    ...config,
+    args: proc.args,
+    env: proc.env ?? config.env,
+    cwd: proc.cwd ?? config.cwd,
+    user: proc.user ?? config.user,
+    terminal: proc.terminal ?? false,
+    ...(proc.additionalGids ? { additionalGids: proc.additionalGids } : {}),
+    ...(proc.capabilities ? { capabilities: proc.capabilities } : {}),
+    ...(proc.noNewPrivileges !== undefined ? { noNewPrivileges: proc.noNewPrivileges } : {}),
+  });
+  if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+
+  const types = new Set(config.namespaces.map((ns) => ns.type));
+  const fds: number[] = [];
+  const joins: Step[] = [];
+  try {
+    for (const [type, name, flag] of JOIN_ORDER) {
+      if (!types.has(type)) continue;
+      const path = `/proc/${state.pid}/ns/${name}`;
+      // Only join what differs from ours (a namespace shared with the host needs no setns).
+      if (readlinkSync(path) === readlinkSync(`/proc/self/ns/${name}`)) continue;
+      const fd = openSync(path, 'r');
+      fds.push(fd);
+      joins.push({ op: 'setns', fd, nstype: flag, path });
+    }
+    if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+    return launch(
+      c.terminal,
+      options,
+      (io) => {
+      // Checked again now that a pty may have been opened in the container's devpts.
+      if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+      const tail = processSteps(c, io);
+      // The session and terminal belong to the process that execs: were the first child
+      // the session leader, its exit would hang up the terminal under its successor.
+      const steps: Step[] = [
+        { op: 'prctl', option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, arg4: 0, arg5: 0 },
+        ...joins,
+        { op: 'cloneParent' },
+        ...stdioSteps(io),
+        ...tail.steps,
+      ];
+      const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
+      return { id: state.id, plan, user: tail.user, args: c.args };
+      },
+      `/proc/${state.pid}/root`,
+    );
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !(err instanceof NsError)) {
+      throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`, { cause: err });
+    }
+    throw err;
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}

@@ -1,0 +1,235 @@
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { ErrorCode, NsError, configError } from '@ns/syscalls';
+import type { Container } from './container.js';
+import { CONTAINER_ID } from './validate.js';
+
+/** OCI runtime-spec version of the state we write. */
+export const OCI_VERSION = '1.2.0';
+
+/** OCI `status` (runtime.md "State"): `creating` only while `ns` sets the container up. */
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+
+/**
+ * What is kept for one container, in `<root>/<id>/state.json`: the OCI state fields
+ * (ociVersion, id, status, pid, bundle, annotations) and what execIn and the lifecycle
+ * commands need.
+ */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  /** Status as recorded; {@link currentStatus} derives the live one from the process. */
+  status: ContainerStatus;
+  /** Pid of the container's init in the host's pid namespace. */
+  pid: number;
+  /** Bundle directory (absolute), or the working directory of `ns run` without a bundle. */
+  bundle: string;
+  annotations: Record<string, string>;
+  /** Creation time, ISO 8601 (as runc's `created`). */
+  created: string;
+  /**
+   * Field 22 (starttime) of /proc/PID/stat when the container started: a pid is trusted
+   * only while its start time still matches, so a reused pid is never signalled or joined.
+   */
+  startTime: string;
+  /** The container config (validated; rootfs absolute, or null for the embedded default). */
+  config: Container;
+  /** Started with `--detach`: not tied to the `ns` process that started it. */
+  detached: boolean;
+}
+
+/**
+ * The state root: `/run/ns` for root, `$XDG_RUNTIME_DIR/ns` for another user (runc uses
+ * /run/runc and $XDG_RUNTIME_DIR/runc the same way), `/tmp/ns-<uid>` without one.
+ */
+export function defaultStateRoot(): string {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return '/run/ns';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg ? join(xdg, 'ns') : `/tmp/ns-${uid}`;
+}
+
+/**
+ * Field 22 (starttime, clock ticks after boot) of /proc/PID/stat, or null when there is no
+ * such process or it is a zombie (it has exited and only waits to be reaped). proc(5).
+ */
+export function processStartTime(pid: number): string | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces or ")".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return null;
+  return fields[19] ?? null; // fields[0] is field 3
+}
+
+/** True while the recorded init process is alive and is the one recorded. */
+export function isAlive(state: Pick<ContainerState, 'pid' | 'startTime'>): boolean {
+  return state.pid > 0 && processStartTime(state.pid) === state.startTime;
+}
+
+/** The live status: `stopped` once the recorded process is gone or its pid was reused. */
+export function currentStatus(state: ContainerState): ContainerStatus {
+  if (state.status === 'creating') return state.pid > 0 && !isAlive(state) ? 'stopped' : 'creating';
+  if (state.status === 'stopped' || !isAlive(state)) return 'stopped';
+  return state.status;
+}
+
+/** The OCI state document (runtime.md "State") with the live status, as `ns state` prints it. */
+export function ociState(state: ContainerState): {
+  ociVersion: string;
+  id: string;
+  status: ContainerStatus;
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+  created: string;
+  rootfs: string | null;
+} {
+  const status = currentStatus(state);
+  return {
+    ociVersion: state.ociVersion,
+    id: state.id,
+    status,
+    ...(status === 'stopped' ? {} : { pid: state.pid }),
+    bundle: state.bundle,
+    ...(Object.keys(state.annotations).length ? { annotations: state.annotations } : {}),
+    created: state.created,
+    rootfs: state.config.rootfs,
+  };
+}
+
+/**
+ * Container state on disk: one folder per id under `root`, holding `state.json`. Writes are
+ * atomic (write a temporary file, then rename(2)); changes are serialized per container with
+ * a lock (proper-lockfile, `<root>/<id>.lock`).
+ */
+export class StateStore {
+  readonly root: string;
+
+  constructor(root: string = defaultStateRoot()) {
+    this.root = resolve(root);
+  }
+
+  /**
+   * The folder of container `id`.
+   * @throws NsError `ERR_NS_CONFIG` for an id that is not `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`
+   *   (which also keeps every id inside the root: no `/`, no leading `.`).
+   */
+  dir(id: string): string {
+    if (typeof id !== 'string' || !CONTAINER_ID.test(id)) {
+      throw configError(`invalid container id ${JSON.stringify(id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
+    }
+    return join(this.root, id);
+  }
+
+  /**
+   * Claim `state.id`: create its folder (mkdir(2) is atomic, so of two concurrent claims one
+   * fails) and write the state.
+   * @throws NsError `ERR_NS_STATE` when a container with this id exists.
+   */
+  create(state: ContainerState): void {
+    const dir = this.dir(state.id);
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new NsError(ErrorCode.STATE, `container ${state.id} already exists (state in ${dir})`, { path: dir });
+      }
+      throw err;
+    }
+    try {
+      this.write(state);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Replace the state file atomically. */
+  write(state: ContainerState): void {
+    const dir = this.dir(state.id);
+    const tmp = join(dir, `.state.json.${process.pid}.${Math.random().toString(36).slice(2)}`);
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, join(dir, 'state.json'));
+  }
+
+  /**
+   * @throws NsError `ERR_NS_NOT_FOUND` when there is no container `id`, `ERR_NS_STATE` when
+   *   its state file is unreadable.
+   */
+  read(id: string): ContainerState {
+    const file = join(this.dir(id), 'state.json');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new NsError(ErrorCode.NOT_FOUND, `container ${id} does not exist`, { path: file });
+      }
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as ContainerState;
+    } catch (cause) {
+      throw new NsError(ErrorCode.STATE, `container ${id}: unreadable state file ${file}`, { path: file, cause });
+    }
+  }
+
+  /** Ids of all containers with a state file, sorted. */
+  list(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => CONTAINER_ID.test(n) && !n.endsWith('.lock'))
+      .filter((n) => {
+        try {
+          readFileSync(join(this.root, n, 'state.json'));
+          return true;
+        } catch {
+          return false;
+        }
+      })
+      .sort();
+  }
+
+  /** Remove the container's folder (no error when it is already gone). */
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  /**
+   * Run `fn` holding the container's lock (waits up to about 5 s for another holder).
+   * @throws NsError `ERR_NS_STATE` when the lock cannot be taken.
+   */
+  async withLock<T>(id: string, fn: () => T | Promise<T>): Promise<T> {
+    const dir = this.dir(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(dir, {
+        realpath: false,
+        lockfilePath: `${dir}.lock`,
+        stale: 10_000,
+        retries: { retries: 100, minTimeout: 5, maxTimeout: 50, factor: 1.5 },
+      });
+    } catch (cause) {
+      throw new NsError(ErrorCode.STATE, `container ${id} is locked by another ns process`, { path: `${dir}.lock`, cause });
+    }
+    try {
+      return await fn();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+}
