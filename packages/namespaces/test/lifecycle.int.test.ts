@@ -1,0 +1,159 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  StateStore,
+  containerPids,
+  deleteContainer,
+  execIn,
+  killContainer,
+  listContainers,
+  processStartTime,
+  rootfsContainer,
+  startContainer,
+  type ContainerProcess,
+} from '../src/index.js';
+import { ROOTFS, gone, hostMounts, isRoot } from './helpers.js';
+
+async function output(p: ContainerProcess): Promise<{ out: string; exitCode: number | null }> {
+  let out = '';
+  p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const [{ exitCode }] = await Promise.all([p.wait(), new Promise((r) => p.once('close', r))]);
+  return { out, exitCode };
+}
+
+describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
+  let root: string;
+  let store: StateStore;
+  const started: ContainerProcess[] = [];
+  const mountsBefore = hostMounts();
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'ns-life-'));
+    store = new StateStore(root);
+  });
+  afterEach(async () => {
+    for (const p of started.splice(0)) {
+      p.kill('SIGKILL');
+      await p.wait();
+    }
+    rmSync(root, { recursive: true, force: true });
+    expect(hostMounts()).toEqual(mountsBefore);
+  });
+
+  const start = (id: string, args = ['sleep', '60'], extra = {}) => {
+    const r = startContainer(rootfsContainer(ROOTFS, { id, hostname: id, args, ...extra }), { store, stdio: 'ignore' });
+    started.push(r.process);
+    return r;
+  };
+
+  it('records state while a foreground container runs and removes it when it exits', async () => {
+    const { process: p, state } = start('fg', ['sh', '-c', 'sleep 0.2']);
+    expect(store.read('fg')).toMatchObject({ id: 'fg', pid: p.pid, status: 'running', startTime: processStartTime(p.pid) });
+    expect(listContainers(store).map((s) => [s.id, s.status])).toEqual([['fg', 'running']]);
+    await p.wait();
+    expect(store.list()).toEqual([]);
+    expect(state.pid).toBe(p.pid);
+  });
+
+  it('refuses a second container with an id in use, leaving the first alone', () => {
+    start('dup');
+    expect(() => start('dup')).toThrow(/container dup already exists/);
+    expect(listContainers(store)).toHaveLength(1);
+  });
+
+  it('removes the claimed state when the start fails', () => {
+    expect(() => start('bad', ['/bin/nope'])).toThrow('execve /bin/nope: ENOENT');
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  it('execIn joins the container: same hostname, its pid namespace (init is pid 1), own exit status', async () => {
+    const { state } = start('join');
+    const r = await output(execIn(state, { args: ['sh', '-c', 'hostname; echo $$; cat /proc/1/cmdline | tr "\\0" " "; exit 3'] }, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    expect(r.out).toBe('join\n2\nsleep 60 ');
+    expect(r.exitCode).toBe(3);
+  });
+
+  it('execIn sees only the container network (lo) and the container mounts', async () => {
+    const { state } = start('net');
+    const r = await output(execIn(state, { args: ['sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; test -e /bin/busybox && echo busybox'] }, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    expect(r.out).toBe('lo\nbusybox\n');
+  });
+
+  it('execIn as another user, with the container defaults otherwise', async () => {
+    const { state } = start('user');
+    const r = await output(execIn(state, { args: ['id'], user: 'alice' }, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    expect(r.out).toBe('uid=1000(alice) gid=1000(alice) groups=10(wheel),100(users)\n');
+  });
+
+  it('execIn with a terminal from the container devpts', async () => {
+    const { state } = start('tty');
+    const r = await output(execIn(state, { args: ['sh', '-c', 'tty; test -t 0 && echo TTY'], terminal: true }));
+    expect(r.out.replace(/\r/g, '')).toBe('/dev/pts/0\nTTY\n');
+  });
+
+  it('execIn reports a missing binary with its path and leaves no process', () => {
+    const { state } = start('missing');
+    const before = containerPids(state);
+    expect(() => execIn(state, { args: ['/bin/nope'] })).toThrow('execve /bin/nope: ENOENT');
+    expect(containerPids(state)).toEqual(before);
+  });
+
+  it('execIn into a stopped container fails with ERR_NS_STATE', async () => {
+    const { process: p, state } = start('gone', ['true']);
+    await p.wait();
+    expect(() => execIn(state, { args: ['true'] })).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE' }));
+  });
+
+  it('20 concurrent execIn all get their own exit status', async () => {
+    const { state } = start('many');
+    const runs = Array.from({ length: 20 }, (_, i) => execIn(state, { args: ['sh', '-c', `exit ${i % 5}`] }, { stdio: 'ignore' }).wait());
+    expect((await Promise.all(runs)).map((r) => r.exitCode)).toEqual(Array.from({ length: 20 }, (_, i) => i % 5));
+  });
+
+  it('kill by number and by name, and status across running and stopped', async () => {
+    const { process: p, state } = startContainer(
+      rootfsContainer(ROOTFS, { id: 'k', args: ['sh', '-c', 'trap "exit 3" TERM; sleep 60 & while :; do sleep 0.05; done'] }),
+      { store, stdio: 'ignore', detached: true },
+    );
+    started.push(p);
+    p.ref();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(containerPids(state).length).toBeGreaterThan(1);
+    killContainer(store, 'k', 15);
+    expect(await p.wait()).toEqual({ exitCode: 3, signal: null });
+    expect(listContainers(store).map((s) => s.status)).toEqual(['stopped']);
+    expect(() => killContainer(store, 'k', 'KILL')).toThrow(/container k is not running/);
+    expect(() => killContainer(store, 'k', 'SIGBOGUS')).toThrow(/unknown signal/);
+    await deleteContainer(store, 'k');
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  it('delete refuses a running container; --force kills every process and removes the state', async () => {
+    const { process: p, state } = startContainer(rootfsContainer(ROOTFS, { id: 'del', args: ['sh', '-c', 'sleep 60 & sleep 60'] }), {
+      store,
+      stdio: 'ignore',
+      detached: true,
+    });
+    started.push(p);
+    p.ref();
+    await new Promise((r) => setTimeout(r, 50));
+    const pids = containerPids(state);
+    await expect(deleteContainer(store, 'del')).rejects.toThrow(/that is running .*--force/);
+    await deleteContainer(store, 'del', { force: true });
+    await p.wait();
+    expect(readdirSync(root)).toEqual([]);
+    for (const pid of pids) expect(gone(pid) || processStartTime(pid) === null).toBe(true);
+  });
+
+  it('never signals or joins a reused pid: a recorded pid with another start time is stopped', async () => {
+    const { process: p, state } = start('reuse');
+    store.write({ ...state, startTime: '1' });
+    expect(listContainers(store)[0]!.status).toBe('stopped');
+    expect(() => killContainer(store, 'reuse', 'KILL')).toThrow(/not running/);
+    expect(() => execIn(store.read('reuse'), { args: ['true'] })).toThrow(/not running/);
+    expect(p.status).toBeUndefined(); // still alive: nothing was sent to it
+    expect(processStartTime(p.pid)).not.toBeNull();
+  });
+});
