@@ -25,3 +25,4 @@ export {
   type PrctlStep,
   type CapabilityStep,
 } from './plan.js';
+export * from './process.js';

@@ -116,3 +116,31 @@ describe('dropCapabilitiesSteps', () => {
     expect(keepCapsStep(false).arg2).toBe(0);
   });
 });
+
+describe('resolveCapabilitySets / capabilitySetSteps', () => {
+  it('defaults effective and permitted to bounding, inheritable and ambient to none', async () => {
+    const { resolveCapabilitySets, toMask } = await import('../src/index.js');
+    const sets = resolveCapabilitySets({ bounding: ['CAP_KILL', 'CAP_CHOWN'] });
+    expect(sets).toEqual({ bounding: toMask(['CAP_KILL', 'CAP_CHOWN']), effective: toMask(['CAP_KILL', 'CAP_CHOWN']), permitted: toMask(['CAP_KILL', 'CAP_CHOWN']), inheritable: 0n, ambient: 0n });
+  });
+  it('names the set of an unknown capability and one the kernel does not know', async () => {
+    const { resolveCapabilitySets } = await import('../src/index.js');
+    expect(() => resolveCapabilitySets({ ambient: ['CAP_NOPE'] })).toThrow('process.capabilities.ambient: unknown capability "CAP_NOPE"');
+    expect(() => resolveCapabilitySets({ bounding: ['CAP_BPF'] }, { lastCap: 38 })).toThrow('process.capabilities.bounding: CAP_BPF is not known to the running kernel (cap_last_cap is 38)');
+  });
+  it('refuses effective outside permitted; leaves out ambient outside permitted and inheritable, as runc', async () => {
+    const { resolveCapabilitySets, ignoredAmbient } = await import('../src/index.js');
+    expect(() => resolveCapabilitySets({ effective: ['CAP_KILL'], permitted: [] })).toThrow(/effective: CAP_KILL must also be in process.capabilities.permitted/);
+    const names = { bounding: ['CAP_KILL'], ambient: ['CAP_KILL'] };
+    expect(resolveCapabilitySets(names).ambient).toBe(0n);
+    expect(ignoredAmbient(names)).toEqual(['CAP_KILL']);
+  });
+  it('orders the steps around the user switch and raises the ambient set last', async () => {
+    const { capabilitySetSteps, toMask } = await import('../src/index.js');
+    const kill = toMask(['CAP_KILL']);
+    const steps = capabilitySetSteps({ bounding: kill, effective: kill, permitted: kill, inheritable: kill, ambient: kill });
+    expect(steps.before.map((s) => s.op)).toEqual(['capbsetDrop', 'prctl']);
+    expect(steps.after.map((s) => s.op)).toEqual(['capset', 'ambientRaise', 'prctl']);
+    expect(steps.before[0]).toEqual({ op: 'capbsetDrop', mask: ~kill & 0xffffffffffffffffn });
+  });
+});

@@ -4,10 +4,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { defaultStateRoot } from '@ns/namespaces';
+import { deleteCommand, type DeleteOptions } from './commands/delete.js';
+import { execCommand, type ExecCommandOptions } from './commands/exec.js';
+import { killCommand, type KillOptions } from './commands/kill.js';
+import { listCommand, type ListOptions } from './commands/list.js';
+import { psCommand, type PsOptions } from './commands/ps.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { specCommand, type SpecOptions } from './commands/spec.js';
+import { stateCommand } from './commands/state.js';
 import { EXIT, errorLine } from './errors.js';
 import { resolveIo, type CliIo } from './io.js';
+import { openStore, type GlobalOptions } from './store.js';
 
 export type { CliIo } from './io.js';
 export { EXIT, exitCodeFor } from './errors.js';
@@ -24,7 +32,16 @@ export {
   type RunOptions,
 } from './commands/run.js';
 export { specCommand, writeSpec, type SpecOptions } from './commands/spec.js';
-export { startContainer, FORWARDED_SIGNALS } from './start.js';
+export { execCommand, execProcess, type ExecCommandOptions } from './commands/exec.js';
+export { listCommand, listEntries, type ListEntry, type ListOptions } from './commands/list.js';
+export { stateCommand } from './commands/state.js';
+export { psCommand, type PsOptions } from './commands/ps.js';
+export { killCommand, parseSignal, type KillOptions } from './commands/kill.js';
+export { deleteCommand, type DeleteOptions } from './commands/delete.js';
+export { openOutputFiles, runDetached, type OpenedOutput, type OutputFiles } from './detach.js';
+export { openStore, type GlobalOptions } from './store.js';
+export { formatTable } from './table.js';
+export { startContainer, runForeground, FORWARDED_SIGNALS, type ForegroundOptions, type Launcher } from './start.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -41,17 +58,20 @@ function version(): string {
 function usageLine(text: string): string {
   let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
   if (/too many arguments for 'run'/.test(line)) line += ' (put the command after --: ns run [ID] -- CMD ARGS...)';
+  if (/too many arguments for 'exec'/.test(line)) line += ' (put the command after --: ns exec ID -- CMD ARGS...)';
   return `ns: ${line}\n`;
 }
 
 /**
  * Run `ns` with `argv` (without the node and script paths, as `process.argv.slice(2)`).
- * Everything after the first `--` is the command to run (`ns run [ID] -- CMD ARGS...`).
+ * Everything after the first `--` is the command to run (`ns run [ID] -- CMD ARGS...`,
+ * `ns exec ID -- CMD ARGS...`). The global `--root DIR` (state root) may come before or
+ * after the command name.
  *
  * @param io writers for ns's own output and the working directory / environment to use;
  *   the container's own stdio is always the real descriptors 0, 1, 2.
  * @returns the exit status: 0 for `--help`, 125 for a usage or set-up error, else what the
- *   command returns (for `run`, the container's exit status).
+ *   command returns (for `run` and `exec`, the process's exit status).
  */
 export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<number> {
   const io = resolveIo(cliIo);
@@ -61,10 +81,13 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
   let status = 0;
 
   const program = new Command('ns');
+  const store = () => openStore(program.opts<GlobalOptions>(), io);
   program
     .description('Run Linux containers straight from Node.js, without a daemon (runc-like).')
     .version(version(), '-V, --version', 'print the version')
+    .option('--root <dir>', `directory for container state (default: ${defaultStateRoot()})`)
     .helpOption('-h, --help', 'show help')
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),
@@ -74,9 +97,10 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
 
   program
     .command('run')
-    .summary('create and start a container in the foreground')
+    .summary('create and start a container (in the foreground, or detached with -d)')
     .description(
-      'Create and start a container in the foreground and wait for it. The config comes from ' +
+      'Create and start a container and wait for it; with -d, leave it running in the background ' +
+        '(its state under --root until `ns delete`). The config comes from ' +
         '--bundle DIR (DIR/config.json), --rootfs DIR, ./config.json, or else the embedded default: ' +
         "a read-only sandbox of the host's /usr, /bin, /lib*, /etc with a fresh /tmp.",
     )
@@ -87,7 +111,8 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
         'Examples:\n' +
         "  ns run -- /bin/sh -c 'echo $$'\n" +
         '  ns run -t --rootfs ./rootfs --hostname box -v "$PWD:/src:ro" web1 -- sh\n' +
-        '  ns run --bundle ./bundle mycontainer\n',
+        '  ns run --bundle ./bundle mycontainer\n' +
+        "  ns run -d --log ./web1.log --rootfs ./rootfs web1 -- sh -c 'while :; do date; sleep 1; done'\n",
     )
     .usage('[options] [ID] [-- CMD ARGS...]')
     .argument('[ID]', 'container id (default: a generated ns-XXXXXXXXXXXX)')
@@ -105,11 +130,99 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
     .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
     .option('--dry-run', 'print the plan of system calls and exit without starting anything')
+    .option('-d, --detach', 'start the container in the background and exit 0 once it runs (stdio: /dev/null)')
+    .option('--stdout <file>', "append the container's stdout to FILE")
+    .option('--stderr <file>', "append the container's stderr to FILE")
+    .option('--log <file>', "append the container's stdout and stderr to FILE")
     .action(async (idArgument: string | undefined, opts: Omit<RunOptions, 'idArgument' | 'command'>) => {
       const options: RunOptions = { ...opts };
       if (idArgument !== undefined) options.idArgument = idArgument;
       if (command !== undefined) options.command = command;
-      status = await runCommand(options, io);
+      status = await runCommand(options, io, store());
+    });
+
+  program
+    .command('exec')
+    .summary('run a process in a running container')
+    .description(
+      "Run a command in a running container: in its namespaces and root, with the container's " +
+        'environment, working directory, user and capabilities unless told otherwise.',
+    )
+    .addHelpText(
+      'after',
+      '\nExit status: as ns run (the command\'s own; 125 when ns failed, e.g. the container is\n' +
+        'not running; 126 / 127 when the command cannot be executed / is not found).\n\n' +
+        'Examples:\n' +
+        '  ns exec web1 -- ps\n' +
+        '  ns exec -t -u alice -e TERM=xterm --cwd /tmp web1 -- sh\n',
+    )
+    .usage('[options] ID -- CMD ARGS...')
+    .argument('<ID>', 'container id')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-u, --user <user[:group]>', 'user to run as: name or uid, optional group or gid')
+    .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
+    .option('--cwd <dir>', 'working directory inside the container')
+    .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
+    .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
+    .action(async (id: string, opts: Omit<ExecCommandOptions, 'id' | 'command'>) => {
+      const options: ExecCommandOptions = { ...opts, id };
+      if (command !== undefined) options.command = command;
+      status = await execCommand(options, store(), io);
+    });
+
+  const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table');
+
+  program
+    .command('list')
+    .alias('ls')
+    .summary('list containers')
+    .description('List the containers under the state root (PID 0 once stopped), as runc list.')
+    .addOption(formatOption())
+    .option('-q, --quiet', 'print the container ids only')
+    .action((opts: ListOptions) => {
+      status = listCommand(opts, store(), io);
+    });
+
+  program
+    .command('state')
+    .summary('print the state of a container (OCI state JSON)')
+    .argument('<ID>', 'container id')
+    .action((id: string) => {
+      status = stateCommand(id, store(), io);
+    });
+
+  program
+    .command('ps')
+    .summary('list the processes of a container')
+    .description('List the processes of a running container: UID PID PPID STAT CMD (host pids), or with --format json their pids.')
+    .argument('<ID>', 'container id')
+    .addOption(formatOption())
+    .action((id: string, opts: PsOptions) => {
+      status = psCommand(id, opts, store(), io);
+    });
+
+  program
+    .command('kill')
+    .summary("send a signal to a container's init (or with --all, to all its processes)")
+    .description(
+      'Send SIGNAL (default SIGTERM) to the init process of a running container, as runc kill. ' +
+        'SIGNAL is a name (TERM, SIGKILL, kill) or a number.',
+    )
+    .argument('<ID>', 'container id')
+    .argument('[SIGNAL]', 'signal name or number', 'SIGTERM')
+    .option('-a, --all', 'send the signal to every process in the container')
+    .action((id: string, signal: string, opts: KillOptions) => {
+      status = killCommand(id, signal, opts, store(), io);
+    });
+
+  program
+    .command('delete')
+    .alias('rm')
+    .summary('delete a stopped container (or with --force, kill and delete a running one)')
+    .argument('<ID>', 'container id')
+    .option('-f, --force', 'kill the container first when it is still running')
+    .action(async (id: string, opts: DeleteOptions) => {
+      status = await deleteCommand(id, opts, store(), io);
     });
 
   program

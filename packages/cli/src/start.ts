@@ -1,9 +1,16 @@
 /**
- * Running a container in the foreground of `ns`: stdio, the terminal, signal forwarding and
- * the exit status. Used by `ns run`.
+ * Running a process in the foreground of `ns`: stdio, the terminal, signal forwarding and
+ * the exit status. Used by `ns run` (a new container) and `ns exec` (a process in a running one).
  */
 import { once } from 'node:events';
-import { exec, signalNumber, type Container, type ContainerProcess, type ExecOptions } from '@ns/namespaces';
+import {
+  StateStore,
+  signalNumber,
+  startContainer as startRecorded,
+  type Container,
+  type ContainerProcess,
+  type ExecOptions,
+} from '@ns/namespaces';
 import { EXIT, errorLine, exitCodeFor } from './errors.js';
 import type { ResolvedIo } from './io.js';
 
@@ -16,24 +23,41 @@ const VEOF = '\x04';
 /** How long to wait, after the process exited, for the rest of its terminal output. */
 const DRAIN_MS = 2000;
 
+/** Starts the process with the stdio / terminal options {@link runForeground} chose. */
+export type Launcher = (options: ExecOptions) => ContainerProcess;
+
+/** What {@link startContainer} and {@link runForeground} take besides the container. */
+export interface ForegroundOptions {
+  /** Allocate a pty (the container's `terminal`, `ns exec -t`). */
+  terminal?: boolean;
+  /**
+   * The process's 0, 1, 2 without a terminal (default: ns's own, `'inherit'`), e.g.
+   * `['inherit', fd, fd]` for `--stdout FILE`. Ignored with a terminal.
+   */
+  stdio?: ExecOptions['stdio'];
+}
+
 /**
- * Start `container` and wait for it: the process's exit code, 128 + N when signal N killed
- * it, 127 / 126 when its command was not found / not executable, 125 when ns failed.
+ * Start a process with `launch` and wait for it: the process's exit code, 128 + N when
+ * signal N killed it, 127 / 126 when its command was not found / not executable, 125 when
+ * ns failed (one `ns: ...` line on stderr).
  *
- * Without a terminal the container gets ns's own descriptors 0, 1, 2. With one (`terminal`),
+ * Without a terminal the process gets ns's own descriptors 0, 1, 2 (or `stdio`). With one,
  * ns's stdin (raw mode when it is a TTY, restored at the end) is copied to the pty, the pty
- * to ns's stdout, and the window size follows ns's stdout (SIGWINCH). SIGINT, SIGTERM and
- * SIGHUP sent to ns are sent on to the process. Nothing is left holding the event loop.
+ * to ns's stdout, and the window size follows ns's stdout (SIGWINCH); the end of a piped
+ * stdin reaches the pty as ^D. SIGINT, SIGTERM and SIGHUP sent to ns are sent on to the
+ * process. Nothing is left holding the event loop.
  */
-export async function startContainer(container: Container, io: ResolvedIo): Promise<number> {
-  const options: ExecOptions = { stdio: 'inherit' };
-  if (container.terminal && process.stdout.isTTY) {
+export async function runForeground(launch: Launcher, io: ResolvedIo, foreground: ForegroundOptions = {}): Promise<number> {
+  const terminal = foreground.terminal ?? false;
+  const options: ExecOptions = { stdio: foreground.stdio ?? 'inherit' };
+  if (terminal && process.stdout.isTTY) {
     options.terminalSize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
   }
 
   let proc: ContainerProcess;
   try {
-    proc = exec(container, options);
+    proc = launch(options);
   } catch (err) {
     io.stderr(errorLine(err));
     return exitCodeFor(err);
@@ -56,15 +80,32 @@ export async function startContainer(container: Container, io: ResolvedIo): Prom
   }
 
   try {
-    if (container.terminal) cleanups.push(attachTerminal(proc));
+    if (terminal) cleanups.push(attachTerminal(proc));
     const exit = await proc.wait();
-    if (container.terminal) await drain(closed);
+    if (terminal) await drain(closed);
     if (exit.exitCode !== null) return exit.exitCode;
     if (exit.signal !== null) return 128 + signalNumber(exit.signal);
     return EXIT.FAILURE;
   } finally {
     for (const cleanup of cleanups.reverse()) cleanup();
   }
+}
+
+/**
+ * Start `container` in the foreground, as `runc run`, and wait for it (exit status as
+ * {@link runForeground}). Its state is recorded in `store` (default: the default state
+ * root) while it runs, so `ns exec`, `ns kill`, `ns ps` ... reach it, and removed when it
+ * exits. An id already in use fails with 125 before anything starts.
+ */
+export async function startContainer(
+  container: Container,
+  io: ResolvedIo,
+  options: { store?: StateStore; stdio?: ExecOptions['stdio'] } = {},
+): Promise<number> {
+  const store = options.store ?? new StateStore();
+  const foreground: ForegroundOptions = { terminal: container.terminal };
+  if (options.stdio !== undefined) foreground.stdio = options.stdio;
+  return runForeground((execOptions) => startRecorded(container, { ...execOptions, store }).process, io, foreground);
 }
 
 /** Wait for the terminal output to end, but not forever (a process outside may hold the pty). */

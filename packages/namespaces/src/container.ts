@@ -59,6 +59,18 @@ export interface Container {
    */
   capabilities?: string[];
   /**
+   * All five sets by name (OCI `process.capabilities`); when given, it replaces
+   * `capabilities`. Lists left out: effective and permitted default to bounding, inheritable
+   * and ambient to none. An ambient capability must be in permitted and inheritable too.
+   */
+  capabilitySets?: {
+    bounding?: string[];
+    effective?: string[];
+    permitted?: string[];
+    inheritable?: string[];
+    ambient?: string[];
+  };
+  /**
    * The seed's form: capabilities to drop, applied after `capabilities` (or the default).
    */
   dropCapabilities?: string[];
@@ -85,8 +97,24 @@ export interface Container {
    * 1024 soft (and the caller's hard limit), not Node's raised soft limit.
    */
   rlimits?: { type: string; soft: number; hard: number }[];
+  /** OCI `process.oomScoreAdj`: written to /proc/self/oom_score_adj (-1000 ... 1000). */
+  oomScoreAdj?: number;
+  /**
+   * OCI `linux.sysctl`: namespaced kernel parameters only (`net.*` with a new network
+   * namespace, IPC ones with a new IPC namespace, `kernel.hostname`/`domainname` with a new
+   * UTS namespace), written under /proc/sys inside the container.
+   */
+  sysctl?: Record<string, string>;
   /** File mode creation mask (OCI `process.user.umask`); default 0o022. */
   umask?: number;
+  /**
+   * With a `user` namespace: how container uids map to host uids (OCI `linux.uidMappings`).
+   * When `ns` runs as an unprivileged user and the config has no user namespace, one is
+   * added mapping that user to root inside (rootless mode).
+   */
+  uidMappings?: { containerID: number; hostID: number; size: number }[];
+  /** Same for gids (OCI `linux.gidMappings`). */
+  gidMappings?: { containerID: number; hostID: number; size: number }[];
   /** Where the config came from (bundle directory), for state and messages. */
   bundle?: string;
 }

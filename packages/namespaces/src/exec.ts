@@ -1,5 +1,6 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
-import { NsError, native, spawn, type Plan } from '@ns/syscalls';
+import { NsError, native, spawn, type Plan, type SpawnOptions } from '@ns/syscalls';
+import { mapToHost, writeIdMaps, type IdMapping } from './idmap.js';
 import type { Container } from './container.js';
 import { planContainer, type PlanIo } from './plan.js';
 import type { ResolvedUser } from './user.js';
@@ -38,6 +39,8 @@ interface Planned {
   plan: Plan;
   user: ResolvedUser;
   args: string[];
+  /** With a new user namespace: the maps written at the `idmap` sync step. */
+  idMaps?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] } | undefined;
 }
 
 /**
@@ -101,12 +104,23 @@ export function launch(
     const planned = makePlan(io);
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
-      fchownSync(pty.slave, planned.user.uid, planned.user.gid);
-      fchmodSync(pty.slave, 0o620);
+      const maps = planned.idMaps;
+      const uid = maps ? mapToHost(planned.user.uid, maps.uidMappings) : planned.user.uid;
+      const gid = maps ? mapToHost(planned.user.gid, maps.gidMappings) : planned.user.gid;
+      try {
+        if (uid !== null && gid !== null) fchownSync(pty.slave, uid, gid);
+        fchmodSync(pty.slave, 0o620);
+      } catch (err) {
+        if ((process.geteuid?.() ?? 0) === 0) throw err; // unprivileged: it is ours already
+      }
     }
+    const maps = planned.idMaps;
+    const spawnOptions: SpawnOptions = maps
+      ? { onSync: (step, _index, pid) => step.name === 'idmap' && writeIdMaps(pid, maps.uidMappings, maps.gidMappings) }
+      : {};
     let child;
     try {
-      child = spawn(planned.plan);
+      child = spawn(planned.plan, spawnOptions);
     } catch (err) {
       throw improveExecError(err, planned.args[0]!);
     }
@@ -159,8 +173,8 @@ export function launch(
  */
 export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
   return launch(container.terminal, options, (io) => {
-    const { plan, container: validated, user } = planContainer(container, io);
-    return { id: validated.id, plan, user, args: validated.args };
+    const { plan, container: validated, user, idMaps } = planContainer(container, io);
+    return { id: validated.id, plan, user, args: validated.args, idMaps };
   });
 }
 

@@ -85,7 +85,9 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
       (io) => {
       // Checked again now that a pty may have been opened in the container's devpts.
       if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
-      const tail = processSteps(c, io);
+      const userns = config.namespaces.some((ns) => ns.type === 'user');
+      const idMaps = userns ? { uidMappings: config.uidMappings ?? [], gidMappings: config.gidMappings ?? [] } : undefined;
+      const tail = processSteps(c, io, idMaps);
       // The session and terminal belong to the process that execs: were the first child
       // the session leader, its exit would hang up the terminal under its successor.
       const steps: Step[] = [
@@ -96,7 +98,7 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
         ...tail.steps,
       ];
       const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
-      return { id: state.id, plan, user: tail.user, args: c.args };
+      return { id: state.id, plan, user: tail.user, args: c.args, idMaps };
       },
       `/proc/${state.pid}/root`,
     );

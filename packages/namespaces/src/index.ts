@@ -13,7 +13,8 @@ export {
 } from './defaults.js';
 export { CONTAINER_ID, RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './mountopts.js';
-export { STAGE, commandCandidates, planContainer, processSteps, stdioSteps, type ContainerPlan, type PlanIo, type ProcessConfig } from './plan.js';
+export * from './idmap.js';
+export { STAGE, capabilitySetsOf, commandCandidates, planContainer, withRootless, processSteps, stdioSteps, type ContainerPlan, type PlanIo, type ProcessConfig } from './plan.js';
 export { exec, type ExecOptions, type StdioEntry } from './exec.js';
 export { execIn, type ExecInProcess } from './execin.js';
 export {
@@ -42,3 +43,4 @@ export * from './oci.js';
 export * from './user.js';
 export * from './path.js';
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
+export { adjustCapabilities } from './capabilities.js';

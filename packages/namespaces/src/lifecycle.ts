@@ -13,6 +13,7 @@ import {
   type ContainerState,
 } from './state.js';
 import { validateContainer } from './validate.js';
+import { withRootless } from './plan.js';
 
 export interface StartOptions extends ExecOptions {
   /** Where container state lives; default a StateStore on {@link defaultStateRoot}. */
@@ -32,7 +33,7 @@ export interface StartOptions extends ExecOptions {
  */
 export function startContainer(container: Container, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
   const store = options.store ?? new StateStore();
-  const c = validateContainer(container);
+  const c = withRootless(validateContainer(container));
   const state: ContainerState = {
     ociVersion: OCI_VERSION,
     id: c.id,

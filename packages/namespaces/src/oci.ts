@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
+import { ignoredAmbient, resolveCapabilitySets } from '@ns/capabilities';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import type { Container, MountConfig, NamespaceConfig, NamespaceType } from './container.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
@@ -544,8 +545,21 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
   if (proc.rlimits !== undefined) {
     container.rlimits = proc.rlimits.map((r) => ({ type: r.type, soft: r.soft, hard: r.hard }));
   }
-  if (proc.capabilities?.bounding !== undefined) container.capabilities = [...proc.capabilities.bounding];
-  if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
+  if (proc.capabilities !== undefined) {
+    const sets: NonNullable<Container['capabilitySets']> = {};
+    for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) {
+      const list = proc.capabilities[set];
+      if (list !== undefined) sets[set] = [...list];
+    }
+    try {
+      resolveCapabilitySets(sets);
+    } catch (err) {
+      const message = (err as Error).message;
+      fail(/^process\.capabilities\.\w+/.exec(message)?.[0] ?? 'process.capabilities', message.replace(/^process\.capabilities\.\w+: /, ''));
+    }
+    container.capabilitySets = sets;
+  }
+  if (proc.oomScoreAdj !== undefined) container.oomScoreAdj = proc.oomScoreAdj;  if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
   if (oci.mounts !== undefined) {
     container.mounts = oci.mounts.map((m): MountConfig => {
       const out: MountConfig = {
@@ -562,12 +576,27 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
   if (oci.linux?.maskedPaths !== undefined) container.maskedPaths = [...oci.linux.maskedPaths];
   if (oci.linux?.readonlyPaths !== undefined) container.readonlyPaths = [...oci.linux.readonlyPaths];
   if (oci.linux?.rootfsPropagation !== undefined) container.rootfsPropagation = oci.linux.rootfsPropagation;
+  if (oci.linux?.sysctl !== undefined) container.sysctl = { ...oci.linux.sysctl };
+  const idMap = (list: { containerID: number; hostID: number; size: number }[]) => list.map(({ containerID, hostID, size }) => ({ containerID, hostID, size }));
+  if (oci.linux?.uidMappings !== undefined) container.uidMappings = idMap(oci.linux.uidMappings);
+  if (oci.linux?.gidMappings !== undefined) container.gidMappings = idMap(oci.linux.gidMappings);
   return container;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Warnings
 // ---------------------------------------------------------------------------------------------
+
+/** Why an LSM setting is ignored: the LSM is not active here, or not supported yet. */
+function lsmNote(lsm: 'apparmor' | 'selinux'): string {
+  let active: string[] = [];
+  try {
+    active = readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',');
+  } catch {
+    // securityfs not mounted: treat as absent
+  }
+  return active.includes(lsm) ? `ignored: ${lsm} profiles are not applied yet` : `ignored: ${lsm} is not active on this kernel`;
+}
 
 function present(value: unknown): boolean {
   if (value === undefined || value === null || value === '' || value === false) return false;
@@ -576,11 +605,6 @@ function present(value: unknown): boolean {
   return true;
 }
 
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  const sa = new Set(a);
-  const sb = new Set(b);
-  return sa.size === sb.size && [...sa].every((x) => sb.has(x));
-}
 
 /**
  * The fields of a valid spec that {@link fromOciSpec} accepts but the library does not apply
@@ -604,24 +628,19 @@ export function ociWarnings(spec: OciSpec): string[] {
     if (proc.user?.uid !== undefined && present(proc.user.username)) {
       note('process.user.username', 'ignored, process.user.uid is used');
     }
-    const caps = proc.capabilities;
-    if (caps !== undefined) {
-      const bounding = caps.bounding ?? [];
-      for (const set of ['effective', 'permitted', 'inheritable'] as const) {
-        const list = caps[set];
-        if (list !== undefined && list.length > 0 && !sameSet(list, bounding)) {
-          note(
-            `process.capabilities.${set}`,
-            'differs from process.capabilities.bounding; only the bounding list is applied (kept in every set)',
-          );
+    if (proc.capabilities?.ambient?.length) {
+      try {
+        const ignored = ignoredAmbient(proc.capabilities);
+        if (ignored.length) {
+          note('process.capabilities.ambient', `${ignored.join(', ')} ignored: not in both permitted and inheritable (as runc)`);
         }
+      } catch {
+        // unknown names are reported by fromOciSpec
       }
-      if (present(caps.ambient)) note('process.capabilities.ambient', 'ambient capabilities are not raised yet');
     }
-    if (present(proc.apparmorProfile)) note('process.apparmorProfile');
-    if (proc.oomScoreAdj !== undefined) note('process.oomScoreAdj');
+    if (present(proc.apparmorProfile)) note('process.apparmorProfile', lsmNote('apparmor'));
     if (present(proc.scheduler)) note('process.scheduler');
-    if (present(proc.selinuxLabel)) note('process.selinuxLabel');
+    if (present(proc.selinuxLabel)) note('process.selinuxLabel', lsmNote('selinux'));
     if (present(proc.ioPriority)) note('process.ioPriority');
   }
   if (present(spec.domainname)) note('domainname');
@@ -637,15 +656,12 @@ export function ociWarnings(spec: OciSpec): string[] {
   }
   const linux = spec.linux;
   if (linux !== undefined) {
-    if (present(linux.uidMappings)) note('linux.uidMappings');
-    if (present(linux.gidMappings)) note('linux.gidMappings');
     if (present(linux.timeOffsets)) note('linux.timeOffsets');
     if (present(linux.devices)) note('linux.devices');
     if (present(linux.cgroupsPath)) note('linux.cgroupsPath');
     if (present(linux.resources)) note('linux.resources', 'cgroup limits are not applied yet');
     if (present(linux.seccomp)) note('linux.seccomp', 'no seccomp filter is installed yet');
-    if (present(linux.sysctl)) note('linux.sysctl');
-    if (present(linux.mountLabel)) note('linux.mountLabel');
+    if (present(linux.mountLabel)) note('linux.mountLabel', lsmNote('selinux'));
     if (present(linux.intelRdt)) note('linux.intelRdt');
     if (present(linux.personality)) note('linux.personality');
   }

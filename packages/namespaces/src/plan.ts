@@ -14,13 +14,14 @@ import {
   type Plan,
   type Step,
 } from '@ns/syscalls';
-import { dropCapabilitiesSteps, parseStatusCapabilities, resolveKeptCapabilities } from '@ns/capabilities';
+import { capabilitySetSteps, keptCapabilitySets, parseStatusCapabilities, resolveCapabilitySets, resolveKeptCapabilities } from '@ns/capabilities';
 import type { Container, MountConfig, NamespaceType } from './container.js';
 import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js';
 import { parseMountOptions, parsePropagation } from './mountopts.js';
 import { resolveInRoot } from './path.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
 import { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
+import { formatIdMap, mapToHost, rootlessMappings, setgroupsAllowed, type IdMapping } from './idmap.js';
 
 /** Where the child stages the new root between its two pivot_root(2) calls (as bubblewrap). */
 export const STAGE = { base: '/tmp', newRoot: '/newroot', oldRoot: '/oldroot' } as const;
@@ -36,9 +37,11 @@ export interface PlanIo {
 }
 
 export interface ContainerPlan {
-  /** The validated container (rootfs resolved). */
+  /** The validated container (rootfs resolved; with a user namespace added in rootless mode). */
   container: Container;
   plan: Plan;
+  /** With a new user namespace: the maps the parent writes at the `idmap` sync step. */
+  idMaps?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
   user: ResolvedUser;
   /** The environment the process gets (HOME added from passwd when missing). */
   env: string[];
@@ -119,7 +122,21 @@ class RootfsPlanner {
   private readonly mounted: string[] = [];
   private readonly made = new Set<string>();
 
-  constructor(private readonly rootfs: string | null) {}
+  constructor(
+    private readonly rootfs: string | null,
+    private readonly env: { userns: boolean; ownNet: boolean; ownCgroup: boolean; gidMappings: readonly IdMapping[] } = {
+      userns: false,
+      ownNet: true,
+      ownCgroup: true,
+      gidMappings: [],
+    },
+  ) {}
+
+  /** A recursive read-only bind of a host path (for sysfs and cgroupfs a user namespace cannot mount). */
+  private bindHost(hostPath: string, target: string): void {
+    this.steps.push({ op: 'mount', source: STAGE.oldRoot + hostPath, target, fstype: null, flags: MS.BIND | MS.REC, data: null });
+    this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY, data: null, preserveFlags: true });
+  }
 
   /** The container path `p` resolved inside the rootfs, as a clean absolute container path. */
   resolve(p: string): string {
@@ -195,19 +212,39 @@ class RootfsPlanner {
         data: null,
       });
       if (opts.flags & ~MS.REC) {
-        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | opts.flags, data: null });
+        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | opts.flags, data: null, preserveFlags: true });
       }
     } else {
       this.ensureDir(dest);
       let fstype = m.type ?? m.source ?? 'none';
       let source = m.source ?? fstype;
+      let data = opts.data;
+      const { userns, ownNet, ownCgroup, gidMappings } = this.env;
+      if (fstype === 'sysfs' && userns && !ownNet) {
+        // sysfs mounts only with a network namespace of the user namespace's own (runc does the same).
+        this.bindHost('/sys', target);
+        this.markMounted(dest);
+        return;
+      }
       if (fstype === 'cgroup') {
+        if (userns && !ownCgroup) {
+          this.bindHost('/sys/fs/cgroup', target);
+          this.markMounted(dest);
+          return;
+        }
         // The unified hierarchy, read-only as runc spec asks; on v1/hybrid hosts this shows
         // the v2 tree only (see the issue notes).
         fstype = 'cgroup2';
         source = 'cgroup2';
       }
-      this.steps.push({ op: 'mount', source, target, fstype, flags: opts.flags, data: opts.data });
+      if (fstype === 'devpts' && userns && data) {
+        // gid=N is refused (EINVAL) when N is not mapped in the user namespace.
+        data = data
+          .split(',')
+          .filter((o) => !o.startsWith('gid=') || mapToHost(Number(o.slice(4)), gidMappings) !== null)
+          .join(',') || null;
+      }
+      this.steps.push({ op: 'mount', source, target, fstype, flags: opts.flags, data });
     }
     if (opts.propagation) {
       this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: opts.propagation, data: null });
@@ -215,10 +252,20 @@ class RootfsPlanner {
     this.markMounted(dest);
   }
 
-  /** Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices). */
+  /**
+   * Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices). In a user
+   * namespace mknod(2) is refused, so the host's nodes are bind-mounted instead, as runc's
+   * rootless mode does.
+   */
   devices(): void {
     for (const d of DEVICES) {
-      this.steps.push({ op: 'mknod', path: this.staged(`/dev/${d.name}`), mode: S_IFCHR | 0o666, major: d.major, minor: d.minor });
+      const path = this.staged(`/dev/${d.name}`);
+      if (this.env.userns) {
+        this.steps.push({ op: 'touch', path, mode: 0o666 });
+        this.steps.push({ op: 'mount', source: `${STAGE.oldRoot}/dev/${d.name}`, target: path, fstype: null, flags: MS.BIND, data: null });
+      } else {
+        this.steps.push({ op: 'mknod', path, mode: S_IFCHR | 0o666, major: d.major, minor: d.minor });
+      }
     }
     for (const [path, target] of DEV_SYMLINKS) {
       this.steps.push({ op: 'symlink', target, path: this.staged(path), existOk: true });
@@ -236,7 +283,7 @@ class RootfsPlanner {
         this.ensureDir(p);
         const target = this.staged(p);
         this.steps.push({ op: 'mount', source: STAGE.oldRoot + p, target, fstype: null, flags: MS.BIND | MS.REC, data: null });
-        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV, data: null });
+        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV, data: null, preserveFlags: true });
         this.markMounted(p);
       }
     }
@@ -273,16 +320,33 @@ function isKernelFs(p: string): boolean {
  * @see OCI runtime-spec config.md and runtime.md; pivot_root(2); mount_namespaces(7)
  */
 export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] }): ContainerPlan {
-  const container = validateContainer(input);
+  const container = withRootless(validateContainer(input));
   const steps: Step[] = [];
+  const own = (type: NamespaceType) => container.namespaces.some((ns) => ns.type === type && ns.path === undefined);
+  const userns = own('user');
+  const uidMappings = container.uidMappings ?? [];
+  const gidMappings = container.gidMappings ?? [];
 
   steps.push(...stdioSteps(io));
   steps.push({ op: 'umask', mask: 0 });
+  if (userns) {
+    // The parent writes uid_map and gid_map while the child waits; then the child becomes
+    // root of its user namespace (it holds every capability there, but its ids are the
+    // overflow ids until it sets them).
+    steps.push({ op: 'sync', name: 'idmap' });
+    if (mapToHost(0, gidMappings) !== null) steps.push({ op: 'setresgid', rgid: 0, egid: 0, sgid: 0 });
+    if (mapToHost(0, uidMappings) !== null) steps.push({ op: 'setresuid', ruid: 0, euid: 0, suid: 0 });
+  }
 
   let cloneFlags = 0;
   for (const ns of container.namespaces) {
     if (ns.path === undefined) cloneFlags |= NAMESPACE_FLAGS[ns.type];
     else steps.push({ op: 'setns', path: ns.path, nstype: NAMESPACE_FLAGS[ns.type] });
+  }
+
+  if (container.oomScoreAdj !== undefined) {
+    // Before capabilities are dropped: lowering it needs CAP_SYS_RESOURCE.
+    steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(container.oomScoreAdj) });
   }
 
   // A private mount tree, then the staging tmpfs holding the new root and the old one.
@@ -294,7 +358,7 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
   steps.push({ op: 'chdir', path: '/' });
 
-  const planner = new RootfsPlanner(container.rootfs);
+  const planner = new RootfsPlanner(container.rootfs, { userns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings });
   let rootFlags = 0;
   if (container.rootfs === null) {
     rootFlags = MS.NOSUID | MS.NODEV;
@@ -319,7 +383,11 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   steps.push(...planner.steps);
   steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
 
-  // Inside the new root: masked paths, read-only paths, then the root itself.
+  // Inside the new root: sysctls (before /proc/sys turns read-only), masked paths,
+  // read-only paths, then the root itself.
+  for (const [key, value] of Object.entries(container.sysctl ?? {})) {
+    steps.push({ op: 'writeFile', path: `/proc/sys/${key.replaceAll('.', '/')}`, data: value });
+  }
   for (const p of container.maskedPaths ?? []) {
     const { path, kind } = pathKind(container, planner, p);
     if (kind === null) continue;
@@ -334,19 +402,21 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
     if (kind === null) continue;
     const extra = isKernelFs(path) ? MS.NOSUID | MS.NODEV | MS.NOEXEC : 0;
     steps.push({ op: 'mount', source: path, target: path, fstype: null, flags: MS.BIND | MS.REC, data: null, ignoreMissing: true });
-    steps.push({ op: 'mount', source: null, target: path, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | extra, data: null, ignoreMissing: true });
+    steps.push({ op: 'mount', source: null, target: path, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | extra, data: null, ignoreMissing: true, preserveFlags: true });
   }
   if (container.readonly) {
-    steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null });
+    steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null, preserveFlags: true });
   }
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
-  const proc = processSteps(container, io);
+  const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined);
   steps.push(...proc.steps);
 
   const plan: Plan = { cloneFlags, steps };
   if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
-  return { container, plan, user: proc.user, env: proc.env };
+  const out: ContainerPlan = { container, plan, user: proc.user, env: proc.env };
+  if (userns) out.idMaps = { uidMappings, gidMappings };
+  return out;
 }
 
 /**
@@ -365,7 +435,18 @@ export function stdioSteps(io: PlanIo): Step[] {
 /** What {@link processSteps} needs: the process part of a container config. */
 export type ProcessConfig = Pick<
   Container,
-  'args' | 'env' | 'cwd' | 'user' | 'additionalGids' | 'capabilities' | 'dropCapabilities' | 'rlimits' | 'noNewPrivileges' | 'umask' | 'rootfs'
+  | 'args'
+  | 'env'
+  | 'cwd'
+  | 'user'
+  | 'additionalGids'
+  | 'capabilities'
+  | 'capabilitySets'
+  | 'dropCapabilities'
+  | 'rlimits'
+  | 'noNewPrivileges'
+  | 'umask'
+  | 'rootfs'
 >;
 
 /**
@@ -377,7 +458,11 @@ export type ProcessConfig = Pick<
  *   unknown capability.
  * @see capabilities(7) "Effect of user ID changes on capabilities", prctl(2), execve(2)
  */
-export function processSteps(c: ProcessConfig, io: PlanIo): { steps: Step[]; user: ResolvedUser; env: string[] } {
+export function processSteps(
+  c: ProcessConfig,
+  io: PlanIo,
+  idMaps?: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] },
+): { steps: Step[]; user: ResolvedUser; env: string[] } {
   const steps: Step[] = [];
   steps.push({ op: 'umask', mask: c.umask ?? 0o022 });
   const rlimits = c.rlimits ?? [];
@@ -395,18 +480,15 @@ export function processSteps(c: ProcessConfig, io: PlanIo): { steps: Step[]; use
   const user = resolveUser(c.user, readUserFiles(c.rootfs), {
     additionalGids: c.additionalGids ?? [],
   });
-  const kept = resolveKeptCapabilities({
-    ...(c.capabilities ? { keep: c.capabilities } : {}),
-    ...(c.dropCapabilities ? { drop: c.dropCapabilities } : {}),
-  });
-  const [bounding, ...setSteps] = dropCapabilitiesSteps(kept, { inheritable: callerInheritable() });
-  if (bounding) steps.push(bounding as Step);
-  steps.push({ op: 'prctl', option: PR.SET_KEEPCAPS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
-  steps.push({ op: 'setgroups', gids: user.additionalGids });
+  if (idMaps) checkUserMapped(user, idMaps);
+  const caps = capabilitySetSteps(capabilitySetsOf(c));
+  steps.push(...caps.before);
+  // With setgroups denied in the user namespace (an unprivileged caller's own mapping) the
+  // call would fail with EPERM; the process keeps the (unmapped) groups it has.
+  if (!idMaps || setgroupsAllowed(idMaps.gidMappings)) steps.push({ op: 'setgroups', gids: user.additionalGids });
   steps.push({ op: 'setresgid', rgid: user.gid, egid: user.gid, sgid: user.gid });
   steps.push({ op: 'setresuid', ruid: user.uid, euid: user.uid, suid: user.uid });
-  steps.push(...(setSteps as Step[]));
-  steps.push({ op: 'prctl', option: PR.SET_KEEPCAPS, arg2: 0, arg3: 0, arg4: 0, arg5: 0 });
+  steps.push(...caps.after);
 
   if (c.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
   steps.push({ op: 'chdir', path: c.cwd });
@@ -417,6 +499,48 @@ export function processSteps(c: ProcessConfig, io: PlanIo): { steps: Step[]; use
   steps.push({ op: 'execve', paths: commandCandidates(c.args[0]!, env), argv: c.args, envp: env });
 
   return { steps, user, env };
+}
+
+/**
+ * In a user namespace, the process's ids must be mapped.
+ * @throws NsError `ERR_NS_CONFIG` naming the unmapped uid or gid.
+ */
+function checkUserMapped(user: ResolvedUser, idMaps: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] }): void {
+  if (mapToHost(user.uid, idMaps.uidMappings) === null) {
+    throw configError(`user: uid ${user.uid} is not mapped in uidMappings (${formatIdMap(idMaps.uidMappings).trim().replaceAll('\n', '; ')})`, 'user');
+  }
+  for (const gid of [user.gid, ...user.additionalGids]) {
+    if (mapToHost(gid, idMaps.gidMappings) === null) {
+      throw configError(`user: gid ${gid} is not mapped in gidMappings (${formatIdMap(idMaps.gidMappings).trim().replaceAll('\n', '; ')})`, 'user');
+    }
+  }
+}
+
+/**
+ * Rootless mode: when this process is not root and the config has no user namespace, add
+ * one mapping the caller's uid and gid to root inside (as `runc spec --rootless`).
+ */
+export function withRootless(c: Container): Container {
+  if ((process.geteuid?.() ?? 0) === 0 || c.namespaces.some((ns) => ns.type === 'user')) return c;
+  return { ...c, namespaces: [{ type: 'user' }, ...c.namespaces], ...rootlessMappings() };
+}
+
+/**
+ * The five capability sets of the process: `capabilitySets` when given (OCI
+ * `process.capabilities`), else the seed's form: `capabilities` (default allow-list) kept in
+ * bounding, effective and permitted, with the caller's inheritable set reduced to them.
+ * `dropCapabilities` is then removed from every set.
+ * @throws CapabilityError `ERR_NS_CONFIG` naming the set and the capability.
+ */
+export function capabilitySetsOf(c: Pick<Container, 'capabilities' | 'capabilitySets' | 'dropCapabilities'>) {
+  const sets = c.capabilitySets
+    ? resolveCapabilitySets(c.capabilitySets, { field: 'capabilitySets' })
+    : keptCapabilitySets(resolveKeptCapabilities(c.capabilities ? { keep: c.capabilities } : {}), callerInheritable());
+  if (c.dropCapabilities?.length) {
+    const drop = resolveKeptCapabilities({ keep: c.dropCapabilities });
+    for (const k of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) sets[k] &= ~drop;
+  }
+  return sets;
 }
 
 /**

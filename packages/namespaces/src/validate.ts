@@ -2,6 +2,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import type { Container, NamespaceType } from './container.js';
+import { checkIdMappings } from './idmap.js';
 
 /** RLIMIT_* names to resource numbers (getrlimit(2)). */
 export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
@@ -16,6 +17,30 @@ export function rlimitValue(n: number): bigint {
   if (!Number.isFinite(n) || n >= 2 ** 64 - 1) return -1n;
   if (!Number.isInteger(n) || n < 0) return -1n;
   return BigInt(n);
+}
+
+/** IPC-namespaced sysctls (ipc_namespaces(7)); `fs.mqueue.*` also belongs to the IPC namespace. */
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/**
+ * Allow only kernel parameters that belong to a namespace the container has of its own, as
+ * runc does; anything else would change the host.
+ * @throws NsError `ERR_NS_CONFIG` naming `sysctl.<key>`.
+ */
+function checkSysctl(key: string, value: unknown, c: Container): void {
+  const field = `sysctl.${key}`;
+  const own = (type: NamespaceType) => c.namespaces.some((ns) => ns.type === type && ns.path === undefined);
+  if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw configError(`${field}: invalid sysctl name`, field);
+  if (typeof value !== 'string') throw configError(`${field}: expected a string value`, field);
+  if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) {
+    if (!own('ipc')) throw configError(`${field}: needs a new IPC namespace`, field);
+  } else if (key.startsWith('net.')) {
+    if (!own('network')) throw configError(`${field}: needs a new network namespace (it would change the host's)`, field);
+  } else if (key === 'kernel.hostname' || key === 'kernel.domainname') {
+    if (!own('uts')) throw configError(`${field}: needs a new UTS namespace`, field);
+  } else {
+    throw configError(`${field}: not a namespaced sysctl (setting it would change the host)`, field);
+  }
 }
 
 /** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
@@ -72,7 +97,12 @@ export function validateContainer(input: Container): Container {
     }
   });
   if (!types.has('mount')) throw configError('namespaces: a mount namespace is required (pivot_root needs one)', 'namespaces');
-  if (types.has('user')) throw configError('namespaces: user namespaces are not supported yet', 'namespaces');
+  if (types.has('user')) {
+    checkIdMappings(c.uidMappings ?? [], 'uidMappings');
+    checkIdMappings(c.gidMappings ?? [], 'gidMappings');
+  } else if (c.uidMappings?.length || c.gidMappings?.length) {
+    throw configError('uidMappings: id mappings need a user namespace in namespaces', 'uidMappings');
+  }
   if (types.has('time')) throw configError('namespaces: time namespaces are not supported yet', 'namespaces');
 
   if (c.hostname !== undefined && c.hostname !== '') {
@@ -99,6 +129,10 @@ export function validateContainer(input: Container): Container {
       throw configError(`rlimits[${i}]: soft limit ${r.soft} is above the hard limit ${r.hard}`, `rlimits[${i}]`);
     }
   });
+  if (c.oomScoreAdj !== undefined && (!Number.isInteger(c.oomScoreAdj) || c.oomScoreAdj < -1000 || c.oomScoreAdj > 1000)) {
+    throw configError(`oomScoreAdj: expected an integer -1000..1000, got ${JSON.stringify(c.oomScoreAdj)}`, 'oomScoreAdj');
+  }
+  for (const [key, value] of Object.entries(c.sysctl ?? {})) checkSysctl(key, value, c);
   if (c.umask !== undefined && (!Number.isInteger(c.umask) || c.umask < 0 || c.umask > 0o777)) {
     throw configError(`umask: expected an integer 0..0o777, got ${JSON.stringify(c.umask)}`, 'umask');
   }

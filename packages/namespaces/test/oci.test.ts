@@ -140,7 +140,12 @@ describe('fromOciSpec', () => {
     expect(c.cwd).toBe('/');
     expect(c.user).toBe('0:0');
     expect(c.hostname).toBe('runc');
-    expect(c.capabilities).toEqual(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']);
+    expect(c.capabilitySets).toEqual({
+      bounding: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+      effective: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+      permitted: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+      ambient: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+    });
     // runc 1.1.5 on this host (cgroup v1/hybrid) writes five namespaces, no cgroup one.
     expect(c.namespaces).toEqual([
       { type: 'pid' },
@@ -218,15 +223,24 @@ describe('fromOciSpec', () => {
     expect(c.user).toBe('1000:100');
     expect(c.additionalGids).toEqual([10, 20]);
     expect(c.capabilities).toBeUndefined();
+    expect(c.capabilitySets).toBeUndefined();
     spec.process.user = { username: 'alice' };
     expect(convert(spec).user).toBe('alice');
     spec.process.user = { username: 'alice', gid: 5 };
     expect(convert(spec).user).toBe('alice:5');
     delete spec.process.user;
     expect(convert(spec).user).toBe('0:0');
-    spec.process.capabilities = { bounding: [], effective: ['CAP_KILL'] };
+    spec.process.capabilities = { bounding: [], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_CHOWN'] };
     c = convert(spec);
-    expect(c.capabilities).toEqual([]);
+    expect(c.capabilitySets).toEqual({ bounding: [], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_CHOWN'] });
+  });
+
+  it('rejects capability sets that cannot be applied, naming the set and the capability', () => {
+    const spec = minimal();
+    spec.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL'] };
+    expect(() => convert(spec)).toThrow('config.json: process.capabilities.effective: CAP_CHOWN must also be in process.capabilities.permitted');
+    spec.process.capabilities = { bounding: ['CAP_KILL', 'CAP_BOGUS'] };
+    expect(() => convert(spec)).toThrow('config.json: process.capabilities.bounding: unknown capability "CAP_BOGUS"');
   });
 
   it('maps every namespace type 1:1, with paths', () => {
@@ -325,16 +339,15 @@ describe('ociWarnings', () => {
     const spec = minimal();
     spec.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
     spec.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' };
-    spec.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_CHOWN'] };
+    spec.process.capabilities = { bounding: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_KILL'] };
     spec.process.user.umask = 18;
     spec.hooks = { prestart: [{ path: '/bin/true' }], poststop: [] };
     spec.mounts = [{ destination: 'rel' }];
     const paths = ociWarnings(parseOciSpec(spec)).map((w) => w.split(':')[0]);
     expect(paths).toEqual([
-      'process.capabilities.effective',
+      'process.capabilities.ambient',
       'mounts[0].destination',
       'hooks.prestart',
-      'linux.uidMappings',
       'linux.seccomp',
     ]);
   });

@@ -42,6 +42,8 @@ export const STEP_BYTES = 88;
 const NONE = 0xffffffff;
 /** Step flag: ENOENT counts as success. */
 const STEP_IGNORE_MISSING = 1;
+/** Step flag: a remount keeps the mount's current flags. */
+const STEP_PRESERVE_FLAGS = 2;
 
 type Int = number | bigint;
 
@@ -161,7 +163,7 @@ export function encodePlan(plan: Plan): Buffer {
     const at = k * STEP_BYTES;
     const { i, s, v } = slots(step);
     steps.writeUInt32LE(OP_CODES[step.op], at);
-    steps.writeUInt32LE(step.ignoreMissing ? STEP_IGNORE_MISSING : 0, at + 4);
+    steps.writeUInt32LE((step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0), at + 4);
     i.forEach((n, j) => steps.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), at + 8 + 8 * j));
     for (let j = 0; j < 4; j++) steps.writeUInt32LE(str(s[j] ?? null, `step ${k} (${step.op})`), at + 56 + 4 * j);
     for (let j = 0; j < 3; j++) {

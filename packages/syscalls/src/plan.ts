@@ -17,6 +17,13 @@ export interface StepCommon {
    * runc ignores them).
    */
   ignoreMissing?: boolean;
+  /**
+   * For a remount (MS_REMOUNT): add the flags the mount already has (statfs(2) f_flags:
+   * ro, nosuid, nodev, noexec, the atime mode, nosymfollow), as runc does. Inside a user
+   * namespace the kernel refuses a remount that would clear a flag locked by the mount's
+   * origin.
+   */
+  preserveFlags?: boolean;
 }
 
 /** mount(2): `mount(source, target, fstype, flags, data)`. */

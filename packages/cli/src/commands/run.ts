@@ -1,6 +1,8 @@
 /**
- * `ns run [options] [ID] [-- CMD ARGS...]`: create and start a container in one go, in the
- * foreground, as `runc run` (and `docker run` for the -e/-v/--cap-* options).
+ * `ns run [options] [ID] [-- CMD ARGS...]`: create and start a container in one go, as
+ * `runc run` (and `docker run` for the -e/-v/--cap-* options): in the foreground, its state
+ * recorded under the state root while it runs, or with `-d` detached, its state kept until
+ * `ns delete`.
  *
  * The config comes from, in this order: `--bundle DIR` (DIR/config.json), `--rootfs DIR`
  * (defaults on that root filesystem), a config.json in the working directory (the working
@@ -26,7 +28,9 @@ import {
   type Container,
   type MountConfig,
   type NamespaceConfig,
+  StateStore,
 } from '@ns/namespaces';
+import { openOutputFiles, runDetached, type OpenedOutput } from '../detach.js';
 import { EXIT, errorLine } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { startContainer } from '../start.js';
@@ -65,6 +69,14 @@ export interface RunOptions {
   volume?: string[];
   /** `--dry-run`: print the plan, start nothing. */
   dryRun?: boolean;
+  /** `-d, --detach`: start the container, record its state and return; it keeps running. */
+  detach?: boolean;
+  /** `--stdout FILE`: append the container's stdout to FILE (default: ns's own, /dev/null with -d). */
+  stdout?: string;
+  /** `--stderr FILE`: append the container's stderr to FILE. */
+  stderr?: string;
+  /** `--log FILE`: append both stdout and stderr to FILE (unless --stdout / --stderr say otherwise). */
+  log?: string;
 }
 
 /** What {@link buildContainer} reads besides the options, and where it reports warnings. */
@@ -277,10 +289,11 @@ export function buildContainer(options: RunOptions, cwd: string, context: BuildC
 }
 
 /**
- * `ns run`: build the container, print warnings, then either print the plan (`--dry-run`)
- * or start it in the foreground and return its exit status (see {@link EXIT}).
+ * `ns run`: build the container, print warnings, then print the plan (`--dry-run`), start it
+ * detached (`-d`, see {@link runDetached}), or start it in the foreground and return its exit
+ * status (see {@link EXIT}). The state goes to `store` (default: the default state root).
  */
-export async function runCommand(options: RunOptions, io: ResolvedIo): Promise<number> {
+export async function runCommand(options: RunOptions, io: ResolvedIo, store?: StateStore): Promise<number> {
   const warnings: string[] = [];
   let container: Container;
   try {
@@ -290,6 +303,13 @@ export async function runCommand(options: RunOptions, io: ResolvedIo): Promise<n
     return EXIT.FAILURE;
   }
   for (const w of warnings) io.stderr(`ns: warning: ${w}\n`);
+
+  const files = { stdout: options.stdout, stderr: options.stderr, log: options.log };
+  const hasFiles = files.stdout !== undefined || files.stderr !== undefined || files.log !== undefined;
+  if (hasFiles && container.terminal && !options.detach) {
+    io.stderr('ns: --stdout, --stderr and --log cannot be used with a terminal (-t): the output goes to the pty\n');
+    return EXIT.FAILURE;
+  }
 
   if (options.dryRun) {
     try {
@@ -303,5 +323,24 @@ export async function runCommand(options: RunOptions, io: ResolvedIo): Promise<n
       return EXIT.FAILURE;
     }
   }
-  return startContainer(container, io);
+
+  const defined = Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined));
+  if (options.detach) {
+    return runDetached(container, defined, store ?? new StateStore(), io);
+  }
+  let output: OpenedOutput | undefined;
+  try {
+    if (hasFiles) output = openOutputFiles(defined, io.cwd);
+  } catch (err) {
+    io.stderr(errorLine(err));
+    return EXIT.FAILURE;
+  }
+  try {
+    return await startContainer(container, io, {
+      ...(store !== undefined ? { store } : {}),
+      ...(output ? { stdio: ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit'] } : {}),
+    });
+  } finally {
+    output?.close();
+  }
 }

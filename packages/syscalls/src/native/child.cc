@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/mount.h>
 #include <sched.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
 #include "plan.h"
@@ -190,10 +192,46 @@ long do_sync(const ns_child_ctx* c, int32_t index) {
 
 long do_clone_parent(ns_child_ctx* c, int32_t index);
 
+// statfs(2) f_flags (ST_*) as mount(2) flags (MS_*).
+long mount_flags_of(const char* target, long* out) {
+  struct statfs sf;
+  long r = NS_RAW2(SYS_statfs, target, &sf);
+  if (r < 0) return r;
+  long f = 0;
+  unsigned long st = (unsigned long)sf.f_flags;
+  if (st & ST_RDONLY) f |= MS_RDONLY;
+  if (st & ST_NOSUID) f |= MS_NOSUID;
+  if (st & ST_NODEV) f |= MS_NODEV;
+  if (st & ST_NOEXEC) f |= MS_NOEXEC;
+  if (st & ST_NOATIME) f |= MS_NOATIME;
+  if (st & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (st & ST_RELATIME) f |= MS_RELATIME;
+  if (!(st & (ST_NOATIME | ST_RELATIME))) f |= MS_STRICTATIME;
+#ifdef ST_NOSYMFOLLOW
+  if (st & ST_NOSYMFOLLOW) f |= MS_NOSYMFOLLOW;
+#endif
+  *out = f;
+  return 0;
+}
+
+long do_mount(const ns_step* s) {
+  long flags = s->i[0];
+  if (s->flags & NS_STEP_PRESERVE_FLAGS) {
+    long have = 0;
+    long r = mount_flags_of(s->s[1], &have);
+    if (r < 0) return r;
+    // An explicit atime mode in the step wins over the current one.
+    const long atime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+    if (flags & atime) have &= ~atime;
+    flags |= have;
+  }
+  return NS_RAW5(SYS_mount, s->s[0], s->s[1], s->s[2], flags, s->s[3]);
+}
+
 long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
   switch (s->op) {
     case NS_OP_MOUNT:
-      return NS_RAW5(SYS_mount, s->s[0], s->s[1], s->s[2], s->i[0], s->s[3]);
+      return do_mount(s);
     case NS_OP_UMOUNT2:
       return NS_RAW2(SYS_umount2, s->s[0], s->i[0]);
     case NS_OP_MKDIR: {

@@ -44,6 +44,7 @@ enum ns_op : uint32_t {
 #define NS_STEP_BYTES 88u
 #define NS_NONE 0xffffffffu
 #define NS_STEP_IGNORE_MISSING 1u
+#define NS_STEP_PRESERVE_FLAGS 2u
 
 // One decoded step: integers, strings and vectors as the child uses them.
 struct ns_step {

@@ -1,0 +1,229 @@
+// In-process measurements, run by bench/run.mjs in a fresh Node process per task:
+//   node bench/inproc.mjs '<task json>' OUT.json
+// Every time is in milliseconds (performance.now()); every container runs /bin/true on the
+// busybox rootfs with the library's defaults (rootfsContainer): new mnt/pid/uts/ipc/net
+// namespaces, /proc /dev /sys, masked paths, default capabilities.
+import { spawn as cpSpawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
+const ns = await import(new URL('../packages/namespaces/dist/index.js', import.meta.url).href);
+const sys = await import(new URL('../packages/syscalls/dist/index.js', import.meta.url).href);
+const caps = await import(new URL('../packages/capabilities/dist/index.js', import.meta.url).href);
+
+const task = JSON.parse(process.argv[2]);
+const outFile = process.argv[3];
+const now = () => performance.now();
+const ARGS = ['/bin/true'];
+
+function container() {
+  return ns.rootfsContainer(task.rootfs, { args: task.args ?? ARGS });
+}
+
+function check(exit, what) {
+  if (exit.exitCode !== 0) throw new Error(`${what}: exit ${JSON.stringify(exit)}`);
+}
+
+/** One container start + wait; returns [block, total] (ms). */
+async function startOnce(stdio) {
+  const t0 = now();
+  const p = ns.exec(container(), { stdio });
+  const t1 = now();
+  check(await p.wait(), 'container');
+  return [t1 - t0, now() - t0];
+}
+
+function childExit(child) {
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve({ exitCode: code, signal }));
+  });
+}
+
+function openFds() {
+  return readdirSync('/proc/self/fd').length;
+}
+
+function eldSummary(h, resolutionMs) {
+  // The histogram records the interval between timer ticks: lateness = value - resolution.
+  const ms = (v) => v / 1e6 - resolutionMs;
+  return { max: ms(h.max), p99: ms(h.percentile(99)), p50: ms(h.percentile(50)), mean: ms(h.mean), count: h.count };
+}
+
+const tasks = {
+  /** Sequential start + wait. */
+  async seq({ n, warmup = 20, stdio = 'inherit' }) {
+    for (let k = 0; k < warmup; k++) await startOnce(stdio);
+    const block = [];
+    const total = [];
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    for (let k = 0; k < n; k++) {
+      const [b, t] = await startOnce(stdio);
+      block.push(b);
+      total.push(t);
+    }
+    h.disable();
+    return { block, total, eld: eldSummary(h, 1) };
+  },
+
+  /** Containers/s with `conc` in flight, for each level. */
+  async throughput({ levels, perLevel, warmup = 20 }) {
+    for (let k = 0; k < warmup; k++) await startOnce('inherit');
+    const out = [];
+    for (const conc of levels) {
+      const block = [];
+      let started = 0;
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      const t0 = now();
+      h.enable();
+      const worker = async () => {
+        while (started < perLevel) {
+          started++;
+          const a = now();
+          const p = ns.exec(container(), { stdio: 'inherit' });
+          block.push(now() - a);
+          check(await p.wait(), 'container');
+        }
+      };
+      await Promise.all(Array.from({ length: conc }, worker));
+      const wall = now() - t0;
+      h.disable();
+      out.push({ conc, n: perLevel, wallMs: wall, perSecond: (perLevel * 1000) / wall, block, eld: eldSummary(h, 1) });
+    }
+    return { levels: out };
+  },
+
+  /** Sequential execIn + wait into a running container (state read from the store). */
+  async execin({ stateRoot, id, n, warmup = 20 }) {
+    const state = new ns.StateStore(stateRoot).read(id);
+    const once = async () => {
+      const t0 = now();
+      const p = ns.execIn(state, { args: ARGS }, { stdio: 'inherit' });
+      const t1 = now();
+      check(await p.wait(), 'execIn');
+      return [t1 - t0, now() - t0];
+    };
+    for (let k = 0; k < warmup; k++) await once();
+    const block = [];
+    const total = [];
+    for (let k = 0; k < n; k++) {
+      const [b, t] = await once();
+      block.push(b);
+      total.push(t);
+    }
+    return { block, total, pid: state.pid };
+  },
+
+  /** child_process.spawn of a command (nsenter, /bin/true ...): what Node users do otherwise. */
+  async childProcess({ argv, n, warmup = 10 }) {
+    const once = async () => {
+      const t0 = now();
+      const child = cpSpawn(argv[0], argv.slice(1), { stdio: 'inherit' });
+      const t1 = now();
+      const exit = await childExit(child);
+      check(exit, argv.join(' '));
+      return [t1 - t0, now() - t0];
+    };
+    for (let k = 0; k < warmup; k++) await once();
+    const block = [];
+    const total = [];
+    for (let k = 0; k < n; k++) {
+      const [b, t] = await once();
+      block.push(b);
+      total.push(t);
+    }
+    return { block, total };
+  },
+
+  /** RSS (and heap, descriptors) every `every` runs over `n` runs with `conc` in flight. */
+  async rss({ n, every, conc = 4 }) {
+    const gc = globalThis.gc;
+    const sample = (runs, wallMs) => {
+      const m = process.memoryUsage();
+      const raw = m.rss;
+      if (gc) gc();
+      const after = process.memoryUsage();
+      return { runs, wallMs, rss: raw, rssAfterGc: after.rss, heapUsed: after.heapUsed, external: after.external, fds: openFds() };
+    };
+    const samples = [sample(0, 0)];
+    const t0 = now();
+    let done = 0;
+    let started = 0;
+    let nextSample = every;
+    const worker = async () => {
+      while (started < n) {
+        started++;
+        const p = ns.exec(container(), { stdio: 'inherit' });
+        check(await p.wait(), 'container');
+        done++;
+        if (done >= nextSample) {
+          nextSample += every;
+          samples.push(sample(done, now() - t0));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: conc }, worker));
+    return { samples, gc: Boolean(gc) };
+  },
+
+  /** Where one start's synchronous time goes: each stage of exec() timed on its own. */
+  async phases({ n }) {
+    const med = (f) => {
+      const xs = [];
+      for (let k = 0; k < n; k++) {
+        const t0 = now();
+        f();
+        xs.push(now() - t0);
+      }
+      xs.sort((a, b) => a - b);
+      return xs[xs.length >> 1];
+    };
+    const c = container();
+    const validated = ns.validateContainer(c);
+    const planned = ns.planContainer(c, { stdio: [0, 1, 2] });
+    const out = {
+      planSteps: planned.plan.steps.length,
+      planBytes: sys.encodePlan(planned.plan).length,
+      stages: {},
+    };
+    const s = out.stages;
+    s.rootfsContainer = med(() => container());
+    s.validateContainer = med(() => ns.validateContainer(c));
+    s.planContainer = med(() => ns.planContainer(c, { stdio: [0, 1, 2] }));
+    s.encodePlan = med(() => sys.encodePlan(planned.plan));
+    s.readUserFiles = med(() => ns.readUserFiles(validated.rootfs));
+    s['resolveUser (parse passwd+group)'] = med(() => ns.resolveUser('0:0', ns.readUserFiles(validated.rootfs)));
+    s['read+parse /proc/self/status'] = med(() => caps.parseStatusCapabilities(readFileSync('/proc/self/status', 'utf8')));
+    s['read /proc/self/limits'] = med(() => readFileSync('/proc/self/limits', 'utf8'));
+    // The native part alone: a ready plan, spawn(), then its exit.
+    const spawnBlock = [];
+    const spawnTotal = [];
+    const execBlock = [];
+    for (let k = 0; k < n; k++) {
+      let t0 = now();
+      const child = sys.spawn(planned.plan);
+      spawnBlock.push(now() - t0);
+      check(await child.exited, 'spawn');
+      spawnTotal.push(now() - t0);
+      t0 = now();
+      const p = ns.exec(c, { stdio: 'inherit' });
+      execBlock.push(now() - t0);
+      check(await p.wait(), 'exec');
+    }
+    const m = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    s['native spawn() (clone to execve)'] = m(spawnBlock);
+    s['native spawn() + exit'] = m(spawnTotal);
+    s['exec() call (all of the above)'] = m(execBlock);
+    return out;
+  },
+};
+
+const fn = tasks[task.task];
+if (!fn) throw new Error(`unknown task ${task.task}`);
+const fdsBefore = openFds();
+const result = await fn(task);
+result.fdsBefore = fdsBefore;
+result.fdsAfter = openFds();
+result.node = process.version;
+writeFileSync(outFile, JSON.stringify(result));

@@ -1,0 +1,98 @@
+/**
+ * `ns run -d`: start a container that outlives `ns`, and the output files of `--stdout`,
+ * `--stderr` and `--log`.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ErrorCode, NsError, startContainer as startRecorded, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
+import { EXIT, errorLine, exitCodeFor } from './errors.js';
+import type { ResolvedIo } from './io.js';
+
+/** Where the container's output goes: `--stdout FILE`, `--stderr FILE`, `--log FILE` (both). */
+export interface OutputFiles {
+  stdout?: string;
+  stderr?: string;
+  log?: string;
+}
+
+/** Descriptors opened for {@link OutputFiles}; `close()` closes them (the child has its own copies). */
+export interface OpenedOutput {
+  /** stdio[1], stdio[2]: a descriptor, or undefined when no file was given. */
+  stdout?: number;
+  stderr?: number;
+  close(): void;
+}
+
+/**
+ * Open the output files for appending, creating them (mode 0644 before the umask), as a
+ * shell's `>>`. `--stdout` / `--stderr` win over `--log` for their stream; a file given
+ * for both is opened once. Relative paths are taken from `cwd`.
+ * @throws NsError with the errno name and path when a file cannot be opened (nothing is left open).
+ */
+export function openOutputFiles(files: OutputFiles, cwd: string): OpenedOutput {
+  const opened = new Map<string, number>();
+  const open = (option: string, file: string): number => {
+    const path = resolve(cwd, file);
+    const known = opened.get(path);
+    if (known !== undefined) return known;
+    try {
+      const fd = openSync(path, 'a', 0o644);
+      opened.set(path, fd);
+      return fd;
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new NsError(code, `${option} ${path}: cannot open for writing: ${code}`, { path, syscall: 'open', cause });
+    }
+  };
+  const close = () => {
+    for (const fd of opened.values()) closeSync(fd);
+    opened.clear();
+  };
+  try {
+    const out: OpenedOutput = { close };
+    const stdout = files.stdout ?? files.log;
+    const stderr = files.stderr ?? files.log;
+    if (stdout !== undefined) out.stdout = open(files.stdout !== undefined ? '--stdout' : '--log', stdout);
+    if (stderr !== undefined) out.stderr = open(files.stderr !== undefined ? '--stderr' : '--log', stderr);
+    return out;
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/**
+ * `ns run -d`: start `container` detached (no parent-death signal, not holding ns's event
+ * loop), record its state in `store`, and return 0 once its command runs, printing nothing
+ * (as `runc run -d`). Its stdin is /dev/null, its stdout / stderr the given files or
+ * /dev/null. A terminal is refused: ns has no `--console-socket` to hand the pty to.
+ */
+export function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo): number {
+  if (container.terminal) {
+    const err = new NsError(
+      ErrorCode.CONFIG,
+      'cannot allocate a terminal for a detached container: ns has no --console-socket to pass it to ' +
+        '(run without -t / set process.terminal to false in config.json, or run in the foreground)',
+      { path: 'terminal' },
+    );
+    io.stderr(errorLine(err));
+    return EXIT.FAILURE;
+  }
+  let output: OpenedOutput;
+  try {
+    output = openOutputFiles(files, io.cwd);
+  } catch (err) {
+    io.stderr(errorLine(err));
+    return EXIT.FAILURE;
+  }
+  try {
+    const stdio: StdioEntry[] = ['ignore', output.stdout ?? 'ignore', output.stderr ?? 'ignore'];
+    startRecorded(container, { store, detached: true, stdio });
+    return 0;
+  } catch (err) {
+    io.stderr(errorLine(err));
+    return exitCodeFor(err);
+  } finally {
+    output.close();
+  }
+}
