@@ -266,8 +266,12 @@ describe('--cap-add / --cap-drop', () => {
     expect(build({}).capabilities).toBeUndefined();
   });
 
-  it('adds to and drops from DEFAULT_CAPABILITIES', () => {
-    const caps = build({ capAdd: ['NET_ADMIN'], capDrop: ['cap_chown'] }).capabilities ?? [];
+  it('adds to and drops from DEFAULT_CAPABILITIES, in every set', () => {
+    const container = build({ capAdd: ['NET_ADMIN'], capDrop: ['cap_chown'] });
+    expect(container.capabilities).toBeUndefined();
+    expect(container.capabilitySets?.effective).toEqual(container.capabilitySets?.bounding);
+    expect(container.capabilitySets?.permitted).toEqual(container.capabilitySets?.bounding);
+    const caps = container.capabilitySets?.bounding ?? [];
     expect(caps).toContain('CAP_NET_ADMIN');
     expect(caps).not.toContain('CAP_CHOWN');
     expect(caps).toHaveLength(DEFAULT_CAPABILITIES.length);
@@ -275,7 +279,7 @@ describe('--cap-add / --cap-drop', () => {
   });
 
   it('starts from the bundle list when it has one', () => {
-    const caps = build({ bundle, capAdd: ['SYS_ADMIN'] }).capabilities ?? [];
+    const caps = build({ bundle, capAdd: ['SYS_ADMIN'] }).capabilitySets?.bounding ?? [];
     expect([...caps].sort()).toEqual(['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_ADMIN']);
   });
 
@@ -296,6 +300,13 @@ describe('--cap-add / --cap-drop', () => {
 
   it('does not list a capability twice', () => {
     expect(applyCapabilities(['CAP_KILL'], ['kill', 'CAP_KILL'], [])).toEqual(['CAP_KILL']);
+  });
+
+  it('--cap-add ALL still loses the dropped ones; a named add wins over its drop (as docker)', () => {
+    const all = build({ capAdd: ['ALL'], capDrop: ['SYS_ADMIN'] }).capabilitySets?.bounding ?? [];
+    expect(all).not.toContain('CAP_SYS_ADMIN');
+    expect(all).toContain('CAP_NET_ADMIN');
+    expect(build({ capAdd: ['KILL'], capDrop: ['KILL'] }).capabilitySets?.bounding).toContain('CAP_KILL');
   });
 
   it('refuses an unknown capability, naming the option', () => {

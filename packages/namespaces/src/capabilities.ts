@@ -46,12 +46,14 @@ export function adjustCapabilities(container: Container, changes: { add?: string
       n.toUpperCase() === 'ALL' ? CAPABILITIES.filter((c) => c.value <= last).map((c) => c.name) : [formatCapability(parseCapability(n))],
     );
   };
+  // Docker's order: `--cap-add ALL` starts from every capability and then drops; `--cap-drop
+  // ALL` keeps only what is added; otherwise the drops come off and the adds go on.
+  const isAll = (n: string) => n.toUpperCase() === 'ALL';
   const drop = changes.drop ?? [];
-  if (drop.some((n) => n.toUpperCase() === 'ALL')) for (const s of SET_NAMES) sets[s].clear();
-  for (const n of expand(drop.filter((d) => d.toUpperCase() !== 'ALL'))) for (const s of SET_NAMES) sets[s].delete(n);
-  const add = expand(changes.add ?? []);
-  const ambient = add.length > 0 && !runsAsRoot(container);
-  for (const n of add) {
+  const addList = changes.add ?? [];
+  const add = expand(addList.filter((n) => !isAll(n)));
+  const ambient = (add.length > 0 || addList.some(isAll)) && !runsAsRoot(container);
+  const grant = (n: string) => {
     sets.bounding.add(n);
     sets.effective.add(n);
     sets.permitted.add(n);
@@ -59,7 +61,11 @@ export function adjustCapabilities(container: Container, changes: { add?: string
       sets.inheritable.add(n);
       sets.ambient.add(n);
     }
-  }
+  };
+  if (addList.some(isAll)) expand(['ALL']).forEach(grant);
+  if (drop.some(isAll)) for (const s of SET_NAMES) sets[s].clear();
+  for (const n of expand(drop.filter((d) => !isAll(d)))) for (const s of SET_NAMES) sets[s].delete(n);
+  add.forEach(grant);
   const byNumber = (s: Set<string>) => [...s].sort((a, b) => parseCapability(a) - parseCapability(b));
   const out: Sets = {};
   for (const s of SET_NAMES) out[s] = byNumber(sets[s]);

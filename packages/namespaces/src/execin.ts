@@ -60,7 +60,8 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
     user: proc.user ?? config.user,
     terminal: proc.terminal ?? false,
     ...(proc.additionalGids ? { additionalGids: proc.additionalGids } : {}),
-    ...(proc.capabilities ? { capabilities: proc.capabilities } : {}),
+    // Capabilities given for this process replace every set of the container's.
+    ...(proc.capabilities ? { capabilities: proc.capabilities, capabilitySets: undefined, dropCapabilities: undefined } : {}),
     ...(proc.noNewPrivileges !== undefined ? { noNewPrivileges: proc.noNewPrivileges } : {}),
   });
   if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);

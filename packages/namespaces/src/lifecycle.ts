@@ -95,8 +95,9 @@ function pidNamespace(pid: number): string | null {
 export function containerPids(state: ContainerState): number[] {
   if (!isAlive(state)) return [];
   const ns = pidNamespace(state.pid);
-  const own = state.config.namespaces.some((n) => n.type === 'pid' && n.path === undefined);
-  if (!ns || !own) return [state.pid];
+  // Only a pid namespace that really differs from ours is the container's: never widen a
+  // signal to every process that merely shares the host's (a stale or forged state file).
+  if (!ns || ns === pidNamespace(process.pid)) return [state.pid];
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -179,6 +180,7 @@ export function killContainer(store: StateStore, id: string, signal: NodeJS.Sign
  *   container without `force`, or when it does not die in time.
  */
 export async function deleteContainer(store: StateStore, id: string, options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  store.read(id); // ERR_NS_NOT_FOUND before anything (the lock) is created
   await store.withLock(id, async () => {
     const state = store.read(id);
     const status = currentStatus(state);

@@ -107,7 +107,7 @@ export function ociState(state: ContainerState): {
 /**
  * Container state on disk: one folder per id under `root`, holding `state.json`. Writes are
  * atomic (write a temporary file, then rename(2)); changes are serialized per container with
- * a lock (proper-lockfile, `<root>/<id>.lock`).
+ * a lock (proper-lockfile, `<root>/<id>/.lock`).
  */
 export class StateStore {
   readonly root: string;
@@ -191,7 +191,7 @@ export class StateStore {
       return [];
     }
     return names
-      .filter((n) => CONTAINER_ID.test(n) && !n.endsWith('.lock'))
+      .filter((n) => CONTAINER_ID.test(n))
       .filter((n) => {
         try {
           readFileSync(join(this.root, n, 'state.json'));
@@ -210,21 +210,29 @@ export class StateStore {
 
   /**
    * Run `fn` holding the container's lock (waits up to about 5 s for another holder).
-   * @throws NsError `ERR_NS_STATE` when the lock cannot be taken.
+   * @throws NsError `ERR_NS_NOT_FOUND` when the container does not exist (or is deleted
+   *   meanwhile), `ERR_NS_STATE` when the lock cannot be taken.
    */
   async withLock<T>(id: string, fn: () => T | Promise<T>): Promise<T> {
     const dir = this.dir(id);
-    mkdirSync(this.root, { recursive: true, mode: 0o711 });
+    // The lock lives inside the container's folder, so no id can clash with it and it goes
+    // away with the folder.
+    const lockPath = join(dir, '.lock');
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(dir, {
         realpath: false,
-        lockfilePath: `${dir}.lock`,
+        lockfilePath: lockPath,
         stale: 10_000,
         retries: { retries: 100, minTimeout: 5, maxTimeout: 50, factor: 1.5 },
+        // The folder (and the lock in it) is removed by delete while held: not an error.
+        onCompromised: () => undefined,
       });
     } catch (cause) {
-      throw new NsError(ErrorCode.STATE, `container ${id} is locked by another ns process`, { path: `${dir}.lock`, cause });
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new NsError(ErrorCode.NOT_FOUND, `container ${id} does not exist`, { path: dir, cause });
+      }
+      throw new NsError(ErrorCode.STATE, `container ${id} is locked by another ns process`, { path: lockPath, cause });
     }
     try {
       return await fn();

@@ -147,6 +147,34 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
     for (const pid of pids) expect(gone(pid) || processStartTime(pid) === null).toBe(true);
   });
 
+  it('never widens a signal to the host: an init in the host pid namespace is the only pid (regression)', async () => {
+    const { spawn } = await import('node:child_process');
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const startTime = processStartTime(sleeper.pid!)!;
+      const forged = { ...start('forged').state, pid: sleeper.pid!, startTime };
+      expect(containerPids(forged)).toEqual([sleeper.pid]);
+      store.write(forged);
+      killContainer(store, 'forged', 0, { all: true }); // signal 0: checks delivery only
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('execIn capabilities replace the container sets (regression)', async () => {
+    const { state } = startContainer(
+      rootfsContainer(ROOTFS, { id: 'capsets', args: ['sleep', '60'], capabilitySets: { bounding: ['CAP_KILL', 'CAP_CHOWN'] } }),
+      { store, stdio: 'ignore' },
+    );
+    started.push(...[]);
+    try {
+      const r = await output(execIn(state, { args: ['grep', 'CapEff', '/proc/self/status'], capabilities: ['CAP_KILL'] }, { stdio: ['ignore', 'pipe', 'inherit'] }));
+      expect(r.out).toBe('CapEff:\t0000000000000020\n');
+    } finally {
+      killContainer(store, 'capsets', 'KILL');
+    }
+  });
+
   it('never signals or joins a reused pid: a recorded pid with another start time is stopped', async () => {
     const { process: p, state } = start('reuse');
     store.write({ ...state, startTime: '1' });

@@ -238,3 +238,18 @@ describe('commandCandidates', () => {
     expect(commandCandidates('sh', [])[0]).toBe('/usr/local/sbin/sh');
   });
 });
+
+describe('adjustCapabilities (--cap-add / --cap-drop)', () => {
+  it("follows docker's order: add ALL then drop; drop ALL keeps only the adds; else drop then add", async () => {
+    const { adjustCapabilities, embeddedDefault } = await import('../src/index.js');
+    const c = embeddedDefault({ id: 'x' });
+    const all = adjustCapabilities(c, { add: ['ALL'], drop: ['SYS_ADMIN'] }).capabilitySets!;
+    expect(all.bounding).not.toContain('CAP_SYS_ADMIN');
+    expect(all.bounding).toContain('CAP_NET_ADMIN');
+    expect(adjustCapabilities(c, { drop: ['ALL'], add: ['kill'] }).capabilitySets!.bounding).toEqual(['CAP_KILL']);
+    const some = adjustCapabilities(c, { drop: ['CHOWN', 'NET_ADMIN'], add: ['NET_ADMIN'] }).capabilitySets!;
+    expect(some.bounding).toContain('CAP_NET_ADMIN');
+    expect(some.bounding).not.toContain('CAP_CHOWN');
+    expect(() => adjustCapabilities(c, { add: ['CAP_NOPE'] })).toThrow(/CAP_NOPE/);
+  });
+});

@@ -63,6 +63,15 @@ describe('StateStore', () => {
     expect(store.read('c1').annotations).toEqual({ n: '9' });
   });
 
+  it('keeps locks apart from ids: a container named a.lock does not clash with the lock of a (regression)', async () => {
+    store.create(state({ id: 'a' }));
+    store.create(state({ id: 'a.lock' }));
+    await store.withLock('a', () => {
+      expect(store.list()).toEqual(['a', 'a.lock']);
+    });
+    expect(store.read('a.lock').id).toBe('a.lock');
+  });
+
   it('serializes work under the per-container lock', async () => {
     store.create(state());
     const order: string[] = [];
@@ -74,7 +83,7 @@ describe('StateStore', () => {
       });
     await Promise.all([slow('a'), slow('b')]);
     expect(order.join(' ')).toMatch(/^(a\+ a- b\+ b-|b\+ b- a\+ a-)$/);
-    expect(readdirSync(root)).toEqual(['c1']); // the lock is gone
+    expect(readdirSync(join(root, 'c1'))).toEqual(['state.json']); // the lock is gone
   });
 });
 

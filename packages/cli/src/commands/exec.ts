@@ -4,12 +4,11 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
-import { DEFAULT_CAPABILITIES } from '@ns/capabilities';
-import { ErrorCode, NsError, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
+import { ErrorCode, NsError, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, errorLine } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
-import { applyCapabilities, applyEnv } from './run.js';
+import { applyEnv, changeCapabilities } from './run.js';
 
 /** The options of `ns exec`. */
 export interface ExecCommandOptions {
@@ -31,8 +30,8 @@ export interface ExecCommandOptions {
 }
 
 /**
- * The process `ns exec` starts in `state`'s container.
- * @throws NsError `ERR_NS_CONFIG` for no command, a bad `-e` or an unknown capability.
+ * The process `ns exec` starts in `state`'s container (capabilities: see {@link execState}).
+ * @throws NsError `ERR_NS_CONFIG` for no command or a bad `-e`.
  */
 export function execProcess(options: ExecCommandOptions, state: ContainerState, hostEnv: NodeJS.ProcessEnv): ExecInProcess {
   if (options.command === undefined || options.command.length === 0) {
@@ -42,14 +41,21 @@ export function execProcess(options: ExecCommandOptions, state: ContainerState, 
   if (options.env !== undefined && options.env.length > 0) proc.env = applyEnv(state.config.env, options.env, hostEnv);
   if (options.user !== undefined) proc.user = options.user;
   if (options.cwd !== undefined) proc.cwd = options.cwd;
+  return proc;
+}
+
+/**
+ * The state execIn() is given: with `--cap-add` / `--cap-drop`, a copy whose config has the
+ * changed capability sets (as `ns run` changes them, for the exec's user), since execIn()
+ * takes the process's capabilities from the container config.
+ * @throws NsError `ERR_NS_CONFIG` naming an unknown capability.
+ */
+export function execState(options: ExecCommandOptions, state: ContainerState): ContainerState {
   const add = options.capAdd ?? [];
   const drop = options.capDrop ?? [];
-  if (add.length > 0 || drop.length > 0) {
-    // The container's own drop list still applies on top (execIn keeps it).
-    const base = (state.config.capabilities ?? DEFAULT_CAPABILITIES).filter((c) => !(state.config.dropCapabilities ?? []).includes(c));
-    proc.capabilities = applyCapabilities(base, add, drop);
-  }
-  return proc;
+  if (add.length === 0 && drop.length === 0) return state;
+  const config = changeCapabilities({ ...state.config, user: options.user ?? state.config.user }, add, drop);
+  return { ...state, config: { ...config, user: state.config.user } };
 }
 
 /**
@@ -62,7 +68,9 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   let proc: ExecInProcess;
   try {
     state = store.read(options.id);
+    if (currentStatus(state) === 'stopped') throw new NsError(ErrorCode.STATE, `container ${options.id} is not running`);
     proc = execProcess(options, state, io.env);
+    state = execState(options, state);
   } catch (err) {
     io.stderr(errorLine(err));
     return EXIT.FAILURE;

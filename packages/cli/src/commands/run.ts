@@ -11,12 +11,14 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { CAPABILITIES, DEFAULT_CAPABILITIES, formatCapability, parseCapability } from '@ns/capabilities';
+import { CAPABILITIES, formatCapability, parseCapability } from '@ns/capabilities';
 import {
   CONTAINER_ID,
   DEFAULT_MOUNTS,
   ErrorCode,
   NsError,
+  StateStore,
+  adjustCapabilities,
   embeddedDefault,
   formatPlan,
   fromOciSpec,
@@ -28,7 +30,6 @@ import {
   type Container,
   type MountConfig,
   type NamespaceConfig,
-  StateStore,
 } from '@ns/namespaces';
 import { openOutputFiles, runDetached, type OpenedOutput } from '../detach.js';
 import { EXIT, errorLine } from '../errors.js';
@@ -179,6 +180,21 @@ export function applyCapabilities(base: readonly string[], add: readonly string[
 }
 
 /**
+ * `container` with `--cap-add` / `--cap-drop` applied to all its capability sets (the
+ * library's adjustCapabilities(): dropped from every set, added to bounding, effective and
+ * permitted, and for a non-root user to inheritable and ambient too), with docker's rules:
+ * an explicit add wins over a drop of the same name, but `--cap-add ALL` still loses the
+ * dropped ones. Names are case-insensitive, with or without `CAP_`.
+ * @throws NsError `ERR_NS_CONFIG` naming the option and an unknown capability.
+ */
+export function changeCapabilities(container: Container, add: readonly string[], drop: readonly string[]): Container {
+  const adds = add.map((c) => canonicalCapability(c, '--cap-add'));
+  const drops = drop.map((c) => canonicalCapability(c, '--cap-drop'));
+  if (adds.includes('ALL')) return adjustCapabilities(adjustCapabilities(container, { add: adds }), { drop: drops });
+  return adjustCapabilities(container, { add: adds, drop: drops });
+}
+
+/**
  * The network namespace entry `--net` asks for: `none` a new namespace with only `lo`,
  * `host` none at all (the host's network), a path (with a slash) joins that namespace.
  * @throws NsError `ERR_NS_CONFIG` for another word, `ERR_NS_NOT_FOUND` for a missing path.
@@ -272,13 +288,7 @@ export function buildContainer(options: RunOptions, cwd: string, context: BuildC
 
   const add = options.capAdd ?? [];
   const drop = options.capDrop ?? [];
-  if (add.length > 0 || drop.length > 0) {
-    container.capabilities = applyCapabilities(container.capabilities ?? DEFAULT_CAPABILITIES, add, drop);
-    if (container.dropCapabilities !== undefined) {
-      // An explicit --cap-add wins over the source's own drop list.
-      container.dropCapabilities = container.dropCapabilities.filter((c) => !container.capabilities!.includes(c));
-    }
-  }
+  if (add.length > 0 || drop.length > 0) container = changeCapabilities(container, add, drop);
 
   const volumes = (options.volume ?? []).map((v) => parseVolume(v, cwd));
   if (volumes.length > 0) {
