@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { defaultStateRoot } from '@ns/namespaces';
+import { capsCommand, type CapsOptions } from './commands/caps.js';
 import { deleteCommand, type DeleteOptions } from './commands/delete.js';
 import { execCommand, type ExecCommandOptions } from './commands/exec.js';
 import { killCommand, type KillOptions } from './commands/kill.js';
@@ -38,6 +39,7 @@ export { stateCommand } from './commands/state.js';
 export { psCommand, type PsOptions } from './commands/ps.js';
 export { killCommand, parseSignal, type KillOptions } from './commands/kill.js';
 export { deleteCommand, type DeleteOptions } from './commands/delete.js';
+export { capsCommand, type CapsOptions } from './commands/caps.js';
 export { openOutputFiles, runDetached, type OpenedOutput, type OutputFiles } from './detach.js';
 export { openStore, type GlobalOptions } from './store.js';
 export { formatTable } from './table.js';
@@ -189,6 +191,17 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .argument('<ID>', 'container id')
     .action((id: string) => {
       status = stateCommand(id, store(), io);
+    });
+
+  program
+    .command('caps')
+    .summary('show capability sets by name (a pid, a container, or a hex mask)')
+    .description('Show the bounding, effective, permitted, inheritable and ambient sets of a process (default: ns itself) or of a container\'s init by name, or decode a mask as /proc/PID/status shows it.')
+    .argument('[TARGET]', 'pid, "self" or container id')
+    .option('--decode <HEX>', 'decode a capability mask (e.g. 00000000a80425fb)')
+    .addOption(formatOption())
+    .action((target: string | undefined, opts: CapsOptions) => {
+      status = capsCommand(target, opts, store(), io);
     });
 
   program
