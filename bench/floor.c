@@ -24,7 +24,8 @@
 //                                   clones again with CLONE_PARENT (pid namespace) and execs
 //   floor execin-once PID [CMD...]  one exec-in (whole-process comparison with nsenter)
 // Options before the mode: --no-net (no new network namespace), --no-mask (skip masked and
-// read-only paths).
+// read-only paths), --bind-dev (bind the host's /dev/null ... onto empty files instead of
+// mknod, as in a user namespace).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,7 @@ struct ctx {
   char* const* envp;
   int errfd;  // write end of the close-on-exec pipe: errno of a failed step, EOF on exec
   int mask;   // apply masked and read-only paths
+  int bind_dev;  // bind the host's device nodes instead of mknod
   int masked_kind[NMASKED];      // 0 absent, 1 dir, 2 file
   int readonly_kind[NREADONLY];  // 0 absent, 1 present
   uint64_t drop;                 // bounding-set capabilities to drop
@@ -152,7 +154,17 @@ static int container_main(void* arg) {
   char path[64];
   for (size_t k = 0; k < sizeof DEVICES / sizeof DEVICES[0]; k++) {
     snprintf(path, sizeof path, "dev/%s", DEVICES[k].name);
-    CHECK(c, 14, mknod(path, S_IFCHR | 0666, makedev(DEVICES[k].major, DEVICES[k].minor)));
+    if (c->bind_dev) {
+      // As in a user namespace (and as @ns's plan does): an empty file, the host's node bound on it.
+      char host[64];
+      snprintf(host, sizeof host, "/dev/%s", DEVICES[k].name);
+      int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0666);
+      if (fd < 0) fail(c, 14);
+      close(fd);
+      CHECK(c, 14, mount(host, path, NULL, MS_BIND, NULL));
+    } else {
+      CHECK(c, 14, mknod(path, S_IFCHR | 0666, makedev(DEVICES[k].major, DEVICES[k].minor)));
+    }
   }
   for (size_t k = 0; k < sizeof LINKS / sizeof LINKS[0]; k++) CHECK(c, 15, symlink(LINKS[k][0], LINKS[k][1]));
   CHECK(c, 16, syscall(SYS_pivot_root, ".", "."));
@@ -260,7 +272,7 @@ static int kind_of(const char* p) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: floor [--no-net] [--no-mask] loop N ROOTFS [CMD...] | once ROOTFS [CMD...]\n"
+          "usage: floor [--no-net] [--no-mask] [--bind-dev] loop N ROOTFS [CMD...] | once ROOTFS [CMD...]\n"
           "             | execin-loop N PID [CMD...] | execin-once PID [CMD...]\n");
   exit(2);
 }
@@ -272,10 +284,11 @@ static void print_series(const char* name, const struct timing* t, int n, size_t
 }
 
 int main(int argc, char** argv) {
-  int net = 1, mask = 1, a = 1;
+  int net = 1, mask = 1, bind_dev = 0, a = 1;
   for (; a < argc && argv[a][0] == '-'; a++) {
     if (!strcmp(argv[a], "--no-net")) net = 0;
     else if (!strcmp(argv[a], "--no-mask")) mask = 0;
+    else if (!strcmp(argv[a], "--bind-dev")) bind_dev = 1;
     else usage();
   }
   if (a >= argc) usage();
@@ -299,6 +312,7 @@ int main(int argc, char** argv) {
   c.argv = a < argc ? argv + a : default_argv;
   c.envp = envp;
   c.mask = mask;
+  c.bind_dev = bind_dev;
   struct rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
   c.nofile_hard = nofile.rlim_max;

@@ -3,7 +3,7 @@
 // Every time is in milliseconds (performance.now()); every container runs /bin/true on the
 // busybox rootfs with the library's defaults (rootfsContainer): new mnt/pid/uts/ipc/net
 // namespaces, /proc /dev /sys, masked paths, default capabilities.
-import { spawn as cpSpawn } from 'node:child_process';
+import { spawn as cpSpawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
@@ -40,6 +40,33 @@ function childExit(child) {
   });
 }
 
+/** Run the C floor's loop for `m` iterations (argv has {N} for the count); append its ms. */
+function runFloor(floor, m, into) {
+  const argv = floor.argv.map((a) => (a === '{N}' ? String(m) : a));
+  const r = spawnSync(floor.bin, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${floor.bin} ${argv.join(' ')}: exit ${r.status}`);
+  const j = JSON.parse(r.stdout);
+  for (const [key, field] of [['clone', 'clone_ns'], ['exec', 'exec_ns'], ['total', 'total_ns']]) {
+    for (const v of j[field]) into[key].push(v / 1e6);
+  }
+}
+
+/** The C floor's containers/s: `processes` sequential loops side by side, `n` starts in all. */
+async function floorThroughput(floor, n, processes) {
+  const per = Math.ceil(n / processes);
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: processes }, () =>
+      new Promise((resolve, reject) => {
+        const argv = floor.argv.map((a) => (a === '{N}' ? String(per) : a));
+        const p = cpSpawn(floor.bin, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`floor exit ${code}`))));
+      }),
+    ),
+  );
+  return (per * processes * 1000) / (now() - t0);
+}
+
 function openFds() {
   return readdirSync('/proc/self/fd').length;
 }
@@ -51,24 +78,34 @@ function eldSummary(h, resolutionMs) {
 }
 
 const tasks = {
-  /** Sequential start + wait. */
-  async seq({ n, warmup = 20, stdio = 'inherit' }) {
+  /**
+   * Sequential start + wait. With `floor` ({ bin, argv }), the C floor's own loop runs in
+   * between, chunk for chunk (same count), so both see the same machine noise.
+   */
+  async seq({ n, warmup = 20, stdio = 'inherit', floor = null, chunks = 10 }) {
     for (let k = 0; k < warmup; k++) await startOnce(stdio);
     const block = [];
     const total = [];
+    const floorRuns = { clone: [], exec: [], total: [] };
     const h = monitorEventLoopDelay({ resolution: 1 });
-    h.enable();
-    for (let k = 0; k < n; k++) {
-      const [b, t] = await startOnce(stdio);
-      block.push(b);
-      total.push(t);
+    const per = Math.ceil(n / chunks);
+    for (let done = 0; done < n; ) {
+      const m = Math.min(per, n - done);
+      h.enable();
+      for (let k = 0; k < m; k++) {
+        const [b, t] = await startOnce(stdio);
+        block.push(b);
+        total.push(t);
+      }
+      h.disable();
+      if (floor) runFloor(floor, m, floorRuns);
+      done += m;
     }
-    h.disable();
-    return { block, total, eld: eldSummary(h, 1) };
+    return { block, total, eld: eldSummary(h, 1), floor: floor ? floorRuns : null };
   },
 
   /** Containers/s with `conc` in flight, for each level. */
-  async throughput({ levels, perLevel, warmup = 20 }) {
+  async throughput({ levels, perLevel, warmup = 20, floor = null, processes = 2 }) {
     for (let k = 0; k < warmup; k++) await startOnce('inherit');
     const out = [];
     for (const conc of levels) {
@@ -89,13 +126,15 @@ const tasks = {
       await Promise.all(Array.from({ length: conc }, worker));
       const wall = now() - t0;
       h.disable();
-      out.push({ conc, n: perLevel, wallMs: wall, perSecond: (perLevel * 1000) / wall, block, eld: eldSummary(h, 1) });
+      const level = { conc, n: perLevel, wallMs: wall, perSecond: (perLevel * 1000) / wall, block, eld: eldSummary(h, 1) };
+      if (floor) level.floorPerSecond = await floorThroughput(floor, perLevel, processes);
+      out.push(level);
     }
     return { levels: out };
   },
 
-  /** Sequential execIn + wait into a running container (state read from the store). */
-  async execin({ stateRoot, id, n, warmup = 20 }) {
+  /** Sequential execIn + wait into a running container (state read from the store), floor interleaved. */
+  async execin({ stateRoot, id, n, warmup = 20, floor = null, chunks = 10 }) {
     const state = new ns.StateStore(stateRoot).read(id);
     const once = async () => {
       const t0 = now();
@@ -107,12 +146,19 @@ const tasks = {
     for (let k = 0; k < warmup; k++) await once();
     const block = [];
     const total = [];
-    for (let k = 0; k < n; k++) {
-      const [b, t] = await once();
-      block.push(b);
-      total.push(t);
+    const floorRuns = { clone: [], exec: [], total: [] };
+    const per = Math.ceil(n / chunks);
+    for (let done = 0; done < n; ) {
+      const m = Math.min(per, n - done);
+      for (let k = 0; k < m; k++) {
+        const [b, t] = await once();
+        block.push(b);
+        total.push(t);
+      }
+      if (floor) runFloor(floor, m, floorRuns);
+      done += m;
     }
-    return { block, total, pid: state.pid };
+    return { block, total, pid: state.pid, floor: floor ? floorRuns : null };
   },
 
   /** child_process.spawn of a command (nsenter, /bin/true ...): what Node users do otherwise. */
@@ -144,7 +190,7 @@ const tasks = {
       const raw = m.rss;
       if (gc) gc();
       const after = process.memoryUsage();
-      return { runs, wallMs, rss: raw, rssAfterGc: after.rss, heapUsed: after.heapUsed, external: after.external, fds: openFds() };
+      return { runs, wallMs, rss: raw, rssAfterGc: after.rss, heapUsed: after.heapUsed, heapTotal: after.heapTotal, external: after.external, fds: openFds() };
     };
     const samples = [sample(0, 0)];
     const t0 = now();
@@ -168,7 +214,7 @@ const tasks = {
   },
 
   /** Where one start's synchronous time goes: each stage of exec() timed on its own. */
-  async phases({ n }) {
+  async phases({ n, floor = null }) {
     const med = (f) => {
       const xs = [];
       for (let k = 0; k < n; k++) {
@@ -200,7 +246,10 @@ const tasks = {
     const spawnBlock = [];
     const spawnTotal = [];
     const execBlock = [];
+    const floorRuns = { clone: [], exec: [], total: [] };
+    const per = Math.ceil(n / 10);
     for (let k = 0; k < n; k++) {
+      if (floor && k % per === 0) runFloor(floor, per, floorRuns);
       let t0 = now();
       const child = sys.spawn(planned.plan);
       spawnBlock.push(now() - t0);
@@ -215,6 +264,11 @@ const tasks = {
     s['native spawn() (clone to execve)'] = m(spawnBlock);
     s['native spawn() + exit'] = m(spawnTotal);
     s['exec() call (all of the above)'] = m(execBlock);
+    if (floor) {
+      s['C floor: clone(2) call (interleaved)'] = m(floorRuns.clone);
+      s['C floor: clone → execve (interleaved)'] = m(floorRuns.exec);
+      s['C floor: + exit (interleaved)'] = m(floorRuns.total);
+    }
     return out;
   },
 };

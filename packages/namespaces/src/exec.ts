@@ -124,17 +124,19 @@ export function launch(
     } catch (err) {
       throw improveExecError(err, planned.args[0]!);
     }
-    closeAll(childFds);
+    // The pty slave stays open here until the process exits (see ptyStreams).
+    closeAll(childFds.filter((fd) => fd !== pty?.slave));
     childFds.length = 0;
 
     const proc = new ContainerProcess(planned.id, child);
     if (options.detached) proc.unref();
     if (pty) {
-      const streams = ptyStreams(pty.master);
+      const streams = ptyStreams(pty.master, pty.slave);
       proc.stdin = streams.input;
       proc.stdout = streams.output;
       proc.terminal = { resize: streams.resize };
       proc.trackStream(streams.output);
+      proc.once('exit', streams.finish);
     } else {
       for (const p of pipes) {
         const stream = pipeStream(p.fd, p.readable);

@@ -211,9 +211,10 @@ class RootfsPlanner {
         flags: MS.BIND | (opts.recursive ? MS.REC : 0),
         data: null,
       });
-      if (opts.flags & ~MS.REC) {
-        this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | opts.flags, data: null, preserveFlags: true });
-      }
+      // nodev unless asked (`dev`): with no devices cgroup yet, a device node in a volume must
+      // not open the host's devices.
+      const flags = opts.flags | (opts.cleared & MS.NODEV ? 0 : MS.NODEV);
+      this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: MS.BIND | MS.REMOUNT | flags, data: null, preserveFlags: true });
     } else {
       this.ensureDir(dest);
       let fstype = m.type ?? m.source ?? 'none';
@@ -244,7 +245,8 @@ class RootfsPlanner {
           .filter((o) => !o.startsWith('gid=') || mapToHost(Number(o.slice(4)), gidMappings) !== null)
           .join(',') || null;
       }
-      this.steps.push({ op: 'mount', source, target, fstype, flags: opts.flags, data });
+      const devTmpfs = dest === '/dev' && fstype === 'tmpfs';
+      this.steps.push({ op: 'mount', source, target, fstype, flags: opts.flags | (devTmpfs ? MS.NODEV : 0), data });
     }
     if (opts.propagation) {
       this.steps.push({ op: 'mount', source: null, target, fstype: null, flags: opts.propagation, data: null });
@@ -253,22 +255,19 @@ class RootfsPlanner {
   }
 
   /**
-   * Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices). In a user
-   * namespace mknod(2) is refused, so the host's nodes are bind-mounted instead, as runc's
-   * rootless mode does.
+   * Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices). The host's nodes
+   * are bind-mounted (each its own mount, not nodev) onto a nodev tmpfs: with no devices
+   * cgroup yet, a node the container makes itself with CAP_MKNOD stays unusable. In a user
+   * namespace mknod(2) is refused anyway (runc's rootless mode binds them the same way).
    */
   devices(): void {
     for (const d of DEVICES) {
-      const path = this.staged(`/dev/${d.name}`);
-      if (this.env.userns) {
-        this.steps.push({ op: 'touch', path, mode: 0o666 });
-        this.steps.push({ op: 'mount', source: `${STAGE.oldRoot}/dev/${d.name}`, target: path, fstype: null, flags: MS.BIND, data: null });
-      } else {
-        this.steps.push({ op: 'mknod', path, mode: S_IFCHR | 0o666, major: d.major, minor: d.minor });
-      }
+      const path = this.staged(this.resolve(`/dev/${d.name}`));
+      this.steps.push({ op: 'touch', path, mode: 0o666 });
+      this.steps.push({ op: 'mount', source: `${STAGE.oldRoot}/dev/${d.name}`, target: path, fstype: null, flags: MS.BIND, data: null });
     }
     for (const [path, target] of DEV_SYMLINKS) {
-      this.steps.push({ op: 'symlink', target, path: this.staged(path), existOk: true });
+      this.steps.push({ op: 'symlink', target, path: this.staged(this.resolve(path)), existOk: true });
     }
   }
 
@@ -367,21 +366,37 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
     planner.hostSandbox();
   } else {
     planner.steps.push({ op: 'mount', source: STAGE.oldRoot + container.rootfs, target: STAGE.newRoot, fstype: null, flags: MS.BIND | MS.REC, data: null });
+    // nodev: with no devices cgroup yet, a node made in the rootfs must not open a host device.
+    planner.steps.push({ op: 'mount', source: null, target: STAGE.newRoot, fstype: null, flags: MS.BIND | MS.REMOUNT | MS.NODEV, data: null, preserveFlags: true });
   }
 
   const mounts = container.mounts ?? DEFAULT_MOUNTS;
   mounts.forEach((m, i) => planner.mount(m, i));
-  const devTmpfs = mounts.some((m) => posix.resolve('/', m.destination) === '/dev' && !parseMountOptions(m.options, m.type).bind);
+  // Devices only on a /dev of our own: never into a host directory bound there.
+  const devMount = mounts.findLast((m) => posix.resolve('/', m.destination) === '/dev');
+  const devTmpfs = devMount !== undefined && !parseMountOptions(devMount.options, devMount.type).bind;
   if (devTmpfs) planner.devices();
-  if (io.console) {
-    planner.ensureTarget('/dev/console', true);
-    planner.steps.push({ op: 'mount', source: STAGE.oldRoot + io.console.path, target: planner.staged('/dev/console'), fstype: null, flags: MS.BIND, data: null });
+  if (io.console && devTmpfs) {
+    const consolePath = planner.resolve('/dev/console');
+    planner.ensureTarget(consolePath, true);
+    planner.steps.push({ op: 'mount', source: STAGE.oldRoot + io.console.path, target: planner.staged(consolePath), fstype: null, flags: MS.BIND, data: null });
   }
+  // The working directory is created when missing, as runc does.
+  planner.ensureDir(planner.resolve(container.cwd));
   if (propagation !== (MS.REC | MS.PRIVATE)) {
     planner.steps.push({ op: 'mount', source: null, target: STAGE.newRoot, fstype: null, flags: propagation, data: null });
   }
-  steps.push(...planner.steps);
+  // Every step under the new root follows no symlink (openat2): paths were resolved inside
+  // the rootfs above, so a symlink met in the child was planted to lead a step outside.
+  steps.push({ op: 'procRoot', path: `${STAGE.oldRoot}/proc` });
+  for (const step of planner.steps) {
+    const path = step.op === 'mount' ? step.target : step.op === 'mkdir' || step.op === 'touch' || step.op === 'mknod' || step.op === 'symlink' ? step.path : '';
+    if (path === STAGE.newRoot || path.startsWith(`${STAGE.newRoot}/`)) step.nofollow = true;
+    steps.push(step);
+  }
   steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
+  steps.push({ op: 'procRoot', path: '/proc' });
+  const mark = steps.length;
 
   // Inside the new root: sysctls (before /proc/sys turns read-only), masked paths,
   // read-only paths, then the root itself.
@@ -407,6 +422,8 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   if (container.readonly) {
     steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null, preserveFlags: true });
   }
+
+  for (const step of steps.slice(mark)) if (step.op === 'mount' && step.target !== '/') step.nofollow = true;
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
   const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined);

@@ -63,8 +63,9 @@ export class ContainerProcess extends EventEmitter {
   signalCode: NodeJS.Signals | null = null;
   private readonly child: Child;
   private readonly exitPromise: Promise<ContainerExit>;
+  private readonly closePromise: Promise<ContainerExit>;
   private openStreams = 0;
-  private exited = false;
+  private hasExited = false;
 
   /** @internal created by exec(). */
   constructor(id: string, child: Child) {
@@ -79,15 +80,33 @@ export class ContainerProcess extends EventEmitter {
       };
       this.exitCode = exit.exitCode;
       this.signalCode = exit.signal;
-      this.exited = true;
+      this.hasExited = true;
+      // As child_process: nobody reads what is written to a process that has exited.
+      if (this.stdin && !this.terminal) this.stdin.destroy();
       this.emit('exit', exit.exitCode, exit.signal);
       this.maybeClose();
       return exit;
     });
+    this.closePromise = new Promise((resolve) => this.once('close', () => resolve(this.exitPromise)));
   }
 
-  /** Resolves with how the process ended. Never rejects. */
+  /**
+   * Resolves with how the process ended, once it has exited and its stdio streams have
+   * closed (all its output delivered, as the `'close'` event). An output stream nobody
+   * consumes (no `'data'` listener, not piped, not iterated) by the next turn of the event
+   * loop is drained and discarded, so waiting never hangs on it. Never rejects.
+   */
   wait(): Promise<ContainerExit> {
+    setImmediate(() => {
+      for (const stream of [this.stdout, this.stderr]) {
+        if (stream && stream.readableFlowing === null && !stream.destroyed) stream.resume();
+      }
+    });
+    return this.closePromise;
+  }
+
+  /** Resolves as soon as the process has exited (the `'exit'` event), output may still be in flight. */
+  exited(): Promise<ContainerExit> {
     return this.exitPromise;
   }
 
@@ -126,7 +145,7 @@ export class ContainerProcess extends EventEmitter {
   }
 
   private maybeClose(): void {
-    if (this.exited && this.openStreams === 0) {
+    if (this.hasExited && this.openStreams === 0) {
       queueMicrotask(() => this.emit('close', this.exitCode, this.signalCode));
     }
   }
@@ -139,21 +158,51 @@ export function pipeStream(fd: number, readable: boolean): Socket {
 
 /**
  * The master side of a pty as two streams. Reading uses tty.ReadStream (net.Socket refuses a
- * tty descriptor); EIO after the last slave closes is end of file, not an error.
+ * tty descriptor) with backpressure: a slow consumer pauses the reader and the container
+ * blocks on its full pty.
+ *
+ * The caller keeps a descriptor of the slave open until the process exits, then calls
+ * `finish()`: libuv takes POLLHUP after a short read as end of file, but a pty master gives at
+ * most a few KiB a read while more waits in the tty buffer, so the last output would be lost
+ * (runs of `seq 1 100000` lost their tail 10 times out of 10). Holding the slave, nobody
+ * hangs up; `finish()` drains what is left with plain reads, then closes both ends.
  */
-export function ptyStreams(master: number): { input: Writable; output: Readable; resize(cols: number, rows: number): void } {
+export function ptyStreams(
+  master: number,
+  slave: number,
+): { input: Writable; output: Readable; resize(cols: number, rows: number): void; finish(): void } {
   const addon = native();
-  const reader = new ReadStream(master);
-  const output = new PassThrough();
-  reader.on('data', (chunk: Buffer) => output.write(chunk));
-  const end = () => {
-    output.end();
+  // highWaterMark bounds what is held for a slow consumer.
+  const output = new PassThrough({ highWaterMark: 64 * 1024 });
+  // `onread` mode: chunks go straight to the callback, nothing is buffered inside the socket,
+  // and returning false stops reading at once.
+  const reader = new ReadStream(master, {
+    onread: {
+      buffer: Buffer.allocUnsafe(64 * 1024),
+      callback: (n: number, buf: Uint8Array) => output.write(Buffer.from(buf.subarray(0, n))),
+    },
+  } as unknown as ConstructorParameters<typeof ReadStream>[1]);
+  output.on('drain', () => reader.resume());
+  reader.resume(); // start reading (a tty stream starts paused)
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    reader.pause();
+    // The process is gone and we hold the slave: everything it wrote is in the pty now.
+    // poll(0) before each read: never blocks, even on a blocking descriptor.
+    for (let chunk = addon.readAvailable(master); chunk; chunk = addon.readAvailable(master)) output.write(chunk);
+    closeAll([slave]);
     reader.destroy();
+    output.end();
   };
-  reader.on('end', end);
-  reader.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EIO') end();
-    else output.destroy(err);
+  reader.on('end', finish);
+  reader.on('error', finish);
+  // The consumer went away (destroyed the stream): stop reading, release the descriptors.
+  output.once('close', () => {
+    reader.destroy();
+    closeAll(finished ? [] : [slave]);
+    finished = true;
   });
   // A second descriptor for writing, so closing one side does not close the other.
   const writeFd = addon.dup(master);
@@ -169,6 +218,7 @@ export function ptyStreams(master: number): { input: Writable; output: Readable;
     resize(cols: number, rows: number) {
       addon.setWinsize(master, cols, rows);
     },
+    finish,
   };
 }
 

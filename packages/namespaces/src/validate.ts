@@ -1,5 +1,5 @@
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import type { Container, NamespaceType } from './container.js';
 import { checkIdMappings } from './idmap.js';
@@ -43,6 +43,25 @@ function checkSysctl(key: string, value: unknown, c: Container): void {
   }
 }
 
+/** Files below /proc that may be bind-mounted over, as runc allows (what lxcfs provides). */
+const PROC_BIND_ALLOWED = new Set([
+  '/proc/cpuinfo',
+  '/proc/diskstats',
+  '/proc/meminfo',
+  '/proc/stat',
+  '/proc/swaps',
+  '/proc/uptime',
+  '/proc/loadavg',
+  '/proc/slabinfo',
+  '/proc/net/dev',
+  '/proc/sys/kernel/ns_last_pid',
+]);
+
+/** A string field must not hold a NUL byte (it could not reach the kernel intact). */
+function noNul(value: string, field: string): void {
+  if (value.includes('\0')) throw configError(`${field}: contains a NUL byte`, field);
+}
+
 /** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
 export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -62,6 +81,7 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0
  */
 export function validateContainer(input: Container): Container {
   const c: Container = { ...input };
+  if (c.id === undefined) throw configError('id: missing (a container id is required)', 'id');
   if (typeof c.id !== 'string' || !CONTAINER_ID.test(c.id)) {
     throw configError(`id: invalid container id ${JSON.stringify(c.id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
   }
@@ -69,15 +89,24 @@ export function validateContainer(input: Container): Container {
     throw configError('args: expected a non-empty list of strings (process.args)', 'args');
   }
   if (c.args[0] === '') throw configError('args[0]: empty command', 'args[0]');
+  c.args.forEach((a, i) => noNul(a, `args[${i}]`));
   c.env = c.env ?? [];
+  if (!Array.isArray(c.env)) throw configError('env: expected a list of KEY=value strings', 'env');
   c.env.forEach((e, i) => {
     if (typeof e !== 'string' || !e.includes('=') || e.startsWith('=')) {
       throw configError(`env[${i}]: expected KEY=value, got ${JSON.stringify(e)}`, `env[${i}]`);
     }
   });
+  c.env.forEach((e, i) => noNul(e, `env[${i}]`));
   c.cwd = c.cwd || '/';
+  if (typeof c.cwd !== 'string') throw configError(`cwd: expected a path string, got ${JSON.stringify(c.cwd)}`, 'cwd');
+  noNul(c.cwd, 'cwd');
   if (!isAbsolute(c.cwd)) throw configError(`cwd: must be an absolute path, got ${JSON.stringify(c.cwd)}`, 'cwd');
   c.user = c.user || '0:0';
+  if (typeof c.user !== 'string') {
+    throw configError(`user: expected "uid[:gid]" or "name[:group]", got ${JSON.stringify(c.user)}`, 'user');
+  }
+  noNul(c.user, 'user');
 
   const types = new Set<string>();
   c.namespaces.forEach((ns, i) => {
@@ -116,8 +145,21 @@ export function validateContainer(input: Container): Container {
   }
 
   (c.mounts ?? []).forEach((m, i) => {
+    const field = `mounts[${i}].destination`;
     if (typeof m.destination !== 'string' || !isAbsolute(m.destination)) {
-      throw configError(`mounts[${i}].destination: must be an absolute path, got ${JSON.stringify(m.destination)}`, `mounts[${i}].destination`);
+      throw configError(`${field}: must be an absolute path, got ${JSON.stringify(m.destination)}`, field);
+    }
+    noNul(m.destination, field);
+    if (m.source !== undefined) noNul(m.source, `mounts[${i}].source`);
+    const dest = posix.resolve('/', m.destination);
+    if (dest === '/') throw configError(`${field}: the destination cannot be /`, field);
+    // As runc: only procfs on /proc, and below it only binds over the files lxcfs provides.
+    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    if (dest === '/proc' && m.type !== 'proc') {
+      throw configError(`${field}: only a proc mount may go on /proc, got ${JSON.stringify(m.type ?? 'bind')}`, field);
+    }
+    if (dest.startsWith('/proc/') && !(bind && PROC_BIND_ALLOWED.has(dest))) {
+      throw configError(`${field}: mounting over ${dest} is not allowed (it would hide the container's /proc)`, field);
     }
   });
 

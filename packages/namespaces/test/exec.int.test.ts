@@ -167,6 +167,39 @@ describe.skipIf(!isRoot || !ROOTFS).each(sources)('exec on the %s (as root)', (_
     expect(count()).toBeLessThanOrEqual(before);
   });
 
+  it('wait() resolves after all piped output is delivered (regression)', async () => {
+    const p = exec(sh('seq 1 100000'));
+    let bytes = 0;
+    p.stdout!.on('data', (d: Buffer) => (bytes += d.length));
+    expect(await p.wait()).toEqual({ exitCode: 0, signal: null });
+    expect(bytes).toBe(588895);
+  });
+
+  it('wait() does not hang on output nobody reads', async () => {
+    expect(await exec(sh('seq 1 100000')).wait()).toEqual({ exitCode: 0, signal: null });
+  });
+
+  it('a slow reader of a terminal gets every byte (backpressure, regression)', async () => {
+    const p = exec(sh('seq 1 100000', { terminal: true }));
+    let lines = 0;
+    p.stdout!.on('data', (d: Buffer) => {
+      lines += d.toString().split('\n').length - 1;
+      p.stdout!.pause();
+      setTimeout(() => p.stdout!.resume(), 1);
+    });
+    await p.wait();
+    expect(lines).toBe(100000);
+  });
+
+  it('a piped stdin nobody ends is destroyed on exit: no descriptor leak (regression)', async () => {
+    const count = () => readdirSync('/proc/self/fd').length;
+    await exec(make({ args: ['true'] }), { stdio: 'pipe' }).wait();
+    const before = count();
+    for (let i = 0; i < 20; i++) await exec(make({ args: ['true'] }), { stdio: 'pipe' }).wait();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(count()).toBeLessThanOrEqual(before);
+  });
+
   it('reaps every process: no zombie after exit', async () => {
     const r = await run(sh('exit 3'));
     expect(gone(r.pid)).toBe(true);

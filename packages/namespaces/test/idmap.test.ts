@@ -52,7 +52,7 @@ describe('planning with a user namespace', () => {
   it('binds the host device nodes instead of mknod, which a user namespace refuses', () => {
     const { plan } = planContainer(userns());
     expect(plan.steps.some((s) => s.op === 'mknod')).toBe(false);
-    expect(plan.steps).toContainEqual({ op: 'mount', source: '/oldroot/dev/null', target: '/newroot/dev/null', fstype: null, flags: MS.BIND, data: null });
+    expect(plan.steps).toContainEqual({ op: 'mount', source: '/oldroot/dev/null', target: '/newroot/dev/null', fstype: null, flags: MS.BIND, data: null, nofollow: true });
   });
 
   it('drops devpts gid=5 when gid 5 is not mapped, and keeps it when it is', () => {

@@ -33,7 +33,9 @@ describe('planContainer on a rootfs', () => {
     expect(m[0]).toMatchObject({ source: null, target: '/', flags: MS.REC | MS.PRIVATE });
     expect(m[1]).toMatchObject({ fstype: 'tmpfs', target: STAGE.base });
     expect(m[2]).toMatchObject({ source: `${STAGE.oldRoot}${rootfs}`, target: STAGE.newRoot, flags: MS.BIND | MS.REC });
-    const kinds = m.slice(3, 9).map((s) => `${s.fstype}:${s.target}`);
+    // nodev on the rootfs: no devices cgroup yet, so no node made there may open a host device.
+    expect(m[3]).toMatchObject({ source: null, target: STAGE.newRoot, flags: MS.BIND | MS.REMOUNT | MS.NODEV, preserveFlags: true });
+    const kinds = m.slice(4, 10).map((s) => `${s.fstype}:${s.target}`);
     expect(kinds).toEqual([
       'proc:/newroot/proc',
       'tmpfs:/newroot/dev',
@@ -42,21 +44,23 @@ describe('planContainer on a rootfs', () => {
       'mqueue:/newroot/dev/mqueue',
       'sysfs:/newroot/sys',
     ]);
-    expect(m[3]!.flags).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV);
-    expect(m[5]!.data).toBe('newinstance,ptmxmode=0666,mode=0620,gid=5');
-    expect(m[8]!.flags & MS.RDONLY).toBe(MS.RDONLY);
+    expect(m[4]!.flags).toBe(MS.NOSUID | MS.NOEXEC | MS.NODEV);
+    expect(m[5]!.flags & MS.NODEV).toBe(MS.NODEV); // the /dev tmpfs
+    expect(m[6]!.data).toBe('newinstance,ptmxmode=0666,mode=0620,gid=5');
+    expect(m[9]!.flags & MS.RDONLY).toBe(MS.RDONLY);
   });
 
-  it('creates the device nodes and /dev symlinks, then pivots into the new root', () => {
+  it('binds the host device nodes and makes the /dev symlinks, then pivots into the new root', () => {
     const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
-    const nodes = plan.steps.filter((s) => s.op === 'mknod').map((s) => (s as { path: string }).path);
-    expect(nodes).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((n) => `/newroot/dev/${n}`));
+    expect(plan.steps.some((s) => s.op === 'mknod')).toBe(false);
+    const nodes = mounts(plan.steps).filter((s) => s.source?.startsWith('/oldroot/dev/')).map((s) => `${s.source}>${s.target}`);
+    expect(nodes).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((n) => `/oldroot/dev/${n}>/newroot/dev/${n}`));
     const links = plan.steps.filter((s) => s.op === 'symlink').map((s) => (s as { path: string }).path);
     expect(links).toContain('/newroot/dev/ptmx');
     expect(links).toContain('/newroot/dev/fd');
     const pivot = plan.steps.findIndex((s) => s.op === 'pivotRoot');
     expect(plan.steps[pivot]).toEqual({ op: 'pivotRoot', newRoot: '/newroot' });
-    expect(plan.steps.findIndex((s) => s.op === 'mknod')).toBeLessThan(pivot);
+    expect(plan.steps.findIndex((s) => s.op === 'symlink')).toBeLessThan(pivot);
     // Only mount points the rootfs lacks are created.
     const dirs = plan.steps.filter((s) => s.op === 'mkdir').map((s) => (s as { path: string }).path);
     expect(dirs).toContain('/newroot/dev/pts');
@@ -149,7 +153,61 @@ describe('planContainer on a rootfs', () => {
     );
     const m = mounts(plan.steps);
     expect(m).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}${rootfs}`, target: '/newroot/data', flags: MS.BIND | MS.REC }));
-    expect(m).toContainEqual(expect.objectContaining({ source: null, target: '/newroot/data', flags: MS.BIND | MS.REMOUNT | MS.RDONLY }));
+    expect(m).toContainEqual(expect.objectContaining({ source: null, target: '/newroot/data', flags: MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NODEV }));
+  });
+
+  it('follows no symlink in the child for every step under the new root', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', terminal: true }), { stdio: [], console: { fd: 9, path: '/dev/pts/7' } });
+    const under = plan.steps.filter((s) => {
+      const p = s.op === 'mount' ? s.target : 'path' in s && typeof s.path === 'string' ? s.path : '';
+      return p.startsWith('/newroot');
+    });
+    expect(under.length).toBeGreaterThan(20);
+    expect(under.every((s) => s.nofollow === true)).toBe(true);
+    expect(plan.steps).toContainEqual({ op: 'procRoot', path: '/oldroot/proc' });
+  });
+
+  it('puts devices into the tmpfs even when the rootfs /dev is a symlink leading out (regression)', () => {
+    const evil = mkdtempSync(join(tmpdir(), 'ns-evil-'));
+    try {
+      mkdirSync(join(evil, 'etc'));
+      writeFileSync(join(evil, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+      symlinkSync('/oldroot/tmp/esc', join(evil, 'dev'));
+      const { plan } = planContainer(rootfsContainer(evil, { id: 'a' }));
+      const devTmpfs = mounts(plan.steps).find((s) => s.fstype === 'tmpfs' && s.target.endsWith('/esc'))!;
+      expect(devTmpfs.target).toBe('/newroot/oldroot/tmp/esc');
+      const paths = plan.steps.flatMap((s) => (s.op === 'symlink' || s.op === 'touch' || s.op === 'mknod' ? [s.path] : []));
+      expect(paths.length).toBeGreaterThan(6);
+      for (const p of paths) expect(p.startsWith('/newroot/oldroot/tmp/esc/')).toBe(true);
+    } finally {
+      rmSync(evil, { recursive: true, force: true });
+    }
+  });
+
+  it('does not make devices in a host directory bound on /dev (regression)', () => {
+    const c = rootfsContainer(rootfs, { id: 'a', mounts: [...(rootfsContainer(rootfs).mounts ?? []), { destination: '/dev', type: 'bind', source: rootfs, options: ['rbind'] }] });
+    const { plan } = planContainer(c);
+    expect(plan.steps.some((s) => s.op === 'symlink' || s.op === 'touch' || s.op === 'mknod')).toBe(false);
+  });
+
+  it('refuses mounts over /proc (but procfs itself and lxcfs files) and on / (regression)', () => {
+    const withMount = (m: { destination: string; type?: string; source?: string; options?: string[] }) =>
+      rootfsContainer(rootfs, { id: 'a', mounts: [...(rootfsContainer(rootfs).mounts ?? []), m] });
+    expect(() => planContainer(withMount({ destination: '/proc', type: 'bind', source: rootfs }))).toThrow(/mounts\[6\]\.destination: only a proc mount may go on \/proc/);
+    expect(() => planContainer(withMount({ destination: '/proc/sys', type: 'tmpfs' }))).toThrow(/mounting over \/proc\/sys is not allowed/);
+    expect(() => planContainer(withMount({ destination: '/', type: 'bind', source: rootfs }))).toThrow(/the destination cannot be \//);
+    expect(() => planContainer(withMount({ destination: '/proc/meminfo', type: 'bind', source: join(rootfs, 'etc/passwd') }))).not.toThrow();
+  });
+
+  it('creates a missing working directory, as runc', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', cwd: '/work/dir' }));
+    expect(plan.steps).toContainEqual(expect.objectContaining({ op: 'mkdir', path: '/newroot/work/dir' }));
+  });
+
+  it('names the field of a NUL byte or a wrong type', () => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', args: ['sh', 'a\0b'] }))).toThrow('args[1]: contains a NUL byte');
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', user: { uid: 0 } as unknown as string }))).toThrow(/^user: expected "uid\[:gid\]"/);
+    expect(() => planContainer({ ...rootfsContainer(rootfs), id: undefined as unknown as string })).toThrow('id: missing');
   });
 
   it('refuses a bind mount whose source does not exist, naming it', () => {

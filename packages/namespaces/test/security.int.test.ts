@@ -13,7 +13,7 @@ const NET_BIND_SERVICE = 10;
 const statusCaps = async (c: Container) => parseStatusCapabilities((await run(c)).stdout);
 
 /** Can the process bind TCP port 80? busybox nc exits at once when bind() fails. */
-const BIND_80 = 'nc -l -p 80 2>/tmp/err & sleep 0.2; if kill $! 2>/dev/null; then echo bound; else cat /tmp/err; fi';
+const BIND_80 = 'nc -l -p 80 2>/dev/shm/err & sleep 0.2; if kill $! 2>/dev/null; then echo bound; else cat /dev/shm/err; fi';
 
 describe.skipIf(!isRoot || !ROOTFS)('process security context (as root)', () => {
   const before = hostMounts();

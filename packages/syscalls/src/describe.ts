@@ -68,6 +68,8 @@ export function describeStep(step: Step): string {
       return `wait for parent (${step.name})`;
     case 'cloneParent':
       return 'clone(CLONE_PARENT) into the joined pid namespace';
+    case 'procRoot':
+      return `procfs at ${step.path}`;
   }
 }
 

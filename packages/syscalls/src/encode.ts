@@ -32,6 +32,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   execve: 28,
   sync: 29,
   cloneParent: 30,
+  procRoot: 31,
 };
 
 const MAGIC = 0x4c50534e;
@@ -44,6 +45,8 @@ const NONE = 0xffffffff;
 const STEP_IGNORE_MISSING = 1;
 /** Step flag: a remount keeps the mount's current flags. */
 const STEP_PRESERVE_FLAGS = 2;
+/** Step flag: follow no symlink (openat2 RESOLVE_NO_SYMLINKS). */
+const STEP_NOFOLLOW = 4;
 
 type Int = number | bigint;
 
@@ -115,6 +118,8 @@ function slots(step: Step): Slots {
       return { i: [], s: [step.name], v: [] };
     case 'cloneParent':
       return { i: [], s: [], v: [] };
+    case 'procRoot':
+      return { i: [], s: [step.path], v: [] };
   }
 }
 
@@ -163,7 +168,7 @@ export function encodePlan(plan: Plan): Buffer {
     const at = k * STEP_BYTES;
     const { i, s, v } = slots(step);
     steps.writeUInt32LE(OP_CODES[step.op], at);
-    steps.writeUInt32LE((step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0), at + 4);
+    steps.writeUInt32LE((step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0) | (step.nofollow ? STEP_NOFOLLOW : 0), at + 4);
     i.forEach((n, j) => steps.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), at + 8 + 8 * j));
     for (let j = 0; j < 4; j++) steps.writeUInt32LE(str(s[j] ?? null, `step ${k} (${step.op})`), at + 56 + 4 * j);
     for (let j = 0; j < 3; j++) {

@@ -15,6 +15,7 @@ export interface NativeAddon {
   pidfdSignal(pidfd: number, signal: number): void;
   pipe(): [number, number];
   dup(fd: number): number;
+  readAvailable(fd: number, max?: number): Buffer | null;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   setWinsize(fd: number, cols: number, rows: number): void;
   stepBytes: number;
@@ -28,20 +29,41 @@ export type NativeSpawnResult =
 /** Platforms prebuilt or buildable for this addon. */
 export const SUPPORTED_PLATFORMS = ['linux-x64', 'linux-arm64'];
 
+/** What the published package ships prebuilt, for error messages (see docs/publishing.md). */
+const PREBUILT = 'linux-x64 and linux-arm64 with glibc >= 2.28';
+
 let addon: NativeAddon | undefined;
 
+/** `glibc 2.36`, `musl` (no glibc version in the process report), or '' off Linux. */
+function libcName(): string {
+  if (process.platform !== 'linux') return '';
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const glibc = report?.header?.glibcVersionRuntime;
+  return glibc ? `glibc ${glibc}` : 'musl';
+}
+
 /**
- * Load the addon with node-gyp-build: build/Release first, then prebuilds/<platform>-<arch>/.
+ * Load the addon with node-gyp-build: build/Release first, then prebuilds/<platform>-<arch>/
+ * (`@ns+syscalls.glibc.node`; a `musl` one is picked on Alpine when present).
  *
- * @throws NsError `ERR_NS_NATIVE` naming the supported platforms when none loads.
+ * @throws NsError `ERR_NS_NATIVE` when none loads: off Linux, or on a platform without a
+ *   prebuild (the message names this platform and libc, and what is prebuilt), or when the
+ *   binary does not load (its dlopen message is kept as `cause`).
  */
 export function native(): NativeAddon {
   if (addon) return addon;
   const here = `${process.platform}-${process.arch}`;
+  if (process.platform !== 'linux') {
+    throw new NsError(
+      ErrorCode.NATIVE,
+      `@ns/syscalls needs Linux (containers are made of Linux namespaces); this is ${here}. ` +
+        `Prebuilt for ${PREBUILT}.`,
+    );
+  }
   if (!SUPPORTED_PLATFORMS.includes(here)) {
     throw new NsError(
       ErrorCode.NATIVE,
-      `@ns/syscalls needs Linux (${SUPPORTED_PLATFORMS.join(', ')}); this is ${here}`,
+      `@ns/syscalls has no native addon for ${here} (${libcName()}): prebuilt for ${PREBUILT}.`,
     );
   }
   const require = createRequire(import.meta.url);
@@ -50,10 +72,16 @@ export function native(): NativeAddon {
     const load = require('node-gyp-build') as (dir: string) => NativeAddon;
     addon = load(root);
   } catch (cause) {
+    const message = (cause as Error).message;
+    const libc = libcName();
+    const why = /No native build was found/.test(message)
+      ? `no prebuilt binary matches ${here} with ${libc}`
+      : /GLIBC_[0-9.]+' not found/.test(message)
+        ? `the prebuilt binary needs a newer glibc than this ${libc}`
+        : `the native addon does not load on ${here} (${libc})`;
     throw new NsError(
       ErrorCode.NATIVE,
-      `@ns/syscalls: no native addon loads for ${here} (${(cause as Error).message}); ` +
-        `supported: ${SUPPORTED_PLATFORMS.join(', ')}`,
+      `@ns/syscalls: ${why}; prebuilt for ${PREBUILT}. (${message.split('\n')[0]})`,
       { cause },
     );
   }

@@ -24,6 +24,13 @@ export interface StepCommon {
    * origin.
    */
   preserveFlags?: boolean;
+  /**
+   * For mount (its target), mkdir, mknod, symlink and touch: follow no symlink on the way
+   * (openat2 RESOLVE_NO_SYMLINKS) and act on the directory opened, mounting through
+   * `<procRoot>/self/fd/N`. The planner resolves paths inside the rootfs first; a symlink
+   * met now was planted to lead the step elsewhere, and the step fails with ELOOP instead.
+   */
+  nofollow?: boolean;
 }
 
 /** mount(2): `mount(source, target, fstype, flags, data)`. */
@@ -223,7 +230,8 @@ export interface IoctlStep extends StepCommon {
 /**
  * Arrange descriptors 0..fds.length-1: descriptor `i` of the child becomes a copy of the
  * parent's descriptor `fds[i]` (close-on-exec cleared). Done in two phases, so a source may
- * be any of the targets. At most 64 descriptors.
+ * be any of the targets. At most 64 descriptors; -1 closes one. Descriptors 0-2 are made
+ * blocking (O_NONBLOCK cleared, as libuv does for spawned children).
  */
 export interface StdioStep extends StepCommon {
   op: 'stdio';
@@ -272,6 +280,12 @@ export interface CloneParentStep extends StepCommon {
   op: 'cloneParent';
 }
 
+/** Where procfs is mounted at this point of the plan, for `nofollow` mounts (`/oldroot/proc`). */
+export interface ProcRootStep extends StepCommon {
+  op: 'procRoot';
+  path: string;
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -302,7 +316,8 @@ export type Step =
   | CloseFromStep
   | ExecveStep
   | SyncStep
-  | CloneParentStep;
+  | CloneParentStep
+  | ProcRootStep;
 
 export type StepOp = Step['op'];
 

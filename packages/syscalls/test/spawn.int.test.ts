@@ -196,3 +196,28 @@ describe.skipIf(!root)('spawn (as root)', () => {
     for (const c of children) expect(() => readFileSync(`/proc/${c.pid}/stat`)).toThrow();
   });
 });
+
+describe.skipIf(!root)('stdio of the child (as root)', () => {
+  it('clears O_NONBLOCK on 0-2 as libuv does: a shared non-blocking pipe must not fail writes (regression)', async () => {
+    const { Socket } = await import('node:net');
+    const [r, w] = native().pipe();
+    // Wrapping the write end in a libuv handle makes its file description non-blocking.
+    const writer = new Socket({ fd: w, readable: false, writable: true });
+    const reader = new Socket({ fd: r, readable: true, writable: false });
+    let out = '';
+    reader.on('data', (d: Buffer) => (out += d.toString()));
+    const child = spawn({
+      cloneFlags: 0,
+      steps: [
+        { op: 'stdio', fds: [0, w, 2] },
+        { op: 'closeFrom', first: 3 },
+        { op: 'execve', paths: ['/bin/sh'], argv: ['sh', '-c', 'grep ^flags /proc/self/fdinfo/1'], envp: [] },
+      ],
+    });
+    await child.exited;
+    writer.destroy();
+    await new Promise((resolve) => reader.once('close', resolve));
+    const flags = parseInt(out.trim().split(/\s+/)[1]!, 8);
+    expect(flags & 0o4000).toBe(0); // O_NONBLOCK
+  });
+});

@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
 #include <sys/prctl.h>
@@ -52,9 +53,197 @@ constexpr size_t kStackSize = 256 * 1024;
 
 // ---- errors ---------------------------------------------------------------------------
 
+// The errno name ("ENOENT"). strerrorname_np would do, but it needs glibc 2.32, and the
+// prebuilt binary should load on older systems too; TypeScript names any other number.
+std::string ErrnoName(int err) {
+  switch (err) {
+#ifdef EPERM
+    case EPERM:
+      return "EPERM";
+#endif
+#ifdef ENOENT
+    case ENOENT:
+      return "ENOENT";
+#endif
+#ifdef ESRCH
+    case ESRCH:
+      return "ESRCH";
+#endif
+#ifdef EINTR
+    case EINTR:
+      return "EINTR";
+#endif
+#ifdef EIO
+    case EIO:
+      return "EIO";
+#endif
+#ifdef ENXIO
+    case ENXIO:
+      return "ENXIO";
+#endif
+#ifdef E2BIG
+    case E2BIG:
+      return "E2BIG";
+#endif
+#ifdef ENOEXEC
+    case ENOEXEC:
+      return "ENOEXEC";
+#endif
+#ifdef EBADF
+    case EBADF:
+      return "EBADF";
+#endif
+#ifdef ECHILD
+    case ECHILD:
+      return "ECHILD";
+#endif
+#ifdef EAGAIN
+    case EAGAIN:
+      return "EAGAIN";
+#endif
+#ifdef ENOMEM
+    case ENOMEM:
+      return "ENOMEM";
+#endif
+#ifdef EACCES
+    case EACCES:
+      return "EACCES";
+#endif
+#ifdef EFAULT
+    case EFAULT:
+      return "EFAULT";
+#endif
+#ifdef ENOTBLK
+    case ENOTBLK:
+      return "ENOTBLK";
+#endif
+#ifdef EBUSY
+    case EBUSY:
+      return "EBUSY";
+#endif
+#ifdef EEXIST
+    case EEXIST:
+      return "EEXIST";
+#endif
+#ifdef EXDEV
+    case EXDEV:
+      return "EXDEV";
+#endif
+#ifdef ENODEV
+    case ENODEV:
+      return "ENODEV";
+#endif
+#ifdef ENOTDIR
+    case ENOTDIR:
+      return "ENOTDIR";
+#endif
+#ifdef EISDIR
+    case EISDIR:
+      return "EISDIR";
+#endif
+#ifdef EINVAL
+    case EINVAL:
+      return "EINVAL";
+#endif
+#ifdef ENFILE
+    case ENFILE:
+      return "ENFILE";
+#endif
+#ifdef EMFILE
+    case EMFILE:
+      return "EMFILE";
+#endif
+#ifdef ENOTTY
+    case ENOTTY:
+      return "ENOTTY";
+#endif
+#ifdef ETXTBSY
+    case ETXTBSY:
+      return "ETXTBSY";
+#endif
+#ifdef EFBIG
+    case EFBIG:
+      return "EFBIG";
+#endif
+#ifdef ENOSPC
+    case ENOSPC:
+      return "ENOSPC";
+#endif
+#ifdef ESPIPE
+    case ESPIPE:
+      return "ESPIPE";
+#endif
+#ifdef EROFS
+    case EROFS:
+      return "EROFS";
+#endif
+#ifdef EMLINK
+    case EMLINK:
+      return "EMLINK";
+#endif
+#ifdef EPIPE
+    case EPIPE:
+      return "EPIPE";
+#endif
+#ifdef ERANGE
+    case ERANGE:
+      return "ERANGE";
+#endif
+#ifdef ENAMETOOLONG
+    case ENAMETOOLONG:
+      return "ENAMETOOLONG";
+#endif
+#ifdef ENOSYS
+    case ENOSYS:
+      return "ENOSYS";
+#endif
+#ifdef ENOTEMPTY
+    case ENOTEMPTY:
+      return "ENOTEMPTY";
+#endif
+#ifdef ELOOP
+    case ELOOP:
+      return "ELOOP";
+#endif
+#ifdef ENODATA
+    case ENODATA:
+      return "ENODATA";
+#endif
+#ifdef EOVERFLOW
+    case EOVERFLOW:
+      return "EOVERFLOW";
+#endif
+#ifdef EOPNOTSUPP
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+#endif
+#ifdef ECANCELED
+    case ECANCELED:
+      return "ECANCELED";
+#endif
+#ifdef EPROTO
+    case EPROTO:
+      return "EPROTO";
+#endif
+#ifdef EUSERS
+    case EUSERS:
+      return "EUSERS";
+#endif
+#ifdef EDQUOT
+    case EDQUOT:
+      return "EDQUOT";
+#endif
+#ifdef ESTALE
+    case ESTALE:
+      return "ESTALE";
+#endif
+    default:
+      return "E" + std::to_string(err);
+  }
+}
+
 Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall) {
-  const char* name = strerrorname_np(err);
-  std::string code = name ? name : ("E" + std::to_string(err));
+  std::string code = ErrnoName(err);
   Napi::Error e = Napi::Error::New(env, syscall + ": " + code + " (" + strerror(err) + ")");
   e.Set("code", Napi::String::New(env, code));
   e.Set("errno", Napi::Number::New(env, -err));
@@ -264,15 +453,17 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   ctx.pdeathsig = (int)plan.pdeathsig;
   ctx.stack2 = (char*)c.stack + kStackSize;
   ctx.resume = 0;
+  ctx.proc = nullptr;
 
   sigset_t all, old;
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // The raw call (pthread_sigmask needs glibc 2.32): this thread only, briefly.
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
   int pidfd = -1;
   int flags = (int)plan.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
   pid_t pid = clone(ns_child_main, (char*)c.stack + kStacksSize, flags, &ctx, &pidfd);
   int cloneErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
   if (pid < 0) return ThrowErrno(env, cloneErr, "clone");
 
   close(errpipe[1]);
@@ -344,8 +535,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     r.Set("failedStep", Napi::Number::New(env, failedErrno ? failedStep : NS_STEP_PREAMBLE));
     r.Set("errno", Napi::Number::New(env, failedErrno));
     if (failedErrno) {
-      const char* name = strerrorname_np(failedErrno);
-      r.Set("code", Napi::String::New(env, name ? name : "E" + std::to_string(failedErrno)));
+      r.Set("code", Napi::String::New(env, ErrnoName(failedErrno)));
       r.Set("message", Napi::String::New(env, strerror(failedErrno)));
     } else {
       r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
@@ -445,6 +635,30 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// readAvailable(fd, max) -> Buffer with what can be read now (poll with a zero timeout
+// first, so it never blocks), or null when nothing is available, at end of file or on EIO.
+Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  size_t max = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() : 65536;
+  struct pollfd p;
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  int r;
+  do {
+    r = poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r <= 0 || !(p.revents & POLLIN)) return env.Null();
+  std::vector<char> buf(max);
+  ssize_t n;
+  do {
+    n = read(fd, buf.data(), max);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return env.Null();
+  return Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n);
+}
+
 Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct winsize ws;
@@ -522,6 +736,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New(env, PidfdSignal, "pidfdSignal"));
+ exports.Set("readAvailable", Napi::Function::New(env, ReadAvailable, "readAvailable"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));

@@ -23,6 +23,9 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -103,6 +106,12 @@ long do_stdio(ns_child_ctx* c, const ns_step* s) {
     r = NS_RAW3(SYS_dup3, tmp[i], i, 0);
     if (r < 0) return r;
     NS_RAW1(SYS_close, tmp[i]);
+    // As libuv's uv_spawn: the standard descriptors are blocking for the new program (a
+    // non-blocking pipe shared with Node would make its writes fail with EAGAIN).
+    if (i < 3) {
+      long fl = NS_RAW2(SYS_fcntl, i, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK)) NS_RAW3(SYS_fcntl, i, F_SETFL, fl & ~O_NONBLOCK);
+    }
   }
   return 0;
 }
@@ -214,43 +223,140 @@ long mount_flags_of(const char* target, long* out) {
   return 0;
 }
 
-long do_mount(const ns_step* s) {
+struct k_open_how {
+  uint64_t flags;
+  uint64_t mode;
+  uint64_t resolve;
+};
+#define K_RESOLVE_NO_SYMLINKS 0x04
+#define K_RESOLVE_NO_MAGICLINKS 0x02
+
+// open(2) `path` with `flags`, refusing to follow any symlink on the way (openat2
+// RESOLVE_NO_SYMLINKS). Paths the planner hands over were resolved inside the rootfs
+// already, so a symlink found now was planted to lead the step out of it.
+long open_nofollow(const char* path, long flags) {
+  k_open_how how;
+  how.flags = (uint64_t)flags | O_CLOEXEC;
+  how.mode = 0;
+  how.resolve = K_RESOLVE_NO_SYMLINKS | K_RESOLVE_NO_MAGICLINKS;
+  return NS_RAW4(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+}
+
+// The parent directory of `path`, opened without following symlinks, and its last
+// component copied to `name` (at most 255 bytes). Returns the descriptor or -errno.
+long open_parent_nofollow(const char* path, char* name) {
+  char dir[4096];
+  size_t n = slen(path);
+  if (n == 0 || n >= sizeof dir) return -ENAMETOOLONG;
+  while (n > 1 && path[n - 1] == '/') n--;  // "a/b/" is "a/b"
+  size_t slash = n;
+  while (slash > 0 && path[slash - 1] != '/') slash--;
+  size_t len = n - slash;
+  if (len == 0 || len > 255) return -EINVAL;
+  for (size_t k = 0; k < len; k++) name[k] = path[slash + k];
+  name[len] = 0;
+  if (slash == 0) {
+    dir[0] = '.';
+    dir[1] = 0;
+  } else {
+    size_t d = slash > 1 ? slash - 1 : 1;  // keep "/" for a top-level name
+    for (size_t k = 0; k < d; k++) dir[k] = path[k];
+    dir[d] = 0;
+  }
+  return open_nofollow(dir, O_PATH | O_DIRECTORY);
+}
+
+// "<proc>/self/fd/<fd>" into buf (no allocation).
+const char* fd_path(const char* proc, long fd, char* buf, size_t size) {
+  static const char mid[] = "/self/fd/";
+  size_t at = 0;
+  for (const char* p = proc; *p && at < size - 32; p++) buf[at++] = *p;
+  for (const char* p = mid; *p; p++) buf[at++] = *p;
+  char digits[24];
+  int nd = 0;
+  do {
+    digits[nd++] = (char)('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  while (nd > 0) buf[at++] = digits[--nd];
+  buf[at] = 0;
+  return buf;
+}
+
+long do_mount(const ns_child_ctx* c, const ns_step* s) {
   long flags = s->i[0];
+  const char* target = s->s[1];
+  long tfd = -1;
+  char tbuf[512];
+  if ((s->flags & NS_STEP_NOFOLLOW) && target) {
+    tfd = open_nofollow(target, O_PATH);
+    if (tfd < 0) return tfd;
+    // Mount onto the very directory just opened, through its /proc/self/fd magic link.
+    if (c->proc) target = fd_path(c->proc, tfd, tbuf, sizeof tbuf);
+  }
+  long r = 0;
   if (s->flags & NS_STEP_PRESERVE_FLAGS) {
     long have = 0;
-    long r = mount_flags_of(s->s[1], &have);
-    if (r < 0) return r;
+    r = mount_flags_of(target, &have);
+    if (r < 0) {
+      if (tfd >= 0) NS_RAW1(SYS_close, tfd);
+      return r;
+    }
     // An explicit atime mode in the step wins over the current one.
     const long atime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
     if (flags & atime) have &= ~atime;
     flags |= have;
   }
-  return NS_RAW5(SYS_mount, s->s[0], s->s[1], s->s[2], flags, s->s[3]);
+  r = NS_RAW5(SYS_mount, s->s[0], target, s->s[2], flags, s->s[3]);
+  if (tfd >= 0) NS_RAW1(SYS_close, tfd);
+  return r;
+}
+
+// mkdir, mknod, symlink and touch relative to a parent opened without following symlinks.
+long do_create(const ns_step* s) {
+  const char* path = s->op == NS_OP_SYMLINK ? s->s[1] : s->s[0];
+  long dirfd = AT_FDCWD;
+  char name[256];
+  const char* at = path;
+  if (s->flags & NS_STEP_NOFOLLOW) {
+    dirfd = open_parent_nofollow(path, name);
+    if (dirfd < 0) return dirfd;
+    at = name;
+  }
+  long r;
+  switch (s->op) {
+    case NS_OP_MKDIR:
+      r = NS_RAW3(SYS_mkdirat, dirfd, at, s->i[0]);
+      if (r == -EEXIST && s->i[1]) r = 0;
+      break;
+    case NS_OP_MKNOD:
+      r = NS_RAW4(SYS_mknodat, dirfd, at, s->i[0], makedev((unsigned)s->i[1], (unsigned)s->i[2]));
+      break;
+    case NS_OP_SYMLINK:
+      r = NS_RAW3(SYS_symlinkat, s->s[0], dirfd, at);
+      if (r == -EEXIST && s->i[0]) r = 0;
+      break;
+    default: {  // NS_OP_TOUCH: read-only open, so an existing file on a read-only mount is fine
+      r = NS_RAW4(SYS_openat, dirfd, at, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, s->i[0]);
+      if (r >= 0) r = NS_RAW1(SYS_close, r);
+      break;
+    }
+  }
+  if (dirfd >= 0) NS_RAW1(SYS_close, dirfd);
+  return r;
 }
 
 long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
   switch (s->op) {
     case NS_OP_MOUNT:
-      return do_mount(s);
+      return do_mount(c, s);
     case NS_OP_UMOUNT2:
       return NS_RAW2(SYS_umount2, s->s[0], s->i[0]);
-    case NS_OP_MKDIR: {
-      long r = NS_RAW3(SYS_mkdirat, AT_FDCWD, s->s[0], s->i[0]);
-      return (r == -EEXIST && s->i[1]) ? 0 : r;
-    }
-    case NS_OP_TOUCH: {
-      long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0],
-                        O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, s->i[0]);
-      if (fd < 0) return fd;
-      return NS_RAW1(SYS_close, fd);
-    }
+    case NS_OP_MKDIR:
+    case NS_OP_TOUCH:
     case NS_OP_MKNOD:
-      return NS_RAW4(SYS_mknodat, AT_FDCWD, s->s[0], s->i[0],
-                     makedev((unsigned)s->i[1], (unsigned)s->i[2]));
-    case NS_OP_SYMLINK: {
-      long r = NS_RAW3(SYS_symlinkat, s->s[0], AT_FDCWD, s->s[1]);
-      return (r == -EEXIST && s->i[0]) ? 0 : r;
-    }
+    case NS_OP_SYMLINK:
+      return do_create(s);
     case NS_OP_CHMOD:
       return NS_RAW3(SYS_fchmodat, AT_FDCWD, s->s[0], s->i[0]);
     case NS_OP_PIVOT_ROOT:
@@ -316,6 +422,9 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return do_sync(c, index);
     case NS_OP_CLONE_PARENT:
       return do_clone_parent(c, index);
+    case NS_OP_PROC_ROOT:
+      c->proc = s->s[0];
+      return 0;
     default:
       return -ENOSYS;
   }

@@ -35,6 +35,7 @@ enum ns_op : uint32_t {
   NS_OP_EXECVE,
   NS_OP_SYNC,
   NS_OP_CLONE_PARENT,
+  NS_OP_PROC_ROOT,
   NS_OP_MAX
 };
 
@@ -45,6 +46,7 @@ enum ns_op : uint32_t {
 #define NS_NONE 0xffffffffu
 #define NS_STEP_IGNORE_MISSING 1u
 #define NS_STEP_PRESERVE_FLAGS 2u
+#define NS_STEP_NOFOLLOW 4u
 
 // One decoded step: integers, strings and vectors as the child uses them.
 struct ns_step {
@@ -81,6 +83,7 @@ struct ns_child_ctx {
   int pdeathsig;  // PR_SET_PDEATHSIG signal, 0 for none (detached containers)
   void* stack2;   // top of the stack for the process a cloneParent step makes
   uint32_t resume;  // first step the cloneParent process runs
+  const char* proc;  // where procfs is mounted now (a procRoot step), for /proc/self/fd paths
 };
 
 extern "C" int ns_child_main(void* arg);
