@@ -116,7 +116,8 @@ export interface CapabilitySetSteps {
 }
 
 /**
- * Plan steps for {@link CapabilitySets}, in the order that makes them stick across the uid
+ * Plan steps for {@link CapabilitySets} (the bounding drop covers every capability up to the
+ * kernel's cap_last_cap, read at run time), in the order that makes them stick across the uid
  * change and execve: `capbsetDrop(~bounding)`, `PR_SET_KEEPCAPS 1`, [the caller's
  * setgroups/setresgid/setresuid], `capset(effective, permitted, inheritable)`,
  * `PR_CAP_AMBIENT_RAISE` for each ambient capability, `PR_SET_KEEPCAPS 0`. After execve a
@@ -124,12 +125,16 @@ export interface CapabilitySetSteps {
  * and effective); root keeps the bounding set. capabilities(7) "Transformation of
  * capabilities during execve()".
  */
-export function capabilitySetSteps(sets: CapabilitySets): CapabilitySetSteps {
+export function capabilitySetSteps(sets: CapabilitySets, options: { lastCap?: number } = {}): CapabilitySetSteps {
+  // Only numbers the running kernel knows: a newer kernel's extra capabilities are below its
+  // own cap_last_cap and so still dropped; prctl(2) would only answer EINVAL for the rest.
+  const last = options.lastCap ?? (lastCap ??= readLastCap());
+  const known = (1n << BigInt(last + 1)) - 1n;
   const keepCaps = (on: boolean) => ({ op: 'prctl' as const, option: 8 /* PR_SET_KEEPCAPS */, arg2: on ? 1 : 0, arg3: 0, arg4: 0, arg5: 0 });
   const after: CapabilitySetSteps['after'] = [
     { op: 'capset', effective: sets.effective, permitted: sets.permitted, inheritable: sets.inheritable },
   ];
   if (sets.ambient) after.push({ op: 'ambientRaise', mask: sets.ambient });
   after.push(keepCaps(false));
-  return { before: [{ op: 'capbsetDrop', mask: ~sets.bounding & ALL_BITS_MASK }, keepCaps(true)], after };
+  return { before: [{ op: 'capbsetDrop', mask: ~sets.bounding & known & ALL_BITS_MASK }, keepCaps(true)], after };
 }

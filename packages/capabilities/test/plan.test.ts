@@ -138,9 +138,13 @@ describe('resolveCapabilitySets / capabilitySetSteps', () => {
   it('orders the steps around the user switch and raises the ambient set last', async () => {
     const { capabilitySetSteps, toMask } = await import('../src/index.js');
     const kill = toMask(['CAP_KILL']);
-    const steps = capabilitySetSteps({ bounding: kill, effective: kill, permitted: kill, inheritable: kill, ambient: kill });
+    const steps = capabilitySetSteps({ bounding: kill, effective: kill, permitted: kill, inheritable: kill, ambient: kill }, { lastCap: 40 });
     expect(steps.before.map((s) => s.op)).toEqual(['capbsetDrop', 'prctl']);
     expect(steps.after.map((s) => s.op)).toEqual(['capset', 'ambientRaise', 'prctl']);
-    expect(steps.before[0]).toEqual({ op: 'capbsetDrop', mask: ~kill & 0xffffffffffffffffn });
+    // Every capability up to the kernel's cap_last_cap but the kept one: a newer kernel's
+    // extra ones are below its own, larger, cap_last_cap.
+    expect(steps.before[0]).toEqual({ op: 'capbsetDrop', mask: ~kill & ((1n << 41n) - 1n) });
+    const newer = capabilitySetSteps({ bounding: kill, effective: kill, permitted: kill, inheritable: 0n, ambient: 0n }, { lastCap: 45 });
+    expect((newer.before[0] as { mask: bigint }).mask & (1n << 45n)).toBe(1n << 45n);
   });
 });

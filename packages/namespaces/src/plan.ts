@@ -81,7 +81,8 @@ type Kind = 'dir' | 'file' | 'symlink' | null;
 
 function kindOf(hostPath: string, follow = false): Kind {
   try {
-    const st = follow ? statSync(hostPath) : lstatSync(hostPath);
+    const st = follow ? statSync(hostPath, { throwIfNoEntry: false }) : lstatSync(hostPath, { throwIfNoEntry: false });
+    if (!st) return null;
     if (st.isSymbolicLink()) return 'symlink';
     return st.isDirectory() ? 'dir' : 'file';
   } catch {
@@ -89,17 +90,28 @@ function kindOf(hostPath: string, follow = false): Kind {
   }
 }
 
-/** The caller's inheritable capability set (the seed drops from it, never adds to it). */
+let inheritableCache: bigint | undefined;
+let nofileHardCache: number | undefined;
+const kernelKindCache = new Map<string, Kind>();
+
+/** The caller's inheritable capability set (the seed drops from it, never adds to it); read once. */
 function callerInheritable(): bigint {
-  try {
-    return parseStatusCapabilities(readFileSync('/proc/self/status', 'utf8')).inheritable;
-  } catch {
-    return 0n;
+  if (inheritableCache === undefined) {
+    try {
+      inheritableCache = parseStatusCapabilities(readFileSync('/proc/self/status', 'utf8')).inheritable;
+    } catch {
+      inheritableCache = 0n;
+    }
   }
+  return inheritableCache;
 }
 
-/** The caller's hard RLIMIT_NOFILE, from /proc/self/limits. */
+/** The caller's hard RLIMIT_NOFILE, from /proc/self/limits (read once: Node never changes it). */
 function callerNofileHard(): number {
+  return (nofileHardCache ??= readNofileHard());
+}
+
+function readNofileHard(): number {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
@@ -261,13 +273,15 @@ class RootfsPlanner {
    * namespace mknod(2) is refused anyway (runc's rootless mode binds them the same way).
    */
   devices(): void {
+    // /dev itself is resolved inside the rootfs; below it is the tmpfs this plan mounts.
+    const dev = this.resolve('/dev');
     for (const d of DEVICES) {
-      const path = this.staged(this.resolve(`/dev/${d.name}`));
+      const path = this.staged(`${dev}/${d.name}`);
       this.steps.push({ op: 'touch', path, mode: 0o666 });
       this.steps.push({ op: 'mount', source: `${STAGE.oldRoot}/dev/${d.name}`, target: path, fstype: null, flags: MS.BIND, data: null });
     }
     for (const [path, target] of DEV_SYMLINKS) {
-      this.steps.push({ op: 'symlink', target, path: this.staged(this.resolve(path)), existOk: true });
+      this.steps.push({ op: 'symlink', target, path: this.staged(`${dev}/${posix.basename(path)}`), existOk: true });
     }
   }
 
@@ -296,7 +310,10 @@ class RootfsPlanner {
 function pathKind(container: Container, planner: RootfsPlanner, p: string): { path: string; kind: Kind } {
   const clean = posix.resolve('/', p);
   if (clean === '/proc' || clean.startsWith('/proc/') || clean === '/sys' || clean.startsWith('/sys/')) {
-    return { path: clean, kind: kindOf(clean) };
+    // The kernel's files: the same for every container this process starts.
+    let kind = kernelKindCache.get(clean);
+    if (kind === undefined) kernelKindCache.set(clean, (kind = kindOf(clean)));
+    return { path: clean, kind };
   }
   const resolved = planner.resolve(clean);
   return { path: resolved, kind: kindOf(container.rootfs === null ? resolved : container.rootfs + resolved, true) };

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import lockfile from 'proper-lockfile';
+import { createRequire } from 'node:module';
+import type * as Lockfile from 'proper-lockfile';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import type { Container } from './container.js';
 import { CONTAINER_ID } from './validate.js';
@@ -220,6 +221,8 @@ export class StateStore {
     const lockPath = join(dir, '.lock');
     let release: () => Promise<void>;
     try {
+      // Loaded on first use: most `ns` calls never lock.
+      const lockfile = createRequire(import.meta.url)('proper-lockfile') as typeof Lockfile;
       release = await lockfile.lock(dir, {
         realpath: false,
         lockfilePath: lockPath,
