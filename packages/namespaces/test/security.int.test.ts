@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,22 @@ describe.skipIf(!isRoot || !ROOTFS)('rootless: ns as the unprivileged user nobod
     expect(r.stdout).toMatch(/^uid=0\(root\) gid=0\(root\)/);
     expect(r.stdout).toContain('null-ok');
     expect(r.status).toBe(0);
+  });
+
+  it('the ns CLI runs rootless too: `ns run -- id` says root inside', () => {
+    const bin = new URL('../../cli/dist/bin.js', import.meta.url).pathname;
+    const xdg = join(dir, 'xdg'); // nobody's runtime dir: the state goes to $XDG_RUNTIME_DIR/ns
+    mkdirSync(xdg, { mode: 0o700 });
+    chownSync(xdg, 65534, 65534);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'run', '--', '/bin/sh', '-c', 'id -u; cat /proc/self/uid_map'], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', XDG_RUNTIME_DIR: xdg },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0', '0 65534 1', '']);
+    expect(r.status).toBe(0);
+    expect(readdirSync(join(xdg, 'ns'))).toEqual([]); // the foreground container's state is gone
   });
 
   it('an unmapped user fails with a clear error', () => {
