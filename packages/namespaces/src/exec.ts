@@ -27,6 +27,11 @@ export interface ExecOptions {
    * keep the event loop alive (as `child_process` `detached` + `unref()`).
    */
   detached?: boolean;
+  /**
+   * Create only (OCI create): set the container up, then have its process wait on this FIFO
+   * before execve; exec() returns at once. Implies `detached`. See createContainer().
+   */
+  startFifo?: string;
 }
 
 function abortError(signal: AbortSignal): NsError {
@@ -62,7 +67,7 @@ export function launch(
   const childFds: number[] = [];
   const parentFds: number[] = [];
   const io: PlanIo = { stdio: [] };
-  if (options.detached) io.parentDeathSignal = 0;
+  if (options.detached || options.startFifo) io.parentDeathSignal = 0;
   const pipes: { index: number; fd: number; readable: boolean }[] = [];
   let pty: { master: number; slave: number; path: string } | undefined;
 
@@ -101,6 +106,11 @@ export function launch(
       });
     }
 
+    if (options.startFifo) {
+      const fd = addon.openPath(options.startFifo);
+      parentFds.push(fd);
+      io.startFifoFd = fd;
+    }
     const planned = makePlan(io);
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
@@ -127,9 +137,10 @@ export function launch(
     // The pty slave stays open here until the process exits (see ptyStreams).
     closeAll(childFds.filter((fd) => fd !== pty?.slave));
     childFds.length = 0;
+    if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);
 
     const proc = new ContainerProcess(planned.id, child);
-    if (options.detached) proc.unref();
+    if (options.detached || options.startFifo) proc.unref();
     if (pty) {
       const streams = ptyStreams(pty.master, pty.slave);
       proc.stdin = streams.input;

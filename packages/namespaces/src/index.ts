@@ -31,6 +31,9 @@ export {
 export {
   containerPids,
   containerProcesses,
+  createContainer,
+  execFifoPath,
+  startCreatedContainer,
   deleteContainer,
   killContainer,
   listContainers,

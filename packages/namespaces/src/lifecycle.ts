@@ -1,4 +1,5 @@
-import { closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode, NsError, native } from '@ns/syscalls';
 import type { Container } from './container.js';
 import { exec, type ExecOptions } from './exec.js';
@@ -39,7 +40,7 @@ export function startContainer(container: Container, options: StartOptions = {})
     id: c.id,
     status: 'creating',
     pid: 0,
-    bundle: c.bundle ?? process.cwd(),
+    bundle: c.bundle ?? safeCwd(),
     annotations: options.annotations ?? {},
     created: new Date().toISOString(),
     startTime: '',
@@ -76,6 +77,104 @@ export function startContainer(container: Container, options: StartOptions = {})
     });
   }
   return { process: proc, state };
+}
+
+/** The FIFO a created container's process waits on before execve (runc's exec.fifo). */
+export function execFifoPath(store: StateStore, id: string): string {
+  return join(store.dir(id), 'exec.fifo');
+}
+
+/**
+ * OCI create, as `runc create`: set the container up (namespaces, mounts, capabilities,
+ * user) and leave its process waiting just before execve, detached from this Node process,
+ * with state `created`. {@link startCreatedContainer} lets it run. The process's stdio is
+ * fixed now (files or 'ignore'; a terminal needs a console socket, which is not supported).
+ *
+ * @throws NsError as exec(), `ERR_NS_STATE` for an id in use, `ERR_NS_CONFIG` for a terminal.
+ * @see OCI runtime-spec runtime.md "Operations: Create"
+ */
+export function createContainer(container: Container, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
+  const store = options.store ?? new StateStore();
+  const c = withRootless(validateContainer(container));
+  if (c.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: create needs a console socket for a terminal, which is not supported; use run');
+  const state: ContainerState = {
+    ociVersion: OCI_VERSION,
+    id: c.id,
+    status: 'creating',
+    pid: 0,
+    bundle: c.bundle ?? safeCwd(),
+    annotations: options.annotations ?? {},
+    created: new Date().toISOString(),
+    startTime: '',
+    config: c,
+    detached: true,
+  };
+  store.create(state);
+  let proc: ContainerProcess;
+  try {
+    const fifo = execFifoPath(store, c.id);
+    native().mkfifo(fifo, 0o622);
+    chmodSync(fifo, 0o622); // whatever the umask: the container's user opens it for writing
+    proc = exec(c, { ...options, detached: true, startFifo: fifo });
+  } catch (err) {
+    store.remove(c.id);
+    throw err;
+  }
+  state.pid = proc.pid;
+  state.startTime = processStartTime(proc.pid) ?? '';
+  state.status = 'created';
+  store.write(state);
+  return { process: proc, state };
+}
+
+/**
+ * OCI start, as `runc start`: let a created container's process run its program (open the
+ * exec.fifo it waits on and read its byte), then record it as running.
+ *
+ * @param timeoutMs how long to wait for the process's byte (default 5000).
+ * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` when it is not
+ *   `created` (already started, or its process died).
+ * @see OCI runtime-spec runtime.md "Operations: Start"
+ */
+export async function startCreatedContainer(store: StateStore, id: string, options: { timeoutMs?: number } = {}): Promise<ContainerState> {
+  return store.withLock(id, async () => {
+    const state = store.read(id);
+    const status = currentStatus(state);
+    if (status !== 'created') throw new NsError(ErrorCode.STATE, `cannot start container ${id} that is ${status}`);
+    const fifo = execFifoPath(store, id);
+    // Non-blocking: opening never waits, and the process's blocked open for writing returns.
+    const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(1);
+      const deadline = Date.now() + (options.timeoutMs ?? 5000);
+      for (;;) {
+        let n = 0;
+        try {
+          n = readSync(fd, buf);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        }
+        if (n === 1) break;
+        if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${id} exited before it started`);
+        if (Date.now() > deadline) throw new NsError(ErrorCode.STATE, `container ${id} did not take the start signal`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    rmSync(fifo, { force: true });
+    const running: ContainerState = { ...state, status: 'running' };
+    store.write(running);
+    return running;
+  });
+}
+
+function safeCwd(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return '/';
+  }
 }
 
 /** The pid namespace inode of a process, as `pid:[4026531836]`, or null. */
@@ -172,7 +271,7 @@ export function killContainer(store: StateStore, id: string, signal: NodeJS.Sign
 
 /**
  * Remove a container's state, as `runc delete`: a running container is refused unless
- * `force`, which SIGKILLs every process in it and waits (up to `timeoutMs`, default 5000)
+ * `force` (a created one, which never ran its program, is taken down either way), which SIGKILLs every process in it and waits (up to `timeoutMs`, default 5000)
  * for the init to be gone. Nothing stays mounted: every mount lived in the container's own
  * mount namespace.
  *
@@ -185,7 +284,8 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
     const state = store.read(id);
     const status = currentStatus(state);
     if (status !== 'stopped') {
-      if (!options.force) {
+      // A created container never ran its program: delete takes it down, as runc's does.
+      if (!options.force && status !== 'created') {
         throw new NsError(ErrorCode.STATE, `cannot delete container ${id} that is ${status} (stop it first, or use --force)`);
       }
       killContainer(store, id, 'SIGKILL', { all: true });

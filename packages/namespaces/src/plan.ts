@@ -34,6 +34,11 @@ export interface PlanIo {
   console?: { fd: number; path: string };
   /** PR_SET_PDEATHSIG signal; default SIGKILL, 0 for a detached container. */
   parentDeathSignal?: number;
+  /**
+   * Create only: an O_PATH descriptor of the container's exec.fifo. The process detaches from
+   * spawn() when set up and waits on the FIFO before execve until `start` reads it.
+   */
+  startFifoFd?: number;
 }
 
 export interface ContainerPlan {
@@ -526,6 +531,10 @@ export function processSteps(
 
   if (c.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
   steps.push({ op: 'chdir', path: c.cwd });
+  if (io.startFifoFd !== undefined) {
+    steps.push({ op: 'detach' });
+    steps.push({ op: 'waitFifo', path: `/proc/self/fd/${io.startFifoFd}` });
+  }
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 
   const env = [...c.env];

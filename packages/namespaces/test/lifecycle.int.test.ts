@@ -1,11 +1,13 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   StateStore,
   containerPids,
+  createContainer,
   deleteContainer,
+  startCreatedContainer,
   execIn,
   killContainer,
   listContainers,
@@ -183,5 +185,51 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
     expect(() => execIn(store.read('reuse'), { args: ['true'] })).toThrow(/not running/);
     expect(p.status).toBeUndefined(); // still alive: nothing was sent to it
     expect(processStartTime(p.pid)).not.toBeNull();
+  });
+});
+
+describe.skipIf(!isRoot || !ROOTFS)('create and start (as root)', () => {
+  let root: string;
+  let store: StateStore;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'ns-create-'));
+    store = new StateStore(root);
+  });
+  afterEach(async () => {
+    for (const id of store.list()) await deleteContainer(store, id, { force: true }).catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('create sets up and waits before execve (status created); start runs the program', async () => {
+    const { state } = createContainer(rootfsContainer(ROOTFS, { id: 'c', hostname: 'made', args: ['sleep', '30'] }), { store, stdio: 'ignore' });
+    expect(listContainers(store).map((s) => [s.id, s.status])).toEqual([['c', 'created']]);
+    // Set up already (its hostname is there) but not exec'd: still the creator's program.
+    const { readlinkSync } = await import('node:fs');
+    expect(readlinkSync(`/proc/${state.pid}/exe`)).toBe(readlinkSync('/proc/self/exe'));
+    const started = await startCreatedContainer(store, 'c');
+    expect(started.status).toBe('running');
+    for (let i = 0; i < 100 && readlinkSync(`/proc/${state.pid}/exe`) === readlinkSync('/proc/self/exe'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toBe('sleep\u000030\u0000');
+    expect(readdirSync(join(root, 'c'))).toEqual(['state.json']); // the exec.fifo is gone
+    await expect(startCreatedContainer(store, 'c')).rejects.toThrow('cannot start container c that is running');
+  });
+
+  it('delete takes a created container down without --force, as runc', async () => {
+    const { state } = createContainer(rootfsContainer(ROOTFS, { id: 'd', args: ['true'] }), { store, stdio: 'ignore' });
+    await deleteContainer(store, 'd');
+    expect(store.list()).toEqual([]);
+    expect(processStartTime(state.pid)).toBeNull();
+  });
+
+  it('start of a created container whose process died is refused', async () => {
+    const { state } = createContainer(rootfsContainer(ROOTFS, { id: 'e', args: ['true'] }), { store, stdio: 'ignore' });
+    process.kill(state.pid, 'SIGKILL'); // the pid this test's container recorded
+    for (let i = 0; i < 100 && processStartTime(state.pid) !== null; i++) await new Promise((r) => setTimeout(r, 10));
+    await expect(startCreatedContainer(store, 'e')).rejects.toThrow('cannot start container e that is stopped');
+  });
+
+  it('create refuses a terminal (no console socket) and leaves nothing', () => {
+    expect(() => createContainer(rootfsContainer(ROOTFS, { id: 'f', terminal: true, args: ['sh'] }), { store })).toThrow(/console socket/);
+    expect(readdirSync(root)).toEqual([]);
   });
 });

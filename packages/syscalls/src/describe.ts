@@ -70,6 +70,10 @@ export function describeStep(step: Step): string {
       return 'clone(CLONE_PARENT) into the joined pid namespace';
     case 'procRoot':
       return `procfs at ${step.path}`;
+    case 'waitFifo':
+      return `wait for start on ${step.path}`;
+    case 'detach':
+      return 'detach from the caller';
   }
 }
 

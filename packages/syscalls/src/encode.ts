@@ -33,6 +33,8 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   sync: 29,
   cloneParent: 30,
   procRoot: 31,
+  waitFifo: 32,
+  detach: 33,
 };
 
 const MAGIC = 0x4c50534e;
@@ -119,7 +121,10 @@ function slots(step: Step): Slots {
     case 'cloneParent':
       return { i: [], s: [], v: [] };
     case 'procRoot':
+    case 'waitFifo':
       return { i: [], s: [step.path], v: [] };
+    case 'detach':
+      return { i: [], s: [], v: [] };
   }
 }
 

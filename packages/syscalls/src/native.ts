@@ -15,6 +15,8 @@ export interface NativeAddon {
   pidfdSignal(pidfd: number, signal: number): void;
   pipe(): [number, number];
   dup(fd: number): number;
+  mkfifo(path: string, mode: number): void;
+  openPath(path: string): number;
   readAvailable(fd: number, max?: number): Buffer | null;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   setWinsize(fd: number, cols: number, rows: number): void;
@@ -22,7 +24,7 @@ export interface NativeAddon {
 }
 
 export type NativeSpawnResult =
-  | { pid: number; pidfd: number }
+  | { pid: number; pidfd: number; detached?: true }
   | { pid: number; failedStep: number; errno: number; code: string; message: string }
   | { pid: number; failedStep: -1; errno: 0; diedBeforeExec: true; exitCode: number | null; signal: number | null };
 

@@ -286,6 +286,24 @@ export interface ProcRootStep extends StepCommon {
   path: string;
 }
 
+/**
+ * Open the FIFO at `path` for writing, which blocks until a reader opens it, then write one
+ * byte: the container's process waits here for `ns start` (runc's exec.fifo).
+ */
+export interface WaitFifoStep extends StepCommon {
+  op: 'waitFifo';
+  path: string;
+}
+
+/**
+ * spawn() returns now, with the child still running the rest of its plan on its own (a
+ * created container waiting for start). Later failures end the child without a report.
+ * Must come after the `stdio` step.
+ */
+export interface DetachStep extends StepCommon {
+  op: 'detach';
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -317,7 +335,9 @@ export type Step =
   | ExecveStep
   | SyncStep
   | CloneParentStep
-  | ProcRootStep;
+  | ProcRootStep
+  | WaitFifoStep
+  | DetachStep;
 
 export type StepOp = Step['op'];
 

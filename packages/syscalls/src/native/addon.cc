@@ -14,6 +14,7 @@
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -400,14 +401,48 @@ void ReapNow(int pidfd) {
 // Two stacks with guard pages: [guard][stack for a cloneParent process][guard][child stack].
 constexpr size_t kStacksSize = 2 * kStackSize;
 
+// Everything the child reads from our memory. After a `detach` step spawn() returns while the
+// child still runs its plan (it waits for `ns start`), so this lives on the heap until the
+// error pipe reports end of file (the child exec'd or died).
+struct Launch {
+  std::vector<uint8_t> bytes;  // a copy of the plan buffer: the decoded strings point here
+  Decoded plan;
+  ns_child_ctx ctx;
+  void* stack = nullptr;
+  int errfd = -1;  // read end of the error pipe
+  uv_poll_t poll;
+};
+
+void FreeLaunch(Launch* l) {
+  if (l->stack) munmap(l->stack, kStacksSize);
+  delete l;
+}
+
+void OnLaunchClosed(uv_handle_t* h) {
+  Launch* l = (Launch*)h->data;
+  close(l->errfd);
+  FreeLaunch(l);
+}
+
+void OnLaunchPipe(uv_poll_t* h, int status, int events) {
+  Launch* l = (Launch*)h->data;
+  char buf[64];
+  ssize_t n = read(l->errfd, buf, sizeof buf);
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
+  uv_poll_stop(h);
+  uv_close((uv_handle_t*)h, OnLaunchClosed);
+}
+
 struct Cleanup {
   int fds[4] = {-1, -1, -1, -1};
   void* stack = nullptr;
   int dumpable = -1;
+  Launch* launch = nullptr;  // released (set to null) when the child outlives spawn()
   ~Cleanup() {
     for (int fd : fds)
       if (fd >= 0) close(fd);
     if (stack) munmap(stack, kStacksSize);
+    delete launch;
     // A child sharing our memory may have made it non-dumpable before joining a container
     // (PR_SET_DUMPABLE is a property of the memory); it has exec'd or exited by now.
     if (dumpable >= 0 && prctl(PR_GET_DUMPABLE) != dumpable) prctl(PR_SET_DUMPABLE, dumpable);
@@ -422,11 +457,17 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit) expected");
   Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
   Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
-  Decoded plan;
+  Launch* launch = new Launch();
+  launch->bytes.assign(buf.Data(), buf.Data() + buf.Length());
+  Decoded& plan = launch->plan;
   std::string why;
-  if (!Decode(buf.Data(), buf.Length(), &plan, &why)) return ThrowPlan(env, why);
+  if (!Decode(launch->bytes.data(), launch->bytes.size(), &plan, &why)) {
+    delete launch;
+    return ThrowPlan(env, why);
+  }
 
   Cleanup c;
+  c.launch = launch;
   int errpipe[2], syncpipe[2];
   if (pipe2(errpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
   c.fds[0] = errpipe[0];
@@ -444,7 +485,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   mprotect(c.stack, 4096, PROT_NONE);  // guard pages
   mprotect((char*)c.stack + kStackSize, 4096, PROT_NONE);
 
-  ns_child_ctx ctx;
+  ns_child_ctx& ctx = launch->ctx;
   ctx.steps = plan.steps.data();
   ctx.nsteps = (uint32_t)plan.steps.size();
   ctx.errfd = errpipe[1];
@@ -474,6 +515,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   bool execing = false;
   int32_t failedStep = 0, failedErrno = 0;
   pid_t realPid = 0;  // set when a cloneParent step handed the plan to a new process
+  bool detached = false;  // a `detach` step: the child goes on alone (it waits for ns start)
   for (;;) {
     ns_msg m;
     ssize_t n = read(errpipe[0], &m, sizeof m);
@@ -488,6 +530,9 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
       execing = true;
     } else if (m.code == NS_MSG_CHILD) {
       realPid = m.value;
+    } else if (m.code == NS_MSG_DETACH) {
+      detached = true;
+      break;
     } else if (m.code == NS_MSG_SYNC) {
       if (!onSync.IsEmpty()) {
         onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, pid)});
@@ -522,6 +567,27 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
       }
       return ThrowErrno(env, e, "pidfd_open");
     }
+  }
+
+  if (detached) {
+    // The child still reads the plan and runs on the stack: hand both to the launch record,
+    // freed once the error pipe reaches end of file.
+    launch->stack = c.stack;
+    c.stack = nullptr;
+    launch->errfd = errpipe[0];
+    c.fds[0] = -1;
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    launch->poll.data = launch;
+    if (uv_poll_init(loop, &launch->poll, launch->errfd) == 0 &&
+        uv_poll_start(&launch->poll, UV_READABLE, OnLaunchPipe) == 0) {
+      uv_unref((uv_handle_t*)&launch->poll);  // never keeps the process alive
+      c.launch = nullptr;
+    } else {
+      // Cannot watch it: keep the memory forever rather than free it under the child.
+      c.launch = nullptr;
+    }
+    execing = true;
   }
 
   if (failedErrno != 0 || !execing) {
@@ -567,6 +633,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("pid", Napi::Number::New(env, pid));
   r.Set("pidfd", Napi::Number::New(env, pidfd));
+  if (detached) r.Set("detached", Napi::Boolean::New(env, true));
   return r;
 }
 
@@ -659,6 +726,25 @@ Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n);
 }
 
+// openPath(path) -> an O_PATH|O_CLOEXEC descriptor (opening a FIFO this way is neither a
+// reader nor a writer of it).
+Napi::Value OpenPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open " + path);
+  return Napi::Number::New(env, fd);
+}
+
+// mkfifo(path, mode): mkfifo(3) (Node has no binding for it).
+Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value()) < 0)
+    return ThrowErrno(env, errno, "mkfifo " + path);
+  return env.Undefined();
+}
+
 Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct winsize ws;
@@ -737,6 +823,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New(env, PidfdSignal, "pidfdSignal"));
  exports.Set("readAvailable", Napi::Function::New(env, ReadAvailable, "readAvailable"));
+ exports.Set("openPath", Napi::Function::New(env, OpenPath, "openPath"));
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo, "mkfifo"));
   exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openPty", Napi::Function::New(env, OpenPty, "openPty"));

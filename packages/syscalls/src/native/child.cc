@@ -51,6 +51,7 @@ __attribute__((noreturn)) void quit(int status) {
 __attribute__((noreturn)) void die(void) { quit(1); }
 
 void send_msg(const ns_child_ctx* c, int32_t step, int32_t code, int32_t value = 0) {
+  if (c->errfd < 0) return;  // detached: nobody listens any more
   ns_msg m;
   m.step = step;
   m.code = code;
@@ -425,6 +426,24 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_PROC_ROOT:
       c->proc = s->s[0];
       return 0;
+    case NS_OP_DETACH:
+      // spawn() returns on this message; from here on failures only end the process
+      // (the error pipe stays open, unwritten, until execve closes it).
+      send_msg(c, index, NS_MSG_DETACH);
+      c->errfd = -c->errfd - 2;  // keep the descriptor (closed at execve), stop writing
+      return 0;
+    case NS_OP_WAIT_FIFO: {
+      // Blocks until `ns start` opens the other end (runc's exec.fifo), then says so.
+      long fd;
+      do {
+        fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_WRONLY | O_CLOEXEC, 0);
+      } while (fd == -EINTR);
+      if (fd < 0) return fd;
+      char b = '0';
+      long r = NS_RAW3(SYS_write, fd, &b, 1);
+      NS_RAW1(SYS_close, fd);
+      return r < 0 ? r : 0;
+    }
     default:
       return -ENOSYS;
   }

@@ -36,6 +36,8 @@ enum ns_op : uint32_t {
   NS_OP_SYNC,
   NS_OP_CLONE_PARENT,
   NS_OP_PROC_ROOT,
+  NS_OP_WAIT_FIFO,
+  NS_OP_DETACH,
   NS_OP_MAX
 };
 
@@ -71,6 +73,8 @@ struct ns_msg {
 #define NS_MSG_EXEC (-1)
 // A cloneParent step made the process that runs the rest of the plan; value is its pid.
 #define NS_MSG_CHILD (-2)
+// A detach step: spawn() returns now; the child sends nothing more.
+#define NS_MSG_DETACH (-3)
 // Step index used when the child fails before its first step.
 #define NS_STEP_PREAMBLE (-1)
 
