@@ -2,10 +2,11 @@
 /** The `ns` executable: `main()` with the process's arguments; its result is the exit status. */
 import { main } from './index.js';
 
-// `ns run --help | head`: a closed stdout or stderr is not worth a stack trace.
+// `ns run --help | head`: a closed stdout or stderr is not worth a stack trace. A terminal
+// run handles the errors of its output itself (another listener; see start.ts).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
+    if (err.code !== 'EPIPE' && stream.listenerCount('error') < 2) throw err;
   });
 }
 

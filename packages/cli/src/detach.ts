@@ -3,10 +3,9 @@
  * `--stderr` and `--log`.
  */
 import { closeSync, openSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { ErrorCode, NsError, startContainer as startRecorded, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
+import { ErrorCode, NsError, createContainer as createRecorded, startContainer as startRecorded, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
 import { EXIT, errorLine, exitCodeFor } from './errors.js';
-import type { ResolvedIo } from './io.js';
+import { absolutePath, baseDir, type ResolvedIo } from './io.js';
 
 /** Where the container's output goes: `--stdout FILE`, `--stderr FILE`, `--log FILE` (both). */
 export interface OutputFiles {
@@ -26,13 +25,14 @@ export interface OpenedOutput {
 /**
  * Open the output files for appending, creating them (mode 0644 before the umask), as a
  * shell's `>>`. `--stdout` / `--stderr` win over `--log` for their stream; a file given
- * for both is opened once. Relative paths are taken from `cwd`.
+ * for both is opened once. Relative paths are taken from `cwd` (null: the working directory
+ * is gone, only absolute paths then).
  * @throws NsError with the errno name and path when a file cannot be opened (nothing is left open).
  */
-export function openOutputFiles(files: OutputFiles, cwd: string): OpenedOutput {
+export function openOutputFiles(files: OutputFiles, cwd: string | null): OpenedOutput {
   const opened = new Map<string, number>();
   const open = (option: string, file: string): number => {
-    const path = resolve(cwd, file);
+    const path = absolutePath(cwd, file, option);
     const known = opened.get(path);
     if (known !== undefined) return known;
     try {
@@ -64,10 +64,11 @@ export function openOutputFiles(files: OutputFiles, cwd: string): OpenedOutput {
 /**
  * `ns run -d`: start `container` detached (no parent-death signal, not holding ns's event
  * loop), record its state in `store`, and return 0 once its command runs, printing nothing
- * (as `runc run -d`). Its stdin is /dev/null, its stdout / stderr the given files or
+ * (as `runc run -d`). With `createOnly` (`ns create`), return once it is set up and waiting
+ * for `ns start` instead. Its stdin is /dev/null, its stdout / stderr the given files or
  * /dev/null. A terminal is refused: ns has no `--console-socket` to hand the pty to.
  */
-export function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo): number {
+export function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo, createOnly = false): number {
   if (container.terminal) {
     const err = new NsError(
       ErrorCode.CONFIG,
@@ -80,14 +81,15 @@ export function runDetached(container: Container, files: OutputFiles, store: Sta
   }
   let output: OpenedOutput;
   try {
-    output = openOutputFiles(files, io.cwd);
+    output = openOutputFiles(files, baseDir(io));
   } catch (err) {
     io.stderr(errorLine(err));
     return EXIT.FAILURE;
   }
   try {
     const stdio: StdioEntry[] = ['ignore', output.stdout ?? 'ignore', output.stderr ?? 'ignore'];
-    startRecorded(container, { store, detached: true, stdio });
+    if (createOnly) createRecorded(container, { store, stdio });
+    else startRecorded(container, { store, detached: true, stdio });
     return 0;
   } catch (err) {
     io.stderr(errorLine(err));

@@ -4,6 +4,8 @@
  * - 125: ns itself failed (usage error, bad config, a set-up step failed);
  * - 126: the command was found but could not be executed (execve: EACCES, ENOEXEC, EISDIR ...);
  * - 127: the command was not found (execve: ENOENT);
+ * - 141: with a terminal, the reader of ns's output went away (128 + SIGPIPE, as a shell
+ *   pipeline's writer): the process was killed;
  * - otherwise the container's own exit code, or 128 + N when it was killed by signal N.
  */
 export const EXIT = {
@@ -13,6 +15,8 @@ export const EXIT = {
   CANNOT_EXECUTE: 126,
   /** The command was not found. */
   NOT_FOUND: 127,
+  /** With a terminal: ns's stdout reader went away (EPIPE), 128 + SIGPIPE. */
+  BROKEN_PIPE: 141,
 } as const;
 
 interface ErrorLike {

@@ -14,6 +14,7 @@ import { psCommand, type PsOptions } from './commands/ps.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { specCommand, type SpecOptions } from './commands/spec.js';
 import { stateCommand } from './commands/state.js';
+import { startCommand } from './commands/start.js';
 import { EXIT, errorLine } from './errors.js';
 import { resolveIo, type CliIo } from './io.js';
 import { openStore, type GlobalOptions } from './store.js';
@@ -36,6 +37,7 @@ export { specCommand, writeSpec, type SpecOptions } from './commands/spec.js';
 export { execCommand, execProcess, type ExecCommandOptions } from './commands/exec.js';
 export { listCommand, listEntries, type ListEntry, type ListOptions } from './commands/list.js';
 export { stateCommand } from './commands/state.js';
+export { startCommand } from './commands/start.js';
 export { psCommand, type PsOptions } from './commands/ps.js';
 export { killCommand, parseSignal, type KillOptions } from './commands/kill.js';
 export { deleteCommand, type DeleteOptions } from './commands/delete.js';
@@ -47,6 +49,24 @@ export { startContainer, runForeground, FORWARDED_SIGNALS, type ForegroundOption
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
+/** The options that say what container to make, shared by `run` and `create`. */
+function containerOptions(cmd: Command): Command {
+  return cmd
+      .option('--id <id>', 'container id (same as the ID argument)')
+      .option('-b, --bundle <dir>', 'OCI bundle: read DIR/config.json (root.path relative to DIR)')
+      .option('--rootfs <dir>', 'use this directory as the root filesystem, with default settings')
+      .option('--hostname <name>', 'hostname inside the container (new UTS namespace)')
+      .option('-u, --user <user[:group]>', 'user to run as: name or uid, optional group or gid')
+      .option('--cwd <dir>', 'working directory inside the container')
+      .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
+      .option('-t, --tty', 'allocate a pseudo-terminal')
+      .option('--readonly', 'mount the root filesystem read-only')
+      .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
+      .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
+      .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
+      .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect);
+}
+
 function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
@@ -56,11 +76,48 @@ function version(): string {
   }
 }
 
+const RUN_HINT = 'put the command after --: ns run [ID] -- CMD ARGS...';
+const EXEC_HINT = 'put the command after --: ns exec ID -- CMD ARGS...';
+
+/**
+ * For an unknown option `flag` of `ns run` / `ns exec`: whether a command seems to have been
+ * given without `--` before it (`ns run --rootfs R /bin/sh -c 'echo hi'` fails on `-c`):
+ * the positional arguments before `flag` are more than the ID. Returns the hint, or undefined.
+ */
+function commandHint(program: Command, args: readonly string[], flag: string): string | undefined {
+  const takesValue = (cmd: Command, token: string): boolean | undefined => {
+    const option = [...cmd.options, ...program.options].find((o) => o.long === token || o.short === token);
+    return option === undefined ? undefined : option.required || option.optional;
+  };
+  let i = 0;
+  // The global options before the command name.
+  while (i < args.length && args[i]!.startsWith('-')) i += takesValue(program, args[i]!) ? 2 : 1;
+  const name = args[i];
+  const sub = program.commands.find((c) => c.name() === name);
+  if (sub === undefined || (name !== 'run' && name !== 'exec')) return undefined;
+  let positionals = 0;
+  for (i++; i < args.length && args[i] !== flag; i++) {
+    const token = args[i]!;
+    if (token.startsWith('-') && token !== '-') {
+      if (!token.includes('=') && takesValue(sub, token)) i++;
+    } else {
+      positionals++;
+    }
+  }
+  if (i >= args.length) return undefined;
+  if (name === 'run' && positionals >= 1) return RUN_HINT;
+  if (name === 'exec' && positionals >= 2) return EXEC_HINT;
+  return undefined;
+}
+
 /** A commander error message as one line, without commander's `error: ` prefix. */
-function usageLine(text: string): string {
+function usageLine(text: string, program: Command, args: readonly string[]): string {
   let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
-  if (/too many arguments for 'run'/.test(line)) line += ' (put the command after --: ns run [ID] -- CMD ARGS...)';
-  if (/too many arguments for 'exec'/.test(line)) line += ' (put the command after --: ns exec ID -- CMD ARGS...)';
+  if (/too many arguments for 'run'/.test(line)) line += ` (${RUN_HINT})`;
+  if (/too many arguments for 'exec'/.test(line)) line += ` (${EXEC_HINT})`;
+  const unknown = /^unknown option '([^']+)'/.exec(line);
+  const hint = unknown ? commandHint(program, args, unknown[1]!) : undefined;
+  if (hint !== undefined) line += ` (${hint})`;
   return `ns: ${line}\n`;
 }
 
@@ -94,16 +151,16 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .configureOutput({
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
-      outputError: (s) => io.stderr(usageLine(s)),
+      outputError: (s) => io.stderr(usageLine(s, program, head)),
     });
 
-  program
+  const runCmd = program
     .command('run')
     .summary('create and start a container (in the foreground, or detached with -d)')
     .description(
       'Create and start a container and wait for it; with -d, leave it running in the background ' +
         '(its state under --root until `ns delete`). The config comes from ' +
-        '--bundle DIR (DIR/config.json), --rootfs DIR, ./config.json, or else the embedded default: ' +
+        '--bundle DIR (DIR/config.json), --rootfs DIR, ./config.json when an ID is given, or else the embedded default: ' +
         "a read-only sandbox of the host's /usr, /bin, /lib*, /etc with a fresh /tmp.",
     )
     .addHelpText(
@@ -117,20 +174,8 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
         "  ns run -d --log ./web1.log --rootfs ./rootfs web1 -- sh -c 'while :; do date; sleep 1; done'\n",
     )
     .usage('[options] [ID] [-- CMD ARGS...]')
-    .argument('[ID]', 'container id (default: a generated ns-XXXXXXXXXXXX)')
-    .option('--id <id>', 'container id (same as the ID argument)')
-    .option('-b, --bundle <dir>', 'OCI bundle: read DIR/config.json (root.path relative to DIR)')
-    .option('--rootfs <dir>', 'use this directory as the root filesystem, with default settings')
-    .option('--hostname <name>', 'hostname inside the container (new UTS namespace)')
-    .option('-u, --user <user[:group]>', 'user to run as: name or uid, optional group or gid')
-    .option('--cwd <dir>', 'working directory inside the container')
-    .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
-    .option('-t, --tty', 'allocate a pseudo-terminal')
-    .option('--readonly', 'mount the root filesystem read-only')
-    .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
-    .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
-    .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
-    .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
+    .argument('[ID]', 'container id (default: a generated ns-XXXXXXXXXXXX)');
+  containerOptions(runCmd)
     .option('--dry-run', 'print the plan of system calls and exit without starting anything')
     .option('-d, --detach', 'start the container in the background and exit 0 once it runs (stdio: /dev/null)')
     .option('--stdout <file>', "append the container's stdout to FILE")
@@ -141,6 +186,34 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       if (idArgument !== undefined) options.idArgument = idArgument;
       if (command !== undefined) options.command = command;
       status = await runCommand(options, io, store());
+    });
+
+  const createCmd = program
+    .command('create')
+    .summary('create a container, set up and waiting for `ns start` (as runc create)')
+    .description(
+      'Create a container: namespaces, mounts, capabilities and user are set up, and its process ' +
+        'waits just before running the command until `ns start ID` (status "created"). Same ' +
+        'sources and options as ns run; its output goes to --stdout/--stderr/--log or /dev/null.',
+    )
+    .usage('[options] ID [-- CMD ARGS...]')
+    .argument('<ID>', 'container id');
+  containerOptions(createCmd)
+    .option('--stdout <file>', "append the container's stdout to FILE")
+    .option('--stderr <file>', "append the container's stderr to FILE")
+    .option('--log <file>', "append the container's stdout and stderr to FILE")
+    .action(async (idArgument: string, opts: Omit<RunOptions, 'idArgument' | 'command'>) => {
+      const options: RunOptions = { ...opts, idArgument, detach: true, createOnly: true };
+      if (command !== undefined) options.command = command;
+      status = await runCommand(options, io, store());
+    });
+
+  program
+    .command('start')
+    .summary('start a created container (as runc start)')
+    .argument('<ID>', 'container id')
+    .action(async (id: string) => {
+      status = await startCommand(id, store(), io);
     });
 
   program

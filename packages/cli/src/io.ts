@@ -3,12 +3,18 @@
  * messages (the container's output never goes through these), the working directory and the
  * environment `-e KEY` reads from.
  */
+import { isAbsolute, resolve } from 'node:path';
+import { NsError } from '@ns/namespaces';
+
 export interface CliIo {
   /** Writes ns's own standard output (help text, `--dry-run` plans). Default: process.stdout. */
   stdout?: (text: string) => void;
   /** Writes ns's own diagnostics (`ns: ...` lines). Default: process.stderr. */
   stderr?: (text: string) => void;
-  /** Directory relative paths are taken from. Default: process.cwd(). */
+  /**
+   * Directory relative paths are taken from. Default: process.cwd(); when the working
+   * directory has been deleted, none (see {@link ResolvedIo.cwdGone}).
+   */
   cwd?: string;
   /** Environment `-e KEY` (without `=`) copies values from. Default: process.env. */
   env?: NodeJS.ProcessEnv;
@@ -18,15 +24,55 @@ export interface CliIo {
 export interface ResolvedIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** The working directory; `/` when it has been deleted (`cwdGone`), e.g. as the bundle recorded in state. */
   cwd: string;
+  /**
+   * The working directory no longer exists (process.cwd() fails with ENOENT): relative paths
+   * cannot be resolved and the working directory is never used as a bundle.
+   */
+  cwdGone?: boolean;
   env: NodeJS.ProcessEnv;
 }
 
 export function resolveIo(io: CliIo = {}): ResolvedIo {
+  let cwd = io.cwd;
+  let cwdGone = false;
+  if (cwd === undefined) {
+    try {
+      cwd = process.cwd();
+    } catch {
+      // uv_cwd: ENOENT (the directory was removed) or EACCES on a parent.
+      cwd = '/';
+      cwdGone = true;
+    }
+  }
   return {
     stdout: io.stdout ?? ((text) => void process.stdout.write(text)),
     stderr: io.stderr ?? ((text) => void process.stderr.write(text)),
-    cwd: io.cwd ?? process.cwd(),
+    cwd,
+    cwdGone,
     env: io.env ?? process.env,
   };
+}
+
+/**
+ * The directory relative paths are taken from: `io.cwd`, or null when the working directory
+ * is gone (then {@link absolutePath} refuses relative paths).
+ */
+export function baseDir(io: Pick<ResolvedIo, 'cwd' | 'cwdGone'>): string | null {
+  return io.cwdGone === true ? null : io.cwd;
+}
+
+/**
+ * `path` made absolute from `cwd`. With no working directory (null), an absolute path is
+ * kept and a relative one fails, as the kernel would fail to look it up.
+ * @param what the option naming the path in the message (`--rootfs`, `-v` ...)
+ * @throws NsError `ENOENT` for a relative path without a working directory.
+ */
+export function absolutePath(cwd: string | null, path: string, what: string): string {
+  if (isAbsolute(path)) return resolve(path);
+  if (cwd === null) {
+    throw new NsError('ENOENT', `${what} ${path}: a relative path, but the working directory no longer exists`, { path });
+  }
+  return resolve(cwd, path);
 }

@@ -2,7 +2,7 @@
  * Running a process in the foreground of `ns`: stdio, the terminal, signal forwarding and
  * the exit status. Used by `ns run` (a new container) and `ns exec` (a process in a running one).
  */
-import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import {
   StateStore,
   signalNumber,
@@ -19,9 +19,6 @@ export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'
 
 /** ^D, the default VEOF character of a terminal (termios(3)). */
 const VEOF = '\x04';
-
-/** How long to wait, after the process exited, for the rest of its terminal output. */
-const DRAIN_MS = 2000;
 
 /** Starts the process with the stdio / terminal options {@link runForeground} chose. */
 export type Launcher = (options: ExecOptions) => ContainerProcess;
@@ -45,8 +42,13 @@ export interface ForegroundOptions {
  * Without a terminal the process gets ns's own descriptors 0, 1, 2 (or `stdio`). With one,
  * ns's stdin (raw mode when it is a TTY, restored at the end) is copied to the pty, the pty
  * to ns's stdout, and the window size follows ns's stdout (SIGWINCH); the end of a piped
- * stdin reaches the pty as ^D. SIGINT, SIGTERM and SIGHUP sent to ns are sent on to the
- * process. Nothing is left holding the event loop.
+ * stdin reaches the pty as ^D. The pty's output is piped with backpressure (a slow reader
+ * slows the container down rather than filling ns's memory) and written out in full before
+ * ns returns, however long the reader takes. When the reader goes away (EPIPE on ns's
+ * stdout) the process is killed with SIGKILL and the status is 141 (128 + SIGPIPE, as a
+ * shell pipeline's writer); another write error is reported and gives 125.
+ * SIGINT, SIGTERM and SIGHUP sent to ns are sent on to the process. Nothing is left holding
+ * the event loop.
  */
 export async function runForeground(launch: Launcher, io: ResolvedIo, foreground: ForegroundOptions = {}): Promise<number> {
   const terminal = foreground.terminal ?? false;
@@ -55,22 +57,15 @@ export async function runForeground(launch: Launcher, io: ResolvedIo, foreground
     options.terminalSize = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
   }
 
-  let proc: ContainerProcess;
-  try {
-    proc = launch(options);
-  } catch (err) {
-    io.stderr(errorLine(err));
-    return exitCodeFor(err);
-  }
-
-  // Listen for 'close' now: it may be emitted in the same tick as 'exit'.
-  const closed = once(proc, 'close').catch(() => undefined);
+  // The handlers go in first: the process may print (and whoever watches it send ns a
+  // signal) before launch() returns. A signal is dispatched once this synchronous code is
+  // done, so `proc` is set by then.
+  let proc: ContainerProcess | undefined;
   const cleanups: (() => void)[] = [];
-
   for (const signal of FORWARDED_SIGNALS) {
     const forward = () => {
       try {
-        proc.kill(signal);
+        proc?.kill(signal);
       } catch {
         // already gone
       }
@@ -78,16 +73,40 @@ export async function runForeground(launch: Launcher, io: ResolvedIo, foreground
     process.on(signal, forward);
     cleanups.push(() => process.removeListener(signal, forward));
   }
+  const undo = () => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+  };
 
   try {
-    if (terminal) cleanups.push(attachTerminal(proc));
+    proc = launch(options);
+  } catch (err) {
+    undo();
+    io.stderr(errorLine(err));
+    return exitCodeFor(err);
+  }
+
+  try {
+    let output: TerminalOutput | undefined;
+    if (terminal) {
+      const attached = attachTerminal(proc);
+      cleanups.push(attached.undo);
+      output = attached.output;
+    }
     const exit = await proc.wait();
-    if (terminal) await drain(closed);
+    if (output) {
+      // The process is gone, so its output is finite: all of it, at the reader's pace.
+      const failure = await output.done;
+      if (failure !== undefined) {
+        if (failure.code === 'EPIPE') return EXIT.BROKEN_PIPE;
+        io.stderr(errorLine(new Error(`writing the terminal output: ${failure.message}`)));
+        return EXIT.FAILURE;
+      }
+    }
     if (exit.exitCode !== null) return exit.exitCode;
     if (exit.signal !== null) return 128 + signalNumber(exit.signal);
     return EXIT.FAILURE;
   } finally {
-    for (const cleanup of cleanups.reverse()) cleanup();
+    undo();
   }
 }
 
@@ -108,22 +127,79 @@ export async function startContainer(
   return runForeground((execOptions) => startRecorded(container, { ...execOptions, store }).process, io, foreground);
 }
 
-/** Wait for the terminal output to end, but not forever (a process outside may hold the pty). */
-async function drain(closed: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, DRAIN_MS);
-    timer.unref();
-  });
-  await Promise.race([closed, timeout]);
-  clearTimeout(timer);
+/** The pty's output on its way to ns's stdout. */
+interface TerminalOutput {
+  /**
+   * Resolves once the pty's output has ended and all of it has been written to ns's stdout
+   * (undefined), or once writing failed (the error, e.g. `EPIPE`: the process was killed).
+   */
+  done: Promise<NodeJS.ErrnoException | undefined>;
 }
 
 /**
- * Wire ns's own stdin / stdout to the container's pty. Returns the function undoing it all:
- * raw mode off, stdin unpiped, paused and unref'ed, listeners removed.
+ * Pipe the pty's output to ns's stdout with backpressure (stream.pipe: the pty is not read
+ * while stdout's buffer is full). A write error on stdout (EPIPE when the reader went away)
+ * kills the process with SIGKILL: nobody reads its output any more, and without a reader
+ * it would run (or block on the pty) for nothing. The rest of the output is then discarded.
  */
-function attachTerminal(proc: ContainerProcess): () => void {
+function pipeOutput(proc: ContainerProcess, source: Readable): {
+  output: TerminalOutput;
+  undo: () => void;
+} {
+  const stdout = process.stdout;
+  let settle!: (failure: NodeJS.ErrnoException | undefined) => void;
+  let settled = false;
+  const done = new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    settle = (failure) => {
+      if (settled) return;
+      settled = true;
+      resolve(failure);
+    };
+  });
+  const onWriteError = (err: NodeJS.ErrnoException) => {
+    if (settled) return;
+    source.unpipe(stdout);
+    source.resume(); // discard: never leave the pty (and a process still writing to it) blocked
+    try {
+      proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+    settle(err);
+  };
+  // Everything read from the pty has been handed to stdout: done once stdout has written it.
+  const onEnd = () => {
+    if (settled) return;
+    if (stdout.destroyed) return settle(undefined);
+    stdout.write('', (err?: Error | null) => {
+      if (err) onWriteError(err as NodeJS.ErrnoException);
+      else settle(undefined);
+    });
+  };
+  // The pty failed (not EIO, which is its end): nothing more will come.
+  const onReadError = () => settle(undefined);
+  stdout.on('error', onWriteError);
+  source.once('end', onEnd);
+  source.on('error', onReadError);
+  source.pipe(stdout, { end: false });
+  return {
+    output: { done },
+    undo: () => {
+      source.unpipe(stdout);
+      source.removeListener('end', onEnd);
+      stdout.removeListener('error', onWriteError);
+      // onReadError stays: a late error of the pty must not be an unhandled 'error'.
+      settle(undefined);
+    },
+  };
+}
+
+/**
+ * Wire ns's own stdin / stdout to the container's pty. Returns the output's progress and
+ * the function undoing it all: raw mode off, stdin unpiped, paused and unref'ed, listeners
+ * removed.
+ */
+function attachTerminal(proc: ContainerProcess): { output?: TerminalOutput; undo: () => void } {
   const undo: (() => void)[] = [];
   const stdin = process.stdin;
   const stdout = process.stdout;
@@ -163,10 +239,11 @@ function attachTerminal(proc: ContainerProcess): () => void {
     });
   }
 
+  let output: TerminalOutput | undefined;
   if (proc.stdout) {
-    const source = proc.stdout;
-    source.pipe(stdout, { end: false });
-    undo.push(() => source.unpipe(stdout));
+    const piped = pipeOutput(proc, proc.stdout);
+    output = piped.output;
+    undo.push(piped.undo);
   }
 
   if (stdout.isTTY && proc.terminal) {
@@ -182,7 +259,8 @@ function attachTerminal(proc: ContainerProcess): () => void {
     undo.push(() => stdout.removeListener('resize', onResize));
   }
 
-  return () => {
+  const undoAll = () => {
     for (const step of undo.reverse()) step();
   };
+  return output ? { output, undo: undoAll } : { undo: undoAll };
 }

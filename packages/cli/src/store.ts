@@ -2,9 +2,8 @@
  * The state root every lifecycle command works in: `--root DIR` (relative to the working
  * directory), else the library's default (`/run/ns` for root, as runc's `/run/runc`).
  */
-import { resolve } from 'node:path';
 import { StateStore, defaultStateRoot } from '@ns/namespaces';
-import type { ResolvedIo } from './io.js';
+import { absolutePath, baseDir, type ResolvedIo } from './io.js';
 
 /** The global options of `ns`, accepted before or after the command name. */
 export interface GlobalOptions {
@@ -13,6 +12,6 @@ export interface GlobalOptions {
 }
 
 /** The state store `--root` selects (nothing is created until a container is). */
-export function openStore(global: GlobalOptions, io: Pick<ResolvedIo, 'cwd'>): StateStore {
-  return new StateStore(resolve(io.cwd, global.root ?? defaultStateRoot()));
+export function openStore(global: GlobalOptions, io: Pick<ResolvedIo, 'cwd' | 'cwdGone'>): StateStore {
+  return new StateStore(absolutePath(baseDir(io), global.root ?? defaultStateRoot(), '--root'));
 }

@@ -527,3 +527,42 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
     }, 90_000);
   });
 });
+
+describe.skipIf(!isRoot || !ROOTFS)('ns create / ns start (as root)', () => {
+  it('create leaves the container set up and waiting (created); start runs it; start again is refused', async () => {
+    const log = join(root, '..', `${Math.random().toString(36).slice(2)}.log`);
+    try {
+      const created = await ns(['create', '--rootfs', ROOTFS!, '--log', log, 'cr', '--', 'sh', '-c', 'echo started; sleep 30']);
+      expect(created.stderr).toBe('');
+      expect(created.code).toBe(0);
+      expect(await status('cr')).toBe('created');
+      expect(readFileSync(log, 'utf8')).toBe(''); // the command has not run
+      const started = await ns(['start', 'cr']);
+      expect(started.code).toBe(0);
+      expect(await status('cr')).toBe('running');
+      await until('the command output', () => readFileSync(log, 'utf8') === 'started\n');
+      const again = await ns(['start', 'cr']);
+      expect(again.code).toBe(125);
+      expect(again.stderr).toBe('ns: cannot start container cr that is running\n');
+      expect((await ns(['delete', '-f', 'cr'])).code).toBe(0);
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      rmSync(log, { force: true });
+    }
+  });
+
+  it('delete removes a created container without -f, as runc', async () => {
+    expect((await ns(['create', '--rootfs', ROOTFS!, 'cd', '--', 'true'])).code).toBe(0);
+    const state = readState('cd');
+    expect((await ns(['delete', 'cd'])).code).toBe(0);
+    expect(readdirSync(root)).toEqual([]);
+    await until('the created process to be gone', () => !alive(state));
+  });
+
+  it('create with a terminal is refused (no console socket) and leaves nothing', async () => {
+    const r = await ns(['create', '-t', '--rootfs', ROOTFS!, 'ct', '--', 'sh']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/console-socket/);
+    expect(readdirSync(root)).toEqual([]);
+  });
+});

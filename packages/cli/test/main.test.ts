@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,51 @@ describe('main: usage', () => {
     expect(await main(['run', 'box', 'sh'], io())).toBe(125);
     expect(err).toMatch(/too many arguments.*after --/);
     expect(err.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('a command given without -- points at -- too (not only "unknown option")', async () => {
+    expect(await main(['run', '--rootfs', dir, '/bin/sh', '-c', 'echo hi'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '-c' (put the command after --: ns run [ID] -- CMD ARGS...)\n");
+    err = '';
+    expect(await main(['--root', dir, 'run', '-e', 'A=b', 'sh', '-c', 'x'], io())).toBe(125);
+    expect(err).toMatch(/^ns: unknown option '-c' \(put the command after --/);
+    err = '';
+    expect(await main(['exec', 'web1', 'ls', '-l'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '-l' (put the command after --: ns exec ID -- CMD ARGS...)\n");
+    // No positional before it: a plain unknown option.
+    err = '';
+    expect(await main(['exec', 'web1', '--bogus'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '--bogus'\n");
+  });
+
+  it('--hostname "" is an error, not the host name kept', async () => {
+    expect(await main(['run', '--dry-run', '--hostname', '', '--', 'true'], io())).toBe(125);
+    expect(err).toBe('ns: --hostname: empty\n');
+    expect(out).toBe('');
+  });
+
+  it('-v: a duplicate destination and / are errors (125)', async () => {
+    expect(await main(['run', '--dry-run', '-v', `${dir}:/mnt/x`, '-v', `${dir}:/mnt/x`, '--', 'true'], io())).toBe(125);
+    expect(err).toBe('ns: duplicate mount point /mnt/x\n');
+    err = '';
+    expect(await main(['run', '--dry-run', '-v', `${dir}:/`, '--', 'true'], io())).toBe(125);
+    expect(err).toBe(`ns: -v ${dir}:/: the destination cannot be /\n`);
+  });
+
+  it('--net: a file that is not a network namespace is refused (125)', async () => {
+    expect(await main(['run', '--dry-run', '--net', '/etc/passwd', '--', 'true'], io())).toBe(125);
+    expect(err).toBe('ns: --net /etc/passwd: not a network namespace\n');
+  });
+
+  it('run without an id ignores a config.json in the working directory', async () => {
+    writeFileSync(join(dir, 'config.json'), '{"unrelated": true}');
+    expect(await main(['run', '--dry-run', '--', 'echo', 'hi'], io())).toBe(0);
+    expect(err).toBe('');
+    expect(out).toContain('execve');
+    // With an id it is the bundle (and this one is not a valid config).
+    out = '';
+    expect(await main(['run', '--dry-run', 'box', '--', 'echo', 'hi'], io())).toBe(125);
+    expect(err).toMatch(/^ns: .*config\.json/);
   });
 
   it('no command prints help on stderr and exits 125', async () => {

@@ -5,13 +5,15 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { defaultOciSpec, fromOciSpec } from '@ns/namespaces';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
-const BIN = join(REPO, 'packages/cli/dist/bin.js');
+/** The CLI under test: the build, or NS_TEST_BIN (e.g. another build to compare with). */
+const BIN = process.env.NS_TEST_BIN ?? join(REPO, 'packages/cli/dist/bin.js');
 const isRoot = process.getuid?.() === 0;
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 
@@ -29,19 +31,29 @@ interface Running {
   done: Promise<Result>;
 }
 
+interface StartOptions {
+  cwd?: string;
+  timeoutMs?: number;
+  input?: string;
+  /** Run as this user and group (for a test of what a non-root user may not access). */
+  uid?: number;
+  gid?: number;
+}
+
 /** Start `cmd args` (killed by its pid with SIGKILL after `timeoutMs`). */
-function start(cmd: string, args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Running {
+function start(cmd: string, args: string[], options: StartOptions = {}): Running {
   const stdin = options.input === undefined ? 'ignore' : 'pipe';
-  const child = spawn(cmd, args, { cwd: options.cwd ?? tmpdir(), stdio: [stdin, 'pipe', 'pipe'], env: process.env });
+  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid };
+  const child = spawn(cmd, args, { cwd: options.cwd ?? tmpdir(), stdio: [stdin, 'pipe', 'pipe'], env: process.env, ...ids });
   if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
   const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     stdout += d;
     for (const w of waiters.filter((w) => stdout.includes(w.text))) w.resolve();
   });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
@@ -64,8 +76,24 @@ function start(cmd: string, args: string[], options: { cwd?: string; timeoutMs?:
   };
 }
 
-const ns = (args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<Result> =>
-  start(process.execPath, [BIN, ...args], options).done;
+const ns = (args: string[], options: StartOptions = {}): Promise<Result> => start(process.execPath, [BIN, ...args], options).done;
+
+/** `script` run by bash, with `$NS` the command running the built CLI. */
+const bash = (script: string, options: StartOptions = {}): Promise<Result> =>
+  start('bash', ['-c', `NS="${process.execPath} ${BIN}"; ${script}`], options).done;
+
+/** Whether the library's fromOciSpec() takes `args` (standing in for process.args). */
+const fromOciSpecTakesArgs = (() => {
+  try {
+    const spec = defaultOciSpec();
+    delete (spec.process as { args?: string[] }).args;
+    return fromOciSpec(spec, { bundle: '/', id: 'x', args: ['true'] } as Parameters<typeof fromOciSpec>[1]).args[0] === 'true';
+  } catch {
+    return false;
+  }
+})();
+
+const hasSetpriv = ['/usr/bin/setpriv', '/bin/setpriv'].some((p) => existsSync(p));
 
 /** The pids of `pid`'s children (its main thread's, where the container is cloned). */
 function childrenOf(pid: number): number[] {
@@ -121,9 +149,25 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
   });
 
   it('exits 125 with one line for a set-up error', async () => {
-    const r = await ns(['run', '--cwd', '/no/such/dir', '--', '/bin/true']);
+    const r = await ns(['run', '--cwd', '/etc/passwd', '--', '/bin/true']);
     expect(r.code).toBe(125);
-    expect(r.stderr).toMatch(/^ns: [^\n]*\/no\/such\/dir[^\n]*\n$/);
+    expect(r.stderr).toMatch(/^ns: [^\n]*\/etc\/passwd[^\n]*\n$/);
+  });
+
+  it('runs the embedded default from a deleted working directory', async () => {
+    const r = await bash(`d=$(mktemp -d); cd "$d" && rmdir "$d" && exec $NS run -- echo ok`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('without an id, ignores an unrelated config.json in the working directory', async () => {
+    const cwd = mkdtempSync(join(tmp, 'unrelated-'));
+    writeFileSync(join(cwd, 'config.json'), JSON.stringify({ name: 'some other tool' }));
+    const r = await ns(['run', '--', 'echo', 'hi'], { cwd });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hi\n');
+    expect(r.code).toBe(0);
   });
 
   it('runs the command as pid 1', async () => {
@@ -212,6 +256,15 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toBe(hostNetns);
     });
+
+    it('PATH: says so when it cannot be accessed (as another user) or is not a network namespace', async () => {
+      const denied = await ns(['run', '--dry-run', '--net', '/proc/1/ns/net', '--', 'true'], { uid: 65534, gid: 65534 });
+      expect(denied.stderr).toBe('ns: --net /proc/1/ns/net: permission denied\n');
+      expect(denied.code).toBe(125);
+      const file = await ns(['run', '--net', '/etc/passwd', '--', 'true']);
+      expect(file.stderr).toBe('ns: --net /etc/passwd: not a network namespace\n');
+      expect(file.code).toBe(125);
+    });
   });
 
   it('-t allocates a terminal (under script(1))', async () => {
@@ -238,6 +291,40 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
   it('without -t the command has no terminal', async () => {
     const r = await ns(['run', '--', '/bin/sh', '-c', 'test -t 0 && echo TTY || echo NOTTY']);
     expect(r.stdout).toBe('NOTTY\n');
+  });
+
+  it('-t sets TERM=xterm when the environment has none', async () => {
+    const r = await ns(['run', '-t', '--', '/bin/sh', '-c', 'echo "[$TERM]"']);
+    expect(r.stdout).toMatch(/^\[xterm\]\r?\n$/);
+    expect(r.code).toBe(0);
+    const own = await ns(['run', '-t', '-e', 'TERM=vt100', '--', '/bin/sh', '-c', 'echo "[$TERM]"']);
+    expect(own.stdout).toMatch(/^\[vt100\]\r?\n$/);
+  });
+
+  it('-t writes all the output to a slow reader (no time limit on the drain)', async () => {
+    const r = await bash('$NS run -t -- seq 1 200000 | (sleep 3; wc -l)', { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('200000');
+  }, 60_000);
+
+  it('-t: when the reader goes away, the container is killed and ns exits 141', async () => {
+    const started = Date.now();
+    const r = await bash('timeout -s KILL 20 $NS run -t -- yes | head -1; echo "status=${PIPESTATUS[0]}"', { timeoutMs: 30_000 });
+    expect(r.stdout).toMatch(/^y\r?\nstatus=141\n$/);
+    expect(r.stderr).toBe('');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it.skipIf(!hasSetpriv)('--cap-add: only what the bounding set of ns holds (ns as root, no user namespace)', async () => {
+    const named = await bash('exec setpriv --bounding-set -sys_resource $NS run --cap-add SYS_RESOURCE -- true');
+    expect(named.stderr).toBe('ns: --cap-add CAP_SYS_RESOURCE: not in the bounding set of this ns process\n');
+    expect(named.code).toBe(125);
+    const all = await bash("exec setpriv --bounding-set -sys_resource $NS run --cap-add ALL -- sh -c 'grep CapBnd /proc/self/status'");
+    expect(all.stderr).toBe('');
+    expect(all.code).toBe(0);
+    const mask = BigInt(`0x${/CapBnd:\s*([0-9a-f]+)/.exec(all.stdout)![1]}`);
+    expect(mask & (1n << 24n)).toBe(0n); // CAP_SYS_RESOURCE
+    expect(mask & (1n << 21n)).not.toBe(0n); // CAP_SYS_ADMIN
   });
 
   it('-t passes the exit status through', async () => {
@@ -274,6 +361,17 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
       // And from the bundle as working directory, with a command and id of our own.
       const cwd = await ns(['run', 'bundled', '--', '/bin/sh', '-c', 'exit 9'], { cwd: bundle });
       expect(cwd.code).toBe(9);
+    });
+
+    it.skipIf(!fromOciSpecTakesArgs)('--bundle whose config.json has no process.args runs the command after --', async () => {
+      const bundle = mkdtempSync(join(tmp, 'noargs-'));
+      expect((await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal'])).code).toBe(0);
+      const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { args?: string[] } };
+      delete config.process.args;
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+      const r = await ns(['run', '--bundle', bundle, '--', 'echo', 'x']);
+      expect(r.stdout).toBe('x\n');
+      expect(r.code).toBe(0);
     });
 
     it('exits 137 when the command kills itself with SIGKILL (no pid namespace)', async () => {

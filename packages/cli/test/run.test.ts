@@ -1,14 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CAPABILITIES, DEFAULT_CAPABILITIES } from '@ns/capabilities';
-import { DEFAULT_MOUNTS, defaultOciSpec } from '@ns/namespaces';
+import { CAPABILITIES, DEFAULT_CAPABILITIES, parseCapability, toMask } from '@ns/capabilities';
+import { DEFAULT_MOUNTS, defaultOciSpec, fromOciSpec, rootfsContainer } from '@ns/namespaces';
+import { execProcess } from '../src/commands/exec.js';
 import {
   applyCapabilities,
   applyEnv,
   applyNetwork,
   buildContainer,
+  changeCapabilities,
   parseVolume,
   selectSource,
   type RunOptions,
@@ -62,11 +64,32 @@ describe('buildContainer: sources', () => {
     expect(c.args).toEqual(['/bin/echo', 'from', bundle]);
   });
 
-  it('uses ./config.json with cwd as the bundle', () => {
-    const c = build({}, bundle);
-    expect(selectSource({}, bundle)).toBe('cwd-bundle');
+  it('uses ./config.json with cwd as the bundle when an id is given (as runc run ID)', () => {
+    const c = build({ idArgument: 'box' }, bundle);
+    expect(selectSource({ idArgument: 'box' }, bundle)).toBe('cwd-bundle');
+    expect(selectSource({ id: 'box' }, bundle)).toBe('cwd-bundle');
     expect(c.bundle).toBe(bundle);
     expect(c.rootfs).toBe(join(bundle, 'rootfs'));
+  });
+
+  it('ignores an unrelated ./config.json without an id: the embedded default', () => {
+    expect(selectSource({}, bundle)).toBe('default');
+    const c = build({ command: ['echo', 'hi'] }, bundle);
+    expect(c.rootfs).toBeNull();
+    expect(c.bundle).toBeUndefined();
+    expect(c.args).toEqual(['echo', 'hi']);
+  });
+
+  it('works without a working directory (deleted): never a bundle, relative paths refused', () => {
+    expect(selectSource({ idArgument: 'box' }, null)).toBe('default');
+    const c = buildContainer({ idArgument: 'box', command: ['echo', 'ok'] }, null, { env: {} });
+    expect(c.rootfs).toBeNull();
+    expect(c.args).toEqual(['echo', 'ok']);
+    expect(buildContainer({ rootfs }, null, { env: {} }).rootfs).toBe(rootfs);
+    expect(() => buildContainer({ rootfs: 'rootfs-dir' }, null, { env: {} })).toThrow(
+      /--rootfs rootfs-dir: a relative path, but the working directory no longer exists/,
+    );
+    expect(() => buildContainer({ volume: ['x:/x'] }, null, { env: {} })).toThrow(/-v x: a relative path/);
   });
 
   it('prefers --bundle over --rootfs, and says so', () => {
@@ -84,9 +107,9 @@ describe('buildContainer: sources', () => {
     expect(c.bundle).toBeUndefined();
   });
 
-  it('prefers ./config.json over the embedded default', () => {
-    expect(build({}, bundle).rootfs).not.toBeNull();
-    expect(build({}, dir).rootfs).toBeNull();
+  it('prefers ./config.json over the embedded default (with an id)', () => {
+    expect(build({ id: 'box' }, bundle).rootfs).not.toBeNull();
+    expect(build({ id: 'box' }, dir).rootfs).toBeNull();
   });
 
   it('reports OCI fields not applied yet as warnings', () => {
@@ -104,6 +127,27 @@ describe('buildContainer: sources', () => {
     expect(build({ rootfs, command: ['ls'] }).args).toEqual(['ls']);
     expect(build({ bundle, command: ['ls', '-l'] }).args).toEqual(['ls', '-l']);
     expect(build({ bundle, command: [] }).args).toEqual(['/bin/echo', 'from', bundle]);
+  });
+
+  // fromOciSpec()'s `args` option (replaces process.args before validation) is new in the
+  // library; this runs once it is there.
+  const argsOption = (() => {
+    try {
+      const spec = defaultOciSpec();
+      delete (spec.process as { args?: string[] }).args;
+      return fromOciSpec(spec, { bundle: '/', id: 'x', args: ['true'] } as Parameters<typeof fromOciSpec>[1]).args[0] === 'true';
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!argsOption)('a bundle without process.args runs the command after --', () => {
+    const noArgs = join(dir, 'no-args');
+    const base = defaultOciSpec({ terminal: false });
+    delete (base.process as { args?: string[] }).args;
+    makeBundle(noArgs, { process: base.process });
+    expect(() => build({ bundle: noArgs })).toThrow(/process\.args/);
+    expect(build({ bundle: noArgs, command: ['/bin/echo', 'x'] }).args).toEqual(['/bin/echo', 'x']);
+    expect(build({ idArgument: 'box', command: ['ls'] }, noArgs).args).toEqual(['ls']);
   });
 });
 
@@ -139,6 +183,27 @@ describe('buildContainer: process options', () => {
   it('sets hostname, user, cwd, readonly and tty', () => {
     const c = build({ rootfs, hostname: 'box', user: 'alice:users', cwd: '/work', readonly: true, tty: true });
     expect(c).toMatchObject({ hostname: 'box', user: 'alice:users', cwd: '/work', readonly: true, terminal: true });
+  });
+
+  it('refuses an empty --hostname (instead of keeping the host name)', () => {
+    expect(() => build({ hostname: '' })).toThrow(/^--hostname: empty$/);
+  });
+
+  it('-t sets TERM=xterm when the environment has none, and keeps one that is set', () => {
+    expect(build({ tty: true }).env).toContain('TERM=xterm');
+    expect(build({ tty: true, env: ['TERM=vt100'] }).env.filter((e) => e.startsWith('TERM='))).toEqual(['TERM=vt100']);
+    expect(build({}).env.some((e) => e.startsWith('TERM='))).toBe(false);
+    const tty = join(dir, 'tty-term');
+    makeBundle(tty, { process: { ...defaultOciSpec().process, terminal: true, env: ['PATH=/bin'] } });
+    expect(build({ bundle: tty }).env).toEqual(['PATH=/bin', 'TERM=xterm']);
+  });
+
+  it('ns exec -t sets TERM=xterm when the environment has none', () => {
+    const config = rootfsContainer('/rootfs', { id: 'x' });
+    const state = { config } as Parameters<typeof execProcess>[1];
+    expect(execProcess({ id: 'x', command: ['sh'], tty: true }, state, {}).env).toEqual([...config.env, 'TERM=xterm']);
+    expect(execProcess({ id: 'x', command: ['sh'], tty: true, env: ['TERM=dumb'] }, state, {}).env).toContain('TERM=dumb');
+    expect(execProcess({ id: 'x', command: ['sh'] }, state, {}).env).toBeUndefined();
   });
 
   it('keeps the defaults when the options are absent', () => {
@@ -212,6 +277,17 @@ describe('-v / --volume', () => {
     expect(() => parseVolume(`${rootfs}:data`, '/')).toThrow(/must be absolute/);
   });
 
+  it('refuses / as the destination', () => {
+    expect(() => parseVolume(`${rootfs}:/`, '/')).toThrow(new RegExp(`^-v ${rootfs}:/: the destination cannot be /$`));
+    expect(() => parseVolume(`${rootfs}:/..:ro`, '/')).toThrow(/the destination cannot be \//);
+  });
+
+  it('refuses the same destination twice (as docker)', () => {
+    expect(() => build({ volume: [`${rootfs}:/mnt/x`, `${bundle}:/mnt/x`] })).toThrow(/^duplicate mount point \/mnt\/x$/);
+    expect(() => build({ volume: [`${rootfs}:/mnt/x`, `${bundle}:/mnt/x/:ro`] })).toThrow(/^duplicate mount point \/mnt\/x$/);
+    expect(build({ volume: [`${rootfs}:/mnt/x`, `${bundle}:/mnt/y`] }).mounts?.slice(-2).map((m) => m.destination)).toEqual(['/mnt/x', '/mnt/y']);
+  });
+
   it('appends volumes after the source mounts (the defaults when the source has none)', () => {
     const c = build({ rootfs, volume: [`${rootfs}:/a`, `${rootfs}:/b:ro`] });
     const mounts = c.mounts ?? [];
@@ -252,12 +328,27 @@ describe('--net', () => {
 
   it('PATH: joins that namespace (relative to cwd)', () => {
     expect(types(build({ net: '/proc/self/ns/net' }))).toEqual([{ type: 'network', path: '/proc/self/ns/net' }]);
-    expect(types(build({ net: './bundle/config.json' }))).toEqual([{ type: 'network', path: join(bundle, 'config.json') }]);
+    expect(applyNetwork([], './ns/net', '/proc/self')).toEqual([{ type: 'network', path: '/proc/self/ns/net' }]);
+  });
+
+  it('PATH: a symlink to a network namespace is one', () => {
+    const link = join(dir, 'netns-link');
+    // A symlink (not a magic /proc link) to /proc/self/ns/net.
+    symlinkSync('/proc/self/ns/net', link);
+    expect(readlinkSync(link)).toBe('/proc/self/ns/net');
+    expect(types(build({ net: link }))).toEqual([{ type: 'network', path: link }]);
   });
 
   it('refuses a missing path and an unknown word', () => {
     expect(() => build({ net: '/var/run/netns/no-such-ns' })).toThrow(/no such network namespace/);
     expect(() => build({ net: 'bridge' })).toThrow(/expected none, host or the path/);
+  });
+
+  it('refuses a file that is not a network namespace', () => {
+    expect(() => build({ net: '/etc/passwd' })).toThrow(/^--net \/etc\/passwd: not a network namespace$/);
+    expect(() => build({ net: './bundle/config.json' })).toThrow(/^--net \.\/bundle\/config\.json: not a network namespace$/);
+    expect(() => build({ net: '/proc/self/ns/pid' })).toThrow(/^--net \/proc\/self\/ns\/pid: not a network namespace \(a pid namespace\)$/);
+    expect(() => build({ net: dir })).toThrow(/not a network namespace/);
   });
 });
 
@@ -307,6 +398,49 @@ describe('--cap-add / --cap-drop', () => {
     expect(all).not.toContain('CAP_SYS_ADMIN');
     expect(all).toContain('CAP_NET_ADMIN');
     expect(build({ capAdd: ['KILL'], capDrop: ['KILL'] }).capabilitySets?.bounding).toContain('CAP_KILL');
+  });
+
+  describe('limited to the bounding set of ns (as root, no user namespace)', () => {
+    const without = (...names: string[]) => {
+      const all = toMask(CAPABILITIES.map((c) => c.name));
+      return names.reduce((m, n) => m & ~(1n << BigInt(parseCapability(n))), all);
+    };
+    const base = () => rootfsContainer(rootfs, { id: 'caps' });
+
+    it('--cap-add ALL adds only what ns has', () => {
+      const sets = changeCapabilities(base(), ['ALL'], [], { bounding: without('CAP_SYS_RESOURCE', 'CAP_SYS_TIME') }).capabilitySets!;
+      expect(sets.bounding).not.toContain('CAP_SYS_RESOURCE');
+      expect(sets.bounding).not.toContain('CAP_SYS_TIME');
+      expect(sets.effective).not.toContain('CAP_SYS_RESOURCE');
+      expect(sets.bounding).toContain('CAP_SYS_ADMIN');
+      // Without a limit (a user namespace, or not root): every capability the kernel knows.
+      expect(changeCapabilities(base(), ['ALL'], [], { bounding: null }).capabilitySets!.bounding).toContain('CAP_SYS_RESOURCE');
+    });
+
+    it('--cap-add ALL still loses the dropped ones', () => {
+      const sets = changeCapabilities(base(), ['ALL'], ['NET_ADMIN'], { bounding: without('CAP_SYS_RESOURCE') }).capabilitySets!;
+      expect(sets.bounding).not.toContain('CAP_NET_ADMIN');
+      expect(sets.bounding).not.toContain('CAP_SYS_RESOURCE');
+      expect(sets.bounding).toContain('CAP_SYS_ADMIN');
+    });
+
+    it('a named capability outside it is an error', () => {
+      expect(() => changeCapabilities(base(), ['sys_resource'], [], { bounding: without('CAP_SYS_RESOURCE') })).toThrow(
+        /^--cap-add CAP_SYS_RESOURCE: not in the bounding set of this ns process$/,
+      );
+      expect(() => changeCapabilities(base(), ['ALL', 'SYS_RESOURCE'], [], { bounding: without('CAP_SYS_RESOURCE') })).toThrow(
+        /CAP_SYS_RESOURCE: not in the bounding set/,
+      );
+      expect(changeCapabilities(base(), ['SYS_RESOURCE'], [], { bounding: null }).capabilitySets!.bounding).toContain('CAP_SYS_RESOURCE');
+      // Dropping needs nothing from ns.
+      expect(changeCapabilities(base(), [], ['KILL'], { bounding: 0n }).capabilitySets!.bounding).not.toContain('CAP_KILL');
+    });
+
+    it('buildContainer takes the limit from its context', () => {
+      expect(() => buildContainer({ rootfs, capAdd: ['SYS_RESOURCE'] }, dir, { env: {}, bounding: without('CAP_SYS_RESOURCE') })).toThrow(
+        /not in the bounding set/,
+      );
+    });
   });
 
   it('refuses an unknown capability, naming the option', () => {

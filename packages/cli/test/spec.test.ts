@@ -68,6 +68,19 @@ describe('ns spec', () => {
     expect(parseOciSpec(read()).process?.args).toEqual(['sh']);
   });
 
+  it('refuses what it could not run: an invalid or empty --hostname, an empty command (125, nothing written)', async () => {
+    expect(await main(['spec', '--hostname', '-bad'], io())).toBe(125);
+    expect(err.join('')).toMatch(/^ns: the config\.json would be invalid: hostname: invalid hostname "-bad"\n$/);
+    expect(await main(['spec', '--hostname', 'a_b'], io())).toBe(125);
+    expect(await main(['spec', '--hostname', ''], io())).toBe(125);
+    expect(err.at(-1)).toBe('ns: --hostname: empty\n');
+    expect(await main(['spec', '--args', ''], io())).toBe(125);
+    expect(err.at(-1)).toMatch(/^ns: the config\.json would be invalid: process\.args\[0\]/);
+    expect(existsSync(join(dir, 'config.json'))).toBe(false);
+    expect(await main(['spec', '--hostname', 'ok-name'], io())).toBe(0);
+    expect(parseOciSpec(read()).hostname).toBe('ok-name');
+  });
+
   it('fails with 125 when the bundle directory does not exist', async () => {
     expect(await main(['spec', '--bundle', 'missing'], io())).toBe(125);
     expect(err.join('')).toMatch(/^ns: bundle directory .*missing does not exist\n$/);

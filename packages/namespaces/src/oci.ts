@@ -241,11 +241,13 @@ function convertNamespaces(list: NonNullable<NonNullable<OciSpec['linux']>['name
  *
  * @param spec a config.json value (parsed JSON or an {@link OciSpec})
  * @param options `bundle`: the bundle directory (made absolute); `id`: the container id,
- *   `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`
+ *   `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`; `args`: a command replacing `process.args`
  * @throws NsError `ERR_NS_CONFIG` naming the JSON path of the offending field (`error.path`).
  */
-export function fromOciSpec(spec: unknown, options: { bundle: string; id: string }): Container {
+export function fromOciSpec(spec: unknown, options: { bundle: string; id: string; args?: string[] }): Container {
   const oci = parseOciSpec(spec);
+  // A command given on the command line stands in for process.args (also when it is missing).
+  if (options.args?.length) oci.process = { ...(oci.process ?? {}), args: [...options.args] };
   if (!CONTAINER_ID.test(options.id)) {
     throw configError(
       `container id ${JSON.stringify(options.id)} is invalid: expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127}`,

@@ -8,7 +8,7 @@ import { ErrorCode, NsError, currentStatus, execIn, type ContainerState, type Ex
 import { EXIT, errorLine } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
-import { applyEnv, changeCapabilities } from './run.js';
+import { applyEnv, changeCapabilities, withTerm } from './run.js';
 
 /** The options of `ns exec`. */
 export interface ExecCommandOptions {
@@ -31,6 +31,7 @@ export interface ExecCommandOptions {
 
 /**
  * The process `ns exec` starts in `state`'s container (capabilities: see {@link execState}).
+ * With `-t` the environment gets `TERM=xterm` when it has no `TERM` (as docker exec).
  * @throws NsError `ERR_NS_CONFIG` for no command or a bad `-e`.
  */
 export function execProcess(options: ExecCommandOptions, state: ContainerState, hostEnv: NodeJS.ProcessEnv): ExecInProcess {
@@ -39,6 +40,10 @@ export function execProcess(options: ExecCommandOptions, state: ContainerState, 
   }
   const proc: ExecInProcess = { args: [...options.command], terminal: options.tty ?? false };
   if (options.env !== undefined && options.env.length > 0) proc.env = applyEnv(state.config.env, options.env, hostEnv);
+  if (proc.terminal) {
+    const env = proc.env ?? state.config.env ?? [];
+    if (!env.some((e) => e.startsWith('TERM='))) proc.env = withTerm(env);
+  }
   if (options.user !== undefined) proc.user = options.user;
   if (options.cwd !== undefined) proc.cwd = options.cwd;
   return proc;

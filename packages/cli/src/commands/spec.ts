@@ -4,10 +4,10 @@
  * `--force` is given.
  */
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ErrorCode, NsError, defaultOciSpec, parseOciSpec } from '@ns/namespaces';
+import { join } from 'node:path';
+import { ErrorCode, NsError, defaultOciSpec, fromOciSpec, parseOciSpec, validateContainer } from '@ns/namespaces';
 import { EXIT, errorLine } from '../errors.js';
-import type { ResolvedIo } from '../io.js';
+import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 
 /** The options of `ns spec`. */
 export interface SpecOptions {
@@ -28,15 +28,36 @@ export interface SpecOptions {
 }
 
 /**
- * Write the default config.json for `options` and return its path.
- * @param cwd directory a relative (or absent) `--bundle` is taken from
- * @throws NsError `ERR_NS_STATE` when config.json exists (without `force`), `ERR_NS_NOT_FOUND`
- *   when the bundle directory does not exist, `ERR_NS_CONFIG` for conflicting options, an
- *   errno name when the file cannot be written.
+ * Check that `spec` is a config.json `ns run` accepts (apart from the root filesystem, which
+ * need not exist yet): parseOciSpec(), fromOciSpec() and validateContainer().
+ * @throws NsError `ERR_NS_CONFIG` naming the field.
  */
-export function writeSpec(options: SpecOptions, cwd: string): string {
-  const bundle = resolve(cwd, options.bundle ?? '.');
+function checkSpec(spec: unknown, bundle: string): void {
+  try {
+    const container = fromOciSpec(parseOciSpec(spec), { bundle, id: 'spec-check' });
+    validateContainer({ ...container, rootfs: null });
+  } catch (err) {
+    if (!(err instanceof Error)) throw err;
+    throw new NsError(ErrorCode.CONFIG, `the config.json would be invalid: ${err.message.replace(/^config\.json: /, '')}`, { cause: err });
+  }
+}
+
+/**
+ * Write the default config.json for `options` and return its path. What it writes is
+ * checked first (see {@link checkSpec}): a bad `--hostname` or command is refused.
+ * @param cwd directory a relative (or absent) `--bundle` is taken from; null when the
+ *   working directory no longer exists (then `--bundle` must be absolute)
+ * @throws NsError `ERR_NS_STATE` when config.json exists (without `force`), `ERR_NS_NOT_FOUND`
+ *   when the bundle directory does not exist, `ERR_NS_CONFIG` for conflicting options or an
+ *   invalid config, an errno name when the file cannot be written.
+ */
+export function writeSpec(options: SpecOptions, cwd: string | null): string {
+  if (options.bundle === undefined && cwd === null) {
+    throw new NsError('ENOENT', 'the working directory no longer exists: give the bundle directory with --bundle DIR', { path: '.' });
+  }
+  const bundle = absolutePath(cwd, options.bundle ?? '.', '--bundle');
   const file = join(bundle, 'config.json');
+  if (options.hostname === '') throw new NsError(ErrorCode.CONFIG, '--hostname: empty', { path: 'hostname' });
   const hasCommand = options.command !== undefined && options.command.length > 0;
   if (hasCommand && options.args !== undefined) {
     throw new NsError(ErrorCode.CONFIG, 'give the command either with --args or after --, not both', { path: 'args' });
@@ -48,7 +69,7 @@ export function writeSpec(options: SpecOptions, cwd: string): string {
     ...(options.hostname !== undefined ? { hostname: options.hostname } : {}),
     ...(options.terminal !== undefined ? { terminal: options.terminal } : {}),
   });
-  parseOciSpec(spec); // what we write must read back
+  checkSpec(spec, bundle); // what we write must read back, and run
   try {
     writeFileSync(file, `${JSON.stringify(spec, null, 2)}\n`, { flag: options.force ? 'w' : 'wx', mode: 0o644 });
   } catch (cause) {
@@ -67,7 +88,7 @@ export function writeSpec(options: SpecOptions, cwd: string): string {
 /** `ns spec`: 0 when config.json was written, 125 (with one `ns: ...` line) otherwise. */
 export function specCommand(options: SpecOptions, io: ResolvedIo): number {
   try {
-    writeSpec(options, io.cwd);
+    writeSpec(options, baseDir(io));
     return 0;
   } catch (err) {
     io.stderr(errorLine(err));

@@ -1,0 +1,17 @@
+/**
+ * `ns start ID`: let a created container run its command (OCI start, as `runc start`).
+ */
+import { startCreatedContainer, type StateStore } from '@ns/namespaces';
+import { EXIT, errorLine } from '../errors.js';
+import type { ResolvedIo } from '../io.js';
+
+/** `ns start`: 0 once the container's process has been let go; 125 when it is not created. */
+export async function startCommand(id: string, store: StateStore, io: ResolvedIo): Promise<number> {
+  try {
+    await startCreatedContainer(store, id);
+    return 0;
+  } catch (err) {
+    io.stderr(errorLine(err));
+    return EXIT.FAILURE;
+  }
+}
