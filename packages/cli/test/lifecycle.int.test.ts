@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { constants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, type Result } from './run-command.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime, type ContainerState } from '@ns/namespaces';
 
@@ -17,54 +18,6 @@ const BIN = join(REPO, 'packages/cli/dist/bin.js');
 const isRoot = process.getuid?.() === 0;
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  pid: number;
-  /** Resolves once stdout contains `text`. */
-  waitFor(text: string): Promise<void>;
-  done: Promise<Result>;
-}
-
-/** Start `cmd args`; SIGKILLed by its pid after `timeoutMs`. `done` waits for its stdio to close. */
-function start(cmd: string, args: string[], options: { timeoutMs?: number; input?: string } = {}): Running {
-  const stdin = options.input === undefined ? 'ignore' : 'pipe';
-  const child = spawn(cmd, args, { cwd: tmpdir(), stdio: [stdin, 'pipe', 'pipe'], env: process.env });
-  if (options.input !== undefined) child.stdin!.end(options.input);
-  let stdout = '';
-  let stderr = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    for (const w of waiters.filter((w) => stdout.includes(w.text))) w.resolve();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return {
-    pid: child.pid!,
-    done,
-    waitFor: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (stdout.includes(text)) return resolve();
-        waiters.push({ text, resolve });
-        void done.then(() => reject(new Error(`exited before printing ${JSON.stringify(text)}: ${stdout} ${stderr}`)));
-      }),
-  };
-}
 
 let root: string;
 /** `ns --root <this test's root> ARGS...`. */

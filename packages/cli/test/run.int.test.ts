@@ -9,6 +9,7 @@ import { defaultOciSpec, fromOciSpec } from '@ns/namespaces';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, type Result, type StartOptions } from './run-command.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -17,64 +18,6 @@ const BIN = process.env.NS_TEST_BIN ?? join(REPO, 'packages/cli/dist/bin.js');
 const isRoot = process.getuid?.() === 0;
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  pid: number;
-  /** Resolves once stdout contains `text`. */
-  waitFor(text: string): Promise<void>;
-  done: Promise<Result>;
-}
-
-interface StartOptions {
-  cwd?: string;
-  timeoutMs?: number;
-  input?: string;
-  /** Run as this user and group (for a test of what a non-root user may not access). */
-  uid?: number;
-  gid?: number;
-}
-
-/** Start `cmd args` (killed by its pid with SIGKILL after `timeoutMs`). */
-function start(cmd: string, args: string[], options: StartOptions = {}): Running {
-  const stdin = options.input === undefined ? 'ignore' : 'pipe';
-  const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid };
-  const child = spawn(cmd, args, { cwd: options.cwd ?? tmpdir(), stdio: [stdin, 'pipe', 'pipe'], env: process.env, ...ids });
-  if (options.input !== undefined) child.stdin!.end(options.input);
-  let stdout = '';
-  let stderr = '';
-  const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    for (const w of waiters.filter((w) => stdout.includes(w.text))) w.resolve();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return {
-    pid: child.pid!,
-    done,
-    waitFor: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (stdout.includes(text)) return resolve();
-        waiters.push({ text, resolve });
-        void done.then(() => reject(new Error(`exited before printing ${JSON.stringify(text)}: ${stdout} ${stderr}`)));
-      }),
-  };
-}
 
 const ns = (args: string[], options: StartOptions = {}): Promise<Result> => start(process.execPath, [BIN, ...args], options).done;
 

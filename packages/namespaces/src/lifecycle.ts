@@ -35,18 +35,7 @@ export interface StartOptions extends ExecOptions {
 export function startContainer(container: Container, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
   const store = options.store ?? new StateStore();
   const c = withRootless(validateContainer(container));
-  const state: ContainerState = {
-    ociVersion: OCI_VERSION,
-    id: c.id,
-    status: 'creating',
-    pid: 0,
-    bundle: c.bundle ?? safeCwd(),
-    annotations: options.annotations ?? {},
-    created: new Date().toISOString(),
-    startTime: '',
-    config: c,
-    detached: options.detached ?? false,
-  };
+  const state = newState(c, options, options.detached ?? false);
   store.create(state);
   let proc: ContainerProcess;
   try {
@@ -97,18 +86,7 @@ export function createContainer(container: Container, options: StartOptions = {}
   const store = options.store ?? new StateStore();
   const c = withRootless(validateContainer(container));
   if (c.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: create needs a console socket for a terminal, which is not supported; use run');
-  const state: ContainerState = {
-    ociVersion: OCI_VERSION,
-    id: c.id,
-    status: 'creating',
-    pid: 0,
-    bundle: c.bundle ?? safeCwd(),
-    annotations: options.annotations ?? {},
-    created: new Date().toISOString(),
-    startTime: '',
-    config: c,
-    detached: true,
-  };
+  const state = newState(c, options, true);
   store.create(state);
   let proc: ContainerProcess;
   try {
@@ -167,6 +145,22 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
     store.write(running);
     return running;
   });
+}
+
+/** The state of a container being set up (`creating`, no pid yet). */
+function newState(c: Container, options: StartOptions, detached: boolean): ContainerState {
+  return {
+    ociVersion: OCI_VERSION,
+    id: c.id,
+    status: 'creating',
+    pid: 0,
+    bundle: c.bundle ?? safeCwd(),
+    annotations: options.annotations ?? {},
+    created: new Date().toISOString(),
+    startTime: '',
+    config: c,
+    detached,
+  };
 }
 
 function safeCwd(): string {
