@@ -519,3 +519,14 @@ describe.skipIf(!isRoot || !ROOTFS)('ns create / ns start (as root)', () => {
     expect(readdirSync(root)).toEqual([]);
   });
 });
+
+describe.skipIf(!isRoot || !ROOTFS)('ns run -d with a container that exits at once (regression)', () => {
+  it('never crashes ns while its watcher is torn down (it segfaulted about 1 run in 20)', async () => {
+    const codes: (number | null)[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = await ns(['run', '-d', '--rootfs', ROOTFS!, `quick${i}`, '--', 'sh', '-c', 'exit 0']);
+      codes.push(r.code);
+    }
+    expect(codes).toEqual(Array(25).fill(0));
+  }, 60_000);
+});

@@ -4,7 +4,7 @@
  * by pid; every temp dir is removed.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { defaultOciSpec, fromOciSpec } from '@ns/namespaces';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +19,15 @@ const isRoot = process.getuid?.() === 0;
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 
 
-const ns = (args: string[], options: StartOptions = {}): Promise<Result> => start(process.execPath, [BIN, ...args], options).done;
+/** This file's own state root (`--root`): foreground runs must leave it empty. */
+const stateRoot = () => join(tmp, 'state');
+
+const ns = (args: string[], options: StartOptions = {}): Promise<Result> =>
+  start(process.execPath, [BIN, '--root', stateRoot(), ...args], options).done;
 
 /** `script` run by bash, with `$NS` the command running the built CLI. */
 const bash = (script: string, options: StartOptions = {}): Promise<Result> =>
-  start('bash', ['-c', `NS="${process.execPath} ${BIN}"; ${script}`], options).done;
+  start('bash', ['-c', `NS="${process.execPath} ${BIN} --root ${stateRoot()}"; ${script}`], options).done;
 
 /** Whether the library's fromOciSpec() takes `args` (standing in for process.args). */
 const fromOciSpecTakesArgs = (() => {
@@ -49,7 +53,13 @@ beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'ns-cli-int-'));
 });
 afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  try {
+    // Every foreground `ns run` removed its state when its container exited, whatever the
+    // way it ended (exit code, signal, EPIPE, forwarded SIGTERM).
+    if (tmp && existsSync(stateRoot())) expect(readdirSync(stateRoot())).toEqual([]);
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 describe.skipIf(!isRoot)('ns run (as root)', () => {

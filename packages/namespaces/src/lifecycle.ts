@@ -160,6 +160,7 @@ function newState(c: Container, options: StartOptions, detached: boolean): Conta
     startTime: '',
     config: c,
     detached,
+    creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? '' },
   };
 }
 

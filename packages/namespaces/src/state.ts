@@ -38,6 +38,11 @@ export interface ContainerState {
   config: Container;
   /** Started with `--detach`: not tied to the `ns` process that started it. */
   detached: boolean;
+  /**
+   * The process setting the container up (pid and start time), while `creating`: if it dies
+   * before recording the container's pid, the state reads as stopped.
+   */
+  creator?: { pid: number; startTime: string };
 }
 
 /**
@@ -76,7 +81,10 @@ export function isAlive(state: Pick<ContainerState, 'pid' | 'startTime'>): boole
 
 /** The live status: `stopped` once the recorded process is gone or its pid was reused. */
 export function currentStatus(state: ContainerState): ContainerStatus {
-  if (state.status === 'creating') return state.pid > 0 && !isAlive(state) ? 'stopped' : 'creating';
+  if (state.status === 'creating') {
+    if (state.pid > 0) return isAlive(state) ? 'creating' : 'stopped';
+    return state.creator && !isAlive(state.creator) ? 'stopped' : 'creating';
+  }
   if (state.status === 'stopped' || !isAlive(state)) return 'stopped';
   return state.status;
 }

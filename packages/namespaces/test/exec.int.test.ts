@@ -7,6 +7,8 @@ import { parseStatusCapabilities, toMask, DEFAULT_CAPABILITIES } from '@ns/capab
 import { NsError, embeddedDefault, exec, fromOciSpec, rootfsContainer, type Container } from '../src/index.js';
 import { ROOTFS, gone, hostMounts, isRoot, run } from './helpers.js';
 
+const SHARED_ROOTFS = ROOTFS;
+
 const DEFAULT_MASK = toMask(DEFAULT_CAPABILITIES);
 
 let mountsBefore: string[] = [];
@@ -249,6 +251,9 @@ describe.skipIf(!isRoot || !ROOTFS)('exec specifics (as root)', () => {
 
   it('bind mounts a host directory, read-write and read-only', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ns-vol-'));
+    // The /data mount point is made in the rootfs (as runc does): use a copy, not the shared one.
+    const ROOTFS = join(dir, 'rootfs');
+    cpSync(SHARED_ROOTFS, ROOTFS, { recursive: true, verbatimSymlinks: true });
     try {
       writeFileSync(join(dir, 'in.txt'), 'from host');
       const rw = await run(

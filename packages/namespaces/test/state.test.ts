@@ -95,6 +95,11 @@ describe('status', () => {
     expect(currentStatus(state({ startTime: '1' }))).toBe('stopped');
     expect(currentStatus(state({ pid: 2 ** 22 + 1 }))).toBe('stopped');
   });
+  it('a creating state whose creator died reads as stopped (regression: stale states)', () => {
+    expect(currentStatus(state({ status: 'creating', pid: 0, creator: { pid: process.pid, startTime: processStartTime(process.pid)! } }))).toBe('creating');
+    expect(currentStatus(state({ status: 'creating', pid: 0, creator: { pid: process.pid, startTime: '1' } }))).toBe('stopped');
+  });
+
   it('the OCI state omits the pid once stopped', () => {
     expect(ociState(state())).toMatchObject({ status: 'running', pid: process.pid, id: 'c1', bundle: '/b' });
     expect(ociState(state({ startTime: '1' }))).not.toHaveProperty('pid');

@@ -333,6 +333,7 @@ bool Decode(const uint8_t* b, size_t len, Decoded* out, std::string* why) {
 struct Watcher {
   uv_poll_t poll;
   int pidfd;
+  bool dead = false;  // the environment is being torn down: never call into JS again
   napi_env env;
   napi_async_context context = nullptr;
   Napi::FunctionReference onExit;
@@ -345,13 +346,19 @@ std::unordered_map<int, Watcher*>& Watchers() {
 
 void OnWatcherClosed(uv_handle_t* h) {
   Watcher* w = (Watcher*)h->data;
-  if (w->context) napi_async_destroy(w->env, w->context);
+  if (w->dead) {
+    // After environment teardown: no N-API call may run; leave the references alone.
+    w->onExit.SuppressDestruct();
+  } else if (w->context) {
+    napi_async_destroy(w->env, w->context);
+  }
   close(w->pidfd);
   delete w;
 }
 
 void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   Watcher* w = (Watcher*)h->data;
+  if (w->dead) return;
   siginfo_t si;
   memset(&si, 0, sizeof si);
   if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) < 0) {
@@ -413,7 +420,13 @@ struct Launch {
   uv_poll_t poll;
 };
 
+std::unordered_map<Launch*, bool>& Launches() {
+  static thread_local std::unordered_map<Launch*, bool> set;
+  return set;
+}
+
 void FreeLaunch(Launch* l) {
+  Launches().erase(l);
   if (l->stack) munmap(l->stack, kStacksSize);
   delete l;
 }
@@ -422,6 +435,13 @@ void OnLaunchClosed(uv_handle_t* h) {
   Launch* l = (Launch*)h->data;
   close(l->errfd);
   FreeLaunch(l);
+}
+
+// Teardown: the child may still read this record (a created container waiting for start
+// runs the rest of its plan, argv included, from it): close our end only, never free it.
+void OnLaunchClosedKeep(uv_handle_t* h) {
+  Launch* l = (Launch*)h->data;
+  close(l->errfd);
 }
 
 void OnLaunchPipe(uv_poll_t* h, int status, int events) {
@@ -582,6 +602,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     if (uv_poll_init(loop, &launch->poll, launch->errfd) == 0 &&
         uv_poll_start(&launch->poll, UV_READABLE, OnLaunchPipe) == 0) {
       uv_unref((uv_handle_t*)&launch->poll);  // never keeps the process alive
+      Launches()[launch] = true;
       c.launch = nullptr;
     } else {
       // Cannot watch it: keep the memory forever rather than free it under the child.
@@ -816,7 +837,31 @@ Napi::Value OpenPty(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// Environment teardown (process exit, worker termination): stop every watcher before the
+// environment is gone. A child exiting right then must not make a callback into a dying
+// JavaScript environment (it crashed `ns run -d` now and then), and no handle may stay open.
+void OnEnvCleanup(void*) {
+  std::vector<Watcher*> watchers;
+  for (auto& [fd, w] : Watchers()) watchers.push_back(w);
+  Watchers().clear();
+  for (Watcher* w : watchers) {
+    w->dead = true;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
+  }
+  std::vector<Launch*> launches;
+  for (auto& [l, on] : Launches()) launches.push_back(l);
+  Launches().clear();
+  for (Launch* l : launches) {
+    // The child may still run on this memory (a created container): stop watching, but
+    // never unmap or free it. The process (or worker) is going away anyway.
+    uv_poll_stop(&l->poll);
+    uv_close((uv_handle_t*)&l->poll, OnLaunchClosedKeep);
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, nullptr);
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
