@@ -177,6 +177,31 @@ describe.skipIf(!isRoot || !ROOTFS)('rootless: ns as the unprivileged user nobod
     expect(readdirSync(join(xdg, 'ns'))).toEqual([]); // the foreground container's state is gone
   });
 
+  it('the rootless lifecycle through the CLI: run -d, exec (joins the user namespace), kill, delete', () => {
+    const bin = new URL('../../cli/dist/bin.js', import.meta.url).pathname;
+    const xdg = join(dir, 'xdg-life');
+    mkdirSync(xdg, { mode: 0o700 });
+    chownSync(xdg, 65534, 65534);
+    const ns = (...args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args], {
+        encoding: 'utf8',
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', XDG_RUNTIME_DIR: xdg },
+      });
+    const run = ns('run', '-d', '--rootfs', ROOTFS, 'rl', '--', 'sleep', '30');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    try {
+      const ex = ns('exec', 'rl', '--', 'sh', '-c', 'id -u; echo $$; cat /proc/self/uid_map');
+      expect(ex.stderr).toBe('');
+      expect(ex.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0', '2', '0 65534 1', '']);
+      expect(ns('kill', 'rl', 'KILL').status).toBe(0);
+    } finally {
+      ns('delete', '-f', 'rl');
+    }
+    expect(readdirSync(join(xdg, 'ns'))).toEqual([]);
+  });
+
   it('an unmapped user fails with a clear error', () => {
     const r = asNobody(`try { ns.exec(ns.rootfsContainer(ROOTFS, { user: 'alice', args: ['id'] })); } catch (e) { console.log(e.code, e.message); }`);
     expect(r.stdout).toBe('ERR_NS_CONFIG user: uid 1000 is not mapped in uidMappings (0 65534 1)\n');
