@@ -34,6 +34,11 @@ export interface ResolvedIo {
   env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Fill in the defaults of {@link CliIo}: process.stdout / process.stderr writers,
+ * process.cwd() (or `/` with `cwdGone` when the working directory was removed), process.env.
+ * Never throws.
+ */
 export function resolveIo(io: CliIo = {}): ResolvedIo {
   let cwd = io.cwd;
   let cwdGone = false;

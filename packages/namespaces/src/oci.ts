@@ -15,7 +15,7 @@ import { ignoredAmbient, resolveCapabilitySets } from '@ns/capabilities';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import type { Container, MountConfig, NamespaceConfig, NamespaceType } from './container.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
-import { OCI_NAMESPACE_TYPES, buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
+import { buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 
 export { OCI_NAMESPACE_TYPES, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 

@@ -7,7 +7,6 @@ import {
   NsError,
   PR,
   RLIMIT,
-  S_IFCHR,
   TIOCSCTTY,
   configError,
   type MountStep,
