@@ -469,30 +469,116 @@ struct Cleanup {
   }
 };
 
-// spawn(plan: Buffer, onSync?: (step) => void, onExit: (code, signal) => void)
-//   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
-Napi::Value Spawn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
-    return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit) expected");
-  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
-  Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
+// What the error pipe said about a child, once it reached end of file.
+struct Outcome {
+  pid_t pid = 0;
+  int pidfd = -1;
+  pid_t realPid = 0;  // a cloneParent step handed the plan to this process
+  bool execing = false;
+  bool detached = false;
+  int32_t failedStep = 0;
+  int32_t failedErrno = 0;
+};
+
+// Reap what must be reaped and turn an outcome into spawn()'s result: { pid, pidfd } with an
+// exit watcher calling `onExit`, or a failure object. Throws (pending exception) on errors of
+// our own (pidfd_open, uv_poll).
+Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
+  pid_t pid = o.pid;
+  int pidfd = o.pidfd;
+  pid_t realPid = o.realPid;
+  bool execing = o.execing, detached = o.detached;
+  int32_t failedStep = o.failedStep, failedErrno = o.failedErrno;
+  if (realPid > 0) {
+    // The first child handed over to its sibling and exited: reap it, and from here on
+    // watch the real process, which is our own child (CLONE_PARENT) and so cannot be
+    // reaped, nor its pid reused, by anyone else.
+    ReapNow(pidfd);
+    close(pidfd);
+    pid = realPid;
+    pidfd = (int)syscall(SYS_pidfd_open, realPid, 0);
+    if (pidfd < 0) {
+      int e = errno;
+      siginfo_t si;
+      while (syscall(SYS_waitid, P_PID, realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+      }
+      return ThrowErrno(env, e, "pidfd_open");
+    }
+  }
+
+  if (failedErrno != 0 || !execing) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pid", Napi::Number::New(env, pid));
+    r.Set("failedStep", Napi::Number::New(env, failedErrno ? failedStep : NS_STEP_PREAMBLE));
+    r.Set("errno", Napi::Number::New(env, failedErrno));
+    if (failedErrno) {
+      r.Set("code", Napi::String::New(env, ErrnoName(failedErrno)));
+      r.Set("message", Napi::String::New(env, strerror(failedErrno)));
+    } else {
+      r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
+      r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+      r.Set("signal", si.si_code != CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+    }
+    return r;
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  Watcher* w = new Watcher();
+  w->pidfd = pidfd;
+  w->env = env;
+  w->onExit = Napi::Persistent(onExit);
+  napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsContainer"), &w->context);
+  w->poll.data = w;
+  int rc = uv_poll_init(loop, &w->poll, pidfd);
+  if (rc == 0) rc = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);
+  if (rc != 0) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    ReapNow(pidfd);
+    close(pidfd);
+    delete w;
+    return ThrowErrno(env, -rc, "uv_poll_start");
+  }
+  Watchers()[pidfd] = w;
+
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, pid));
+  r.Set("pidfd", Napi::Number::New(env, pidfd));
+  if (detached) r.Set("detached", Napi::Boolean::New(env, true));
+  return r;
+}
+
+// What CloneChild started.
+struct Cloned {
+  pid_t pid = 0;
+  int pidfd = -1;
+  int errfd = -1;   // read end of the error pipe (owned by the Cleanup)
+  int syncfd = -1;  // write end of the sync pipe (owned by the Cleanup)
+};
+
+// Decode the plan, make the pipes and the stacks, and clone the child (signals blocked
+// around clone). `c` owns everything made here. Returns false with a pending exception.
+bool CloneChild(Napi::Env env, Napi::Buffer<uint8_t> buf, Cleanup& c, Cloned* out) {
   Launch* launch = new Launch();
   launch->bytes.assign(buf.Data(), buf.Data() + buf.Length());
   Decoded& plan = launch->plan;
   std::string why;
   if (!Decode(launch->bytes.data(), launch->bytes.size(), &plan, &why)) {
     delete launch;
-    return ThrowPlan(env, why);
+    ThrowPlan(env, why);
+    return false;
   }
-
-  Cleanup c;
   c.launch = launch;
   int errpipe[2], syncpipe[2];
-  if (pipe2(errpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  if (pipe2(errpipe, O_CLOEXEC) < 0) { ThrowErrno(env, errno, "pipe2"); return false; }
   c.fds[0] = errpipe[0];
   c.fds[1] = errpipe[1];
-  if (pipe2(syncpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  if (pipe2(syncpipe, O_CLOEXEC) < 0) { ThrowErrno(env, errno, "pipe2"); return false; }
   c.fds[2] = syncpipe[0];
   c.fds[3] = syncpipe[1];
   c.dumpable = prctl(PR_GET_DUMPABLE);
@@ -500,7 +586,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (c.stack == MAP_FAILED) {
     c.stack = nullptr;
-    return ThrowErrno(env, errno, "mmap");
+    { ThrowErrno(env, errno, "mmap"); return false; }
   }
   mprotect(c.stack, 4096, PROT_NONE);  // guard pages
   mprotect((char*)c.stack + kStackSize, 4096, PROT_NONE);
@@ -525,12 +611,35 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   pid_t pid = clone(ns_child_main, (char*)c.stack + kStacksSize, flags, &ctx, &pidfd);
   int cloneErr = errno;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
-  if (pid < 0) return ThrowErrno(env, cloneErr, "clone");
+  if (pid < 0) { ThrowErrno(env, cloneErr, "clone"); return false; }
 
   close(errpipe[1]);
   c.fds[1] = -1;
   close(syncpipe[0]);
   c.fds[2] = -1;
+  out->pid = pid;
+  out->pidfd = pidfd;
+  out->errfd = errpipe[0];
+  out->syncfd = syncpipe[1];
+  return true;
+}
+
+// spawn(plan: Buffer, onSync?: (step) => void, onExit: (code, signal) => void)
+//   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
+    return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit) expected");
+  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
+  Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
+  Cleanup c;
+  Cloned cl;
+  if (!CloneChild(env, buf, c, &cl)) return env.Undefined();
+  Launch* launch = c.launch;
+  pid_t pid = cl.pid;
+  int pidfd = cl.pidfd;
+  int errpipe[2] = {cl.errfd, -1};
+  int syncpipe[2] = {-1, cl.syncfd};
 
   bool execing = false;
   int32_t failedStep = 0, failedErrno = 0;
@@ -572,23 +681,6 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
   }
 
-  if (realPid > 0) {
-    // The first child handed over to its sibling and exited: reap it, and from here on
-    // watch the real process, which is our own child (CLONE_PARENT) and so cannot be
-    // reaped, nor its pid reused, by anyone else.
-    ReapNow(pidfd);
-    close(pidfd);
-    pid = realPid;
-    pidfd = (int)syscall(SYS_pidfd_open, realPid, 0);
-    if (pidfd < 0) {
-      int e = errno;
-      siginfo_t si;
-      while (syscall(SYS_waitid, P_PID, realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
-      }
-      return ThrowErrno(env, e, "pidfd_open");
-    }
-  }
-
   if (detached) {
     // The child still reads the plan and runs on the stack: hand both to the launch record,
     // freed once the error pipe reaches end of file.
@@ -611,51 +703,15 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     execing = true;
   }
 
-  if (failedErrno != 0 || !execing) {
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
-    }
-    close(pidfd);
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("pid", Napi::Number::New(env, pid));
-    r.Set("failedStep", Napi::Number::New(env, failedErrno ? failedStep : NS_STEP_PREAMBLE));
-    r.Set("errno", Napi::Number::New(env, failedErrno));
-    if (failedErrno) {
-      r.Set("code", Napi::String::New(env, ErrnoName(failedErrno)));
-      r.Set("message", Napi::String::New(env, strerror(failedErrno)));
-    } else {
-      r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
-      r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
-      r.Set("signal", si.si_code != CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
-    }
-    return r;
-  }
-
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  Watcher* w = new Watcher();
-  w->pidfd = pidfd;
-  w->env = env;
-  w->onExit = Napi::Persistent(info[2].As<Napi::Function>());
-  napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsContainer"), &w->context);
-  w->poll.data = w;
-  int rc = uv_poll_init(loop, &w->poll, pidfd);
-  if (rc == 0) rc = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);
-  if (rc != 0) {
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    ReapNow(pidfd);
-    close(pidfd);
-    delete w;
-    return ThrowErrno(env, -rc, "uv_poll_start");
-  }
-  Watchers()[pidfd] = w;
-
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("pid", Napi::Number::New(env, pid));
-  r.Set("pidfd", Napi::Number::New(env, pidfd));
-  if (detached) r.Set("detached", Napi::Boolean::New(env, true));
-  return r;
+  Outcome o;
+  o.pid = pid;
+  o.pidfd = pidfd;
+  o.realPid = realPid;
+  o.execing = execing;
+  o.detached = detached;
+  o.failedStep = failedStep;
+  o.failedErrno = failedErrno;
+  return Conclude(env, o, info[2].As<Napi::Function>());
 }
 
 Watcher* Lookup(const Napi::CallbackInfo& info) {
