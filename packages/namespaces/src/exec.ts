@@ -1,5 +1,5 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
-import { NsError, native, spawn, type Plan, type SpawnOptions } from '@ns/syscalls';
+import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import { mapToHost, writeIdMaps, type IdMapping } from './idmap.js';
 import type { Container } from './container.js';
 import { planContainer, type PlanIo } from './plan.js';
@@ -48,19 +48,24 @@ interface Planned {
   idMaps?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] } | undefined;
 }
 
+/** Everything launch() opened and planned, until the child is spawned. */
+interface Prepared {
+  planned: Planned;
+  spawnOptions: SpawnOptions;
+  io: PlanIo;
+  pty: { master: number; slave: number; path: string } | undefined;
+  pipes: { index: number; fd: number; readable: boolean }[];
+  childFds: number[];
+  parentFds: number[];
+  killSignal: number;
+}
+
 /**
  * Wire stdio (pipes, inherited descriptors, /dev/null, or a pty, from the devpts under
- * `ptyRoot` when given), let `makePlan` plan the
- * child with those descriptors, spawn it, and wrap it in a ContainerProcess. On any error
- * every descriptor opened here is closed again and nothing is left running.
- * @internal shared by exec() and execIn().
+ * `ptyRoot` when given), and let `makePlan` plan the child with those descriptors. On error
+ * every descriptor opened here is closed again.
  */
-export function launch(
-  terminal: boolean,
-  options: ExecOptions,
-  makePlan: (io: PlanIo) => Planned,
-  ptyRoot?: string,
-): ContainerProcess {
+function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo) => Planned, ptyRoot?: string): Prepared {
   if (options.signal?.aborted) throw abortError(options.signal);
   const killSignal = signalNumber(options.killSignal ?? 'SIGKILL');
   const addon = native();
@@ -70,7 +75,6 @@ export function launch(
   if (options.detached || options.startFifo) io.parentDeathSignal = 0;
   const pipes: { index: number; fd: number; readable: boolean }[] = [];
   let pty: { master: number; slave: number; path: string } | undefined;
-
   try {
     if (terminal) {
       const size = options.terminalSize ?? { cols: 80, rows: 24 };
@@ -105,7 +109,6 @@ export function launch(
         }
       });
     }
-
     if (options.startFifo) {
       const fd = addon.openPath(options.startFifo);
       parentFds.push(fd);
@@ -128,47 +131,89 @@ export function launch(
     const spawnOptions: SpawnOptions = maps
       ? { onSync: (step, _index, pid) => step.name === 'idmap' && writeIdMaps(pid, maps.uidMappings, maps.gidMappings) }
       : {};
-    let child;
-    try {
-      child = spawn(planned.plan, spawnOptions);
-    } catch (err) {
-      throw improveExecError(err, planned.args[0]!);
-    }
-    // The pty slave stays open here until the process exits (see ptyStreams).
-    closeAll(childFds.filter((fd) => fd !== pty?.slave));
-    childFds.length = 0;
-    if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);
-
-    const proc = new ContainerProcess(planned.id, child);
-    if (options.detached || options.startFifo) proc.unref();
-    if (pty) {
-      const streams = ptyStreams(pty.master, pty.slave);
-      proc.stdin = streams.input;
-      proc.stdout = streams.output;
-      proc.terminal = { resize: streams.resize };
-      proc.trackStream(streams.output);
-      proc.once('exit', streams.finish);
-    } else {
-      for (const p of pipes) {
-        const stream = pipeStream(p.fd, p.readable);
-        if (p.index === 0) proc.stdin = stream;
-        else if (p.index === 1) proc.stdout = stream;
-        else if (p.index === 2) proc.stderr = stream;
-        if (p.readable) proc.trackStream(stream);
-      }
-    }
-    if (options.signal) {
-      const signal = options.signal;
-      const onAbort = () => proc.kill(killSignal);
-      signal.addEventListener('abort', onAbort, { once: true });
-      proc.once('exit', () => signal.removeEventListener('abort', onAbort));
-    }
-    return proc;
+    return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal };
   } catch (err) {
     closeAll(childFds);
     closeAll(parentFds);
     throw err;
   }
+}
+
+/** Close what prepare() opened, after a failed spawn. */
+function abandon(p: Prepared): void {
+  closeAll(p.childFds);
+  closeAll(p.parentFds);
+}
+
+/** The ContainerProcess of a spawned child: streams on the parent's ends, abort wiring. */
+function complete(p: Prepared, child: Child, options: ExecOptions): ContainerProcess {
+  const { pty, io } = p;
+  // The pty slave stays open here until the process exits (see ptyStreams).
+  closeAll(p.childFds.filter((fd) => fd !== pty?.slave));
+  if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);
+  const proc = new ContainerProcess(p.planned.id, child);
+  if (options.detached || options.startFifo) proc.unref();
+  if (pty) {
+    const streams = ptyStreams(pty.master, pty.slave);
+    proc.stdin = streams.input;
+    proc.stdout = streams.output;
+    proc.terminal = { resize: streams.resize };
+    proc.trackStream(streams.output);
+    proc.once('exit', streams.finish);
+  } else {
+    for (const pipe of p.pipes) {
+      const stream = pipeStream(pipe.fd, pipe.readable);
+      if (pipe.index === 0) proc.stdin = stream;
+      else if (pipe.index === 1) proc.stdout = stream;
+      else if (pipe.index === 2) proc.stderr = stream;
+      if (pipe.readable) proc.trackStream(stream);
+    }
+  }
+  if (options.signal) {
+    const signal = options.signal;
+    const onAbort = () => proc.kill(p.killSignal);
+    signal.addEventListener('abort', onAbort, { once: true });
+    proc.once('exit', () => signal.removeEventListener('abort', onAbort));
+  }
+  return proc;
+}
+
+/**
+ * Wire stdio, plan, spawn and wrap the child in a ContainerProcess; on any error every
+ * descriptor opened here is closed again and nothing is left running.
+ * @internal shared by exec() and execIn().
+ */
+export function launch(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo) => Planned, ptyRoot?: string): ContainerProcess {
+  const p = prepare(terminal, options, makePlan, ptyRoot);
+  let child: Child;
+  try {
+    child = spawn(p.planned.plan, p.spawnOptions);
+  } catch (err) {
+    abandon(p);
+    throw improveExecError(err, p.planned.args[0]!);
+  }
+  return complete(p, child, options);
+}
+
+/**
+ * launch(), with the child's set-up off the event loop (spawnAsync).
+ * @internal shared by execAsync() and execInAsync().
+ */
+export async function launchAsync(
+  terminal: boolean,
+  options: ExecOptions,
+  makePlan: (io: PlanIo) => Planned,
+  ptyRoot?: string,
+): Promise<ContainerProcess> {
+  const p = prepare(terminal, options, makePlan, ptyRoot);
+  let child: Child;
+  try {
+    child = await spawnAsync(p.planned.plan, p.spawnOptions);
+  } catch (err) {
+    abandon(p);
+    throw improveExecError(err, p.planned.args[0]!);
+  }
+  return complete(p, child, options);
 }
 
 /**
@@ -186,6 +231,19 @@ export function launch(
  */
 export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
   return launch(container.terminal, options, (io) => {
+    const { plan, container: validated, user, idMaps } = planContainer(container, io);
+    return { id: validated.id, plan, user, args: validated.args, idMaps };
+  });
+}
+
+/**
+ * exec() without blocking the event loop while the container sets itself up: resolves once
+ * its process has called execve(2), rejects with the errors exec() throws. The blocking part
+ * is planning and clone(2) only (about half of exec()'s; see docs/benchmarks.md).
+ * @see exec
+ */
+export function execAsync(container: Container, options: ExecOptions = {}): Promise<ContainerProcess> {
+  return launchAsync(container.terminal, options, (io) => {
     const { plan, container: validated, user, idMaps } = planContainer(container, io);
     return { id: validated.id, plan, user, args: validated.args, idMaps };
   });

@@ -15,7 +15,7 @@ export { CONTAINER_ID, RLIMIT_BY_NAME, rlimitValue, validateContainer } from './
 export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './mountopts.js';
 export * from './idmap.js';
 export { STAGE, capabilitySetsOf, commandCandidates, planContainer, withRootless, processSteps, stdioSteps, type ContainerPlan, type PlanIo, type ProcessConfig } from './plan.js';
-export { exec, type ExecOptions, type StdioEntry } from './exec.js';
+export { exec, execAsync, type ExecOptions, type StdioEntry } from './exec.js';
 export { execIn, type ExecInProcess } from './execin.js';
 export {
   OCI_VERSION,

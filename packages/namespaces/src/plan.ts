@@ -358,10 +358,20 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
     if (mapToHost(0, uidMappings) !== null) steps.push({ op: 'setresuid', ruid: 0, euid: 0, suid: 0 });
   }
 
+  // clone(2) creates only what must exist from the start: the user namespace (everything
+  // else is then owned by it) and the pid namespace (unshare would only move children into
+  // it). The child makes the others with unshare(2) on its own time: creating a network
+  // namespace is most of clone's cost, and clone runs in Node's thread.
   let cloneFlags = 0;
+  let unshareFlags = 0;
   for (const ns of container.namespaces) {
-    if (ns.path === undefined) cloneFlags |= NAMESPACE_FLAGS[ns.type];
-    else steps.push({ op: 'setns', path: ns.path, nstype: NAMESPACE_FLAGS[ns.type] });
+    if (ns.path !== undefined) continue;
+    if (ns.type === 'user' || ns.type === 'pid') cloneFlags |= NAMESPACE_FLAGS[ns.type];
+    else unshareFlags |= NAMESPACE_FLAGS[ns.type];
+  }
+  if (unshareFlags) steps.push({ op: 'unshare', flags: unshareFlags });
+  for (const ns of container.namespaces) {
+    if (ns.path !== undefined) steps.push({ op: 'setns', path: ns.path, nstype: NAMESPACE_FLAGS[ns.type] });
   }
 
   if (container.oomScoreAdj !== undefined) {

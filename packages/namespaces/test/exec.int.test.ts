@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStatusCapabilities, toMask, DEFAULT_CAPABILITIES } from '@ns/capabilities';
-import { NsError, embeddedDefault, exec, fromOciSpec, rootfsContainer, type Container } from '../src/index.js';
+import { NsError, embeddedDefault, exec, execAsync, fromOciSpec, rootfsContainer, type Container } from '../src/index.js';
 import { ROOTFS, gone, hostMounts, isRoot, run } from './helpers.js';
 
 const SHARED_ROOTFS = ROOTFS;
@@ -200,6 +200,16 @@ describe.skipIf(!isRoot || !ROOTFS).each(sources)('exec on the %s (as root)', (_
     for (let i = 0; i < 20; i++) await exec(make({ args: ['true'] }), { stdio: 'pipe' }).wait();
     await new Promise((r) => setTimeout(r, 20));
     expect(count()).toBeLessThanOrEqual(before);
+  });
+
+  it('execAsync: the same container without blocking the event loop during set-up', async () => {
+    const p = await execAsync(sh('echo $$ $(hostname)', { hostname: 'async' }), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    expect(await p.wait()).toEqual({ exitCode: 0, signal: null });
+    expect(out).toBe('1 async\n');
+    await expect(execAsync(make({ args: ['/bin/nope'] }))).rejects.toThrow('execve /bin/nope: ENOENT');
+    await expect(execAsync(make({ args: ['nope-cmd'] }))).rejects.toThrow('exec "nope-cmd": executable file not found in $PATH');
   });
 
   it('reaps every process: no zombie after exit', async () => {

@@ -22,9 +22,13 @@ beforeAll(() => {
 afterAll(() => rmSync(rootfs, { recursive: true, force: true }));
 
 describe('planContainer on a rootfs', () => {
-  it('clones new mnt/pid/uts/ipc/net namespaces by default', () => {
+  it('makes new mnt/pid/uts/ipc/net namespaces by default: pid at clone, the rest unshared by the child', () => {
     const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
-    expect(plan.cloneFlags).toBe(CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET);
+    expect(plan.cloneFlags).toBe(CLONE.NEWPID);
+    const unshare = plan.steps.find((s) => s.op === 'unshare');
+    expect(unshare).toEqual({ op: 'unshare', flags: CLONE.NEWNS | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET });
+    // Before any mount: the mount namespace exists when / is made private.
+    expect(plan.steps.findIndex((s) => s.op === 'unshare')).toBeLessThan(plan.steps.findIndex((s) => s.op === 'mount'));
   });
 
   it('makes / rprivate, stages the root with a first pivot_root, then mounts in runc order', () => {
@@ -120,6 +124,7 @@ describe('planContainer on a rootfs', () => {
     const join = rootfsContainer(rootfs, { id: 'a', hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/proc/1/ns/net' }] });
     const { plan } = planContainer(join);
     expect(plan.cloneFlags & CLONE.NEWNET).toBe(0);
+    expect(plan.steps.some((s) => s.op === 'unshare' && (s.flags & CLONE.NEWNET) !== 0)).toBe(false);
     expect(plan.steps).toContainEqual({ op: 'setns', path: '/proc/1/ns/net', nstype: CLONE.NEWNET });
     const both = rootfsContainer(rootfs, { id: 'a', hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/x' }, { type: 'network' }] });
     expect(() => planContainer(both)).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG' }));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStatusCapabilities, toMask } from '@ns/capabilities';
-import { DEFAULT_NAMESPACES, adjustCapabilities, embeddedDefault, exec, rootfsContainer, type Container } from '../src/index.js';
+import { DEFAULT_NAMESPACES, adjustCapabilities, embeddedDefault, exec, execAsync, rootfsContainer, type Container } from '../src/index.js';
 import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
 
 const sh = (script: string, o: Partial<Container> = {}) => rootfsContainer(ROOTFS, { args: ['/bin/sh', '-c', script], ...o });
@@ -114,6 +114,17 @@ describe.skipIf(!isRoot || !ROOTFS)('process security context (as root)', () => 
     }
     const alice = await run(sh('id', { ...userns, user: 'alice' }));
     expect(alice.stdout).toBe('uid=1000(alice) gid=1000(alice) groups=10(wheel),100(users)\n');
+  });
+
+  it('execAsync writes the id maps from the event loop (user namespace sync step)', async () => {
+    const map = [{ containerID: 0, hostID: 300000, size: 65536 }];
+    const p = await execAsync(sh('cat /proc/self/uid_map; id -u', { namespaces: [...DEFAULT_NAMESPACES, { type: 'user' }], uidMappings: map, gidMappings: map }), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await p.wait();
+    expect(out.split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0 300000 65536', '0', '']);
   });
 
   it('refuses a user that is not mapped, before anything starts', () => {

@@ -9,6 +9,12 @@ export interface NativeAddon {
     onSync: ((step: number, pid: number) => void) | undefined,
     onExit: (exitCode: number | null, signal: number | null) => void,
   ): NativeSpawnResult;
+  spawnAsync(
+    plan: Buffer,
+    onSync: ((step: number, pid: number) => void) | undefined,
+    onReady: (error: Error | null, result: NativeSpawnResult | undefined) => void,
+    onExit: (exitCode: number | null, signal: number | null) => void,
+  ): number;
   kill(pidfd: number, signal: number): void;
   ref(pidfd: number, ref: boolean): void;
   pidfdOpen(pid: number): number;

@@ -1,7 +1,7 @@
 import { encodePlan } from './encode.js';
 import { describeStep } from './describe.js';
 import { ErrorCode, NsError, errnoName } from './errors.js';
-import { native } from './native.js';
+import { native, type NativeSpawnResult } from './native.js';
 import type { Plan, Step, SyncStep } from './plan.js';
 
 /** How a child ended: exactly one of the two is a number. */
@@ -70,25 +70,67 @@ export function stepError(step: Step | undefined, index: number, errno: number):
  */
 export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const addon = native();
-  const buffer = encodePlan(plan);
-  let status: ExitStatus | undefined;
-  let resolveExit!: (s: ExitStatus) => void;
-  const exited = new Promise<ExitStatus>((resolve) => (resolveExit = resolve));
-  const onSync = options.onSync;
-  const result = addon.spawn(
-    buffer,
-    onSync
-      ? (index, pid) => {
-          const step = plan.steps[index];
-          if (step?.op === 'sync') onSync(step, index, pid);
+  const exit = exitTracker(options);
+  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit);
+  return childFrom(plan, result, exit);
+}
+
+/**
+ * spawn(), without blocking the event loop while the child sets itself up: returns right
+ * after clone(2) and resolves once the child has called execve(2) (rejects as spawn() throws:
+ * a failed step, a child that died, an error thrown by `onSync`). `onSync` runs from the
+ * event loop. For many containers at once, or a server that must stay responsive.
+ *
+ * @throws NsError synchronously only for parent-side failures (clone, pipe2: `EPERM` ...).
+ * @see spawn
+ */
+export function spawnAsync(plan: Plan, options: SpawnOptions = {}): Promise<Child> {
+  const addon = native();
+  const exit = exitTracker(options);
+  return new Promise<Child>((resolve, reject) => {
+    addon.spawnAsync(
+      encodePlan(plan),
+      syncCallback(plan, options),
+      (error, result) => {
+        if (error) return reject(error);
+        try {
+          resolve(childFrom(plan, result!, exit));
+        } catch (err) {
+          reject(err);
         }
-      : undefined,
-    (exitCode, signal) => {
-      status = { exitCode, signal };
-      options.onExit?.(status);
-      resolveExit(status);
+      },
+      exit.onExit,
+    );
+  });
+}
+
+/** The exit status, once the native watcher reports it. */
+function exitTracker(options: SpawnOptions) {
+  let resolveExit!: (s: ExitStatus) => void;
+  const tracker = {
+    status: undefined as ExitStatus | undefined,
+    exited: new Promise<ExitStatus>((resolve) => (resolveExit = resolve)),
+    onExit: (exitCode: number | null, signal: number | null) => {
+      tracker.status = { exitCode, signal };
+      options.onExit?.(tracker.status);
+      resolveExit(tracker.status);
     },
-  );
+  };
+  return tracker;
+}
+
+function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: number) => void) | undefined {
+  const onSync = options.onSync;
+  if (!onSync) return undefined;
+  return (index, pid) => {
+    const step = plan.steps[index];
+    if (step?.op === 'sync') onSync(step, index, pid);
+  };
+}
+
+/** A Child for a successful native result; throws the step error of a failed one. */
+function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeof exitTracker>): Child {
+  const addon = native();
   if (!('pidfd' in result)) {
     if ('diedBeforeExec' in result) {
       const how = result.signal !== null ? `signal ${result.signal}` : `exit status ${result.exitCode}`;
@@ -99,12 +141,12 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const { pid, pidfd } = result;
   return {
     pid,
-    exited,
+    exited: exit.exited,
     get status() {
-      return status;
+      return exit.status;
     },
     kill(signal: number): boolean {
-      if (status) return false;
+      if (exit.status) return false;
       try {
         addon.kill(pidfd, signal);
         return true;
@@ -114,10 +156,10 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
       }
     },
     ref() {
-      if (!status) addon.ref(pidfd, true);
+      if (!exit.status) addon.ref(pidfd, true);
     },
     unref() {
-      if (!status) addon.ref(pidfd, false);
+      if (!exit.status) addon.ref(pidfd, false);
     },
   };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLONE, NsError, native, spawn, type Step } from '../src/index.js';
+import { CLONE, NsError, native, spawn, spawnAsync, type Step } from '../src/index.js';
 
 const root = process.getuid?.() === 0;
 
@@ -219,5 +219,58 @@ describe.skipIf(!root)('stdio of the child (as root)', () => {
     await new Promise((resolve) => reader.once('close', resolve));
     const flags = parseInt(out.trim().split(/\s+/)[1]!, 8);
     expect(flags & 0o4000).toBe(0); // O_NONBLOCK
+  });
+});
+
+describe.skipIf(!root)('spawnAsync (as root)', () => {
+  const execTrue = { op: 'execve' as const, paths: ['/bin/true'], argv: ['true'], envp: [] };
+
+  it('returns before the child has set itself up, and resolves once it exec\'d', async () => {
+    let pidAtSync = 0;
+    const pending = spawnAsync(
+      { cloneFlags: CLONE.NEWPID, steps: [{ op: 'sync', name: 'hold' }, execTrue] },
+      { onSync: (_s, _i, pid) => (pidAtSync = pid) },
+    );
+    // The child waits at its sync step until the event loop runs onSync: it cannot have
+    // exec'd yet, so spawnAsync() returned without waiting for the set-up.
+    expect(pidAtSync).toBe(0);
+    const child = await pending;
+    expect(pidAtSync).toBe(child.pid);
+    expect(await child.exited).toEqual({ exitCode: 0, signal: null });
+  });
+
+  it('rejects with the failed step, its path and errno, and reaps the child', async () => {
+    const err = await spawnAsync({ cloneFlags: 0, steps: [{ op: 'execve', paths: ['/bin/nope'], argv: ['nope'], envp: [] }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NsError);
+    expect((err as NsError).message).toBe('execve /bin/nope: ENOENT');
+  });
+
+  it('rejects with the error onSync throws, the child killed and reaped', async () => {
+    let pid = 0;
+    const err = await spawnAsync(
+      { cloneFlags: 0, steps: [{ op: 'sync', name: 'x' }, execTrue] },
+      {
+        onSync: (_s, _i, p) => {
+          pid = p;
+          throw new Error('parent says no');
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('parent says no');
+    expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
+  });
+
+  it('runs after a cloneParent step with the real exit status', async () => {
+    const child = await spawnAsync({
+      cloneFlags: 0,
+      steps: [{ op: 'cloneParent' }, { op: 'execve', paths: ['/bin/sh'], argv: ['sh', '-c', 'exit 6'], envp: [] }],
+    });
+    expect(await child.exited).toEqual({ exitCode: 6, signal: null });
+  });
+
+  it('many at once, all reaped', async () => {
+    const children = await Promise.all(Array.from({ length: 50 }, () => spawnAsync({ cloneFlags: CLONE.NEWPID, steps: [execTrue] })));
+    const statuses = await Promise.all(children.map((c) => c.exited));
+    expect(statuses.every((s) => s.exitCode === 0)).toBe(true);
   });
 });

@@ -714,6 +714,190 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return Conclude(env, o, info[2].As<Napi::Function>());
 }
 
+
+// ---- spawnAsync: return right after clone, report execve (or the failed step) later -------
+
+// A child being set up while the event loop runs: the error pipe is polled, sync steps call
+// back into JavaScript from the loop, and `onReady(result)` reports the outcome at EOF.
+struct Pending {
+  uv_poll_t poll;
+  napi_env env;
+  Launch* launch = nullptr;  // plan, context and stacks the child uses until EOF
+  int errfd = -1;
+  int syncfd = -1;
+  int dumpable = -1;
+  Outcome o;
+  uint8_t buf[sizeof(ns_msg) * 32];
+  size_t have = 0;
+  bool finished = false;
+  Napi::FunctionReference onSync, onReady, onExit;
+  Napi::Reference<Napi::Value> syncError;  // an exception thrown by onSync
+  napi_async_context context = nullptr;
+};
+
+std::unordered_map<Pending*, bool>& Pendings() {
+  static thread_local std::unordered_map<Pending*, bool> set;
+  return set;
+}
+
+void OnPendingClosed(uv_handle_t* h) {
+  Pending* p = (Pending*)h->data;
+  close(p->errfd);
+  if (p->syncfd >= 0) close(p->syncfd);
+  if (p->launch) {
+    if (p->launch->stack) munmap(p->launch->stack, kStacksSize);
+    delete p->launch;
+  }
+  delete p;
+}
+
+void PendingMessage(Pending* p, const ns_msg& m) {
+  Napi::Env env(p->env);
+  if (m.code == NS_MSG_EXEC) {
+    p->o.execing = true;
+  } else if (m.code == NS_MSG_CHILD) {
+    p->o.realPid = m.value;
+  } else if (m.code == NS_MSG_DETACH) {
+    // Not for spawnAsync: treat as a failure of that step.
+    p->o.failedStep = m.step;
+    p->o.failedErrno = EINVAL;
+    syscall(SYS_pidfd_send_signal, p->o.pidfd, SIGKILL, nullptr, 0);
+  } else if (m.code == NS_MSG_SYNC) {
+    if (!p->onSync.IsEmpty() && p->syncError.IsEmpty()) {
+      Napi::HandleScope scope(env);
+      napi_value argv[2] = {Napi::Number::New(env, m.step), Napi::Number::New(env, p->o.pid)};
+      napi_value result;
+      napi_status st = napi_make_callback(env, p->context, env.Global(), p->onSync.Value(), 2, argv, &result);
+      if (st == napi_pending_exception) {
+        napi_value err;
+        napi_get_and_clear_last_exception(env, &err);
+        p->syncError = Napi::Persistent(Napi::Value(env, err));
+        syscall(SYS_pidfd_send_signal, p->o.pidfd, SIGKILL, nullptr, 0);
+        return;
+      }
+    }
+    char go = 1;
+    while (write(p->syncfd, &go, 1) < 0 && errno == EINTR) {
+    }
+  } else if (m.code > 0) {
+    p->o.failedStep = m.step;
+    p->o.failedErrno = m.code;
+  }
+}
+
+void PendingFinish(Pending* p) {
+  p->finished = true;
+  Pendings().erase(p);
+  uv_poll_stop(&p->poll);
+  uv_close((uv_handle_t*)&p->poll, OnPendingClosed);  // frees the plan and stacks: EOF seen
+  if (p->dumpable >= 0 && prctl(PR_GET_DUMPABLE) != p->dumpable) prctl(PR_SET_DUMPABLE, p->dumpable);
+  Napi::Env env(p->env);
+  Napi::HandleScope scope(env);
+  napi_value argv[2];
+  if (!p->syncError.IsEmpty()) {
+    ReapNow(p->o.pidfd);
+    close(p->o.pidfd);
+    if (p->o.realPid > 0) {
+      siginfo_t si;
+      syscall(SYS_pidfd_send_signal, p->o.pidfd, SIGKILL, nullptr, 0);
+      while (syscall(SYS_waitid, P_PID, p->o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+      }
+    }
+    argv[0] = p->syncError.Value();
+    argv[1] = env.Undefined();
+  } else {
+    Napi::Value r = Conclude(env, p->o, p->onExit.Value());
+    if (env.IsExceptionPending()) {
+      argv[0] = env.GetAndClearPendingException().Value();
+      argv[1] = env.Undefined();
+    } else {
+      argv[0] = env.Null();
+      argv[1] = r;
+    }
+  }
+  napi_value result;
+  napi_status st = napi_make_callback(env, p->context, env.Global(), p->onReady.Value(), 2, argv, &result);
+  napi_async_destroy(env, p->context);
+  p->context = nullptr;
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+void OnPendingReadable(uv_poll_t* h, int status, int events) {
+  Pending* p = (Pending*)h->data;
+  if (p->finished) return;
+  for (;;) {
+    ssize_t n = read(p->errfd, p->buf + p->have, sizeof p->buf - p->have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;  // more later
+    if (n <= 0) break;                      // EOF: exec'd, or the child is gone
+    p->have += (size_t)n;
+    size_t at = 0;
+    while (p->have - at >= sizeof(ns_msg)) {
+      ns_msg m;
+      memcpy(&m, p->buf + at, sizeof m);
+      at += sizeof m;
+      PendingMessage(p, m);
+    }
+    memmove(p->buf, p->buf + at, p->have - at);
+    p->have -= at;
+  }
+  PendingFinish(p);
+}
+
+// spawnAsync(plan, onSync?, onReady: (error, result) => void, onExit) -> pid of the first child.
+// Returns after clone(2); the child sets itself up while the event loop runs. onReady gets
+// spawn()'s result ({ pid, pidfd } or a failure object) or the error thrown by onSync.
+Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsBuffer() || !info[2].IsFunction() || !info[3].IsFunction())
+    return ThrowPlan(env, "spawnAsync(plan: Buffer, onSync, onReady, onExit) expected");
+  Cleanup c;
+  Cloned cl;
+  if (!CloneChild(env, info[0].As<Napi::Buffer<uint8_t>>(), c, &cl)) return env.Undefined();
+  Pending* p = new Pending();
+  p->env = env;
+  p->dumpable = c.dumpable;
+  c.dumpable = -1;  // restored by PendingFinish, once the child is done with our memory
+  p->launch = c.launch;
+  c.launch = nullptr;
+  p->launch->stack = c.stack;
+  c.stack = nullptr;
+  p->errfd = cl.errfd;
+  p->syncfd = cl.syncfd;
+  for (int& fd : c.fds)
+    if (fd == cl.errfd || fd == cl.syncfd) fd = -1;
+  p->o.pid = cl.pid;
+  p->o.pidfd = cl.pidfd;
+  if (info[1].IsFunction()) p->onSync = Napi::Persistent(info[1].As<Napi::Function>());
+  p->onReady = Napi::Persistent(info[2].As<Napi::Function>());
+  p->onExit = Napi::Persistent(info[3].As<Napi::Function>());
+  napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsSpawn"), &p->context);
+  fcntl(p->errfd, F_SETFL, fcntl(p->errfd, F_GETFL) | O_NONBLOCK);
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  p->poll.data = p;
+  int rc = uv_poll_init(loop, &p->poll, p->errfd);
+  if (rc == 0) rc = uv_poll_start(&p->poll, UV_READABLE, OnPendingReadable);
+  if (rc != 0) {
+    // Cannot watch the child: take it down and wait for it, then free everything.
+    syscall(SYS_pidfd_send_signal, cl.pidfd, SIGKILL, nullptr, 0);
+    ReapNow(cl.pidfd);
+    close(cl.pidfd);
+    close(p->errfd);
+    close(p->syncfd);
+    munmap(p->launch->stack, kStacksSize);
+    delete p->launch;
+    delete p;
+    return ThrowErrno(env, -rc, "uv_poll_start");
+  }
+  Pendings()[p] = true;
+  return Napi::Number::New(env, cl.pid);
+}
+
 Watcher* Lookup(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
   auto it = Watchers().find(info[0].As<Napi::Number>().Int32Value());
@@ -905,6 +1089,24 @@ void OnEnvCleanup(void*) {
     uv_poll_stop(&w->poll);
     uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
   }
+  std::vector<Pending*> pendings;
+  for (auto& [p, on] : Pendings()) pendings.push_back(p);
+  Pendings().clear();
+  for (Pending* p : pendings) {
+    // A child still setting itself up may run on this memory: stop watching, never free.
+    p->finished = true;
+    p->launch = nullptr;
+    p->onSync.SuppressDestruct();
+    p->onReady.SuppressDestruct();
+    p->onExit.SuppressDestruct();
+    p->syncError.SuppressDestruct();
+    uv_poll_stop(&p->poll);
+    uv_close((uv_handle_t*)&p->poll, [](uv_handle_t* h) {
+      Pending* p = (Pending*)h->data;
+      close(p->errfd);
+      if (p->syncfd >= 0) close(p->syncfd);
+    });
+  }
   std::vector<Launch*> launches;
   for (auto& [l, on] : Launches()) launches.push_back(l);
   Launches().clear();
@@ -919,6 +1121,7 @@ void OnEnvCleanup(void*) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_add_env_cleanup_hook(env, OnEnvCleanup, nullptr);
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("spawnAsync", Napi::Function::New(env, SpawnAsync, "spawnAsync"));
   exports.Set("kill", Napi::Function::New(env, Kill, "kill"));
   exports.Set("ref", Napi::Function::New(env, Ref, "ref"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
