@@ -25,8 +25,20 @@ function check(exit, what) {
 }
 
 /** One container start + wait; returns [block, total] (ms). */
-async function startOnce(stdio) {
+/**
+ * One start + wait: [time the event loop was blocked, total]. With `async`, execAsync(): the
+ * call returns after clone(2) and the set-up runs off the loop, so the blocked time is the
+ * synchronous part of the call (planning, clone) and the total includes the wait for execve.
+ */
+async function startOnce(stdio, async = false) {
   const t0 = now();
+  if (async) {
+    const pending = ns.execAsync(container(), { stdio });
+    const t1 = now();
+    const p = await pending;
+    check(await p.wait(), 'container');
+    return [t1 - t0, now() - t0];
+  }
   const p = ns.exec(container(), { stdio });
   const t1 = now();
   check(await p.wait(), 'container');
@@ -82,8 +94,8 @@ const tasks = {
    * Sequential start + wait. With `floor` ({ bin, argv }), the C floor's own loop runs in
    * between, chunk for chunk (same count), so both see the same machine noise.
    */
-  async seq({ n, warmup = 20, stdio = 'inherit', floor = null, chunks = 10 }) {
-    for (let k = 0; k < warmup; k++) await startOnce(stdio);
+  async seq({ n, warmup = 20, stdio = 'inherit', floor = null, chunks = 10, async = false }) {
+    for (let k = 0; k < warmup; k++) await startOnce(stdio, async);
     const block = [];
     const total = [];
     const floorRuns = { clone: [], exec: [], total: [] };
@@ -93,7 +105,7 @@ const tasks = {
       const m = Math.min(per, n - done);
       h.enable();
       for (let k = 0; k < m; k++) {
-        const [b, t] = await startOnce(stdio);
+        const [b, t] = await startOnce(stdio, async);
         block.push(b);
         total.push(t);
       }
