@@ -480,45 +480,57 @@ struct Outcome {
   int32_t failedErrno = 0;
 };
 
+// The messages that only say what happened (execve called, the plan handed to a cloneParent
+// process, a step failed), recorded in the outcome. False for the others (sync, detach),
+// which the caller acts on.
+bool RecordMessage(Outcome* o, const ns_msg& m) {
+  if (m.code == NS_MSG_EXEC) {
+    o->execing = true;
+  } else if (m.code == NS_MSG_CHILD) {
+    o->realPid = m.value;
+  } else if (m.code > 0) {
+    o->failedStep = m.step;
+    o->failedErrno = m.code;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Reap what must be reaped and turn an outcome into spawn()'s result: { pid, pidfd } with an
 // exit watcher calling `onExit`, or a failure object. Throws (pending exception) on errors of
 // our own (pidfd_open, uv_poll).
 Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
-  pid_t pid = o.pid;
-  int pidfd = o.pidfd;
-  pid_t realPid = o.realPid;
-  bool execing = o.execing, detached = o.detached;
-  int32_t failedStep = o.failedStep, failedErrno = o.failedErrno;
-  if (realPid > 0) {
+  if (o.realPid > 0) {
     // The first child handed over to its sibling and exited: reap it, and from here on
     // watch the real process, which is our own child (CLONE_PARENT) and so cannot be
     // reaped, nor its pid reused, by anyone else.
-    ReapNow(pidfd);
-    close(pidfd);
-    pid = realPid;
-    pidfd = (int)syscall(SYS_pidfd_open, realPid, 0);
-    if (pidfd < 0) {
+    ReapNow(o.pidfd);
+    close(o.pidfd);
+    o.pid = o.realPid;
+    o.pidfd = (int)syscall(SYS_pidfd_open, o.realPid, 0);
+    if (o.pidfd < 0) {
       int e = errno;
       siginfo_t si;
-      while (syscall(SYS_waitid, P_PID, realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+      while (syscall(SYS_waitid, P_PID, o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
       }
       return ThrowErrno(env, e, "pidfd_open");
     }
   }
 
-  if (failedErrno != 0 || !execing) {
+  if (o.failedErrno != 0 || !o.execing) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+    while (syscall(SYS_waitid, P_PIDFD, o.pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
     }
-    close(pidfd);
+    close(o.pidfd);
     Napi::Object r = Napi::Object::New(env);
-    r.Set("pid", Napi::Number::New(env, pid));
-    r.Set("failedStep", Napi::Number::New(env, failedErrno ? failedStep : NS_STEP_PREAMBLE));
-    r.Set("errno", Napi::Number::New(env, failedErrno));
-    if (failedErrno) {
-      r.Set("code", Napi::String::New(env, ErrnoName(failedErrno)));
-      r.Set("message", Napi::String::New(env, strerror(failedErrno)));
+    r.Set("pid", Napi::Number::New(env, o.pid));
+    r.Set("failedStep", Napi::Number::New(env, o.failedErrno ? o.failedStep : NS_STEP_PREAMBLE));
+    r.Set("errno", Napi::Number::New(env, o.failedErrno));
+    if (o.failedErrno) {
+      r.Set("code", Napi::String::New(env, ErrnoName(o.failedErrno)));
+      r.Set("message", Napi::String::New(env, strerror(o.failedErrno)));
     } else {
       r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
       r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
@@ -530,26 +542,26 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   Watcher* w = new Watcher();
-  w->pidfd = pidfd;
+  w->pidfd = o.pidfd;
   w->env = env;
   w->onExit = Napi::Persistent(onExit);
   napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsContainer"), &w->context);
   w->poll.data = w;
-  int rc = uv_poll_init(loop, &w->poll, pidfd);
+  int rc = uv_poll_init(loop, &w->poll, o.pidfd);
   if (rc == 0) rc = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);
   if (rc != 0) {
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    ReapNow(pidfd);
-    close(pidfd);
+    syscall(SYS_pidfd_send_signal, o.pidfd, SIGKILL, nullptr, 0);
+    ReapNow(o.pidfd);
+    close(o.pidfd);
     delete w;
     return ThrowErrno(env, -rc, "uv_poll_start");
   }
-  Watchers()[pidfd] = w;
+  Watchers()[o.pidfd] = w;
 
   Napi::Object r = Napi::Object::New(env);
-  r.Set("pid", Napi::Number::New(env, pid));
-  r.Set("pidfd", Napi::Number::New(env, pidfd));
-  if (detached) r.Set("detached", Napi::Boolean::New(env, true));
+  r.Set("pid", Napi::Number::New(env, o.pid));
+  r.Set("pidfd", Napi::Number::New(env, o.pidfd));
+  if (o.detached) r.Set("detached", Napi::Boolean::New(env, true));
   return r;
 }
 
@@ -636,57 +648,47 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Cloned cl;
   if (!CloneChild(env, buf, c, &cl)) return env.Undefined();
   Launch* launch = c.launch;
-  pid_t pid = cl.pid;
-  int pidfd = cl.pidfd;
-  int errpipe[2] = {cl.errfd, -1};
-  int syncpipe[2] = {-1, cl.syncfd};
-
-  bool execing = false;
-  int32_t failedStep = 0, failedErrno = 0;
-  pid_t realPid = 0;  // set when a cloneParent step handed the plan to a new process
-  bool detached = false;  // a `detach` step: the child goes on alone (it waits for ns start)
+  Outcome o;
+  o.pid = cl.pid;
+  o.pidfd = cl.pidfd;
   for (;;) {
     ns_msg m;
-    ssize_t n = read(errpipe[0], &m, sizeof m);
+    ssize_t n = read(cl.errfd, &m, sizeof m);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // EOF: exec'd, or the child is gone
     if (n != (ssize_t)sizeof m) {
-      failedStep = NS_STEP_PREAMBLE;
-      failedErrno = EPROTO;
+      o.failedStep = NS_STEP_PREAMBLE;
+      o.failedErrno = EPROTO;
       break;
     }
-    if (m.code == NS_MSG_EXEC) {
-      execing = true;
-    } else if (m.code == NS_MSG_CHILD) {
-      realPid = m.value;
-    } else if (m.code == NS_MSG_DETACH) {
-      detached = true;
+    if (RecordMessage(&o, m)) continue;
+    if (m.code == NS_MSG_DETACH) {
+      // A `detach` step: the child goes on alone (it waits for ns start).
+      o.detached = true;
       break;
-    } else if (m.code == NS_MSG_SYNC) {
+    }
+    if (m.code == NS_MSG_SYNC) {
       if (!onSync.IsEmpty()) {
-        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, pid)});
+        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.pid)});
         if (env.IsExceptionPending()) {
-          syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-          ReapNow(pidfd);
-          close(pidfd);
+          syscall(SYS_pidfd_send_signal, o.pidfd, SIGKILL, nullptr, 0);
+          ReapNow(o.pidfd);
+          close(o.pidfd);
           return env.Undefined();
         }
       }
       char go = 1;
-      while (write(syncpipe[1], &go, 1) < 0 && errno == EINTR) {
+      while (write(cl.syncfd, &go, 1) < 0 && errno == EINTR) {
       }
-    } else if (m.code > 0) {
-      failedStep = m.step;
-      failedErrno = m.code;
     }
   }
 
-  if (detached) {
+  if (o.detached) {
     // The child still reads the plan and runs on the stack: hand both to the launch record,
     // freed once the error pipe reaches end of file.
     launch->stack = c.stack;
     c.stack = nullptr;
-    launch->errfd = errpipe[0];
+    launch->errfd = cl.errfd;
     c.fds[0] = -1;
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
@@ -700,17 +702,9 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
       // Cannot watch it: keep the memory forever rather than free it under the child.
       c.launch = nullptr;
     }
-    execing = true;
+    o.execing = true;
   }
 
-  Outcome o;
-  o.pid = pid;
-  o.pidfd = pidfd;
-  o.realPid = realPid;
-  o.execing = execing;
-  o.detached = detached;
-  o.failedStep = failedStep;
-  o.failedErrno = failedErrno;
   return Conclude(env, o, info[2].As<Napi::Function>());
 }
 
@@ -753,11 +747,8 @@ void OnPendingClosed(uv_handle_t* h) {
 
 void PendingMessage(Pending* p, const ns_msg& m) {
   Napi::Env env(p->env);
-  if (m.code == NS_MSG_EXEC) {
-    p->o.execing = true;
-  } else if (m.code == NS_MSG_CHILD) {
-    p->o.realPid = m.value;
-  } else if (m.code == NS_MSG_DETACH) {
+  if (RecordMessage(&p->o, m)) return;
+  if (m.code == NS_MSG_DETACH) {
     // Not for spawnAsync: treat as a failure of that step.
     p->o.failedStep = m.step;
     p->o.failedErrno = EINVAL;
@@ -779,9 +770,6 @@ void PendingMessage(Pending* p, const ns_msg& m) {
     char go = 1;
     while (write(p->syncfd, &go, 1) < 0 && errno == EINTR) {
     }
-  } else if (m.code > 0) {
-    p->o.failedStep = m.step;
-    p->o.failedErrno = m.code;
   }
 }
 
