@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlink
 import { constants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { start, type Result } from './run-command.js';
+import { interfaces, start, type Result } from './run-command.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime, type ContainerState } from '@ns/namespaces';
 
@@ -64,15 +64,6 @@ async function runDetached(id: string, command: string[], extra: string[] = []):
   expect(r.code).toBe(0);
   return readState(id);
 }
-
-/** Interface names of /proc/net/dev text. */
-const interfaces = (procNetDev: string): string[] =>
-  procNetDev
-    .split('\n')
-    .slice(2)
-    .map((l) => l.split(':')[0]!.trim())
-    .filter(Boolean)
-    .sort();
 
 const mountinfoLines = (): number => readFileSync('/proc/self/mountinfo', 'utf8').trimEnd().split('\n').length;
 

@@ -63,3 +63,12 @@ export function start(cmd: string, args: string[], options: StartOptions = {}): 
       }),
   };
 }
+
+/** Interface names of /proc/net/dev text, sorted. */
+export const interfaces = (procNetDev: string): string[] =>
+  procNetDev
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter(Boolean)
+    .sort();
