@@ -540,15 +540,19 @@ export function processSteps(
 
   if (c.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
   steps.push({ op: 'chdir', path: c.cwd });
+  const env = [...c.env];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+  const paths = commandCandidates(c.args[0]!, env);
   if (io.startFifoFd !== undefined) {
+    // Reported now, while spawn() still listens: after detach a missing program would only
+    // end the process silently at start (runc create checks it the same way).
+    steps.push({ op: 'execCheck', paths });
     steps.push({ op: 'detach' });
     steps.push({ op: 'waitFifo', path: `/proc/self/fd/${io.startFifoFd}` });
   }
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 
-  const env = [...c.env];
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
-  steps.push({ op: 'execve', paths: commandCandidates(c.args[0]!, env), argv: c.args, envp: env });
+  steps.push({ op: 'execve', paths, argv: c.args, envp: env });
 
   return { steps, user, env };
 }

@@ -228,6 +228,14 @@ describe.skipIf(!isRoot || !ROOTFS)('create and start (as root)', () => {
     await expect(startCreatedContainer(store, 'e')).rejects.toThrow('cannot start container e that is stopped');
   });
 
+  it('create reports a missing program at once and leaves nothing (regression: it was lost)', () => {
+    expect(() => createContainer(rootfsContainer(ROOTFS, { id: 'g', args: ['/bin/nope'] }), { store, stdio: 'ignore' })).toThrow('execve /bin/nope: ENOENT');
+    expect(() => createContainer(rootfsContainer(ROOTFS, { id: 'h', args: ['nope-cmd'] }), { store, stdio: 'ignore' })).toThrow(
+      'exec "nope-cmd": executable file not found in $PATH',
+    );
+    expect(readdirSync(root)).toEqual([]);
+  });
+
   it('create refuses a terminal (no console socket) and leaves nothing', () => {
     expect(() => createContainer(rootfsContainer(ROOTFS, { id: 'f', terminal: true, args: ['sh'] }), { store })).toThrow(/console socket/);
     expect(readdirSync(root)).toEqual([]);

@@ -74,6 +74,8 @@ export function describeStep(step: Step): string {
       return `wait for start on ${step.path}`;
     case 'detach':
       return 'detach from the caller';
+    case 'execCheck':
+      return `execve ${step.paths.length === 1 ? step.paths[0] : step.paths.join(' or ')}`;
   }
 }
 

@@ -35,6 +35,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   procRoot: 31,
   waitFifo: 32,
   detach: 33,
+  execCheck: 34,
 };
 
 const MAGIC = 0x4c50534e;
@@ -125,6 +126,8 @@ function slots(step: Step): Slots {
       return { i: [], s: [step.path], v: [] };
     case 'detach':
       return { i: [], s: [], v: [] };
+    case 'execCheck':
+      return { i: [], s: [], v: [step.paths] };
   }
 }
 

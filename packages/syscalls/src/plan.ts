@@ -304,6 +304,16 @@ export interface DetachStep extends StepCommon {
   op: 'detach';
 }
 
+/**
+ * access(2) with X_OK of each of `paths` in turn, as execve would try them: fails (ENOENT,
+ * EACCES ...) when none is executable. Lets a created container report a missing program at
+ * create time, before it detaches (as runc create does).
+ */
+export interface ExecCheckStep extends StepCommon {
+  op: 'execCheck';
+  paths: string[];
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -337,7 +347,8 @@ export type Step =
   | CloneParentStep
   | ProcRootStep
   | WaitFifoStep
-  | DetachStep;
+  | DetachStep
+  | ExecCheckStep;
 
 export type StepOp = Step['op'];
 

@@ -47,10 +47,11 @@ export function stepError(step: Step | undefined, index: number, errno: number):
   const code = errnoName(errno);
   const what = step ? describeStep(step) : 'child set-up';
   const path =
-    step && 'path' in step ? step.path : step && 'target' in step ? step.target : step?.op === 'execve' ? step.paths[0] : undefined;
+    step && 'path' in step ? step.path : step && 'target' in step ? step.target : step?.op === 'execve' || step?.op === 'execCheck' ? step.paths[0] : undefined;
   return new NsError(code, `${what}: ${code}`, {
     errno: -errno,
-    syscall: step?.op ?? 'clone',
+    // execCheck reports for the execve it stands in for (exit status 126/127 alike).
+    syscall: step?.op === 'execCheck' ? 'execve' : (step?.op ?? 'clone'),
     step: index,
     ...(path === undefined ? {} : { path }),
   });

@@ -5,6 +5,7 @@
 // reported to the parent as {step, errno} and the child exits.
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <linux/capability.h>
 #include <linux/prctl.h>
@@ -171,6 +172,20 @@ long do_capset(const ns_step* s) {
     data[k].inheritable = (uint32_t)((uint64_t)s->i[2] >> (32 * k));
   }
   return NS_RAW2(SYS_capset, &hdr, data);
+}
+
+// access(X_OK) of each candidate, as execve would try them: 0 for the first executable one,
+// else EACCES if any candidate gave it, else the last error (ENOENT ...).
+long do_exec_check(const ns_step* s) {
+  long err = -ENOENT;
+  bool eacces = false;
+  for (uint32_t k = 0; k < s->vlen[0]; k++) {
+    long r = NS_RAW3(SYS_faccessat, AT_FDCWD, s->v[0][k], X_OK);
+    if (r == 0) return 0;
+    if (r == -EACCES) eacces = true;
+    err = r;
+  }
+  return eacces ? -EACCES : err;
 }
 
 long do_execve(const ns_child_ctx* c, int32_t index, const ns_step* s) {
@@ -419,6 +434,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return do_close_from(s);
     case NS_OP_EXECVE:
       return do_execve(c, index, s);
+    case NS_OP_EXEC_CHECK:
+      return do_exec_check(s);
     case NS_OP_SYNC:
       return do_sync(c, index);
     case NS_OP_CLONE_PARENT:

@@ -38,6 +38,7 @@ enum ns_op : uint32_t {
   NS_OP_PROC_ROOT,
   NS_OP_WAIT_FIFO,
   NS_OP_DETACH,
+  NS_OP_EXEC_CHECK,
   NS_OP_MAX
 };
 
