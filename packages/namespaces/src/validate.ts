@@ -108,8 +108,12 @@ export function validateContainer(input: Container): Container {
   }
   noNul(c.user, 'user');
 
+  if (!Array.isArray(c.namespaces)) {
+    throw configError('namespaces: expected a list of { type, path? } (linux.namespaces); rootfsContainer() fills it', 'namespaces');
+  }
   const types = new Set<string>();
   c.namespaces.forEach((ns, i) => {
+    if (typeof ns !== 'object' || ns === null) throw configError(`namespaces[${i}]: expected { type, path? }`, `namespaces[${i}]`);
     if (!NAMESPACE_TYPES.includes(ns.type)) {
       throw configError(`namespaces[${i}].type: unknown namespace type ${JSON.stringify(ns.type)}`, `namespaces[${i}].type`);
     }
