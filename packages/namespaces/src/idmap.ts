@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 
@@ -76,6 +76,8 @@ export function setgroupsAllowed(gidMappings: readonly IdMapping[]): boolean {
 
 function runHelper(tool: string, pid: number, mappings: readonly IdMapping[]): void {
   const args = [String(pid), ...mappings.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+  // node:child_process is loaded here, not at import: most containers never need a helper.
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(tool, args, { encoding: 'utf8' });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code ?? 'ENOENT';

@@ -1,10 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { ReadStream, WriteStream } from 'node:tty';
+import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, NsError, native, type Child, type ExitStatus } from '@ns/syscalls';
+
+const require = createRequire(import.meta.url);
+// Stream modules are loaded when a process first needs a pipe or a pty: a container with
+// inherited stdio (`ns run`) never does, and loading them is a few ms of a short CLI's life.
+const net = () => require('node:net') as typeof import('node:net');
+const stream = () => require('node:stream') as typeof import('node:stream');
+const tty = () => require('node:tty') as typeof import('node:tty');
 
 /** How the container's process ended: `exitCode` or `signal`, the other one null. */
 export interface ContainerExit {
@@ -153,7 +160,7 @@ export class ContainerProcess extends EventEmitter {
 
 /** A pipe end in the parent as a stream (net.Socket over a pipe descriptor). */
 export function pipeStream(fd: number, readable: boolean): Socket {
-  return new Socket({ fd, readable, writable: !readable, allowHalfOpen: false });
+  return new (net().Socket)({ fd, readable, writable: !readable, allowHalfOpen: false });
 }
 
 /**
@@ -173,9 +180,10 @@ export function ptyStreams(
 ): { input: Writable; output: Readable; resize(cols: number, rows: number): void; finish(): void } {
   const addon = native();
   // highWaterMark bounds what is held for a slow consumer.
-  const output = new PassThrough({ highWaterMark: 64 * 1024 });
+  const output = new (stream().PassThrough)({ highWaterMark: 64 * 1024 });
   // `onread` mode: chunks go straight to the callback, nothing is buffered inside the socket,
   // and returning false stops reading at once.
+  const { ReadStream, WriteStream } = tty();
   const reader = new ReadStream(master, {
     onread: {
       buffer: Buffer.allocUnsafe(64 * 1024),

@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// Imported, not required by path: a bundle (the `ns` CLI) then carries it too.
+import nodeGypBuild from 'node-gyp-build';
 import { ErrorCode, NsError } from './errors.js';
 
 /** The raw functions of the addon (src/native/addon.cc). */
@@ -51,6 +55,33 @@ function libcName(): string {
 }
 
 /**
+ * The folder of the installed `@ns/syscalls` package (it holds build/ and prebuilds/). This
+ * file is `<root>/dist/native.js`, unless a bundler copied it into another package's file
+ * (the `ns` CLI is one bundle): then the package is looked up as a dependency of that file,
+ * in the `node_modules` folders above it (require.resolve is the fallback; it costs a few ms
+ * of a short CLI's start).
+ */
+function packageRoot(): string {
+  const own = fileURLToPath(new URL('..', import.meta.url));
+  if (packageName(own) === '@ns/syscalls') return own;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', '@ns', 'syscalls');
+    if (packageName(candidate) === '@ns/syscalls') return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  return dirname(createRequire(import.meta.url).resolve('@ns/syscalls/package.json'));
+}
+
+/** The `name` in `dir`/package.json, or undefined when there is none. */
+function packageName(dir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Load the addon with node-gyp-build: build/Release first, then prebuilds/<platform>-<arch>/
  * (`@ns+syscalls.glibc.node`; a `musl` one is picked on Alpine when present).
  *
@@ -74,11 +105,8 @@ export function native(): NativeAddon {
       `@ns/syscalls has no native addon for ${here} (${libcName()}): prebuilt for ${PREBUILT}.`,
     );
   }
-  const require = createRequire(import.meta.url);
-  const root = fileURLToPath(new URL('..', import.meta.url));
   try {
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    addon = load(root);
+    addon = nodeGypBuild(packageRoot()) as NativeAddon;
   } catch (cause) {
     const message = (cause as Error).message;
     const libc = libcName();
