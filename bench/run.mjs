@@ -31,7 +31,7 @@ const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
 const OUT = join(BENCH, 'out');
 const NODE = process.execPath;
-const CLI = join(ROOT, 'packages/cli/dist/bin.js');
+const CLI = join(ROOT, 'packages/cli/dist/ns.cjs');
 const APT_PACKAGES = ['hyperfine', 'runc', 'crun', 'bubblewrap', 'util-linux', 'busybox-static', 'build-essential', 'strace', 'linux-perf', 'time'];
 
 // ---- options ---------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ function versions() {
 function preflight() {
   if (process.platform !== 'linux') throw new Error('the benchmark needs Linux');
   if (process.getuid() !== 0) throw new Error('the benchmark starts containers: run it as root');
-  for (const f of ['packages/namespaces/dist/index.js', 'packages/syscalls/dist/index.js', 'packages/cli/dist/bin.js']) {
+  for (const f of ['packages/namespaces/dist/index.js', 'packages/syscalls/dist/index.js', 'packages/cli/dist/ns.cjs', 'packages/cli/dist/ns-bundle.cjs']) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run \`pnpm build\` first`);
   }
   mkdirSync(OUT, { recursive: true });
@@ -441,6 +441,8 @@ async function main() {
     { id: 'proc.ns.version', label: 'ns --version (load the CLI)', kind: 'ns', argv: [NODE, CLI, '--version'] },
     { id: 'proc.ns.dryrun', label: 'ns run --dry-run (load + plan)', kind: 'ns', argv: [NODE, CLI, 'run', '--rootfs', rootfs, '--dry-run', '--', '/bin/true'] },
     { id: 'proc.ns.run', label: 'ns run --rootfs R -- /bin/true', kind: 'ns', argv: [NODE, CLI, 'run', '--rootfs', rootfs, '--', '/bin/true'], floorId: 'proc.floor.once' },
+    // The first run after an install or a Node update has no V8 code cache yet (packages/cli/src/compile-cache.cts).
+    { id: 'proc.ns.run.nocache', label: 'ns run, no code cache (env NS_COMPILE_CACHE=0)', kind: 'ns', argv: ['env', 'NS_COMPILE_CACHE=0', NODE, CLI, 'run', '--rootfs', rootfs, '--', '/bin/true'] },
   ];
   if (floor) cmds.push({ id: 'proc.floor.once', label: 'C floor, one start', kind: 'floor', argv: [floor, 'once', rootfs] });
   if (which('unshare')) {

@@ -135,8 +135,9 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
     const p = e.path;
     if (/(^|\/)(src|test|tests|build|node_modules)\//.test(p) && !p.startsWith('dist/')) problems.push(`${p}: sources, tests or build outputs are not published`);
     else if (p === 'package.json' || p === 'README.md' || p === 'CHANGELOG.md' || /^LICEN[CS]E(\.md|\.txt)?$/.test(p)) continue;
-    else if (/^dist\/.+\.(js|d\.ts)$/.test(p)) {
-      const src = join(pkgDir, 'src', p.slice('dist/'.length).replace(/\.(js|d\.ts)$/, '.ts'));
+    else if (/^dist\/[^/]+-bundle\.cjs$/.test(p)) continue; // a bundler's output (packages/cli/scripts/bundle.mjs)
+    else if (/^dist\/.+\.(js|d\.ts|cjs|d\.cts)$/.test(p)) {
+      const src = join(pkgDir, 'src', p.slice('dist/'.length).replace(/\.(js|d\.ts)$/, '.ts').replace(/\.(cjs|d\.cts)$/, '.cts'));
       if (checkStale && !existsSync(src) && !existsSync(src.replace(/\.ts$/, '.tsx'))) problems.push(`${p}: stale build output (no ${relative(pkgDir, src)}); rebuild dist/ from clean`);
     } else if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/@ns\+syscalls\.(glibc|musl)\.node$/.test(p)) continue;
     else problems.push(`${p}: not a published kind of file`);

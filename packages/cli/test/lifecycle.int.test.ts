@@ -1,7 +1,7 @@
 /**
  * The lifecycle verbs for real, as root: `ns run -d`, `exec`, `list`, `state`, `ps`, `kill`,
  * `delete`, each test with its own temporary `--root`. Every test spawns the built CLI
- * (`node packages/cli/dist/bin.js`). Cleanup only signals pids recorded in the test's own
+ * (`node packages/cli/dist/ns.cjs`). Cleanup only signals pids recorded in the test's own
  * state folder (or processes the test spawned itself), by pid, and removes the temp dirs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +14,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime, type ContainerState } from '@ns/namespaces';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
-const BIN = join(REPO, 'packages/cli/dist/bin.js');
+const BIN = join(REPO, 'packages/cli/dist/ns.cjs');
 const isRoot = process.getuid?.() === 0;
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 
@@ -98,7 +98,7 @@ afterEach(async () => {
 
 describe.skipIf(!isRoot)('lifecycle (as root)', () => {
   beforeAll(() => {
-    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first (cd packages/cli && npx tsc -p . && chmod +x dist/bin.js)`);
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first (pnpm --filter @ns/cli build)`);
   });
 
   it.each(['../x', 'a/b', '.hidden'])('refuses the id %j with 125 in run, exec, state, kill, delete', async (id) => {

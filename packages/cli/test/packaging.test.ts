@@ -16,16 +16,17 @@ beforeAll(() => {
 afterAll(() => rmSync(dest, { recursive: true, force: true }));
 
 describe('@ns/cli package', () => {
-  it('packs dist/*.js, dist/*.d.ts, README.md and package.json only', () => {
+  it('packs dist/*.js, dist/*.d.ts, the bundle, README.md and package.json only', () => {
     expect(tarballProblems(pkgDir, packed.entries, packed.manifest, { stale: false })).toEqual([]);
     const paths = packed.entries.map((e) => e.path);
     expect(paths.filter((p) => !p.startsWith('dist/')).sort()).toEqual(['README.md', 'package.json']);
     expect(paths.some((p) => /(^|\/)(src|test|build)\//.test(p) || p.endsWith('.map'))).toBe(false);
   });
 
-  it('installs `ns` from dist/bin.js, executable, with a node shebang', () => {
-    expect(packed.manifest.bin).toEqual({ ns: './dist/bin.js' });
-    const bin = packed.entries.find((e) => e.path === 'dist/bin.js');
+  it('installs `ns` from dist/ns.cjs (runs the one-file bundle), executable, with a node shebang', () => {
+    expect(packed.manifest.bin).toEqual({ ns: './dist/ns.cjs' });
+    const bin = packed.entries.find((e) => e.path === 'dist/ns.cjs');
+    expect(packed.entries.some((e) => e.path === 'dist/ns-bundle.cjs')).toBe(true);
     expect(bin).toBeDefined();
     expect(bin!.data.toString('utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     expect(bin!.mode & 0o111).not.toBe(0);

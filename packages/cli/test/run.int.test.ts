@@ -1,5 +1,5 @@
 /**
- * `ns run` for real, as root: each test spawns the built CLI (`node packages/cli/dist/bin.js`)
+ * `ns run` for real, as root: each test spawns the built CLI (`node packages/cli/dist/ns.cjs`)
  * and checks its exit status and output. Only processes these tests start are signalled,
  * by pid; every temp dir is removed.
  */
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 /** The CLI under test: the build, or NS_TEST_BIN (e.g. another build to compare with). */
-const BIN = process.env.NS_TEST_BIN ?? join(REPO, 'packages/cli/dist/bin.js');
+const BIN = process.env.NS_TEST_BIN ?? join(REPO, 'packages/cli/dist/ns.cjs');
 const isRoot = process.getuid?.() === 0;
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 
@@ -51,7 +51,7 @@ afterAll(() => {
 
 describe.skipIf(!isRoot)('ns run (as root)', () => {
   beforeAll(() => {
-    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first (cd packages/cli && npx tsc -p . && chmod +x dist/bin.js)`);
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first (pnpm --filter @ns/cli build)`);
   });
 
   it("exits with the container's exit code", async () => {

@@ -1,0 +1,134 @@
+/**
+ * Run the bundled `ns` program with a V8 code cache, the way Node 22's
+ * `module.enableCompileCache()` does, for Node 20 too.
+ *
+ * A short CLI spends a good part of its life compiling JavaScript: the bundle's top level at
+ * start, then each function the first time it runs. V8 can serialize what it compiled
+ * (`vm.Script#createCachedData`, taken at exit, so it holds the functions that ran) and accept
+ * it back on the next start (`cachedData`), skipping that work.
+ *
+ * The cache is code that will run, in a program usually run as root, so it is only read from
+ * a directory and a file owned by the effective user and writable by nobody else; anything
+ * else is ignored (never an error). V8 itself rejects a cache made by another V8 version,
+ * other flags or a source of another length; the file name carries the Node version and the
+ * bundle's path, size, inode and times, so a changed or reinstalled bundle never tries an old one.
+ *
+ * Where: `$XDG_CACHE_HOME/ns`, else `$HOME/.cache/ns`. `NS_COMPILE_CACHE=0` turns it off.
+ */
+import fs = require('node:fs');
+import nodeModule = require('node:module');
+import path = require('node:path');
+import vm = require('node:vm');
+
+/** Where the cache files live, or undefined when there is no usable home (`env` as process.env). */
+function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.NS_COMPILE_CACHE === '0') return undefined;
+  const base = env.XDG_CACHE_HOME || (env.HOME ? path.join(env.HOME, '.cache') : '');
+  return path.isAbsolute(base) ? path.join(base, 'ns') : undefined;
+}
+
+/** Owned by the effective user and not writable by group or others. */
+function ownedAndPrivate(st: fs.Stats): boolean {
+  return st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o022) === 0;
+}
+
+/** FNV-1a of a string, as 8 hex digits (names the cache of one bundle path; not security). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** The cache file's bytes, or undefined (missing, or not safe to trust: see the module note). */
+function readCache(file: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || !ownedAndPrivate(st) || !ownedAndPrivate(fs.lstatSync(path.dirname(file)))) return undefined;
+    return fs.readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Write `data` as `file` (a private temporary file renamed over it); drop older caches of the same bundle. */
+function writeCache(file: string, data: Buffer): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!ownedAndPrivate(fs.lstatSync(dir))) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const prefix = `${path.basename(file).split('-')[0]}-`;
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(prefix) && name !== path.basename(file) && name.endsWith('.cache')) {
+      fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+}
+
+/**
+ * Run `file` (a CommonJS bundle) as the program, as `require(file)` would, compiled with the
+ * code cache when one is there and trusted; at exit, write a cache when there was none or V8
+ * rejected it. Cache trouble of any kind is ignored: the program runs the same without one.
+ *
+ * @param file absolute path of the bundle
+ * @param env where `XDG_CACHE_HOME`, `HOME` and `NS_COMPILE_CACHE` are read (process.env)
+ * @returns `file`: the cache file read or to be written at exit (none without a usable cache
+ *   directory); `used`: whether V8 accepted a cache (for tests)
+ */
+function runWithCompileCache(file: string, env: NodeJS.ProcessEnv = process.env): { file?: string; used: boolean } {
+  const dir = cacheDir(env);
+  let cacheFile: string | undefined;
+  let source: string;
+  try {
+    source = fs.readFileSync(file, 'utf8');
+    const st = fs.statSync(file);
+    if (dir) {
+      // V8 checks a cache against the source's length only: the file's identity and times
+      // stand for its content (any write changes ctime).
+      const stamp = fnv1a(`${st.ino}:${st.mtimeMs}:${st.ctimeMs}`);
+      const key = [fnv1a(file), process.version, process.arch, st.size, stamp].join('-');
+      cacheFile = path.join(dir, `${key}.cache`);
+    }
+  } catch {
+    require(file);
+    return { used: false };
+  }
+  const cachedData = cacheFile ? readCache(cacheFile) : undefined;
+  // A leading #! line is not JavaScript inside the CommonJS wrapper; keep its length for columns.
+  const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
+  const script = new vm.Script(nodeModule.wrap(body), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
+    const target = cacheFile;
+    process.once('exit', () => {
+      try {
+        writeCache(target, script.createCachedData());
+      } catch {
+        // no cache then: read-only home, full disk, a directory owned by someone else
+      }
+    });
+  }
+  const fn = script.runInThisContext() as (...args: unknown[]) => void;
+  const mod = { exports: {}, filename: file, id: '.', loaded: false, children: [], paths: [], path: path.dirname(file) };
+  fn.call(mod.exports, mod.exports, nodeModule.createRequire(file), mod, file, path.dirname(file));
+  return { ...(cacheFile ? { file: cacheFile } : {}), used: cachedData !== undefined && !script.cachedDataRejected };
+}
+
+export = { runWithCompileCache, cacheDir };

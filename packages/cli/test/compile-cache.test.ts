@@ -1,0 +1,92 @@
+// The V8 code cache of the `ns` executable (src/compile-cache.cts): used only when the
+// directory and the file are the user's own and private; never an error.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const loader = fileURLToPath(new URL('../dist/compile-cache.cjs', import.meta.url));
+let dir: string;
+let program: string;
+let cache: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ns-ccache-'));
+  program = join(dir, 'prog.cjs');
+  // A shebang, a relative require and __filename: what the bundle relies on.
+  writeFileSync(join(dir, 'helper.cjs'), 'module.exports = (x) => x * 2;\n');
+  writeFileSync(program, "#!/usr/bin/env node\nconst twice = require('./helper.cjs');\nconsole.log(twice(21), require('path').basename(__filename));\nprocess.exitCode = 3;\n");
+  cache = join(dir, 'home', '.cache');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Run the program through the loader in a fresh Node; its stdout lines and exit status. */
+function run(env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: cache }) {
+  const code = `const r = require(${JSON.stringify(loader)}).runWithCompileCache(${JSON.stringify(program)}); process.on('exit', () => console.log(JSON.stringify(r)));`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+  const lines = r.stdout.trim().split('\n');
+  return { output: lines[0], result: JSON.parse(lines[1]!) as { file?: string; used: boolean }, status: r.status, stderr: r.stderr };
+}
+
+const cacheFiles = () => (existsSync(join(cache, 'ns')) ? readdirSync(join(cache, 'ns')) : []);
+
+describe('runWithCompileCache', () => {
+  it('runs the program unchanged, writes a private cache at exit, and uses it the next time', () => {
+    const first = run();
+    expect(first).toMatchObject({ output: '42 prog.cjs', status: 3, stderr: '' });
+    expect(first.result.used).toBe(false);
+    expect(cacheFiles()).toHaveLength(1);
+    expect(first.result.file).toBe(join(cache, 'ns', cacheFiles()[0]!));
+    expect(statSync(first.result.file!).mode & 0o777).toBe(0o600);
+    expect(statSync(join(cache, 'ns')).mode & 0o777).toBe(0o700);
+    const second = run();
+    expect(second).toMatchObject({ output: '42 prog.cjs', status: 3, result: { used: true } });
+  });
+
+  it('names the cache after the Node version and the program, and replaces it when the program changes', () => {
+    const first = run().result.file!;
+    expect(first).toContain(process.version);
+    writeFileSync(program, "console.log('changed');\n");
+    const second = run();
+    expect(second.output).toBe('changed');
+    expect(second.result.used).toBe(false);
+    expect(cacheFiles()).toEqual([second.result.file!.split('/').pop()]);
+  });
+
+  it('does not run a cache of other code of the same length (V8 checks only the length)', () => {
+    writeFileSync(program, "console.log('aaaa');\n");
+    run();
+    writeFileSync(program, "console.log('bbbb');\n");
+    expect(run()).toMatchObject({ output: 'bbbb', result: { used: false } });
+  });
+
+  it('ignores and rewrites a cache V8 rejects (garbage)', () => {
+    const file = run().result.file!;
+    writeFileSync(file, Buffer.alloc(4096, 7), { mode: 0o600 });
+    const r = run();
+    expect(r).toMatchObject({ output: '42 prog.cjs', status: 3, result: { used: false } });
+    expect(run().result.used).toBe(true);
+  });
+
+  it('never reads a cache from a directory others can write, nor writes one there', () => {
+    mkdirSync(join(cache, 'ns'), { recursive: true });
+    chmodSync(join(cache, 'ns'), 0o777);
+    expect(run()).toMatchObject({ output: '42 prog.cjs', result: { used: false } });
+    expect(cacheFiles()).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)('never reads a cache file owned by another user', () => {
+    const file = run().result.file!;
+    chownSync(file, 65534, 65534);
+    expect(run().result.used).toBe(false);
+  });
+
+  it('is off with NS_COMPILE_CACHE=0 or without a home, and the program still runs', () => {
+    expect(run({ XDG_CACHE_HOME: cache, NS_COMPILE_CACHE: '0' })).toMatchObject({ output: '42 prog.cjs', status: 3, result: { used: false } });
+    expect(run({})).toMatchObject({ output: '42 prog.cjs', result: { used: false } });
+    expect(run({ XDG_CACHE_HOME: 'relative/dir' }).result.file).toBeUndefined();
+    expect(cacheFiles()).toEqual([]);
+  });
+});
