@@ -145,13 +145,22 @@ const tasks = {
     return { levels: out };
   },
 
-  /** Sequential execIn + wait into a running container (state read from the store), floor interleaved. */
-  async execin({ stateRoot, id, n, warmup = 20, floor = null, chunks = 10 }) {
+  /** Sequential execIn (or execInAsync) + wait into a running container (state read from the store), floor interleaved. */
+  async execin({ stateRoot, id, n, warmup = 20, floor = null, chunks = 10, async = false }) {
     const state = new ns.StateStore(stateRoot).read(id);
     const once = async () => {
       const t0 = now();
-      const p = ns.execIn(state, { args: ARGS }, { stdio: 'inherit' });
-      const t1 = now();
+      let p;
+      let t1;
+      if (async) {
+        // The blocking part of execInAsync() is the call up to its first await.
+        const pending = ns.execInAsync(state, { args: ARGS }, { stdio: 'inherit' });
+        t1 = now();
+        p = await pending;
+      } else {
+        p = ns.execIn(state, { args: ARGS }, { stdio: 'inherit' });
+        t1 = now();
+      }
       check(await p.wait(), 'execIn');
       return [t1 - t0, now() - t0];
     };

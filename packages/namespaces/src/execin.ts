@@ -1,7 +1,7 @@
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { CLONE, ErrorCode, NsError, PR, type Step } from '@ns/syscalls';
 import type { NamespaceType } from './container.js';
-import { launch, type ExecOptions } from './exec.js';
+import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
 import { processSteps, stdioSteps } from './plan.js';
 import { isAlive, type ContainerState } from './state.js';
@@ -51,6 +51,27 @@ const JOIN_ORDER: [NamespaceType, string, number][] = [
  * @see setns(2), pid_namespaces(7), runc exec
  */
 export function execIn(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): ContainerProcess {
+  return joinAndLaunch(state, proc, options, launch);
+}
+
+/**
+ * execIn() without blocking the event loop while the process joins the container and sets
+ * itself up: resolves once it has called execve(2), rejects with the errors execIn() throws
+ * (the namespace descriptors stay open until then). The blocking part is the checks, the
+ * plan and clone(2).
+ * @see execIn
+ */
+export async function execInAsync(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): Promise<ContainerProcess> {
+  return joinAndLaunch(state, proc, options, launchAsync);
+}
+
+/** execIn's body with the launcher of exec() or execAsync(); descriptors it opens are closed once that settles. */
+function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
+  state: ContainerState,
+  proc: ExecInProcess,
+  options: ExecOptions,
+  start: (terminal: boolean, options: ExecOptions, makePlan: Parameters<typeof launch>[2], ptyRoot?: string) => R,
+): R {
   const config = state.config;
   const c = validateContainer({
     ...config,
@@ -69,6 +90,16 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
   const types = new Set(config.namespaces.map((ns) => ns.type));
   const fds: number[] = [];
   const joins: Step[] = [];
+  const closeFds = () => {
+    for (const fd of fds.splice(0)) closeSync(fd);
+  };
+  const notRunning = (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !(err instanceof NsError)) {
+      return new NsError(ErrorCode.STATE, `container ${state.id} is not running`, { cause: err });
+    }
+    return err;
+  };
+  let result: R;
   try {
     for (const [type, name, flag] of JOIN_ORDER) {
       if (!types.has(type)) continue;
@@ -80,7 +111,7 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
       joins.push({ op: 'setns', fd, nstype: flag, path });
     }
     if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
-    return launch(
+    result = start(
       c.terminal,
       options,
       (io) => {
@@ -104,11 +135,21 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
       `/proc/${state.pid}/root`,
     );
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !(err instanceof NsError)) {
-      throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`, { cause: err });
-    }
-    throw err;
-  } finally {
-    for (const fd of fds) closeSync(fd);
+    closeFds();
+    throw notRunning(err);
   }
+  if (!(result instanceof Promise)) {
+    closeFds();
+    return result;
+  }
+  return result.then(
+    (p) => {
+      closeFds();
+      return p;
+    },
+    (err: unknown) => {
+      closeFds();
+      throw notRunning(err);
+    },
+  ) as R;
 }

@@ -16,7 +16,7 @@ export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './
 export * from './idmap.js';
 export { STAGE, capabilitySetsOf, commandCandidates, planContainer, withRootless, processSteps, stdioSteps, type ContainerPlan, type PlanIo, type ProcessConfig } from './plan.js';
 export { exec, execAsync, type ExecOptions, type StdioEntry } from './exec.js';
-export { execIn, type ExecInProcess } from './execin.js';
+export { execIn, execInAsync, type ExecInProcess } from './execin.js';
 export {
   OCI_VERSION,
   StateStore,

@@ -9,6 +9,7 @@ import {
   deleteContainer,
   startCreatedContainer,
   execIn,
+  execInAsync,
   killContainer,
   listContainers,
   processStartTime,
@@ -106,6 +107,27 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
     const { process: p, state } = start('gone', ['true']);
     await p.wait();
     expect(() => execIn(state, { args: ['true'] })).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE' }));
+  });
+
+  it('execInAsync joins like execIn, rejects a missing binary, and leaves no process or descriptor', async () => {
+    const { state } = start('async');
+    const p = await execInAsync(state, { args: ['sh', '-c', 'hostname; exit 4'] }, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = await output(p);
+    expect(r.out).toBe('async\n');
+    expect(r.exitCode).toBe(4);
+    const before = containerPids(state);
+    await expect(execInAsync(state, { args: ['/bin/nope'] })).rejects.toThrow('execve /bin/nope: ENOENT');
+    expect(containerPids(state)).toEqual(before);
+    // Namespace descriptors and pipes of failed starts are closed (counted over a few).
+    const fds = readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 5; i++) await expect(execInAsync(state, { args: ['/bin/nope'] })).rejects.toThrow('ENOENT');
+    expect(readdirSync('/proc/self/fd').length).toBe(fds);
+  });
+
+  it('execInAsync into a stopped container rejects with ERR_NS_STATE', async () => {
+    const { process: p, state } = start('gone-async', ['true']);
+    await p.wait();
+    await expect(execInAsync(state, { args: ['true'] })).rejects.toMatchObject({ code: 'ERR_NS_STATE' });
   });
 
   it('20 concurrent execIn all get their own exit status', async () => {
