@@ -6,12 +6,13 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, NsError, native, type Child, type ExitStatus } from '@ns/syscalls';
 
-const require = createRequire(import.meta.url);
 // Stream modules are loaded when a process first needs a pipe or a pty: a container with
 // inherited stdio (`ns run`) never does, and loading them is a few ms of a short CLI's life.
-const net = () => require('node:net') as typeof import('node:net');
-const stream = () => require('node:stream') as typeof import('node:stream');
-const tty = () => require('node:tty') as typeof import('node:tty');
+let load: NodeJS.Require | undefined;
+const builtin = <T>(id: string): T => (load ??= createRequire(import.meta.url))(id) as T;
+const net = () => builtin<typeof import('node:net')>('node:net');
+const stream = () => builtin<typeof import('node:stream')>('node:stream');
+const tty = () => builtin<typeof import('node:tty')>('node:tty');
 
 /** How the container's process ended: `exitCode` or `signal`, the other one null. */
 export interface ContainerExit {
