@@ -142,7 +142,7 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
     } else if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/@ns\+syscalls\.(glibc|musl)\.node$/.test(p)) continue;
     else problems.push(`${p}: not a published kind of file`);
   }
-  for (const need of ['package.json', 'README.md']) if (!paths.has(need)) problems.push(`${need}: missing`);
+  for (const need of ['package.json', 'README.md', 'LICENSE']) if (!paths.has(need)) problems.push(`${need}: missing`);
 
   const target = (t) => (typeof t === 'string' ? t.replace(/^\.\//, '') : undefined);
   const mustExist = [target(manifest.main), target(manifest.types)];

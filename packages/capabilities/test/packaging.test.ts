@@ -17,10 +17,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dest, { recursive: true, force: true }));
 
 describe('@ns/capabilities package', () => {
-  it('packs dist/*.js, dist/*.d.ts, README.md and package.json only', () => {
+  it('packs dist/*.js, dist/*.d.ts, LICENSE, README.md and package.json only', () => {
     expect(tarballProblems(pkgDir, packed.entries, packed.manifest, { stale: false })).toEqual([]);
     const paths = packed.entries.map((e) => e.path);
-    expect(paths.filter((p) => !p.startsWith('dist/')).sort()).toEqual(['README.md', 'package.json']);
+    expect(paths.filter((p) => !p.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
     expect(paths.every((p) => !p.startsWith('dist/') || /\.(js|d\.ts)$/.test(p))).toBe(true);
     expect(paths).toContain('dist/index.js');
     expect(paths).toContain('dist/index.d.ts');

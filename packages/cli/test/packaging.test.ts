@@ -16,10 +16,10 @@ beforeAll(() => {
 afterAll(() => rmSync(dest, { recursive: true, force: true }));
 
 describe('@ns/cli package', () => {
-  it('packs dist/*.js, dist/*.d.ts, the bundle, README.md and package.json only', () => {
+  it('packs dist/*.js, dist/*.d.ts, the bundle, LICENSE, README.md and package.json only', () => {
     expect(tarballProblems(pkgDir, packed.entries, packed.manifest, { stale: false })).toEqual([]);
     const paths = packed.entries.map((e) => e.path);
-    expect(paths.filter((p) => !p.startsWith('dist/')).sort()).toEqual(['README.md', 'package.json']);
+    expect(paths.filter((p) => !p.startsWith('dist/')).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
     expect(paths.some((p) => /(^|\/)(src|test|build)\//.test(p) || p.endsWith('.map'))).toBe(false);
   });
 

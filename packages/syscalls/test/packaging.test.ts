@@ -23,11 +23,11 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('@ns/syscalls package', () => {
-  it('packs dist, README.md, package.json and prebuilds only: no binding.gyp, src, build/', () => {
+  it('packs dist, LICENSE, README.md, package.json and prebuilds only: no binding.gyp, src, build/', () => {
     expect(tarballProblems(pkgDir, packed.entries, packed.manifest, { stale: false })).toEqual([]);
     const paths = packed.entries.map((e) => e.path);
     const other = paths.filter((p) => !p.startsWith('dist/') && !p.startsWith('prebuilds/'));
-    expect(other.sort()).toEqual(['README.md', 'package.json']);
+    expect(other.sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
     expect(paths.filter((p) => p.startsWith('prebuilds/')).sort()).toEqual(localPrebuilds(pkgDir).map((p) => `prebuilds/${p}`).sort());
     for (const p of paths) expect(p).not.toMatch(/binding\.gyp|\.(cc|h)$|(?<!\.d)\.ts$|(^|\/)(src|build|test)\/|\.map$/);
   });
