@@ -3,12 +3,45 @@
  * the TypeScript equivalent of Go's `github.com/cyphar/filepath-securejoin` SecureJoin, which
  * runc uses for mount destinations and for /etc/passwd and /etc/group.
  */
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { NsError } from '@ns/syscalls';
 
 /** Symlinks followed before giving up with ELOOP (securejoin's limit; Linux's own is 40). */
 export const MAX_SYMLINK_HOPS = 255;
+
+/**
+ * lstat(2) as {@link resolveInRoot} uses it: the Stats, or undefined when the path does not
+ * exist (ENOENT, or ENOTDIR below a non-directory); throws the fs error otherwise.
+ */
+export type Lstat = (path: string) => Stats | undefined;
+
+/** {@link Lstat} straight from the file system. */
+export function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    // throwIfNoEntry: a missing path is the common case here, and a thrown error costs more
+    // than the system call.
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw cause;
+  }
+}
+
+/**
+ * An {@link Lstat} that asks the file system once per path and then repeats its answer: for
+ * one planning pass, which looks at /dev for /dev, /dev/pts, /dev/shm ... (errors are not
+ * kept). Use a fresh one per pass: the answers are only as current as the first question.
+ */
+export function memoLstat(): Lstat {
+  const seen = new Map<string, Stats | undefined>();
+  return (path) => {
+    if (seen.has(path)) return seen.get(path);
+    const st = lstatOrUndefined(path);
+    seen.set(path, st);
+    return st;
+  };
+}
 
 /**
  * The host path of `unsafePath` interpreted inside `root`, with every symlink resolved as if
@@ -29,11 +62,13 @@ export const MAX_SYMLINK_HOPS = 255;
  *
  * @param root host directory that acts as `/` (made absolute and normalised, not resolved)
  * @param unsafePath path inside the container, absolute or relative to `root`
+ * @param lstat how to lstat a host path (default: the file system each time; the planner
+ *   passes a {@link memoLstat} for one pass)
  * @returns an absolute host path, `root` or below it
  * @throws NsError code `ELOOP` after more than {@link MAX_SYMLINK_HOPS} symlinks; the errno
  *   name (`EACCES`, `EIO` ...) when lstat or readlink fails otherwise
  */
-export function resolveInRoot(root: string, unsafePath: string): string {
+export function resolveInRoot(root: string, unsafePath: string, lstat: Lstat = lstatOrUndefined): string {
   const base = posix.resolve(root);
   let current = '/'; // resolved so far, inside the root, no symlinks, no `..`
   let remaining = unsafePath;
@@ -50,22 +85,19 @@ export function resolveInRoot(root: string, unsafePath: string): string {
       continue;
     }
     const full = posix.join(base, next);
-    let isLink: boolean;
+    let st: Stats | undefined;
     try {
-      isLink = lstatSync(full).isSymbolicLink();
+      st = lstat(full);
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') {
-        current = next;
-        continue;
-      }
       throw new NsError(code ?? 'EIO', `resolve ${unsafePath} in ${base}: lstat ${full}: ${(cause as Error).message}`, {
         path: full,
         syscall: 'lstat',
         cause,
       });
     }
-    if (!isLink) {
+    if (st === undefined || !st.isSymbolicLink()) {
+      // Missing (appended lexically) or not a link.
       current = next;
       continue;
     }

@@ -17,7 +17,7 @@ import { capabilitySetSteps, keptCapabilitySets, parseStatusCapabilities, resolv
 import type { Container, MountConfig, NamespaceType } from './container.js';
 import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js';
 import { parseMountOptions, parsePropagation } from './mountopts.js';
-import { resolveInRoot } from './path.js';
+import { memoLstat, resolveInRoot } from './path.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
 import { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 import { formatIdMap, mapToHost, rootlessMappings, setgroupsAllowed, type IdMapping } from './idmap.js';
@@ -137,6 +137,9 @@ class RootfsPlanner {
   readonly steps: Step[] = [];
   private readonly mounted: string[] = [];
   private readonly made = new Set<string>();
+  /** lstat answers of this pass: /dev is looked at for /dev, /dev/pts, /dev/shm ... */
+  private readonly lstat = memoLstat();
+  private readonly resolved = new Map<string, string>();
 
   constructor(
     private readonly rootfs: string | null,
@@ -158,9 +161,14 @@ class RootfsPlanner {
   resolve(p: string): string {
     const clean = posix.resolve('/', p);
     if (this.rootfs === null) return clean;
-    const host = resolveInRoot(this.rootfs, clean);
-    const rel = posix.relative(this.rootfs, host);
-    return rel === '' ? '/' : `/${rel}`;
+    let out = this.resolved.get(clean);
+    if (out === undefined) {
+      const host = resolveInRoot(this.rootfs, clean, this.lstat);
+      const rel = posix.relative(this.rootfs, host);
+      out = rel === '' ? '/' : `/${rel}`;
+      this.resolved.set(clean, out);
+    }
+    return out;
   }
 
   /** The child's path (under the staged new root) of a resolved container path. */
@@ -174,7 +182,14 @@ class RootfsPlanner {
 
   private existsOnHost(p: string): Kind {
     if (this.rootfs === null || this.covered(p)) return null;
-    return kindOf(this.rootfs + p);
+    let st;
+    try {
+      st = this.lstat(this.rootfs + p);
+    } catch {
+      return null; // as kindOf: an unreadable path counts as missing
+    }
+    if (!st) return null;
+    return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
   }
 
   /** mkdir -p for a resolved container path (only the parts that may be missing). */

@@ -153,8 +153,8 @@ export function resolveUser(
   }
   const userPart = parts[0] ?? '';
   const groupPart = parts[1] ?? '';
-  const users = files.passwd === undefined ? [] : parsePasswd(files.passwd);
-  const groups = files.group === undefined ? [] : parseGroup(files.group);
+  const users = files.passwd === undefined ? [] : lastPasswd.get(files.passwd);
+  const groups = files.group === undefined ? [] : lastGroup.get(files.group);
 
   const uidArg = userPart === '' ? 0 : numericId(userPart, 'uid', spec);
   const entry =
@@ -201,6 +201,27 @@ export function resolveUser(
   if (entry !== undefined) out.name = entry.name;
   return out;
 }
+
+/**
+ * The parse of the text seen last (keyed on the whole text, so a changed file is parsed
+ * again): containers started one after another from one image read the same files. The
+ * entries are shared between calls and must not be modified.
+ */
+class LastParse<T> {
+  private text: string | undefined;
+  private value: T | undefined;
+  constructor(private readonly parse: (text: string) => T) {}
+  get(text: string): T {
+    if (this.text !== text || this.value === undefined) {
+      this.value = this.parse(text);
+      this.text = text;
+    }
+    return this.value;
+  }
+}
+
+const lastPasswd = new LastParse(parsePasswd);
+const lastGroup = new LastParse(parseGroup);
 
 function readInRoot(root: string, file: string): string | undefined {
   const path = resolveInRoot(root, file);

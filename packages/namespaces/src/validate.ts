@@ -187,7 +187,7 @@ export function validateContainer(input: Container): Container {
     if (typeof c.rootfs !== 'string' || c.rootfs === '') throw configError('rootfs: expected a directory path', 'rootfs');
     let real: string;
     try {
-      real = realpathSync(c.rootfs);
+      real = realpathSync.native(c.rootfs);
     } catch (cause) {
       throw new NsError(ErrorCode.NOT_FOUND, `rootfs ${c.rootfs}: no such directory`, { path: c.rootfs, cause });
     }

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_SYMLINK_HOPS, isWithin, resolveInRoot } from '../src/path.js';
+import { MAX_SYMLINK_HOPS, isWithin, lstatOrUndefined, memoLstat, resolveInRoot } from '../src/path.js';
 
 let tmp: string;
 let root: string;
@@ -101,6 +101,32 @@ describe('resolveInRoot', () => {
     for (const p of ['/abs', '/rel', '/hostdir', '/a/b/up', '/a/sneaky', '/../..', '/lib2/../..']) {
       expect(isWithin(root, resolveInRoot(root, p))).toBe(true);
     }
+  });
+});
+
+describe('resolveInRoot with an lstat of its own', () => {
+  it('treats a missing path (ENOENT, ENOTDIR) as undefined, without throwing', () => {
+    expect(lstatOrUndefined(join(root, 'nope'))).toBeUndefined();
+    expect(lstatOrUndefined(join(root, 'file/below'))).toBeUndefined();
+    expect(lstatOrUndefined(join(root, 'etc'))?.isDirectory()).toBe(true);
+  });
+
+  it('gives the same answers through a memoLstat, which asks the file system once per path', () => {
+    const memo = memoLstat();
+    for (const p of ['/abs/passwd', '/lib/x', '/lib/y', '/a/b/c/pw', '/rel/passwd', '/nope/x', '/a/sneaky']) {
+      expect(resolveInRoot(root, p, memo)).toBe(resolveInRoot(root, p));
+    }
+    expect(memo(join(root, 'lib'))).toBe(memo(join(root, 'lib'))); // the same Stats object
+  });
+
+  it('keeps the first answer for a pass: a fresh memoLstat sees a change', () => {
+    const p = join(tmp, 'changing');
+    writeFileSync(p, 'x');
+    const memo = memoLstat();
+    expect(memo(p)?.isFile()).toBe(true);
+    unlinkSync(p);
+    expect(memo(p)?.isFile()).toBe(true);
+    expect(memoLstat()(p)).toBeUndefined();
   });
 });
 

@@ -225,3 +225,17 @@ describe('readUserFiles', () => {
     expect(parsePasswd(host.passwd ?? '').some((u) => u.uid === 0)).toBe(true);
   });
 });
+
+describe('resolveUser over changing files', () => {
+  it('parses again when the text changes (the last parse is reused only for the same text)', () => {
+    const v1 = { passwd: 'app:x:1000:1000::/home/app:/bin/sh\n', group: 'staff:x:50:app\n' };
+    const v2 = { passwd: 'app:x:2000:2001::/srv/app:/bin/sh\n', group: 'staff:x:60:app\nmore:x:61:app\n' };
+    expect(resolveUser('app', v1)).toEqual({ uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app', name: 'app' });
+    expect(resolveUser('app', v1)).toEqual({ uid: 1000, gid: 1000, additionalGids: [50], home: '/home/app', name: 'app' });
+    expect(resolveUser('app', v2)).toEqual({ uid: 2000, gid: 2001, additionalGids: [60, 61], home: '/srv/app', name: 'app' });
+    expect(resolveUser('app', v1).uid).toBe(1000);
+    const mutated = resolveUser('app', v1);
+    mutated.additionalGids.push(99);
+    expect(resolveUser('app', v1).additionalGids).toEqual([50]);
+  });
+});

@@ -53,148 +53,260 @@ const STEP_NOFOLLOW = 4;
 
 type Int = number | bigint;
 
-interface Slots {
-  i: Int[];
-  s: (string | null)[];
-  v: (string[] | number[] | null)[];
+/**
+ * Where one step's arguments go, as native/child.cc reads them: integer slot `j` (i64),
+ * string slot `j` (offset into the string table), vector slot `j` (offset into the vectors).
+ */
+interface SlotWriter {
+  i(j: number, n: Int): void;
+  s(j: number, value: string | null): void;
+  v(j: number, value: string[] | number[]): void;
 }
 
 /** The argument slots of one step, as native/child.cc reads them. */
-function slots(step: Step): Slots {
+function writeSlots(step: Step, w: SlotWriter): void {
   switch (step.op) {
     case 'mount':
-      return { i: [step.flags], s: [step.source, step.target, step.fstype, step.data], v: [] };
+      w.i(0, step.flags);
+      w.s(0, step.source);
+      w.s(1, step.target);
+      w.s(2, step.fstype);
+      w.s(3, step.data);
+      return;
     case 'umount2':
-      return { i: [step.flags], s: [step.target], v: [] };
+      w.i(0, step.flags);
+      w.s(0, step.target);
+      return;
     case 'mkdir':
-      return { i: [step.mode, step.existOk ? 1 : 0], s: [step.path], v: [] };
+      w.i(0, step.mode);
+      w.i(1, step.existOk ? 1 : 0);
+      w.s(0, step.path);
+      return;
     case 'touch':
-      return { i: [step.mode], s: [step.path], v: [] };
-    case 'mknod':
-      return { i: [step.mode, step.major, step.minor], s: [step.path], v: [] };
-    case 'symlink':
-      return { i: [step.existOk ? 1 : 0], s: [step.target, step.path], v: [] };
     case 'chmod':
-      return { i: [step.mode], s: [step.path], v: [] };
+      w.i(0, step.mode);
+      w.s(0, step.path);
+      return;
+    case 'mknod':
+      w.i(0, step.mode);
+      w.i(1, step.major);
+      w.i(2, step.minor);
+      w.s(0, step.path);
+      return;
+    case 'symlink':
+      w.i(0, step.existOk ? 1 : 0);
+      w.s(0, step.target);
+      w.s(1, step.path);
+      return;
     case 'pivotRoot':
-      return { i: [], s: [step.newRoot], v: [] };
+      w.s(0, step.newRoot);
+      return;
     case 'pivotRootKeep':
-      return { i: [], s: [step.newRoot, step.putOld], v: [] };
+      w.s(0, step.newRoot);
+      w.s(1, step.putOld);
+      return;
     case 'chdir':
-      return { i: [], s: [step.path], v: [] };
-    case 'sethostname':
-      return { i: [], s: [step.hostname], v: [] };
-    case 'setns':
-      return { i: [step.nstype, step.fd ?? -1], s: [step.path ?? null], v: [] };
-    case 'unshare':
-      return { i: [step.flags], s: [], v: [] };
-    case 'writeFile':
-      return { i: [], s: [step.path, step.data], v: [] };
-    case 'prctl':
-      return { i: [step.option, step.arg2, step.arg3, step.arg4, step.arg5], s: [], v: [] };
-    case 'capbsetDrop':
-    case 'ambientRaise':
-      return { i: [step.mask], s: [], v: [] };
-    case 'capset':
-      return { i: [step.effective, step.permitted, step.inheritable], s: [], v: [] };
-    case 'setgroups':
-      return { i: [], s: [], v: [step.gids] };
-    case 'setresgid':
-      return { i: [step.rgid, step.egid, step.sgid], s: [], v: [] };
-    case 'setresuid':
-      return { i: [step.ruid, step.euid, step.suid], s: [], v: [] };
-    case 'setrlimit':
-      return { i: [step.resource, step.soft, step.hard], s: [], v: [] };
-    case 'umask':
-      return { i: [step.mask], s: [], v: [] };
-    case 'setsid':
-      return { i: [], s: [], v: [] };
-    case 'ioctl':
-      return { i: [step.fd, step.request, step.arg], s: [], v: [] };
-    case 'stdio':
-      return { i: [], s: [], v: [step.fds] };
-    case 'closeFrom':
-      return { i: [step.first], s: [], v: [] };
-    case 'execve':
-      return { i: [], s: [], v: [step.paths, step.argv, step.envp] };
-    case 'sync':
-      return { i: [], s: [step.name], v: [] };
-    case 'cloneParent':
-      return { i: [], s: [], v: [] };
     case 'procRoot':
     case 'waitFifo':
-      return { i: [], s: [step.path], v: [] };
-    case 'detach':
-      return { i: [], s: [], v: [] };
+      w.s(0, step.path);
+      return;
+    case 'sethostname':
+      w.s(0, step.hostname);
+      return;
+    case 'setns':
+      w.i(0, step.nstype);
+      w.i(1, step.fd ?? -1);
+      w.s(0, step.path ?? null);
+      return;
+    case 'unshare':
+      w.i(0, step.flags);
+      return;
+    case 'writeFile':
+      w.s(0, step.path);
+      w.s(1, step.data);
+      return;
+    case 'prctl':
+      w.i(0, step.option);
+      w.i(1, step.arg2);
+      w.i(2, step.arg3);
+      w.i(3, step.arg4);
+      w.i(4, step.arg5);
+      return;
+    case 'capbsetDrop':
+    case 'ambientRaise':
+      w.i(0, step.mask);
+      return;
+    case 'capset':
+      w.i(0, step.effective);
+      w.i(1, step.permitted);
+      w.i(2, step.inheritable);
+      return;
+    case 'setgroups':
+      w.v(0, step.gids);
+      return;
+    case 'setresgid':
+      w.i(0, step.rgid);
+      w.i(1, step.egid);
+      w.i(2, step.sgid);
+      return;
+    case 'setresuid':
+      w.i(0, step.ruid);
+      w.i(1, step.euid);
+      w.i(2, step.suid);
+      return;
+    case 'setrlimit':
+      w.i(0, step.resource);
+      w.i(1, step.soft);
+      w.i(2, step.hard);
+      return;
+    case 'umask':
+      w.i(0, step.mask);
+      return;
+    case 'ioctl':
+      w.i(0, step.fd);
+      w.i(1, step.request);
+      w.i(2, step.arg);
+      return;
+    case 'stdio':
+      w.v(0, step.fds);
+      return;
+    case 'closeFrom':
+      w.i(0, step.first);
+      return;
+    case 'execve':
+      w.v(0, step.paths);
+      w.v(1, step.argv);
+      w.v(2, step.envp);
+      return;
+    case 'sync':
+      w.s(0, step.name);
+      return;
     case 'execCheck':
-      return { i: [], s: [], v: [step.paths] };
+      w.v(0, step.paths);
+      return;
+    case 'setsid':
+    case 'cloneParent':
+    case 'detach':
+      return;
   }
 }
 
 /** A string with no NUL byte, as every C string of a plan must be. */
-function checkString(value: string, where: string): string {
+function checkString(value: string, k: number, op: string): string {
   if (value.includes('\0')) {
-    const err = new TypeError(`${where} contains a NUL byte`) as TypeError & { code: string };
+    const err = new TypeError(`step ${k} (${op}) contains a NUL byte`) as TypeError & { code: string };
     err.code = 'ERR_NS_CONFIG';
     throw err;
   }
   return value;
 }
 
+/** A growable little-endian byte area. */
+class Area {
+  buf: Buffer;
+  view: DataView;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+  /** Make room for `need` bytes in all, keeping the first `used`. */
+  reserve(need: number, used: number): void {
+    if (need <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    this.buf.copy(next, 0, 0, used);
+    this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+}
+
+// Scratch areas reused by every encodePlan() call (one thread, no re-entry): the result is
+// copied out, so callers never share memory with them.
+let stepArea: Area | undefined;
+let vecArea: Area | undefined;
+let strArea: Area | undefined;
+
 /**
  * Encode a plan into the flat buffer the native child walks (layout in native/plan.h).
  * Strings are laid out once each, NUL-terminated; vectors are u32 counts followed by u32
  * elements (string offsets, or raw numbers for `setgroups`/`stdio`).
  *
- * @throws TypeError with code `ERR_NS_CONFIG` when a string holds a NUL byte.
+ * @throws TypeError with code `ERR_NS_CONFIG` when a string holds a NUL byte; RangeError when
+ *   an integer argument is not an integer.
  */
 export function encodePlan(plan: Plan): Buffer {
+  const n = plan.steps.length;
+  const steps = (stepArea ??= new Area(128 * STEP_BYTES));
+  const vecs = (vecArea ??= new Area(4096));
+  const strs = (strArea ??= new Area(16384));
+  steps.reserve(n * STEP_BYTES, 0);
+  steps.buf.fill(0, 0, n * STEP_BYTES);
   const strings = new Map<string, number>();
-  const strChunks: Buffer[] = [];
   let strLen = 0;
-  const str = (value: string | null, where: string): number => {
+  let vecLen = 0;
+  let k = 0;
+  let at = 0;
+
+  const str = (value: string | null): number => {
     if (value === null) return NONE;
     const known = strings.get(value);
     if (known !== undefined) return known;
-    const bytes = Buffer.from(checkString(value, where) + '\0', 'utf8');
+    checkString(value, k, plan.steps[k]!.op);
+    // At most 3 bytes per UTF-16 unit, plus the NUL.
+    strs.reserve(strLen + value.length * 3 + 1, strLen);
     const id = strLen;
+    strLen += strs.buf.write(value, strLen, 'utf8');
+    strs.buf[strLen++] = 0;
     strings.set(value, id);
-    strChunks.push(bytes);
-    strLen += bytes.length;
     return id;
   };
-  const vecWords: number[] = [];
-  const vec = (value: string[] | number[], where: string): number => {
-    const id = vecWords.length * 4;
-    vecWords.push(value.length);
-    for (const e of value) vecWords.push(typeof e === 'number' ? e >>> 0 : str(e, where));
-    return id;
+  const w: SlotWriter = {
+    i(j, value) {
+      const off = at + 8 + 8 * j;
+      if (typeof value === 'number' && Number.isSafeInteger(value)) {
+        // Two's complement halves of a safe integer: exact, no BigInt.
+        steps.view.setUint32(off, value >>> 0, true);
+        steps.view.setInt32(off + 4, Math.floor(value / 0x1_0000_0000) | 0, true);
+      } else {
+        steps.view.setBigInt64(off, BigInt.asIntN(64, BigInt(value)), true);
+      }
+    },
+    s(j, value) {
+      steps.view.setUint32(at + 56 + 4 * j, str(value), true);
+    },
+    v(j, value) {
+      const id = vecLen;
+      vecs.reserve(vecLen + 4 * (value.length + 1), vecLen);
+      vecs.view.setUint32(vecLen, value.length, true);
+      vecLen += 4;
+      for (const e of value) {
+        vecs.view.setUint32(vecLen, typeof e === 'number' ? e >>> 0 : str(e), true);
+        vecLen += 4;
+      }
+      steps.view.setUint32(at + 72 + 4 * j, id, true);
+    },
   };
 
-  const steps = Buffer.alloc(plan.steps.length * STEP_BYTES);
-  plan.steps.forEach((step, k) => {
-    const at = k * STEP_BYTES;
-    const { i, s, v } = slots(step);
-    steps.writeUInt32LE(OP_CODES[step.op], at);
-    steps.writeUInt32LE((step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0) | (step.nofollow ? STEP_NOFOLLOW : 0), at + 4);
-    i.forEach((n, j) => steps.writeBigInt64LE(BigInt.asIntN(64, BigInt(n)), at + 8 + 8 * j));
-    for (let j = 0; j < 4; j++) steps.writeUInt32LE(str(s[j] ?? null, `step ${k} (${step.op})`), at + 56 + 4 * j);
-    for (let j = 0; j < 3; j++) {
-      const value = v[j];
-      steps.writeUInt32LE(value ? vec(value, `step ${k} (${step.op})`) : NONE, at + 72 + 4 * j);
-    }
-  });
-  const vecs = Buffer.alloc(vecWords.length * 4);
-  vecWords.forEach((w, j) => vecs.writeUInt32LE(w, j * 4));
+  for (k = 0; k < n; k++) {
+    const step = plan.steps[k]!;
+    at = k * STEP_BYTES;
+    const v = steps.view;
+    v.setUint32(at, OP_CODES[step.op], true);
+    v.setUint32(at + 4, (step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0) | (step.nofollow ? STEP_NOFOLLOW : 0), true);
+    // Unused string and vector slots say NONE; unused integers stay 0.
+    for (let j = 0; j < 7; j++) v.setUint32(at + 56 + 4 * j, NONE, true);
+    writeSlots(step, w);
+  }
 
   const stepsOff = HEADER_BYTES;
-  const vecOff = stepsOff + steps.length;
-  const strOff = vecOff + vecs.length;
+  const vecOff = stepsOff + n * STEP_BYTES;
+  const strOff = vecOff + vecLen;
   const total = strOff + strLen;
-  const header = Buffer.alloc(HEADER_BYTES);
+  const out = Buffer.allocUnsafe(total);
   const pdeathsig = plan.parentDeathSignal ?? 9;
-  [MAGIC, VERSION, plan.cloneFlags >>> 0, plan.steps.length, stepsOff, vecOff, strOff, total, pdeathsig, 0].forEach((w, j) =>
-    header.writeUInt32LE(w >>> 0, j * 4),
-  );
-  return Buffer.concat([header, steps, vecs, ...strChunks], total);
+  const header = [MAGIC, VERSION, plan.cloneFlags >>> 0, n, stepsOff, vecOff, strOff, total, pdeathsig >>> 0, 0];
+  for (let j = 0; j < header.length; j++) out.writeUInt32LE(header[j]! >>> 0, j * 4);
+  steps.buf.copy(out, stepsOff, 0, n * STEP_BYTES);
+  vecs.buf.copy(out, vecOff, 0, vecLen);
+  strs.buf.copy(out, strOff, 0, strLen);
+  return out;
 }

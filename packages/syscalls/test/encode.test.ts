@@ -59,6 +59,38 @@ describe('encodePlan', () => {
   it('refuses strings with NUL bytes, naming the step', () => {
     expect(() => encodePlan({ cloneFlags: 0, steps: [{ op: 'chdir', path: '/a\0b' }] })).toThrow(/step 0 \(chdir\) contains a NUL byte/);
   });
+
+  it('writes negative, large and bigint integers as two\'s complement i64, refusing fractions', () => {
+    const b = encodePlan({
+      cloneFlags: 0,
+      steps: [
+        { op: 'setrlimit', resource: 7, soft: -1, hard: -5_000_000_000 },
+        { op: 'setrlimit', resource: 7, soft: 2 ** 60, hard: Number.MAX_SAFE_INTEGER },
+        { op: 'capset', effective: 1n << 63n, permitted: -1n, inheritable: 0n },
+      ],
+    });
+    const i = (step: number, j: number) => b.readBigInt64LE(40 + step * STEP_BYTES + 8 + 8 * j);
+    expect([i(0, 1), i(0, 2)]).toEqual([-1n, -5_000_000_000n]);
+    expect([i(1, 1), i(1, 2)]).toEqual([2n ** 60n, BigInt(Number.MAX_SAFE_INTEGER)]);
+    expect([i(2, 0), i(2, 1)]).toEqual([-(2n ** 63n), -1n]);
+    expect(() => encodePlan({ cloneFlags: 0, steps: [{ op: 'umask', mask: 1.5 }] })).toThrow(RangeError);
+  });
+
+  it('returns a buffer of its own each call, also for plans larger than the scratch space', () => {
+    const first = encodePlan(plan);
+    const copy = Buffer.from(first);
+    const big: Plan = {
+      cloneFlags: 0,
+      steps: Array.from({ length: 500 }, (_, k) => ({ op: 'mkdir' as const, path: `/d/${'é'.repeat(40)}/${k}`, mode: 0o755, existOk: true })),
+    };
+    const large = encodePlan(big);
+    expect(large.readUInt32LE(12)).toBe(500);
+    const strOff = large.readUInt32LE(24);
+    const last = large.readUInt32LE(40 + 499 * STEP_BYTES + 56);
+    expect(large.toString('utf8', strOff + last, large.indexOf(0, strOff + last))).toBe(`/d/${'é'.repeat(40)}/499`);
+    expect(first.equals(copy)).toBe(true); // not overwritten by the later call
+    expect(encodePlan(plan).equals(buf)).toBe(true);
+  });
 });
 
 describe('describeStep / formatPlan', () => {

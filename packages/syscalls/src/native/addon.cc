@@ -408,6 +408,47 @@ void ReapNow(int pidfd) {
 // Two stacks with guard pages: [guard][stack for a cloneParent process][guard][child stack].
 constexpr size_t kStacksSize = 2 * kStackSize;
 
+// Stacks that children are done with (their error pipe reached end of file: they exec'd or
+// exited), kept for the next spawn. A fresh mapping costs mmap, two mprotects, page faults
+// in the child, and at munmap a TLB shootdown on every CPU running one of Node's threads.
+struct StackPool {
+  static constexpr size_t kMax = 4;
+  std::vector<void*> free;
+  ~StackPool() {
+    for (void* s : free) munmap(s, kStacksSize);
+  }
+};
+
+StackPool& Stacks() {
+  static thread_local StackPool pool;
+  return pool;
+}
+
+// A pair of stacks (see kStacksSize), from the pool or freshly mapped; null with errno set.
+void* AcquireStacks() {
+  StackPool& pool = Stacks();
+  if (!pool.free.empty()) {
+    void* s = pool.free.back();
+    pool.free.pop_back();
+    return s;
+  }
+  void* s = mmap(nullptr, kStacksSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (s == MAP_FAILED) return nullptr;
+  mprotect(s, 4096, PROT_NONE);  // guard pages
+  mprotect((char*)s + kStackSize, 4096, PROT_NONE);
+  return s;
+}
+
+// Give back stacks no child runs on any more (after end of file on its error pipe).
+void ReleaseStacks(void* s) {
+  if (!s) return;
+  StackPool& pool = Stacks();
+  if (pool.free.size() < StackPool::kMax)
+    pool.free.push_back(s);
+  else
+    munmap(s, kStacksSize);
+}
+
 // Everything the child reads from our memory. After a `detach` step spawn() returns while the
 // child still runs its plan (it waits for `ns start`), so this lives on the heap until the
 // error pipe reports end of file (the child exec'd or died).
@@ -427,7 +468,7 @@ std::unordered_map<Launch*, bool>& Launches() {
 
 void FreeLaunch(Launch* l) {
   Launches().erase(l);
-  if (l->stack) munmap(l->stack, kStacksSize);
+  ReleaseStacks(l->stack);
   delete l;
 }
 
@@ -461,7 +502,7 @@ struct Cleanup {
   ~Cleanup() {
     for (int fd : fds)
       if (fd >= 0) close(fd);
-    if (stack) munmap(stack, kStacksSize);
+    ReleaseStacks(stack);
     delete launch;
     // A child sharing our memory may have made it non-dumpable before joining a container
     // (PR_SET_DUMPABLE is a property of the memory); it has exec'd or exited by now.
@@ -474,19 +515,17 @@ struct Outcome {
   pid_t pid = 0;
   int pidfd = -1;
   pid_t realPid = 0;  // a cloneParent step handed the plan to this process
-  bool execing = false;
+  bool execing = false;  // the child reached execve (ns_child_ctx.execing, read at end of file)
   bool detached = false;
   int32_t failedStep = 0;
   int32_t failedErrno = 0;
 };
 
-// The messages that only say what happened (execve called, the plan handed to a cloneParent
-// process, a step failed), recorded in the outcome. False for the others (sync, detach),
-// which the caller acts on.
+// The messages that only say what happened (the plan handed to a cloneParent process, a
+// step failed), recorded in the outcome. False for the others (sync, detach), which the
+// caller acts on.
 bool RecordMessage(Outcome* o, const ns_msg& m) {
-  if (m.code == NS_MSG_EXEC) {
-    o->execing = true;
-  } else if (m.code == NS_MSG_CHILD) {
+  if (m.code == NS_MSG_CHILD) {
     o->realPid = m.value;
   } else if (m.code > 0) {
     o->failedStep = m.step;
@@ -594,14 +633,8 @@ bool CloneChild(Napi::Env env, Napi::Buffer<uint8_t> buf, Cleanup& c, Cloned* ou
   c.fds[2] = syncpipe[0];
   c.fds[3] = syncpipe[1];
   c.dumpable = prctl(PR_GET_DUMPABLE);
-  c.stack = mmap(nullptr, kStacksSize, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (c.stack == MAP_FAILED) {
-    c.stack = nullptr;
-    { ThrowErrno(env, errno, "mmap"); return false; }
-  }
-  mprotect(c.stack, 4096, PROT_NONE);  // guard pages
-  mprotect((char*)c.stack + kStackSize, 4096, PROT_NONE);
+  c.stack = AcquireStacks();
+  if (!c.stack) { ThrowErrno(env, errno, "mmap"); return false; }
 
   ns_child_ctx& ctx = launch->ctx;
   ctx.steps = plan.steps.data();
@@ -613,6 +646,7 @@ bool CloneChild(Napi::Env env, Napi::Buffer<uint8_t> buf, Cleanup& c, Cloned* ou
   ctx.stack2 = (char*)c.stack + kStackSize;
   ctx.resume = 0;
   ctx.proc = nullptr;
+  ctx.execing = 0;
 
   sigset_t all, old;
   sigfillset(&all);
@@ -683,6 +717,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
   }
 
+  if (__atomic_load_n(&launch->ctx.execing, __ATOMIC_ACQUIRE)) o.execing = true;
   if (o.detached) {
     // The child still reads the plan and runs on the stack: hand both to the launch record,
     // freed once the error pipe reaches end of file.
@@ -739,7 +774,7 @@ void OnPendingClosed(uv_handle_t* h) {
   close(p->errfd);
   if (p->syncfd >= 0) close(p->syncfd);
   if (p->launch) {
-    if (p->launch->stack) munmap(p->launch->stack, kStacksSize);
+    ReleaseStacks(p->launch->stack);
     delete p->launch;
   }
   delete p;
@@ -794,6 +829,7 @@ void PendingFinish(Pending* p) {
     argv[0] = p->syncError.Value();
     argv[1] = env.Undefined();
   } else {
+    if (__atomic_load_n(&p->launch->ctx.execing, __ATOMIC_ACQUIRE)) p->o.execing = true;
     Napi::Value r = Conclude(env, p->o, p->onExit.Value());
     if (env.IsExceptionPending()) {
       argv[0] = env.GetAndClearPendingException().Value();
@@ -877,7 +913,7 @@ Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
     close(cl.pidfd);
     close(p->errfd);
     close(p->syncfd);
-    munmap(p->launch->stack, kStacksSize);
+    ReleaseStacks(p->launch->stack);
     delete p->launch;
     delete p;
     return ThrowErrno(env, -rc, "uv_poll_start");

@@ -188,8 +188,10 @@ long do_exec_check(const ns_step* s) {
   return eacces ? -EACCES : err;
 }
 
-long do_execve(const ns_child_ctx* c, int32_t index, const ns_step* s) {
-  send_msg(c, index, NS_MSG_EXEC);
+long do_execve(ns_child_ctx* c, const ns_step* s) {
+  // The parent reads this once the error pipe reaches end of file (close-on-exec): no
+  // message, so it is not woken while the exec is still under way.
+  __atomic_store_n(&c->execing, 1, __ATOMIC_RELEASE);
   long err = -ENOENT;
   bool eacces = false;
   for (uint32_t k = 0; k < s->vlen[0]; k++) {
@@ -433,7 +435,7 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_CLOSE_FROM:
       return do_close_from(s);
     case NS_OP_EXECVE:
-      return do_execve(c, index, s);
+      return do_execve(c, s);
     case NS_OP_EXEC_CHECK:
       return do_exec_check(s);
     case NS_OP_SYNC:

@@ -64,14 +64,15 @@ struct ns_step {
 };
 
 // Messages on the error pipe: {step index, code}. code > 0 is an errno; 0 asks the
-// parent to act at a sync step; -1 says execve is about to be called.
+// parent to act at a sync step. (That execve is about to be called is not a message: the
+// child sets ns_child_ctx.execing in the memory it shares with the parent, sparing the
+// parent a wake-up; -1 is kept unused.)
 struct ns_msg {
   int32_t step;
   int32_t code;
   int32_t value;
 };
 #define NS_MSG_SYNC 0
-#define NS_MSG_EXEC (-1)
 // A cloneParent step made the process that runs the rest of the plan; value is its pid.
 #define NS_MSG_CHILD (-2)
 // A detach step: spawn() returns now; the child sends nothing more.
@@ -89,6 +90,9 @@ struct ns_child_ctx {
   void* stack2;   // top of the stack for the process a cloneParent step makes
   uint32_t resume;  // first step the cloneParent process runs
   const char* proc;  // where procfs is mounted now (a procRoot step), for /proc/self/fd paths
+  // Set by the child (shared memory) right before execve: at end of file on the error pipe,
+  // 1 with no failure reported means the process exec'd.
+  int execing;
 };
 
 extern "C" int ns_child_main(void* arg);
