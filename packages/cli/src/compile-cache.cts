@@ -61,8 +61,11 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** Write `data` as `file` (a private temporary file renamed over it); drop older caches of the same bundle. */
-function writeCache(file: string, data: Buffer): void {
+/**
+ * Write `data` as `file` (a private temporary file renamed over it); drop the caches of the
+ * same bundle path made for another Node or another build of it (names not starting with `current`).
+ */
+function writeCache(file: string, data: Buffer, current: string): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!ownedAndPrivate(fs.lstatSync(dir))) return;
@@ -75,9 +78,9 @@ function writeCache(file: string, data: Buffer): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  const prefix = `${path.basename(file).split('-')[0]}-`;
+  const samePath = `${current.split('-')[0]}-`;
   for (const name of fs.readdirSync(dir)) {
-    if (name.startsWith(prefix) && name !== path.basename(file) && name.endsWith('.cache')) {
+    if (name.startsWith(samePath) && !name.startsWith(`${current}.`) && name.endsWith('.cache')) {
       fs.rmSync(path.join(dir, name), { force: true });
     }
   }
@@ -88,13 +91,22 @@ function writeCache(file: string, data: Buffer): void {
  * code cache when one is there and trusted; at exit, write a cache when there was none or V8
  * rejected it. Cache trouble of any kind is ignored: the program runs the same without one.
  *
+ * Each `variant` (the `ns` command: `run`, `exec` ...) has its own cache: what V8 serializes
+ * is what ran, so a cache taken at exit of `ns --version` would hold little of `ns run`.
+ *
  * @param file absolute path of the bundle
- * @param env where `XDG_CACHE_HOME`, `HOME` and `NS_COMPILE_CACHE` are read (process.env)
+ * @param options.env where `XDG_CACHE_HOME`, `HOME` and `NS_COMPILE_CACHE` are read (process.env)
+ * @param options.variant names the cache among those of `file` (a letter, then `[a-z0-9-]`; else `default`)
  * @returns `file`: the cache file read or to be written at exit (none without a usable cache
  *   directory); `used`: whether V8 accepted a cache (for tests)
  */
-function runWithCompileCache(file: string, env: NodeJS.ProcessEnv = process.env): { file?: string; used: boolean } {
-  const dir = cacheDir(env);
+function runWithCompileCache(
+  file: string,
+  options: { env?: NodeJS.ProcessEnv; variant?: string } = {},
+): { file?: string; used: boolean } {
+  const dir = cacheDir(options.env ?? process.env);
+  const variant = options.variant !== undefined && /^[a-z][a-z0-9-]{0,31}$/.test(options.variant) ? options.variant : 'default';
+  let base = '';
   let cacheFile: string | undefined;
   let source: string;
   try {
@@ -104,8 +116,8 @@ function runWithCompileCache(file: string, env: NodeJS.ProcessEnv = process.env)
       // V8 checks a cache against the source's length only: the file's identity and times
       // stand for its content (any write changes ctime).
       const stamp = fnv1a(`${st.ino}:${st.mtimeMs}:${st.ctimeMs}`);
-      const key = [fnv1a(file), process.version, process.arch, st.size, stamp].join('-');
-      cacheFile = path.join(dir, `${key}.cache`);
+      base = [fnv1a(file), process.version, process.arch, st.size, stamp].join('-');
+      cacheFile = path.join(dir, `${base}.${variant}.cache`);
     }
   } catch {
     require(file);
@@ -119,7 +131,7 @@ function runWithCompileCache(file: string, env: NodeJS.ProcessEnv = process.env)
     const target = cacheFile;
     process.once('exit', () => {
       try {
-        writeCache(target, script.createCachedData());
+        writeCache(target, script.createCachedData(), base);
       } catch {
         // no cache then: read-only home, full disk, a directory owned by someone else
       }

@@ -6,4 +6,5 @@
 import path = require('node:path');
 import compileCache = require('./compile-cache.cjs');
 
-compileCache.runWithCompileCache(path.join(__dirname, 'ns-bundle.cjs'));
+// One cache per command (`ns run`, `ns exec` ...): each holds the code that command runs.
+compileCache.runWithCompileCache(path.join(__dirname, 'ns-bundle.cjs'), { variant: process.argv[2] });

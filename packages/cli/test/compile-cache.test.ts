@@ -23,8 +23,9 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Run the program through the loader in a fresh Node; its stdout lines and exit status. */
-function run(env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: cache }) {
-  const code = `const r = require(${JSON.stringify(loader)}).runWithCompileCache(${JSON.stringify(program)}); process.on('exit', () => console.log(JSON.stringify(r)));`;
+function run(env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: cache }, variant?: string) {
+  const options = variant === undefined ? '' : `, { variant: ${JSON.stringify(variant)} }`;
+  const code = `const r = require(${JSON.stringify(loader)}).runWithCompileCache(${JSON.stringify(program)}${options}); process.on('exit', () => console.log(JSON.stringify(r)));`;
   const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
   const lines = r.stdout.trim().split('\n');
   return { output: lines[0], result: JSON.parse(lines[1]!) as { file?: string; used: boolean }, status: r.status, stderr: r.stderr };
@@ -53,6 +54,16 @@ describe('runWithCompileCache', () => {
     expect(second.output).toBe('changed');
     expect(second.result.used).toBe(false);
     expect(cacheFiles()).toEqual([second.result.file!.split('/').pop()]);
+  });
+
+  it('keeps one cache per variant (command), each used by its own runs; odd names share `default`', () => {
+    expect(run(undefined, 'run').result.file).toMatch(/\.run\.cache$/);
+    expect(run(undefined, 'exec').result).toMatchObject({ used: false });
+    expect(run(undefined, 'run').result).toMatchObject({ used: true });
+    expect(run(undefined, 'exec').result).toMatchObject({ used: true });
+    expect(run(undefined, '--root').result.file).toMatch(/\.default\.cache$/);
+    expect(run(undefined, '../x').result).toMatchObject({ used: true });
+    expect(cacheFiles()).toHaveLength(3);
   });
 
   it('does not run a cache of other code of the same length (V8 checks only the length)', () => {
