@@ -2,7 +2,7 @@ import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import { mapToHost, writeIdMaps, type IdMapping } from './idmap.js';
 import type { Container } from './container.js';
-import { planContainer, type PlanIo } from './plan.js';
+import { planContainerCached, type PlanIo } from './plan.js';
 import type { ResolvedUser } from './user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber } from './process.js';
 
@@ -231,7 +231,7 @@ export async function launchAsync(
  */
 export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
   return launch(container.terminal, options, (io) => {
-    const { plan, container: validated, user, idMaps } = planContainer(container, io);
+    const { plan, container: validated, user, idMaps } = planContainerCached(container, io);
     return { id: validated.id, plan, user, args: validated.args, idMaps };
   });
 }
@@ -244,7 +244,7 @@ export function exec(container: Container, options: ExecOptions = {}): Container
  */
 export function execAsync(container: Container, options: ExecOptions = {}): Promise<ContainerProcess> {
   return launchAsync(container.terminal, options, (io) => {
-    const { plan, container: validated, user, idMaps } = planContainer(container, io);
+    const { plan, container: validated, user, idMaps } = planContainerCached(container, io);
     return { id: validated.id, plan, user, args: validated.args, idMaps };
   });
 }

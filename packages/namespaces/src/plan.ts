@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
   CLONE,
@@ -17,7 +17,8 @@ import { capabilitySetSteps, keptCapabilitySets, parseStatusCapabilities, resolv
 import type { Container, MountConfig, NamespaceType } from './container.js';
 import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js';
 import { parseMountOptions, parsePropagation } from './mountopts.js';
-import { memoLstat, resolveInRoot } from './path.js';
+import { resolveInRoot } from './path.js';
+import { HostReads, stillTrue, type HostRead, type Kind } from './hostreads.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
 import { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 import { formatIdMap, mapToHost, rootlessMappings, setgroupsAllowed, type IdMapping } from './idmap.js';
@@ -81,8 +82,6 @@ const DEV_SYMLINKS: [path: string, target: string][] = [
   ['/dev/core', '/proc/kcore'],
 ];
 
-type Kind = 'dir' | 'file' | 'symlink' | null;
-
 function kindOf(hostPath: string, follow = false): Kind {
   try {
     const st = follow ? statSync(hostPath, { throwIfNoEntry: false }) : lstatSync(hostPath, { throwIfNoEntry: false });
@@ -137,12 +136,12 @@ class RootfsPlanner {
   readonly steps: Step[] = [];
   private readonly mounted: string[] = [];
   private readonly made = new Set<string>();
-  /** lstat answers of this pass: /dev is looked at for /dev, /dev/pts, /dev/shm ... */
-  private readonly lstat = memoLstat();
   private readonly resolved = new Map<string, string>();
 
   constructor(
     private readonly rootfs: string | null,
+    /** The host reads of this pass (one answer per path: /dev is looked at for /dev, /dev/pts ...). */
+    readonly reads: HostReads,
     private readonly env: { userns: boolean; ownNet: boolean; ownCgroup: boolean; gidMappings: readonly IdMapping[] } = {
       userns: false,
       ownNet: true,
@@ -163,7 +162,7 @@ class RootfsPlanner {
     if (this.rootfs === null) return clean;
     let out = this.resolved.get(clean);
     if (out === undefined) {
-      const host = resolveInRoot(this.rootfs, clean, this.lstat);
+      const host = resolveInRoot(this.rootfs, clean, this.reads.lstat);
       const rel = posix.relative(this.rootfs, host);
       out = rel === '' ? '/' : `/${rel}`;
       this.resolved.set(clean, out);
@@ -184,7 +183,7 @@ class RootfsPlanner {
     if (this.rootfs === null || this.covered(p)) return null;
     let st;
     try {
-      st = this.lstat(this.rootfs + p);
+      st = this.reads.lstat(this.rootfs + p);
     } catch {
       return null; // as kindOf: an unreadable path counts as missing
     }
@@ -229,11 +228,11 @@ class RootfsPlanner {
       }
       let real: string;
       try {
-        real = realpathSync(source);
+        real = this.reads.realpath(source);
       } catch (cause) {
         throw new NsError(ErrorCode.NOT_FOUND, `mounts[${index}].source: ${source}: no such file or directory`, { path: source, cause });
       }
-      this.ensureTarget(dest, kindOf(real, true) !== 'dir');
+      this.ensureTarget(dest, this.reads.kind(real, true) !== 'dir');
       this.steps.push({
         op: 'mount',
         source: real === '/' ? STAGE.oldRoot : STAGE.oldRoot + real,
@@ -307,9 +306,9 @@ class RootfsPlanner {
   /** The embedded default's root: the host's system directories, read-only. */
   hostSandbox(): void {
     for (const p of HOST_SANDBOX_PATHS) {
-      const kind = kindOf(p);
+      const kind = this.reads.kind(p);
       if (kind === 'symlink') {
-        this.steps.push({ op: 'symlink', target: readlinkSync(p), path: this.staged(p), existOk: false });
+        this.steps.push({ op: 'symlink', target: this.reads.readlink(p), path: this.staged(p), existOk: false });
         this.made.add(p);
       } else if (kind === 'dir') {
         this.ensureDir(p);
@@ -335,7 +334,7 @@ function pathKind(container: Container, planner: RootfsPlanner, p: string): { pa
     return { path: clean, kind };
   }
   const resolved = planner.resolve(clean);
-  return { path: resolved, kind: kindOf(container.rootfs === null ? resolved : container.rootfs + resolved, true) };
+  return { path: resolved, kind: planner.reads.kind(container.rootfs === null ? resolved : container.rootfs + resolved, true) };
 }
 
 function isKernelFs(p: string): boolean {
@@ -355,7 +354,79 @@ function isKernelFs(p: string): boolean {
  * @see OCI runtime-spec config.md and runtime.md; pivot_root(2); mount_namespaces(7)
  */
 export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] }): ContainerPlan {
+  return planValidated(withRootless(validateContainer(input)), io, new HostReads());
+}
+
+/** A plan kept by {@link planContainerCached}: its steps after the stdio ones, and what planning read. */
+interface CachedPlan {
+  rest: readonly Step[];
+  cloneFlags: number;
+  user: ResolvedUser;
+  env: string[];
+  idMaps?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+  reads: readonly HostRead[];
+}
+
+/** Plans by config, most recently used last; at most {@link PLAN_CACHE_SIZE}. */
+const planCache = new Map<string, CachedPlan>();
+const PLAN_CACHE_SIZE = 32;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * planContainer for exec(): the same plan, reused when the same config (any `id`) is started
+ * again and every host read its planning made (rootfs lookups, bind sources, user files ...)
+ * still has the same answer; those reads are made again each time, the rest of planning is
+ * not. What the plan takes from the process (euid, egid) and from `io` is part of the key;
+ * the stdio steps are made per call. The cached steps are frozen.
+ * @internal shared by exec() and execAsync(); throws as {@link planContainer}.
+ */
+export function planContainerCached(input: Container, io: PlanIo = { stdio: [0, 1, 2] }): ContainerPlan {
   const container = withRootless(validateContainer(input));
+  const key = JSON.stringify(
+    [{ ...container, id: '' }, io.console?.path ?? null, io.console ? -1 : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0],
+    (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v),
+  );
+  const hit = planCache.get(key);
+  if (hit) {
+    planCache.delete(key);
+    if (stillTrue(hit.reads)) {
+      planCache.set(key, hit);
+      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...stdioSteps(io), ...hit.rest] };
+      if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
+      const out: ContainerPlan = { container, plan, user: hit.user, env: hit.env };
+      if (hit.idMaps) out.idMaps = hit.idMaps;
+      return out;
+    }
+  }
+  const reads = new HostReads();
+  const planned = planValidated(container, io, reads);
+  const entry: CachedPlan = {
+    rest: deepFreeze(planned.plan.steps.slice(stdioSteps(io).length)),
+    cloneFlags: planned.plan.cloneFlags,
+    user: deepFreeze(planned.user),
+    env: deepFreeze(planned.env),
+    reads: reads.log,
+  };
+  if (planned.idMaps) entry.idMaps = deepFreeze(planned.idMaps);
+  planCache.set(key, entry);
+  if (planCache.size > PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value!);
+  return planned;
+}
+
+/** Forget every plan {@link planContainerCached} kept (tests). @internal */
+export function clearPlanCache(): void {
+  planCache.clear();
+}
+
+/** planContainer's work on a validated container, asking the host through `reads`. */
+function planValidated(container: Container, io: PlanIo, reads: HostReads): ContainerPlan {
   const steps: Step[] = [];
   const own = (type: NamespaceType) => container.namespaces.some((ns) => ns.type === type && ns.path === undefined);
   const userns = own('user');
@@ -403,7 +474,7 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
   steps.push({ op: 'chdir', path: '/' });
 
-  const planner = new RootfsPlanner(container.rootfs, { userns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings });
+  const planner = new RootfsPlanner(container.rootfs, reads, { userns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings });
   let rootFlags = 0;
   if (container.rootfs === null) {
     rootFlags = MS.NOSUID | MS.NODEV;
@@ -472,7 +543,7 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   for (const step of steps.slice(mark)) if (step.op === 'mount' && step.target !== '/') step.nofollow = true;
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
-  const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined);
+  const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined, reads);
   steps.push(...proc.steps);
 
   const plan: Plan = { cloneFlags, steps };
@@ -517,6 +588,7 @@ export type ProcessConfig = Pick<
  * execIn(): umask, rlimits, bounding set, user and groups (keeping the permitted set across
  * the uid change), capset, no_new_privs, working directory, descriptors, execve.
  *
+ * @param reads the planning pass's host reads (planContainer's); without, the user files are read directly
  * @throws NsError `ERR_NS_NOT_FOUND` for an unknown user or group, `ERR_NS_CONFIG` for an
  *   unknown capability.
  * @see capabilities(7) "Effect of user ID changes on capabilities", prctl(2), execve(2)
@@ -525,6 +597,7 @@ export function processSteps(
   c: ProcessConfig,
   io: PlanIo,
   idMaps?: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] },
+  reads?: HostReads,
 ): { steps: Step[]; user: ResolvedUser; env: string[] } {
   const steps: Step[] = [];
   steps.push({ op: 'umask', mask: c.umask ?? 0o022 });
@@ -540,7 +613,7 @@ export function processSteps(
 
   // Capabilities and user: bounding set first (needs CAP_SETPCAP), keep the permitted set
   // across the uid change, then set effective/permitted/inheritable.
-  const user = resolveUser(c.user, readUserFiles(c.rootfs), {
+  const user = resolveUser(c.user, reads ? reads.userFiles(c.rootfs) : readUserFiles(c.rootfs), {
     additionalGids: c.additionalGids ?? [],
   });
   if (idMaps) checkUserMapped(user, idMaps);

@@ -1,0 +1,124 @@
+/**
+ * Every read of the host file system one planning pass makes, answered once per path and
+ * written down, so that a plan can later be reused exactly when all those answers are still
+ * the same (see `planContainerCached` in plan.ts).
+ */
+import { lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatOrUndefined, type Lstat } from './path.js';
+import { readUserFiles } from './user.js';
+
+/** A file's kind as planning tells them apart; null when it does not exist. */
+export type Kind = 'dir' | 'file' | 'symlink' | null;
+
+/** One question asked of the host and its answer, as a string. */
+export interface HostRead {
+  /** lstat: resolveInRoot's question; kind / stat: a path's kind without / with following links. */
+  op: 'lstat' | 'kind' | 'stat' | 'realpath' | 'readlink' | 'userFiles';
+  /** A host path (`userFiles`: the rootfs, or '' for the host's own /etc). */
+  path: string;
+  answer: string;
+}
+
+function kindOfStats(st: Stats | undefined): Kind {
+  if (!st) return null;
+  if (st.isSymbolicLink()) return 'symlink';
+  return st.isDirectory() ? 'dir' : 'file';
+}
+
+/** lstat's answer as recorded: the kind, and a symlink's target (resolveInRoot reads it). */
+function lstatAnswer(path: string, st: Stats | undefined): string {
+  const kind = kindOfStats(st);
+  return kind === 'symlink' ? `symlink:${readlinkSync(path, 'utf8')}` : String(kind);
+}
+
+/** kindOf as the planner asks: lstat, or stat when `follow`; unreadable counts as missing. */
+function statKind(path: string, follow: boolean): Kind {
+  try {
+    return kindOfStats(follow ? statSync(path, { throwIfNoEntry: false }) : lstatSync(path, { throwIfNoEntry: false }));
+  } catch {
+    return null;
+  }
+}
+
+function userFilesAnswer(rootfs: string): string {
+  return JSON.stringify(readUserFiles(rootfs === '' ? null : rootfs));
+}
+
+/**
+ * The host reads of one planning pass. Each method asks the file system the first time a
+ * path comes up and repeats that answer after (one pass sees one state of the host); every
+ * answer is kept in {@link log}. Failures are not logged: they fail the pass.
+ */
+export class HostReads {
+  readonly log: HostRead[] = [];
+  private readonly answers = new Map<string, unknown>();
+
+  private ask<T>(op: HostRead['op'], path: string, read: () => T, answer: (value: T) => string): T {
+    const key = `${op}\0${path}`;
+    if (this.answers.has(key)) return this.answers.get(key) as T;
+    const value = read();
+    this.answers.set(key, value);
+    this.log.push({ op, path, answer: answer(value) });
+    return value;
+  }
+
+  /** An {@link Lstat} for resolveInRoot (missing paths are undefined; other errors thrown). */
+  readonly lstat: Lstat = (path) => this.ask('lstat', path, () => lstatOrUndefined(path), (st) => lstatAnswer(path, st));
+
+  /** The kind of a host path (lstat, or stat when `follow`); unreadable counts as missing. */
+  kind(path: string, follow = false): Kind {
+    return this.ask(follow ? 'stat' : 'kind', path, () => statKind(path, follow), String);
+  }
+
+  /** realpath(3) of a host path; throws as realpathSync. */
+  realpath(path: string): string {
+    return this.ask('realpath', path, () => realpathSync(path), (p) => p);
+  }
+
+  /** readlink(2) of a host path; throws as readlinkSync. */
+  readlink(path: string): string {
+    return this.ask('readlink', path, () => readlinkSync(path, 'utf8'), (t) => t);
+  }
+
+  /** readUserFiles of a rootfs (null: the host's /etc). */
+  userFiles(rootfs: string | null): { passwd?: string; group?: string } {
+    return this.ask('userFiles', rootfs ?? '', () => readUserFiles(rootfs), (f) => JSON.stringify(f));
+  }
+}
+
+/**
+ * Whether every answer in `log` is still what the host says now (the reads are made again;
+ * any error, or any difference, is false).
+ */
+export function stillTrue(log: readonly HostRead[]): boolean {
+  try {
+    for (const r of log) {
+      const path = r.path;
+      let now: string;
+      switch (r.op) {
+        case 'lstat':
+          now = lstatAnswer(path, lstatOrUndefined(path));
+          break;
+        case 'kind':
+          now = String(statKind(path, false));
+          break;
+        case 'stat':
+          now = String(statKind(path, true));
+          break;
+        case 'realpath':
+          now = realpathSync(path);
+          break;
+        case 'readlink':
+          now = readlinkSync(path, 'utf8');
+          break;
+        case 'userFiles':
+          now = userFilesAnswer(path);
+          break;
+      }
+      if (now !== r.answer) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
