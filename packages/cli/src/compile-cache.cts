@@ -61,9 +61,13 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
+/** Caches kept per bundle (one per variant, the least recently written dropped first). */
+const MAX_VARIANTS = 8;
+
 /**
  * Write `data` as `file` (a private temporary file renamed over it); drop the caches of the
- * same bundle path made for another Node or another build of it (names not starting with `current`).
+ * same bundle path made for another Node or another build of it (names not starting with
+ * `current`), and the oldest variants beyond {@link MAX_VARIANTS}.
  */
 function writeCache(file: string, data: Buffer, current: string): void {
   const dir = path.dirname(file);
@@ -79,11 +83,14 @@ function writeCache(file: string, data: Buffer, current: string): void {
   }
   fs.renameSync(tmp, file);
   const samePath = `${current.split('-')[0]}-`;
+  const variants: { name: string; mtime: number }[] = [];
   for (const name of fs.readdirSync(dir)) {
-    if (name.startsWith(samePath) && !name.startsWith(`${current}.`) && name.endsWith('.cache')) {
-      fs.rmSync(path.join(dir, name), { force: true });
-    }
+    if (!name.startsWith(samePath) || !name.endsWith('.cache')) continue;
+    if (!name.startsWith(`${current}.`)) fs.rmSync(path.join(dir, name), { force: true });
+    else variants.push({ name, mtime: fs.statSync(path.join(dir, name)).mtimeMs });
   }
+  variants.sort((a, b) => b.mtime - a.mtime);
+  for (const old of variants.slice(MAX_VARIANTS)) fs.rmSync(path.join(dir, old.name), { force: true });
 }
 
 /**
@@ -91,12 +98,13 @@ function writeCache(file: string, data: Buffer, current: string): void {
  * code cache when one is there and trusted; at exit, write a cache when there was none or V8
  * rejected it. Cache trouble of any kind is ignored: the program runs the same without one.
  *
- * Each `variant` (the `ns` command: `run`, `exec` ...) has its own cache: what V8 serializes
- * is what ran, so a cache taken at exit of `ns --version` would hold little of `ns run`.
+ * Each `variant` (what kind of `ns` call: see {@link commandVariant}) has its own cache: what
+ * V8 serializes is what ran, so a cache taken at exit of `ns --version` holds little of `ns run`.
  *
  * @param file absolute path of the bundle
  * @param options.env where `XDG_CACHE_HOME`, `HOME` and `NS_COMPILE_CACHE` are read (process.env)
- * @param options.variant names the cache among those of `file` (a letter, then `[a-z0-9-]`; else `default`)
+ * @param options.variant names the cache among those of `file` (other characters than
+ *   `[a-z0-9-]`, or more than 40, make it a hash)
  * @returns `file`: the cache file read or to be written at exit (none without a usable cache
  *   directory); `used`: whether V8 accepted a cache (for tests)
  */
@@ -105,7 +113,8 @@ function runWithCompileCache(
   options: { env?: NodeJS.ProcessEnv; variant?: string } = {},
 ): { file?: string; used: boolean } {
   const dir = cacheDir(options.env ?? process.env);
-  const variant = options.variant !== undefined && /^[a-z][a-z0-9-]{0,31}$/.test(options.variant) ? options.variant : 'default';
+  const v = options.variant ?? 'default';
+  const variant = /^[a-z0-9-]{1,40}$/.test(v) ? v : fnv1a(v);
   let base = '';
   let cacheFile: string | undefined;
   let source: string;
@@ -143,4 +152,18 @@ function runWithCompileCache(
   return { ...(cacheFile ? { file: cacheFile } : {}), used: cachedData !== undefined && !script.cachedDataRejected };
 }
 
-export = { runWithCompileCache, cacheDir };
+/**
+ * What kind of `ns` call `args` (process.argv.slice(2)) is, for {@link runWithCompileCache}:
+ * the command and the option names before `--`, without values (`run-dry-run-rootfs`), so
+ * `ns run --dry-run` and `ns run` keep apart caches while runs differing only in paths,
+ * ids and the container's command share one.
+ */
+function commandVariant(args: readonly string[]): string {
+  const end = args.indexOf('--');
+  const head = end < 0 ? args : args.slice(0, end);
+  const command = head.find((a) => /^[a-z]+$/.test(a)) ?? 'none';
+  const flags = [...new Set(head.filter((a) => a.startsWith('-')).map((a) => a.replace(/^-+/, '').replace(/=.*$/s, '').toLowerCase()))];
+  return [command, ...flags.sort()].join('-').replace(/[^a-z0-9-]/g, '');
+}
+
+export = { runWithCompileCache, cacheDir, commandVariant };

@@ -6,5 +6,7 @@
 import path = require('node:path');
 import compileCache = require('./compile-cache.cjs');
 
-// One cache per command (`ns run`, `ns exec` ...): each holds the code that command runs.
-compileCache.runWithCompileCache(path.join(__dirname, 'ns-bundle.cjs'), { variant: process.argv[2] });
+// One cache per kind of call (`ns run --rootfs`, `ns exec -t` ...): each holds the code it runs.
+compileCache.runWithCompileCache(path.join(__dirname, 'ns-bundle.cjs'), {
+  variant: compileCache.commandVariant(process.argv.slice(2)),
+});

@@ -1,6 +1,7 @@
 // The V8 code cache of the `ns` executable (src/compile-cache.cts): used only when the
 // directory and the file are the user's own and private; never an error.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,17 @@ function run(env: NodeJS.ProcessEnv = { XDG_CACHE_HOME: cache }, variant?: strin
 
 const cacheFiles = () => (existsSync(join(cache, 'ns')) ? readdirSync(join(cache, 'ns')) : []);
 
+describe('commandVariant', () => {
+  const { commandVariant } = createRequire(import.meta.url)(loader) as { commandVariant: (a: string[]) => string };
+  it('is the command and the option names before --, without values', () => {
+    expect(commandVariant(['run', '--rootfs', '/srv/r', 'web1', '--', 'sh', '-c', 'x'])).toBe('run-rootfs');
+    expect(commandVariant(['run', '--dry-run', '--rootfs=/r', '--', 'true'])).toBe('run-dry-run-rootfs');
+    expect(commandVariant(['--root', '/tmp/s', 'exec', '-t', 'web1', '--', 'sh'])).toBe('exec-root-t');
+    expect(commandVariant(['--version'])).toBe('none-version');
+    expect(commandVariant([])).toBe('none');
+  });
+});
+
 describe('runWithCompileCache', () => {
   it('runs the program unchanged, writes a private cache at exit, and uses it the next time', () => {
     const first = run();
@@ -56,14 +68,18 @@ describe('runWithCompileCache', () => {
     expect(cacheFiles()).toEqual([second.result.file!.split('/').pop()]);
   });
 
-  it('keeps one cache per variant (command), each used by its own runs; odd names share `default`', () => {
-    expect(run(undefined, 'run').result.file).toMatch(/\.run\.cache$/);
+  it('keeps one cache per variant, each used by its own runs; other names are hashed', () => {
+    expect(run(undefined, 'run-rootfs').result.file).toMatch(/\.run-rootfs\.cache$/);
     expect(run(undefined, 'exec').result).toMatchObject({ used: false });
-    expect(run(undefined, 'run').result).toMatchObject({ used: true });
+    expect(run(undefined, 'run-rootfs').result).toMatchObject({ used: true });
     expect(run(undefined, 'exec').result).toMatchObject({ used: true });
-    expect(run(undefined, '--root').result.file).toMatch(/\.default\.cache$/);
-    expect(run(undefined, '../x').result).toMatchObject({ used: true });
+    expect(run(undefined, '../x').result.file).toMatch(/\.[0-9a-f]{8}\.cache$/);
     expect(cacheFiles()).toHaveLength(3);
+  });
+
+  it('keeps at most 8 variants of a bundle, dropping the least recently written', () => {
+    for (let i = 0; i < 10; i++) run(undefined, `v${i}`);
+    expect(cacheFiles().sort()).toEqual(Array.from({ length: 8 }, (_, i) => expect.stringMatching(new RegExp(`\\.v${i + 2}\\.cache$`))));
   });
 
   it('does not run a cache of other code of the same length (V8 checks only the length)', () => {
