@@ -143,7 +143,8 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
   const store = () => openStore(program.opts<GlobalOptions>(), io);
   program
     .description('Run Linux containers straight from Node.js, without a daemon (runc-like).')
-    .version(version(), '-V, --version', 'print the version')
+    // As commander's .version(), but package.json is read only when asked (a ms of every start).
+    .option('-V, --version', 'print the version')
     .option('--root <dir>', `directory for container state (default: ${defaultStateRoot()})`)
     .helpOption('-h, --help', 'show help')
     .configureHelp({ showGlobalOptions: true })
@@ -153,6 +154,11 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       writeErr: (s) => io.stderr(s),
       outputError: (s) => io.stderr(usageLine(s, program, head)),
     });
+  program.on('option:version', () => {
+    const v = version();
+    io.stdout(`${v}\n`);
+    throw new CommanderError(0, 'commander.version', v);
+  });
 
   const runCmd = program
     .command('run')

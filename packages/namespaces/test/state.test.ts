@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,6 +37,23 @@ describe('StateStore', () => {
     store.remove('c1');
     expect(store.list()).toEqual([]);
     expect(readdirSync(root)).toEqual([]);
+  });
+
+  it('removes the lock folder and links in a container folder, never what a link points to', () => {
+    store.create(state());
+    const outside = mkdtempSync(join(tmpdir(), 'ns-state-outside-'));
+    try {
+      writeFileSync(join(outside, 'keep'), 'x');
+      mkdirSync(join(root, 'c1', '.lock'));
+      writeFileSync(join(root, 'c1', '.lock', 'x'), '');
+      symlinkSync(outside, join(root, 'c1', 'link'));
+      store.remove('c1');
+      expect(readdirSync(root)).toEqual([]);
+      expect(existsSync(join(outside, 'keep'))).toBe(true);
+      store.remove('c1'); // already gone: nothing to do
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('refuses a second container with the same id', () => {
