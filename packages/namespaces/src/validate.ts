@@ -9,14 +9,41 @@ export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntri
   Object.entries(RLIMIT).map(([name, n]) => [`RLIMIT_${name}`, n]),
 );
 
+/** RLIM_INFINITY as the kernel's unsigned 64-bit value. */
+const RLIM_INFINITY = 2n ** 64n - 1n;
+
+/**
+ * True for a value {@link rlimitValue} takes: a non-negative integer number (OCI uint64;
+ * JSON numbers past 2^53 lose precision but stay integers) or `Infinity`.
+ */
+function isRlimitNumber(n: unknown): n is number {
+  return typeof n === 'number' && (n === Infinity || (Number.isInteger(n) && n >= 0));
+}
+
 /**
  * An OCI rlimit value as the kernel's 64-bit number; RLIM_INFINITY (2^64-1, which JSON
  * numbers round up to 2^64, or Infinity) becomes -1n.
+ * @throws NsError `ERR_NS_CONFIG` (path `rlimits`) for anything but a non-negative integer
+ *   or `Infinity` (a negative, fractional, NaN or non-number value is never read as unlimited).
  */
 export function rlimitValue(n: number): bigint {
-  if (!Number.isFinite(n) || n >= 2 ** 64 - 1) return -1n;
-  if (!Number.isInteger(n) || n < 0) return -1n;
+  if (!isRlimitNumber(n)) {
+    throw configError(`rlimits: expected a non-negative integer limit or Infinity, got ${show(n)}`, 'rlimits');
+  }
+  if (n >= 2 ** 64 - 1) return -1n;
   return BigInt(n);
+}
+
+/** A value for a message: JSON where possible (never throws: bigints, cycles, functions). */
+function show(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || v === undefined) return String(v);
+  try {
+    const text = JSON.stringify(v) ?? String(v);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
 }
 
 /** IPC-namespaced sysctls (ipc_namespaces(7)); `fs.mqueue.*` also belongs to the IPC namespace. */
@@ -60,6 +87,11 @@ const PROC_BIND_ALLOWED = new Set([
 /** A string field must not hold a NUL byte (it could not reach the kernel intact). */
 function noNul(value: string, field: string): void {
   if (value.includes('\0')) throw configError(`${field}: contains a NUL byte`, field);
+}
+
+/** A plain object (not null, not an array). */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
@@ -167,14 +199,29 @@ export function validateContainer(input: Container): Container {
     }
   });
 
-  (c.rlimits ?? []).forEach((r, i) => {
-    if (!(r.type in RLIMIT_BY_NAME)) {
-      throw configError(`rlimits[${i}].type: unknown resource ${JSON.stringify(r.type)} (expected RLIMIT_NOFILE, RLIMIT_NPROC ...)`, `rlimits[${i}].type`);
+  if (c.rlimits !== undefined) {
+    if (!Array.isArray(c.rlimits)) throw configError('rlimits: expected a list of { type, soft, hard } (process.rlimits)', 'rlimits');
+    for (let i = 0; i < c.rlimits.length; i++) {
+      const r: unknown = c.rlimits[i];
+      const field = `rlimits[${i}]`;
+      if (!isObject(r)) throw configError(`${field}: expected { type, soft, hard }, got ${show(r)}`, field);
+      if (typeof r.type !== 'string' || !Object.hasOwn(RLIMIT_BY_NAME, r.type)) {
+        throw configError(`${field}.type: unknown resource ${show(r.type)} (expected RLIMIT_NOFILE, RLIMIT_NPROC ...)`, `${field}.type`);
+      }
+      for (const key of ['soft', 'hard'] as const) {
+        if (!isRlimitNumber(r[key])) {
+          throw configError(
+            `${field}.${key}: expected a non-negative integer or Infinity (RLIM_INFINITY), got ${show(r[key])}`,
+            `${field}.${key}`,
+          );
+        }
+      }
+      const value = (n: number) => (rlimitValue(n) === -1n ? RLIM_INFINITY : rlimitValue(n));
+      if (value(r.soft as number) > value(r.hard as number)) {
+        throw configError(`${field}: soft limit ${show(r.soft)} is above the hard limit ${show(r.hard)}`, field);
+      }
     }
-    if (rlimitValue(r.soft) !== -1n && (rlimitValue(r.hard) !== -1n && rlimitValue(r.soft) > rlimitValue(r.hard))) {
-      throw configError(`rlimits[${i}]: soft limit ${r.soft} is above the hard limit ${r.hard}`, `rlimits[${i}]`);
-    }
-  });
+  }
   if (c.oomScoreAdj !== undefined && (!Number.isInteger(c.oomScoreAdj) || c.oomScoreAdj < -1000 || c.oomScoreAdj > 1000)) {
     throw configError(`oomScoreAdj: expected an integer -1000..1000, got ${JSON.stringify(c.oomScoreAdj)}`, 'oomScoreAdj');
   }
