@@ -13,18 +13,54 @@
  * other flags or a source of another length; the file name carries the Node version and the
  * bundle's path, size, inode and times, so a changed or reinstalled bundle never tries an old one.
  *
- * Where: `$XDG_CACHE_HOME/ns`, else `$HOME/.cache/ns`. `NS_COMPILE_CACHE=0` turns it off.
+ * V8 checks a cache's header (version, flags, source length) but, in release builds, not
+ * its payload: a damaged file could crash every later run. So V8's own payload checksum
+ * (`--verify-snapshot-checksum`) is switched on while a cache is read and while one is made
+ * (the flag is part of the cache's flag hash), and off again in between, since other flags
+ * than the defaults would make Node's built-in modules miss their own embedded caches.
+ *
+ * Where: `$XDG_CACHE_HOME/ns`, else `$HOME/.cache/ns`; only created below a directory the
+ * user owns (root running with another user's HOME leaves it alone). `NS_COMPILE_CACHE=0`
+ * turns it off.
  */
 import fs = require('node:fs');
 import nodeModule = require('node:module');
 import path = require('node:path');
+import v8 = require('node:v8');
 import vm = require('node:vm');
 
 /** Where the cache files live, or undefined when there is no usable home (`env` as process.env). */
 function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  return cacheLocation(env)?.dir;
+}
+
+/**
+ * The cache folder and where making it may start: `$XDG_CACHE_HOME` (its nearest existing
+ * parent when it does not exist yet) or `$HOME` (which must exist). That folder must be the
+ * user's own before anything is created below it.
+ */
+function cacheLocation(env: NodeJS.ProcessEnv): { dir: string; anchor: string; anchorMayBeMissing: boolean } | undefined {
   if (env.NS_COMPILE_CACHE === '0') return undefined;
-  const base = env.XDG_CACHE_HOME || (env.HOME ? path.join(env.HOME, '.cache') : '');
-  return path.isAbsolute(base) ? path.join(base, 'ns') : undefined;
+  if (env.XDG_CACHE_HOME) {
+    const xdg = env.XDG_CACHE_HOME;
+    return path.isAbsolute(xdg) ? { dir: path.join(xdg, 'ns'), anchor: xdg, anchorMayBeMissing: true } : undefined;
+  }
+  const home = env.HOME;
+  return home && path.isAbsolute(home) ? { dir: path.join(home, '.cache', 'ns'), anchor: home, anchorMayBeMissing: false } : undefined;
+}
+
+/** Whether this process was started with V8's checksum flag (then it is left on). */
+const checksumOnByUser = process.execArgv.includes('--verify-snapshot-checksum');
+
+/** V8 verifies a code cache's payload checksum while `fn` runs (see the module note). */
+function withChecksums<T>(fn: () => T): T {
+  if (checksumOnByUser) return fn();
+  v8.setFlagsFromString('--verify-snapshot-checksum');
+  try {
+    return fn();
+  } finally {
+    v8.setFlagsFromString('--no-verify-snapshot-checksum');
+  }
 }
 
 /** Owned by the effective user and not writable by group or others. */
@@ -64,28 +100,68 @@ function readCache(file: string): Buffer | undefined {
 /** Caches kept per bundle (one per variant, the least recently written dropped first). */
 const MAX_VARIANTS = 8;
 
+/** A temporary file left by a writer that died is removed after this long (ms). */
+const STALE_TMP_MS = 10 * 60 * 1000;
+
 /**
- * Write `data` as `file` (a private temporary file renamed over it); drop the caches of the
- * same bundle path made for another Node or another build of it (names not starting with
- * `current`), and the oldest variants beyond {@link MAX_VARIANTS}.
+ * Make the cache folder under `anchor` (or, when it may be missing, its nearest existing
+ * parent), which must be a folder of the user's own, one level at a time, private; true when
+ * the cache folder exists and is the user's own and private.
  */
-function writeCache(file: string, data: Buffer, current: string): void {
+function makeCacheDir(dir: string, anchor: string, anchorMayBeMissing: boolean): boolean {
+  let from = anchor;
+  let top = fs.lstatSync(from, { throwIfNoEntry: false });
+  while (!top && anchorMayBeMissing && path.dirname(from) !== from) {
+    from = path.dirname(from);
+    top = fs.lstatSync(from, { throwIfNoEntry: false });
+  }
+  if (!top || !top.isDirectory() || top.uid !== (process.geteuid?.() ?? top.uid)) return false;
+  let at = from;
+  for (const part of path.relative(from, dir).split(path.sep)) {
+    at = path.join(at, part);
+    try {
+      fs.mkdirSync(at, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const st = fs.lstatSync(dir);
+  return st.isDirectory() && ownedAndPrivate(st);
+}
+
+/**
+ * Write `data` as `file` (a private temporary file, written whole, renamed over it; removed
+ * on any failure); drop the caches of the same bundle path made for another Node or another
+ * build of it (names not starting with `current`), the oldest variants beyond
+ * {@link MAX_VARIANTS}, and temporary files of writers that died.
+ */
+function writeCache(file: string, data: Buffer, current: string, location: { anchor: string; anchorMayBeMissing: boolean }): void {
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!ownedAndPrivate(fs.lstatSync(dir))) return;
+  if (!makeCacheDir(dir, location.anchor, location.anchorMayBeMissing)) return;
   const tmp = `${file}.${process.pid}.tmp`;
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
   const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {
-    fs.writeSync(fd, data);
-  } finally {
-    fs.closeSync(fd);
+    try {
+      for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
-  fs.renameSync(tmp, file);
   const samePath = `${current.split('-')[0]}-`;
   const variants: { name: string; mtime: number }[] = [];
   for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(samePath) || !name.endsWith('.cache')) continue;
+    if (!name.startsWith(samePath)) continue;
+    if (name.endsWith('.tmp')) {
+      const tmpStat = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
+      if (tmpStat && Date.now() - tmpStat.mtimeMs > STALE_TMP_MS) fs.rmSync(path.join(dir, name), { force: true });
+      continue;
+    }
+    if (!name.endsWith('.cache')) continue;
     if (!name.startsWith(`${current}.`)) fs.rmSync(path.join(dir, name), { force: true });
     else variants.push({ name, mtime: fs.statSync(path.join(dir, name)).mtimeMs });
   }
@@ -112,7 +188,8 @@ function runWithCompileCache(
   file: string,
   options: { env?: NodeJS.ProcessEnv; variant?: string } = {},
 ): { file?: string; used: boolean } {
-  const dir = cacheDir(options.env ?? process.env);
+  const location = cacheLocation(options.env ?? process.env);
+  const dir = location?.dir;
   const v = options.variant ?? 'default';
   const variant = /^[a-z0-9-]{1,40}$/.test(v) ? v : fnv1a(v);
   let base = '';
@@ -135,12 +212,13 @@ function runWithCompileCache(
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   // A leading #! line is not JavaScript inside the CommonJS wrapper; keep its length for columns.
   const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
-  const script = new vm.Script(nodeModule.wrap(body), { filename: file, ...(cachedData ? { cachedData } : {}) });
-  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
+  const compile = () => new vm.Script(nodeModule.wrap(body), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = cachedData ? withChecksums(compile) : compile();
+  if (cacheFile && location && (!cachedData || script.cachedDataRejected)) {
     const target = cacheFile;
     process.once('exit', () => {
       try {
-        writeCache(target, script.createCachedData(), base);
+        writeCache(target, withChecksums(() => script.createCachedData()), base, location);
       } catch {
         // no cache then: read-only home, full disk, a directory owned by someone else
       }

@@ -2,7 +2,7 @@
 // directory and the file are the user's own and private; never an error.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,53 @@ describe('runWithCompileCache', () => {
     const r = run();
     expect(r).toMatchObject({ output: '42 prog.cjs', status: 3, result: { used: false } });
     expect(run().result.used).toBe(true);
+  });
+
+  it('ignores and rewrites a cache whose payload is damaged under an intact header (regression: V8 crashed on it, every run)', () => {
+    const file = run().result.file!;
+    const data = readFileSync(file);
+    for (const at of [200, data.length >> 1, data.length - 100]) {
+      const bad = Buffer.from(data);
+      for (let k = at; k < at + 64 && k < bad.length; k++) bad[k] = bad[k]! ^ 0xff;
+      writeFileSync(file, bad, { mode: 0o600 });
+      expect(run()).toMatchObject({ output: '42 prog.cjs', status: 3, result: { used: false } });
+      expect(run().result.used).toBe(true);
+    }
+  });
+
+  it('leaves no temporary file when the cache cannot be written (regression)', () => {
+    const file = run().result.file!;
+    rmSync(file);
+    mkdirSync(file); // the cache's own name taken by a directory: rename fails
+    for (let i = 0; i < 2; i++) expect(run()).toMatchObject({ output: '42 prog.cjs', status: 3 });
+    expect(cacheFiles().filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)('installs no truncated cache on a full disk, and leaves no temporary file (regression)', () => {
+    mkdirSync(cache, { recursive: true });
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', cache]).status).toBe(0);
+    try {
+      // Almost full: room for the folder and part of the cache (a program with a large one).
+      writeFileSync(join(cache, 'filler'), Buffer.alloc(12 * 1024));
+      const body = 'x = (x * 31 + 7) % 1000003; '.repeat(4000);
+      writeFileSync(program, `let x = 1;\nconst big = () => { ${body} return x; };\nbig();\nconsole.log(42, 'prog.cjs');\nprocess.exitCode = 3;\n`);
+      for (let i = 0; i < 2; i++) expect(run()).toMatchObject({ output: '42 prog.cjs', status: 3, result: { used: false } });
+      expect(cacheFiles().filter((n) => n.endsWith('.tmp') || n.endsWith('.cache'))).toEqual([]);
+    } finally {
+      spawnSync('umount', [cache]);
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)('creates nothing in a home that is not the user\'s own (root with another user\'s HOME)', () => {
+    const home = join(dir, 'alice');
+    mkdirSync(home);
+    chownSync(home, 65534, 65534);
+    expect(run({ HOME: home })).toMatchObject({ output: '42 prog.cjs', result: { used: false } });
+    expect(readdirSync(home)).toEqual([]);
+    // A missing $XDG_CACHE_HOME is made when its nearest existing parent is the user's own.
+    const xdg = join(dir, 'x', 'y');
+    run({ XDG_CACHE_HOME: xdg });
+    expect(run({ XDG_CACHE_HOME: xdg }).result.used).toBe(true);
   });
 
   it('never reads a cache from a directory others can write, nor writes one there', () => {
