@@ -1,11 +1,24 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Container, MountConfig, NamespaceConfig } from './container.js';
 
+/**
+ * The lists below are frozen, deeply: a plan kept for reuse (exec()'s plan cache) depends on
+ * them, so changing one at run time would change fresh plans but not kept ones. Copy them to
+ * change a container's defaults (`rootfsContainer(dir, { mounts: [...DEFAULT_MOUNTS, m] })`).
+ */
+function frozen<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** PATH used to find args[0] when the container's env has none (as runc and Docker). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The mounts every container gets unless its config lists its own (runc spec's list). */
-export const DEFAULT_MOUNTS: readonly MountConfig[] = [
+export const DEFAULT_MOUNTS: readonly MountConfig[] = frozen([
   { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
   { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
   {
@@ -17,10 +30,10 @@ export const DEFAULT_MOUNTS: readonly MountConfig[] = [
   { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
   { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-];
+]);
 
 /** runc's default `linux.maskedPaths`. */
-export const DEFAULT_MASKED_PATHS: readonly string[] = [
+export const DEFAULT_MASKED_PATHS: readonly string[] = frozen([
   '/proc/acpi',
   '/proc/asound',
   '/proc/kcore',
@@ -32,28 +45,28 @@ export const DEFAULT_MASKED_PATHS: readonly string[] = [
   '/sys/firmware',
   '/proc/scsi',
   '/sys/devices/virtual/powercap',
-];
+]);
 
 /** runc's default `linux.readonlyPaths`. */
-export const DEFAULT_READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const DEFAULT_READONLY_PATHS: readonly string[] = frozen(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
 
 /** The namespaces of a default container: mount, pid, uts, ipc and a network with only `lo`. */
-export const DEFAULT_NAMESPACES: readonly NamespaceConfig[] = [
+export const DEFAULT_NAMESPACES: readonly NamespaceConfig[] = frozen([
   { type: 'mount' },
   { type: 'pid' },
   { type: 'uts' },
   { type: 'ipc' },
   { type: 'network' },
-];
+]);
 
 /**
  * Host directories the embedded default shows read-only (symlinks among them, as on merged-/usr
  * systems, are recreated as the same symlinks).
  */
-export const HOST_SANDBOX_PATHS: readonly string[] = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
+export const HOST_SANDBOX_PATHS: readonly string[] = frozen(['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc']);
 
 /** Host files hidden in the embedded default (bound over with /dev/null). */
-export const HOST_SANDBOX_MASKED_PATHS: readonly string[] = ['/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-'];
+export const HOST_SANDBOX_MASKED_PATHS: readonly string[] = frozen(['/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-']);
 
 /**
  * A fresh container id: `ns-` and 12 hex digits, 6 bytes of /dev/urandom (read directly:

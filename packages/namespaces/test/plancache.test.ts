@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clearPlanCache, planContainerCached } from '../src/plan.js';
-import { embeddedDefault, planContainer, rootfsContainer, type Container } from '../src/index.js';
+import { DEFAULT_MOUNTS, HOST_SANDBOX_PATHS, embeddedDefault, planContainer, rootfsContainer, type Container, type MountConfig } from '../src/index.js';
 
 let dir: string;
 let rootfs: string;
@@ -100,6 +100,12 @@ describe('planContainerCached', () => {
 
   it('gives the embedded default (host directories, read-only) as planContainer does', () => {
     for (const id of ['e1', 'e2']) expect(planContainerCached(embeddedDefault({ id })).plan).toEqual(planContainer(embeddedDefault({ id })).plan);
+  });
+
+  it('has frozen default lists, which kept plans depend on (regression: a pushed mount changed fresh plans only)', () => {
+    expect(() => (DEFAULT_MOUNTS as MountConfig[]).push({ destination: '/extra', type: 'tmpfs', source: 'tmpfs' })).toThrow(TypeError);
+    expect(() => (DEFAULT_MOUNTS[0]!.options as string[]).push('rw')).toThrow(TypeError);
+    expect(() => (HOST_SANDBOX_PATHS as string[]).push('/opt')).toThrow(TypeError);
   });
 
   it('keeps configs apart: another user is another plan', () => {
