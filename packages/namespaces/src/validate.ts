@@ -1,8 +1,10 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
+import { DEFAULT_CAPABILITIES, isCapabilityName, parseCapability } from '@ns/capabilities';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import type { Container, NamespaceType } from './container.js';
 import { checkIdMappings } from './idmap.js';
+import { MAX_ID } from './user.js';
 
 /** RLIMIT_* names to resource numbers (getrlimit(2)). */
 export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
@@ -94,6 +96,53 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A list of strings, every index checked (holes included, which `some`/`forEach` skip),
+ * none holding a NUL byte.
+ * @throws NsError `ERR_NS_CONFIG` naming `field` or `field[i]`.
+ */
+function checkStrings(value: unknown, field: string, what: string): asserts value is string[] {
+  if (!Array.isArray(value)) throw configError(`${field}: expected a list of ${what}, got ${show(value)}`, field);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== 'string') throw configError(`${field}[${i}]: expected a string, got ${show(v)}`, `${field}[${i}]`);
+    noNul(v, `${field}[${i}]`);
+  }
+}
+
+/** A list of capability names {@link parseCapability} knows (`CAP_KILL`, `kill` ...). */
+function checkCapabilities(value: unknown, field: string): void {
+  checkStrings(value, field, 'capability names');
+  value.forEach((name, i) => {
+    if (!isCapabilityName(name)) throw configError(`${field}[${i}]: unknown capability ${JSON.stringify(name)}`, `${field}[${i}]`);
+  });
+}
+
+/** An optional boolean flag: `'no'` must not read as true. */
+function checkBoolean(value: unknown, field: string): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw configError(`${field}: expected true or false, got ${show(value)}`, field);
+  }
+}
+
+/** uid_map/gid_map entries: the shape here, the ranges in {@link checkIdMappings}. */
+function checkMappingShape(value: unknown, field: string): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) throw configError(`${field}: expected a list of { containerID, hostID, size }, got ${show(value)}`, field);
+  const id = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+  for (let i = 0; i < value.length; i++) {
+    const m: unknown = value[i];
+    if (!isObject(m) || !id(m.containerID) || !id(m.hostID) || !id(m.size) || m.size === 0) {
+      throw configError(`${field}[${i}]: expected { containerID, hostID, size } (non-negative integers, size >= 1), got ${show(m)}`, `${field}[${i}]`);
+    }
+  }
+}
+
+/** Root propagation modes (config-linux.md, and runc's `r` forms). */
+const PROPAGATION = /^r?(shared|slave|private|unbindable)$/;
+
+const CAPABILITY_SET_NAMES = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'];
+
 /** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
 export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -106,62 +155,116 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0
  * Check a container config and return a normalized copy: rootfs absolute with symlinks
  * resolved, cwd defaulted to `/`. Nothing is created.
  *
- * @throws NsError `ERR_NS_CONFIG` naming the field and the cause (bad id, relative cwd,
- *   env entry without `=`, hostname without a new UTS namespace, an existing network
- *   namespace together with a new one ...); `ERR_NS_NOT_FOUND` when the rootfs does not
- *   exist; `ENOTDIR` when it is not a directory.
+ * Checks shapes as well as values, cheaply (no parsing library, no system calls but the
+ * rootfs lookup): every list index (holes too), strings, booleans, integers, known names.
+ *
+ * @throws NsError `ERR_NS_CONFIG` with `path` naming the field (`config` for a value that is
+ *   not an object at all) and the cause: bad id, relative cwd, env entry without `=`, a list
+ *   that is not one or holds a non-string (`mounts[2].options[0]`, `maskedPaths[1]`), a
+ *   mount with neither type nor source, a flag that is not a boolean (`readonly`, `terminal`,
+ *   `noNewPrivileges`), an unknown capability (`capabilities[2]`,
+ *   `capabilitySets.bounding[0]`), an rlimit that is not a non-negative integer or Infinity
+ *   or whose soft limit exceeds the hard one, a malformed id mapping or additional gid,
+ *   hostname without a new UTS namespace, an existing network namespace together with a
+ *   new one ...; `ERR_NS_NOT_FOUND` when the rootfs does not exist; `ENOTDIR` when it is
+ *   not a directory.
  */
 export function validateContainer(input: Container): Container {
+  if (!isObject(input)) throw configError(`config: expected a container object, got ${show(input)}`, 'config');
   const c: Container = { ...input };
   if (c.id === undefined) throw configError('id: missing (a container id is required)', 'id');
   if (typeof c.id !== 'string' || !CONTAINER_ID.test(c.id)) {
-    throw configError(`id: invalid container id ${JSON.stringify(c.id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
+    throw configError(`id: invalid container id ${show(c.id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
   }
-  if (!Array.isArray(c.args) || c.args.length === 0 || c.args.some((a) => typeof a !== 'string')) {
+  if (!Array.isArray(c.args) || c.args.length === 0) {
     throw configError('args: expected a non-empty list of strings (process.args)', 'args');
   }
+  checkStrings(c.args, 'args', 'strings (process.args)');
   if (c.args[0] === '') throw configError('args[0]: empty command', 'args[0]');
-  c.args.forEach((a, i) => noNul(a, `args[${i}]`));
   c.env = c.env ?? [];
   if (!Array.isArray(c.env)) throw configError('env: expected a list of KEY=value strings', 'env');
-  c.env.forEach((e, i) => {
+  for (let i = 0; i < c.env.length; i++) {
+    const e: unknown = c.env[i];
     if (typeof e !== 'string' || !e.includes('=') || e.startsWith('=')) {
-      throw configError(`env[${i}]: expected KEY=value, got ${JSON.stringify(e)}`, `env[${i}]`);
+      throw configError(`env[${i}]: expected KEY=value, got ${show(e)}`, `env[${i}]`);
     }
-  });
-  c.env.forEach((e, i) => noNul(e, `env[${i}]`));
+    noNul(e, `env[${i}]`);
+  }
   c.cwd = c.cwd || '/';
-  if (typeof c.cwd !== 'string') throw configError(`cwd: expected a path string, got ${JSON.stringify(c.cwd)}`, 'cwd');
+  if (typeof c.cwd !== 'string') throw configError(`cwd: expected a path string, got ${show(c.cwd)}`, 'cwd');
   noNul(c.cwd, 'cwd');
-  if (!isAbsolute(c.cwd)) throw configError(`cwd: must be an absolute path, got ${JSON.stringify(c.cwd)}`, 'cwd');
+  if (!isAbsolute(c.cwd)) throw configError(`cwd: must be an absolute path, got ${show(c.cwd)}`, 'cwd');
   c.user = c.user || '0:0';
   if (typeof c.user !== 'string') {
-    throw configError(`user: expected "uid[:gid]" or "name[:group]", got ${JSON.stringify(c.user)}`, 'user');
+    throw configError(`user: expected "uid[:gid]" or "name[:group]", got ${show(c.user)}`, 'user');
   }
   noNul(c.user, 'user');
+  if (c.additionalGids !== undefined) {
+    if (!Array.isArray(c.additionalGids)) throw configError(`additionalGids: expected a list of gids, got ${show(c.additionalGids)}`, 'additionalGids');
+    for (let i = 0; i < c.additionalGids.length; i++) {
+      const g: unknown = c.additionalGids[i];
+      if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > MAX_ID) {
+        throw configError(`additionalGids[${i}]: expected a gid 0..${MAX_ID}, got ${show(g)}`, `additionalGids[${i}]`);
+      }
+    }
+  }
+  checkBoolean(c.readonly, 'readonly');
+  checkBoolean(c.terminal, 'terminal');
+  checkBoolean(c.noNewPrivileges, 'noNewPrivileges');
+  if (c.bundle !== undefined && typeof c.bundle !== 'string') throw configError(`bundle: expected a directory path, got ${show(c.bundle)}`, 'bundle');
+
+  if (c.capabilities !== undefined) checkCapabilities(c.capabilities, 'capabilities');
+  if (c.dropCapabilities !== undefined) checkCapabilities(c.dropCapabilities, 'dropCapabilities');
+  if (c.capabilitySets !== undefined) {
+    const sets: unknown = c.capabilitySets;
+    if (!isObject(sets)) {
+      throw configError(`capabilitySets: expected { bounding?, effective?, permitted?, inheritable?, ambient? }, got ${show(sets)}`, 'capabilitySets');
+    }
+    for (const [name, list] of Object.entries(sets)) {
+      if (!CAPABILITY_SET_NAMES.includes(name)) {
+        throw configError(`capabilitySets.${name}: unknown set (expected ${CAPABILITY_SET_NAMES.join(', ')})`, `capabilitySets.${name}`);
+      }
+      if (list !== undefined) checkCapabilities(list, `capabilitySets.${name}`);
+    }
+    // capset(2) refuses an effective capability that is not permitted.
+    const { bounding, effective, permitted } = c.capabilitySets;
+    const numbers = (names: readonly string[]) => new Set(names.map(parseCapability));
+    const allowed = numbers(permitted ?? bounding ?? DEFAULT_CAPABILITIES);
+    const extra = (effective ?? bounding ?? DEFAULT_CAPABILITIES).filter((n) => !allowed.has(parseCapability(n)));
+    if (extra.length > 0) {
+      throw configError(`capabilitySets.effective: ${extra.join(', ')} must also be in capabilitySets.permitted`, 'capabilitySets.effective');
+    }
+  }
 
   if (!Array.isArray(c.namespaces)) {
     throw configError('namespaces: expected a list of { type, path? } (linux.namespaces); rootfsContainer() fills it', 'namespaces');
   }
   const types = new Set<string>();
-  c.namespaces.forEach((ns, i) => {
+  for (let i = 0; i < c.namespaces.length; i++) {
+    const ns = c.namespaces[i]!;
     if (typeof ns !== 'object' || ns === null) throw configError(`namespaces[${i}]: expected { type, path? }`, `namespaces[${i}]`);
     if (!NAMESPACE_TYPES.includes(ns.type)) {
-      throw configError(`namespaces[${i}].type: unknown namespace type ${JSON.stringify(ns.type)}`, `namespaces[${i}].type`);
+      throw configError(`namespaces[${i}].type: unknown namespace type ${show(ns.type)}`, `namespaces[${i}].type`);
     }
     if (types.has(ns.type)) {
       const what = ns.type === 'network' ? 'an existing network namespace cannot be combined with a new one' : 'listed twice';
       throw configError(`namespaces[${i}]: ${ns.type} namespace ${what}`, `namespaces[${i}]`);
     }
     types.add(ns.type);
+    if (ns.path !== undefined && typeof ns.path !== 'string') {
+      throw configError(`namespaces[${i}].path: expected a path string, got ${show(ns.path)}`, `namespaces[${i}].path`);
+    }
     if (ns.path !== undefined && ns.type !== 'network') {
       throw configError(`namespaces[${i}].path: joining an existing ${ns.type} namespace is not supported yet`, `namespaces[${i}].path`);
     }
     if (ns.path !== undefined && !isAbsolute(ns.path)) {
       throw configError(`namespaces[${i}].path: must be absolute, got ${JSON.stringify(ns.path)}`, `namespaces[${i}].path`);
     }
-  });
+    if (ns.path !== undefined) noNul(ns.path, `namespaces[${i}].path`);
+  }
   if (!types.has('mount')) throw configError('namespaces: a mount namespace is required (pivot_root needs one)', 'namespaces');
+  checkMappingShape(c.uidMappings, 'uidMappings');
+  checkMappingShape(c.gidMappings, 'gidMappings');
   if (types.has('user')) {
     checkIdMappings(c.uidMappings ?? [], 'uidMappings');
     checkIdMappings(c.gidMappings ?? [], 'gidMappings');
@@ -170,6 +273,9 @@ export function validateContainer(input: Container): Container {
   }
   if (types.has('time')) throw configError('namespaces: time namespaces are not supported yet', 'namespaces');
 
+  if (c.hostname !== undefined && typeof c.hostname !== 'string') {
+    throw configError(`hostname: expected a string, got ${show(c.hostname)}`, 'hostname');
+  }
   if (c.hostname !== undefined && c.hostname !== '') {
     const uts = c.namespaces.find((ns) => ns.type === 'uts');
     if (!uts || uts.path !== undefined) {
@@ -180,24 +286,44 @@ export function validateContainer(input: Container): Container {
     }
   }
 
-  (c.mounts ?? []).forEach((m, i) => {
+  if (c.mounts !== undefined && !Array.isArray(c.mounts)) {
+    throw configError(`mounts: expected a list of { destination, type?, source?, options? }, got ${show(c.mounts)}`, 'mounts');
+  }
+  for (let i = 0; i < (c.mounts?.length ?? 0); i++) {
+    const m: unknown = c.mounts![i];
+    if (!isObject(m)) throw configError(`mounts[${i}]: expected { destination, type?, source?, options? }, got ${show(m)}`, `mounts[${i}]`);
     const field = `mounts[${i}].destination`;
     if (typeof m.destination !== 'string' || !isAbsolute(m.destination)) {
-      throw configError(`${field}: must be an absolute path, got ${JSON.stringify(m.destination)}`, field);
+      throw configError(`${field}: must be an absolute path, got ${show(m.destination)}`, field);
     }
     noNul(m.destination, field);
-    if (m.source !== undefined) noNul(m.source, `mounts[${i}].source`);
+    for (const key of ['type', 'source'] as const) {
+      const v = m[key];
+      if (v === undefined) continue;
+      if (typeof v !== 'string') throw configError(`mounts[${i}].${key}: expected a string, got ${show(v)}`, `mounts[${i}].${key}`);
+      noNul(v, `mounts[${i}].${key}`);
+    }
+    if (!m.type && !m.source) {
+      throw configError(`mounts[${i}]: needs a type (tmpfs, proc ...) or a source (a host path to bind)`, `mounts[${i}]`);
+    }
+    if (m.options !== undefined) checkStrings(m.options, `mounts[${i}].options`, 'mount options');
+    const options = (m.options ?? []) as string[];
     const dest = posix.resolve('/', m.destination);
     if (dest === '/') throw configError(`${field}: the destination cannot be /`, field);
     // As runc: only procfs on /proc, and below it only binds over the files lxcfs provides.
-    const bind = m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+    const bind = m.type === 'bind' || options.some((o) => o === 'bind' || o === 'rbind');
     if (dest === '/proc' && m.type !== 'proc') {
       throw configError(`${field}: only a proc mount may go on /proc, got ${JSON.stringify(m.type ?? 'bind')}`, field);
     }
     if (dest.startsWith('/proc/') && !(bind && PROC_BIND_ALLOWED.has(dest))) {
       throw configError(`${field}: mounting over ${dest} is not allowed (it would hide the container's /proc)`, field);
     }
-  });
+  }
+  if (c.maskedPaths !== undefined) checkStrings(c.maskedPaths, 'maskedPaths', 'paths');
+  if (c.readonlyPaths !== undefined) checkStrings(c.readonlyPaths, 'readonlyPaths', 'paths');
+  if (c.rootfsPropagation !== undefined && (typeof c.rootfsPropagation !== 'string' || !PROPAGATION.test(c.rootfsPropagation))) {
+    throw configError(`rootfsPropagation: unknown propagation ${show(c.rootfsPropagation)} (expected [r]shared, [r]slave, [r]private or [r]unbindable)`, 'rootfsPropagation');
+  }
 
   if (c.rlimits !== undefined) {
     if (!Array.isArray(c.rlimits)) throw configError('rlimits: expected a list of { type, soft, hard } (process.rlimits)', 'rlimits');
@@ -223,11 +349,14 @@ export function validateContainer(input: Container): Container {
     }
   }
   if (c.oomScoreAdj !== undefined && (!Number.isInteger(c.oomScoreAdj) || c.oomScoreAdj < -1000 || c.oomScoreAdj > 1000)) {
-    throw configError(`oomScoreAdj: expected an integer -1000..1000, got ${JSON.stringify(c.oomScoreAdj)}`, 'oomScoreAdj');
+    throw configError(`oomScoreAdj: expected an integer -1000..1000, got ${show(c.oomScoreAdj)}`, 'oomScoreAdj');
+  }
+  if (c.sysctl !== undefined && !isObject(c.sysctl)) {
+    throw configError(`sysctl: expected an object of name: value strings, got ${show(c.sysctl)}`, 'sysctl');
   }
   for (const [key, value] of Object.entries(c.sysctl ?? {})) checkSysctl(key, value, c);
   if (c.umask !== undefined && (!Number.isInteger(c.umask) || c.umask < 0 || c.umask > 0o777)) {
-    throw configError(`umask: expected an integer 0..0o777, got ${JSON.stringify(c.umask)}`, 'umask');
+    throw configError(`umask: expected an integer 0..0o777, got ${show(c.umask)}`, 'umask');
   }
 
   if (c.rootfs !== null) {

@@ -59,3 +59,124 @@ describe('validateContainer: rlimits are never read as unlimited by mistake', ()
     }
   });
 });
+
+describe('validateContainer names the field of a malformed value (ERR_NS_CONFIG, not a TypeError)', () => {
+  const base = (): Container => rootfsContainer('/tmp', { id: 'v1', args: ['/bin/true'] });
+  const withUts = (): Container => ({ ...base(), namespaces: [{ type: 'mount' }, { type: 'uts' }] });
+  const cases: [string, () => unknown, string][] = [
+    // the config itself
+    ['a null config', () => null, 'config'],
+    ['a string config', () => 'x', 'config'],
+    ['an array config', () => [], 'config'],
+    // sparse and malformed lists of strings
+    ['a hole in args', () => ({ ...base(), args: ['/bin/echo', , 'x'] }), 'args[1]'],
+    ['a number in args', () => ({ ...base(), args: ['/bin/echo', 5] }), 'args[1]'],
+    ['a hole in env', () => ({ ...base(), env: ['A=1', , 'B=2'] }), 'env[1]'],
+    // mounts
+    ['mounts: {}', () => ({ ...base(), mounts: {} }), 'mounts'],
+    ["mounts: '/x'", () => ({ ...base(), mounts: '/x' }), 'mounts'],
+    ['mounts: [null]', () => ({ ...base(), mounts: [null] }), 'mounts[0]'],
+    ['a hole in mounts', () => ({ ...base(), mounts: [{ destination: '/a', type: 'tmpfs' }, , { destination: '/b', type: 'tmpfs' }] }), 'mounts[1]'],
+    ['mount source: 5', () => ({ ...base(), mounts: [{ destination: '/x', source: 5 }] }), 'mounts[0].source'],
+    ['mount type: 5', () => ({ ...base(), mounts: [{ destination: '/x', type: 5 }] }), 'mounts[0].type'],
+    ['mount type: {}', () => ({ ...base(), mounts: [{ destination: '/x', type: {} }] }), 'mounts[0].type'],
+    ["mount options: 'ro'", () => ({ ...base(), mounts: [{ destination: '/x', type: 'tmpfs', options: 'ro' }] }), 'mounts[0].options'],
+    ['mount options: [5]', () => ({ ...base(), mounts: [{ destination: '/x', type: 'tmpfs', options: [5] }] }), 'mounts[0].options[0]'],
+    ['mount options: null', () => ({ ...base(), mounts: [{ destination: '/x', type: 'tmpfs', options: null }] }), 'mounts[0].options'],
+    ['a mount with neither type nor source', () => ({ ...base(), mounts: [{ destination: '/x', options: ['ro'] }] }), 'mounts[0]'],
+    // masked and read-only paths
+    ['maskedPaths: {}', () => ({ ...base(), maskedPaths: {} }), 'maskedPaths'],
+    ["maskedPaths: '/proc/kcore'", () => ({ ...base(), maskedPaths: '/proc/kcore' }), 'maskedPaths'],
+    ['maskedPaths: [5]', () => ({ ...base(), maskedPaths: [5] }), 'maskedPaths[0]'],
+    ['maskedPaths: [null]', () => ({ ...base(), maskedPaths: [null] }), 'maskedPaths[0]'],
+    ['readonlyPaths: [{}]', () => ({ ...base(), readonlyPaths: [{}] }), 'readonlyPaths[0]'],
+    ['readonlyPaths: 5', () => ({ ...base(), readonlyPaths: 5 }), 'readonlyPaths'],
+    // capabilities
+    ['capabilities: {}', () => ({ ...base(), capabilities: {} }), 'capabilities'],
+    ["capabilities: 'CAP_KILL'", () => ({ ...base(), capabilities: 'CAP_KILL' }), 'capabilities'],
+    ['an unknown capability', () => ({ ...base(), capabilities: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'] }), 'capabilities[2]'],
+    ["dropCapabilities: 'CAP_KILL'", () => ({ ...base(), dropCapabilities: 'CAP_KILL' }), 'dropCapabilities'],
+    ['dropCapabilities: {}', () => ({ ...base(), dropCapabilities: {} }), 'dropCapabilities'],
+    ['an unknown capability to drop', () => ({ ...base(), dropCapabilities: ['CAP_BAR'] }), 'dropCapabilities[0]'],
+    ["capabilitySets: 'x'", () => ({ ...base(), capabilitySets: 'x' }), 'capabilitySets'],
+    ['capabilitySets: []', () => ({ ...base(), capabilitySets: [] }), 'capabilitySets'],
+    ['capabilitySets: { bounding: 5 }', () => ({ ...base(), capabilitySets: { bounding: 5 } }), 'capabilitySets.bounding'],
+    ['capabilitySets with an unknown set', () => ({ ...base(), capabilitySets: { bounding: [], extra: [] } }), 'capabilitySets.extra'],
+    ['capabilitySets with an unknown capability', () => ({ ...base(), capabilitySets: { ambient: ['CAP_FOO'] } }), 'capabilitySets.ambient[0]'],
+    ['an effective capability not permitted', () => ({ ...base(), capabilitySets: { bounding: ['CAP_KILL'], effective: ['CAP_CHOWN'] } }), 'capabilitySets.effective'],
+    // rlimits
+    ['rlimits: {}', () => ({ ...base(), rlimits: {} }), 'rlimits'],
+    ['rlimits: [null]', () => ({ ...base(), rlimits: [null] }), 'rlimits[0]'],
+    // hostname
+    ['hostname: 5', () => ({ ...withUts(), hostname: 5 }), 'hostname'],
+    ['hostname: null', () => ({ ...withUts(), hostname: null }), 'hostname'],
+    // id mappings
+    ["uidMappings: 'x'", () => ({ ...base(), uidMappings: 'x' }), 'uidMappings'],
+    ['gidMappings: {}', () => ({ ...base(), gidMappings: {} }), 'gidMappings'],
+    ['uidMappings: [null]', () => ({ ...base(), uidMappings: [null] }), 'uidMappings[0]'],
+    ['a mapping of size 0', () => ({ ...base(), uidMappings: [{ containerID: 0, hostID: 1000, size: 0 }] }), 'uidMappings[0]'],
+    ['a negative hostID', () => ({ ...base(), gidMappings: [{ containerID: 0, hostID: -1, size: 1 }] }), 'gidMappings[0]'],
+    ['a string containerID', () => ({ ...base(), uidMappings: [{ containerID: '0', hostID: 0, size: 1 }] }), 'uidMappings[0]'],
+    // namespaces, gids
+    ['namespaces path: 5', () => ({ ...base(), namespaces: [{ type: 'mount' }, { type: 'network', path: 5 }] }), 'namespaces[1].path'],
+    ['a hole in namespaces', () => ({ ...base(), namespaces: [{ type: 'mount' }, , { type: 'pid' }] }), 'namespaces[1]'],
+    ['additionalGids: {}', () => ({ ...base(), additionalGids: {} }), 'additionalGids'],
+    ['additionalGids: [-1]', () => ({ ...base(), additionalGids: [-1] }), 'additionalGids[0]'],
+    ["additionalGids: ['5']", () => ({ ...base(), additionalGids: ['5'] }), 'additionalGids[0]'],
+    ['a hole in additionalGids', () => ({ ...base(), additionalGids: [1, , 2] }), 'additionalGids[1]'],
+    // flags: a string is not true
+    ["readonly: 'no'", () => ({ ...base(), readonly: 'no' }), 'readonly'],
+    ["noNewPrivileges: 'no'", () => ({ ...base(), noNewPrivileges: 'no' }), 'noNewPrivileges'],
+    ["terminal: 'yes'", () => ({ ...base(), terminal: 'yes' }), 'terminal'],
+    // the rest of the fields
+    ["sysctl: 'x'", () => ({ ...base(), sysctl: 'x' }), 'sysctl'],
+    ['rootfsPropagation: 5', () => ({ ...base(), rootfsPropagation: 5 }), 'rootfsPropagation'],
+    ["rootfsPropagation: 'constructor'", () => ({ ...base(), rootfsPropagation: 'constructor' }), 'rootfsPropagation'],
+    ['bundle: 5', () => ({ ...base(), bundle: 5 }), 'bundle'],
+    ['id: 5n (no TypeError from JSON.stringify)', () => ({ ...base(), id: 5n }), 'id'],
+    ['oomScoreAdj: 5n', () => ({ ...base(), oomScoreAdj: 5n }), 'oomScoreAdj'],
+  ];
+  it.each(cases)('%s', (_name, config, path) => rejects(config(), path));
+
+  it('gives the unknown capability and its index in the message', () => {
+    const c = { ...base(), capabilities: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'] };
+    expect(() => validateContainer(c)).toThrow(/^capabilities\[2\]: unknown capability "CAP_FOO"$/);
+  });
+
+  it('still accepts a full valid config, any capability spelling parseCapability takes', () => {
+    const c: Container = {
+      ...withUts(),
+      readonly: true,
+      terminal: false,
+      noNewPrivileges: true,
+      hostname: 'box',
+      env: ['PATH=/bin', 'A=1'],
+      additionalGids: [10, 20],
+      capabilities: ['CAP_KILL', 'chown', 'NET_BIND_SERVICE'],
+      dropCapabilities: ['CAP_KILL'],
+      capabilitySets: { bounding: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL'], effective: ['CAP_KILL'], inheritable: [], ambient: ['CAP_KILL'] },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid'] },
+        { destination: '/tmp', type: 'tmpfs' },
+        { destination: '/data', source: '/tmp', options: ['rbind', 'ro'] },
+      ],
+      maskedPaths: ['/proc/kcore'],
+      readonlyPaths: ['/proc/sys'],
+      rootfsPropagation: 'rslave',
+      rlimits: [{ type: 'RLIMIT_NOFILE', soft: 64, hard: 128 }],
+      sysctl: { 'kernel.hostname': 'box' },
+      umask: 0o22,
+      oomScoreAdj: 10,
+      bundle: '/tmp',
+    };
+    expect(validateContainer(c)).toMatchObject({ ...c, rootfs: expect.any(String) });
+    const userns: Container = {
+      ...base(),
+      namespaces: [{ type: 'mount' }, { type: 'user' }],
+      hostname: undefined,
+      uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
+    };
+    expect(() => validateContainer(userns)).not.toThrow();
+  });
+});
