@@ -1,5 +1,5 @@
 import { closeSync, openSync, readlinkSync } from 'node:fs';
-import { CLONE, ErrorCode, NsError, PR, type Step } from '@ns/syscalls';
+import { CLONE, ErrorCode, NsError, PR, configError, type Step } from '@ns/syscalls';
 import type { NamespaceType } from './container.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
@@ -46,8 +46,10 @@ const JOIN_ORDER: [NamespaceType, string, number][] = [
  * affects children, clones again with CLONE_PARENT: the returned process is the real one,
  * a child of this Node process, with its own exit status.
  *
- * @throws NsError `ERR_NS_STATE` when the container is not running, `ERR_NS_NOT_FOUND` for
- *   an unknown user, an errno name for a failed step (`execve /bin/nope: ENOENT`).
+ * @throws NsError `ERR_NS_CONFIG` naming `state`, `state.config` or `process` when they are
+ *   not objects, or the field of the process or config that is invalid (as validateContainer);
+ *   `ERR_NS_STATE` when the container is not running, `ERR_NS_NOT_FOUND` for an unknown user,
+ *   an errno name for a failed step (`execve /bin/nope: ENOENT`).
  * @see setns(2), pid_namespaces(7), runc exec
  */
 export function execIn(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): ContainerProcess {
@@ -65,6 +67,22 @@ export async function execInAsync(state: ContainerState, proc: ExecInProcess, op
   return joinAndLaunch(state, proc, options, launchAsync);
 }
 
+/**
+ * The arguments of execIn()/execInAsync() before anything is opened: a state as
+ * startContainer() or the state store returns it, and a process object (its fields are
+ * checked with the container's config by validateContainer()).
+ * @throws NsError `ERR_NS_CONFIG` naming `state`, `state.id`, `state.pid`, `state.config`
+ *   or `process`.
+ */
+function checkExecInArguments(state: unknown, proc: unknown): void {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(state)) throw configError('state: expected the state of a running container ({ id, pid, config ... })', 'state');
+  if (typeof state.id !== 'string') throw configError('state.id: expected the container id', 'state.id');
+  if (typeof state.pid !== 'number' || !Number.isInteger(state.pid)) throw configError('state.pid: expected the pid of the container', 'state.pid');
+  if (!isObject(state.config)) throw configError('state.config: expected the container config', 'state.config');
+  if (!isObject(proc)) throw configError('process: expected { args, env?, cwd?, user? ... }', 'process');
+}
+
 /** execIn's body with the launcher of exec() or execAsync(); descriptors it opens are closed once that settles. */
 function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
   state: ContainerState,
@@ -72,6 +90,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
   options: ExecOptions,
   start: (terminal: boolean, options: ExecOptions, makePlan: Parameters<typeof launch>[2], ptyRoot?: string) => R,
 ): R {
+  checkExecInArguments(state, proc);
   const config = state.config;
   const c = validateContainer({
     ...config,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rlimitValue, rootfsContainer, validateContainer, type Container } from '../src/index.js';
+import { execIn, execInAsync, rlimitValue, rootfsContainer, validateContainer, type Container, type ContainerState } from '../src/index.js';
 
 describe('validateContainer on hand-written configs', () => {
   const base = (): Container => rootfsContainer('/tmp', { id: 'v1', args: ['/bin/true'] });
@@ -178,5 +178,27 @@ describe('validateContainer names the field of a malformed value (ERR_NS_CONFIG,
       gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
     };
     expect(() => validateContainer(userns)).not.toThrow();
+  });
+});
+
+describe('execIn()/execInAsync() check their arguments before opening anything', () => {
+  const state = (): ContainerState =>
+    ({ id: 'v1', pid: 1, startTime: 'x', config: rootfsContainer('/tmp', { id: 'v1', args: ['/bin/true'] }) }) as unknown as ContainerState;
+  const cases: [string, () => [unknown, unknown], string][] = [
+    ['no process', () => [state(), undefined], 'process'],
+    ['a null process', () => [state(), null], 'process'],
+    ['no state', () => [undefined, { args: ['true'] }], 'state'],
+    ['a state without config', () => [{ ...state(), config: undefined }, { args: ['true'] }], 'state.config'],
+    ['a state without pid', () => [{ ...state(), pid: '1' }, { args: ['true'] }], 'state.pid'],
+    ['a state without id', () => [{ ...state(), id: 5 }, { args: ['true'] }], 'state.id'],
+    ['a process field of the wrong kind', () => [state(), { args: ['true'], terminal: 'yes' }], 'terminal'],
+  ];
+  it.each(cases)('execIn throws for %s', (_name, args, path) => {
+    const [s, p] = args();
+    expect(() => execIn(s as ContainerState, p as never)).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path }));
+  });
+  it.each(cases)('execInAsync rejects for %s', async (_name, args, path) => {
+    const [s, p] = args();
+    await expect(execInAsync(s as ContainerState, p as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path });
   });
 });
