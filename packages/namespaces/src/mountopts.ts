@@ -60,7 +60,8 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
  * @throws NsError ERR_NS_CONFIG naming `field` for an unknown name.
  */
 export function parsePropagation(name: string, field: string): number {
-  const flags = PROPAGATION_OPTIONS[name];
+  // Own keys only: `constructor` or `toString` is no propagation.
+  const flags = Object.hasOwn(PROPAGATION_OPTIONS, name) ? PROPAGATION_OPTIONS[name] : undefined;
   if (flags === undefined) throw configError(`${field}: unknown propagation "${name}"`, field);
   return flags;
 }
@@ -81,13 +82,13 @@ export function parseMountOptions(options: readonly string[] = [], type?: string
   let recursive = type === 'rbind';
   const data: string[] = [];
   for (const option of options) {
-    const flag = FLAG_OPTIONS[option];
+    const flag = Object.hasOwn(FLAG_OPTIONS, option) ? FLAG_OPTIONS[option] : undefined;
     if (flag) {
       flags = (flags | flag[0]) & ~flag[1];
       cleared = (cleared | flag[1]) & ~flag[0];
       continue;
     }
-    const prop = PROPAGATION_OPTIONS[option];
+    const prop = Object.hasOwn(PROPAGATION_OPTIONS, option) ? PROPAGATION_OPTIONS[option] : undefined;
     if (prop !== undefined) {
       propagation = prop;
       continue;

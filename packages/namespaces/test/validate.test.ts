@@ -202,3 +202,11 @@ describe('execIn()/execInAsync() check their arguments before opening anything',
     await expect(execInAsync(s as ContainerState, p as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path });
   });
 });
+
+describe('mount options', () => {
+  it('takes only its own option names: `constructor` or `toString` are filesystem data, not flags (regression)', async () => {
+    const { parseMountOptions, parsePropagation } = await import('../src/index.js');
+    expect(parseMountOptions(['constructor', 'toString', 'ro'])).toMatchObject({ propagation: 0, data: 'constructor,toString' });
+    expect(() => parsePropagation('constructor', 'rootfsPropagation')).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'rootfsPropagation' }));
+  });
+});
