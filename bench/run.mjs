@@ -61,7 +61,7 @@ if (argv.includes('--help')) {
 /** How many runs of everything: a full run stays under ~10 minutes on 2 cores. */
 const N = opt.quick
   ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1 }
-  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 5, procWarmup: 3, rssProc: 5 };
+  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 
@@ -224,7 +224,9 @@ function measureProcesses(cmds, { runs, rounds, warmup = 3 }) {
       if (failed.has(c.id)) continue;
       if (hyperfine) {
         const file = join(OUT, `hyperfine-${process.pid}.json`);
-        const r = tryRun(hyperfine, ['-N', '--style', 'none', '--warmup', String(warmup), '--runs', String(per), '--export-json', file, c.argv.map(quote).join(' ')], { cwd: c.cwd });
+        // Warm-up runs in the first round only: later rounds find caches warm already.
+        const w = round === 0 ? warmup : 0;
+        const r = tryRun(hyperfine, ['-N', '--style', 'none', '--warmup', String(w), '--runs', String(per), '--export-json', file, c.argv.map(quote).join(' ')], { cwd: c.cwd });
         if (r.status !== 0) {
           failed.add(c.id);
           c.error = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ');
@@ -234,7 +236,8 @@ function measureProcesses(cmds, { runs, rounds, warmup = 3 }) {
         rmSync(file, { force: true });
         times.get(c.id).push(...j.results[0].times.map((s) => s * 1000));
       } else {
-        for (let k = 0; k < warmup + per; k++) {
+        const w = round === 0 ? warmup : 0;
+        for (let k = 0; k < w + per; k++) {
           const t0 = process.hrtime.bigint();
           const r = spawnSync(c.argv[0], c.argv.slice(1), { stdio: 'ignore', cwd: c.cwd });
           const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -243,7 +246,7 @@ function measureProcesses(cmds, { runs, rounds, warmup = 3 }) {
             c.error = `exit ${r.status}`;
             break;
           }
-          if (k >= warmup) times.get(c.id).push(ms);
+          if (k >= w) times.get(c.id).push(ms);
         }
       }
     }
