@@ -98,7 +98,7 @@ export function renderMarkdown(r, rows, previous) {
   if (r.rss?.length) {
     out.push('### Memory');
     out.push('');
-    out.push(`Node process running ${r.rss[r.rss.length - 1].runs} library starts (4 in flight), sampled every ${r.rss[1]?.runs ?? '?'} runs (\`--expose-gc\`, RSS also after a full gc):`);
+    out.push(`Node process running ${r.rss[r.rss.length - 1].runs} library starts (4 in flight), sampled every ${r.rss[1]?.runs ?? '?'} runs (\`--expose-gc\`, RSS also after a full gc; V8's young generation pinned at 16 MB semi-spaces, \`--min-semi-space-size=16 --max-semi-space-size=16\`, since its adaptive growth in steps reads like growth of RSS):`);
     out.push('');
     out.push(table(['runs', 'RSS MB', 'RSS after gc MB', 'heap used MB', 'heap committed MB', 'open fds'], r.rss.map((s) => [String(s.runs), fmt(s.rssMb), fmt(s.rssAfterGcMb), fmt(s.heapMb), fmt(s.heapTotalMb), String(s.fds)])));
     out.push('');
