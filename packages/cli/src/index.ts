@@ -274,7 +274,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
 
   program
     .command('caps')
-    .summary('show capability sets by name (a pid, a container, or a hex mask)')
+    .summary('show capability sets by name (a pid, a container, or --decode HEX)')
     .description('Show the bounding, effective, permitted, inheritable and ambient sets of a process (default: ns itself) or of a container\'s init by name, or decode a mask as /proc/PID/status shows it.')
     .argument('[TARGET]', 'pid, "self" or container id')
     .option('--decode <HEX>', 'decode a capability mask (e.g. 00000000a80425fb)')
