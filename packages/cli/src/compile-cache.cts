@@ -21,7 +21,7 @@
  *
  * Where: `$XDG_CACHE_HOME/ns`, else `$HOME/.cache/ns`; only created below a directory the
  * user owns (root running with another user's HOME leaves it alone). `NS_COMPILE_CACHE=0`
- * turns it off.
+ * turns it off; so does a Node other than 20 (see CHECKSUM_FLAG_NODE_MAJORS).
  */
 import fs = require('node:fs');
 import nodeModule = require('node:module');
@@ -40,7 +40,7 @@ function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * user's own before anything is created below it.
  */
 function cacheLocation(env: NodeJS.ProcessEnv): { dir: string; anchor: string; anchorMayBeMissing: boolean } | undefined {
-  if (env.NS_COMPILE_CACHE === '0') return undefined;
+  if (env.NS_COMPILE_CACHE === '0' || !CHECKSUM_FLAG_NODE_MAJORS.includes(process.versions.node.split('.')[0]!)) return undefined;
   if (env.XDG_CACHE_HOME) {
     const xdg = env.XDG_CACHE_HOME;
     return path.isAbsolute(xdg) ? { dir: path.join(xdg, 'ns'), anchor: xdg, anchorMayBeMissing: true } : undefined;
@@ -49,17 +49,24 @@ function cacheLocation(env: NodeJS.ProcessEnv): { dir: string; anchor: string; a
   return home && path.isAbsolute(home) ? { dir: path.join(home, '.cache', 'ns'), anchor: home, anchorMayBeMissing: false } : undefined;
 }
 
-/** Whether this process was started with V8's checksum flag (then it is left on). */
-const checksumOnByUser = process.execArgv.includes('--verify-snapshot-checksum');
+/**
+ * Node versions whose V8 is known to have `--verify-snapshot-checksum` (an unknown flag would
+ * print an error on every run): the cache is used on these only; others run the bundle
+ * without one. Node 22+ has `module.enableCompileCache()`, the better way there.
+ */
+const CHECKSUM_FLAG_NODE_MAJORS = ['20'];
 
 /** V8 verifies a code cache's payload checksum while `fn` runs (see the module note). */
 function withChecksums<T>(fn: () => T): T {
-  if (checksumOnByUser) return fn();
+  // The flag changes cachedDataVersionTag (it is part of the flag hash): no change means it
+  // was on already (command line, or a V8 that has it on by default), and it stays on.
+  const before = v8.cachedDataVersionTag();
   v8.setFlagsFromString('--verify-snapshot-checksum');
+  const wasOn = v8.cachedDataVersionTag() === before;
   try {
     return fn();
   } finally {
-    v8.setFlagsFromString('--no-verify-snapshot-checksum');
+    if (!wasOn) v8.setFlagsFromString('--no-verify-snapshot-checksum');
   }
 }
 
