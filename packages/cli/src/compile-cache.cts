@@ -107,6 +107,9 @@ function readCache(file: string): Buffer | undefined {
 /** Caches kept per bundle (one per variant, the least recently written dropped first). */
 const MAX_VARIANTS = 8;
 
+/** Caches of other bundle paths are removed when written this long ago (ms). */
+const UNUSED_OTHER_MS = 30 * 24 * 3600 * 1000;
+
 /** A temporary file left by a writer that died is removed after this long (ms). */
 const STALE_TMP_MS = 10 * 60 * 1000;
 
@@ -162,7 +165,13 @@ function writeCache(file: string, data: Buffer, current: string, location: { anc
   const samePath = `${current.split('-')[0]}-`;
   const variants: { name: string; mtime: number }[] = [];
   for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(samePath)) continue;
+    if (!name.startsWith(samePath)) {
+      // Caches of other bundle paths (other installs) go when unused for a month: reading one
+      // does not touch it, so its write time is when it was made.
+      const other = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
+      if (other?.isFile() && name.endsWith('.cache') && Date.now() - other.mtimeMs > UNUSED_OTHER_MS) fs.rmSync(path.join(dir, name), { force: true });
+      continue;
+    }
     if (name.endsWith('.tmp')) {
       const tmpStat = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
       if (tmpStat && Date.now() - tmpStat.mtimeMs > STALE_TMP_MS) fs.rmSync(path.join(dir, name), { force: true });

@@ -2,7 +2,7 @@
 // directory and the file are the user's own and private; never an error.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,19 @@ describe('runWithCompileCache', () => {
   it('keeps at most 8 variants of a bundle, dropping the least recently written', () => {
     for (let i = 0; i < 10; i++) run(undefined, `v${i}`);
     expect(cacheFiles().sort()).toEqual(Array.from({ length: 8 }, (_, i) => expect.stringMatching(new RegExp(`\\.v${i + 2}\\.cache$`))));
+  });
+
+  it('drops caches of other installs made more than a month ago when it writes one', () => {
+    mkdirSync(join(cache, 'ns'), { recursive: true, mode: 0o700 });
+    const old = join(cache, 'ns', 'deadbeef-v0-x64-1-aaaa.run.cache');
+    const recent = join(cache, 'ns', 'feedface-v0-x64-1-bbbb.run.cache');
+    writeFileSync(old, 'x', { mode: 0o600 });
+    writeFileSync(recent, 'x', { mode: 0o600 });
+    const longAgo = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    utimesSync(old, longAgo, longAgo);
+    run();
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
   });
 
   it('does not run a cache of other code of the same length (V8 checks only the length)', () => {
