@@ -19,7 +19,8 @@ export interface HostRead {
   answer: string;
 }
 
-function kindOfStats(st: Stats | undefined): Kind {
+/** The kind of an lstat/stat answer (undefined: missing). */
+export function kindOfStats(st: Stats | undefined): Kind {
   if (!st) return null;
   if (st.isSymbolicLink()) return 'symlink';
   return st.isDirectory() ? 'dir' : 'file';
@@ -31,8 +32,8 @@ function lstatAnswer(path: string, st: Stats | undefined): string {
   return kind === 'symlink' ? `symlink:${readlinkSync(path, 'utf8')}` : String(kind);
 }
 
-/** kindOf as the planner asks: lstat, or stat when `follow`; unreadable counts as missing. */
-function statKind(path: string, follow: boolean): Kind {
+/** The kind of a host path: lstat, or stat when `follow`; unreadable counts as missing. */
+export function statKind(path: string, follow: boolean): Kind {
   try {
     return kindOfStats(follow ? statSync(path, { throwIfNoEntry: false }) : lstatSync(path, { throwIfNoEntry: false }));
   } catch {

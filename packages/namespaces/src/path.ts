@@ -29,21 +29,6 @@ export function lstatOrUndefined(path: string): Stats | undefined {
 }
 
 /**
- * An {@link Lstat} that asks the file system once per path and then repeats its answer: for
- * one planning pass, which looks at /dev for /dev, /dev/pts, /dev/shm ... (errors are not
- * kept). Use a fresh one per pass: the answers are only as current as the first question.
- */
-export function memoLstat(): Lstat {
-  const seen = new Map<string, Stats | undefined>();
-  return (path) => {
-    if (seen.has(path)) return seen.get(path);
-    const st = lstatOrUndefined(path);
-    seen.set(path, st);
-    return st;
-  };
-}
-
-/**
  * The host path of `unsafePath` interpreted inside `root`, with every symlink resolved as if
  * `root` were `/`: absolute link targets are re-rooted under `root`, and `..` (in the path
  * or in link targets) never climbs above `root`. Components that do not exist (ENOENT, or
@@ -63,7 +48,7 @@ export function memoLstat(): Lstat {
  * @param root host directory that acts as `/` (made absolute and normalised, not resolved)
  * @param unsafePath path inside the container, absolute or relative to `root`
  * @param lstat how to lstat a host path (default: the file system each time; the planner
- *   passes a {@link memoLstat} for one pass)
+ *   passes its pass's `HostReads.lstat`, which answers once per path)
  * @returns an absolute host path, `root` or below it
  * @throws NsError code `ELOOP` after more than {@link MAX_SYMLINK_HOPS} symlinks; the errno
  *   name (`EACCES`, `EIO` ...) when lstat or readlink fails otherwise

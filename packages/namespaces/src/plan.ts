@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
   CLONE,
@@ -18,7 +18,7 @@ import type { Container, MountConfig, NamespaceType } from './container.js';
 import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js';
 import { parseMountOptions, parsePropagation } from './mountopts.js';
 import { resolveInRoot } from './path.js';
-import { HostReads, stillTrue, type HostRead, type Kind } from './hostreads.js';
+import { HostReads, kindOfStats, statKind, stillTrue, type HostRead, type Kind } from './hostreads.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
 import { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
 import { formatIdMap, mapToHost, rootlessMappings, setgroupsAllowed, type IdMapping } from './idmap.js';
@@ -81,17 +81,6 @@ const DEV_SYMLINKS: [path: string, target: string][] = [
   ['/dev/ptmx', 'pts/ptmx'],
   ['/dev/core', '/proc/kcore'],
 ];
-
-function kindOf(hostPath: string, follow = false): Kind {
-  try {
-    const st = follow ? statSync(hostPath, { throwIfNoEntry: false }) : lstatSync(hostPath, { throwIfNoEntry: false });
-    if (!st) return null;
-    if (st.isSymbolicLink()) return 'symlink';
-    return st.isDirectory() ? 'dir' : 'file';
-  } catch {
-    return null;
-  }
-}
 
 let inheritableCache: bigint | undefined;
 let nofileHardCache: number | undefined;
@@ -185,10 +174,9 @@ class RootfsPlanner {
     try {
       st = this.reads.lstat(this.rootfs + p);
     } catch {
-      return null; // as kindOf: an unreadable path counts as missing
+      return null; // as statKind: an unreadable path counts as missing
     }
-    if (!st) return null;
-    return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
+    return kindOfStats(st);
   }
 
   /** mkdir -p for a resolved container path (only the parts that may be missing). */
@@ -330,7 +318,7 @@ function pathKind(container: Container, planner: RootfsPlanner, p: string): { pa
   if (clean === '/proc' || clean.startsWith('/proc/') || clean === '/sys' || clean.startsWith('/sys/')) {
     // The kernel's files: the same for every container this process starts.
     let kind = kernelKindCache.get(clean);
-    if (kind === undefined) kernelKindCache.set(clean, (kind = kindOf(clean)));
+    if (kind === undefined) kernelKindCache.set(clean, (kind = statKind(clean, false)));
     return { path: clean, kind };
   }
   const resolved = planner.resolve(clean);

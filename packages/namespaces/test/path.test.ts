@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_SYMLINK_HOPS, isWithin, lstatOrUndefined, memoLstat, resolveInRoot } from '../src/path.js';
+import { MAX_SYMLINK_HOPS, isWithin, lstatOrUndefined, resolveInRoot } from '../src/path.js';
+import { HostReads } from '../src/hostreads.js';
 
 let tmp: string;
 let root: string;
@@ -111,22 +112,22 @@ describe('resolveInRoot with an lstat of its own', () => {
     expect(lstatOrUndefined(join(root, 'etc'))?.isDirectory()).toBe(true);
   });
 
-  it('gives the same answers through a memoLstat, which asks the file system once per path', () => {
-    const memo = memoLstat();
+  it('gives the same answers through a planning pass\'s HostReads.lstat, which asks the file system once per path', () => {
+    const memo = new HostReads().lstat;
     for (const p of ['/abs/passwd', '/lib/x', '/lib/y', '/a/b/c/pw', '/rel/passwd', '/nope/x', '/a/sneaky']) {
       expect(resolveInRoot(root, p, memo)).toBe(resolveInRoot(root, p));
     }
     expect(memo(join(root, 'lib'))).toBe(memo(join(root, 'lib'))); // the same Stats object
   });
 
-  it('keeps the first answer for a pass: a fresh memoLstat sees a change', () => {
+  it('keeps the first answer for a pass: a fresh HostReads sees a change', () => {
     const p = join(tmp, 'changing');
     writeFileSync(p, 'x');
-    const memo = memoLstat();
+    const memo = new HostReads().lstat;
     expect(memo(p)?.isFile()).toBe(true);
     unlinkSync(p);
     expect(memo(p)?.isFile()).toBe(true);
-    expect(memoLstat()(p)).toBeUndefined();
+    expect(new HostReads().lstat(p)).toBeUndefined();
   });
 });
 
