@@ -5,7 +5,7 @@ import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
 import { processSteps, stdioSteps } from './plan.js';
 import { isAlive, type ContainerState } from './state.js';
-import { validateContainer } from './validate.js';
+import { isObject, validateContainer } from './validate.js';
 
 /** The process to start in a running container; unset fields come from the container's config. */
 export interface ExecInProcess {
@@ -75,7 +75,6 @@ export async function execInAsync(state: ContainerState, proc: ExecInProcess, op
  *   or `process`.
  */
 function checkExecInArguments(state: unknown, proc: unknown): void {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(state)) throw configError('state: expected the state of a running container ({ id, pid, config ... })', 'state');
   if (typeof state.id !== 'string') throw configError('state.id: expected the container id', 'state.id');
   if (typeof state.pid !== 'number' || !Number.isInteger(state.pid)) throw configError('state.pid: expected the pid of the container', 'state.pid');

@@ -92,7 +92,7 @@ function noNul(value: string, field: string): void {
 }
 
 /** A plain object (not null, not an array). */
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
