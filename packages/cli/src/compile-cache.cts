@@ -29,11 +29,6 @@ import path = require('node:path');
 import v8 = require('node:v8');
 import vm = require('node:vm');
 
-/** Where the cache files live, or undefined when there is no usable home (`env` as process.env). */
-function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  return cacheLocation(env)?.dir;
-}
-
 /**
  * The cache folder and where making it may start: `$XDG_CACHE_HOME` (its nearest existing
  * parent when it does not exist yet) or `$HOME` (which must exist). That folder must be the
@@ -163,26 +158,26 @@ function writeCache(file: string, data: Buffer, current: string, location: { anc
     throw err;
   }
   const samePath = `${current.split('-')[0]}-`;
-  const variants: { name: string; mtime: number }[] = [];
+  const variants: { entry: string; mtime: number }[] = [];
+  const now = Date.now();
   for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(samePath)) {
-      // Caches of other bundle paths (other installs) go when unused for a month: reading one
-      // does not touch it, so its write time is when it was made.
-      const other = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
-      if (other?.isFile() && name.endsWith('.cache') && Date.now() - other.mtimeMs > UNUSED_OTHER_MS) fs.rmSync(path.join(dir, name), { force: true });
+    const entry = path.join(dir, name);
+    const ours = name.startsWith(samePath);
+    const isCache = name.endsWith('.cache');
+    if (ours && isCache && !name.startsWith(`${current}.`)) {
+      fs.rmSync(entry, { force: true }); // another Node or another build of this bundle
       continue;
     }
-    if (name.endsWith('.tmp')) {
-      const tmpStat = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
-      if (tmpStat && Date.now() - tmpStat.mtimeMs > STALE_TMP_MS) fs.rmSync(path.join(dir, name), { force: true });
-      continue;
-    }
-    if (!name.endsWith('.cache')) continue;
-    if (!name.startsWith(`${current}.`)) fs.rmSync(path.join(dir, name), { force: true });
-    else variants.push({ name, mtime: fs.statSync(path.join(dir, name)).mtimeMs });
+    const st = fs.lstatSync(entry, { throwIfNoEntry: false });
+    if (!st) continue;
+    // Caches of other bundle paths (other installs) go when unused for a month: reading one
+    // does not touch it, so its write time is when it was made.
+    const stale = ours ? name.endsWith('.tmp') && now - st.mtimeMs > STALE_TMP_MS : st.isFile() && isCache && now - st.mtimeMs > UNUSED_OTHER_MS;
+    if (stale) fs.rmSync(entry, { force: true });
+    else if (ours && isCache) variants.push({ entry, mtime: st.mtimeMs });
   }
   variants.sort((a, b) => b.mtime - a.mtime);
-  for (const old of variants.slice(MAX_VARIANTS)) fs.rmSync(path.join(dir, old.name), { force: true });
+  for (const old of variants.slice(MAX_VARIANTS)) fs.rmSync(old.entry, { force: true });
 }
 
 /**
@@ -260,4 +255,4 @@ function commandVariant(args: readonly string[]): string {
   return [command, ...flags.sort()].join('-').replace(/[^a-z0-9-]/g, '');
 }
 
-export = { runWithCompileCache, cacheDir, commandVariant };
+export = { runWithCompileCache, commandVariant };
