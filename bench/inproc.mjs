@@ -211,11 +211,7 @@ const tasks = {
       const raw = m.rss;
       if (gc) gc();
       const after = process.memoryUsage();
-      // RSS counts file-backed pages too (Node's own binary, paged in as more of it runs);
-      // anonymous memory is where a leak would show.
-      const status = readFileSync('/proc/self/status', 'utf8');
-      const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-      return { runs, wallMs, rss: raw, rssAfterGc: after.rss, rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapUsed: after.heapUsed, heapTotal: after.heapTotal, external: after.external, fds: openFds() };
+      return { runs, wallMs, rss: raw, rssAfterGc: after.rss, heapUsed: after.heapUsed, heapTotal: after.heapTotal, external: after.external, fds: openFds() };
     };
     const samples = [sample(0, 0)];
     const t0 = now();
