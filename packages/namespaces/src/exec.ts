@@ -230,7 +230,8 @@ export async function launchAsync(
  * @see OCI runtime-spec runtime.md (create + start), clone(2), pivot_root(2)
  */
 export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
-  return launch(container.terminal, options, (io) => {
+  // `?.`: a null config reaches validateContainer, which names it (not a TypeError here).
+  return launch(container?.terminal, options, (io) => {
     const { plan, container: validated, user, idMaps } = planContainerCached(container, io);
     return { id: validated.id, plan, user, args: validated.args, idMaps };
   });
@@ -243,7 +244,7 @@ export function exec(container: Container, options: ExecOptions = {}): Container
  * @see exec
  */
 export function execAsync(container: Container, options: ExecOptions = {}): Promise<ContainerProcess> {
-  return launchAsync(container.terminal, options, (io) => {
+  return launchAsync(container?.terminal, options, (io) => {
     const { plan, container: validated, user, idMaps } = planContainerCached(container, io);
     return { id: validated.id, plan, user, args: validated.args, idMaps };
   });

@@ -210,3 +210,14 @@ describe('mount options', () => {
     expect(() => parsePropagation('constructor', 'rootfsPropagation')).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'rootfsPropagation' }));
   });
 });
+
+describe('exec() and execAsync() with no config at all', () => {
+  it('throw / reject ERR_NS_CONFIG naming `config`, not a TypeError (regression)', async () => {
+    const { exec, execAsync } = await import('../src/index.js');
+    for (const bad of [null, undefined]) {
+      expect(() => exec(bad as unknown as Container)).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'config' }));
+      await expect(execAsync(bad as unknown as Container)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'config' });
+    }
+  });
+});
+
