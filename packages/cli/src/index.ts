@@ -34,7 +34,7 @@ export {
   type RunOptions,
 } from './commands/run.js';
 export { specCommand, writeSpec, type SpecOptions } from './commands/spec.js';
-export { execCommand, execProcess, type ExecCommandOptions } from './commands/exec.js';
+export { execCommand, execProcess, parseAdditionalGids, type ExecCommandOptions } from './commands/exec.js';
 export { listCommand, listEntries, type ListEntry, type ListOptions } from './commands/list.js';
 export { stateCommand } from './commands/state.js';
 export { startCommand } from './commands/start.js';
@@ -235,12 +235,14 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
         'not running; 126 / 127 when the command cannot be executed / is not found).\n\n' +
         'Examples:\n' +
         '  ns exec web1 -- ps\n' +
-        '  ns exec -t -u alice -e TERM=xterm --cwd /tmp web1 -- sh\n',
+        '  ns exec -t -u alice -e TERM=xterm --cwd /tmp web1 -- sh\n' +
+        '  ns exec -u 1000:1000 -g 10 -g 100 web1 -- id\n',
     )
     .usage('[options] ID -- CMD ARGS...')
     .argument('<ID>', 'container id')
     .option('-t, --tty', 'allocate a pseudo-terminal')
     .option('-u, --user <user[:group]>', 'user to run as: name or uid, optional group or gid')
+    .option('-g, --additional-gids <gid>', "add a supplementary group id to the container's (repeatable)", collect)
     .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
     .option('--cwd <dir>', 'working directory inside the container')
     .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)

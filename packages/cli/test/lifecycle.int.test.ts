@@ -263,6 +263,93 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
       expect(noCommand.stderr).toMatch(/no command given/);
     });
 
+    it('run and exec: of env keys given twice the last wins, and -e overrides a key of the config (as runc)', async () => {
+      const bundle = mkdtempSync(join(tmpdir(), 'ns-envdup-'));
+      try {
+        expect((await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal'])).code).toBe(0);
+        const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { env: string[] }; linux: { resources?: unknown } };
+        config.process.env = ['ONE=two', ...config.process.env, 'ONE=three'];
+        delete config.linux.resources; // not applied yet: a warning of its own
+        writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+        const ones = (r: Result) => r.stdout.split('\n').filter((l) => l.startsWith('ONE='));
+
+        const run = await ns(['run', '--bundle', bundle, '--', 'env']);
+        expect(run.stderr).toBe('');
+        expect(ones(run)).toEqual(['ONE=three']);
+        expect(ones(await ns(['run', '--bundle', bundle, '-e', 'ONE=four', '--', 'env']))).toEqual(['ONE=four']);
+
+        expect((await ns(['run', '-d', '--bundle', bundle, 'envd', '--', 'sleep', '1000'])).code).toBe(0);
+        expect(ones(await ns(['exec', 'envd', '--', 'env']))).toEqual(['ONE=three']);
+        const exec = await ns(['exec', '-e', 'ONE=four', '--env', 'TWO=2', 'envd', '--', 'env']);
+        expect(exec.code).toBe(0);
+        expect(ones(exec)).toEqual(['ONE=four']);
+        expect(exec.stdout).toContain('TWO=2\n');
+      } finally {
+        rmSync(bundle, { recursive: true, force: true });
+      }
+    });
+
+    it('exec -g / --additional-gids: the process has exactly those supplementary groups; a bad GID is refused', async () => {
+      await runDetached('g1', ['sleep', '1000']);
+      const groups = async (args: string[]) => {
+        const r = await ns(['exec', ...args, 'g1', '--', 'sh', '-c', 'grep ^Groups: /proc/self/status; id -G']);
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        return r.stdout.replace(/[ \t]+\n/g, '\n');
+      };
+      expect(await groups([])).toBe('Groups:\n0\n');
+      expect(await groups(['-g', '10', '--additional-gids', '4000', '-g', '10'])).toBe('Groups:\t10 4000\n0 10 4000\n');
+      expect(await groups(['--additional-gids=100'])).toBe('Groups:\t100\n0 100\n');
+      // A user given by name keeps its /etc/group memberships (wheel, users), as runc.
+      expect(await groups(['-u', 'alice', '-g', '5'])).toBe('Groups:\t5 10 100\n1000 5 10 100\n');
+
+      for (const bad of ['wheel', '-1', '1.5', '4294967295']) {
+        const r = await ns(['exec', '-g', bad, 'g1', '--', 'sh', '-c', 'echo ran']);
+        expect(r.code, bad).toBe(125);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toBe(`ns: --additional-gids ${JSON.stringify(bad)}: expected a group id, an integer 0..4294967294\n`);
+      }
+    });
+
+    it('a config.json naming capabilities this ns or the kernel does not know runs without them, warning with the JSON path; --cap-add CAP_FOO is refused', async () => {
+      const bundle = mkdtempSync(join(tmpdir(), 'ns-capfoo-'));
+      try {
+        expect((await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal'])).code).toBe(0);
+        const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { capabilities: Record<string, string[]> }; linux: { resources?: unknown } };
+        delete config.linux.resources; // not applied yet: a warning of its own
+        const caps = config.process.capabilities;
+        caps.bounding = ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO', 'CAP_CHECKPOINT_RESTORE'];
+        caps.effective = ['CAP_KILL', 'CAP_FOO'];
+        caps.permitted = ['CAP_KILL', 'CAP_FOO'];
+        writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+        const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+
+        const r = await ns(['run', '--bundle', bundle, '--', 'grep', '-E', '^Cap(Bnd|Eff)', '/proc/self/status']);
+        expect(r.code).toBe(0);
+        const bits = (line: string) => BigInt(`0x${new RegExp(`^${line}:\\s+([0-9a-f]+)`, 'm').exec(r.stdout)![1]}`);
+        expect(bits('CapBnd')).toBe((1n << 5n) | 1n | (last >= 40 ? 1n << 40n : 0n));
+        expect(bits('CapEff')).toBe(1n << 5n);
+        expect(r.stderr).toBe(
+          [
+            'ns: warning: process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored',
+            ...(last >= 40 ? [] : [`ns: warning: process.capabilities.bounding[3]: CAP_CHECKPOINT_RESTORE is not known to the running kernel (cap_last_cap is ${last}), ignored`]),
+            'ns: warning: process.capabilities.effective[1]: unknown capability "CAP_FOO", ignored',
+            'ns: warning: process.capabilities.permitted[1]: unknown capability "CAP_FOO", ignored',
+            '',
+          ].join('\n'),
+        );
+
+        // Typed on the command line, an unknown name is a mistake to report, as docker does.
+        await runDetached('capfoo', ['sleep', '1000']);
+        const add = await ns(['exec', '--cap-add', 'CAP_FOO', 'capfoo', '--', 'sh', '-c', 'echo ran']);
+        expect(add.code).toBe(125);
+        expect(add.stdout).toBe('');
+        expect(add.stderr).toMatch(/^ns: --cap-add: unknown capability "CAP_FOO"[^\n]*\n$/);
+      } finally {
+        rmSync(bundle, { recursive: true, force: true });
+      }
+    });
+
     it('exec --cap-drop removes a capability for that process only', async () => {
       await runDetached('e3', ['sleep', '1000']);
       const capEff = (text: string) => BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(text)![1]}`);

@@ -246,6 +246,20 @@ describe('exec and run -d: usage errors', () => {
     expect(err).toMatch(/^ns: --cap-add: unknown capability "NOPE"/);
   });
 
+  it('exec refuses a -g / --additional-gids that is not a group id, naming the flag', async () => {
+    writeState('up', true);
+    for (const args of [['-g', 'wheel'], ['--additional-gids', '-1'], ['-g', '10', '-g', '1.5'], ['--additional-gids=4294967295']]) {
+      err = '';
+      expect(await main(['--root', root, 'exec', ...args, 'up', '--', 'true'], io())).toBe(125);
+      expect(err).toMatch(/^ns: --additional-gids "[^"]*": expected a group id, an integer 0\.\.4294967294\n$/);
+    }
+  });
+
+  it('exec --help lists -g, --additional-gids', async () => {
+    expect(await main(['exec', '--help'], io())).toBe(0);
+    expect(out).toMatch(/-g, --additional-gids <gid>/);
+  });
+
   it('run -d -t is refused before anything is created', async () => {
     expect(await main(['--root', root, 'run', '-d', '-t', 'box', '--', 'sh'], io())).toBe(125);
     expect(err).toMatch(/^ns: cannot allocate a terminal for a detached container: ns has no --console-socket/);

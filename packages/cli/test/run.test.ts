@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CAPABILITIES, DEFAULT_CAPABILITIES, parseCapability, toMask } from '@ns/capabilities';
 import { DEFAULT_MOUNTS, defaultOciSpec, rootfsContainer } from '@ns/namespaces';
-import { execProcess } from '../src/commands/exec.js';
+import { execProcess, parseAdditionalGids } from '../src/commands/exec.js';
 import {
   applyCapabilities,
   applyEnv,
@@ -195,6 +195,26 @@ describe('buildContainer: process options', () => {
     expect(execProcess({ id: 'x', command: ['sh'] }, state, {}).env).toBeUndefined();
   });
 
+  it('ns exec -e overrides a key the config has twice', () => {
+    const config = rootfsContainer('/rootfs', { id: 'x', env: ['ONE=two', 'PATH=/bin', 'ONE=three'] });
+    const state = { config } as Parameters<typeof execProcess>[1];
+    expect(execProcess({ id: 'x', command: ['env'], env: ['ONE=four'] }, state, {}).env).toEqual(['PATH=/bin', 'ONE=four']);
+  });
+
+  it('ns exec -g: the container\'s additional gids, then those given, as runc exec; bad values name the flag', () => {
+    const state = (additionalGids?: number[]) =>
+      ({ config: rootfsContainer('/rootfs', { id: 'x', ...(additionalGids ? { additionalGids } : {}) }) }) as Parameters<typeof execProcess>[1];
+    expect(execProcess({ id: 'x', command: ['id'], additionalGids: ['10', '20'] }, state(), {}).additionalGids).toEqual([10, 20]);
+    expect(execProcess({ id: 'x', command: ['id'], additionalGids: ['0', '4294967294'] }, state([5]), {}).additionalGids).toEqual([5, 0, 4294967294]);
+    expect(execProcess({ id: 'x', command: ['id'] }, state([5]), {}).additionalGids).toBeUndefined();
+    expect(parseAdditionalGids(['007'])).toEqual([7]);
+    for (const bad of ['abc', '-1', '1.5', '', ' 1', '1e3', '0x10', '4294967295', '99999999999999999999']) {
+      expect(() => execProcess({ id: 'x', command: ['id'], additionalGids: [bad] }, state(), {})).toThrow(
+        expect.objectContaining({ code: 'ERR_NS_CONFIG', message: `--additional-gids ${JSON.stringify(bad)}: expected a group id, an integer 0..4294967294` }),
+      );
+    }
+  });
+
   it('keeps the defaults when the options are absent', () => {
     const c = build({ rootfs });
     expect(c).toMatchObject({ hostname: 'ns', user: '0:0', cwd: '/', readonly: false, terminal: false });
@@ -220,8 +240,14 @@ describe('buildContainer: process options', () => {
 });
 
 describe('applyEnv', () => {
-  it('replaces an existing key in place and keeps the rest', () => {
-    expect(applyEnv(['PATH=/bin', 'A=1'], ['PATH=/usr/bin', 'B=2'], {})).toEqual(['PATH=/usr/bin', 'A=1', 'B=2']);
+  it('sets a key of the base as runc exec --env: the entry comes last and every earlier one of that key goes', () => {
+    expect(applyEnv(['PATH=/bin', 'A=1'], ['PATH=/usr/bin', 'B=2'], {})).toEqual(['A=1', 'PATH=/usr/bin', 'B=2']);
+    // A key the base holds twice (the last one was the one in effect): -e still wins.
+    expect(applyEnv(['ONE=two', 'X=1', 'ONE=three'], ['ONE=four'], {})).toEqual(['X=1', 'ONE=four']);
+  });
+
+  it('leaves the base with each key once, the last entry of a key winning', () => {
+    expect(applyEnv(['ONE=two', 'ONE=three'], ['B=2'], {})).toEqual(['ONE=three', 'B=2']);
   });
 
   it('the last -e of a key wins', () => {
@@ -435,5 +461,38 @@ describe('--cap-add / --cap-drop', () => {
   it('refuses an unknown capability, naming the option', () => {
     expect(() => build({ capAdd: ['CAP_FOO'] })).toThrow(/--cap-add: unknown capability "CAP_FOO"/);
     expect(() => build({ capDrop: ['BAR'] })).toThrow(/--cap-drop: unknown capability "BAR"/);
+  });
+
+  it('--cap-add of a capability the running kernel does not know: left out with a warning (as runc), checked before the bounding limit', () => {
+    const warnings: string[] = [];
+    const c = changeCapabilities(rootfsContainer(rootfs, { id: 'x' }), ['BPF', 'NET_ADMIN'], [], { bounding: toMask(['CAP_NET_ADMIN']), lastCap: 38, warnings });
+    expect(warnings).toEqual(['--cap-add: CAP_BPF is not known to the running kernel (cap_last_cap is 38), ignored']);
+    expect(c.capabilitySets!.bounding).toContain('CAP_NET_ADMIN');
+    expect(c.capabilitySets!.bounding).not.toContain('CAP_BPF');
+    // The same name on a kernel that knows it is added.
+    expect(changeCapabilities(rootfsContainer(rootfs, { id: 'x' }), ['BPF'], [], { bounding: null, lastCap: 40 }).capabilitySets!.bounding).toContain('CAP_BPF');
+  });
+
+  it('a bundle whose config.json names unknown capabilities runs without them, with a warning naming each entry', () => {
+    const caps = join(dir, 'caps');
+    const spec = defaultOciSpec();
+    makeBundle(caps, { process: { ...spec.process, capabilities: { ...spec.process!.capabilities, bounding: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'] } } });
+    const warnings: string[] = [];
+    const c = buildContainer({ bundle: caps }, dir, { env: {}, warnings });
+    expect(c.capabilitySets!.bounding).toEqual(['CAP_KILL', 'CAP_CHOWN']);
+    expect(warnings).toContain('process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored');
+    // --cap-add / --cap-drop on top of it.
+    expect(buildContainer({ bundle: caps, capDrop: ['KILL'] }, dir, { env: {} }).capabilitySets!.bounding).toEqual(['CAP_CHOWN']);
+  });
+});
+
+describe('adjustCapabilities keeps names it does not know for validateContainer to leave out', () => {
+  it('keeps them as given, after the known ones, and still drops and adds', async () => {
+    const { adjustCapabilities } = await import('@ns/namespaces');
+    const c = adjustCapabilities(rootfsContainer(rootfs, { id: 'x', capabilitySets: { bounding: ['CAP_FOO', 'kill', 'CAP_CHOWN'] } }), { add: ['NET_ADMIN'], drop: ['CHOWN'] });
+    expect(c.capabilitySets!.bounding).toEqual(['CAP_KILL', 'CAP_NET_ADMIN', 'CAP_FOO']);
+    // The seed drop list applies to names in any spelling.
+    expect(adjustCapabilities(rootfsContainer(rootfs, { id: 'x', capabilities: ['kill', 'CAP_CHOWN'], dropCapabilities: ['CAP_KILL'] }), {}).capabilitySets!.bounding).toEqual(['CAP_CHOWN']);
+    expect(() => adjustCapabilities(rootfsContainer(rootfs, { id: 'x' }), { add: ['CAP_FOO'] })).toThrow(/unknown capability "CAP_FOO"/);
   });
 });

@@ -40,7 +40,7 @@ export interface Container {
   readonly: boolean;
   /** `process.args`: args[0] is looked up in the container's PATH when it has no slash. */
   args: string[];
-  /** `process.env`: `KEY=value` strings. */
+  /** `process.env`: `KEY=value` strings; of entries with the same key the last wins (as runc). */
   env: string[];
   /** Working directory inside the container (absolute). Default `/`. */
   cwd: string;
@@ -62,6 +62,8 @@ export interface Container {
    * All five sets by name (OCI `process.capabilities`); when given, it replaces
    * `capabilities`. Lists left out: effective and permitted default to bounding, inheritable
    * and ambient to none. An ambient capability must be in permitted and inheritable too.
+   * In every capability list, a name this ns or the running kernel does not know is left out
+   * with a process warning (see validateContainer), as runc does.
    */
   capabilitySets?: {
     bounding?: string[];

@@ -226,7 +226,10 @@ export async function launchAsync(
  * @throws NsError, synchronously, leaving nothing behind: `ERR_NS_CONFIG` for a bad field
  *   (message names it), `ERR_NS_NOT_FOUND` for a missing rootfs, user or bind source, an
  *   errno name when a set-up step fails (`mount proc on /proc: EPERM`, `execve /bin/nope:
- *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted.
+ *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted. A capability this ns or
+ *   the running kernel does not know is no error: it is left out, as runc does, with a
+ *   process warning (`process.emitWarning`, code `'NS_UNKNOWN_CAPABILITY'`; see
+ *   validateContainer), never written to the container's stdio.
  * @see OCI runtime-spec runtime.md (create + start), clone(2), pivot_root(2)
  */
 export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {

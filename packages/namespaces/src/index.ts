@@ -46,4 +46,5 @@ export * from './oci.js';
 export * from './user.js';
 export * from './path.js';
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
-export { adjustCapabilities } from './capabilities.js';
+export { UNKNOWN_CAPABILITY_WARNING, adjustCapabilities, capabilityProblem } from './capabilities.js';
+export { dedupEnv } from './env.js';

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { ignoredAmbient, resolveCapabilitySets } from '@ns/capabilities';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
+import { knownCapabilities } from './capabilities.js';
 import type { Container, MountConfig, NamespaceConfig, NamespaceType } from './container.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
 import { buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
@@ -230,7 +231,9 @@ function convertNamespaces(list: NonNullable<NonNullable<OciSpec['linux']>['name
  * - `user` is `"<uid>:<gid>"` from `process.user` (0:0 when absent); when only
  *   `process.user.username` is given, it is used as the name (`"<name>[:<gid>]"`), looked up
  *   later in the container's /etc/passwd.
- * - `capabilities` is `process.capabilities.bounding` when present, else undefined (defaults).
+ * - `process.capabilities` become `capabilitySets`; a name this ns or the running kernel
+ *   does not know is left out, as runc does, and {@link ociWarnings} names it
+ *   (`process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`).
  * - `linux.namespaces` map 1:1. Duplicate types are an error (config-linux.md "Namespaces"),
  *   including a network namespace joined by `path` together with a new one; `path` must be
  *   absolute.
@@ -311,11 +314,8 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
     container.rlimits = proc.rlimits.map((r) => ({ type: r.type, soft: r.soft, hard: r.hard }));
   }
   if (proc.capabilities !== undefined) {
-    const sets: NonNullable<Container['capabilitySets']> = {};
-    for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) {
-      const list = proc.capabilities[set];
-      if (list !== undefined) sets[set] = [...list];
-    }
+    // Names this ns or the kernel does not know are left out, as runc (ociWarnings names them).
+    const sets = knownCapabilitySets(proc.capabilities, []);
     try {
       resolveCapabilitySets(sets);
     } catch (err) {
@@ -352,6 +352,19 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
 // Warnings
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * `process.capabilities` as the container's `capabilitySets`, without the names this ns or the
+ * running kernel does not know; one warning per name left out goes to `warnings`.
+ */
+function knownCapabilitySets(caps: NonNullable<NonNullable<OciSpec['process']>['capabilities']>, warnings: string[]): NonNullable<Container['capabilitySets']> {
+  const sets: NonNullable<Container['capabilitySets']> = {};
+  for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) {
+    const list = caps[set];
+    if (list !== undefined) sets[set] = knownCapabilities(list, `process.capabilities.${set}`, warnings);
+  }
+  return sets;
+}
+
 /** Why an LSM setting is ignored: the LSM is not active here, or not supported yet. */
 function lsmNote(lsm: 'apparmor' | 'selinux'): string {
   let active: string[] = [];
@@ -375,8 +388,10 @@ function present(value: unknown): boolean {
  * The fields of a valid spec that {@link fromOciSpec} accepts but the library does not apply
  * yet, so a CLI can warn before running: one `"<json path>: <why>"` line per field, e.g.
  * `process.rlimits: not applied yet`. Security-relevant ones (ambient capabilities, id
- * mappings, seccomp, noNewPrivileges, rlimits, cgroup resources) are included; an empty list
- * means everything present is honoured.
+ * mappings, seccomp, noNewPrivileges, rlimits, cgroup resources) are included, and each
+ * capability name fromOciSpec leaves out because this ns or the running kernel does not know
+ * it (`process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`); an empty
+ * list means everything present is honoured.
  *
  * @param spec a spec returned by {@link parseOciSpec} (not validated again)
  * @returns warnings in config.json field order; never throws
@@ -393,14 +408,19 @@ export function ociWarnings(spec: OciSpec): string[] {
     if (proc.user?.uid !== undefined && present(proc.user.username)) {
       note('process.user.username', 'ignored, process.user.uid is used');
     }
-    if (proc.capabilities?.ambient?.length) {
-      try {
-        const ignored = ignoredAmbient(proc.capabilities);
-        if (ignored.length) {
-          note('process.capabilities.ambient', `${ignored.join(', ')} ignored: not in both permitted and inheritable (as runc)`);
+    if (proc.capabilities !== undefined) {
+      const unknown: string[] = [];
+      const known = knownCapabilitySets(proc.capabilities, unknown);
+      out.push(...unknown);
+      if (known.ambient?.length) {
+        try {
+          const ignored = ignoredAmbient(known);
+          if (ignored.length) {
+            note('process.capabilities.ambient', `${ignored.join(', ')} ignored: not in both permitted and inheritable (as runc)`);
+          }
+        } catch {
+          // sets that cannot be applied are reported by fromOciSpec
         }
-      } catch {
-        // unknown names are reported by fromOciSpec
       }
     }
     if (present(proc.apparmorProfile)) note('process.apparmorProfile', lsmNote('apparmor'));

@@ -16,6 +16,7 @@ import {
 import { capabilitySetSteps, keptCapabilitySets, parseStatusCapabilities, resolveCapabilitySets, resolveKeptCapabilities } from '@ns/capabilities';
 import type { Container, MountConfig, NamespaceType } from './container.js';
 import { DEFAULT_MOUNTS, DEFAULT_PATH, HOST_SANDBOX_PATHS } from './defaults.js';
+import { dedupEnv } from './env.js';
 import { parseMountOptions, parsePropagation } from './mountopts.js';
 import { resolveInRoot } from './path.js';
 import { HostReads, kindOfStats, statKind, stillTrue, type HostRead, type Kind } from './hostreads.js';
@@ -48,7 +49,7 @@ export interface ContainerPlan {
   /** With a new user namespace: the maps the parent writes at the `idmap` sync step. */
   idMaps?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
   user: ResolvedUser;
-  /** The environment the process gets (HOME added from passwd when missing). */
+  /** The environment the process gets: each key once, the last entry of a key winning (see dedupEnv); HOME added from passwd when missing. */
   env: string[];
 }
 
@@ -616,7 +617,8 @@ export function processSteps(
 
   if (c.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
   steps.push({ op: 'chdir', path: c.cwd });
-  const env = [...c.env];
+  // Each key once, the last entry of a key winning (as runc's prepareEnv).
+  const env = dedupEnv(c.env);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
   const paths = commandCandidates(c.args[0]!, env);
   if (io.startFifoFd !== undefined) {

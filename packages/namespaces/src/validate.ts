@@ -1,7 +1,8 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
-import { DEFAULT_CAPABILITIES, isCapabilityName, parseCapability } from '@ns/capabilities';
+import { DEFAULT_CAPABILITIES, parseCapability } from '@ns/capabilities';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
+import { UNKNOWN_CAPABILITY_WARNING, knownCapabilities } from './capabilities.js';
 import type { Container, NamespaceType } from './container.js';
 import { checkIdMappings } from './idmap.js';
 import { MAX_ID } from './user.js';
@@ -110,12 +111,15 @@ function checkStrings(value: unknown, field: string, what: string): asserts valu
   }
 }
 
-/** A list of capability names {@link parseCapability} knows (`CAP_KILL`, `kill` ...). */
-function checkCapabilities(value: unknown, field: string): void {
+/**
+ * A list of capability names (`CAP_KILL`, `kill` ...): every entry must be a string; the names
+ * this ns or the running kernel does not know are left out of the returned copy, with a
+ * warning each in `warnings` (as runc; see knownCapabilities()).
+ * @throws NsError `ERR_NS_CONFIG` naming `field` or `field[i]`.
+ */
+function checkCapabilities(value: unknown, field: string, warnings: string[]): string[] {
   checkStrings(value, field, 'capability names');
-  value.forEach((name, i) => {
-    if (!isCapabilityName(name)) throw configError(`${field}[${i}]: unknown capability ${JSON.stringify(name)}`, `${field}[${i}]`);
-  });
+  return knownCapabilities(value, field, warnings);
 }
 
 /** An optional boolean flag: `'no'` must not read as true. */
@@ -155,6 +159,14 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0
  * Check a container config and return a normalized copy: rootfs absolute with symlinks
  * resolved, cwd defaulted to `/`. Nothing is created.
  *
+ * A capability name that this ns or the running kernel does not know (`CAP_FOO`, or
+ * `CAP_BPF` where /proc/sys/kernel/cap_last_cap is below 39) is left out of the copy, as runc
+ * does (which grants less, never more), and reported once per entry with
+ * `process.emitWarning(message, { code: 'NS_UNKNOWN_CAPABILITY' })` (see
+ * UNKNOWN_CAPABILITY_WARNING), e.g. `capabilitySets.bounding[2]: unknown capability
+ * "CAP_FOO", ignored`: Node prints it on its own stderr (never the container's), and
+ * `process.on('warning')` sees it. A warning is emitted only when the config is valid.
+ *
  * Checks shapes as well as values, cheaply (no parsing library, no system calls but the
  * rootfs lookup): every list index (holes too), strings, booleans, integers, known names.
  *
@@ -162,7 +174,7 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0
  *   not an object at all) and the cause: bad id, relative cwd, env entry without `=`, a list
  *   that is not one or holds a non-string (`mounts[2].options[0]`, `maskedPaths[1]`), a
  *   mount with neither type nor source, a flag that is not a boolean (`readonly`, `terminal`,
- *   `noNewPrivileges`), an unknown capability (`capabilities[2]`,
+ *   `noNewPrivileges`), a capability that is not a string (`capabilities[2]`,
  *   `capabilitySets.bounding[0]`), an rlimit that is not a non-negative integer or Infinity
  *   or whose soft limit exceeds the hard one, a malformed id mapping or additional gid,
  *   hostname without a new UTS namespace, an existing network namespace together with a
@@ -213,19 +225,23 @@ export function validateContainer(input: Container): Container {
   checkBoolean(c.noNewPrivileges, 'noNewPrivileges');
   if (c.bundle !== undefined && typeof c.bundle !== 'string') throw configError(`bundle: expected a directory path, got ${show(c.bundle)}`, 'bundle');
 
-  if (c.capabilities !== undefined) checkCapabilities(c.capabilities, 'capabilities');
-  if (c.dropCapabilities !== undefined) checkCapabilities(c.dropCapabilities, 'dropCapabilities');
+  // Capabilities this ns or the kernel does not know: left out, a process warning each (below).
+  const warnings: string[] = [];
+  if (c.capabilities !== undefined) c.capabilities = checkCapabilities(c.capabilities, 'capabilities', warnings);
+  if (c.dropCapabilities !== undefined) c.dropCapabilities = checkCapabilities(c.dropCapabilities, 'dropCapabilities', warnings);
   if (c.capabilitySets !== undefined) {
     const sets: unknown = c.capabilitySets;
     if (!isObject(sets)) {
       throw configError(`capabilitySets: expected { bounding?, effective?, permitted?, inheritable?, ambient? }, got ${show(sets)}`, 'capabilitySets');
     }
+    const known: Record<string, string[]> = {};
     for (const [name, list] of Object.entries(sets)) {
       if (!CAPABILITY_SET_NAMES.includes(name)) {
         throw configError(`capabilitySets.${name}: unknown set (expected ${CAPABILITY_SET_NAMES.join(', ')})`, `capabilitySets.${name}`);
       }
-      if (list !== undefined) checkCapabilities(list, `capabilitySets.${name}`);
+      if (list !== undefined) known[name] = checkCapabilities(list, `capabilitySets.${name}`, warnings);
     }
+    c.capabilitySets = known;
     // capset(2) refuses an effective capability that is not permitted.
     const { bounding, effective, permitted } = c.capabilitySets;
     const numbers = (names: readonly string[]) => new Set(names.map(parseCapability));
@@ -373,5 +389,6 @@ export function validateContainer(input: Container): Container {
     if (real === '/') throw configError('rootfs: the host root "/" cannot be a container rootfs', 'rootfs');
     c.rootfs = real;
   }
+  for (const warning of warnings) process.emitWarning(warning, { code: UNKNOWN_CAPABILITY_WARNING });
   return c;
 }

@@ -83,6 +83,14 @@ describe.skipIf(!isRoot || !ROOTFS).each(sources)('exec on the %s (as root)', (_
     expect(r.stdout).toBe('/proc\nhi there\n');
   });
 
+  it('gives the process each env key once, the last entry of a key winning (as runc)', async () => {
+    const r = await run(make({ args: ['env'], env: ['ONE=two', 'PATH=/nope', 'A=1', 'ONE=three', 'PATH=/bin:/usr/bin'] }));
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('ONE='))).toEqual(['ONE=three']);
+    expect(lines.filter((l) => l.startsWith('PATH='))).toEqual(['PATH=/bin:/usr/bin']); // and `env` was found through it
+    expect(lines.filter((l) => l.startsWith('A='))).toEqual(['A=1']);
+  });
+
   it('finds args[0] in the container PATH', async () => {
     const r = await run(make({ args: ['echo', 'found'] }));
     expect(r.stdout).toBe('found\n');

@@ -239,8 +239,32 @@ describe('fromOciSpec', () => {
     const spec = minimal();
     spec.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL'] };
     expect(() => convert(spec)).toThrow('config.json: process.capabilities.effective: CAP_CHOWN must also be in process.capabilities.permitted');
-    spec.process.capabilities = { bounding: ['CAP_KILL', 'CAP_BOGUS'] };
-    expect(() => convert(spec)).toThrow('config.json: process.capabilities.bounding: unknown capability "CAP_BOGUS"');
+    // A name not known is left out (as runc), not an error; the check runs on what is left.
+    spec.process.capabilities = { bounding: ['CAP_KILL', 'CAP_BOGUS'], effective: ['CAP_BOGUS', 'CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL'] };
+    expect(() => convert(spec)).toThrow('config.json: process.capabilities.effective: CAP_CHOWN must also be in process.capabilities.permitted');
+  });
+
+  it('leaves out capabilities this ns or the kernel does not know, as runc; ociWarnings names each entry', () => {
+    const spec = minimal();
+    spec.process.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'], effective: ['CAP_KILL'], permitted: ['CAP_FOO', 'CAP_KILL'], ambient: ['CAP_BAR'] };
+    expect(convert(spec).capabilitySets).toEqual({ bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: [] });
+    expect(ociWarnings(parseOciSpec(spec))).toEqual([
+      'process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored',
+      'process.capabilities.permitted[0]: unknown capability "CAP_FOO", ignored',
+      'process.capabilities.ambient[0]: unknown capability "CAP_BAR", ignored',
+    ]);
+    // Ambient ones that cannot be raised are still named, past an unknown one.
+    spec.process.capabilities = { bounding: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_NOPE', 'CAP_KILL'] };
+    expect(ociWarnings(parseOciSpec(spec))).toEqual([
+      'process.capabilities.ambient[0]: unknown capability "CAP_NOPE", ignored',
+      'process.capabilities.ambient: CAP_KILL ignored: not in both permitted and inheritable (as runc)',
+    ]);
+  });
+
+  it('still refuses a capability entry that is not a string, naming it', () => {
+    const spec = minimal();
+    spec.process.capabilities = { bounding: ['CAP_KILL', 5] };
+    expect(() => convert(spec)).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'process.capabilities.bounding[1]' }));
   });
 
   it('maps every namespace type 1:1, with paths', () => {

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLONE, MS, TIOCSCTTY, type MountStep, type Step } from '@ns/syscalls';
 import { DEFAULT_CAPABILITIES, readLastCap, toMask } from '@ns/capabilities';
-import { STAGE, commandCandidates, embeddedDefault, planContainer, rootfsContainer } from '../src/index.js';
+import { STAGE, commandCandidates, dedupEnv, embeddedDefault, planContainer, processSteps, rootfsContainer, validateContainer } from '../src/index.js';
 
 const mounts = (steps: Step[]) => steps.filter((s): s is MountStep => s.op === 'mount');
 const ops = (steps: Step[]) => steps.map((s) => s.op);
@@ -95,8 +95,37 @@ describe('planContainer on a rootfs', () => {
     expect(capset.effective & 1n).toBe(1n);
   });
 
-  it('rejects an unknown capability, naming it', () => {
-    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', capabilities: ['CAP_BOGUS'] }))).toThrow(/CAP_BOGUS/);
+  it('leaves out an unknown capability with a warning (as runc), keeping the others', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', capabilities: ['CAP_KILL', 'CAP_BOGUS'] }));
+      expect(plan.steps.find((s) => s.op === 'capset')).toMatchObject({ effective: toMask(['CAP_KILL']), permitted: toMask(['CAP_KILL']) });
+      expect(warn).toHaveBeenCalledWith('capabilities[1]: unknown capability "CAP_BOGUS", ignored', { code: 'NS_UNKNOWN_CAPABILITY' });
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('gives execve each env key once: the last entry of a key wins, at its place (as runc)', () => {
+    const env = ['ONE=two', 'PATH=/nope', 'A=1', 'ONE=three', 'PATH=/bin'];
+    const { plan, env: planned } = planContainer(rootfsContainer(rootfs, { id: 'a', args: ['sh'], env }));
+    const execve = plan.steps.find((s) => s.op === 'execve') as { paths: string[]; envp: string[] };
+    expect(execve.envp).toEqual(['A=1', 'ONE=three', 'PATH=/bin', 'HOME=/root']);
+    expect(planned).toEqual(execve.envp);
+    expect(execve.paths).toEqual(['/bin/sh']); // looked up in the PATH that wins
+    const home = planContainer(rootfsContainer(rootfs, { id: 'a', env: ['HOME=/a', 'X=1', 'HOME=/b'] })).env;
+    expect(home).toEqual(['X=1', 'HOME=/b']);
+    // execIn's process steps too.
+    const proc = processSteps(validateContainer(rootfsContainer(rootfs, { id: 'a', env: ['ONE=two', 'ONE=three'] })), { stdio: [0, 1, 2] });
+    expect(proc.steps.at(-1)).toMatchObject({ op: 'execve', envp: ['ONE=three', 'HOME=/root'] });
+  });
+
+  it('dedupEnv keeps the last entry of each key in its place and counts KEY= and KEY apart from prefixes', () => {
+    expect(dedupEnv([])).toEqual([]);
+    expect(dedupEnv(['A=1', 'B=2'])).toEqual(['A=1', 'B=2']);
+    expect(dedupEnv(['ONE=two', 'ONE=three'])).toEqual(['ONE=three']);
+    expect(dedupEnv(['A=1', 'AB=2', 'A=3', 'A='])).toEqual(['AB=2', 'A=']);
+    expect(dedupEnv(['X=a=b', 'X=c'])).toEqual(['X=c']);
   });
 
   it('resolves a user by name with supplementary groups and HOME', () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseStatusCapabilities, toMask } from '@ns/capabilities';
 import { DEFAULT_NAMESPACES, adjustCapabilities, embeddedDefault, exec, execAsync, rootfsContainer, type Container } from '../src/index.js';
 import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
@@ -65,11 +65,27 @@ describe.skipIf(!isRoot || !ROOTFS)('process security context (as root)', () => 
     expect(root.capabilitySets!.bounding).toContain('CAP_NET_ADMIN');
   });
 
-  it('refuses unknown capabilities and ones the kernel does not know, naming them', () => {
-    expect(() => exec(sh('true', { capabilitySets: { bounding: ['CAP_BOGUS'] } }))).toThrow(/capabilitySets\.bounding\[0\]: unknown capability "CAP_BOGUS"/);
-    const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
-    if (last < 40) {
-      expect(() => exec(sh('true', { capabilitySets: { bounding: ['CAP_CHECKPOINT_RESTORE'] } }))).toThrow(/not known to the running kernel/);
+  it('leaves out unknown capabilities and ones the kernel does not know (as runc), warning with their path', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const bounding = ['CAP_CHOWN', 'CAP_BOGUS', 'CAP_KILL', 'CAP_CHECKPOINT_RESTORE'];
+      const caps = await statusCaps(sh('cat /proc/self/status', { capabilitySets: { bounding } }));
+      // Less, never more: the process holds exactly the known ones the kernel has.
+      const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+      const known = ['CAP_CHOWN', 'CAP_KILL', ...(last >= 40 ? ['CAP_CHECKPOINT_RESTORE'] : [])];
+      expect(caps.bounding).toBe(toMask(known));
+      expect(caps.effective).toBe(toMask(known));
+      expect(warn.mock.calls.map((c) => c[0])).toEqual([
+        'capabilitySets.bounding[1]: unknown capability "CAP_BOGUS", ignored',
+        ...(last >= 40 ? [] : [`capabilitySets.bounding[3]: CAP_CHECKPOINT_RESTORE is not known to the running kernel (cap_last_cap is ${last}), ignored`]),
+      ]);
+      expect(warn.mock.calls.every((c) => (c[1] as { code?: string }).code === 'NS_UNKNOWN_CAPABILITY')).toBe(true);
+      // A malformed entry stays an error.
+      expect(() => exec(sh('true', { capabilitySets: { bounding: ['CAP_KILL', 7 as unknown as string] } }))).toThrow(
+        expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'capabilitySets.bounding[1]' }),
+      );
+    } finally {
+      warn.mockRestore();
     }
   });
 

@@ -1,5 +1,15 @@
-import { describe, expect, it } from 'vitest';
-import { execIn, execInAsync, rlimitValue, rootfsContainer, validateContainer, type Container, type ContainerState } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  UNKNOWN_CAPABILITY_WARNING,
+  capabilityProblem,
+  execIn,
+  execInAsync,
+  rlimitValue,
+  rootfsContainer,
+  validateContainer,
+  type Container,
+  type ContainerState,
+} from '../src/index.js';
 
 describe('validateContainer on hand-written configs', () => {
   const base = (): Container => rootfsContainer('/tmp', { id: 'v1', args: ['/bin/true'] });
@@ -94,15 +104,16 @@ describe('validateContainer names the field of a malformed value (ERR_NS_CONFIG,
     // capabilities
     ['capabilities: {}', () => ({ ...base(), capabilities: {} }), 'capabilities'],
     ["capabilities: 'CAP_KILL'", () => ({ ...base(), capabilities: 'CAP_KILL' }), 'capabilities'],
-    ['an unknown capability', () => ({ ...base(), capabilities: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'] }), 'capabilities[2]'],
+    ['a capability that is not a string', () => ({ ...base(), capabilities: ['CAP_KILL', 'CAP_CHOWN', 5] }), 'capabilities[2]'],
     ["dropCapabilities: 'CAP_KILL'", () => ({ ...base(), dropCapabilities: 'CAP_KILL' }), 'dropCapabilities'],
     ['dropCapabilities: {}', () => ({ ...base(), dropCapabilities: {} }), 'dropCapabilities'],
-    ['an unknown capability to drop', () => ({ ...base(), dropCapabilities: ['CAP_BAR'] }), 'dropCapabilities[0]'],
+    ['a capability to drop that is not a string', () => ({ ...base(), dropCapabilities: [null] }), 'dropCapabilities[0]'],
     ["capabilitySets: 'x'", () => ({ ...base(), capabilitySets: 'x' }), 'capabilitySets'],
     ['capabilitySets: []', () => ({ ...base(), capabilitySets: [] }), 'capabilitySets'],
     ['capabilitySets: { bounding: 5 }', () => ({ ...base(), capabilitySets: { bounding: 5 } }), 'capabilitySets.bounding'],
     ['capabilitySets with an unknown set', () => ({ ...base(), capabilitySets: { bounding: [], extra: [] } }), 'capabilitySets.extra'],
-    ['capabilitySets with an unknown capability', () => ({ ...base(), capabilitySets: { ambient: ['CAP_FOO'] } }), 'capabilitySets.ambient[0]'],
+    ['capabilitySets with a capability that is not a string', () => ({ ...base(), capabilitySets: { ambient: [{}] } }), 'capabilitySets.ambient[0]'],
+    ['a hole in a capability set', () => ({ ...base(), capabilitySets: { bounding: ['CAP_KILL', , 'CAP_CHOWN'] } }), 'capabilitySets.bounding[1]'],
     ['an effective capability not permitted', () => ({ ...base(), capabilitySets: { bounding: ['CAP_KILL'], effective: ['CAP_CHOWN'] } }), 'capabilitySets.effective'],
     // rlimits
     ['rlimits: {}', () => ({ ...base(), rlimits: {} }), 'rlimits'],
@@ -138,9 +149,49 @@ describe('validateContainer names the field of a malformed value (ERR_NS_CONFIG,
   ];
   it.each(cases)('%s', (_name, config, path) => rejects(config(), path));
 
-  it('gives the unknown capability and its index in the message', () => {
-    const c = { ...base(), capabilities: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'] };
-    expect(() => validateContainer(c)).toThrow(/^capabilities\[2\]: unknown capability "CAP_FOO"$/);
+  it('leaves out a capability it does not know, as runc, with a process warning naming the entry', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const c = validateContainer({
+        ...base(),
+        capabilities: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'],
+        dropCapabilities: ['nope'],
+        capabilitySets: { bounding: ['CAP_KILL', 'CAP_BOGUS', 'CAP_CHOWN'], effective: ['CAP_KILL', 'CAP_BOGUS'], permitted: ['CAP_KILL'] },
+      });
+      expect(c.capabilities).toEqual(['CAP_KILL', 'CAP_CHOWN']);
+      expect(c.dropCapabilities).toEqual([]);
+      expect(c.capabilitySets).toEqual({ bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] });
+      expect(warn.mock.calls).toEqual([
+        ['capabilities[2]: unknown capability "CAP_FOO", ignored', { code: UNKNOWN_CAPABILITY_WARNING }],
+        ['dropCapabilities[0]: unknown capability "nope", ignored', { code: 'NS_UNKNOWN_CAPABILITY' }],
+        ['capabilitySets.bounding[1]: unknown capability "CAP_BOGUS", ignored', { code: 'NS_UNKNOWN_CAPABILITY' }],
+        ['capabilitySets.effective[1]: unknown capability "CAP_BOGUS", ignored', { code: 'NS_UNKNOWN_CAPABILITY' }],
+      ]);
+      // The copy it returns has none left: validating it again warns no more.
+      warn.mockClear();
+      validateContainer(c);
+      expect(warn).not.toHaveBeenCalled();
+      // No warning when the config is refused for something else.
+      expect(() => validateContainer({ ...base(), capabilities: ['CAP_FOO'], cwd: 'relative' })).toThrow(/cwd/);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('reaches process.on("warning") listeners as a Warning with the code', async () => {
+    const seen = new Promise<Error & { code?: string }>((resolve) => process.once('warning', resolve));
+    validateContainer({ ...base(), capabilitySets: { bounding: ['CAP_KILL', 'CAP_FOO'] } });
+    const warning = await seen;
+    expect(warning).toMatchObject({ name: 'Warning', code: 'NS_UNKNOWN_CAPABILITY', message: 'capabilitySets.bounding[1]: unknown capability "CAP_FOO", ignored' });
+  });
+
+  it('names a capability the running kernel does not know (cap_last_cap), and lets one it knows pass', () => {
+    expect(capabilityProblem('CAP_CHECKPOINT_RESTORE', 39)).toBe('CAP_CHECKPOINT_RESTORE is not known to the running kernel (cap_last_cap is 39)');
+    expect(capabilityProblem('bpf', 38)).toBe('CAP_BPF is not known to the running kernel (cap_last_cap is 38)');
+    expect(capabilityProblem('CAP_BPF', 40)).toBeUndefined();
+    expect(capabilityProblem('net_admin', 40)).toBeUndefined();
+    expect(capabilityProblem('CAP_41', 63)).toBe('unknown capability "CAP_41"');
   });
 
   it('still accepts a full valid config, any capability spelling parseCapability takes', () => {

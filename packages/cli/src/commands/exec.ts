@@ -4,7 +4,7 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
-import { ErrorCode, NsError, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
+import { ErrorCode, MAX_ID, NsError, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, errorLine } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
@@ -20,6 +20,11 @@ export interface ExecCommandOptions {
   tty?: boolean;
   /** `-u, --user USER[:GROUP]`: name or uid from the container's /etc/passwd (default: the container's user). */
   user?: string;
+  /**
+   * `-g, --additional-gids GID` (repeatable), as `runc exec`: supplementary group ids added to
+   * the container's `process.user.additionalGids` for this process (as given on the command line).
+   */
+  additionalGids?: string[];
   /** `-e, --env K=V` / `-e K`: added to the container's environment (repeatable). */
   env?: string[];
   /** `--cwd DIR`: working directory inside the container (default: the container's). */
@@ -30,9 +35,26 @@ export interface ExecCommandOptions {
 }
 
 /**
+ * `-g, --additional-gids` values as group ids: each a decimal integer 0 ... 4294967294
+ * (2^32 - 2, as setgroups(2) takes; runc exec refuses negatives the same way).
+ * @throws NsError `ERR_NS_CONFIG` (path `additionalGids`) naming the flag and the value.
+ */
+export function parseAdditionalGids(values: readonly string[]): number[] {
+  return values.map((value) => {
+    const gid = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!(gid <= MAX_ID)) {
+      throw new NsError(ErrorCode.CONFIG, `--additional-gids ${JSON.stringify(value)}: expected a group id, an integer 0..${MAX_ID}`, { path: 'additionalGids' });
+    }
+    return gid;
+  });
+}
+
+/**
  * The process `ns exec` starts in `state`'s container (capabilities: see {@link execState}).
- * With `-t` the environment gets `TERM=xterm` when it has no `TERM` (as docker exec).
- * @throws NsError `ERR_NS_CONFIG` for no command or a bad `-e`.
+ * With `-t` the environment gets `TERM=xterm` when it has no `TERM` (as docker exec). With
+ * `-g`, the supplementary groups are the container's `additionalGids` and then those, as
+ * `runc exec` (plus, for a user given without a group, its /etc/group memberships, as ever).
+ * @throws NsError `ERR_NS_CONFIG` for no command, a bad `-e` or a bad `-g`.
  */
 export function execProcess(options: ExecCommandOptions, state: ContainerState, hostEnv: NodeJS.ProcessEnv): ExecInProcess {
   if (options.command === undefined || options.command.length === 0) {
@@ -46,6 +68,9 @@ export function execProcess(options: ExecCommandOptions, state: ContainerState, 
   }
   if (options.user !== undefined) proc.user = options.user;
   if (options.cwd !== undefined) proc.cwd = options.cwd;
+  if (options.additionalGids !== undefined && options.additionalGids.length > 0) {
+    proc.additionalGids = [...(state.config.additionalGids ?? []), ...parseAdditionalGids(options.additionalGids)];
+  }
   return proc;
 }
 
@@ -53,13 +78,14 @@ export function execProcess(options: ExecCommandOptions, state: ContainerState, 
  * The state execIn() is given: with `--cap-add` / `--cap-drop`, a copy whose config has the
  * changed capability sets (as `ns run` changes them, for the exec's user), since execIn()
  * takes the process's capabilities from the container config.
+ * @param warnings receives a warning for each `--cap-add` name the running kernel does not know
  * @throws NsError `ERR_NS_CONFIG` naming an unknown capability.
  */
-export function execState(options: ExecCommandOptions, state: ContainerState): ContainerState {
+export function execState(options: ExecCommandOptions, state: ContainerState, warnings: string[] = []): ContainerState {
   const add = options.capAdd ?? [];
   const drop = options.capDrop ?? [];
   if (add.length === 0 && drop.length === 0) return state;
-  const config = changeCapabilities({ ...state.config, user: options.user ?? state.config.user }, add, drop);
+  const config = changeCapabilities({ ...state.config, user: options.user ?? state.config.user }, add, drop, { warnings });
   return { ...state, config: { ...config, user: state.config.user } };
 }
 
@@ -71,14 +97,16 @@ export function execState(options: ExecCommandOptions, state: ContainerState): C
 export async function execCommand(options: ExecCommandOptions, store: StateStore, io: ResolvedIo): Promise<number> {
   let state: ContainerState;
   let proc: ExecInProcess;
+  const warnings: string[] = [];
   try {
     state = store.read(options.id);
     if (currentStatus(state) === 'stopped') throw new NsError(ErrorCode.STATE, `container ${options.id} is not running`);
     proc = execProcess(options, state, io.env);
-    state = execState(options, state);
+    state = execState(options, state, warnings);
   } catch (err) {
     io.stderr(errorLine(err));
     return EXIT.FAILURE;
   }
+  for (const w of warnings) io.stderr(`ns: warning: ${w}\n`);
   return runForeground((execOptions) => execIn(state, proc, execOptions), io, { terminal: proc.terminal ?? false });
 }

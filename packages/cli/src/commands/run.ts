@@ -19,6 +19,7 @@ import {
   NsError,
   StateStore,
   adjustCapabilities,
+  dedupEnv,
   embeddedDefault,
   formatPlan,
   fromOciSpec,
@@ -86,7 +87,10 @@ export interface RunOptions {
 export interface BuildContext {
   /** Environment `-e KEY` copies from. Default: process.env. */
   env?: NodeJS.ProcessEnv;
-  /** Receives warnings (OCI fields not applied yet, ignored options). */
+  /**
+   * Receives warnings (OCI fields not applied yet, capabilities of config.json left out,
+   * `--cap-add` of a capability the running kernel lacks, ignored options).
+   */
   warnings?: string[];
   /**
    * The bounding set `--cap-add` is limited to (a mask, as /proc/PID/status CapBnd), or null
@@ -154,7 +158,9 @@ export function withTerm(env: readonly string[]): string[] {
 
 /**
  * `-e` entries applied to `base`: `K=V` sets K, `K` alone copies K from `hostEnv` (and is
- * skipped when unset there, as docker does). A key set again replaces the earlier entry in place.
+ * skipped when unset there, as docker does). As `runc exec --env`, the entries come after
+ * `base`, and the result has each key once: the last entry of a key wins, at its place
+ * ({@link dedupEnv}, what the container's process would see anyway).
  * @throws NsError `ERR_NS_CONFIG` for an entry with an empty key.
  */
 export function applyEnv(base: readonly string[], entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
@@ -169,12 +175,9 @@ export function applyEnv(base: readonly string[], entries: readonly string[], ho
       if (value === undefined) continue;
       full = `${entry}=${value}`;
     }
-    const key = full.slice(0, full.indexOf('=') + 1);
-    const at = out.findIndex((e) => e.startsWith(key));
-    if (at < 0) out.push(full);
-    else out[at] = full;
+    out.push(full);
   }
-  return out;
+  return dedupEnv(out);
 }
 
 function canonicalCapability(name: string, option: string): string {
@@ -246,6 +249,13 @@ function capabilitiesIn(mask: bigint): string[] {
  * With a `bounding` limit (default {@link ownBoundingSet}: ns as root, no user namespace),
  * `--cap-add ALL` adds only the capabilities in it, and a named one outside it is an error:
  * the container could not get it from this ns process.
+ *
+ * A name ns does not know at all is an error (a typo on the command line, as docker and
+ * podman `--cap-add`); one ns knows but the running kernel does not (CAP_BPF below Linux
+ * 5.8) is left out of `--cap-add` with a warning in `options.warnings`, as runc leaves out
+ * such a name of a config.json (so a script written for a newer kernel still runs, with
+ * less, never more).
+ * @param options.lastCap the kernel's highest capability (default /proc/sys/kernel/cap_last_cap)
  * @throws NsError `ERR_NS_CONFIG` naming the option and an unknown capability, or one
  *   outside the bounding limit.
  */
@@ -253,11 +263,16 @@ export function changeCapabilities(
   container: Container,
   add: readonly string[],
   drop: readonly string[],
-  options: { bounding?: bigint | null } = {},
+  options: { bounding?: bigint | null; warnings?: string[]; lastCap?: number } = {},
 ): Container {
   const adds = add.map((c) => canonicalCapability(c, '--cap-add'));
   const drops = drop.map((c) => canonicalCapability(c, '--cap-drop'));
-  const named = [...new Set(adds.filter((c) => c !== 'ALL'))];
+  const last = options.lastCap ?? readLastCap();
+  const named = [...new Set(adds.filter((c) => c !== 'ALL'))].filter((name) => {
+    if (parseCapability(name) <= last) return true;
+    options.warnings?.push(`--cap-add: ${name} is not known to the running kernel (cap_last_cap is ${last}), ignored`);
+    return false;
+  });
   const bounding = adds.length === 0 ? null : options.bounding !== undefined ? options.bounding : ownBoundingSet(container);
   if (bounding !== null) {
     for (const name of named) {
@@ -439,7 +454,7 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   const add = options.capAdd ?? [];
   const drop = options.capDrop ?? [];
   if (add.length > 0 || drop.length > 0) {
-    container = changeCapabilities(container, add, drop, context.bounding !== undefined ? { bounding: context.bounding } : {});
+    container = changeCapabilities(container, add, drop, { warnings, ...(context.bounding !== undefined ? { bounding: context.bounding } : {}) });
   }
 
   const volumes = (options.volume ?? []).map((v) => parseVolume(v, cwd));
