@@ -120,6 +120,12 @@ build() {
   [ -f "$file" ] || die "$name: prebuildify made no $file"
   local got; got="$(elf_machine "$file")"
   [ "$got" = "$machine" ] || die "$name: $file is ELF machine $got, expected $machine"
+  # ns-init, the static helper embedded in the addon, must be built for the same machine
+  # (a wrong one would load fine and fail at the first spawn).
+  local init="$stage/build/Release/ns_init"
+  [ -f "$init" ] || die "$name: no $init (the embedded set-up helper)"
+  got="$(elf_machine "$init")"
+  [ "$got" = "$machine" ] || die "$name: the embedded ns-init is ELF machine $got, expected $machine"
   mkdir -p "$OUT/prebuilds/linux-$arch"
   cp "$file" "$OUT/prebuilds/linux-$arch/"
   local objdump=objdump

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readlinkSync } from 'node:fs';
-import { CLONE, ErrorCode, NsError, PR, configError, type Step } from '@ns/syscalls';
+import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls';
 import type { NamespaceType } from './container.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
@@ -40,16 +40,17 @@ const JOIN_ORDER: [NamespaceType, string, number][] = [
 /**
  * ExecIn: start another process inside a running container's namespaces, as the seed's
  * ExecIn and `runc exec`. The namespaces of the container's init are opened here, then its
- * start time is checked again (a reused pid is never joined); the child makes itself
- * non-dumpable before it joins them (so the container cannot reach the host binary through
- * /proc/PID/exe), joins each with setns(2), and, because joining a pid namespace only
- * affects children, clones again with CLONE_PARENT: the returned process is the real one,
- * a child of this Node process, with its own exit status.
+ * start time is checked again (a reused pid is never joined). The child is ns-init (see
+ * spawn()), non-dumpable and with none of this process's memory, environment or binary: it
+ * joins each namespace with setns(2) and, because joining a pid namespace only affects
+ * children, forks again with CLONE_PARENT: the returned process is the real one, a child of
+ * this Node process, with its own exit status.
  *
  * @throws NsError `ERR_NS_CONFIG` naming `state`, `state.config` or `process` when they are
  *   not objects, or the field of the process or config that is invalid (as validateContainer);
  *   `ERR_NS_STATE` when the container is not running, `ERR_NS_NOT_FOUND` for an unknown user,
- *   an errno name for a failed step (`execve /bin/nope: ENOENT`).
+ *   an errno name for a failed step (`execve /bin/nope: ENOENT`). An unknown capability is
+ *   left out with a process warning, as exec(). With duplicate keys in `env`, the last wins.
  * @see setns(2), pid_namespaces(7), runc exec
  */
 export function execIn(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): ContainerProcess {
@@ -141,7 +142,6 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       // The session and terminal belong to the process that execs: were the first child
       // the session leader, its exit would hang up the terminal under its successor.
       const steps: Step[] = [
-        { op: 'prctl', option: PR.SET_DUMPABLE, arg2: 0, arg3: 0, arg4: 0, arg5: 0 },
         ...joins,
         { op: 'cloneParent' },
         ...stdioSteps(io),

@@ -51,6 +51,8 @@ export interface ContainerPlan {
   user: ResolvedUser;
   /** The environment the process gets: each key once, the last entry of a key winning (see dedupEnv); HOME added from passwd when missing. */
   env: string[];
+  /** Index of the plan's first stdio step: the steps before it do not depend on `io`. */
+  stdioAt: number;
 }
 
 const NAMESPACE_FLAGS: Record<NamespaceType, number> = {
@@ -346,8 +348,9 @@ export function planContainer(input: Container, io: PlanIo = { stdio: [0, 1, 2] 
   return planValidated(withRootless(validateContainer(input)), io, new HostReads());
 }
 
-/** A plan kept by {@link planContainerCached}: its steps after the stdio ones, and what planning read. */
+/** A plan kept by {@link planContainerCached}: its steps around the stdio ones, and what planning read. */
 interface CachedPlan {
+  head: readonly Step[];
   rest: readonly Step[];
   cloneFlags: number;
   user: ResolvedUser;
@@ -387,9 +390,9 @@ export function planContainerCached(input: Container, io: PlanIo = { stdio: [0, 
     planCache.delete(key);
     if (stillTrue(hit.reads)) {
       planCache.set(key, hit);
-      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...stdioSteps(io), ...hit.rest] };
+      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...hit.head, ...stdioSteps(io), ...hit.rest] };
       if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
-      const out: ContainerPlan = { container, plan, user: hit.user, env: hit.env };
+      const out: ContainerPlan = { container, plan, user: hit.user, env: hit.env, stdioAt: hit.head.length };
       if (hit.idMaps) out.idMaps = hit.idMaps;
       return out;
     }
@@ -397,7 +400,8 @@ export function planContainerCached(input: Container, io: PlanIo = { stdio: [0, 
   const reads = new HostReads();
   const planned = planValidated(container, io, reads);
   const entry: CachedPlan = {
-    rest: deepFreeze(planned.plan.steps.slice(stdioSteps(io).length)),
+    head: deepFreeze(planned.plan.steps.slice(0, planned.stdioAt)),
+    rest: deepFreeze(planned.plan.steps.slice(planned.stdioAt + stdioSteps(io).length)),
     cloneFlags: planned.plan.cloneFlags,
     user: deepFreeze(planned.user),
     env: deepFreeze(planned.env),
@@ -422,28 +426,46 @@ function planValidated(container: Container, io: PlanIo, reads: HostReads): Cont
   const uidMappings = container.uidMappings ?? [];
   const gidMappings = container.gidMappings ?? [];
 
-  steps.push(...stdioSteps(io));
-  steps.push({ op: 'umask', mask: 0 });
-  if (userns) {
-    // The parent writes uid_map and gid_map while the child waits; then the child becomes
-    // root of its user namespace (it holds every capability there, but its ids are the
-    // overflow ids until it sets them).
-    steps.push({ op: 'sync', name: 'idmap' });
-    if (mapToHost(0, gidMappings) !== null) steps.push({ op: 'setresgid', rgid: 0, egid: 0, sgid: 0 });
-    if (mapToHost(0, uidMappings) !== null) steps.push({ op: 'setresuid', ruid: 0, euid: 0, suid: 0 });
-  }
-
-  // clone(2) creates only what must exist from the start: the user namespace (everything
-  // else is then owned by it) and the pid namespace (unshare would only move children into
-  // it). The child makes the others with unshare(2) on its own time: creating a network
-  // namespace is most of clone's cost, and clone runs in Node's thread.
+  // clone(2) creates only the pid namespace (unshare would only move children into it); the
+  // child makes the others with unshare(2) on its own time: creating a network namespace is
+  // most of clone's cost, and clone runs in Node's thread. The child is ns-init (see spawn()).
   let cloneFlags = 0;
   let unshareFlags = 0;
   for (const ns of container.namespaces) {
-    if (ns.path !== undefined) continue;
-    if (ns.type === 'user' || ns.type === 'pid') cloneFlags |= NAMESPACE_FLAGS[ns.type];
+    if (ns.path !== undefined || ns.type === 'user') continue;
+    if (ns.type === 'pid') cloneFlags |= NAMESPACE_FLAGS[ns.type];
     else unshareFlags |= NAMESPACE_FLAGS[ns.type];
   }
+  if (userns) {
+    // ns-init makes the user namespace itself: had the clone made it, ns-init would have been
+    // exec'd in it before its maps existed, as an unmapped user, and lost every capability.
+    // The parent writes uid_map and gid_map while the child waits; then the child becomes
+    // root of its user namespace (it holds every capability there, but its ids are the
+    // overflow ids until it sets them). ns-init is non-dumpable from its start, which makes
+    // its /proc files root's: dumpable only meanwhile, so that an unprivileged parent (or
+    // newuidmap, which checks the owner) may write the maps, in a user namespace nobody else
+    // can have entered yet. Every other namespace is then owned by it; a pid namespace is
+    // entered by forking (runc's nsexec does all of this the same way).
+    steps.push({ op: 'unshare', flags: CLONE.NEWUSER });
+    steps.push(dumpable(1));
+    steps.push({ op: 'sync', name: 'idmap' });
+    steps.push(dumpable(0));
+    if (mapToHost(0, gidMappings) !== null) steps.push({ op: 'setresgid', rgid: 0, egid: 0, sgid: 0 });
+    if (mapToHost(0, uidMappings) !== null) steps.push({ op: 'setresuid', ruid: 0, euid: 0, suid: 0 });
+    // ns-init's memory then belongs to the new user namespace: its owner (an unprivileged
+    // creator joining a created container) may open its /proc files, the container may not.
+    steps.push({ op: 'reexec' });
+    if (cloneFlags & CLONE.NEWPID) {
+      steps.push({ op: 'unshare', flags: CLONE.NEWPID | unshareFlags });
+      // Before the stdio steps: the session (and a console) belongs to the process that execs.
+      steps.push({ op: 'cloneParent' });
+      cloneFlags = 0;
+      unshareFlags = 0;
+    }
+  }
+  const stdioAt = steps.length;
+  steps.push(...stdioSteps(io));
+  steps.push({ op: 'umask', mask: 0 });
   if (unshareFlags) steps.push({ op: 'unshare', flags: unshareFlags });
   for (const ns of container.namespaces) {
     if (ns.path !== undefined) steps.push({ op: 'setns', path: ns.path, nstype: NAMESPACE_FLAGS[ns.type] });
@@ -537,9 +559,14 @@ function planValidated(container: Container, io: PlanIo, reads: HostReads): Cont
 
   const plan: Plan = { cloneFlags, steps };
   if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
-  const out: ContainerPlan = { container, plan, user: proc.user, env: proc.env };
+  const out: ContainerPlan = { container, plan, user: proc.user, env: proc.env, stdioAt };
   if (userns) out.idMaps = { uidMappings, gidMappings };
   return out;
+}
+
+/** prctl(PR_SET_DUMPABLE, on): whether the process's /proc files are its own user's. */
+function dumpable(on: 0 | 1): Step {
+  return { op: 'prctl', option: PR.SET_DUMPABLE, arg2: on, arg3: 0, arg4: 0, arg5: 0 };
 }
 
 /**
@@ -626,7 +653,7 @@ export function processSteps(
     // end the process silently at start (runc create checks it the same way).
     steps.push({ op: 'execCheck', paths });
     steps.push({ op: 'detach' });
-    steps.push({ op: 'waitFifo', path: `/proc/self/fd/${io.startFifoFd}` });
+    steps.push({ op: 'waitFifo', fd: io.startFifoFd });
   }
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MS } from '@ns/syscalls';
+import { CLONE, MS, PR } from '@ns/syscalls';
 import { DEFAULT_NAMESPACES, checkIdMappings, formatIdMap, mapToHost, planContainer, rootfsContainer, withRootless } from '../src/index.js';
 
 describe('id mappings', () => {
@@ -45,8 +45,23 @@ describe('planning with a user namespace', () => {
     expect(idMaps).toEqual({ uidMappings: map, gidMappings: map });
     const ops = plan.steps.map((s) => s.op);
     const sync = ops.indexOf('sync');
-    expect(ops.slice(sync, sync + 3)).toEqual(['sync', 'setresgid', 'setresuid']);
+    expect(ops.slice(sync, sync + 4)).toEqual(['sync', 'prctl', 'setresgid', 'setresuid']);
     expect(sync).toBeLessThan(ops.indexOf('mount'));
+  });
+
+  it('makes the user namespace in ns-init, not at clone: dumpable only while the maps are written, then forks into the pid namespace', () => {
+    const { plan, stdioAt } = planContainer(userns());
+    // Exec'd into a user namespace with no maps yet, ns-init would lose every capability.
+    expect(plan.cloneFlags & (CLONE.NEWUSER | CLONE.NEWPID)).toBe(0);
+    const dumpable = (on: number) => ({ op: 'prctl', option: PR.SET_DUMPABLE, arg2: on, arg3: 0, arg4: 0, arg5: 0 });
+    expect(plan.steps.slice(0, 4)).toEqual([{ op: 'unshare', flags: CLONE.NEWUSER }, dumpable(1), { op: 'sync', name: 'idmap' }, dumpable(0)]);
+    const fork = plan.steps.findIndex((s) => s.op === 'cloneParent');
+    const unshare = plan.steps[fork - 1] as { op: string; flags: number };
+    expect(unshare.op).toBe('unshare');
+    expect(unshare.flags & CLONE.NEWPID).toBe(CLONE.NEWPID);
+    // The session (and a console) belongs to the process that runs the program.
+    expect(stdioAt).toBe(fork + 1);
+    expect(plan.steps[stdioAt]).toEqual({ op: 'setsid' });
   });
 
   it('binds the host device nodes instead of mknod, which a user namespace refuses', () => {

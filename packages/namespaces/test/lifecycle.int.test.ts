@@ -90,6 +90,39 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
     expect(r.out).toBe('uid=1000(alice) gid=1000(alice) groups=10(wheel),100(users)\n');
   });
 
+  it('execIn: of env keys given twice the last wins, for the config env and the process env (as runc)', async () => {
+    const { state } = start('envdup', ['sleep', '60'], { env: ['ONE=two', 'PATH=/bin:/usr/bin', 'ONE=three'] });
+    const lines = async (env?: string[]) =>
+      (await output(execIn(state, { args: ['env'], ...(env ? { env } : {}) }, { stdio: ['ignore', 'pipe', 'inherit'] }))).out.trimEnd().split('\n');
+    expect((await lines()).filter((l) => l.startsWith('ONE='))).toEqual(['ONE=three']);
+    expect((await lines(['ONE=a', 'PATH=/bin:/usr/bin', 'ONE=b'])).filter((l) => l.startsWith('ONE='))).toEqual(['ONE=b']);
+  });
+
+  it('execIn with additionalGids: the process has exactly those supplementary groups', async () => {
+    const { state } = start('gids');
+    const groups = async (proc: { additionalGids?: number[]; user?: string }) =>
+      (await output(execIn(state, { args: ['grep', '^Groups:', '/proc/self/status'], ...proc }, { stdio: ['ignore', 'pipe', 'inherit'] }))).out.trim();
+    expect(await groups({})).toBe('Groups:');
+    expect(await groups({ additionalGids: [10, 20, 4000] })).toBe('Groups:\t10 20 4000');
+  });
+
+  it('execIn leaves out a capability it does not know, with a process warning', async () => {
+    const { state } = start('capwarn');
+    const seen: Error[] = [];
+    const listener = (w: Error) => seen.push(w);
+    process.on('warning', listener);
+    try {
+      const r = await output(execIn(state, { args: ['grep', 'CapEff', '/proc/self/status'], capabilities: ['CAP_KILL', 'CAP_FOO'] }, { stdio: ['ignore', 'pipe', 'inherit'] }));
+      expect(r.out).toBe('CapEff:\t0000000000000020\n');
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(seen.map((w) => [(w as Error & { code?: string }).code, w.message])).toEqual([
+        ['NS_UNKNOWN_CAPABILITY', 'capabilities[1]: unknown capability "CAP_FOO", ignored'],
+      ]);
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+
   it('execIn with a terminal from the container devpts', async () => {
     const { state } = start('tty');
     const r = await output(execIn(state, { args: ['sh', '-c', 'tty; test -t 0 && echo TTY'], terminal: true }));
@@ -225,12 +258,14 @@ describe.skipIf(!isRoot || !ROOTFS)('create and start (as root)', () => {
   it('create sets up and waits before execve (status created); start runs the program', async () => {
     const { state } = createContainer(rootfsContainer(ROOTFS, { id: 'c', hostname: 'made', args: ['sleep', '30'] }), { store, stdio: 'ignore' });
     expect(listContainers(store).map((s) => [s.id, s.status])).toEqual([['c', 'created']]);
-    // Set up already (its hostname is there) but not exec'd: still the creator's program.
+    // Set up already but not exec'd: the waiting process is ns-init from its sealed memfd,
+    // never a copy of this node (regression: it was, CVE-2019-5736 class).
     const { readlinkSync } = await import('node:fs');
-    expect(readlinkSync(`/proc/${state.pid}/exe`)).toBe(readlinkSync('/proc/self/exe'));
+    expect(readlinkSync(`/proc/${state.pid}/exe`)).toBe('/memfd:ns-init (deleted)');
+    expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toMatch(/^ns-init\u0000\d+\u0000$/);
     const started = await startCreatedContainer(store, 'c');
     expect(started.status).toBe('running');
-    for (let i = 0; i < 100 && readlinkSync(`/proc/${state.pid}/exe`) === readlinkSync('/proc/self/exe'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && readlinkSync(`/proc/${state.pid}/exe`).startsWith('/memfd:'); i++) await new Promise((r) => setTimeout(r, 10));
     expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toBe('sleep\u000030\u0000');
     expect(readdirSync(join(root, 'c'))).toEqual(['state.json']); // the exec.fifo is gone
     await expect(startCreatedContainer(store, 'c')).rejects.toThrow('cannot start container c that is running');

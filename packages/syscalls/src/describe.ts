@@ -71,9 +71,11 @@ export function describeStep(step: Step): string {
     case 'procRoot':
       return `procfs at ${step.path}`;
     case 'waitFifo':
-      return `wait for start on ${step.path}`;
+      return `wait for start on the exec FIFO (fd ${step.fd})`;
     case 'detach':
       return 'detach from the caller';
+    case 'reexec':
+      return 're-execute ns-init in the new user namespace';
     case 'execCheck':
       return `execve ${step.paths.length === 1 ? step.paths[0] : step.paths.join(' or ')}`;
   }

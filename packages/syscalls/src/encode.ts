@@ -36,10 +36,11 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   waitFifo: 32,
   detach: 33,
   execCheck: 34,
+  reexec: 35,
 };
 
 const MAGIC = 0x4c50534e;
-const VERSION = 2;
+const VERSION = 3;
 const HEADER_BYTES = 40;
 /** Bytes of one encoded step: u32 op, u32 flags, i64 i[6], u32 s[4], u32 v[3], u32 pad. */
 export const STEP_BYTES = 88;
@@ -107,8 +108,10 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'chdir':
     case 'procRoot':
-    case 'waitFifo':
       w.s(0, step.path);
+      return;
+    case 'waitFifo':
+      w.i(0, step.fd);
       return;
     case 'sethostname':
       w.s(0, step.hostname);
@@ -187,6 +190,7 @@ function writeSlots(step: Step, w: SlotWriter): void {
     case 'setsid':
     case 'cloneParent':
     case 'detach':
+    case 'reexec':
       return;
   }
 }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Imported, not required by path: a bundle (the `ns` CLI) then carries it too.
 import nodeGypBuild from 'node-gyp-build';
-import { ErrorCode, NsError } from './errors.js';
+import { ErrorCode, NsError, errnoName } from './errors.js';
 
 /** The raw functions of the addon (src/native/addon.cc). */
 export interface NativeAddon {
@@ -35,7 +35,7 @@ export interface NativeAddon {
 
 export type NativeSpawnResult =
   | { pid: number; pidfd: number; detached?: true }
-  | { pid: number; failedStep: number; errno: number; code: string; message: string }
+  | { pid: number; failedStep: number; errno: number }
   | { pid: number; failedStep: -1; errno: 0; diedBeforeExec: true; exitCode: number | null; signal: number | null };
 
 /** Platforms prebuilt or buildable for this addon. */
@@ -82,6 +82,38 @@ function packageName(dir: string): string | undefined {
 }
 
 /**
+ * The addon with every function's system-call errors as NsError: the addon throws an Error
+ * with `errno` (negative) and `syscall`, and the errno's name (`code`) is given here, from
+ * os.constants.errno, as `<syscall>: <CODE> (<strerror text>)`.
+ */
+function namingErrors(raw: NativeAddon): NativeAddon {
+  const named: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value !== 'function') {
+      named[key] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    named[key] = (...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        throw errnoError(err);
+      }
+    };
+  }
+  return named as unknown as NativeAddon;
+}
+
+/** An NsError for an addon Error carrying `errno` and `syscall`; anything else as it is. */
+function errnoError(err: unknown): unknown {
+  const e = err as { errno?: unknown; syscall?: unknown; message?: string; code?: unknown };
+  if (!(err instanceof Error) || typeof e.errno !== 'number' || typeof e.syscall !== 'string' || e.code !== undefined) return err;
+  const code = errnoName(e.errno);
+  return new NsError(code, `${e.syscall}: ${code} (${e.message})`, { errno: e.errno, syscall: e.syscall });
+}
+
+/**
  * Load the addon with node-gyp-build: build/Release first, then prebuilds/<platform>-<arch>/
  * (`@ns+syscalls.glibc.node`; a `musl` one is picked on Alpine when present).
  *
@@ -106,7 +138,7 @@ export function native(): NativeAddon {
     );
   }
   try {
-    addon = nodeGypBuild(packageRoot()) as NativeAddon;
+    addon = namingErrors(nodeGypBuild(packageRoot()) as NativeAddon);
   } catch (cause) {
     const message = (cause as Error).message;
     const libc = libcName();

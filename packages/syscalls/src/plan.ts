@@ -271,8 +271,8 @@ export interface SyncStep extends StepCommon {
 }
 
 /**
- * clone(2) again with CLONE_PARENT (and CLONE_VM, on a second stack): the new process runs
- * the rest of the plan and this one exits. Joining a pid namespace with setns(2) only
+ * fork again with CLONE_PARENT (clone(2) without CLONE_VM: ns-init's memory is small): the
+ * new process runs the rest of the plan and this one exits. Joining a pid namespace with setns(2) only
  * affects children; this makes the process that execs really inside it, as a child of the
  * caller of spawn(), which then watches and reaps it (spawn() returns its pid).
  */
@@ -287,12 +287,13 @@ export interface ProcRootStep extends StepCommon {
 }
 
 /**
- * Open the FIFO at `path` for writing, which blocks until a reader opens it, then write one
- * byte: the container's process waits here for `ns start` (runc's exec.fifo).
+ * Open the FIFO behind descriptor `fd` (an O_PATH descriptor of the parent's, reopened
+ * through `<procRoot>/self/fd/<fd>`) for writing, which blocks until a reader opens it, then
+ * write one byte: the container's process waits here for `ns start` (runc's exec.fifo).
  */
 export interface WaitFifoStep extends StepCommon {
   op: 'waitFifo';
-  path: string;
+  fd: number;
 }
 
 /**
@@ -312,6 +313,18 @@ export interface DetachStep extends StepCommon {
 export interface ExecCheckStep extends StepCommon {
   op: 'execCheck';
   paths: string[];
+}
+
+/**
+ * execveat(2) ns-init again (from its sealed memfd) and go on at the next step, so that its
+ * memory belongs to the user namespace it is in now: an exec records the user namespace it
+ * happens in, and ns-init, never dumpable, is then reachable through /proc only by who holds
+ * CAP_SYS_PTRACE there (the namespace's owner, not a container's process by default). Comes
+ * after `unshare(CLONE_NEWUSER)` and `setresuid`, before `stdio` and `procRoot` steps (what
+ * they set is not carried across).
+ */
+export interface ReexecStep extends StepCommon {
+  op: 'reexec';
 }
 
 export type Step =
@@ -348,11 +361,17 @@ export type Step =
   | ProcRootStep
   | WaitFifoStep
   | DetachStep
-  | ExecCheckStep;
+  | ExecCheckStep
+  | ReexecStep;
 
 export type StepOp = Step['op'];
 
-/** What the native child is cloned with and then runs. */
+/**
+ * What the native child is cloned with and then runs. The clone of Node execs ns-init at
+ * once (a small static program from a sealed memfd, with none of Node's memory or
+ * environment), and ns-init runs the steps: so the descriptors a step names (`stdio`,
+ * `setns`, `waitFifo`) cross that exec, and no others do.
+ */
 export interface Plan {
   /** CLONE_NEW* flags for clone(2) (see {@link CLONE}). */
   cloneFlags: number;

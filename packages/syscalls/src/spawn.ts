@@ -15,7 +15,8 @@ export interface ExitStatus {
 export interface SpawnOptions {
   /**
    * Called synchronously at each `sync` step while the child waits (write uid_map, join a
-   * cgroup ...). Throwing kills and reaps the child, and spawn() throws the same error.
+   * cgroup ...), with the pid of the waiting process (after a `cloneParent` step: the new
+   * one). Throwing kills and reaps the child, and spawn() throws the same error.
    */
   onSync?: (step: SyncStep, index: number, pid: number) => void;
   /** Called once with the exit status, from the event loop. */
@@ -58,16 +59,20 @@ export function stepError(step: Step | undefined, index: number, errno: number):
 }
 
 /**
- * Clone a child with `plan.cloneFlags` (plus CLONE_VM and CLONE_PIDFD: Node's memory is
- * never copied) and have it run `plan.steps`, making raw system calls only. Returns once
- * the child has called execve(2) successfully; its exit is watched by a pidfd polled by
- * libuv, so the event loop never blocks and the child is always reaped.
+ * Clone a child with `plan.cloneFlags` (plus CLONE_VM, CLONE_VFORK and CLONE_PIDFD: Node's
+ * memory is never copied) and have it run `plan.steps`, making raw system calls only. The
+ * clone execs ns-init at once, a static helper from a sealed memfd, which runs the steps in
+ * memory of its own: no process in a container's namespaces is ever a copy of this Node
+ * (its exe, memory or environment), and a `#!/proc/self/exe` script or an argv[0] of
+ * `/proc/self/exe` reaches only ns-init, which refuses to do anything (CVE-2019-5736 class).
+ * Returns once the child has called execve(2) successfully; its exit is watched by a pidfd
+ * polled by libuv, so the event loop never blocks and the child is always reaped.
  *
  * @param plan the steps (see plan.ts); normally ending with `execve`.
  * @throws NsError with the errno name as `code` when a step fails (message names the step
  *   and its path), `ERR_NS_CHILD_DIED` when the child died before execve without an error,
- *   or clone/pipe errors (`EPERM`, `ENOSPC` ...) from the parent side.
- * @see clone(2), pidfd_open(2), pidfd_send_signal(2), waitid(2)
+ *   or clone/pipe/memfd errors (`EPERM`, `ENOSPC` ...) from the parent side.
+ * @see clone(2), execveat(2), memfd_create(2), pidfd_open(2), pidfd_send_signal(2), waitid(2)
  */
 export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const addon = native();
@@ -77,8 +82,8 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
 }
 
 /**
- * spawn(), without blocking the event loop while the child sets itself up: returns right
- * after clone(2) and resolves once the child has called execve(2) (rejects as spawn() throws:
+ * spawn(), without blocking the event loop while the child sets itself up: returns once the
+ * clone has exec'd ns-init and resolves once the child has called execve(2) (rejects as spawn() throws:
  * a failed step, a child that died, an error thrown by `onSync`). `onSync` runs from the
  * event loop. For many containers at once, or a server that must stay responsive.
  *

@@ -15,7 +15,7 @@ describe('encodePlan', () => {
 
   it('writes the header: magic, version, flags, step count and a consistent layout', () => {
     expect(buf.readUInt32LE(0)).toBe(0x4c50534e);
-    expect(buf.readUInt32LE(4)).toBe(2);
+    expect(buf.readUInt32LE(4)).toBe(3);
     expect(buf.readUInt32LE(8)).toBe(CLONE.NEWNS | CLONE.NEWPID);
     expect(buf.readUInt32LE(12)).toBe(4);
     const stepsOff = buf.readUInt32LE(16);

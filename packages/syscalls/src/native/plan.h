@@ -1,5 +1,7 @@
-// The decoded plan shared by the parent (which decodes it) and the child (which runs it).
-// The wire format is written by src/encode.ts; keep the two in step.
+// The plan's wire format (written by src/encode.ts; keep the two in step), its decoded form,
+// and the messages between the parent and the set-up process. Shared by the addon and by
+// ns-init, the static helper that runs the plan (see init/main.cc): nothing here may need
+// a C library.
 #pragma once
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,11 +41,12 @@ enum ns_op : uint32_t {
   NS_OP_WAIT_FIFO,
   NS_OP_DETACH,
   NS_OP_EXEC_CHECK,
+  NS_OP_REEXEC,
   NS_OP_MAX
 };
 
 #define NS_PLAN_MAGIC 0x4c50534eu  // "NSPL"
-#define NS_PLAN_VERSION 2u
+#define NS_PLAN_VERSION 3u
 #define NS_PLAN_HEADER_BYTES 40u
 #define NS_STEP_BYTES 88u
 #define NS_NONE 0xffffffffu
@@ -63,10 +66,10 @@ struct ns_step {
   uint32_t vlen[3];
 };
 
-// Messages on the error pipe: {step index, code}. code > 0 is an errno; 0 asks the
-// parent to act at a sync step. (That execve is about to be called is not a message: the
-// child sets ns_child_ctx.execing in the memory it shares with the parent, sparing the
-// parent a wake-up; -1 is kept unused.)
+// Messages on the error pipe: {step index, code, value}. code > 0 is an errno; 0 asks the
+// parent to act at a sync step; the negative codes below say what happened. (That the final
+// execve is about to be called is not a message: ns-init sets ns_launch.execing in the memfd
+// it shares with the parent, sparing the parent a wake-up.)
 struct ns_msg {
   int32_t step;
   int32_t code;
@@ -80,19 +83,40 @@ struct ns_msg {
 // Step index used when the child fails before its first step.
 #define NS_STEP_PREAMBLE (-1)
 
-struct ns_child_ctx {
-  const ns_step* steps;
-  uint32_t nsteps;
-  int errfd;      // child -> parent messages (close-on-exec)
-  int syncfd;     // parent -> child go-ahead bytes (close-on-exec)
-  int parentfd;   // pidfd of the parent process, to detect its death before PDEATHSIG
-  int pdeathsig;  // PR_SET_PDEATHSIG signal, 0 for none (detached containers)
-  void* stack2;   // top of the stack for the process a cloneParent step makes
-  uint32_t resume;  // first step the cloneParent process runs
-  const char* proc;  // where procfs is mounted now (a procRoot step), for /proc/self/fd paths
-  // Set by the child (shared memory) right before execve: at end of file on the error pipe,
-  // 1 with no failure reported means the process exec'd.
-  int execing;
+// What the parent hands to ns-init, at the start of the plan's memfd (argv[1] of ns-init
+// is that descriptor's number). The plan follows at `plan_offset`. Descriptor numbers are
+// the parent's: the clone's table is a copy of it. ns-init maps the memfd shared, and the
+// parent keeps its own descriptor of it, to read `execing` once the error pipe is at EOF.
+#define NS_LAUNCH_MAGIC 0x494e534eu  // "NSNI"
+struct ns_launch {
+  uint32_t magic;
+  uint32_t version;     // NS_PLAN_VERSION
+  int32_t errfd;        // child -> parent messages
+  int32_t syncfd;       // parent -> child go-ahead bytes
+  int32_t parentfd;     // pidfd of the parent process, to notice its death; -1 for none
+  int32_t initfd;       // the sealed memfd of ns-init itself (for a reexec step)
+  uint32_t plan_offset;
+  uint32_t plan_bytes;
+  uint32_t resume;      // the step to start at (set by a reexec step; 0 at first)
+  uint32_t execing;     // set by ns-init right before the final execve
+  uint32_t reserved;
 };
 
-extern "C" int ns_child_main(void* arg);
+// A decoded plan. The steps' strings and vectors point into the encoded bytes and into
+// `slots` (one array of string pointers for every string vector, NULL-terminated).
+struct ns_plan {
+  uint32_t clone_flags;
+  uint32_t pdeathsig;
+  uint32_t nsteps;
+  ns_step* steps;
+};
+
+// Check an encoded plan and count what decoding it needs: `nsteps` steps and `nslots`
+// string-pointer slots. Returns null, or a static description of the first problem
+// (`*at` is then the step it was found in, or -1).
+extern "C" const char* ns_plan_measure(const uint8_t* b, uint64_t len, uint32_t* nsteps, uint64_t* nslots, int32_t* at);
+
+// Decode a plan that ns_plan_measure accepted into caller-provided memory (steps: nsteps
+// entries, slots: nslots entries). Allocates nothing; returns as ns_plan_measure.
+extern "C" const char* ns_plan_decode(const uint8_t* b, uint64_t len, ns_step* steps, const char** slots, uint64_t nslots,
+                                      ns_plan* out, int32_t* at);

@@ -1,8 +1,7 @@
-// Raw Linux system calls for the cloned child.
-//
-// The child shares Node's memory (CLONE_VM) and its thread-local storage, so it must not
-// touch errno or any glibc state: every call here is an inline `syscall` / `svc` that
-// returns -errno on failure, exactly as the kernel does.
+// Raw Linux system calls, for code that may not use the C library: the clone of Node that
+// spawn() makes (it shares Node's memory and thread-local storage, so it must not touch
+// errno or any glibc state) and ns-init (linked with no C library at all). Every call is an
+// inline `syscall` / `svc` that returns -errno on failure, exactly as the kernel does.
 #pragma once
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -45,3 +44,5 @@ static inline long ns_raw6(long n, long a, long b, long c, long d, long e, long 
 #define NS_RAW4(n, a, b, c, d) ns_raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 #define NS_RAW5(n, a, b, c, d, e) \
   ns_raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define NS_RAW6(n, a, b, c, d, e, f) \
+  ns_raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))

@@ -1,0 +1,69 @@
+// Declarations shared by the addon's files (N-API glue of @ns/syscalls):
+//   errors.cc  errno errors for JavaScript        image.cc  the sealed memfd of ns-init
+//   stub.cc    the clone of Node, until it execs   spawn.cc  spawn(), spawnAsync()
+//   watch.cc   exit watchers over pidfds           fds.cc    pipes, ptys, FIFOs, reads
+//   addon.cc   the module's exports and teardown
+#pragma once
+#include <napi.h>
+#include <stdint.h>
+
+#include <string>
+
+namespace ns {
+
+// Throw an Error for a failed system call: `errno` (negative, as Node's), `syscall`, and the
+// C library's text as the message. src/native.ts names the code (ENOENT ...) and turns it
+// into an NsError. Returns undefined for `return Throw...;`.
+Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall);
+
+// Throw a TypeError with code ERR_NS_PLAN (a malformed plan buffer or arguments).
+Napi::Value ThrowPlan(Napi::Env env, const std::string& why);
+
+// The sealed, executable memfd holding ns-init (made once per process; close-on-exec).
+// Returns -1 with errno set and `*what` naming the call that failed.
+int InitImageFd(std::string* what);
+
+// The pidfd of this process (close-on-exec), or -1; opened once.
+int SelfPidfd();
+
+// Wait for (reap) the child behind `pidfd`.
+void ReapNow(int pidfd);
+
+// Watch `pidfd` with libuv and call `onExit(code, signal)` once the child has exited (it is
+// reaped then; the pidfd is closed in the uv_close callback). Throws on failure (pending
+// exception, returns false), after killing and reaping the child.
+bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit);
+
+// Environment teardown of the watchers and of the children still being set up.
+void CloseWatchers();
+void ClosePendingSpawns();
+
+// The exported functions, by file.
+Napi::Value Spawn(const Napi::CallbackInfo& info);
+Napi::Value SpawnAsync(const Napi::CallbackInfo& info);
+Napi::Value Kill(const Napi::CallbackInfo& info);
+Napi::Value Ref(const Napi::CallbackInfo& info);
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info);
+Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
+Napi::Value Pipe(const Napi::CallbackInfo& info);
+Napi::Value Dup(const Napi::CallbackInfo& info);
+Napi::Value ReadAvailable(const Napi::CallbackInfo& info);
+Napi::Value OpenPath(const Napi::CallbackInfo& info);
+Napi::Value Mkfifo(const Napi::CallbackInfo& info);
+Napi::Value SetWinsize(const Napi::CallbackInfo& info);
+Napi::Value OpenPty(const Napi::CallbackInfo& info);
+
+}  // namespace ns
+
+// stub.cc: what the clone of Node runs until it execs ns-init (raw system calls only).
+struct ns_stub_ctx {
+  int initfd;               // the memfd of ns-init
+  char* const* argv;        // ns-init's argv: {"ns-init", "<plan memfd>", NULL}
+  char* const* envp;        // empty: nothing of the creator's environment goes along
+  int errfd;                // where a failure before the exec is reported
+  int parentfd;             // pidfd of this process, or -1
+  int pdeathsig;            // PR_SET_PDEATHSIG, 0 for none
+  const int* keep;          // descriptors ns-init inherits (all others are close-on-exec)
+  uint32_t nkeep;
+};
+extern "C" int ns_stub_main(void* arg);

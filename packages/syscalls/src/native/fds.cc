@@ -1,0 +1,164 @@
+// Descriptors for JavaScript: pipes, dup, a non-blocking read, O_PATH opens, FIFOs, and
+// ptys (from the host's devpts or a container's own).
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "addon.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+namespace ns {
+
+
+// pipe() -> [read end, write end], both close-on-exec.
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, fds[0]));
+  a.Set(1u, Napi::Number::New(env, fds[1]));
+  return a;
+}
+
+// dup(fd) -> a new close-on-exec descriptor for the same open file.
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return ThrowErrno(env, errno, "fcntl F_DUPFD_CLOEXEC");
+  return Napi::Number::New(env, fd);
+}
+
+// readAvailable(fd, max) -> Buffer with what can be read now (poll with a zero timeout
+// first, so it never blocks), or null when nothing is available, at end of file or on EIO.
+Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  size_t max = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() : 65536;
+  struct pollfd p;
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  int r;
+  do {
+    r = poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r <= 0 || !(p.revents & POLLIN)) return env.Null();
+  std::vector<char> buf(max);
+  ssize_t n;
+  do {
+    n = read(fd, buf.data(), max);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return env.Null();
+  return Napi::Buffer<char>::Copy(env, buf.data(), (size_t)n);
+}
+
+// openPath(path) -> an O_PATH|O_CLOEXEC descriptor (opening a FIFO this way is neither a
+// reader nor a writer of it).
+Napi::Value OpenPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open " + path);
+  return Napi::Number::New(env, fd);
+}
+
+// mkfifo(path, mode): mkfifo(3) (Node has no binding for it).
+Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value()) < 0)
+    return ThrowErrno(env, errno, "mkfifo " + path);
+  return env.Undefined();
+}
+
+Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  ws.ws_col = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_row = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return ThrowErrno(env, errno, "ioctl TIOCSWINSZ");
+  return env.Undefined();
+}
+
+// The ptmx of the devpts instance mounted at <root>/dev/pts, opened without following any
+// symlink and without leaving <root> (openat2 RESOLVE_IN_ROOT), and checked to be on devpts.
+static int OpenContainerPtmx(const std::string& root, std::string* what) {
+  int rootfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return *what = "open " + root, -1;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = (int)syscall(SYS_openat2, rootfd, "dev/pts/ptmx", &how, sizeof how);
+  int e = errno;
+  close(rootfd);
+  if (fd < 0) return errno = e, *what = "openat2 " + root + "/dev/pts/ptmx", -1;
+  struct statfs sf;
+  if (fstatfs(fd, &sf) < 0 || sf.f_type != DEVPTS_SUPER_MAGIC) {
+    close(fd);
+    return errno = EXDEV, *what = root + "/dev/pts/ptmx is not on a devpts file system", -1;
+  }
+  return fd;
+}
+
+// openPty(cols, rows, root?) -> { master, slave, path }; both ends O_CLOEXEC|O_NOCTTY.
+// With `root` (e.g. /proc/PID/root) the pty comes from that container's own devpts, so its
+// name (`path`, as the container sees it) resolves inside the container.
+Napi::Value OpenPty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int master;
+  if (info.Length() > 2 && info[2].IsString()) {
+    std::string what;
+    master = OpenContainerPtmx(info[2].As<Napi::String>().Utf8Value(), &what);
+    if (master < 0) return ThrowErrno(env, errno, what);
+  } else {
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return ThrowErrno(env, errno, "posix_openpt");
+  }
+  char name[128];
+  if (unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
+    int e = errno;
+    close(master);
+    return ThrowErrno(env, e, "unlockpt");
+  }
+  // TIOCGPTPEER opens the slave from the master, never by a path someone could swap.
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    int e = errno;
+    close(master);
+    return ThrowErrno(env, e, std::string("ioctl TIOCGPTPEER ") + name);
+  }
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_col = (unsigned short)(info.Length() > 0 ? info[0].ToNumber().Uint32Value() : 80);
+  ws.ws_row = (unsigned short)(info.Length() > 1 ? info[1].ToNumber().Uint32Value() : 24);
+  ioctl(master, TIOCSWINSZ, &ws);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("master", Napi::Number::New(env, master));
+  r.Set("slave", Napi::Number::New(env, slave));
+  r.Set("path", Napi::String::New(env, name));
+  return r;
+}
+
+}  // namespace ns

@@ -1,0 +1,51 @@
+// ns-init: the static helper that runs a plan in the container's namespaces.
+//
+// The clone of Node that spawn() makes execs this program at once (from a sealed memfd the
+// addon fills with the bytes embedded in it), so that no process a container can see or
+// reach is ever a copy of the host's node: not its exe, not its memory, not its environment
+// (CVE-2019-5736 class; runc does the same with a sealed copy of itself). ns-init is linked
+// with no C library: every call is a raw system call (raw.h), nothing allocates but mmap.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../plan.h"
+#include "../raw.h"
+
+// What the steps share while the plan runs.
+struct ns_child_ctx {
+  const ns_step* steps;
+  uint32_t nsteps;
+  int errfd;      // child -> parent messages (close-on-exec); -1 once detached
+  int syncfd;     // parent -> child go-ahead bytes (close-on-exec)
+  int parentfd;   // pidfd of the parent process, to notice its death before PDEATHSIG
+  int planfd;     // the plan's memfd (shared with the parent), kept for a reexec step
+  int initfd;     // ns-init's own sealed memfd, kept for a reexec step
+  int pdeathsig;  // PR_SET_PDEATHSIG signal, 0 for none (detached containers)
+  const char* proc;  // where procfs is mounted now (a procRoot step), for /proc/self/fd paths
+  ns_launch* shared;  // the launch header, mapped shared with the parent (execing)
+};
+
+// run.cc
+__attribute__((noreturn)) void ns_quit(int status);
+void ns_cloexec(int fd, bool on);
+void ns_send(const ns_child_ctx* c, int32_t step, int32_t code, int32_t value = 0);
+void ns_watch_parent(const ns_child_ctx* c);
+__attribute__((noreturn)) void ns_run_from(ns_child_ctx* c, uint32_t first);
+
+// fs.cc: mounts, pivot_root, file creation (mkdir, mknod, symlink, touch)
+long ns_do_mount(const ns_child_ctx* c, const ns_step* s);
+long ns_do_create(const ns_step* s);
+long ns_do_pivot_root(const ns_step* s);
+const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size);
+
+// proc.cc: descriptors, credentials, namespaces, execve
+long ns_do_stdio(ns_child_ctx* c, const ns_step* s);
+long ns_do_close_from(const ns_step* s);
+long ns_do_setns(const ns_step* s);
+long ns_do_write_file(const ns_step* s);
+long ns_do_capset(const ns_step* s);
+long ns_do_exec_check(const ns_step* s);
+long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s);
+
+size_t ns_slen(const char* s);

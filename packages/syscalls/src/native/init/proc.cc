@@ -1,0 +1,160 @@
+// ns-init: the process's descriptors, namespaces joined by descriptor, capabilities, and
+// the final execve(2).
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+#ifndef AT_EACCESS
+#define AT_EACCESS 0x200
+#endif
+
+namespace {
+
+// Move an internal descriptor out of the way of the stdio targets [0, n).
+long lift_fd(int* fd, int n) {
+  if (*fd < 0 || *fd >= n) return 0;
+  long r = NS_RAW3(SYS_fcntl, *fd, F_DUPFD_CLOEXEC, n);
+  if (r < 0) return r;
+  NS_RAW1(SYS_close, *fd);
+  *fd = (int)r;
+  return 0;
+}
+
+}  // namespace
+
+long ns_do_stdio(ns_child_ctx* c, const ns_step* s) {
+  uint32_t n = s->vlen[0];
+  if (n > 64) return -EINVAL;
+  long r;
+  if ((r = lift_fd(&c->errfd, (int)n)) < 0) return r;
+  if ((r = lift_fd(&c->syncfd, (int)n)) < 0) return r;
+  if ((r = lift_fd(&c->parentfd, (int)n)) < 0) return r;
+  if ((r = lift_fd(&c->planfd, (int)n)) < 0) return r;
+  if ((r = lift_fd(&c->initfd, (int)n)) < 0) return r;
+  int tmp[64];
+  for (uint32_t i = 0; i < n; i++) {
+    int src = (int)s->iv[i];
+    if (src == -1) {
+      tmp[i] = -1;
+      continue;
+    }
+    r = NS_RAW3(SYS_fcntl, src, F_DUPFD_CLOEXEC, n);
+    if (r < 0) return r;
+    tmp[i] = (int)r;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (tmp[i] == -1) {
+      NS_RAW1(SYS_close, i);
+      continue;
+    }
+    r = NS_RAW3(SYS_dup3, tmp[i], i, 0);
+    if (r < 0) return r;
+    NS_RAW1(SYS_close, tmp[i]);
+    // As libuv's uv_spawn: the standard descriptors are blocking for the new program (a
+    // non-blocking pipe shared with Node would make its writes fail with EAGAIN).
+    if (i < 3) {
+      long fl = NS_RAW2(SYS_fcntl, i, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK)) NS_RAW3(SYS_fcntl, i, F_SETFL, fl & ~O_NONBLOCK);
+    }
+  }
+  return 0;
+}
+
+long ns_do_close_from(const ns_step* s) {
+  long r = NS_RAW3(SYS_close_range, (unsigned)s->i[0], ~0U, CLOSE_RANGE_CLOEXEC);
+  if (r != -ENOSYS && r != -EINVAL) return r;
+  struct {
+    uint64_t cur, max;
+  } lim;
+  r = NS_RAW4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &lim);
+  if (r < 0) return r;
+  for (uint64_t fd = (uint64_t)s->i[0]; fd < lim.cur && fd < (1u << 20); fd++) NS_RAW3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  return 0;
+}
+
+long ns_do_setns(const ns_step* s) {
+  if (s->i[1] >= 0) return NS_RAW2(SYS_setns, s->i[1], s->i[0]);
+  long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long r = NS_RAW2(SYS_setns, fd, s->i[0]);
+  NS_RAW1(SYS_close, fd);
+  return r;
+}
+
+long ns_do_write_file(const ns_step* s) {
+  long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  size_t len = ns_slen(s->s[1]);
+  long r = NS_RAW3(SYS_write, fd, s->s[1], len);
+  NS_RAW1(SYS_close, fd);
+  if (r < 0) return r;
+  return (size_t)r == len ? 0 : -EIO;
+}
+
+long ns_do_capset(const ns_step* s) {
+  struct __user_cap_header_struct hdr;
+  struct __user_cap_data_struct data[2];
+  hdr.version = _LINUX_CAPABILITY_VERSION_3;
+  hdr.pid = 0;
+  for (int k = 0; k < 2; k++) {
+    data[k].effective = (uint32_t)((uint64_t)s->i[0] >> (32 * k));
+    data[k].permitted = (uint32_t)((uint64_t)s->i[1] >> (32 * k));
+    data[k].inheritable = (uint32_t)((uint64_t)s->i[2] >> (32 * k));
+  }
+  return NS_RAW2(SYS_capset, &hdr, data);
+}
+
+// Whether execve would be allowed to run `path`, judged as execve judges it: with the
+// effective ids and capabilities the process has now (faccessat2 AT_EACCESS). Plain
+// access(2) uses the real ids, and no capabilities for a non-root user: it refused a program
+// that the user may run only through CAP_DAC_OVERRIDE (runc#3715).
+static long access_exec(const char* path) {
+  long r = NS_RAW4(SYS_faccessat2, AT_FDCWD, path, X_OK, AT_EACCESS);
+  if (r == -ENOSYS) r = NS_RAW3(SYS_faccessat, AT_FDCWD, path, X_OK);
+  return r;
+}
+
+// execve's candidates, as execvp(3) tries them: 0 for the first executable one, else
+// EACCES if any candidate gave it, else the last error (ENOENT ...).
+long ns_do_exec_check(const ns_step* s) {
+  long err = -ENOENT;
+  bool eacces = false;
+  for (uint32_t k = 0; k < s->vlen[0]; k++) {
+    long r = access_exec(s->v[0][k]);
+    if (r == 0) return 0;
+    if (r == -EACCES) eacces = true;
+    err = r;
+  }
+  return eacces ? -EACCES : err;
+}
+
+long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s) {
+  // End of file on the error pipe (close-on-exec) after this, with no failure reported, means
+  // the program runs. Memory shared with the parent: no message, so it is not woken for it.
+  __atomic_store_n(&c->shared->execing, 1, __ATOMIC_RELEASE);
+  long err = -ENOENT;
+  bool eacces = false;
+  for (uint32_t k = 0; k < s->vlen[0]; k++) {
+    long r = NS_RAW3(SYS_execve, s->v[0][k], s->v[1], s->v[2]);
+    if (r == -EACCES) {
+      eacces = true;
+    } else if (r != -ENOENT && r != -ENOTDIR) {
+      return r;
+    }
+    err = r;
+  }
+  return eacces ? -EACCES : err;
+}

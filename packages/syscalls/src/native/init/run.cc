@@ -1,0 +1,256 @@
+// ns-init: the plan's loop, the messages to the parent, and the steps that change how the
+// plan itself runs (sync, cloneParent, detach, waitFifo, procRoot).
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/prctl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "init.h"
+
+namespace {
+
+struct k_rlimit64 {
+  uint64_t cur;
+  uint64_t max;
+};
+
+__attribute__((noreturn)) void fail(const ns_child_ctx* c, int32_t step, long rc) {
+  ns_send(c, step, (int32_t)-rc);
+  ns_quit(1);
+}
+
+long do_sync(const ns_child_ctx* c, int32_t index) {
+  ns_send(c, index, NS_MSG_SYNC);
+  char b;
+  long r;
+  do {
+    r = NS_RAW3(SYS_read, c->syncfd, &b, 1);
+  } while (r == -EINTR);
+  if (r == 1) return 0;
+  return r < 0 ? r : -ECANCELED;
+}
+
+// Joining a pid namespace with setns(2) only affects children: fork into it. The new
+// process is a sibling of this one (CLONE_PARENT: a child of the caller of spawn(), which
+// watches and reaps it) and runs the rest of the plan; this one reports its pid and exits.
+// No CLONE_VM: this process's memory is small and its own, a copy costs little.
+long do_clone_parent(ns_child_ctx* c, int32_t index) {
+  long pid = NS_RAW5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) return pid;
+  if (pid == 0) {
+    ns_watch_parent(c);  // the parent-death signal is not inherited by a fork
+    return 0;
+  }
+  ns_send(c, index, NS_MSG_CHILD, (int32_t)pid);
+  ns_quit(0);
+}
+
+// Blocks until `ns start` opens the FIFO for reading (runc's exec.fifo), then says so.
+long do_wait_fifo(const ns_child_ctx* c, const ns_step* s) {
+  char path[64];
+  ns_fd_path(c->proc ? c->proc : "/proc", s->i[0], path, sizeof path);
+  long fd;
+  do {
+    fd = NS_RAW4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
+  } while (fd == -EINTR);
+  if (fd < 0) return fd;
+  NS_RAW1(SYS_close, s->i[0]);
+  char b = '0';
+  long r = NS_RAW3(SYS_write, fd, &b, 1);
+  NS_RAW1(SYS_close, fd);
+  return r < 0 ? r : 0;
+}
+
+// Execute ns-init again, from its sealed memfd, and go on at the next step: after
+// unshare(CLONE_NEWUSER) and setresuid(0) there, so that its memory belongs to the new user
+// namespace (an exec records the user namespace it happens in). ns-init stays non-dumpable,
+// and then its /proc files may be opened by who holds CAP_SYS_PTRACE in that namespace: the
+// namespace's owner (an unprivileged creator that joins a created container with `exec`),
+// never a container's process without that capability.
+long do_reexec(ns_child_ctx* c, int32_t index) {
+  if (c->initfd < 0 || c->planfd < 0) return -EBADF;
+  ns_launch* h = c->shared;
+  h->errfd = c->errfd;
+  h->syncfd = c->syncfd;
+  h->parentfd = c->parentfd;
+  h->resume = (uint32_t)index + 1;
+  const int keep[4] = {c->errfd, c->syncfd, c->parentfd, c->planfd};
+  for (int k = 0; k < 4; k++) ns_cloexec(keep[k], false);
+  char num[16];
+  int n = 0;
+  char digits[12];
+  long v = c->planfd;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  for (int k = 0; k < n; k++) num[k] = digits[n - 1 - k];
+  num[n] = 0;
+  const char* argv[3] = {"ns-init", num, nullptr};
+  const char* envp[1] = {nullptr};
+  long r = NS_RAW5(SYS_execveat, c->initfd, "", argv, envp, AT_EMPTY_PATH);
+  for (int k = 0; k < 4; k++) ns_cloexec(keep[k], true);
+  return r;
+}
+
+long for_each_cap(uint64_t mask, long option, long arg2, bool ignore_einval) {
+  for (int cap = 0; cap < 64; cap++) {
+    if (!((mask >> cap) & 1)) continue;
+    long r = option == PR_CAPBSET_DROP ? NS_RAW2(SYS_prctl, option, cap) : NS_RAW5(SYS_prctl, option, arg2, cap, 0, 0);
+    if (r < 0 && !(ignore_einval && r == -EINVAL)) return r;
+  }
+  return 0;
+}
+
+long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
+  switch (s->op) {
+    case NS_OP_MOUNT:
+      return ns_do_mount(c, s);
+    case NS_OP_UMOUNT2:
+      return NS_RAW2(SYS_umount2, s->s[0], s->i[0]);
+    case NS_OP_MKDIR:
+    case NS_OP_TOUCH:
+    case NS_OP_MKNOD:
+    case NS_OP_SYMLINK:
+      return ns_do_create(s);
+    case NS_OP_CHMOD:
+      return NS_RAW3(SYS_fchmodat, AT_FDCWD, s->s[0], s->i[0]);
+    case NS_OP_PIVOT_ROOT:
+      return ns_do_pivot_root(s);
+    case NS_OP_PIVOT_ROOT_KEEP:
+      return NS_RAW2(SYS_pivot_root, s->s[0], s->s[1]);
+    case NS_OP_CHDIR:
+      return NS_RAW1(SYS_chdir, s->s[0]);
+    case NS_OP_SETHOSTNAME:
+      return NS_RAW2(SYS_sethostname, s->s[0], ns_slen(s->s[0]));
+    case NS_OP_SETNS:
+      return ns_do_setns(s);
+    case NS_OP_UNSHARE:
+      return NS_RAW1(SYS_unshare, s->i[0]);
+    case NS_OP_WRITE_FILE:
+      return ns_do_write_file(s);
+    case NS_OP_PRCTL:
+      return NS_RAW5(SYS_prctl, s->i[0], s->i[1], s->i[2], s->i[3], s->i[4]);
+    case NS_OP_CAPBSET_DROP:
+      // EINVAL: a number this kernel does not know; "everything not kept" may name them.
+      return for_each_cap((uint64_t)s->i[0], PR_CAPBSET_DROP, 0, true);
+    case NS_OP_CAPSET:
+      return ns_do_capset(s);
+    case NS_OP_AMBIENT_RAISE:
+      return for_each_cap((uint64_t)s->i[0], PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, false);
+    case NS_OP_SETGROUPS:
+      return NS_RAW2(SYS_setgroups, s->vlen[0], s->iv);
+    case NS_OP_SETRESGID:
+      return NS_RAW3(SYS_setresgid, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_SETRESUID:
+      return NS_RAW3(SYS_setresuid, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_SETRLIMIT: {
+      k_rlimit64 lim;
+      lim.cur = (uint64_t)s->i[1];
+      lim.max = (uint64_t)s->i[2];
+      return NS_RAW4(SYS_prlimit64, 0, s->i[0], &lim, 0);
+    }
+    case NS_OP_UMASK:
+      NS_RAW1(SYS_umask, s->i[0]);
+      return 0;
+    case NS_OP_SETSID: {
+      long r = NS_RAW0(SYS_setsid);
+      return r < 0 ? r : 0;
+    }
+    case NS_OP_IOCTL:
+      return NS_RAW3(SYS_ioctl, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_STDIO:
+      return ns_do_stdio(c, s);
+    case NS_OP_CLOSE_FROM:
+      return ns_do_close_from(s);
+    case NS_OP_EXECVE:
+      return ns_do_execve(c, index, s);
+    case NS_OP_EXEC_CHECK:
+      return ns_do_exec_check(s);
+    case NS_OP_SYNC:
+      return do_sync(c, index);
+    case NS_OP_CLONE_PARENT:
+      return do_clone_parent(c, index);
+    case NS_OP_PROC_ROOT:
+      c->proc = s->s[0];
+      return 0;
+    case NS_OP_DETACH: {
+      // spawn() returns on this message; from here on failures only end the process. The
+      // pipes to the parent and its pidfd are of no more use: a process that waits for
+      // start holds nothing of the host's but its stdio and the FIFO.
+      ns_send(c, index, NS_MSG_DETACH);
+      const int done[3] = {c->errfd, c->syncfd, c->parentfd};
+      for (int k = 0; k < 3; k++)
+        if (done[k] >= 0) NS_RAW1(SYS_close, done[k]);
+      c->errfd = c->syncfd = c->parentfd = -1;
+      return 0;
+    }
+    case NS_OP_REEXEC:
+      return do_reexec(c, index);
+    case NS_OP_WAIT_FIFO:
+      return do_wait_fifo(c, s);
+    default:
+      return -ENOSYS;
+  }
+}
+
+}  // namespace
+
+void ns_cloexec(int fd, bool on) {
+  if (fd >= 0) NS_RAW3(SYS_fcntl, fd, F_SETFD, on ? FD_CLOEXEC : 0);
+}
+
+__attribute__((noreturn)) void ns_quit(int status) {
+  for (;;) NS_RAW1(SYS_exit_group, status);
+}
+
+void ns_send(const ns_child_ctx* c, int32_t step, int32_t code, int32_t value) {
+  if (c->errfd < 0) return;  // detached: nobody listens any more
+  ns_msg m;
+  m.step = step;
+  m.code = code;
+  m.value = value;
+  // 12 bytes on a pipe are written whole or not at all; a failure means the parent is gone.
+  NS_RAW3(SYS_write, c->errfd, &m, sizeof m);
+}
+
+// Die with the thread that spawned us; and if the parent already died before this took
+// effect, stop here (its pidfd polls readable once it has exited).
+void ns_watch_parent(const ns_child_ctx* c) {
+  if (c->pdeathsig) {
+    long r = NS_RAW2(SYS_prctl, PR_SET_PDEATHSIG, c->pdeathsig);
+    if (r < 0) fail(c, NS_STEP_PREAMBLE, r);
+  }
+  if (c->parentfd >= 0) {
+    struct pollfd p;
+    p.fd = c->parentfd;
+    p.events = POLLIN;
+    p.revents = 0;
+    struct {
+      long sec;
+      long nsec;
+    } now = {0, 0};
+    if (NS_RAW5(SYS_ppoll, &p, 1, &now, 0, 8) > 0) ns_quit(1);
+  }
+}
+
+__attribute__((noreturn)) void ns_run_from(ns_child_ctx* c, uint32_t first) {
+  for (uint32_t k = first; k < c->nsteps; k++) {
+    const ns_step* s = &c->steps[k];
+    long r = run_step(c, (int32_t)k, s);
+    if (r == -ENOENT && (s->flags & NS_STEP_IGNORE_MISSING)) r = 0;
+    if (r < 0) fail(c, (int32_t)k, r);
+  }
+  ns_quit(1);
+}
+
+size_t ns_slen(const char* s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}

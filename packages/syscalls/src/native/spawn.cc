@@ -1,0 +1,148 @@
+// spawn(): start a child (start.cc), meet it at sync steps, and turn what its error pipe
+// says into a result. The pieces spawnAsync() shares (spawn_async.cc) are here too.
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "start.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace ns {
+
+bool RecordMessage(Outcome* o, const ns_msg& m) {
+  if (m.code == NS_MSG_CHILD) {
+    o->realPid = m.value;
+  } else if (m.code > 0) {
+    o->failedStep = m.step;
+    o->failedErrno = m.code;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void KillAndReap(int pidfd) {
+  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+  ReapNow(pidfd);
+  close(pidfd);
+}
+
+Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
+  if (o.realPid > 0) {
+    // The first child handed over to its sibling and exited: reap it, and from here on
+    // watch the real process, which is our own child (CLONE_PARENT) and so cannot be
+    // reaped, nor its pid reused, by anyone else.
+    ReapNow(o.pidfd);
+    close(o.pidfd);
+    o.pid = o.realPid;
+    o.pidfd = (int)syscall(SYS_pidfd_open, o.realPid, 0);
+    if (o.pidfd < 0) {
+      int e = errno;
+      siginfo_t si;
+      while (syscall(SYS_waitid, P_PID, o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+      }
+      return ThrowErrno(env, e, "pidfd_open");
+    }
+  }
+
+  if (o.failedErrno != 0 || !(o.execing || o.detached)) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (syscall(SYS_waitid, P_PIDFD, o.pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+    }
+    close(o.pidfd);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pid", Napi::Number::New(env, o.pid));
+    r.Set("failedStep", Napi::Number::New(env, o.failedErrno ? o.failedStep : NS_STEP_PREAMBLE));
+    r.Set("errno", Napi::Number::New(env, o.failedErrno));
+    if (!o.failedErrno) {
+      r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
+      r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+      r.Set("signal", si.si_code != CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+    }
+    return r;
+  }
+
+  if (!WatchExit(env, o.pidfd, onExit)) return env.Undefined();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, o.pid));
+  r.Set("pidfd", Napi::Number::New(env, o.pidfd));
+  if (o.detached) r.Set("detached", Napi::Boolean::New(env, true));
+  return r;
+}
+
+void Go(int syncfd) {
+  char go = 1;
+  while (write(syncfd, &go, 1) < 0 && errno == EINTR) {
+  }
+}
+
+// spawn(plan: Buffer, onSync?: (step, pid) => void, onExit: (code, signal) => void)
+//   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
+    return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit) expected");
+  Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
+  Started st;
+  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st)) return env.Undefined();
+  std::unique_ptr<Launch> launch(st.launch);  // freed at return: after EOF, a detach or the child's death
+  Fds ours;
+  ours.v[kErrRead] = st.errfd;
+  ours.v[kSyncWrite] = st.syncfd;
+  Outcome o;
+  o.pid = st.pid;
+  o.pidfd = st.pidfd;
+  for (;;) {
+    ns_msg m;
+    ssize_t n = read(st.errfd, &m, sizeof m);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: exec'd, or the child is gone
+    if (n != (ssize_t)sizeof m) {
+      o.failedStep = NS_STEP_PREAMBLE;
+      o.failedErrno = EPROTO;
+      break;
+    }
+    if (RecordMessage(&o, m)) continue;
+    if (m.code == NS_MSG_DETACH) {
+      // A `detach` step: the child goes on alone (it waits for ns start), in memory of its
+      // own: nothing to keep for it here.
+      o.detached = true;
+      break;
+    }
+    if (m.code == NS_MSG_SYNC) {
+      if (!onSync.IsEmpty()) {
+        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid)});
+        if (env.IsExceptionPending()) {
+          KillAndReap(o.pidfd);
+          if (o.realPid > 0) {
+            siginfo_t si;
+            kill(o.realPid, SIGKILL);  // our own child (CLONE_PARENT): its pid cannot be reused unreaped
+            while (syscall(SYS_waitid, P_PID, o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+            }
+          }
+          return env.Undefined();
+        }
+      }
+      Go(st.syncfd);
+    }
+  }
+  if (!o.detached) o.execing = launch->Execing();
+  return Conclude(env, o, info[2].As<Napi::Function>());
+}
+
+}  // namespace ns

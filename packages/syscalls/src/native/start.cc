@@ -1,0 +1,232 @@
+// spawn() and spawnAsync(): check the plan, hand it to a fresh ns-init in a memfd, clone
+// the child, meet it at sync steps, and turn what its error pipe says into a result.
+//
+// The child is cloned with CLONE_VM (Node's page tables are never copied: a copy of a large
+// Node stalls the event loop for tens of ms) and runs stub.cc on a stack of its own until it
+// has exec'd ns-init, a few microseconds later: the stack and what the stub reads (a Launch)
+// are kept until the child's error pipe reaches end of file, which comes after that exec.
+// Not CLONE_VFORK: waiting for the exec here doubled the event loop's blocked time at the
+// tail (a wake-up on a busy machine). Nothing of Node's memory ever reaches a container.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "start.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace ns {
+
+namespace {
+
+// ---- the stub's stacks ------------------------------------------------------------------------
+
+constexpr size_t kStubStackSize = 64 * 1024;
+
+// Stacks whose stub has exec'd (or died), kept for the next spawn: a fresh mapping costs
+// mmap, mprotect and page faults, and at munmap a TLB shootdown on every CPU running one of
+// Node's threads. One list per thread (spawns from workers use their own).
+struct StackPool {
+  static constexpr size_t kMax = 4;
+  std::vector<void*> free;
+  ~StackPool() {
+    for (void* s : free) munmap(s, kStubStackSize);
+  }
+};
+
+thread_local StackPool stackPool;
+
+// A stack (its lowest address; guard page at the bottom), or null with errno set.
+void* AcquireStack() {
+  if (!stackPool.free.empty()) {
+    void* s = stackPool.free.back();
+    stackPool.free.pop_back();
+    return s;
+  }
+  void* s = mmap(nullptr, kStubStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (s == MAP_FAILED) return nullptr;
+  mprotect(s, 4096, PROT_NONE);
+  return s;
+}
+
+void ReleaseStack(void* s) {
+  if (!s) return;
+  if (stackPool.free.size() < StackPool::kMax)
+    stackPool.free.push_back(s);
+  else
+    munmap(s, kStubStackSize);
+}
+
+// ---- checking the plan ----------------------------------------------------------------------
+
+struct Checked {
+  uint32_t cloneFlags = 0;
+  uint32_t pdeathsig = 0;
+  std::vector<int> fds;  // descriptors of ours that the plan names (stdio, setns, waitFifo)
+};
+
+// Decode the plan once here, so a malformed one fails before anything is made, and collect
+// the descriptors it names: only those (and the control ones) reach ns-init.
+bool CheckPlan(Napi::Env env, const uint8_t* b, size_t len, Checked* out) {
+  uint32_t n = 0;
+  uint64_t nslots = 0;
+  int32_t at = -1;
+  const char* why = ns_plan_measure(b, len, &n, &nslots, &at);
+  std::vector<ns_step> steps(n);
+  std::vector<const char*> slots(nslots + 1);
+  ns_plan plan;
+  if (!why) why = ns_plan_decode(b, len, steps.data(), slots.data(), nslots, &plan, &at);
+  if (why) {
+    ThrowPlan(env, at >= 0 ? std::string(why) + " at step " + std::to_string(at) : std::string(why));
+    return false;
+  }
+  out->cloneFlags = plan.clone_flags;
+  out->pdeathsig = plan.pdeathsig;
+  for (const ns_step& s : steps) {
+    if (s.op == NS_OP_STDIO) {
+      for (uint32_t k = 0; k < s.vlen[0]; k++)
+        if ((int32_t)s.iv[k] >= 0) out->fds.push_back((int)(int32_t)s.iv[k]);
+    } else if (s.op == NS_OP_SETNS && s.i[1] >= 0) {
+      out->fds.push_back((int)s.i[1]);
+    } else if (s.op == NS_OP_WAIT_FIFO && s.i[0] >= 0) {
+      out->fds.push_back((int)s.i[0]);
+    }
+  }
+  if (out->fds.size() > kMaxKeep - 5) {
+    ThrowPlan(env, "more than " + std::to_string(kMaxKeep - 5) + " descriptors named");
+    return false;
+  }
+  return true;
+}
+
+// A memfd holding the launch header and the plan: what ns-init reads (argv[1] names it).
+int PlanMemfd(const uint8_t* plan, size_t len, const Fds& f, int initfd) {
+  int fd = (int)syscall(SYS_memfd_create, "ns-plan", MFD_CLOEXEC);
+  if (fd < 0) return -1;
+  ns_launch h;
+  memset(&h, 0, sizeof h);
+  h.magic = NS_LAUNCH_MAGIC;
+  h.version = NS_PLAN_VERSION;
+  h.errfd = f.v[kErrWrite];
+  h.syncfd = f.v[kSyncRead];
+  h.parentfd = SelfPidfd();
+  h.initfd = initfd;
+  h.plan_offset = sizeof h;
+  h.plan_bytes = (uint32_t)len;
+  struct iovec iov[2] = {{&h, sizeof h}, {(void*)plan, len}};
+  ssize_t want = (ssize_t)(sizeof h + len);
+  ssize_t n;
+  do {
+    n = writev(fd, iov, 2);
+  } while (n < 0 && errno == EINTR);
+  if (n != want) {
+    int e = n < 0 ? errno : EIO;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+
+}  // namespace
+
+Launch::~Launch() {
+  ReleaseStack(stack);
+  if (planfd >= 0) close(planfd);
+}
+
+bool Launch::Execing() const {
+  ns_launch h;
+  return pread(planfd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.execing;
+}
+
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
+  Checked ck;
+  if (!CheckPlan(env, buf.Data(), buf.Length(), &ck)) return false;
+  std::string what;
+  int initfd = InitImageFd(&what);
+  if (initfd < 0) return ThrowErrno(env, errno, what), false;
+  Fds f;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2"), false;
+  f.v[kErrRead] = p[0];
+  f.v[kErrWrite] = p[1];
+  if (pipe2(p, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2"), false;
+  f.v[kSyncRead] = p[0];
+  f.v[kSyncWrite] = p[1];
+  f.v[kPlan] = PlanMemfd(buf.Data(), buf.Length(), f, initfd);
+  if (f.v[kPlan] < 0) return ThrowErrno(env, errno, "memfd_create ns-plan"), false;
+  std::unique_ptr<Launch> l(new Launch());
+  l->stack = AcquireStack();
+  if (!l->stack) return ThrowErrno(env, errno, "mmap"), false;
+
+  uint32_t nkeep = 0;
+  l->keep[nkeep++] = f.v[kErrWrite];
+  l->keep[nkeep++] = f.v[kSyncRead];
+  l->keep[nkeep++] = f.v[kPlan];
+  l->keep[nkeep++] = initfd;  // for a reexec step (sealed: ns-init can only run it)
+  if (SelfPidfd() >= 0) l->keep[nkeep++] = SelfPidfd();
+  for (int fd : ck.fds) l->keep[nkeep++] = fd;
+  l->planArg = std::to_string(f.v[kPlan]);
+  l->argv[0] = (char*)"ns-init";
+  l->argv[1] = l->planArg.data();
+  l->argv[2] = nullptr;
+  l->envp[0] = nullptr;
+  ns_stub_ctx& ctx = l->ctx;
+  ctx.initfd = initfd;
+  ctx.argv = l->argv;
+  ctx.envp = l->envp;
+  ctx.errfd = f.v[kErrWrite];
+  ctx.parentfd = SelfPidfd();
+  ctx.pdeathsig = (int)ck.pdeathsig;
+  ctx.keep = l->keep;
+  ctx.nkeep = nkeep;
+
+  sigset_t all, old;
+  sigfillset(&all);
+  // The raw call (pthread_sigmask needs glibc 2.32): this thread only, briefly. The child
+  // starts with everything blocked, so none of Node's handlers runs in it before the stub
+  // has set every disposition to the default.
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
+  int pidfd = -1;
+  int flags = (int)ck.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
+  pid_t pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
+  int cloneErr = errno;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
+  if (pid < 0) return ThrowErrno(env, cloneErr, "clone"), false;
+
+  out->pid = pid;
+  out->pidfd = pidfd;
+  out->errfd = f.Take(kErrRead);
+  out->syncfd = f.Take(kSyncWrite);
+  l->planfd = f.Take(kPlan);
+  out->launch = l.release();
+  return true;  // the child's ends of the pipes are closed by `f`
+}
+
+}  // namespace ns

@@ -1,0 +1,90 @@
+// Internal to spawn(): starting a child (start.cc) and concluding what its error pipe said
+// (spawn.cc), shared by spawn() and spawnAsync() (spawn_async.cc).
+#pragma once
+#include <napi.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "addon.h"
+#include "plan.h"
+
+namespace ns {
+
+// At most this many descriptors named by a plan cross into ns-init (stdio takes up to 64).
+constexpr size_t kMaxKeep = 128;
+
+// Descriptors closed when the scope ends, unless released.
+struct Fds {
+  int v[5] = {-1, -1, -1, -1, -1};
+  ~Fds() {
+    for (int fd : v)
+      if (fd >= 0) close(fd);
+  }
+  int Take(int k) {
+    int fd = v[k];
+    v[k] = -1;
+    return fd;
+  }
+};
+enum { kErrRead, kErrWrite, kSyncRead, kSyncWrite, kPlan };
+
+// What the stub reads while it runs (it shares our memory): kept, with its stack, until the
+// child's error pipe reaches end of file (the stub has exec'd ns-init by then, or died).
+struct Launch {
+  void* stack = nullptr;
+  int planfd = -1;  // our descriptor of the plan's memfd: ns-init sets `execing` in it
+  ns_stub_ctx ctx;
+  int keep[kMaxKeep];
+  std::string planArg;
+  char* argv[3];
+  char* envp[1];
+  ~Launch();
+  // Whether ns-init reached the final execve (read once the error pipe is at EOF).
+  bool Execing() const;
+};
+
+// What Start() made: the child, our end of its error pipe and of its sync pipe, and the
+// memory its stub uses (free it only after end of file on the error pipe).
+struct Started {
+  pid_t pid = 0;
+  int pidfd = -1;
+  int errfd = -1;
+  int syncfd = -1;
+  Launch* launch = nullptr;
+};
+
+// Check the plan, make the pipes and the plan's memfd, and clone the child, which execs
+// ns-init at once. Returns false with a pending exception, having freed what it made.
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out);
+
+
+// What the error pipe said about a child, once it reached end of file.
+struct Outcome {
+  pid_t pid = 0;
+  int pidfd = -1;
+  pid_t realPid = 0;     // a cloneParent step handed the plan to this process
+  bool execing = false;  // the child reached the final execve (Launch::Execing)
+  bool detached = false;
+  int32_t failedStep = 0;
+  int32_t failedErrno = 0;
+};
+
+// The messages that only say what happened (the plan handed to a cloneParent process, a
+// step failed), recorded in the outcome. False for the others (sync, detach), which the
+// caller acts on.
+bool RecordMessage(Outcome* o, const ns_msg& m);
+
+// SIGKILL the child behind `pidfd`, reap it and close the pidfd.
+void KillAndReap(int pidfd);
+
+// Reap what must be reaped and turn an outcome into spawn()'s result: { pid, pidfd } with an
+// exit watcher calling `onExit`, or a failure object. Throws (pending exception) on errors of
+// our own (pidfd_open, uv_poll).
+Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit);
+
+// Let the child waiting at a sync step go on.
+void Go(int syncfd);
+
+}  // namespace ns

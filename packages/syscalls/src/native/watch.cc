@@ -1,0 +1,191 @@
+// Exit watchers: a child's pidfd polled by libuv, waitid(P_PIDFD) once it is readable, and
+// the exit reported to JavaScript. Nothing here ever calls waitpid(-1) or handles SIGCHLD,
+// so Node's own children are never reaped by us. Also kill/ref by pidfd.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "addon.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace ns {
+
+namespace {
+
+struct Watcher {
+  uv_poll_t poll;
+  int pidfd;
+  bool dead = false;  // the environment is being torn down: never call into JS again
+  napi_env env;
+  napi_async_context context = nullptr;
+  Napi::FunctionReference onExit;
+};
+
+std::unordered_map<int, Watcher*>& Watchers() {
+  static thread_local std::unordered_map<int, Watcher*> map;
+  return map;
+}
+
+// The pidfd is closed only here, once libuv is done with it (descriptor numbers are reused).
+void OnWatcherClosed(uv_handle_t* h) {
+  Watcher* w = (Watcher*)h->data;
+  if (w->dead) {
+    // After environment teardown: no N-API call may run; leave the references alone.
+    w->onExit.SuppressDestruct();
+  } else if (w->context) {
+    napi_async_destroy(w->env, w->context);
+  }
+  close(w->pidfd);
+  delete w;
+}
+
+void OnPidfdReadable(uv_poll_t* h, int status, int events) {
+  Watcher* w = (Watcher*)h->data;
+  if (w->dead) return;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (syscall(SYS_waitid, P_PIDFD, w->pidfd, &si, WEXITED | WNOHANG, nullptr) < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+  } else if (si.si_pid == 0) {
+    return;  // not exited yet
+  }
+  uv_poll_stop(&w->poll);
+  Watchers().erase(w->pidfd);
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  Napi::Value code = env.Null(), sig = env.Null();
+  if (si.si_code == CLD_EXITED)
+    code = Napi::Number::New(env, si.si_status);
+  else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+    sig = Napi::Number::New(env, si.si_status);
+  Napi::FunctionReference cb = std::move(w->onExit);
+  napi_value result;
+  napi_value argv[2] = {code, sig};
+  napi_status st = napi_make_callback(env, w->context, env.Global(), cb.Value(), 2, argv, &result);
+  uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+Watcher* Lookup(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return nullptr;
+  auto it = Watchers().find(info[0].As<Napi::Number>().Int32Value());
+  return it == Watchers().end() ? nullptr : it->second;
+}
+
+}  // namespace
+
+int SelfPidfd() {
+  static int fd = -2;
+  if (fd == -2) {
+    long r = syscall(SYS_pidfd_open, getpid(), 0);
+    fd = r < 0 ? -1 : (int)r;
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  return fd;
+}
+
+void ReapNow(int pidfd) {
+  siginfo_t si;
+  while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
+bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  Watcher* w = new Watcher();
+  w->pidfd = pidfd;
+  w->env = env;
+  w->onExit = Napi::Persistent(onExit);
+  napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsContainer"), &w->context);
+  w->poll.data = w;
+  int rc = uv_poll_init(loop, &w->poll, pidfd);
+  if (rc == 0) rc = uv_poll_start(&w->poll, UV_READABLE, OnPidfdReadable);
+  if (rc != 0) {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    ReapNow(pidfd);
+    close(pidfd);
+    napi_async_destroy(env, w->context);
+    delete w;
+    ThrowErrno(env, -rc, "uv_poll_start");
+    return false;
+  }
+  Watchers()[pidfd] = w;
+  return true;
+}
+
+// Environment teardown (process exit, worker termination): stop every watcher before the
+// environment is gone. A child exiting right then must not make a callback into a dying
+// JavaScript environment (it crashed `ns run -d` now and then), and no handle may stay open.
+void CloseWatchers() {
+  std::vector<Watcher*> watchers;
+  for (auto& [fd, w] : Watchers()) watchers.push_back(w);
+  Watchers().clear();
+  for (Watcher* w : watchers) {
+    w->dead = true;
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
+  }
+}
+
+// kill(pidfd, signal): pidfd_send_signal(2); never reaches a reused pid.
+Napi::Value Kill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Watcher* w = Lookup(info);
+  if (!w) return ThrowErrno(env, ESRCH, "pidfd_send_signal");
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  if (syscall(SYS_pidfd_send_signal, w->pidfd, sig, nullptr, 0) < 0) return ThrowErrno(env, errno, "pidfd_send_signal");
+  return env.Undefined();
+}
+
+// ref(pidfd, on): whether the watcher keeps the event loop alive.
+Napi::Value Ref(const Napi::CallbackInfo& info) {
+  Watcher* w = Lookup(info);
+  if (w) {
+    if (info.Length() > 1 && info[1].ToBoolean())
+      uv_ref((uv_handle_t*)&w->poll);
+    else
+      uv_unref((uv_handle_t*)&w->poll);
+  }
+  return info.Env().Undefined();
+}
+
+// pidfdOpen(pid) -> a close-on-exec pidfd (pidfd_open(2)); the caller closes it.
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  long fd = syscall(SYS_pidfd_open, info[0].As<Napi::Number>().Int32Value(), 0);
+  if (fd < 0) return ThrowErrno(env, errno, "pidfd_open");
+  return Napi::Number::New(env, (double)fd);
+}
+
+// pidfdSignal(pidfd, signal): pidfd_send_signal(2) on any pidfd.
+Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) < 0) return ThrowErrno(env, errno, "pidfd_send_signal");
+  return env.Undefined();
+}
+
+}  // namespace ns
