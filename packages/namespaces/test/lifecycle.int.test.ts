@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -291,6 +291,30 @@ describe.skipIf(!isRoot || !ROOTFS)('create and start (as root)', () => {
       'exec "nope-cmd": executable file not found in $PATH',
     );
     expect(readdirSync(root)).toEqual([]);
+  });
+
+  it('create starts a program its user may run only through CAP_DAC_OVERRIDE, as run does (runc#3715; regression: EACCES)', async () => {
+    // A root-only program (0700) for alice, who holds CAP_DAC_OVERRIDE: execve allows it,
+    // so the early check must too (it asked access(2), which ignores capabilities of a non-root user).
+    const rootfs = join(root, 'rootfs');
+    cpSync(ROOTFS, rootfs, { recursive: true, verbatimSymlinks: true });
+    mkdirSync(join(rootfs, 'opt'), { recursive: true });
+    copyFileSync(join(rootfs, 'bin/busybox'), join(rootfs, 'opt/true'));
+    chmodSync(join(rootfs, 'opt/true'), 0o700);
+    const dac = ['CAP_DAC_OVERRIDE'];
+    const c = rootfsContainer(rootfs, {
+      id: 'dac',
+      user: 'alice',
+      args: ['/opt/true'],
+      capabilitySets: { bounding: dac, effective: dac, permitted: dac, inheritable: dac, ambient: dac },
+    });
+    const { process: p } = createContainer(c, { store, stdio: 'ignore' });
+    await startCreatedContainer(store, 'dac');
+    expect(await p.wait()).toMatchObject({ exitCode: 0 });
+    // Without the capability, create still reports EACCES at once (execve would refuse it).
+    expect(() => createContainer({ ...c, id: 'nodac', capabilitySets: { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] } }, { store, stdio: 'ignore' })).toThrow(
+      'execve /opt/true: EACCES',
+    );
   });
 
   it('create refuses a terminal (no console socket) and leaves nothing', () => {
