@@ -25,7 +25,8 @@
 //   floor execin-once PID [CMD...]  one exec-in (whole-process comparison with nsenter)
 // Options before the mode: --no-net (no new network namespace), --no-mask (skip masked and
 // read-only paths), --bind-dev (bind the host's /dev/null ... onto empty files instead of
-// mknod, as in a user namespace).
+// mknod, as in a user namespace), --helper PATH (exec the static program PATH, copied into a
+// sealed memfd, which execs CMD: the one extra exec @ns pays for ns-init; bench/helper.c).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,8 @@ struct ctx {
   int errfd;  // write end of the close-on-exec pipe: errno of a failed step, EOF on exec
   int mask;   // apply masked and read-only paths
   int bind_dev;  // bind the host's device nodes instead of mknod
+  int helperfd;  // a sealed memfd of --helper PATH, or -1
+  char* const* helper_argv;  // {"helper", argv...}
   int masked_kind[NMASKED];      // 0 absent, 1 dir, 2 file
   int readonly_kind[NREADONLY];  // 0 absent, 1 present
   uint64_t drop;                 // bounding-set capabilities to drop
@@ -95,6 +98,23 @@ struct ctx {
   int nns;
   char* stack2;  // execin: stack of the CLONE_PARENT process
 };
+
+// PATH copied into a memfd sealed against writing (as @ns's ns-init), or exit.
+static int sealed_copy(const char* path) {
+  int in = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = (int)syscall(SYS_memfd_create, "helper", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (in < 0 || fd < 0) {
+    perror(path);
+    exit(2);
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (write(fd, buf, (size_t)n) != n) exit(2);
+  close(in);
+  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return fd;
+}
 
 static void fail(const struct ctx* c, int step) {
   int msg[2] = {step, errno};
@@ -132,7 +152,10 @@ static void become_process(const struct ctx* c) {
   CHECK(c, 47, prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0));
   CHECK(c, 48, chdir("/"));
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) fail(c, 49);
-  execve(c->argv[0], c->argv, c->envp);
+  if (c->helperfd >= 0)
+    syscall(SYS_execveat, c->helperfd, "", c->helper_argv, c->envp, AT_EMPTY_PATH);
+  else
+    execve(c->argv[0], c->argv, c->envp);
   fail(c, 50);
 }
 
@@ -285,10 +308,12 @@ static void print_series(const char* name, const struct timing* t, int n, size_t
 
 int main(int argc, char** argv) {
   int net = 1, mask = 1, bind_dev = 0, a = 1;
+  const char* helper = NULL;
   for (; a < argc && argv[a][0] == '-'; a++) {
     if (!strcmp(argv[a], "--no-net")) net = 0;
     else if (!strcmp(argv[a], "--no-mask")) mask = 0;
     else if (!strcmp(argv[a], "--bind-dev")) bind_dev = 1;
+    else if (!strcmp(argv[a], "--helper") && a + 1 < argc) helper = argv[++a];
     else usage();
   }
   if (a >= argc) usage();
@@ -311,8 +336,12 @@ int main(int argc, char** argv) {
   memset(&c, 0, sizeof c);
   c.argv = a < argc ? argv + a : default_argv;
   c.envp = envp;
+  static char* helper_argv[64] = {"helper"};
+  for (int k = 0; k < 62 && c.argv[k]; k++) helper_argv[k + 1] = c.argv[k];
+  c.helper_argv = helper_argv;
   c.mask = mask;
   c.bind_dev = bind_dev;
+  c.helperfd = helper ? sealed_copy(helper) : -1;
   struct rlimit nofile;
   getrlimit(RLIMIT_NOFILE, &nofile);
   c.nofile_hard = nofile.rlim_max;

@@ -94,11 +94,12 @@ const tasks = {
    * Sequential start + wait. With `floor` ({ bin, argv }), the C floor's own loop runs in
    * between, chunk for chunk (same count), so both see the same machine noise.
    */
-  async seq({ n, warmup = 20, stdio = 'inherit', floor = null, chunks = 10, async = false }) {
+  async seq({ n, warmup = 20, stdio = 'inherit', floor = null, floorHelper = null, chunks = 10, async = false }) {
     for (let k = 0; k < warmup; k++) await startOnce(stdio, async);
     const block = [];
     const total = [];
     const floorRuns = { clone: [], exec: [], total: [] };
+    const helperRuns = { clone: [], exec: [], total: [] };
     const h = monitorEventLoopDelay({ resolution: 1 });
     const per = Math.ceil(n / chunks);
     for (let done = 0; done < n; ) {
@@ -111,9 +112,10 @@ const tasks = {
       }
       h.disable();
       if (floor) runFloor(floor, m, floorRuns);
+      if (floorHelper) runFloor(floorHelper, m, helperRuns);
       done += m;
     }
-    return { block, total, eld: eldSummary(h, 1), floor: floor ? floorRuns : null };
+    return { block, total, eld: eldSummary(h, 1), floor: floor ? floorRuns : null, floorHelper: floorHelper ? helperRuns : null };
   },
 
   /** Containers/s with `conc` in flight, for each level. */
