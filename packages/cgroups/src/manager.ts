@@ -1,0 +1,398 @@
+/**
+ * The cgroup manager: create a container's cgroup in every hierarchy, write its limits, add
+ * processes, read stats, freeze, kill and remove it — what runc's libcontainer/cgroups/fs and
+ * fs2 managers and youki's libcgroups do. Creating, applying and adding a process are
+ * synchronous (they run inside the spawn engine's parent sync step); waiting ones are async.
+ */
+import { dirname, join } from 'node:path';
+import type { DeviceFilter } from './bpf.js';
+import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
+import { detectLayout, processCgroupDirs, type CgroupLayout } from './layout.js';
+import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
+import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
+import { planResources, type CgroupPlan } from './plan.js';
+import { readStats, type CgroupStats } from './stats.js';
+import { hostSys, parsePids, sleep, type CgroupSys } from './sys.js';
+import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
+
+export interface CgroupOptions {
+  /** The host layout (default: detectLayout()). */
+  layout?: CgroupLayout;
+  /** Host operations (default: the real ones; tests pass a recording fake). */
+  sys?: CgroupSys;
+  /**
+   * Load a compiled device filter and attach it to the cgroup2 directory: bpf(2)
+   * BPF_PROG_LOAD (BPF_PROG_TYPE_CGROUP_DEVICE) then BPF_PROG_ATTACH (BPF_CGROUP_DEVICE,
+   * BPF_F_ALLOW_MULTI), replacing a previous one. Needed when device rules apply on a host
+   * whose devices cgroup is v2; the native addon will provide it.
+   */
+  attachDeviceFilter?: (dir: string, filter: DeviceFilter) => void;
+  /** Apply device rules on create (the config's, then runc's defaults; default true). */
+  devices?: boolean;
+  /** Append runc's default allow list to the config's device rules (default true). */
+  defaultDevices?: boolean;
+}
+
+/** An absolute, normalized cgroup path other than the root. */
+function checkPath(path: string): void {
+  if (!path.startsWith('/') || path === '/' || path.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) {
+    throw configError('linux.cgroupsPath', `expected a normalized absolute cgroup path below the root, got ${JSON.stringify(path)} (see resolveCgroupPath)`);
+  }
+}
+
+/** Words of a space-separated cgroup file (cgroup.controllers, cgroup.subtree_control). */
+const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
+
+/** One container's cgroup, in every hierarchy of the host. */
+export class Cgroup implements CgroupHandle {
+  /** The cgroup path inside every hierarchy (`/ns/web1`). */
+  readonly path: string;
+  readonly dirs: CgroupDirs;
+  readonly layout: CgroupLayout;
+  readonly sys: CgroupSys;
+  private readonly options: CgroupOptions;
+
+  private constructor(path: string, options: CgroupOptions) {
+    checkPath(path);
+    this.path = path;
+    this.options = options;
+    this.layout = options.layout ?? detectLayout();
+    this.sys = options.sys ?? hostSys;
+    this.dirs = cgroupDirs(this.layout, path);
+    // Never manage a cgroup this process itself lives in (or, by construction, a hierarchy root).
+    let own: string[] = [];
+    try {
+      own = processCgroupDirs(this.layout, 'self');
+    } catch {
+      own = [];
+    }
+    for (const d of allDirs(this.dirs)) {
+      if (own.includes(d)) throw new CgroupError(ERR_NS_STATE, `${d} is a cgroup this process (the runtime) lives in: refusing to manage it`, { path: d });
+    }
+  }
+
+  /**
+   * Create the cgroup (mkdir -p in every hierarchy; on v1 copy cpuset.cpus/mems from the parent
+   * into each new cpuset level, runc's copyIfNeeded; on v2 enable the available controllers in
+   * the cgroup.subtree_control of each level between the top and the new cgroup, skipping any
+   * level that holds processes), then apply `resources` (with the device rules unless
+   * `options.devices` is false). On any failure, what was created is removed again.
+   *
+   * @param path an absolute cgroup path (resolveCgroupPath)
+   * @param resources `linux.resources`; unset: no limits, but still the default device rules
+   * @throws CgroupError `ERR_NS_CONFIG` (bad or unsupported field, naming it), `ERR_NS_STATE`
+   *   (the cgroup exists and holds processes, or is the runtime's own), errno codes of a failed
+   *   mkdir or write (naming the file and field)
+   */
+  static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
+    const cg = new Cgroup(path, options);
+    const created: string[] = [];
+    try {
+      cg.makeDirs(created);
+      const busy = cg.pids();
+      if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes (${busy.join(' ')})`, { path: cg.dirs.unified ?? allDirs(cg.dirs)[0]! });
+      cg.apply(resources, { devices: options.devices ?? true });
+    } catch (err) {
+      for (const dir of created.reverse()) {
+        try {
+          cg.sys.rmdir(dir);
+        } catch {
+          // best effort: the original error matters more
+        }
+      }
+      throw err;
+    }
+    return cg;
+  }
+
+  /**
+   * An existing cgroup (to update, add a process to, pause, kill or remove), without creating
+   * anything. A missing one is fine: destroy() of it does nothing.
+   * @throws CgroupError `ERR_NS_CONFIG` for a bad path, `ERR_NS_STATE` for the runtime's own cgroup
+   */
+  static open(path: string, options: CgroupOptions = {}): Cgroup {
+    return new Cgroup(path, options);
+  }
+
+  /** Whether the cgroup directory exists in every hierarchy. */
+  exists(): boolean {
+    return allDirs(this.dirs).every((d) => this.sys.exists(d));
+  }
+
+  private makeDirs(created: string[]): void {
+    const hierarchies = [...this.layout.v1.filter((h) => h.controllers.some((c) => !c.startsWith('name='))), ...(this.layout.unified ? [this.layout.unified] : [])];
+    for (const h of hierarchies) {
+      const leaf = join(h.mountPoint, this.path);
+      const parent = dirname(leaf);
+      // Fast path: the parent exists (the usual case), one mkdir; on v2 its subtree_control
+      // gets the controllers first, so the new cgroup has them from the start (runc's order).
+      if (h.version === 2 && parent !== h.mountPoint && this.sys.exists(parent)) this.enableControllers(parent);
+      let fresh = false;
+      try {
+        fresh = this.sys.mkdir(leaf);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'mkdir', leaf, `mkdir ${leaf}`);
+        this.makeLevels(h.mountPoint, h.version, created);
+        fresh = false;
+      }
+      if (fresh) created.push(leaf);
+      if (h.version === 1 && h.controllers.includes('cpuset')) this.ensureCpuset(leaf, h.mountPoint);
+    }
+  }
+
+  /** mkdir -p, level by level, enabling v2 controllers in each new intermediate level. */
+  private makeLevels(mountPoint: string, version: 1 | 2, created: string[]): void {
+    const segs = this.path.split('/').slice(1);
+    let dir = mountPoint;
+    segs.forEach((seg, i) => {
+      dir = join(dir, seg);
+      try {
+        if (this.sys.mkdir(dir)) created.push(dir);
+      } catch (err) {
+        throw fsError(err, 'mkdir', dir, `mkdir ${dir}`);
+      }
+      if (version === 2 && i < segs.length - 1) this.enableControllers(dir);
+    });
+  }
+
+  /**
+   * runc's copyIfNeeded: a new v1 cpuset has empty cpus/mems, so nothing could join it; copy
+   * them from the parent, fixing empty ancestors first (an empty cpuset holds no process, so
+   * this never touches a cgroup in use).
+   */
+  private ensureCpuset(dir: string, mountPoint: string): void {
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      if (this.sys.readFile(join(dir, file)).trim() !== '') continue;
+      const parent = dirname(dir);
+      if (parent !== mountPoint) this.ensureCpuset(parent, mountPoint);
+      this.writeOrThrow(dir, file, this.sys.readFile(join(parent, file)).trim());
+    }
+  }
+
+  /** Enable in a v2 level's subtree_control what its cgroup.controllers offers (runc enables all). */
+  private enableControllers(dir: string): void {
+    const available = words(this.sys.readFile(join(dir, 'cgroup.controllers')));
+    const enabled = new Set(words(this.sys.readFile(join(dir, 'cgroup.subtree_control'))));
+    const want = available.filter((c) => !enabled.has(c));
+    if (want.length === 0) return;
+    // A level with processes cannot enable domain controllers, and is not ours to change.
+    if (parsePids(this.sys.readFile(join(dir, 'cgroup.procs'))).length > 0) return;
+    try {
+      this.sys.writeFile(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
+    } catch {
+      // One refusing controller (cpu with realtime tasks ...) fails the whole write: try each.
+      for (const c of want) {
+        try {
+          this.sys.writeFile(join(dir, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          // left disabled; a field needing it fails in apply() with its name
+        }
+      }
+    }
+  }
+
+  private writeOrThrow(dir: string, file: string, value: string, jsonPath?: string): void {
+    const path = join(dir, file);
+    try {
+      this.sys.writeFile(path, value);
+    } catch (err) {
+      throw fsError(err, 'write', path, `write ${JSON.stringify(value)} to ${path}`, jsonPath);
+    }
+  }
+
+  /**
+   * Write `linux.resources` into the cgroup (planResources, then each write in order). A write
+   * whose file is missing uses its fallback, or is skipped when optional, or fails naming the
+   * field; a write marked retryOnEINVAL is retried once after the others (runc's cpu period /
+   * memory limit ordering). v2 writes need their controller enabled for this cgroup.
+   *
+   * @param options `devices`: apply device rules (default: only when `resources.devices` is
+   *   set); `defaultDevices` as in CgroupOptions; `devicesList`: the v1 devices.list to start
+   *   from (unset: a cgroup in its inherited allow-all state, reset with a deny-all first)
+   * @returns the plan that was applied
+   * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
+   */
+  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string } = {}): CgroupPlan {
+    const devices = options.devices ?? resources.devices !== undefined;
+    const plan = planResources(resources, this.layout, {
+      devices,
+      defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
+      ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
+    });
+    this.checkControllers(plan.writes);
+    for (const check of plan.checks) this.runCheck(check);
+    this.runWrites(plan.writes);
+    if (plan.deviceFilter) this.attach(plan.deviceFilter);
+    return plan;
+  }
+
+  /**
+   * apply() for a live cgroup, as `runc update`: only the fields given change, and v1 device
+   * rules go from the cgroup's current devices.list with the fewest writes (no deny-all window
+   * while the container runs).
+   */
+  update(resources: LinuxResources): CgroupPlan {
+    const dir = this.dirs.v1.devices;
+    let devicesList: string | undefined;
+    if (resources.devices !== undefined && dir !== undefined) {
+      try {
+        devicesList = this.sys.readFile(join(dir, 'devices.list'));
+      } catch (err) {
+        throw fsError(err, 'read', join(dir, 'devices.list'), `read ${join(dir, 'devices.list')}`, 'linux.resources.devices');
+      }
+    }
+    return this.apply(resources, devicesList === undefined ? {} : { devicesList });
+  }
+
+  private checkControllers(writes: CgroupWrite[]): void {
+    const dir = this.dirs.unified;
+    const needed = writes.filter((w) => w.version === 2 && w.controller !== 'cgroup');
+    if (dir === undefined || needed.length === 0) return;
+    const enabled = new Set(words(this.sys.readFile(join(dir, 'cgroup.controllers'))));
+    for (const w of needed) {
+      if (!enabled.has(w.controller)) {
+        throw configError(w.jsonPath, `the ${w.controller} controller is not enabled for ${dir} (not in its parent's cgroup.subtree_control)`, join(dir, w.file));
+      }
+    }
+  }
+
+  private runCheck(check: CgroupCheck): void {
+    const dir = this.dirs.v1.memory ?? this.dirs.unified!;
+    const read = (file: string): number => Number(this.sys.readFile(join(dir, file)).trim());
+    const used = read('memory.current') + (check.withSwap && this.sys.exists(join(dir, 'memory.swap.current')) ? read('memory.swap.current') : 0);
+    if (check.limit <= used) {
+      throw configError(check.jsonPath, `the new limit ${check.limit} is not above the current usage ${used}`, join(dir, 'memory.current'));
+    }
+  }
+
+  private runWrites(writes: CgroupWrite[]): void {
+    const deferred: CgroupWrite[] = [];
+    const one = (w: CgroupWrite, retry: boolean): void => {
+      const dir = w.version === 1 ? this.dirs.v1[w.controller] : this.dirs.unified;
+      if (dir === undefined) throw configError(w.jsonPath, `no ${w.controller} controller directory for ${this.path}`);
+      const files = [{ file: w.file, value: w.value }, ...(w.fallback ? [w.fallback] : [])];
+      for (const [i, f] of files.entries()) {
+        const path = join(dir, f.file);
+        try {
+          this.sys.writeFile(path, f.value);
+          return;
+        } catch (err) {
+          const code = errnoCode(err);
+          if (code === 'ENOENT' && i < files.length - 1) continue;
+          if (code === 'ENOENT' && w.optional) return;
+          if (code === 'ENOENT') {
+            const tried = files.map((x) => x.file).join(' or ');
+            throw new CgroupError(ERR_NS_CONFIG, `${w.jsonPath}: this host cannot honour it: ${tried} does not exist in ${dir}`, { path, jsonPath: w.jsonPath, cause: err });
+          }
+          if (code === 'EINVAL' && w.retryOnEINVAL && retry) {
+            deferred.push(w);
+            return;
+          }
+          throw this.writeError(err, path, f.value, w);
+        }
+      }
+    };
+    for (const w of writes) one(w, true);
+    for (const w of deferred) one(w, false);
+  }
+
+  /** A refused write, with the memory usage when a v1 limit is below it (runc's message). */
+  private writeError(err: unknown, path: string, value: string, w: CgroupWrite): CgroupError {
+    const e = fsError(err, 'write', path, `write ${JSON.stringify(value)} to ${path}`, w.jsonPath);
+    if (errnoCode(err) === 'EBUSY' && w.file === 'memory.limit_in_bytes') {
+      try {
+        const dir = this.dirs.v1.memory!;
+        const usage = this.sys.readFile(join(dir, 'memory.usage_in_bytes')).trim();
+        const peak = this.sys.readFile(join(dir, 'memory.max_usage_in_bytes')).trim();
+        e.message += ` (current usage ${usage}, peak ${peak})`;
+      } catch {
+        // keep the plain message
+      }
+    }
+    return e;
+  }
+
+  private attach(filter: DeviceFilter): void {
+    const dir = this.dirs.unified!;
+    const hook = this.options.attachDeviceFilter;
+    if (!hook) {
+      throw configError(
+        'linux.resources.devices',
+        `device rules on cgroup v2 need a BPF device filter loaded and attached to ${dir} (bpf(2)); no attachDeviceFilter was given (or pass devices: false to leave device access alone)`,
+      );
+    }
+    hook(dir, filter);
+  }
+
+  /**
+   * Move a process into the cgroup: its pid into cgroup.procs of every directory (each v1
+   * hierarchy, and the cgroup2 one). Threads follow their process.
+   * @throws CgroupError with the errno code (`ESRCH` gone, `ENOSPC` empty cpuset ...), naming the file
+   */
+  addProcess(pid: number): void {
+    for (const dir of allDirs(this.dirs)) this.writeOrThrow(dir, 'cgroup.procs', String(pid));
+  }
+
+  /** Pids in the cgroup (cgroup.procs of the cgroup2 directory when there is one). */
+  pids(options: { recursive?: boolean } = {}): number[] {
+    return listPids(this, options);
+  }
+
+  /** Current statistics (readStats): memory, cpu, pids. */
+  stats(): CgroupStats {
+    return readStats(this.dirs, this.sys);
+  }
+
+  /** Freeze every process and wait until frozen (lifecycle freeze()). */
+  freeze(timeoutMs?: number): Promise<void> {
+    return freeze(this, timeoutMs);
+  }
+
+  /** Thaw (lifecycle thaw()). */
+  thaw(): void {
+    thaw(this);
+  }
+
+  /** FROZEN, FREEZING or THAWED; undefined without a freezer. */
+  freezerState(): FreezerState | undefined {
+    return freezerState(this);
+  }
+
+  /** Signal every process (default SIGKILL, then wait until empty): lifecycle killAll(). */
+  killAll(signal?: NodeJS.Signals | number, timeoutMs?: number): Promise<void> {
+    return killAll(this, signal, timeoutMs);
+  }
+
+  /**
+   * Remove the cgroup from every hierarchy, child cgroups first. While rmdir says EBUSY (live
+   * processes), kill everything in it and retry with backoff, up to `timeoutMs` (default 5000).
+   * A cgroup that does not exist is already removed.
+   * @throws CgroupError `ERR_NS_STATE` when it is still busy after `timeoutMs`; errno codes of other rmdir failures
+   */
+  async destroy(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
+      try {
+        for (const dir of allDirs(this.dirs)) this.removeTree(dir);
+        return;
+      } catch (err) {
+        const code = (err as CgroupError).code;
+        if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
+        if (Date.now() > deadline) throw new CgroupError(ERR_NS_STATE, `${(err as CgroupError).path} is still busy after ${timeoutMs} ms`, { path: (err as CgroupError).path ?? this.path, cause: err });
+      }
+      await killAll(this, 'SIGKILL', Math.max(100, deadline - Date.now())).catch(() => undefined);
+      await sleep(delay);
+    }
+  }
+
+  private removeTree(dir: string): void {
+    if (!this.sys.exists(dir)) return;
+    for (const sub of this.sys.subdirs(dir)) this.removeTree(join(dir, sub));
+    try {
+      this.sys.rmdir(dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw fsError(err, 'rmdir', dir, `rmdir ${dir}`);
+    }
+  }
+}
