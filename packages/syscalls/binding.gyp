@@ -37,6 +37,7 @@
         "src/native/spawn_async.cc",
         "src/native/watch.cc",
         "src/native/fds.cc",
+        "src/native/bpf.cc",
         "src/native/decode.cc"
       ],
       "actions": [

@@ -6,3 +6,4 @@ export * from './spawn.js';
 export { native, SUPPORTED_PLATFORMS } from './native.js';
 export type { NativeAddon, NativeSpawnResult } from './native.js';
 export { describeStep, formatPlan } from './describe.js';
+export { attachDeviceFilter, deviceFilterCount } from './bpf.js';

@@ -30,6 +30,8 @@ export interface NativeAddon {
   readAvailable(fd: number, max?: number): Buffer | null;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   setWinsize(fd: number, cols: number, rows: number): void;
+  attachDeviceFilter(dir: string, program: Buffer, license: string): void;
+  deviceFilterCount(dir: string): number;
   stepBytes: number;
 }
 
@@ -84,7 +86,8 @@ function packageName(dir: string): string | undefined {
 /**
  * The addon with every function's system-call errors as NsError: the addon throws an Error
  * with `errno` (negative) and `syscall`, and the errno's name (`code`) is given here, from
- * os.constants.errno, as `<syscall>: <CODE> (<strerror text>)`.
+ * os.constants.errno, as `<syscall>: <CODE> (<strerror text>)[: <detail>]` (the detail being
+ * the kernel's own words where there are some, such as a BPF verifier log).
  */
 function namingErrors(raw: NativeAddon): NativeAddon {
   const named: Record<string, unknown> = {};
@@ -107,10 +110,11 @@ function namingErrors(raw: NativeAddon): NativeAddon {
 
 /** An NsError for an addon Error carrying `errno` and `syscall`; anything else as it is. */
 function errnoError(err: unknown): unknown {
-  const e = err as { errno?: unknown; syscall?: unknown; message?: string; code?: unknown };
+  const e = err as { errno?: unknown; syscall?: unknown; message?: string; code?: unknown; detail?: unknown };
   if (!(err instanceof Error) || typeof e.errno !== 'number' || typeof e.syscall !== 'string' || e.code !== undefined) return err;
   const code = errnoName(e.errno);
-  return new NsError(code, `${e.syscall}: ${code} (${e.message})`, { errno: e.errno, syscall: e.syscall });
+  const detail = typeof e.detail === 'string' ? `: ${e.detail}` : '';
+  return new NsError(code, `${e.syscall}: ${code} (${e.message})${detail}`, { errno: e.errno, syscall: e.syscall });
 }
 
 /**

@@ -27,6 +27,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, ns::Pipe, "pipe"));
   exports.Set("openPty", Napi::Function::New(env, ns::OpenPty, "openPty"));
   exports.Set("setWinsize", Napi::Function::New(env, ns::SetWinsize, "setWinsize"));
+  exports.Set("attachDeviceFilter", Napi::Function::New(env, ns::AttachDeviceFilter, "attachDeviceFilter"));
+  exports.Set("deviceFilterCount", Napi::Function::New(env, ns::DeviceFilterCount, "deviceFilterCount"));
   exports.Set("stepBytes", Napi::Number::New(env, NS_STEP_BYTES));
   return exports;
 }

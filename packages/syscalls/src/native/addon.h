@@ -1,8 +1,9 @@
 // Declarations shared by the addon's files (N-API glue of @ns/syscalls):
-//   errors.cc  errno errors for JavaScript        image.cc  the sealed memfd of ns-init
-//   stub.cc    the clone of Node, until it execs   spawn.cc  spawn(), spawnAsync()
-//   watch.cc   exit watchers over pidfds           fds.cc    pipes, ptys, FIFOs, reads
-//   addon.cc   the module's exports and teardown
+//   errors.cc  errno errors for JavaScript        image.cc        the sealed memfd of ns-init
+//   stub.cc    the clone of Node, until it execs   start.cc        checking a plan, cloning
+//   spawn.cc   spawn(), outcomes                   spawn_async.cc  spawnAsync()
+//   watch.cc   exit watchers over pidfds           fds.cc          pipes, ptys, FIFOs, reads
+//   bpf.cc     cgroup v2 device filters            addon.cc        exports and teardown
 #pragma once
 #include <napi.h>
 #include <stdint.h>
@@ -11,10 +12,11 @@
 
 namespace ns {
 
-// Throw an Error for a failed system call: `errno` (negative, as Node's), `syscall`, and the
-// C library's text as the message. src/native.ts names the code (ENOENT ...) and turns it
-// into an NsError. Returns undefined for `return Throw...;`.
-Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall);
+// Throw an Error for a failed system call: `errno` (negative, as Node's), `syscall`, the C
+// library's text as the message, and an optional `detail` (the kernel's own words, such as
+// a verifier log). src/native.ts names the code (ENOENT ...) and turns it into an NsError.
+// Returns undefined for `return Throw...;`.
+Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall, const std::string& detail = "");
 
 // Throw a TypeError with code ERR_NS_PLAN (a malformed plan buffer or arguments).
 Napi::Value ThrowPlan(Napi::Env env, const std::string& why);
@@ -52,6 +54,8 @@ Napi::Value OpenPath(const Napi::CallbackInfo& info);
 Napi::Value Mkfifo(const Napi::CallbackInfo& info);
 Napi::Value SetWinsize(const Napi::CallbackInfo& info);
 Napi::Value OpenPty(const Napi::CallbackInfo& info);
+Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info);
+Napi::Value DeviceFilterCount(const Napi::CallbackInfo& info);
 
 }  // namespace ns
 

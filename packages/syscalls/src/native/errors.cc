@@ -6,10 +6,11 @@
 
 namespace ns {
 
-Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall) {
+Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall, const std::string& detail) {
   Napi::Error e = Napi::Error::New(env, strerror(err));
   e.Set("errno", Napi::Number::New(env, -err));
   e.Set("syscall", Napi::String::New(env, syscall));
+  if (!detail.empty()) e.Set("detail", Napi::String::New(env, detail));
   e.ThrowAsJavaScriptException();
   return env.Undefined();
 }

@@ -1,0 +1,128 @@
+// Device filters of cgroup v2: bpf(2) BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program
+// (compiled in TypeScript by @ns/cgroups), attached to a cgroup2 directory with
+// BPF_F_ALLOW_MULTI, replacing the programs attached before, as runc does (attach the new
+// one first, then detach the old: the cgroup is never without a filter).
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+namespace ns {
+
+namespace {
+
+long Bpf(int cmd, union bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
+
+// The ids of the device programs attached to `cgfd` (BPF_PROG_QUERY), or -1 with errno.
+int QueryDevicePrograms(int cgfd, std::vector<uint32_t>* ids) {
+  for (uint32_t cap = 8;; cap *= 2) {
+    ids->assign(cap, 0);
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.query.target_fd = (uint32_t)cgfd;
+    a.query.attach_type = BPF_CGROUP_DEVICE;
+    a.query.prog_ids = (uint64_t)(uintptr_t)ids->data();
+    a.query.prog_cnt = cap;
+    if (Bpf(BPF_PROG_QUERY, &a) == 0) {
+      ids->resize(a.query.prog_cnt);
+      return 0;
+    }
+    if (errno != ENOSPC || cap >= 1024) return -1;
+  }
+}
+
+}  // namespace
+
+// attachDeviceFilter(dir: string, program: Buffer, license: string): load the program (its
+// length a multiple of 8: struct bpf_insn[]) and make it the only device filter of the cgroup2
+// directory `dir`. Throws with the verifier's log in the message when the kernel refuses it.
+Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBuffer() || !info[2].IsString())
+    return ThrowPlan(env, "attachDeviceFilter(dir: string, program: Buffer, license: string) expected");
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<uint8_t> prog = info[1].As<Napi::Buffer<uint8_t>>();
+  std::string license = info[2].As<Napi::String>().Utf8Value();
+  if (prog.Length() == 0 || prog.Length() % 8 != 0 || prog.Length() / 8 > 1000000)
+    return ThrowPlan(env, "a device filter is a non-empty array of 8-byte instructions");
+
+  std::vector<char> log(1 << 16, 0);
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  a.insns = (uint64_t)(uintptr_t)prog.Data();
+  a.insn_cnt = (uint32_t)(prog.Length() / 8);
+  a.license = (uint64_t)(uintptr_t)license.c_str();
+  a.log_buf = (uint64_t)(uintptr_t)log.data();
+  a.log_size = (uint32_t)log.size();
+  a.log_level = 1;
+  int progfd = (int)Bpf(BPF_PROG_LOAD, &a);
+  if (progfd < 0) {
+    int e = errno;
+    std::string why = log.data();
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return ThrowErrno(env, e, "bpf BPF_PROG_LOAD (device filter for " + dir + ")", why);
+  }
+  int cgfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgfd < 0) {
+    int e = errno;
+    close(progfd);
+    return ThrowErrno(env, e, "open " + dir);
+  }
+  std::vector<uint32_t> old;
+  if (QueryDevicePrograms(cgfd, &old) < 0) old.clear();  // nothing to replace, or no query
+  memset(&a, 0, sizeof a);
+  a.target_fd = (uint32_t)cgfd;
+  a.attach_bpf_fd = (uint32_t)progfd;
+  a.attach_type = BPF_CGROUP_DEVICE;
+  a.attach_flags = BPF_F_ALLOW_MULTI;
+  if (Bpf(BPF_PROG_ATTACH, &a) < 0) {
+    int e = errno;
+    close(progfd);
+    close(cgfd);
+    return ThrowErrno(env, e, "bpf BPF_PROG_ATTACH " + dir);
+  }
+  close(progfd);  // the attachment holds the program
+  for (uint32_t id : old) {
+    memset(&a, 0, sizeof a);
+    a.prog_id = id;
+    int oldfd = (int)Bpf(BPF_PROG_GET_FD_BY_ID, &a);
+    if (oldfd < 0) continue;  // gone meanwhile
+    memset(&a, 0, sizeof a);
+    a.target_fd = (uint32_t)cgfd;
+    a.attach_bpf_fd = (uint32_t)oldfd;
+    a.attach_type = BPF_CGROUP_DEVICE;
+    long r = Bpf(BPF_PROG_DETACH, &a);
+    int e = errno;
+    close(oldfd);
+    if (r < 0 && e != ENOENT) {
+      close(cgfd);
+      return ThrowErrno(env, e, "bpf BPF_PROG_DETACH " + dir + " (the filter it replaces)");
+    }
+  }
+  close(cgfd);
+  return env.Undefined();
+}
+
+// deviceFilterCount(dir) -> how many device programs are attached to the cgroup2 directory.
+Napi::Value DeviceFilterCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  int cgfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgfd < 0) return ThrowErrno(env, errno, "open " + dir);
+  std::vector<uint32_t> ids;
+  int r = QueryDevicePrograms(cgfd, &ids);
+  int e = errno;
+  close(cgfd);
+  if (r < 0) return ThrowErrno(env, e, "bpf BPF_PROG_QUERY " + dir);
+  return Napi::Number::New(env, (double)ids.size());
+}
+
+}  // namespace ns
