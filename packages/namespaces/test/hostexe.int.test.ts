@@ -3,7 +3,7 @@
 // temporary file): an attack that works damages only the copy, and its hash tells.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,11 @@ describe.skipIf(!isRoot || !ROOTFS)('the host node stays out of reach (CVE-2019-
     try {
       const pid = Number(JSON.parse(ns(['state', 'cr1']).stdout).pid);
       expect(readlinkSync(`/proc/${pid}/exe`)).toBe(INIT_EXE);
+      // It holds nothing of the host's: its stdio and the exec FIFO, no pipe to the creator,
+      // no pidfd of it, no memfd (regression: the plan's and ns-init's own were kept).
+      const fds = readdirSync(`/proc/${pid}/fd`).sort((a, b) => Number(a) - Number(b));
+      expect(fds.slice(0, 3)).toEqual(['0', '1', '2']);
+      expect(fds.slice(3).map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`))).toEqual([join(state, 'cr1', 'exec.fifo')]);
       // The container's root with the default capabilities: pid 1 is not dumpable.
       const plain = ns(['exec', 'cr1', '--', 'sh', '-c', PROBE]);
       expect(plain.stdout.split('\n').filter(Boolean)).toEqual(['exe-denied', 'environ-denied', 'mem-denied', 'exe-write-failed']);

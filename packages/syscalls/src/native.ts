@@ -12,12 +12,14 @@ export interface NativeAddon {
     plan: Buffer,
     onSync: ((step: number, pid: number) => void) | undefined,
     onExit: (exitCode: number | null, signal: number | null) => void,
+    timeoutMs?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,
     onSync: ((step: number, pid: number) => void) | undefined,
     onReady: (error: Error | null, result: NativeSpawnResult | undefined) => void,
     onExit: (exitCode: number | null, signal: number | null) => void,
+    timeoutMs?: number,
   ): number;
   kill(pidfd: number, signal: number): void;
   ref(pidfd: number, ref: boolean): void;

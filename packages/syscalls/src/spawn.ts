@@ -21,7 +21,22 @@ export interface SpawnOptions {
   onSync?: (step: SyncStep, index: number, pid: number) => void;
   /** Called once with the exit status, from the event loop. */
   onExit?: (status: ExitStatus) => void;
+  /**
+   * Milliseconds the set-up may take, from clone to execve (or to a `detach` step); default
+   * {@link DEFAULT_SETUP_TIMEOUT}, 0 for none. Past it the child is killed and spawn() fails
+   * with `ETIMEDOUT`: a process in a container must not be able to hang its caller by stopping
+   * (SIGSTOP) the process that joins it. onSync's time counts.
+   */
+  setupTimeout?: number;
 }
+
+/** How long a set-up may take by default: 30 s (it takes milliseconds; see SpawnOptions.setupTimeout). */
+export const DEFAULT_SETUP_TIMEOUT = 30_000;
+
+/** Step index of a failure to exec ns-init (native NS_STEP_INIT). */
+const STEP_INIT = -2;
+/** Step index of a set-up that missed its deadline (native NS_STEP_TIMEOUT). */
+const STEP_TIMEOUT = -3;
 
 /** A running child: its pid, a pidfd-backed kill, and its exit. */
 export interface Child {
@@ -44,8 +59,17 @@ export interface Child {
  * The error for a failed plan step: `<step description>: <ERRNO>`, e.g.
  * `execve /bin/nope: ENOENT` or `mount proc on /proc: EPERM`.
  */
-export function stepError(step: Step | undefined, index: number, errno: number): NsError {
+export function stepError(step: Step | undefined, index: number, errno: number, timeout?: number): NsError {
   const code = errnoName(errno);
+  if (index === STEP_TIMEOUT) {
+    return new NsError(code, `container set-up did not finish within ${timeout ?? DEFAULT_SETUP_TIMEOUT} ms and was killed (a process that stops it, or a slow sync step?)`, {
+      errno: -errno,
+      syscall: 'spawn',
+    });
+  }
+  if (index === STEP_INIT) {
+    return new NsError(code, `execveat ns-init (the set-up helper, from its sealed memfd): ${code}`, { errno: -errno, syscall: 'execveat', step: index });
+  }
   const what = step ? describeStep(step) : 'child set-up';
   const path =
     step && 'path' in step ? step.path : step && 'target' in step ? step.target : step?.op === 'execve' || step?.op === 'execCheck' ? step.paths[0] : undefined;
@@ -59,8 +83,8 @@ export function stepError(step: Step | undefined, index: number, errno: number):
 }
 
 /**
- * Clone a child with `plan.cloneFlags` (plus CLONE_VM, CLONE_VFORK and CLONE_PIDFD: Node's
- * memory is never copied) and have it run `plan.steps`, making raw system calls only. The
+ * Clone a child with `plan.cloneFlags` (plus CLONE_VM and CLONE_PIDFD: Node's memory is
+ * never copied) and have it run `plan.steps`, making raw system calls only. The
  * clone execs ns-init at once, a static helper from a sealed memfd, which runs the steps in
  * memory of its own: no process in a container's namespaces is ever a copy of this Node
  * (its exe, memory or environment), and a `#!/proc/self/exe` script or an argv[0] of
@@ -70,15 +94,17 @@ export function stepError(step: Step | undefined, index: number, errno: number):
  *
  * @param plan the steps (see plan.ts); normally ending with `execve`.
  * @throws NsError with the errno name as `code` when a step fails (message names the step
- *   and its path), `ERR_NS_CHILD_DIED` when the child died before execve without an error,
- *   or clone/pipe/memfd errors (`EPERM`, `ENOSPC` ...) from the parent side.
+ *   and its path), `ETIMEDOUT` when the set-up missed `options.setupTimeout` (the child is
+ *   killed), `ERR_NS_CHILD_DIED` when the child died before execve without an error, or
+ *   clone/pipe/memfd errors (`EPERM`, `ENOSPC` ...) from the parent side.
  * @see clone(2), execveat(2), memfd_create(2), pidfd_open(2), pidfd_send_signal(2), waitid(2)
  */
 export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const addon = native();
   const exit = exitTracker(options);
-  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit);
-  return childFrom(plan, result, exit);
+  const timeout = setupTimeout(options);
+  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout);
+  return childFrom(plan, result, exit, timeout);
 }
 
 /**
@@ -94,20 +120,31 @@ export function spawnAsync(plan: Plan, options: SpawnOptions = {}): Promise<Chil
   const addon = native();
   const exit = exitTracker(options);
   return new Promise<Child>((resolve, reject) => {
+    const timeout = setupTimeout(options);
     addon.spawnAsync(
       encodePlan(plan),
       syncCallback(plan, options),
       (error, result) => {
         if (error) return reject(error);
         try {
-          resolve(childFrom(plan, result!, exit));
+          resolve(childFrom(plan, result!, exit, timeout));
         } catch (err) {
           reject(err);
         }
       },
       exit.onExit,
+      timeout,
     );
   });
+}
+
+/** The set-up deadline of `options` in ms (0: none). @throws NsError ERR_NS_CONFIG for a bad value */
+function setupTimeout(options: SpawnOptions): number {
+  const t = options.setupTimeout ?? DEFAULT_SETUP_TIMEOUT;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
+    throw new NsError(ErrorCode.CONFIG, `setupTimeout: expected milliseconds (a number >= 0), got ${String(t)}`, { path: 'setupTimeout' });
+  }
+  return Math.ceil(t);
 }
 
 /** The exit status, once the native watcher reports it. */
@@ -135,14 +172,14 @@ function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: 
 }
 
 /** A Child for a successful native result; throws the step error of a failed one. */
-function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeof exitTracker>): Child {
+function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeof exitTracker>, timeout?: number): Child {
   const addon = native();
   if (!('pidfd' in result)) {
     if ('diedBeforeExec' in result) {
       const how = result.signal !== null ? `signal ${result.signal}` : `exit status ${result.exitCode}`;
       throw new NsError(ErrorCode.DIED, `container process died before execve (${how})`);
     }
-    throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno);
+    throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno, timeout);
   }
   const { pid, pidfd } = result;
   return {

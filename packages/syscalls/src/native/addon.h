@@ -21,12 +21,9 @@ Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall, const
 // Throw a TypeError with code ERR_NS_PLAN (a malformed plan buffer or arguments).
 Napi::Value ThrowPlan(Napi::Env env, const std::string& why);
 
-// The sealed, executable memfd holding ns-init (made once per process; close-on-exec).
+// A new sealed, executable memfd holding ns-init (close-on-exec; the caller closes it).
 // Returns -1 with errno set and `*what` naming the call that failed.
 int InitImageFd(std::string* what);
-
-// The pidfd of this process (close-on-exec), or -1; opened once.
-int SelfPidfd();
 
 // Wait for (reap) the child behind `pidfd`.
 void ReapNow(int pidfd);
@@ -64,7 +61,7 @@ struct ns_stub_ctx {
   int initfd;               // the memfd of ns-init
   char* const* argv;        // ns-init's argv: {"ns-init", "<plan memfd>", NULL}
   char* const* envp;        // empty: nothing of the creator's environment goes along
-  int errfd;                // where a failure before the exec is reported
+  int errfd;                // where a failure before the exec is reported (step NS_STEP_INIT)
   int parentfd;             // pidfd of this process, or -1
   int pdeathsig;            // PR_SET_PDEATHSIG, 0 for none
   const int* keep;          // descriptors ns-init inherits (all others are close-on-exec)

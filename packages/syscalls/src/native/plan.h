@@ -82,6 +82,10 @@ struct ns_msg {
 #define NS_MSG_DETACH (-3)
 // Step index used when the child fails before its first step.
 #define NS_STEP_PREAMBLE (-1)
+// Step index used when the clone of Node could not exec ns-init.
+#define NS_STEP_INIT (-2)
+// Step index reported when the set-up did not finish before the parent's deadline.
+#define NS_STEP_TIMEOUT (-3)
 
 // What the parent hands to ns-init, at the start of the plan's memfd (argv[1] of ns-init
 // is that descriptor's number). The plan follows at `plan_offset`. Descriptor numbers are

@@ -1,6 +1,8 @@
 // spawn(): start a child (start.cc), meet it at sync steps, and turn what its error pipe
 // says into a result. The pieces spawnAsync() shares (spawn_async.cc) are here too.
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -25,10 +27,21 @@ namespace ns {
 
 bool RecordMessage(Outcome* o, const ns_msg& m) {
   if (m.code == NS_MSG_CHILD) {
-    o->realPid = m.value;
+    // Once, and only a child of ours (CLONE_PARENT): a process that got hold of the pipe
+    // must not make us watch, reap or signal some other process.
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (o->realPid == 0 && m.value > 0 && syscall(SYS_waitid, P_PID, m.value, &si, WEXITED | WNOHANG | WNOWAIT, nullptr) == 0) {
+      o->realPid = m.value;
+    } else if (o->failedErrno == 0) {
+      o->failedStep = m.step;
+      o->failedErrno = EPROTO;
+    }
   } else if (m.code > 0) {
-    o->failedStep = m.step;
-    o->failedErrno = m.code;
+    if (o->failedErrno == 0) {  // the first failure is the cause (a timeout or kill may follow)
+      o->failedStep = m.step;
+      o->failedErrno = m.code;
+    }
   } else {
     return false;
   }
@@ -85,19 +98,42 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
   return r;
 }
 
+void Abort(const Outcome& o) {
+  syscall(SYS_pidfd_send_signal, o.pidfd, SIGKILL, nullptr, 0);
+  // realPid is our own child (CLONE_PARENT, checked), unreaped: its pid cannot be reused.
+  if (o.realPid > 0) kill(o.realPid, SIGKILL);
+}
+
+void TimedOut(Outcome* o) {
+  o->timedOut = true;
+  o->failedStep = NS_STEP_TIMEOUT;
+  o->failedErrno = ETIMEDOUT;
+  Abort(*o);
+}
+
+int64_t NowMs() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 void Go(int syncfd) {
   char go = 1;
   while (write(syncfd, &go, 1) < 0 && errno == EINTR) {
   }
 }
 
-// spawn(plan: Buffer, onSync?: (step, pid) => void, onExit: (code, signal) => void)
+// spawn(plan: Buffer, onSync?: (step, pid) => void, onExit: (code, signal) => void, timeoutMs?)
 //   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
+// With `timeoutMs` > 0, a set-up that has not exec'd (or detached) by then is killed and
+// reported as step NS_STEP_TIMEOUT with ETIMEDOUT: a container that stops the process joining
+// it (SIGSTOP) must not hang this thread for ever.
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
-    return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit) expected");
+    return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit, timeoutMs?) expected");
   Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
+  int64_t timeoutMs = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
   Started st;
   if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st)) return env.Undefined();
   std::unique_ptr<Launch> launch(st.launch);  // freed at return: after EOF, a detach or the child's death
@@ -107,7 +143,19 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Outcome o;
   o.pid = st.pid;
   o.pidfd = st.pidfd;
+  int64_t deadline = timeoutMs > 0 ? NowMs() + timeoutMs : -1;
   for (;;) {
+    if (deadline >= 0) {
+      struct pollfd p = {st.errfd, POLLIN, 0};
+      int64_t left = deadline - NowMs();
+      int r = left > 0 ? poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left) : 0;
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) {
+        TimedOut(&o);
+        deadline = -1;  // now read on to end of file: the kill closes the pipe
+        continue;
+      }
+    }
     ns_msg m;
     ssize_t n = read(st.errfd, &m, sizeof m);
     if (n < 0 && errno == EINTR) continue;
@@ -115,16 +163,21 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     if (n != (ssize_t)sizeof m) {
       o.failedStep = NS_STEP_PREAMBLE;
       o.failedErrno = EPROTO;
-      break;
+      Abort(o);
+      deadline = -1;
+      continue;
     }
-    if (RecordMessage(&o, m)) continue;
+    if (RecordMessage(&o, m)) {
+      if (o.timedOut) Abort(o);  // a process handed over after the deadline
+      continue;
+    }
     if (m.code == NS_MSG_DETACH) {
       // A `detach` step: the child goes on alone (it waits for ns start), in memory of its
       // own: nothing to keep for it here.
       o.detached = true;
       break;
     }
-    if (m.code == NS_MSG_SYNC) {
+    if (m.code == NS_MSG_SYNC && !o.timedOut) {
       if (!onSync.IsEmpty()) {
         onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid)});
         if (env.IsExceptionPending()) {

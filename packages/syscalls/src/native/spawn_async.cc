@@ -27,6 +27,8 @@ namespace {
 // back into JavaScript from the loop, and `onReady(result)` reports the outcome at EOF.
 struct Pending {
   uv_poll_t poll;
+  uv_timer_t timer;     // the set-up deadline (started only with a timeout)
+  int handles = 1;      // libuv handles not closed yet: freed when both are
   napi_env env;
   int errfd = -1;
   int syncfd = -1;
@@ -47,15 +49,35 @@ std::unordered_map<Pending*, bool>& Pendings() {
 
 void OnPendingClosed(uv_handle_t* h) {
   Pending* p = (Pending*)h->data;
+  if (--p->handles > 0) return;
   close(p->errfd);
   if (p->syncfd >= 0) close(p->syncfd);
   delete p->launch;
   delete p;
 }
 
+// Close the poll and (when started) the timer; OnPendingClosed frees the record after both.
+void ClosePending(Pending* p) {
+  uv_poll_stop(&p->poll);
+  uv_close((uv_handle_t*)&p->poll, OnPendingClosed);
+  if (p->handles > 1) {
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t*)&p->timer, OnPendingClosed);
+  }
+}
+
+void OnPendingDeadline(uv_timer_t* t) {
+  Pending* p = (Pending*)t->data;
+  if (!p->finished && !p->o.timedOut) TimedOut(&p->o);  // EOF follows: PendingFinish reports
+}
+
 void PendingMessage(Pending* p, const ns_msg& m) {
   Napi::Env env(p->env);
-  if (RecordMessage(&p->o, m)) return;
+  if (RecordMessage(&p->o, m)) {
+    if (p->o.timedOut) Abort(p->o);  // a process handed over after the deadline
+    return;
+  }
+  if (p->o.timedOut) return;
   if (m.code == NS_MSG_DETACH) {
     // Not for spawnAsync: treat as a failure of that step.
     p->o.failedStep = m.step;
@@ -83,8 +105,7 @@ void PendingMessage(Pending* p, const ns_msg& m) {
 void PendingFinish(Pending* p) {
   p->finished = true;
   Pendings().erase(p);
-  uv_poll_stop(&p->poll);
-  uv_close((uv_handle_t*)&p->poll, OnPendingClosed);
+  ClosePending(p);
   Napi::Env env(p->env);
   Napi::HandleScope scope(env);
   napi_value argv[2];
@@ -145,14 +166,15 @@ void OnPendingReadable(uv_poll_t* h, int status, int events) {
 
 }  // namespace
 
-// spawnAsync(plan, onSync?, onReady: (error, result) => void, onExit) -> pid of the first child.
-// Returns once the child has exec'd ns-init; the plan runs while the event loop does.
+// spawnAsync(plan, onSync?, onReady: (error, result) => void, onExit, timeoutMs?) -> pid of the
+// first child. Returns once the child is cloned; the plan runs while the event loop does.
 // onReady gets spawn()'s result ({ pid, pidfd } or a failure object) or the error thrown by
-// onSync.
+// onSync. With `timeoutMs` > 0, a set-up not done by then is killed (NS_STEP_TIMEOUT).
 Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsBuffer() || !info[2].IsFunction() || !info[3].IsFunction())
-    return ThrowPlan(env, "spawnAsync(plan: Buffer, onSync, onReady, onExit) expected");
+    return ThrowPlan(env, "spawnAsync(plan: Buffer, onSync, onReady, onExit, timeoutMs?) expected");
+  int64_t timeoutMs = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : 0;
   Started st;
   if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st)) return env.Undefined();
   Pending* p = new Pending();
@@ -182,6 +204,12 @@ Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
     delete p;
     return ThrowErrno(env, -rc, "uv_poll_start");
   }
+  if (timeoutMs > 0 && uv_timer_init(loop, &p->timer) == 0) {
+    p->timer.data = p;
+    p->handles = 2;
+    uv_timer_start(&p->timer, OnPendingDeadline, (uint64_t)timeoutMs, 0);
+    uv_unref((uv_handle_t*)&p->timer);  // the poll keeps the loop alive, not the deadline
+  }
   Pendings()[p] = true;
   return Napi::Number::New(env, st.pid);
 }
@@ -199,8 +227,7 @@ void ClosePendingSpawns() {
     p->onReady.SuppressDestruct();
     p->onExit.SuppressDestruct();
     p->syncError.SuppressDestruct();
-    uv_poll_stop(&p->poll);
-    uv_close((uv_handle_t*)&p->poll, OnPendingClosed);
+    ClosePending(p);
   }
 }
 

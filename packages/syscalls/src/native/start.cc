@@ -133,7 +133,7 @@ int PlanMemfd(const uint8_t* plan, size_t len, const Fds& f, int initfd) {
   h.version = NS_PLAN_VERSION;
   h.errfd = f.v[kErrWrite];
   h.syncfd = f.v[kSyncRead];
-  h.parentfd = SelfPidfd();
+  h.parentfd = f.v[kSelf];
   h.initfd = initfd;
   h.plan_offset = sizeof h;
   h.plan_bytes = (uint32_t)len;
@@ -168,10 +168,14 @@ bool Launch::Execing() const {
 bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   Checked ck;
   if (!CheckPlan(env, buf.Data(), buf.Length(), &ck)) return false;
-  std::string what;
-  int initfd = InitImageFd(&what);
-  if (initfd < 0) return ThrowErrno(env, errno, what), false;
   Fds f;
+  std::string what;
+  f.v[kInit] = InitImageFd(&what);
+  if (f.v[kInit] < 0) return ThrowErrno(env, errno, what), false;
+  int initfd = f.v[kInit];
+  // A pidfd of this process, for ns-init to notice our death (none on kernels without pidfds).
+  f.v[kSelf] = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (f.v[kSelf] >= 0) fcntl(f.v[kSelf], F_SETFD, FD_CLOEXEC);
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2"), false;
   f.v[kErrRead] = p[0];
@@ -190,7 +194,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   l->keep[nkeep++] = f.v[kSyncRead];
   l->keep[nkeep++] = f.v[kPlan];
   l->keep[nkeep++] = initfd;  // for a reexec step (sealed: ns-init can only run it)
-  if (SelfPidfd() >= 0) l->keep[nkeep++] = SelfPidfd();
+  if (f.v[kSelf] >= 0) l->keep[nkeep++] = f.v[kSelf];
   for (int fd : ck.fds) l->keep[nkeep++] = fd;
   l->planArg = std::to_string(f.v[kPlan]);
   l->argv[0] = (char*)"ns-init";
@@ -202,7 +206,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   ctx.argv = l->argv;
   ctx.envp = l->envp;
   ctx.errfd = f.v[kErrWrite];
-  ctx.parentfd = SelfPidfd();
+  ctx.parentfd = f.v[kSelf];
   ctx.pdeathsig = (int)ck.pdeathsig;
   ctx.keep = l->keep;
   ctx.nkeep = nkeep;
@@ -226,7 +230,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   out->syncfd = f.Take(kSyncWrite);
   l->planfd = f.Take(kPlan);
   out->launch = l.release();
-  return true;  // the child's ends of the pipes are closed by `f`
+  return true;  // the child's ends of the pipes, its ns-init image and our pidfd are closed by `f`
 }
 
 }  // namespace ns

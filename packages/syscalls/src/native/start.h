@@ -17,7 +17,7 @@ constexpr size_t kMaxKeep = 128;
 
 // Descriptors closed when the scope ends, unless released.
 struct Fds {
-  int v[5] = {-1, -1, -1, -1, -1};
+  int v[7] = {-1, -1, -1, -1, -1, -1, -1};
   ~Fds() {
     for (int fd : v)
       if (fd >= 0) close(fd);
@@ -28,7 +28,7 @@ struct Fds {
     return fd;
   }
 };
-enum { kErrRead, kErrWrite, kSyncRead, kSyncWrite, kPlan };
+enum { kErrRead, kErrWrite, kSyncRead, kSyncWrite, kPlan, kInit, kSelf };
 
 // What the stub reads while it runs (it shares our memory): kept, with its stack, until the
 // child's error pipe reaches end of file (the stub has exec'd ns-init by then, or died).
@@ -67,6 +67,7 @@ struct Outcome {
   pid_t realPid = 0;     // a cloneParent step handed the plan to this process
   bool execing = false;  // the child reached the final execve (Launch::Execing)
   bool detached = false;
+  bool timedOut = false;  // the set-up deadline passed: killed
   int32_t failedStep = 0;
   int32_t failedErrno = 0;
 };
@@ -86,5 +87,14 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit);
 
 // Let the child waiting at a sync step go on.
 void Go(int syncfd);
+
+// SIGKILL the child (and the process it handed over to); EOF on its pipe follows.
+void Abort(const Outcome& o);
+
+// The set-up deadline passed: record it (step NS_STEP_TIMEOUT, ETIMEDOUT) and Abort().
+void TimedOut(Outcome* o);
+
+// CLOCK_MONOTONIC in milliseconds.
+int64_t NowMs();
 
 }  // namespace ns

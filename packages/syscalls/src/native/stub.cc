@@ -33,7 +33,7 @@ struct k_sigaction {
 
 __attribute__((noreturn)) void stub_fail(const ns_stub_ctx* c, long err) {
   ns_msg m;
-  m.step = NS_STEP_PREAMBLE;
+  m.step = NS_STEP_INIT;
   m.code = (int32_t)-err;
   m.value = 0;
   NS_RAW3(SYS_write, c->errfd, &m, sizeof m);

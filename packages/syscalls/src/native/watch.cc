@@ -95,16 +95,6 @@ Watcher* Lookup(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-int SelfPidfd() {
-  static int fd = -2;
-  if (fd == -2) {
-    long r = syscall(SYS_pidfd_open, getpid(), 0);
-    fd = r < 0 ? -1 : (int)r;
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
-  return fd;
-}
-
 void ReapNow(int pidfd) {
   siginfo_t si;
   while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {

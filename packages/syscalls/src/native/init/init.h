@@ -12,6 +12,10 @@
 #include "../plan.h"
 #include "../raw.h"
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
 // What the steps share while the plan runs.
 struct ns_child_ctx {
   const ns_step* steps;

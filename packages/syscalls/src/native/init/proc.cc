@@ -86,7 +86,12 @@ long ns_do_close_from(const ns_step* s) {
 }
 
 long ns_do_setns(const ns_step* s) {
-  if (s->i[1] >= 0) return NS_RAW2(SYS_setns, s->i[1], s->i[0]);
+  if (s->i[1] >= 0) {
+    // The parent's descriptor of a namespace: of no use once joined (nor to a container).
+    long r = NS_RAW2(SYS_setns, s->i[1], s->i[0]);
+    if (r == 0) NS_RAW1(SYS_close, s->i[1]);
+    return r;
+  }
   long fd = NS_RAW4(SYS_openat, AT_FDCWD, s->s[0], O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return fd;
   long r = NS_RAW2(SYS_setns, fd, s->i[0]);

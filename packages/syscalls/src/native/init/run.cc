@@ -39,7 +39,15 @@ long do_sync(const ns_child_ctx* c, int32_t index) {
 // process is a sibling of this one (CLONE_PARENT: a child of the caller of spawn(), which
 // watches and reaps it) and runs the rest of the plan; this one reports its pid and exits.
 // No CLONE_VM: this process's memory is small and its own, a copy costs little.
+// The new process may be visible to a container (it enters the pid namespace of a running
+// one for execIn): it never gets the parent's pidfd, the plan's memfd or ns-init's image,
+// which are closed first (the parent is checked for the last time just before the fork).
 long do_clone_parent(ns_child_ctx* c, int32_t index) {
+  ns_watch_parent(c);
+  const int drop[3] = {c->parentfd, c->planfd, c->initfd};
+  for (int k = 0; k < 3; k++)
+    if (drop[k] >= 0) NS_RAW1(SYS_close, drop[k]);
+  c->parentfd = c->planfd = c->initfd = -1;
   long pid = NS_RAW5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return pid;
   if (pid == 0) {
@@ -50,8 +58,15 @@ long do_clone_parent(ns_child_ctx* c, int32_t index) {
   ns_quit(0);
 }
 
-// Blocks until `ns start` opens the FIFO for reading (runc's exec.fifo), then says so.
+// Blocks until `ns start` opens the FIFO for reading (runc's exec.fifo), then says so. The
+// O_PATH descriptor is reopened through procfs, which only the container's /proc may serve
+// by now: what opened must be that very FIFO, or nothing is written (a rootfs with no /proc
+// mount could plant a file at the path).
 long do_wait_fifo(const ns_child_ctx* c, const ns_step* s) {
+  struct stat want, got;
+  long r = NS_RAW2(SYS_fstat, s->i[0], &want);
+  if (r < 0) return r;
+  if (!S_ISFIFO(want.st_mode)) return -EINVAL;
   char path[64];
   ns_fd_path(c->proc ? c->proc : "/proc", s->i[0], path, sizeof path);
   long fd;
@@ -59,11 +74,38 @@ long do_wait_fifo(const ns_child_ctx* c, const ns_step* s) {
     fd = NS_RAW4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
   } while (fd == -EINTR);
   if (fd < 0) return fd;
+  r = NS_RAW2(SYS_fstat, fd, &got);
+  if (r < 0 || got.st_dev != want.st_dev || got.st_ino != want.st_ino) {
+    NS_RAW1(SYS_close, fd);
+    return r < 0 ? r : -EXDEV;
+  }
   NS_RAW1(SYS_close, s->i[0]);
   char b = '0';
-  long r = NS_RAW3(SYS_write, fd, &b, 1);
+  r = NS_RAW3(SYS_write, fd, &b, 1);
   NS_RAW1(SYS_close, fd);
   return r < 0 ? r : 0;
+}
+
+// close_range(2), or one close(2) at a time on kernels without it (before 5.9).
+void close_range(unsigned first, unsigned last) {
+  if (first > last || NS_RAW3(SYS_close_range, first, last, 0) != -ENOSYS) return;
+  for (unsigned fd = first; fd <= last && fd < 65536; fd++) NS_RAW1(SYS_close, fd);
+}
+
+// A created container waits for start: from here on it needs none of its descriptors but
+// the standard ones and the exec FIFO of the next waitFifo step. The pipes to the parent,
+// its pidfd, the plan's memfd, ns-init's own and the sources of the stdio step are closed:
+// a process waiting for start holds nothing of the host's.
+void close_for_detach(ns_child_ctx* c, uint32_t index) {
+  long fifo = -1;
+  for (uint32_t k = index + 1; k < c->nsteps; k++)
+    if (c->steps[k].op == NS_OP_WAIT_FIFO) {
+      fifo = c->steps[k].i[0];
+      break;
+    }
+  if (fifo > 3) close_range(3, (unsigned)fifo - 1);
+  close_range(fifo >= 3 ? (unsigned)fifo + 1 : 3, ~0U);
+  c->errfd = c->syncfd = c->parentfd = c->planfd = c->initfd = -1;
 }
 
 // Execute ns-init again, from its sealed memfd, and go on at the next step: after
@@ -146,9 +188,13 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_SETGROUPS:
       return NS_RAW2(SYS_setgroups, s->vlen[0], s->iv);
     case NS_OP_SETRESGID:
-      return NS_RAW3(SYS_setresgid, s->i[0], s->i[1], s->i[2]);
-    case NS_OP_SETRESUID:
-      return NS_RAW3(SYS_setresuid, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_SETRESUID: {
+      long r = NS_RAW3(s->op == NS_OP_SETRESUID ? SYS_setresuid : SYS_setresgid, s->i[0], s->i[1], s->i[2]);
+      // A change of ids clears the parent-death signal (prctl(2)): set it again, and stop
+      // if the parent died meanwhile (as runc restores it after setuid).
+      if (r == 0) ns_watch_parent(c);
+      return r;
+    }
     case NS_OP_SETRLIMIT: {
       k_rlimit64 lim;
       lim.cur = (uint64_t)s->i[1];
@@ -179,17 +225,11 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_PROC_ROOT:
       c->proc = s->s[0];
       return 0;
-    case NS_OP_DETACH: {
-      // spawn() returns on this message; from here on failures only end the process. The
-      // pipes to the parent and its pidfd are of no more use: a process that waits for
-      // start holds nothing of the host's but its stdio and the FIFO.
+    case NS_OP_DETACH:
+      // spawn() returns on this message; from here on failures only end the process.
       ns_send(c, index, NS_MSG_DETACH);
-      const int done[3] = {c->errfd, c->syncfd, c->parentfd};
-      for (int k = 0; k < 3; k++)
-        if (done[k] >= 0) NS_RAW1(SYS_close, done[k]);
-      c->errfd = c->syncfd = c->parentfd = -1;
+      close_for_detach(c, (uint32_t)index);
       return 0;
-    }
     case NS_OP_REEXEC:
       return do_reexec(c, index);
     case NS_OP_WAIT_FIFO:
