@@ -308,6 +308,29 @@ function makeBundle(dir, rootfs, args) {
 }
 
 /**
+ * A bundle whose config.json is the container `ns run --rootfs R` starts (the library's
+ * defaults: mounts, namespaces, masked and read-only paths, hostname), so that `ns run
+ * --bundle` and `ns run --rootfs` differ only in where the config comes from.
+ */
+function nsBundle(dir, rootfs, ns) {
+  mkdirSync(dir, { recursive: true });
+  const spec = {
+    ociVersion: '1.2.0',
+    process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/true'], env: [`PATH=${ns.DEFAULT_PATH}`], cwd: '/' },
+    root: { path: rootfs, readonly: false },
+    hostname: 'ns',
+    mounts: ns.DEFAULT_MOUNTS.map((m) => ({ ...m })),
+    linux: {
+      namespaces: ns.DEFAULT_NAMESPACES.map((n) => ({ ...n })),
+      maskedPaths: [...ns.DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...ns.DEFAULT_READONLY_PATHS],
+    },
+  };
+  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);
+  return dir;
+}
+
+/**
  * `runc run -d`: the detached container keeps runc's stdio (terminal: false), so a pipe would
  * never see EOF. Its stderr goes to a file instead, read back for the error message.
  */
@@ -438,7 +461,7 @@ async function main() {
   const targetId = `nsbench-${process.pid}`;
   let target = null;
   try {
-    const { state } = ns.startContainer(ns.rootfsContainer(rootfs, { id: targetId, args: ['/bin/sleep', '3600'] }), { store, detached: true, stdio: 'ignore' });
+    const { state } = ns.runContainer(ns.rootfsContainer(rootfs, { id: targetId, args: ['/bin/sleep', '3600'] }), { store, detached: true, stdio: 'ignore' });
     target = state;
     cleanups.push(async () => {
       await ns.deleteContainer(store, targetId, { force: true });
@@ -477,6 +500,8 @@ async function main() {
     { id: 'proc.ns.version', label: 'ns --version (load the CLI)', kind: 'ns', argv: [NODE, CLI, '--version'] },
     { id: 'proc.ns.dryrun', label: 'ns run --dry-run (load + plan)', kind: 'ns', argv: [NODE, CLI, 'run', '--rootfs', rootfs, '--dry-run', '--', '/bin/true'] },
     { id: 'proc.ns.run', label: 'ns run --rootfs R -- /bin/true', kind: 'ns', argv: [NODE, CLI, 'run', '--rootfs', rootfs, '--', '/bin/true'], floorId: 'proc.floor.once' },
+    // The same container from an OCI bundle (config.json), the way every OCI client starts one.
+    { id: 'proc.ns.run.bundle', label: 'ns run --bundle B (config.json of the same container)', kind: 'ns', argv: [NODE, CLI, 'run', '--bundle', nsBundle(join(tmp, 'bundle-ns'), rootfs, ns), '--', '/bin/true'], floorId: 'proc.floor.once' },
     // The first run after an install or a Node update has no V8 code cache yet (packages/cli/src/compile-cache.cts).
     { id: 'proc.ns.run.nocache', label: 'ns run, no code cache (env NS_COMPILE_CACHE=0)', kind: 'ns', argv: ['env', 'NS_COMPILE_CACHE=0', NODE, CLI, 'run', '--rootfs', rootfs, '--', '/bin/true'] },
   ];
@@ -553,7 +578,7 @@ async function main() {
       continue;
     }
     const section = execCmds.includes(c) ? 'whole process: exec-in' : 'whole process: start + wait';
-    add({ id: c.id, section, label: c.label, kind: c.kind, samples: proc.times.get(c.id), floorId: c.floorId, argv: c.argv.map((a) => a.replace(rootfs, 'R').replace(NODE, 'node').replace(CLI, 'ns')) });
+    add({ id: c.id, section, label: c.label, kind: c.kind, samples: proc.times.get(c.id), floorId: c.floorId, argv: c.argv.map((a) => a.replace(join(tmp, 'bundle-ns'), 'B').replace(rootfs, 'R').replace(NODE, 'node').replace(CLI, 'ns')) });
   }
   void runcDaemon;
   void crunDaemon;
@@ -591,7 +616,7 @@ async function profiles(results, { rootfs, floor, target, targetId, stateRoot })
   // V8 CPU profile of the library loop: where the JavaScript time goes, under exec().
   log(`profile: node --cpu-prof, ${n} library starts`);
   inproc({ task: 'seq', rootfs, n, warmup: 10 }, ['--cpu-prof', '--cpu-prof-dir', prof, '--cpu-prof-name', 'lib-seq.cpuprofile', '--cpu-prof-interval', '100']);
-  const underExec = (cf) => cf.functionName === 'exec' && cf.url.endsWith('/namespaces/dist/exec.js');
+  const underExec = (cf) => cf.functionName === 'exec' && cf.url.endsWith('/namespaces/dist/process/exec.js');
   results.profiles.libCpu = { runs: n, ...summarizeCpuProfile(join(prof, 'lib-seq.cpuprofile'), { within: underExec, top: 18 }) };
   if (target) {
     log(`profile: node --cpu-prof, ${n} library execIn`);
@@ -604,7 +629,7 @@ async function profiles(results, { rootfs, floor, target, targetId, stateRoot })
       '--cpu-prof-interval',
       '100',
     ]);
-    const underExecIn = (cf) => cf.functionName === 'execIn' && cf.url.endsWith('/namespaces/dist/execin.js');
+    const underExecIn = (cf) => cf.functionName === 'execIn' && cf.url.endsWith('/namespaces/dist/process/execin.js');
     results.profiles.execInCpu = { runs: n, ...summarizeCpuProfile(join(prof, 'lib-execin.cpuprofile'), { within: underExecIn, top: 12 }) };
   }
 
@@ -625,7 +650,7 @@ async function profiles(results, { rootfs, floor, target, targetId, stateRoot })
   const pkg = (name) => pathToFileURL(join(ROOT, `packages/${name}/dist/index.js`)).href;
   const importCmds = [
     { id: 'node0', label: 'node -e 0', argv: [NODE, '-e', '0'] },
-    { id: 'zod', label: "import 'zod' (from @ns/namespaces)", argv: imp('zod'), cwd: join(ROOT, 'packages/namespaces') },
+    { id: 'zod', label: "import 'zod/mini' (from @ns/namespaces)", argv: imp('zod/mini'), cwd: join(ROOT, 'packages/namespaces') },
     { id: 'commander', label: "import 'commander' (from @ns/cli)", argv: imp('commander'), cwd: join(ROOT, 'packages/cli') },
     { id: 'proper-lockfile', label: "import 'proper-lockfile' (from @ns/namespaces)", argv: imp('proper-lockfile'), cwd: join(ROOT, 'packages/namespaces') },
     { id: 'syscalls', label: 'import @ns/syscalls', argv: imp(pkg('syscalls')) },

@@ -15,7 +15,8 @@ import { describe, expect, it } from 'vitest';
 import { buildBpfAttach } from './helpers/bpf-attach.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-const runInVm = process.env.NS_RUN_IN_VM ?? resolve(pkgDir, '../../../shared/vm/run-in-vm');
+// Beside the repository (../shared), or where this workplace keeps it (a clone elsewhere).
+const runInVm = process.env.NS_RUN_IN_VM ?? [resolve(pkgDir, '../../../shared/vm/run-in-vm'), '/work/shared/vm/run-in-vm'].find((p) => existsSync(p)) ?? resolve(pkgDir, '../../../shared/vm/run-in-vm');
 const vitest = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
 const root = process.getuid?.() === 0;
 

@@ -8,8 +8,11 @@
 //
 // Left out of the bundle, and so dependencies of @ns/cli itself:
 // - @ns/syscalls' native addon (a .node file found by node-gyp-build in that package),
-// - zod and proper-lockfile, which the code loads lazily with require() on first use.
+// - proper-lockfile, which the code loads lazily with require() on first use.
+// zod is in the bundle (see lazyZod), loaded on first use too.
 import { chmodSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
@@ -27,6 +30,25 @@ const lazyChildProcess = {
   },
 };
 
+/**
+ * @ns/namespaces loads zod on first use (`createRequire(import.meta.url)('zod/mini')` in
+ * config/oci.js: the config.json schema), and the library gets all of zod/mini so. Here that
+ * require takes the library's config/zod.js instead, the parts of zod/mini the schema is built
+ * with: rolldown bundles it with only what those need, as a module initialized on its first
+ * require. So `ns run --bundle` finds zod in the V8 code cache like the rest of ns, and a start
+ * without a config.json never initializes it.
+ */
+const namespacesDist = dirname(createRequire(import.meta.url).resolve('@ns/namespaces'));
+const lazyZod = {
+  name: 'ns-lazy-zod',
+  transform(code, id) {
+    if (id !== join(namespacesDist, 'config', 'oci.js')) return null;
+    const lazy = "createRequire(import.meta.url)('zod/mini')";
+    if (!code.includes(lazy)) throw new Error(`${id}: expected \`${lazy}\` (@ns/namespaces changed; update scripts/bundle.mjs)`);
+    return code.replace(lazy, `require(${JSON.stringify(join(namespacesDist, 'config', 'zod.js'))})`);
+  },
+};
+
 const cli = fileURLToPath(new URL('..', import.meta.url));
 const file = `${cli}dist/ns-bundle.cjs`;
 
@@ -35,7 +57,7 @@ await build({
   cwd: cli,
   platform: 'node',
   logLevel: 'warn',
-  plugins: [lazyChildProcess],
+  plugins: [lazyChildProcess, lazyZod],
   output: { file, format: 'cjs', minify: process.env.NS_BUNDLE_MINIFY !== '0', sourcemap: false },
 });
 chmodSync(`${cli}dist/ns.cjs`, 0o755);

@@ -3,7 +3,7 @@
  * `--stderr` and `--log`.
  */
 import { closeSync, openSync } from 'node:fs';
-import { ErrorCode, NsError, createContainer as createRecorded, startContainer as startRecorded, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
+import { ErrorCode, NsError, createContainer, runContainer, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
 import { EXIT, errorLine, exitCodeFor } from './errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from './io.js';
 
@@ -88,8 +88,8 @@ export function runDetached(container: Container, files: OutputFiles, store: Sta
   }
   try {
     const stdio: StdioEntry[] = ['ignore', output.stdout ?? 'ignore', output.stderr ?? 'ignore'];
-    if (createOnly) createRecorded(container, { store, stdio });
-    else startRecorded(container, { store, detached: true, stdio });
+    if (createOnly) createContainer(container, { store, stdio });
+    else runContainer(container, { store, detached: true, stdio });
     return 0;
   } catch (err) {
     io.stderr(errorLine(err));

@@ -8,6 +8,8 @@
  *   pipeline's writer): the process was killed;
  * - otherwise the container's own exit code, or 128 + N when it was killed by signal N.
  */
+import { ErrorCode, NsError } from '@ns/namespaces';
+
 export const EXIT = {
   /** ns failed before (or instead of) running the command. */
   FAILURE: 125,
@@ -18,6 +20,11 @@ export const EXIT = {
   /** With a terminal: ns's stdout reader went away (EPIPE), 128 + SIGPIPE. */
   BROKEN_PIPE: 141,
 } as const;
+
+/** A usage or config error of ns (`ERR_NS_CONFIG`), naming the option or field in `path`. */
+export function usage(message: string, path?: string): NsError {
+  return new NsError(ErrorCode.CONFIG, message, path === undefined ? {} : { path });
+}
 
 interface ErrorLike {
   code?: unknown;

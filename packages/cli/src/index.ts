@@ -21,18 +21,10 @@ import { openStore, type GlobalOptions } from './store.js';
 
 export type { CliIo } from './io.js';
 export { EXIT, exitCodeFor } from './errors.js';
-export {
-  applyCapabilities,
-  applyEnv,
-  applyNetwork,
-  buildContainer,
-  parseVolume,
-  runCommand,
-  selectSource,
-  type BuildContext,
-  type ContainerSource,
-  type RunOptions,
-} from './commands/run.js';
+export { buildContainer, runCommand, selectSource, type BuildContext, type ContainerSource, type RunOptions } from './commands/run.js';
+export { applyEnv, applyNetwork, parseVolume } from './flags.js';
+// Docker's capability rules are the library's (kept here for the CLI's users).
+export { applyCapabilities } from '@ns/namespaces';
 export { specCommand, writeSpec, type SpecOptions } from './commands/spec.js';
 export { execCommand, execProcess, parseAdditionalGids, type ExecCommandOptions } from './commands/exec.js';
 export { listCommand, listEntries, type ListEntry, type ListOptions } from './commands/list.js';
@@ -45,7 +37,7 @@ export { capsCommand, type CapsOptions } from './commands/caps.js';
 export { openOutputFiles, runDetached, type OpenedOutput, type OutputFiles } from './detach.js';
 export { openStore, type GlobalOptions } from './store.js';
 export { formatTable } from './table.js';
-export { startContainer, runForeground, FORWARDED_SIGNALS, type ForegroundOptions, type Launcher } from './start.js';
+export { runAttached, runForeground, startContainer, FORWARDED_SIGNALS, type ForegroundOptions, type Launcher } from './start.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

@@ -5,8 +5,8 @@
 import type { Readable } from 'node:stream';
 import {
   StateStore,
+  runContainer,
   signalNumber,
-  startContainer as startRecorded,
   type Container,
   type ContainerProcess,
   type ExecOptions,
@@ -23,7 +23,7 @@ const VEOF = '\x04';
 /** Starts the process with the stdio / terminal options {@link runForeground} chose. */
 export type Launcher = (options: ExecOptions) => ContainerProcess;
 
-/** What {@link startContainer} and {@link runForeground} take besides the container. */
+/** What {@link runAttached} and {@link runForeground} take besides the container. */
 export interface ForegroundOptions {
   /** Allocate a pty (the container's `terminal`, `ns exec -t`). */
   terminal?: boolean;
@@ -111,12 +111,13 @@ export async function runForeground(launch: Launcher, io: ResolvedIo, foreground
 }
 
 /**
- * Start `container` in the foreground, as `runc run`, and wait for it (exit status as
- * {@link runForeground}). Its state is recorded in `store` (default: the default state
- * root) while it runs, so `ns exec`, `ns kill`, `ns ps` ... reach it, and removed when it
- * exits. An id already in use fails with 125 before anything starts.
+ * `ns run` in the foreground: create and start `container` (runContainer() of @ns/namespaces,
+ * as `runc run`) attached to ns's stdio or terminal, and wait for it (exit status as {@link
+ * runForeground}). Its state is recorded in `store` (default: the default state root) while it
+ * runs, so `ns exec`, `ns kill`, `ns ps` ... reach it, and removed when it exits. An id already
+ * in use fails with 125 before anything starts. The detached form is runDetached().
  */
-export async function startContainer(
+export async function runAttached(
   container: Container,
   io: ResolvedIo,
   options: { store?: StateStore; stdio?: ExecOptions['stdio'] } = {},
@@ -124,8 +125,14 @@ export async function startContainer(
   const store = options.store ?? new StateStore();
   const foreground: ForegroundOptions = { terminal: container.terminal };
   if (options.stdio !== undefined) foreground.stdio = options.stdio;
-  return runForeground((execOptions) => startRecorded(container, { ...execOptions, store }).process, io, foreground);
+  return runForeground((execOptions) => runContainer(container, { ...execOptions, store }).process, io, foreground);
 }
+
+/**
+ * The former name of {@link runAttached}.
+ * @deprecated use runAttached()
+ */
+export const startContainer: typeof runAttached = runAttached;
 
 /** The pty's output on its way to ns's stdout. */
 interface TerminalOutput {

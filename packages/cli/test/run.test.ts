@@ -3,18 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CAPABILITIES, DEFAULT_CAPABILITIES, parseCapability, toMask } from '@ns/capabilities';
-import { DEFAULT_MOUNTS, defaultOciSpec, rootfsContainer } from '@ns/namespaces';
+import { DEFAULT_MOUNTS, applyCapabilities, changeCapabilities, defaultOciSpec, rootfsContainer } from '@ns/namespaces';
 import { execProcess, parseAdditionalGids } from '../src/commands/exec.js';
-import {
-  applyCapabilities,
-  applyEnv,
-  applyNetwork,
-  buildContainer,
-  changeCapabilities,
-  parseVolume,
-  selectSource,
-  type RunOptions,
-} from '../src/commands/run.js';
+import { buildContainer, selectSource, type RunOptions } from '../src/commands/run.js';
+import { applyEnv, applyNetwork, parseVolume } from '../src/flags.js';
 
 let dir: string;
 let rootfs: string;

@@ -1,4 +1,17 @@
-export type { Container, MountConfig, NamespaceConfig, NamespaceType } from './container.js';
+// @ns/namespaces: Linux containers from Node.js. Folders by stage: config/ (what a container
+// is, its checks, config.json), plan/ (config to plan of system calls), process/ (spawning it,
+// stdio, sync handlers, the process handle), container/ (state and the runc-like lifecycle).
+
+// config/
+export {
+  CONTAINER_ID,
+  CONTAINER_ID_RULE,
+  NAMESPACE_TYPES,
+  type Container,
+  type MountConfig,
+  type NamespaceConfig,
+  type NamespaceType,
+} from './config/container.js';
 export {
   DEFAULT_MASKED_PATHS,
   DEFAULT_MOUNTS,
@@ -10,13 +23,49 @@ export {
   embeddedDefault,
   generateId,
   rootfsContainer,
-} from './defaults.js';
-export { CONTAINER_ID, RLIMIT_BY_NAME, rlimitValue, validateContainer } from './validate.js';
-export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './mountopts.js';
-export * from './idmap.js';
-export { STAGE, capabilitySetsOf, commandCandidates, planContainer, withRootless, processSteps, stdioSteps, type ContainerPlan, type PlanIo, type ProcessConfig } from './plan.js';
-export { exec, execAsync, type ExecOptions, type StdioEntry } from './exec.js';
-export { execIn, execInAsync, type ExecInProcess } from './execin.js';
+} from './config/defaults.js';
+export { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './config/validate.js';
+export { isValidContainer, validatedContainer, withRootless, type ValidContainer } from './config/valid.js';
+export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './config/mountopts.js';
+export { checkIdMappings, formatIdMap, mapToHost, rootlessMappings, setgroupsAllowed, type IdMapping } from './config/idmap.js';
+export {
+  UNKNOWN_CAPABILITY_WARNING,
+  adjustCapabilities,
+  applyCapabilities,
+  capabilityProblem,
+  changeCapabilities,
+  ownBoundingSet,
+} from './config/capabilities.js';
+export { checkNetworkNamespace } from './config/network.js';
+export { dedupEnv } from './config/env.js';
+export { OCI_NAMESPACE_TYPES, fromOciSpec, loadOciSpec, ociSpecSchema, parseOciSpec, type OciSpec, type OciSpecSchema } from './config/oci.js';
+export { ociWarnings } from './config/oci-warnings.js';
+export { defaultOciSpec } from './config/oci-default.js';
+export { containerFromBundle } from './config/bundle.js';
+
+// plan/
+export {
+  STAGE,
+  capabilitySetsOf,
+  commandCandidates,
+  planContainer,
+  processSteps,
+  stdioSteps,
+  type ContainerPlan,
+  type IdMaps,
+  type PlanIo,
+  type ProcessConfig,
+} from './plan/index.js';
+export * from './plan/user.js';
+export * from './plan/path.js';
+
+// process/
+export { exec, execAsync, type ExecOptions, type StdioEntry } from './process/exec.js';
+export { execIn, execInAsync, type ExecInProcess } from './process/execin.js';
+export { writeIdMaps } from './process/idmap.js';
+export { ContainerProcess, signalName, signalNumber, type ContainerExit, type ContainerTerminal } from './process/process.js';
+
+// container/
 export {
   OCI_VERSION,
   StateStore,
@@ -27,24 +76,20 @@ export {
   processStartTime,
   type ContainerState,
   type ContainerStatus,
-} from './state.js';
+} from './container/state.js';
 export {
   containerPids,
   containerProcesses,
   createContainer,
-  execFifoPath,
-  startCreatedContainer,
   deleteContainer,
+  execFifoPath,
   killContainer,
   listContainers,
+  runContainer,
   startContainer,
+  startCreatedContainer,
   type ContainerProcessInfo,
   type StartOptions,
-} from './lifecycle.js';
-export { ContainerProcess, signalName, signalNumber, type ContainerExit, type ContainerTerminal } from './process.js';
-export * from './oci.js';
-export * from './user.js';
-export * from './path.js';
+} from './container/lifecycle.js';
+
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
-export { UNKNOWN_CAPABILITY_WARNING, adjustCapabilities, capabilityProblem } from './capabilities.js';
-export { dedupEnv } from './env.js';

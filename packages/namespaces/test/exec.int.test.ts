@@ -314,3 +314,16 @@ describe.skipIf(!isRoot || !ROOTFS)('exec specifics (as root)', () => {
     }
   });
 });
+
+describe.skipIf(!isRoot || !ROOTFS)('exec() and a joined network namespace (as root)', () => {
+  it('refuses a file that is not a network namespace before spawning, naming the field', () => {
+    const c = rootfsContainer(ROOTFS, { args: ['/bin/true'], hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/etc/passwd' }] });
+    expect(() => exec(c, { stdio: 'ignore' })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', message: 'namespaces[1].path: not a network namespace' }));
+  });
+
+  it('joins one given by path', async () => {
+    const c = rootfsContainer(ROOTFS, { args: ['readlink', '/proc/self/ns/net'], hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/proc/self/ns/net' }] });
+    const r = await run(c);
+    expect(r.stdout.trim()).toBe(readlinkSync('/proc/self/ns/net'));
+  });
+});

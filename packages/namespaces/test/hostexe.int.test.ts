@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLONE, spawn as nsSpawn, type Step } from '@ns/syscalls';
-import { StateStore, deleteContainer, rootfsContainer, startContainer } from '../src/index.js';
+import { StateStore, deleteContainer, rootfsContainer, runContainer } from '../src/index.js';
 import { ROOTFS, hostMounts, isRoot } from './helpers.js';
 
 const CLI = new URL('../../cli/dist/ns.cjs', import.meta.url).pathname;
@@ -157,7 +157,7 @@ describe.skipIf(!isRoot || !ROOTFS)('the host node stays out of reach (CVE-2019-
 
   it('execIn: the process joining a container is ns-init, with no environment, out of reach of the container', () => {
     const store = new StateStore(state);
-    const { state: running } = startContainer(rootfsContainer(rootfs, { id: 'join1', args: ['sleep', '60'] }), { store, stdio: 'ignore', detached: true });
+    const { state: running } = runContainer(rootfsContainer(rootfs, { id: 'join1', args: ['sleep', '60'] }), { store, stdio: 'ignore', detached: true });
     const fds: number[] = [];
     try {
       const joins: Step[] = [];

@@ -14,7 +14,7 @@ import {
   listContainers,
   processStartTime,
   rootfsContainer,
-  startContainer,
+  runContainer,
   type ContainerProcess,
 } from '../src/index.js';
 import { ROOTFS, gone, hostMounts, isRoot } from './helpers.js';
@@ -46,7 +46,7 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
   });
 
   const start = (id: string, args = ['sleep', '60'], extra = {}) => {
-    const r = startContainer(rootfsContainer(ROOTFS, { id, hostname: id, args, ...extra }), { store, stdio: 'ignore' });
+    const r = runContainer(rootfsContainer(ROOTFS, { id, hostname: id, args, ...extra }), { store, stdio: 'ignore' });
     started.push(r.process);
     return r;
   };
@@ -170,7 +170,7 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
   });
 
   it('kill by number and by name, and status across running and stopped', async () => {
-    const { process: p, state } = startContainer(
+    const { process: p, state } = runContainer(
       rootfsContainer(ROOTFS, { id: 'k', args: ['sh', '-c', 'trap "exit 3" TERM; sleep 60 & while :; do sleep 0.05; done'] }),
       { store, stdio: 'ignore', detached: true },
     );
@@ -188,7 +188,7 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
   });
 
   it('delete refuses a running container; --force kills every process and removes the state', async () => {
-    const { process: p, state } = startContainer(rootfsContainer(ROOTFS, { id: 'del', args: ['sh', '-c', 'sleep 60 & sleep 60'] }), {
+    const { process: p, state } = runContainer(rootfsContainer(ROOTFS, { id: 'del', args: ['sh', '-c', 'sleep 60 & sleep 60'] }), {
       store,
       stdio: 'ignore',
       detached: true,
@@ -219,7 +219,7 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
   });
 
   it('execIn capabilities replace the container sets (regression)', async () => {
-    const { state } = startContainer(
+    const { state } = runContainer(
       rootfsContainer(ROOTFS, { id: 'capsets', args: ['sleep', '60'], capabilitySets: { bounding: ['CAP_KILL', 'CAP_CHOWN'] } }),
       { store, stdio: 'ignore' },
     );

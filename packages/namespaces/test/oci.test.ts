@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MASKED_PATHS } from '../src/defaults.js';
+import { DEFAULT_MASKED_PATHS } from '../src/config/defaults.js';
 import {
   defaultOciSpec,
   fromOciSpec,
@@ -11,7 +11,7 @@ import {
   ociWarnings,
   parseOciSpec,
   type OciSpec,
-} from '../src/oci.js';
+} from '../src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/runc-spec-config.json', import.meta.url));
 const runcSpec = (): Record<string, unknown> => JSON.parse(readFileSync(FIXTURE, 'utf8')) as Record<string, unknown>;

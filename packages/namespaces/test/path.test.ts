@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_SYMLINK_HOPS, isWithin, lstatOrUndefined, resolveInRoot } from '../src/path.js';
-import { HostReads } from '../src/hostreads.js';
+import { MAX_SYMLINK_HOPS, isWithin, lstatOrUndefined, resolveInRoot } from '../src/plan/path.js';
+import { HostReads } from '../src/plan/hostreads.js';
 
 let tmp: string;
 let root: string;

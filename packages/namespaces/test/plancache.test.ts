@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { clearPlanCache, planContainerCached } from '../src/plan.js';
+import { clearPlanCache, planContainerCached } from '../src/plan/cache.js';
 import { DEFAULT_MOUNTS, HOST_SANDBOX_PATHS, embeddedDefault, planContainer, rootfsContainer, type Container, type MountConfig } from '../src/index.js';
 
 let dir: string;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ID, parseGroup, parsePasswd, readUserFiles, resolveUser } from '../src/user.js';
+import { MAX_ID, parseGroup, parsePasswd, readUserFiles, resolveUser } from '../src/plan/user.js';
 
 const PASSWD = [
   '# local users',

@@ -4,11 +4,11 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
-import { ErrorCode, MAX_ID, NsError, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
+import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, errorLine } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
-import { applyEnv, changeCapabilities, withTerm } from './run.js';
+import { applyEnv, withTerm } from '../flags.js';
 
 /** The options of `ns exec`. */
 export interface ExecCommandOptions {

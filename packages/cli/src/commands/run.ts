@@ -9,33 +9,27 @@
  * directory (the working directory as the bundle, like `runc run ID`), else the embedded
  * default (a read-only sandbox of the host). The options below then change it.
  */
-import { existsSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { dirname, isAbsolute, join, posix, resolve } from 'node:path';
-import { CAPABILITIES, formatCapability, parseCapability, readLastCap, readProcessCapabilities } from '@ns/capabilities';
+import { existsSync } from 'node:fs';
+import { join, posix, resolve } from 'node:path';
 import {
   CONTAINER_ID,
+  CONTAINER_ID_RULE,
   DEFAULT_MOUNTS,
-  ErrorCode,
-  NsError,
   StateStore,
-  adjustCapabilities,
-  dedupEnv,
+  changeCapabilities,
+  containerFromBundle,
   embeddedDefault,
   formatPlan,
-  fromOciSpec,
   generateId,
-  loadOciSpec,
-  ociWarnings,
   planContainer,
   rootfsContainer,
   type Container,
-  type MountConfig,
-  type NamespaceConfig,
 } from '@ns/namespaces';
 import { openOutputFiles, runDetached, type OpenedOutput } from '../detach.js';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, errorLine, usage } from '../errors.js';
+import { applyEnv, applyNetwork, parseVolume, withTerm } from '../flags.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
-import { startContainer } from '../start.js';
+import { runAttached } from '../start.js';
 
 /** The options of `ns run`, as parsed from the command line (every field optional). */
 export interface RunOptions {
@@ -102,10 +96,6 @@ export interface BuildContext {
 /** Which config source {@link buildContainer} picked. */
 export type ContainerSource = 'bundle' | 'rootfs' | 'cwd-bundle' | 'default';
 
-function usage(message: string, path?: string): NsError {
-  return new NsError(ErrorCode.CONFIG, message, path === undefined ? {} : { path });
-}
-
 /**
  * The source `options` select in `cwd`: bundle > rootfs > ./config.json > default. As
  * `runc run ID`, the working directory is a bundle only when an id is given (the ID argument
@@ -131,286 +121,27 @@ function containerId(options: RunOptions): string {
   if (id === undefined) return generateId();
   if (!CONTAINER_ID.test(id)) {
     const hint = options.idArgument !== undefined ? '; to run a command, put it after --: ns run [ID] -- CMD ARGS...' : '';
-    throw usage(`invalid container id ${JSON.stringify(id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})${hint}`, 'id');
+    throw usage(`invalid container id ${JSON.stringify(id)} (expected ${CONTAINER_ID_RULE})${hint}`, 'id');
   }
   return id;
 }
 
 /**
- * The bundle's config.json as a container. A command given after `--` is passed as
- * fromOciSpec()'s `args`, which stands in for `process.args` before validation, so a
- * config.json without one runs the command.
+ * The bundle's config.json as a container (containerFromBundle(): parsed once), its warnings
+ * added to `warnings`. A command given after `--` stands in for `process.args` before
+ * validation, so a config.json without one runs the command.
  */
 function fromBundle(dir: string, id: string, warnings: string[], args: string[] | undefined): Container {
-  const spec = loadOciSpec(dir);
-  warnings.push(...ociWarnings(spec));
-  const options = { bundle: dir, id, ...(args !== undefined && args.length > 0 ? { args: [...args] } : {}) };
-  return fromOciSpec(spec, options as Parameters<typeof fromOciSpec>[1]);
-}
-
-/** The `TERM` a terminal gets when the environment has none (as docker). */
-export const DEFAULT_TERM = 'TERM=xterm';
-
-/** `env` with `TERM=xterm` added when it has no `TERM` (for a process given a terminal). */
-export function withTerm(env: readonly string[]): string[] {
-  return env.some((e) => e.startsWith('TERM=')) ? [...env] : [...env, DEFAULT_TERM];
-}
-
-/**
- * `-e` entries applied to `base`: `K=V` sets K, `K` alone copies K from `hostEnv` (and is
- * skipped when unset there, as docker does). As `runc exec --env`, the entries come after
- * `base`, and the result has each key once: the last entry of a key wins, at its place
- * ({@link dedupEnv}, what the container's process would see anyway).
- * @throws NsError `ERR_NS_CONFIG` for an entry with an empty key.
- */
-export function applyEnv(base: readonly string[], entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
-  const out = [...base];
-  for (const entry of entries) {
-    const eq = entry.indexOf('=');
-    if (entry === '' || eq === 0) throw usage(`-e ${JSON.stringify(entry)}: expected KEY=value or KEY`, 'env');
-    if (entry.includes('\0')) throw usage(`-e ${JSON.stringify(entry)}: contains a NUL byte`, 'env');
-    let full = entry;
-    if (eq < 0) {
-      const value = hostEnv[entry];
-      if (value === undefined) continue;
-      full = `${entry}=${value}`;
-    }
-    out.push(full);
-  }
-  return dedupEnv(out);
-}
-
-function canonicalCapability(name: string, option: string): string {
-  if (name.toUpperCase() === 'ALL') return 'ALL';
-  try {
-    return formatCapability(parseCapability(name));
-  } catch {
-    throw usage(`${option}: unknown capability ${JSON.stringify(name)} (expected a name from capabilities(7), such as CAP_NET_ADMIN or NET_ADMIN, or ALL)`, option);
-  }
-}
-
-/**
- * The capabilities kept after `--cap-add` / `--cap-drop`, as docker: `(base - drop) + add`;
- * `--cap-drop ALL` starts from nothing, `--cap-add ALL` from every known capability. Names
- * are case-insensitive, with or without `CAP_`, and come back as `CAP_...`.
- * @throws NsError `ERR_NS_CONFIG` naming an unknown capability.
- */
-export function applyCapabilities(base: readonly string[], add: readonly string[], drop: readonly string[]): string[] {
-  const adds = add.map((c) => canonicalCapability(c, '--cap-add'));
-  const drops = drop.map((c) => canonicalCapability(c, '--cap-drop'));
-  const all = CAPABILITIES.map((c) => c.name as string);
-  const normalized = base.map((c) => {
-    try {
-      return formatCapability(parseCapability(c));
-    } catch {
-      return c; // left for the library to report
-    }
-  });
-  const start = adds.includes('ALL') ? all : normalized;
-  const kept = drops.includes('ALL') ? [] : start.filter((c) => !drops.includes(c));
-  const added = adds.filter((c) => c !== 'ALL');
-  return [...new Set([...kept, ...added])];
-}
-
-/**
- * The bounding set `--cap-add` can draw from for `container`: when ns runs as root and the
- * container has no user namespace, its process inherits ns's own bounding set (CapBnd of
- * /proc/self/status) and cannot gain anything outside it; otherwise (a new user namespace
- * starts with a full bounding set) null, no limit. Null too when /proc cannot be read.
- */
-export function ownBoundingSet(container: Pick<Container, 'namespaces'>): bigint | null {
-  if (process.geteuid?.() !== 0) return null;
-  if (container.namespaces.some((ns) => ns.type === 'user')) return null;
-  try {
-    return readProcessCapabilities('self').bounding;
-  } catch {
-    return null;
-  }
-}
-
-/** The names of the capabilities in `mask` that the library and the running kernel know. */
-function capabilitiesIn(mask: bigint): string[] {
-  let last: number;
-  try {
-    last = readLastCap();
-  } catch {
-    last = Math.max(...CAPABILITIES.map((c) => c.value));
-  }
-  return CAPABILITIES.filter((c) => c.value <= last && (mask & (1n << BigInt(c.value))) !== 0n).map((c) => c.name as string);
-}
-
-/**
- * `container` with `--cap-add` / `--cap-drop` applied to all its capability sets (the
- * library's adjustCapabilities(): dropped from every set, added to bounding, effective and
- * permitted, and for a non-root user to inheritable and ambient too), with docker's rules:
- * an explicit add wins over a drop of the same name, but `--cap-add ALL` still loses the
- * dropped ones. Names are case-insensitive, with or without `CAP_`.
- *
- * With a `bounding` limit (default {@link ownBoundingSet}: ns as root, no user namespace),
- * `--cap-add ALL` adds only the capabilities in it, and a named one outside it is an error:
- * the container could not get it from this ns process.
- *
- * A name ns does not know at all is an error (a typo on the command line, as docker and
- * podman `--cap-add`); one ns knows but the running kernel does not (CAP_BPF below Linux
- * 5.8) is left out of `--cap-add` with a warning in `options.warnings`, as runc leaves out
- * such a name of a config.json (so a script written for a newer kernel still runs, with
- * less, never more).
- * @param options.lastCap the kernel's highest capability (default /proc/sys/kernel/cap_last_cap)
- * @throws NsError `ERR_NS_CONFIG` naming the option and an unknown capability, or one
- *   outside the bounding limit.
- */
-export function changeCapabilities(
-  container: Container,
-  add: readonly string[],
-  drop: readonly string[],
-  options: { bounding?: bigint | null; warnings?: string[]; lastCap?: number } = {},
-): Container {
-  const adds = add.map((c) => canonicalCapability(c, '--cap-add'));
-  const drops = drop.map((c) => canonicalCapability(c, '--cap-drop'));
-  const last = options.lastCap ?? readLastCap();
-  const named = [...new Set(adds.filter((c) => c !== 'ALL'))].filter((name) => {
-    if (parseCapability(name) <= last) return true;
-    options.warnings?.push(`--cap-add: ${name} is not known to the running kernel (cap_last_cap is ${last}), ignored`);
-    return false;
-  });
-  const bounding = adds.length === 0 ? null : options.bounding !== undefined ? options.bounding : ownBoundingSet(container);
-  if (bounding !== null) {
-    for (const name of named) {
-      if ((bounding & (1n << BigInt(parseCapability(name)))) === 0n) {
-        throw usage(`--cap-add ${name}: not in the bounding set of this ns process`, 'capAdd');
-      }
-    }
-  }
-  if (adds.includes('ALL')) {
-    // The library's ALL is every capability the kernel knows; limit it to what ns can pass on.
-    const all = bounding === null ? ['ALL'] : capabilitiesIn(bounding);
-    return adjustCapabilities(adjustCapabilities(container, { add: [...new Set([...all, ...named])] }), { drop: drops });
-  }
-  return adjustCapabilities(container, { add: named, drop: drops });
-}
-
-/** `TYPE:[INODE]`: how a namespace reads through /proc (readlink, mountinfo). */
-const NS_NAME = /^(\w+):\[(\d+)\]$/;
-
-/**
- * The type of the namespace file `path` (stat `st`), when it can be told: a /proc/PID/ns/*
- * link (also behind other symlinks) reads as `net:[INODE]`; a bind mount of one (`ip netns
- * add`) has `net:[INODE]` as its root in /proc/self/mountinfo.
- */
-function namespaceType(path: string, st: Stats): string | undefined {
-  let at = path;
-  for (let hops = 0; hops < 40; hops++) {
-    let target: string;
-    try {
-      target = readlinkSync(at);
-    } catch {
-      break; // not a symlink
-    }
-    const name = NS_NAME.exec(target);
-    if (name) return name[1];
-    at = resolve(dirname(at), target);
-  }
-  try {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const name = NS_NAME.exec(line.split(' ')[3] ?? '');
-      if (name && Number(name[2]) === st.ino) return name[1];
-    }
-  } catch {
-    // no /proc: left to setns(2)
-  }
-  return undefined;
-}
-
-/**
- * Check that `path` (as given: `net`) is a network namespace file: it exists, can be
- * accessed, is on nsfs (the device of /proc/self/ns/net: every namespace inode is on that
- * one internal file system), and where its type can be told, is a network namespace.
- * @throws NsError `ERR_NS_NOT_FOUND` for a missing file, `EACCES` when it cannot be
- *   accessed, `ERR_NS_CONFIG` for a file that is not a network namespace.
- */
-export function checkNetworkNamespace(path: string, net: string): void {
-  let st: Stats;
-  try {
-    st = statSync(path);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new NsError(ErrorCode.NOT_FOUND, `--net ${net}: ${path}: no such network namespace file`, { path, cause });
-    }
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new NsError(code, `--net ${net}: permission denied`, { path, syscall: 'stat', cause });
-    }
-    throw new NsError(code, `--net ${net}: ${(cause as Error).message}`, { path, syscall: 'stat', cause });
-  }
-  let nsfs: number | undefined;
-  try {
-    nsfs = statSync('/proc/self/ns/net').dev;
-  } catch {
-    // no /proc: left to setns(2)
-  }
-  if (nsfs !== undefined && st.dev !== nsfs) throw usage(`--net ${net}: not a network namespace`, 'net');
-  const type = namespaceType(path, st);
-  if (type !== undefined && type !== 'net') throw usage(`--net ${net}: not a network namespace (a ${type} namespace)`, 'net');
-}
-
-/**
- * The network namespace entry `--net` asks for: `none` a new namespace with only `lo`,
- * `host` none at all (the host's network), a path (with a slash) joins that namespace.
- * @param cwd directory a relative path is taken from (null: the working directory is gone)
- * @throws NsError `ERR_NS_CONFIG` for another word or a file that is not a network
- *   namespace, `ERR_NS_NOT_FOUND` for a missing path, `EACCES` for one that cannot be accessed.
- */
-export function applyNetwork(namespaces: readonly NamespaceConfig[], net: string, cwd: string | null): NamespaceConfig[] {
-  let entry: NamespaceConfig | undefined;
-  if (net === 'none') {
-    entry = { type: 'network' };
-  } else if (net === 'host') {
-    entry = undefined;
-  } else if (net.includes('/')) {
-    const path = absolutePath(cwd, net, '--net');
-    checkNetworkNamespace(path, net);
-    entry = { type: 'network', path };
-  } else {
-    throw usage(`--net ${JSON.stringify(net)}: expected none, host or the path of a network namespace (/var/run/netns/NAME, /proc/PID/ns/net)`, 'net');
-  }
-  const out = namespaces.map((ns) => ({ ...ns }));
-  const at = out.findIndex((ns) => ns.type === 'network');
-  if (entry === undefined) return out.filter((ns) => ns.type !== 'network');
-  if (at < 0) out.push(entry);
-  else out[at] = entry;
-  return out;
-}
-
-/**
- * One `-v HOST:CONTAINER[:ro|rw]` as a recursive bind mount. A relative HOST is taken from
- * `cwd` (null: the working directory is gone); CONTAINER must be absolute and not `/`.
- * @throws NsError `ERR_NS_CONFIG` for a malformed volume, `ERR_NS_NOT_FOUND` when HOST is missing.
- */
-export function parseVolume(spec: string, cwd: string | null): MountConfig {
-  const parts = spec.split(':');
-  const [host, destination, mode] = parts;
-  if (parts.length < 2 || parts.length > 3 || !host || !destination) {
-    throw usage(`-v ${JSON.stringify(spec)}: expected HOST:CONTAINER[:ro|rw]`, 'volume');
-  }
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') {
-    throw usage(`-v ${JSON.stringify(spec)}: unknown mode ${JSON.stringify(mode)} (expected ro or rw)`, 'volume');
-  }
-  if (!isAbsolute(destination)) {
-    throw usage(`-v ${JSON.stringify(spec)}: the container path ${JSON.stringify(destination)} must be absolute`, 'volume');
-  }
-  if (posix.resolve('/', destination) === '/') throw usage(`-v ${spec}: the destination cannot be /`, 'volume');
-  const source = absolutePath(cwd, host, '-v');
-  if (!existsSync(source)) {
-    throw new NsError(ErrorCode.NOT_FOUND, `-v ${spec}: ${source}: no such file or directory`, { path: source });
-  }
-  return { destination, type: 'bind', source, options: mode === 'ro' ? ['rbind', 'ro'] : ['rbind'] };
+  const bundle = containerFromBundle(dir, { id, ...(args !== undefined && args.length > 0 ? { args: [...args] } : {}) });
+  warnings.push(...bundle.warnings);
+  return bundle.container;
 }
 
 /**
  * The container `ns run` would start: the source picked by {@link selectSource}, then the
  * options applied. Pure apart from reading the bundle's config.json, /proc/self/status (see
- * {@link ownBoundingSet}) and checking that paths exist; the container is validated later,
- * by planContainer() / exec().
+ * ownBoundingSet() of @ns/namespaces) and checking that paths exist; the container is
+ * validated later, once, by planContainer() / runContainer().
  *
  * @param cwd directory relative paths (bundle, rootfs, volumes, --net) are taken from; null
  *   when the working directory no longer exists (relative paths are then refused)
@@ -521,7 +252,7 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     return EXIT.FAILURE;
   }
   try {
-    return await startContainer(container, io, {
+    return await runAttached(container, io, {
       ...(store !== undefined ? { store } : {}),
       ...(output ? { stdio: ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit'] } : {}),
     });

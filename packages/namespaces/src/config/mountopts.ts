@@ -44,7 +44,14 @@ const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
   defaults: [0, 0],
 };
 
-const PROPAGATION_OPTIONS: Record<string, number> = {
+/**
+ * Propagation modes by name: config-linux.md lists the first four for `rootfsPropagation`;
+ * runc also takes the recursive `r` forms, which mount(8) options use too.
+ */
+export const ROOTFS_PROPAGATION = ['shared', 'slave', 'private', 'unbindable', 'rshared', 'rslave', 'rprivate', 'runbindable'] as const;
+
+/** A name of {@link ROOTFS_PROPAGATION} to its MS_* flags (mount_namespaces(7) "Shared subtrees"). */
+const PROPAGATION_FLAGS: Readonly<Record<(typeof ROOTFS_PROPAGATION)[number], number>> = {
   private: MS.PRIVATE,
   rprivate: MS.PRIVATE | MS.REC,
   shared: MS.SHARED,
@@ -54,6 +61,16 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   unbindable: MS.UNBINDABLE,
   runbindable: MS.UNBINDABLE | MS.REC,
 };
+const PROPAGATION_OPTIONS: Readonly<Record<string, number>> = PROPAGATION_FLAGS;
+
+/**
+ * Whether an OCI mount is a bind mount by the spec's rule (config.md "Mounts", as runc): type
+ * `bind`, or a `bind` / `rbind` option. The checks of a config and of a config.json use this;
+ * {@link parseMountOptions} also takes ns's own `rbind` type.
+ */
+export function isBindMount(m: { type?: string | undefined; options?: readonly string[] | undefined }): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
 
 /**
  * Parse a propagation name (`rprivate`, `slave` ...) into MS_* flags.

@@ -3,8 +3,7 @@ import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Lockfile from 'proper-lockfile';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
-import type { Container } from './container.js';
-import { CONTAINER_ID } from './validate.js';
+import { CONTAINER_ID, CONTAINER_ID_RULE, isContainerId, type Container } from '../config/container.js';
 
 /** OCI runtime-spec version of the state we write. */
 export const OCI_VERSION = '1.2.0';
@@ -131,8 +130,8 @@ export class StateStore {
    *   (which also keeps every id inside the root: no `/`, no leading `.`).
    */
   dir(id: string): string {
-    if (typeof id !== 'string' || !CONTAINER_ID.test(id)) {
-      throw configError(`invalid container id ${JSON.stringify(id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
+    if (!isContainerId(id)) {
+      throw configError(`invalid container id ${JSON.stringify(id)} (expected ${CONTAINER_ID_RULE})`, 'id');
     }
     return join(this.root, id);
   }

@@ -4,8 +4,28 @@
  * `fromOciSpec()` converts an OCI runtime-spec config.json into this shape.
  */
 
-/** Namespace kinds, named as in the OCI runtime spec (`linux.namespaces[].type`). */
-export type NamespaceType = 'mount' | 'pid' | 'uts' | 'ipc' | 'network' | 'user' | 'cgroup' | 'time';
+/** Namespace kinds, named as in the OCI runtime spec (config-linux.md "Namespaces", `linux.namespaces[].type`). */
+export const NAMESPACE_TYPES = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'] as const;
+
+/** One of {@link NAMESPACE_TYPES}. */
+export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
+
+/** The five capability sets of a process, as OCI `process.capabilities` names them (capabilities(7)). */
+export const CAPABILITY_SETS = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const;
+
+/** The container id rule, as runc's: a letter or digit, then up to 127 of `[A-Za-z0-9_.-]`. */
+export const CONTAINER_ID_RULE = '[A-Za-z0-9][A-Za-z0-9_.-]{0,127}';
+
+/**
+ * Container ids ({@link CONTAINER_ID_RULE}): also what keeps a state folder inside the state
+ * root (no `/`, no leading `.`).
+ */
+export const CONTAINER_ID = new RegExp(`^${CONTAINER_ID_RULE}$`);
+
+/** True for a string that is a valid container id ({@link CONTAINER_ID}). */
+export function isContainerId(id: unknown): id is string {
+  return typeof id === 'string' && CONTAINER_ID.test(id);
+}
 
 export interface NamespaceConfig {
   type: NamespaceType;
@@ -29,7 +49,7 @@ export interface MountConfig {
 }
 
 export interface Container {
-  /** Container id (`[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`). */
+  /** Container id (`[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`, see {@link CONTAINER_ID}). */
   id: string;
   /**
    * Root filesystem: a host directory (absolute after validation), or `null` for the
@@ -119,4 +139,12 @@ export interface Container {
   gidMappings?: { containerID: number; hostID: number; size: number }[];
   /** Where the config came from (bundle directory), for state and messages. */
   bundle?: string;
+}
+
+/**
+ * Whether the container gets a new namespace of this type of its own (listed without a
+ * `path`), as opposed to none (the host's) or joining an existing one.
+ */
+export function ownsNamespace(c: Pick<Container, 'namespaces'>, type: NamespaceType): boolean {
+  return c.namespaces.some((ns) => ns.type === type && ns.path === undefined);
 }

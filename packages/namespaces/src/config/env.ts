@@ -4,6 +4,15 @@
  */
 
 /**
+ * True for a `KEY=value` entry (OCI `process.env`): an `=`, with a non-empty key before it.
+ * The one rule for env entries of a Container and of a config.json (a NUL byte is refused
+ * separately, with its own message).
+ */
+export function isEnvEntry(entry: string): boolean {
+  return entry.indexOf('=') > 0;
+}
+
+/**
  * `env` with each key once: the last `KEY=value` of a key wins and keeps its place, earlier
  * entries of that key are left out (as runc, and as a shell assigning the same variable
  * twice). `['ONE=two', 'A=1', 'ONE=three']` gives `['A=1', 'ONE=three']`. An entry without

@@ -1,10 +1,14 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
-import { mapToHost, writeIdMaps, type IdMapping } from './idmap.js';
-import type { Container } from './container.js';
-import { planContainerCached, type PlanIo } from './plan.js';
-import type { ResolvedUser } from './user.js';
+import type { Container } from '../config/container.js';
+import { mapToHost } from '../config/idmap.js';
+import { checkJoinedNetworks } from '../config/network.js';
+import type { ValidContainer } from '../config/valid.js';
+import { planContainerCached } from '../plan/cache.js';
+import type { IdMaps, PlanIo } from '../plan/index.js';
+import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber } from './process.js';
+import { syncHandler } from './sync.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
 export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
@@ -41,11 +45,13 @@ function abortError(signal: AbortSignal): NsError {
 /** What a launcher plans once the descriptors are known. */
 interface Planned {
   id: string;
+  /** The config the plan was made from, for the sync handlers. */
+  container: Readonly<Container>;
   plan: Plan;
   user: ResolvedUser;
   args: string[];
   /** With a new user namespace: the maps written at the `idmap` sync step. */
-  idMaps?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] } | undefined;
+  idMaps?: IdMaps | undefined;
 }
 
 /** Everything launch() opened and planned, until the child is spawned. */
@@ -58,6 +64,8 @@ interface Prepared {
   childFds: number[];
   parentFds: number[];
   killSignal: number;
+  /** Registered by sync handlers: undo their work when the start fails after them (newest last). */
+  cleanups: (() => void)[];
 }
 
 /**
@@ -127,11 +135,14 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
         if ((process.geteuid?.() ?? 0) === 0) throw err; // unprivileged: it is ours already
       }
     }
-    const maps = planned.idMaps;
-    const spawnOptions: SpawnOptions = maps
-      ? { onSync: (step, _index, pid) => step.name === 'idmap' && writeIdMaps(pid, maps.uidMappings, maps.gidMappings) }
-      : {};
-    return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal };
+    // The parent's part of each sync step, by its name (sync.ts).
+    const cleanups: (() => void)[] = [];
+    const { container, plan, user, idMaps } = planned;
+    const onFailure = (cleanup: () => void) => void cleanups.push(cleanup);
+    const spawnOptions: SpawnOptions = {
+      onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, container, plan, user, idMaps, onFailure }),
+    };
+    return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups };
   } catch (err) {
     closeAll(childFds);
     closeAll(parentFds);
@@ -139,8 +150,15 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
   }
 }
 
-/** Close what prepare() opened, after a failed spawn. */
+/** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
 function abandon(p: Prepared): void {
+  for (const cleanup of p.cleanups.splice(0).reverse()) {
+    try {
+      cleanup();
+    } catch {
+      // the start's own error is the one to report
+    }
+  }
   closeAll(p.childFds);
   closeAll(p.parentFds);
 }
@@ -222,9 +240,11 @@ export async function launchAsync(
  * called execve(2); its exit is reported on the returned process (`wait()`, `'exit'`).
  *
  * @param container the config (see {@link Container}); `embeddedDefault()` or
- *   `rootfsContainer(dir)` give defaults, `fromOciSpec()` reads a config.json.
+ *   `rootfsContainer(dir)` give defaults, `fromOciSpec()` reads a config.json. It is checked
+ *   here (validatedContainer()), unless it is a ValidContainer already.
  * @throws NsError, synchronously, leaving nothing behind: `ERR_NS_CONFIG` for a bad field
- *   (message names it), `ERR_NS_NOT_FOUND` for a missing rootfs, user or bind source, an
+ *   (message names it; a joined network namespace that is not one included),
+ *   `ERR_NS_NOT_FOUND` for a missing rootfs, user, bind source or network namespace file, an
  *   errno name when a set-up step fails (`mount proc on /proc: EPERM`, `execve /bin/nope:
  *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted. A capability this ns or
  *   the running kernel does not know is no error: it is left out, as runc does, with a
@@ -232,12 +252,15 @@ export async function launchAsync(
  *   validateContainer), never written to the container's stdio.
  * @see OCI runtime-spec runtime.md (create + start), clone(2), pivot_root(2)
  */
-export function exec(container: Container, options: ExecOptions = {}): ContainerProcess {
+export function exec(container: Container | ValidContainer, options: ExecOptions = {}): ContainerProcess {
   // `?.`: a null config reaches validateContainer, which names it (not a TypeError here).
-  return launch(container?.terminal, options, (io) => {
-    const { plan, container: validated, user, idMaps } = planContainerCached(container, io);
-    return { id: validated.id, plan, user, args: validated.args, idMaps };
-  });
+  return launch(container?.terminal, options, (io) => planned(planContainerCached(container, io)));
+}
+
+/** What launch() needs of a container's plan; the network namespaces it joins are checked now. */
+function planned({ plan, container, user, idMaps }: ReturnType<typeof planContainerCached>): Planned {
+  checkJoinedNetworks(container);
+  return { id: container.id, container, plan, user, args: container.args, idMaps };
 }
 
 /**
@@ -246,11 +269,8 @@ export function exec(container: Container, options: ExecOptions = {}): Container
  * is planning and clone(2) only (about half of exec()'s; see docs/benchmarks.md).
  * @see exec
  */
-export function execAsync(container: Container, options: ExecOptions = {}): Promise<ContainerProcess> {
-  return launchAsync(container?.terminal, options, (io) => {
-    const { plan, container: validated, user, idMaps } = planContainerCached(container, io);
-    return { id: validated.id, plan, user, args: validated.args, idMaps };
-  });
+export function execAsync(container: Container | ValidContainer, options: ExecOptions = {}): Promise<ContainerProcess> {
+  return launchAsync(container?.terminal, options, (io) => planned(planContainerCached(container, io)));
 }
 
 /** `execve sh: ENOENT` after a PATH search reads better as runc puts it. */

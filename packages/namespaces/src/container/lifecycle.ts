@@ -1,10 +1,10 @@
 import { chmodSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, NsError, native } from '@ns/syscalls';
-import type { Container } from './container.js';
-import { exec, type ExecOptions } from './exec.js';
-import type { ContainerProcess } from './process.js';
-import { signalNumber } from './process.js';
+import type { Container } from '../config/container.js';
+import { exec, type ExecOptions } from '../process/exec.js';
+import type { ContainerProcess } from '../process/process.js';
+import { signalNumber } from '../process/process.js';
 import {
   OCI_VERSION,
   StateStore,
@@ -13,8 +13,7 @@ import {
   processStartTime,
   type ContainerState,
 } from './state.js';
-import { validateContainer } from './validate.js';
-import { withRootless } from './plan.js';
+import { validatedContainer, type ValidContainer } from '../config/valid.js';
 
 export interface StartOptions extends ExecOptions {
   /** Where container state lives; default a StateStore on {@link defaultStateRoot}. */
@@ -24,17 +23,19 @@ export interface StartOptions extends ExecOptions {
 }
 
 /**
- * Start a container and record its state, as `runc run`: the id is claimed first (a second
- * container with the same id fails with `ERR_NS_STATE`), the process is started with exec(),
- * and its pid and start time are written to `<root>/<id>/state.json`. A foreground container
- * (not `detached`) removes its state when it exits; a detached one keeps it until
- * {@link deleteContainer}. On a start error the claimed state is removed again.
+ * Create and start a container and record its state, as `runc run`: the config is validated
+ * (once: validatedContainer()), the id is claimed (a second container with the same id fails
+ * with `ERR_NS_STATE`), the process is started with exec(), and its pid and start time are
+ * written to `<root>/<id>/state.json`. A foreground container (not `detached`) removes its
+ * state when it exits; a detached one keeps it until {@link deleteContainer}. On a start error
+ * the claimed state is removed again.
  *
  * @throws NsError as exec(), plus `ERR_NS_STATE` for an id in use.
+ * @see OCI runtime-spec runtime.md "Operations" (create, then start), runc run
  */
-export function startContainer(container: Container, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
+export function runContainer(container: Container | ValidContainer, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
   const store = options.store ?? new StateStore();
-  const c = withRootless(validateContainer(container));
+  const c = validatedContainer(container);
   const state = newState(c, options, options.detached ?? false);
   store.create(state);
   let proc: ContainerProcess;
@@ -68,6 +69,13 @@ export function startContainer(container: Container, options: StartOptions = {})
   return { process: proc, state };
 }
 
+/**
+ * The former name of {@link runContainer} (it creates and starts a container, as `runc run`;
+ * starting a created one is {@link startCreatedContainer}).
+ * @deprecated use runContainer()
+ */
+export const startContainer: typeof runContainer = runContainer;
+
 /** The FIFO a created container's process waits on before execve (runc's exec.fifo). */
 export function execFifoPath(store: StateStore, id: string): string {
   return join(store.dir(id), 'exec.fifo');
@@ -82,9 +90,9 @@ export function execFifoPath(store: StateStore, id: string): string {
  * @throws NsError as exec(), `ERR_NS_STATE` for an id in use, `ERR_NS_CONFIG` for a terminal.
  * @see OCI runtime-spec runtime.md "Operations: Create"
  */
-export function createContainer(container: Container, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
+export function createContainer(container: Container | ValidContainer, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
   const store = options.store ?? new StateStore();
-  const c = withRootless(validateContainer(container));
+  const c = validatedContainer(container);
   if (c.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: create needs a console socket for a terminal, which is not supported; use run');
   const state = newState(c, options, true);
   store.create(state);
@@ -148,7 +156,7 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
 }
 
 /** The state of a container being set up (`creating`, no pid yet). */
-function newState(c: Container, options: StartOptions, detached: boolean): ContainerState {
+function newState(c: ValidContainer, options: StartOptions, detached: boolean): ContainerState {
   return {
     ociVersion: OCI_VERSION,
     id: c.id,

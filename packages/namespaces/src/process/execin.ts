@@ -1,11 +1,11 @@
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls';
-import type { NamespaceType } from './container.js';
+import type { NamespaceType } from '../config/container.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
-import { processSteps, stdioSteps } from './plan.js';
-import { isAlive, type ContainerState } from './state.js';
-import { isObject, validateContainer } from './validate.js';
+import { processSteps, stdioSteps } from '../plan/index.js';
+import { isAlive, type ContainerState } from '../container/state.js';
+import { isObject, validateContainer } from '../config/validate.js';
 
 /** The process to start in a running container; unset fields come from the container's config. */
 export interface ExecInProcess {
@@ -148,7 +148,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
         ...tail.steps,
       ];
       const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
-      return { id: state.id, plan, user: tail.user, args: c.args, idMaps };
+      return { id: state.id, container: c, plan, user: tail.user, args: c.args, idMaps };
       },
       `/proc/${state.pid}/root`,
     );

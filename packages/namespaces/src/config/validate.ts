@@ -3,9 +3,11 @@ import { isAbsolute, posix } from 'node:path';
 import { DEFAULT_CAPABILITIES, parseCapability } from '@ns/capabilities';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import { UNKNOWN_CAPABILITY_WARNING, knownCapabilities } from './capabilities.js';
-import type { Container, NamespaceType } from './container.js';
+import { CAPABILITY_SETS, CONTAINER_ID_RULE, NAMESPACE_TYPES, isContainerId, ownsNamespace, type Container, type NamespaceType } from './container.js';
+import { isEnvEntry } from './env.js';
 import { checkIdMappings } from './idmap.js';
-import { MAX_ID } from './user.js';
+import { ROOTFS_PROPAGATION, isBindMount } from './mountopts.js';
+import { MAX_ID } from '../plan/user.js';
 
 /** RLIMIT_* names to resource numbers (getrlimit(2)). */
 export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
@@ -59,7 +61,7 @@ const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 
  */
 function checkSysctl(key: string, value: unknown, c: Container): void {
   const field = `sysctl.${key}`;
-  const own = (type: NamespaceType) => c.namespaces.some((ns) => ns.type === type && ns.path === undefined);
+  const own = (type: NamespaceType) => ownsNamespace(c, type);
   if (!/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/.test(key)) throw configError(`${field}: invalid sysctl name`, field);
   if (typeof value !== 'string') throw configError(`${field}: expected a string value`, field);
   if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) {
@@ -142,16 +144,6 @@ function checkMappingShape(value: unknown, field: string): void {
   }
 }
 
-/** Root propagation modes (config-linux.md, and runc's `r` forms). */
-const PROPAGATION = /^r?(shared|slave|private|unbindable)$/;
-
-const CAPABILITY_SET_NAMES = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'];
-
-/** Container ids: as runc, `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`. */
-export const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-const NAMESPACE_TYPES: readonly NamespaceType[] = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'];
-
 /** RFC 1123 host name label rules, up to 64 bytes (HOST_NAME_MAX). */
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$/;
 
@@ -185,8 +177,8 @@ export function validateContainer(input: Container): Container {
   if (!isObject(input)) throw configError(`config: expected a container object, got ${show(input)}`, 'config');
   const c: Container = { ...input };
   if (c.id === undefined) throw configError('id: missing (a container id is required)', 'id');
-  if (typeof c.id !== 'string' || !CONTAINER_ID.test(c.id)) {
-    throw configError(`id: invalid container id ${show(c.id)} (expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127})`, 'id');
+  if (!isContainerId(c.id)) {
+    throw configError(`id: invalid container id ${show(c.id)} (expected ${CONTAINER_ID_RULE})`, 'id');
   }
   if (!Array.isArray(c.args) || c.args.length === 0) {
     throw configError('args: expected a non-empty list of strings (process.args)', 'args');
@@ -197,7 +189,7 @@ export function validateContainer(input: Container): Container {
   if (!Array.isArray(c.env)) throw configError('env: expected a list of KEY=value strings', 'env');
   for (let i = 0; i < c.env.length; i++) {
     const e: unknown = c.env[i];
-    if (typeof e !== 'string' || !e.includes('=') || e.startsWith('=')) {
+    if (typeof e !== 'string' || !isEnvEntry(e)) {
       throw configError(`env[${i}]: expected KEY=value, got ${show(e)}`, `env[${i}]`);
     }
     noNul(e, `env[${i}]`);
@@ -236,8 +228,8 @@ export function validateContainer(input: Container): Container {
     }
     const known: Record<string, string[]> = {};
     for (const [name, list] of Object.entries(sets)) {
-      if (!CAPABILITY_SET_NAMES.includes(name)) {
-        throw configError(`capabilitySets.${name}: unknown set (expected ${CAPABILITY_SET_NAMES.join(', ')})`, `capabilitySets.${name}`);
+      if (!(CAPABILITY_SETS as readonly string[]).includes(name)) {
+        throw configError(`capabilitySets.${name}: unknown set (expected ${CAPABILITY_SETS.join(', ')})`, `capabilitySets.${name}`);
       }
       if (list !== undefined) known[name] = checkCapabilities(list, `capabilitySets.${name}`, warnings);
     }
@@ -259,7 +251,7 @@ export function validateContainer(input: Container): Container {
   for (let i = 0; i < c.namespaces.length; i++) {
     const ns = c.namespaces[i]!;
     if (typeof ns !== 'object' || ns === null) throw configError(`namespaces[${i}]: expected { type, path? }`, `namespaces[${i}]`);
-    if (!NAMESPACE_TYPES.includes(ns.type)) {
+    if (!(NAMESPACE_TYPES as readonly string[]).includes(ns.type)) {
       throw configError(`namespaces[${i}].type: unknown namespace type ${show(ns.type)}`, `namespaces[${i}].type`);
     }
     if (types.has(ns.type)) {
@@ -293,8 +285,7 @@ export function validateContainer(input: Container): Container {
     throw configError(`hostname: expected a string, got ${show(c.hostname)}`, 'hostname');
   }
   if (c.hostname !== undefined && c.hostname !== '') {
-    const uts = c.namespaces.find((ns) => ns.type === 'uts');
-    if (!uts || uts.path !== undefined) {
+    if (!ownsNamespace(c, 'uts')) {
       throw configError('hostname: setting the hostname needs a new UTS namespace (it would rename the host)', 'hostname');
     }
     if (!HOSTNAME.test(c.hostname) || c.hostname.length > 64) {
@@ -327,7 +318,7 @@ export function validateContainer(input: Container): Container {
     const dest = posix.resolve('/', m.destination);
     if (dest === '/') throw configError(`${field}: the destination cannot be /`, field);
     // As runc: only procfs on /proc, and below it only binds over the files lxcfs provides.
-    const bind = m.type === 'bind' || options.some((o) => o === 'bind' || o === 'rbind');
+    const bind = isBindMount({ type: m.type as string | undefined, options });
     if (dest === '/proc' && m.type !== 'proc') {
       throw configError(`${field}: only a proc mount may go on /proc, got ${JSON.stringify(m.type ?? 'bind')}`, field);
     }
@@ -337,7 +328,7 @@ export function validateContainer(input: Container): Container {
   }
   if (c.maskedPaths !== undefined) checkStrings(c.maskedPaths, 'maskedPaths', 'paths');
   if (c.readonlyPaths !== undefined) checkStrings(c.readonlyPaths, 'readonlyPaths', 'paths');
-  if (c.rootfsPropagation !== undefined && (typeof c.rootfsPropagation !== 'string' || !PROPAGATION.test(c.rootfsPropagation))) {
+  if (c.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATION as readonly unknown[]).includes(c.rootfsPropagation)) {
     throw configError(`rootfsPropagation: unknown propagation ${show(c.rootfsPropagation)} (expected [r]shared, [r]slave, [r]private or [r]unbindable)`, 'rootfsPropagation');
   }
 

@@ -1,6 +1,7 @@
 /**
- * OCI runtime-spec `config.json`: a zod schema (validation at the edge), a loader for bundles,
- * the converter to the library's own {@link Container}, and the default spec `ns spec` writes.
+ * OCI runtime-spec `config.json`: validation at the edge with a zod schema (oci-schema.ts), a
+ * loader for bundles, and the converter to the library's own {@link Container}. The warnings
+ * of a spec are in oci-warnings.ts, the default spec `ns spec` writes in oci-default.ts.
  *
  * Field names and shapes follow the OCI runtime specification v1.x, `config.md` and
  * `config-linux.md` (Go bindings: `specs-go/config.go`). Known fields are strictly typed;
@@ -10,13 +11,16 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import type { z } from 'zod';
-import { ignoredAmbient, resolveCapabilitySets } from '@ns/capabilities';
+import type * as Zod from 'zod/mini';
+import { resolveCapabilitySets } from '@ns/capabilities';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import { knownCapabilities } from './capabilities.js';
-import type { Container, MountConfig, NamespaceConfig, NamespaceType } from './container.js';
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './defaults.js';
+import { acceptOciSpec } from './oci-check.js';
+import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type MountConfig, type NamespaceConfig, type NamespaceType } from './container.js';
+import { isEnvEntry } from './env.js';
+import { isBindMount } from './mountopts.js';
 import { buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
+import type { ZodApi } from './zod.js';
 
 export { OCI_NAMESPACE_TYPES, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 
@@ -26,10 +30,16 @@ export { OCI_NAMESPACE_TYPES, type OciSpec, type OciSpecSchema } from './oci-sch
 
 let schema: OciSpecSchema | undefined;
 
-/** The config.json schema, built on first use (zod is loaded then, not at import). */
+/**
+ * The config.json schema (oci-schema.ts), built on first use: zod is loaded then, not at
+ * import. A valid config.json does not need it (the precompiled table of oci-check.ts accepts
+ * it); it is built for one the table does not accept, to decide and to name the problems. The
+ * `ns` executable's bundle replaces this `require` with its own copy of the parts in zod.ts
+ * (packages/cli/scripts/bundle.mjs).
+ */
 export function ociSpecSchema(): OciSpecSchema {
   if (!schema) {
-    const { z } = createRequire(import.meta.url)('zod') as typeof import('zod');
+    const z = createRequire(import.meta.url)('zod/mini') as ZodApi;
     schema = buildOciSpecSchema(z);
   }
   return schema;
@@ -78,7 +88,7 @@ function show(value: unknown): string {
 
 const EXPECTED_NAMES: Record<string, string> = { int: 'integer', record: 'object', map: 'object' };
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+function describeIssue(issue: Zod.core.$ZodIssue, input: unknown): string {
   const value = valueAt(input, issue.path);
   switch (issue.code) {
     case 'invalid_type': {
@@ -113,6 +123,9 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
 }
 
 function parseWith(json: unknown, source: string): OciSpec {
+  // The precompiled schema first: a valid config.json needs no zod (oci-check.ts).
+  const accepted = acceptOciSpec(json);
+  if (accepted !== undefined) return accepted as OciSpec;
   const result = ociSpecSchema().safeParse(json);
   if (result.success) return result.data;
   const issues = result.error.issues;
@@ -180,12 +193,6 @@ export function loadOciSpec(bundleDir: string): OciSpec {
 // Conversion to Container
 // ---------------------------------------------------------------------------------------------
 
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-function isBindMount(m: { type?: string | undefined; options?: string[] | undefined }): boolean {
-  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
-}
-
 function fail(path: string, message: string): never {
   throw configError(`config.json: ${path}: ${message}`, path);
 }
@@ -248,14 +255,18 @@ function convertNamespaces(list: NonNullable<NonNullable<OciSpec['linux']>['name
  * @throws NsError `ERR_NS_CONFIG` naming the JSON path of the offending field (`error.path`).
  */
 export function fromOciSpec(spec: unknown, options: { bundle: string; id: string; args?: string[] }): Container {
-  const oci = parseOciSpec(spec);
+  return specToContainer(parseOciSpec(spec), options);
+}
+
+/**
+ * fromOciSpec() of a spec parseOciSpec() returned (not parsed again; not changed).
+ * @internal fromOciSpec() and containerFromBundle(), which parses a bundle's config.json once.
+ */
+export function specToContainer(spec: OciSpec, options: { bundle: string; id: string; args?: string[] }): Container {
   // A command given on the command line stands in for process.args (also when it is missing).
-  if (options.args?.length) oci.process = { ...(oci.process ?? {}), args: [...options.args] };
-  if (!CONTAINER_ID.test(options.id)) {
-    throw configError(
-      `container id ${JSON.stringify(options.id)} is invalid: expected [A-Za-z0-9][A-Za-z0-9_.-]{0,127}`,
-      'id',
-    );
+  const oci = options.args?.length ? { ...spec, process: { ...(spec.process ?? {}), args: [...options.args] } } : spec;
+  if (!isContainerId(options.id)) {
+    throw configError(`container id ${JSON.stringify(options.id)} is invalid: expected ${CONTAINER_ID_RULE}`, 'id');
   }
   const bundle = resolve(options.bundle);
   const proc = oci.process;
@@ -269,8 +280,7 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
   if (proc.args[0] === '') fail('process.args[0]', 'expected a non-empty string, received ""');
   const env = proc.env ?? [];
   env.forEach((entry, i) => {
-    const eq = entry.indexOf('=');
-    if (eq <= 0 || entry.includes('\0')) {
+    if (!isEnvEntry(entry) || entry.includes('\0')) {
       fail(`process.env[${i}]`, `expected KEY=value, received ${JSON.stringify(entry)}`);
     }
   });
@@ -290,7 +300,7 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
 
   const namespaces = convertNamespaces(oci.linux?.namespaces ?? []);
   if (oci.hostname !== undefined && oci.hostname !== '') {
-    if (!namespaces.some((ns) => ns.type === 'uts' && ns.path === undefined)) {
+    if (!ownsNamespace({ namespaces }, 'uts')) {
       fail('hostname', 'setting a hostname needs a new UTS namespace (a "uts" entry without path in linux.namespaces)');
     }
   }
@@ -324,7 +334,8 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
     }
     container.capabilitySets = sets;
   }
-  if (proc.oomScoreAdj !== undefined) container.oomScoreAdj = proc.oomScoreAdj;  if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
+  if (proc.oomScoreAdj !== undefined) container.oomScoreAdj = proc.oomScoreAdj;
+  if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
   if (oci.mounts !== undefined) {
     container.mounts = oci.mounts.map((m): MountConfig => {
       const out: MountConfig = {
@@ -349,186 +360,19 @@ export function fromOciSpec(spec: unknown, options: { bundle: string; id: string
 }
 
 // ---------------------------------------------------------------------------------------------
-// Warnings
+// Capabilities
 // ---------------------------------------------------------------------------------------------
 
 /**
  * `process.capabilities` as the container's `capabilitySets`, without the names this ns or the
  * running kernel does not know; one warning per name left out goes to `warnings`.
+ * @internal fromOciSpec() and ociWarnings()
  */
-function knownCapabilitySets(caps: NonNullable<NonNullable<OciSpec['process']>['capabilities']>, warnings: string[]): NonNullable<Container['capabilitySets']> {
+export function knownCapabilitySets(caps: NonNullable<NonNullable<OciSpec['process']>['capabilities']>, warnings: string[]): NonNullable<Container['capabilitySets']> {
   const sets: NonNullable<Container['capabilitySets']> = {};
-  for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) {
+  for (const set of CAPABILITY_SETS) {
     const list = caps[set];
     if (list !== undefined) sets[set] = knownCapabilities(list, `process.capabilities.${set}`, warnings);
   }
   return sets;
-}
-
-/** Why an LSM setting is ignored: the LSM is not active here, or not supported yet. */
-function lsmNote(lsm: 'apparmor' | 'selinux'): string {
-  let active: string[] = [];
-  try {
-    active = readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',');
-  } catch {
-    // securityfs not mounted: treat as absent
-  }
-  return active.includes(lsm) ? `ignored: ${lsm} profiles are not applied yet` : `ignored: ${lsm} is not active on this kernel`;
-}
-
-function present(value: unknown): boolean {
-  if (value === undefined || value === null || value === '' || value === false) return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.keys(value).length > 0;
-  return true;
-}
-
-
-/**
- * The fields of a valid spec that {@link fromOciSpec} accepts but the library does not apply
- * yet, so a CLI can warn before running: one `"<json path>: <why>"` line per field, e.g.
- * `process.rlimits: not applied yet`. Security-relevant ones (ambient capabilities, id
- * mappings, seccomp, noNewPrivileges, rlimits, cgroup resources) are included, and each
- * capability name fromOciSpec leaves out because this ns or the running kernel does not know
- * it (`process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`); an empty
- * list means everything present is honoured.
- *
- * @param spec a spec returned by {@link parseOciSpec} (not validated again)
- * @returns warnings in config.json field order; never throws
- */
-export function ociWarnings(spec: OciSpec): string[] {
-  const out: string[] = [];
-  const note = (path: string, why = 'not applied yet'): void => {
-    out.push(`${path}: ${why}`);
-  };
-  if (!/^1\./.test(spec.ociVersion)) note('ociVersion', `${JSON.stringify(spec.ociVersion)} is not a 1.x version`);
-  const proc = spec.process;
-  if (proc !== undefined) {
-    if (present(proc.consoleSize)) note('process.consoleSize');
-    if (proc.user?.uid !== undefined && present(proc.user.username)) {
-      note('process.user.username', 'ignored, process.user.uid is used');
-    }
-    if (proc.capabilities !== undefined) {
-      const unknown: string[] = [];
-      const known = knownCapabilitySets(proc.capabilities, unknown);
-      out.push(...unknown);
-      if (known.ambient?.length) {
-        try {
-          const ignored = ignoredAmbient(known);
-          if (ignored.length) {
-            note('process.capabilities.ambient', `${ignored.join(', ')} ignored: not in both permitted and inheritable (as runc)`);
-          }
-        } catch {
-          // sets that cannot be applied are reported by fromOciSpec
-        }
-      }
-    }
-    if (present(proc.apparmorProfile)) note('process.apparmorProfile', lsmNote('apparmor'));
-    if (present(proc.scheduler)) note('process.scheduler');
-    if (present(proc.selinuxLabel)) note('process.selinuxLabel', lsmNote('selinux'));
-    if (present(proc.ioPriority)) note('process.ioPriority');
-  }
-  if (present(spec.domainname)) note('domainname');
-  spec.mounts?.forEach((m, i) => {
-    if (!isAbsolute(m.destination)) note(`mounts[${i}].destination`, `relative, taken as /${m.destination}`);
-    if (present(m.uidMappings)) note(`mounts[${i}].uidMappings`);
-    if (present(m.gidMappings)) note(`mounts[${i}].gidMappings`);
-  });
-  if (spec.hooks !== undefined) {
-    for (const [name, list] of Object.entries(spec.hooks)) {
-      if (present(list)) note(`hooks.${name}`);
-    }
-  }
-  const linux = spec.linux;
-  if (linux !== undefined) {
-    if (present(linux.timeOffsets)) note('linux.timeOffsets');
-    if (present(linux.devices)) note('linux.devices');
-    if (present(linux.cgroupsPath)) note('linux.cgroupsPath');
-    if (present(linux.resources)) note('linux.resources', 'cgroup limits are not applied yet');
-    if (present(linux.seccomp)) note('linux.seccomp', 'no seccomp filter is installed yet');
-    if (present(linux.mountLabel)) note('linux.mountLabel', lsmNote('selinux'));
-    if (present(linux.intelRdt)) note('linux.intelRdt');
-    if (present(linux.personality)) note('linux.personality');
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Default spec
-// ---------------------------------------------------------------------------------------------
-
-/**
- * The config.json `ns spec` writes: what `runc spec` writes (runc 1.2, libcontainer/specconv
- * Example()) with `ociVersion` "1.2.0" and hostname "ns": a terminal `sh` as root with
- * CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE (bounding, effective, permitted),
- * RLIMIT_NOFILE 1024, noNewPrivileges, a read-only `rootfs` root, the standard /proc, /dev,
- * /dev/pts, /dev/shm, /dev/mqueue, /sys and /sys/fs/cgroup mounts, a deny-all device cgroup
- * rule, new pid, network, ipc, uts, mount and cgroup namespaces, and runc's masked and
- * read-only paths.
- *
- * @param options `args` (default `["sh"]`), `terminal` (default true), `rootfs` (root.path,
- *   default "rootfs", relative to the bundle), `hostname` (default "ns")
- * @returns a fresh object each call (safe to modify); never throws
- */
-export function defaultOciSpec(
-  options: { args?: string[]; terminal?: boolean; rootfs?: string; hostname?: string } = {},
-): OciSpec {
-  const caps = (): string[] => ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
-  return {
-    ociVersion: '1.2.0',
-    process: {
-      terminal: options.terminal ?? true,
-      user: { uid: 0, gid: 0 },
-      args: [...(options.args ?? ['sh'])],
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
-      cwd: '/',
-      capabilities: { bounding: caps(), effective: caps(), permitted: caps() },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
-    },
-    root: { path: options.rootfs ?? 'rootfs', readonly: true },
-    hostname: options.hostname ?? 'ns',
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      {
-        destination: '/dev',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
-      {
-        destination: '/dev/pts',
-        type: 'devpts',
-        source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-      },
-      {
-        destination: '/dev/shm',
-        type: 'tmpfs',
-        source: 'shm',
-        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-      },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      {
-        destination: '/sys/fs/cgroup',
-        type: 'cgroup',
-        source: 'cgroup',
-        options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
-      },
-    ],
-    linux: {
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: [
-        { type: 'pid' },
-        { type: 'network' },
-        { type: 'ipc' },
-        { type: 'uts' },
-        { type: 'mount' },
-        { type: 'cgroup' },
-      ],
-      maskedPaths: [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: [...DEFAULT_READONLY_PATHS],
-    },
-  };
 }

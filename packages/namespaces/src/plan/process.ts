@@ -1,0 +1,154 @@
+/**
+ * The process part of a plan, shared by exec() and execIn(): session and stdio, then what
+ * turns the set-up child into the container's process (umask, rlimits, capabilities, user and
+ * groups, no_new_privs, working directory, descriptors) and the execve(2).
+ */
+import { posix } from 'node:path';
+import { PR, RLIMIT, TIOCSCTTY, configError, type Step } from '@ns/syscalls';
+import { capabilitySetSteps, keptCapabilitySets, resolveCapabilitySets, resolveKeptCapabilities } from '@ns/capabilities';
+import { CAPABILITY_SETS, type Container } from '../config/container.js';
+import { DEFAULT_PATH } from '../config/defaults.js';
+import { dedupEnv } from '../config/env.js';
+import { formatIdMap, mapToHost, setgroupsAllowed, type IdMapping } from '../config/idmap.js';
+import { RLIMIT_BY_NAME, rlimitValue } from '../config/validate.js';
+import { callerInheritable, callerNofileHard } from './host.js';
+import type { HostReads } from './hostreads.js';
+import type { PlanIo } from './index.js';
+import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
+
+/**
+ * A new session (the process never shares the caller's controlling terminal), then either
+ * the pty slave as 0, 1, 2 and its controlling terminal (TIOCSCTTY), or the given descriptors.
+ * @see setsid(2), ioctl_tty(2)
+ */
+export function stdioSteps(io: PlanIo): Step[] {
+  if (io.console) {
+    const fd = io.console.fd;
+    return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
+  }
+  return [{ op: 'setsid' }, { op: 'stdio', fds: io.stdio }];
+}
+
+/** What {@link processSteps} needs: the process part of a container config. */
+export type ProcessConfig = Pick<
+  Container,
+  | 'args'
+  | 'env'
+  | 'cwd'
+  | 'user'
+  | 'additionalGids'
+  | 'capabilities'
+  | 'capabilitySets'
+  | 'dropCapabilities'
+  | 'rlimits'
+  | 'noNewPrivileges'
+  | 'umask'
+  | 'rootfs'
+>;
+
+/**
+ * The steps that turn the set-up child into the container's process, shared by exec() and
+ * execIn(): umask, rlimits, bounding set, user and groups (keeping the permitted set across
+ * the uid change), capset, no_new_privs, working directory, descriptors, execve.
+ *
+ * @param reads the planning pass's host reads (planContainer's); without, the user files are read directly
+ * @throws NsError `ERR_NS_NOT_FOUND` for an unknown user or group, `ERR_NS_CONFIG` for an
+ *   unknown capability.
+ * @see capabilities(7) "Effect of user ID changes on capabilities", prctl(2), execve(2)
+ */
+export function processSteps(
+  c: ProcessConfig,
+  io: PlanIo,
+  idMaps?: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] },
+  reads?: HostReads,
+): { steps: Step[]; user: ResolvedUser; env: string[] } {
+  const steps: Step[] = [];
+  steps.push({ op: 'umask', mask: c.umask ?? 0o022 });
+  const rlimits = c.rlimits ?? [];
+  if (!rlimits.some((r) => r.type === 'RLIMIT_NOFILE')) {
+    // Node raised its own soft limit at start-up; the container gets the usual 1024.
+    const nofileHard = callerNofileHard();
+    steps.push({ op: 'setrlimit', resource: RLIMIT.NOFILE, soft: Math.min(1024, nofileHard), hard: nofileHard });
+  }
+  for (const r of rlimits) {
+    steps.push({ op: 'setrlimit', resource: RLIMIT_BY_NAME[r.type]!, soft: Number(BigInt.asIntN(64, rlimitValue(r.soft))), hard: Number(BigInt.asIntN(64, rlimitValue(r.hard))) });
+  }
+
+  // Capabilities and user: bounding set first (needs CAP_SETPCAP), keep the permitted set
+  // across the uid change, then set effective/permitted/inheritable.
+  const user = resolveUser(c.user, reads ? reads.userFiles(c.rootfs) : readUserFiles(c.rootfs), {
+    additionalGids: c.additionalGids ?? [],
+  });
+  if (idMaps) checkUserMapped(user, idMaps);
+  const caps = capabilitySetSteps(capabilitySetsOf(c));
+  steps.push(...caps.before);
+  // With setgroups denied in the user namespace (an unprivileged caller's own mapping) the
+  // call would fail with EPERM; the process keeps the (unmapped) groups it has.
+  if (!idMaps || setgroupsAllowed(idMaps.gidMappings)) steps.push({ op: 'setgroups', gids: user.additionalGids });
+  steps.push({ op: 'setresgid', rgid: user.gid, egid: user.gid, sgid: user.gid });
+  steps.push({ op: 'setresuid', ruid: user.uid, euid: user.uid, suid: user.uid });
+  steps.push(...caps.after);
+
+  if (c.noNewPrivileges) steps.push({ op: 'prctl', option: PR.SET_NO_NEW_PRIVS, arg2: 1, arg3: 0, arg4: 0, arg5: 0 });
+  steps.push({ op: 'chdir', path: c.cwd });
+  // Each key once, the last entry of a key winning (as runc's prepareEnv).
+  const env = dedupEnv(c.env);
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+  const paths = commandCandidates(c.args[0]!, env);
+  if (io.startFifoFd !== undefined) {
+    // Reported now, while spawn() still listens: after detach a missing program would only
+    // end the process silently at start (runc create checks it the same way).
+    steps.push({ op: 'execCheck', paths });
+    steps.push({ op: 'detach' });
+    steps.push({ op: 'waitFifo', fd: io.startFifoFd });
+  }
+  steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
+
+  steps.push({ op: 'execve', paths, argv: c.args, envp: env });
+
+  return { steps, user, env };
+}
+
+/**
+ * In a user namespace, the process's ids must be mapped.
+ * @throws NsError `ERR_NS_CONFIG` naming the unmapped uid or gid.
+ */
+function checkUserMapped(user: ResolvedUser, idMaps: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] }): void {
+  if (mapToHost(user.uid, idMaps.uidMappings) === null) {
+    throw configError(`user: uid ${user.uid} is not mapped in uidMappings (${formatIdMap(idMaps.uidMappings).trim().replaceAll('\n', '; ')})`, 'user');
+  }
+  for (const gid of [user.gid, ...user.additionalGids]) {
+    if (mapToHost(gid, idMaps.gidMappings) === null) {
+      throw configError(`user: gid ${gid} is not mapped in gidMappings (${formatIdMap(idMaps.gidMappings).trim().replaceAll('\n', '; ')})`, 'user');
+    }
+  }
+}
+
+/**
+ * The five capability sets of the process: `capabilitySets` when given (OCI
+ * `process.capabilities`), else the seed's form: `capabilities` (default allow-list) kept in
+ * bounding, effective and permitted, with the caller's inheritable set reduced to them.
+ * `dropCapabilities` is then removed from every set.
+ * @throws CapabilityError `ERR_NS_CONFIG` naming the set and the capability.
+ */
+export function capabilitySetsOf(c: Pick<Container, 'capabilities' | 'capabilitySets' | 'dropCapabilities'>) {
+  const sets = c.capabilitySets
+    ? resolveCapabilitySets(c.capabilitySets, { field: 'capabilitySets' })
+    : keptCapabilitySets(resolveKeptCapabilities(c.capabilities ? { keep: c.capabilities } : {}), callerInheritable());
+  if (c.dropCapabilities?.length) {
+    const drop = resolveKeptCapabilities({ keep: c.dropCapabilities });
+    for (const k of CAPABILITY_SETS) sets[k] &= ~drop;
+  }
+  return sets;
+}
+
+/**
+ * The paths execve is tried with, as execvp(3): `cmd` itself when it has a slash, else each
+ * directory of the container's PATH (or {@link DEFAULT_PATH}) in order.
+ */
+export function commandCandidates(cmd: string, env: readonly string[]): string[] {
+  if (cmd.includes('/')) return [cmd];
+  const pathVar = env.findLast((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const dirs = pathVar.split(':').map((d) => d || '.');
+  return [...new Set(dirs.map((d) => posix.join(d, cmd)))];
+}

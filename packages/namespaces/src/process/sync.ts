@@ -1,0 +1,73 @@
+/**
+ * Parent-side sync handlers: what the parent does at a plan's `sync` step while the child
+ * waits (write the id maps now; place the process in a cgroup, run hooks, set up the network
+ * next). The planner emits `{ op: 'sync', name }`; launch() looks the name up here and calls
+ * its handler with the waiting process's pid and the container's context. A new concern adds
+ * a handler and its sync step, not a branch in exec().
+ *
+ * A handler may register cleanups, run (newest first) when the start fails after its step: a
+ * later step, a later handler, or spawn() itself (the child is killed and reaped by then), so
+ * that e.g. a cgroup made for the process can be removed again.
+ */
+import { NsError, type Plan, type SyncStep } from '@ns/syscalls';
+import type { Container } from '../config/container.js';
+import type { IdMaps } from '../plan/index.js';
+import { IDMAP_SYNC } from '../plan/namespaces.js';
+import type { ResolvedUser } from '../plan/user.js';
+import { writeIdMaps } from './idmap.js';
+
+/** What a sync handler is called with. */
+export interface SyncContext {
+  /**
+   * Pid (in this process's pid namespace) of the process waiting at the step: after a
+   * `cloneParent` step, the new process.
+   */
+  readonly pid: number;
+  /** The sync step (its `name` chose the handler) and its index in the plan. */
+  readonly step: SyncStep;
+  readonly index: number;
+  /** The container being started (validated), or for execIn() the running container's config. */
+  readonly container: Readonly<Container>;
+  /** The plan being run and what planning resolved for it. */
+  readonly plan: Plan;
+  readonly user: ResolvedUser;
+  /** With a new user namespace: its uid and gid maps. */
+  readonly idMaps?: IdMaps | undefined;
+  /**
+   * Run `cleanup` when the start fails after this step (synchronously, newest first; an error
+   * it throws is ignored: the start's own error is what the caller gets).
+   */
+  onFailure(cleanup: () => void): void;
+}
+
+/** Does the parent's part of a sync step; throwing fails the start (the child is killed and reaped). */
+export type SyncHandler = (context: SyncContext) => void;
+
+const handlers = new Map<string, SyncHandler>();
+
+/**
+ * Register the handler of the sync steps named `name`.
+ * @throws Error when `name` has a handler already (two concerns must not share a step).
+ * @internal for the concerns of @ns/namespaces (id maps now; cgroups, hooks, network next)
+ */
+export function registerSyncHandler(name: string, handler: SyncHandler): void {
+  if (handlers.has(name)) throw new Error(`sync step ${JSON.stringify(name)} has a handler already`);
+  handlers.set(name, handler);
+}
+
+/**
+ * The handler of a sync step.
+ * @throws NsError `ERR_NS_CONFIG` for a step no handler is registered for (the child is not
+ *   let go without what its plan waits for).
+ */
+export function syncHandler(name: string): SyncHandler {
+  const handler = handlers.get(name);
+  if (handler === undefined) throw new NsError('ERR_NS_CONFIG', `sync step ${JSON.stringify(name)}: no handler is registered for it`);
+  return handler;
+}
+
+// The parent writes uid_map and gid_map of a new user namespace (plan/namespaces.ts).
+registerSyncHandler(IDMAP_SYNC, ({ pid, idMaps }) => {
+  if (!idMaps) throw new NsError('ERR_NS_CONFIG', `sync step ${JSON.stringify(IDMAP_SYNC)}: the plan has no id maps`);
+  writeIdMaps(pid, idMaps.uidMappings, idMaps.gidMappings);
+});
