@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLONE, spawn as nsSpawn, type Step } from '@ns/syscalls';
-import { StateStore, deleteContainer, rootfsContainer, runContainer } from '../src/index.js';
+import { parseStatusCapabilities } from '@ns/capabilities';
+import { StateStore, capabilitySetsOf, deleteContainer, processSteps, rootfsContainer, runContainer, stdioSteps, validatedContainer } from '../src/index.js';
+import { execInSteps } from '../src/process/execin.js';
 import { ROOTFS, hostMounts, isRoot } from './helpers.js';
 
 const CLI = new URL('../../cli/dist/ns.cjs', import.meta.url).pathname;
@@ -185,6 +187,49 @@ describe.skipIf(!isRoot || !ROOTFS)('the host node stays out of reach (CVE-2019-
       );
       expect(seen).toEqual([INIT_EXE, '""', 'exe-denied', 'environ-denied']);
       return child.exited.then((s) => expect(s.exitCode).toBe(0));
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  });
+
+  it('execIn: the process that enters the container holds only its credentials and capabilities, none of the runtime (CAP_SYS_PTRACE containers could trace it)', async () => {
+    const store = new StateStore(state);
+    const { state: running } = runContainer(rootfsContainer(rootfs, { id: 'join2', args: ['sleep', '60'] }), { store, stdio: 'ignore', detached: true });
+    const fds: number[] = [];
+    try {
+      const joins: Step[] = [];
+      for (const [name, flag] of [['ipc', CLONE.NEWIPC], ['uts', CLONE.NEWUTS], ['net', CLONE.NEWNET], ['pid', CLONE.NEWPID], ['mnt', CLONE.NEWNS]] as const) {
+        const fd = openSync(`/proc/${running.pid}/ns/${name}`, 'r');
+        fds.push(fd);
+        joins.push({ op: 'setns', fd, nstype: flag });
+      }
+      // The plan execIn() runs for `ns exec -u alice join2 -- true`, paused right after the fork.
+      const c = validatedContainer(rootfsContainer(rootfs, { user: 'alice', args: ['/bin/true'] }));
+      const io = { stdio: [0, 1, 2] };
+      const steps = execInSteps(joins, stdioSteps(io), processSteps(c, io).steps);
+      const fork = steps.findIndex((s) => s.op === 'cloneParent');
+      steps.splice(fork + 1, 0, { op: 'sync', name: 'probe' });
+      let status = '';
+      let held: string[] = [];
+      const child = nsSpawn(
+        { cloneFlags: 0, steps },
+        {
+          onSync: (_s, _i, pid) => {
+            status = readFileSync(`/proc/${pid}/status`, 'utf8');
+            held = readdirSync(`/proc/${pid}/fd`).map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
+          },
+        },
+      );
+      expect((await child.exited).exitCode).toBe(0);
+      // alice, with the container's capability sets (Docker's defaults, which a non-root user
+      // loses at execve), not the runtime's (it had every one until the fork: regression).
+      const mask = (set: string) => BigInt(`0x${status.match(new RegExp(`^${set}:\\s+([0-9a-f]+)$`, 'm'))![1]}`);
+      const config = capabilitySetsOf(c);
+      expect(status).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m);
+      expect([mask('CapEff'), mask('CapPrm'), mask('CapBnd')]).toEqual([config.effective, config.permitted, config.bounding]);
+      expect(mask('CapBnd')).not.toBe(parseStatusCapabilities(readFileSync('/proc/self/status', 'utf8')).bounding);
+      // No pidfd of the creator, no memfd (the plan's, ns-init's), no namespace descriptor.
+      expect(held.filter((l) => /pidfd|memfd|:\[4026/.test(l) || l.startsWith('/proc/'))).toEqual([]);
     } finally {
       for (const fd of fds) closeSync(fd);
     }

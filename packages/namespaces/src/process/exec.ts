@@ -36,6 +36,12 @@ export interface ExecOptions {
    * before execve; exec() returns at once. Implies `detached`. See createContainer().
    */
   startFifo?: string;
+  /**
+   * Milliseconds the set-up may take before the process is killed and the call fails with
+   * `ETIMEDOUT` (default 30 000, 0 for none): a container can stop (SIGSTOP) a process that
+   * joins it, which must not hang the caller. See @ns/syscalls SpawnOptions.setupTimeout.
+   */
+  setupTimeout?: number;
 }
 
 function abortError(signal: AbortSignal): NsError {
@@ -141,6 +147,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     const onFailure = (cleanup: () => void) => void cleanups.push(cleanup);
     const spawnOptions: SpawnOptions = {
       onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, container, plan, user, idMaps, onFailure }),
+      ...(options.setupTimeout !== undefined ? { setupTimeout: options.setupTimeout } : {}),
     };
     return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups };
   } catch (err) {

@@ -42,9 +42,10 @@ const JOIN_ORDER: [NamespaceType, string, number][] = [
  * ExecIn and `runc exec`. The namespaces of the container's init are opened here, then its
  * start time is checked again (a reused pid is never joined). The child is ns-init (see
  * spawn()), non-dumpable and with none of this process's memory, environment or binary: it
- * joins each namespace with setns(2) and, because joining a pid namespace only affects
- * children, forks again with CLONE_PARENT: the returned process is the real one, a child of
- * this Node process, with its own exit status.
+ * joins each namespace with setns(2), takes the process's user and capabilities, and only
+ * then, because joining a pid namespace only affects children, forks again with CLONE_PARENT
+ * (see {@link execInSteps}): the returned process is the real one, a child of this Node
+ * process, with its own exit status.
  *
  * @throws NsError `ERR_NS_CONFIG` naming `state`, `state.config` or `process` when they are
  *   not objects, or the field of the process or config that is invalid (as validateContainer);
@@ -66,6 +67,25 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
  */
 export async function execInAsync(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): Promise<ContainerProcess> {
   return joinAndLaunch(state, proc, options, launchAsync);
+}
+
+/**
+ * The plan of an exec-in: everything that needs privilege, and everything that could be
+ * worth something to the container, runs in the first ns-init, which the container cannot
+ * see (it stays in the host's pid namespace): joining the namespaces, stdio, umask and
+ * rlimits, capabilities and user, no_new_privs, working directory. Only then does it fork into the container's pid namespace (joining one affects children
+ * only): the process a container's root could see, signal, or ptrace with CAP_SYS_PTRACE
+ * holds the container's own credentials and capabilities, and none of the runtime's. It
+ * makes itself a session leader (with its terminal) and execs: were the first child the
+ * session leader, its exit would hang up the terminal under its successor.
+ */
+export function execInSteps(joins: readonly Step[], session: readonly Step[], tail: readonly Step[]): Step[] {
+  const stdio = session.filter((s) => s.op === 'stdio');
+  const leader = session.filter((s) => s.op !== 'stdio'); // setsid, and TIOCSCTTY with a terminal
+  // The execve (and a failure of it, which the new process reports itself) comes after the
+  // fork: only a process in the container's pid namespace sees its /proc/self.
+  const at = tail.findIndex((s) => s.op === 'execve');
+  return [...joins, ...stdio, ...tail.slice(0, at), { op: 'cloneParent' }, ...leader, ...tail.slice(at)];
 }
 
 /**
@@ -139,14 +159,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       const userns = config.namespaces.some((ns) => ns.type === 'user');
       const idMaps = userns ? { uidMappings: config.uidMappings ?? [], gidMappings: config.gidMappings ?? [] } : undefined;
       const tail = processSteps(c, io, idMaps);
-      // The session and terminal belong to the process that execs: were the first child
-      // the session leader, its exit would hang up the terminal under its successor.
-      const steps: Step[] = [
-        ...joins,
-        { op: 'cloneParent' },
-        ...stdioSteps(io),
-        ...tail.steps,
-      ];
+      const steps = execInSteps(joins, stdioSteps(io), tail.steps);
       const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
       return { id: state.id, container: c, plan, user: tail.user, args: c.args, idMaps };
       },

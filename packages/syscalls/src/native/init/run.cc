@@ -190,9 +190,13 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_SETRESGID:
     case NS_OP_SETRESUID: {
       long r = NS_RAW3(s->op == NS_OP_SETRESUID ? SYS_setresuid : SYS_setresgid, s->i[0], s->i[1], s->i[2]);
-      // A change of ids clears the parent-death signal (prctl(2)): set it again, and stop
-      // if the parent died meanwhile (as runc restores it after setuid).
-      if (r == 0) ns_watch_parent(c);
+      if (r == 0) {
+        // A change of ids sets the dumpable flag to fs.suid_dumpable (which may be 1) and
+        // clears the parent-death signal (prctl(2)): back to non-dumpable, the signal set
+        // again, and a stop if the parent died meanwhile (as runc restores it after setuid).
+        NS_RAW5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+        ns_watch_parent(c);
+      }
       return r;
     }
     case NS_OP_SETRLIMIT: {
