@@ -385,6 +385,15 @@ export class Cgroup implements CgroupHandle {
     }
   }
 
+  /**
+   * Remove the cgroup now, from every hierarchy (child cgroups first), without waiting or
+   * killing: for a cgroup known to be empty (its processes reaped), as after a failed start.
+   * @throws CgroupError `EBUSY` when a process is still in it; errno codes of other rmdir failures
+   */
+  removeEmpty(): void {
+    for (const dir of allDirs(this.dirs)) this.removeTree(dir);
+  }
+
   private removeTree(dir: string): void {
     if (!this.sys.exists(dir)) return;
     for (const sub of this.sys.subdirs(dir)) this.removeTree(join(dir, sub));

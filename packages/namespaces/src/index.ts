@@ -7,6 +7,7 @@ export {
   CONTAINER_ID,
   CONTAINER_ID_RULE,
   NAMESPACE_TYPES,
+  hasCgroup,
   type Container,
   type MountConfig,
   type NamespaceConfig,
@@ -63,7 +64,7 @@ export * from './plan/path.js';
 export { exec, execAsync, type ExecOptions, type StdioEntry } from './process/exec.js';
 export { execIn, execInAsync, type ExecInProcess } from './process/execin.js';
 export { writeIdMaps } from './process/idmap.js';
-export { ContainerProcess, signalName, signalNumber, type ContainerExit, type ContainerTerminal } from './process/process.js';
+export { ContainerProcess, signalName, signalNumber, type ContainerExit, type ContainerTerminal, type ExitHook } from './process/process.js';
 
 // container/
 export {
@@ -91,5 +92,8 @@ export {
   type ContainerProcessInfo,
   type StartOptions,
 } from './container/lifecycle.js';
+export { containerStats, pauseContainer, resumeContainer, updateContainer } from './container/control.js';
+export { containerCgroupPath, createContainerCgroup, hasLimits, hostCgroupLayout, openContainerCgroup } from './container/cgroup.js';
+export type { CgroupStats, LinuxResources } from '@ns/cgroups';
 
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';

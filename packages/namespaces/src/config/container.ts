@@ -3,6 +3,7 @@
  * (container.json): id, rootfs, args, env, cwd, user, namespaces, capabilities, readonly.
  * `fromOciSpec()` converts an OCI runtime-spec config.json into this shape.
  */
+import type { LinuxResources } from '@ns/cgroups';
 
 /** Namespace kinds, named as in the OCI runtime spec (config-linux.md "Namespaces", `linux.namespaces[].type`). */
 export const NAMESPACE_TYPES = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'] as const;
@@ -127,6 +128,19 @@ export interface Container {
    * UTS namespace), written under /proc/sys inside the container.
    */
   sysctl?: Record<string, string>;
+  /**
+   * OCI `linux.resources`: cgroup limits (memory, cpu, pids, blockIO, hugepageLimits,
+   * network, rdma, unified) and device rules, applied by @ns/cgroups. With it (or a
+   * `cgroupsPath`) the container gets a cgroup of its own, made before its process runs
+   * anything and removed when it is gone; without both, none.
+   * @see OCI runtime-spec config-linux.md "Control groups"
+   */
+  resources?: LinuxResources;
+  /**
+   * OCI `linux.cgroupsPath`: the container's cgroup, relative to the runtime's parent cgroup
+   * or absolute (default `/ns/<id>` when `resources` is set).
+   */
+  cgroupsPath?: string;
   /** File mode creation mask (OCI `process.user.umask`); default 0o022. */
   umask?: number;
   /**
@@ -139,6 +153,15 @@ export interface Container {
   gidMappings?: { containerID: number; hostID: number; size: number }[];
   /** Where the config came from (bundle directory), for state and messages. */
   bundle?: string;
+}
+
+/**
+ * Whether the container gets a cgroup of its own: when it has `resources` or a `cgroupsPath`
+ * (an OCI bundle always has them; `rootfsContainer()` and `embeddedDefault()` do not, and
+ * start without one).
+ */
+export function hasCgroup(c: Pick<Container, 'resources' | 'cgroupsPath'>): boolean {
+  return c.resources !== undefined || c.cgroupsPath !== undefined;
 }
 
 /**

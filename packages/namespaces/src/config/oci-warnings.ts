@@ -30,7 +30,7 @@ function present(value: unknown): boolean {
  * The fields of a valid spec that {@link fromOciSpec} accepts but the library does not apply
  * yet, so a CLI can warn before running: one `"<json path>: <why>"` line per field, e.g.
  * `process.rlimits: not applied yet`. Security-relevant ones (ambient capabilities, id
- * mappings, seccomp, noNewPrivileges, rlimits, cgroup resources) are included, and each
+ * mappings, seccomp, noNewPrivileges, rlimits) are included, and each
  * capability name fromOciSpec leaves out because this ns or the running kernel does not know
  * it (`process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`); an empty
  * list means everything present is honoured.
@@ -85,8 +85,6 @@ export function ociWarnings(spec: OciSpec): string[] {
   if (linux !== undefined) {
     if (present(linux.timeOffsets)) note('linux.timeOffsets');
     if (present(linux.devices)) note('linux.devices');
-    if (present(linux.cgroupsPath)) note('linux.cgroupsPath');
-    if (present(linux.resources)) note('linux.resources', 'cgroup limits are not applied yet');
     if (present(linux.seccomp)) note('linux.seccomp', 'no seccomp filter is installed yet');
     if (present(linux.mountLabel)) note('linux.mountLabel', lsmNote('selinux'));
     if (present(linux.intelRdt)) note('linux.intelRdt');

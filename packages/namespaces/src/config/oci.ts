@@ -8,6 +8,7 @@
  * unknown fields are accepted and kept (the spec's extensibility rule: "runtimes MUST ignore
  * unknown properties").
  */
+import type { LinuxResources } from '@ns/cgroups';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -353,6 +354,8 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (oci.linux?.readonlyPaths !== undefined) container.readonlyPaths = [...oci.linux.readonlyPaths];
   if (oci.linux?.rootfsPropagation !== undefined) container.rootfsPropagation = oci.linux.rootfsPropagation;
   if (oci.linux?.sysctl !== undefined) container.sysctl = { ...oci.linux.sysctl };
+  if (oci.linux?.resources !== undefined) container.resources = structuredClone(oci.linux.resources) as LinuxResources;
+  if (oci.linux?.cgroupsPath !== undefined) container.cgroupsPath = oci.linux.cgroupsPath;
   const idMap = (list: { containerID: number; hostID: number; size: number }[]) => list.map(({ containerID, hostID, size }) => ({ containerID, hostID, size }));
   if (oci.linux?.uidMappings !== undefined) container.uidMappings = idMap(oci.linux.uidMappings);
   if (oci.linux?.gidMappings !== undefined) container.gidMappings = idMap(oci.linux.gidMappings);

@@ -1,6 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { DEFAULT_CAPABILITIES, parseCapability } from '@ns/capabilities';
+import { CgroupError, resolveCgroupPath, validateResources } from '@ns/cgroups';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import { UNKNOWN_CAPABILITY_WARNING, knownCapabilities } from './capabilities.js';
 import { CAPABILITY_SETS, CONTAINER_ID_RULE, NAMESPACE_TYPES, isContainerId, ownsNamespace, type Container, type NamespaceType } from './container.js';
@@ -48,6 +49,27 @@ function show(v: unknown): string {
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
   } catch {
     return Object.prototype.toString.call(v);
+  }
+}
+
+/**
+ * `resources` and `cgroupsPath` as @ns/cgroups reads them (shapes, units, values; a path that
+ * stays inside its parent), before anything is made. Whether the host can honour them is
+ * known only when the cgroup is made (at the start's `cgroup` sync step).
+ * @throws NsError `ERR_NS_CONFIG` naming the JSON path (`linux.resources.memory.limit`).
+ */
+function checkCgroup(c: Container): void {
+  if (c.cgroupsPath !== undefined && (typeof c.cgroupsPath !== 'string' || c.cgroupsPath === '')) {
+    throw configError(`cgroupsPath: expected a cgroup path, got ${show(c.cgroupsPath)}`, 'cgroupsPath');
+  }
+  if (c.resources === undefined && c.cgroupsPath === undefined) return;
+  try {
+    if (c.resources !== undefined) validateResources(c.resources);
+    resolveCgroupPath(c.cgroupsPath, { id: c.id });
+  } catch (err) {
+    if (!(err instanceof CgroupError)) throw err;
+    const path = err.jsonPath ?? err.path;
+    throw new NsError(err.code, err.message, { cause: err, ...(path === undefined ? {} : { path }) });
   }
 }
 
@@ -365,6 +387,7 @@ export function validateContainer(input: Container): Container {
   if (c.umask !== undefined && (!Number.isInteger(c.umask) || c.umask < 0 || c.umask > 0o777)) {
     throw configError(`umask: expected an integer 0..0o777, got ${show(c.umask)}`, 'umask');
   }
+  checkCgroup(c);
 
   if (c.rootfs !== null) {
     if (typeof c.rootfs !== 'string' || c.rootfs === '') throw configError('rootfs: expected a directory path', 'rootfs');

@@ -1,4 +1,5 @@
 import { chmodSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { asNsError, openContainerCgroup } from './cgroup.js';
 import { join } from 'node:path';
 import { ErrorCode, NsError, native } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
@@ -196,6 +197,9 @@ function pidNamespace(pid: number): string | null {
  */
 export function containerPids(state: ContainerState): number[] {
   if (!isAlive(state)) return [];
+  // With a cgroup of its own, that is where its processes are (as runc ps reads it).
+  const cg = openContainerCgroup(state.config);
+  if (cg) return cg.pids({ recursive: true }).sort((a, b) => a - b);
   const ns = pidNamespace(state.pid);
   // Only a pid namespace that really differs from ours is the container's: never widen a
   // signal to every process that merely shares the host's (a stale or forged state file).
@@ -274,9 +278,11 @@ export function killContainer(store: StateStore, id: string, signal: NodeJS.Sign
 
 /**
  * Remove a container's state, as `runc delete`: a running container is refused unless
- * `force` (a created one, which never ran its program, is taken down either way), which SIGKILLs every process in it and waits (up to `timeoutMs`, default 5000)
- * for the init to be gone. Nothing stays mounted: every mount lived in the container's own
- * mount namespace.
+ * `force` (a created one, which never ran its program, is taken down either way), which
+ * SIGKILLs every process in it and waits (up to `timeoutMs`, default 5000) for the init to be
+ * gone. Its cgroup is removed (anything left in it killed first), also when the process that
+ * started it is gone. Nothing stays mounted: every mount lived in the container's own mount
+ * namespace.
  *
  * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` for a running
  *   container without `force`, or when it does not die in time.
@@ -291,11 +297,21 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
       if (!options.force && status !== 'created') {
         throw new NsError(ErrorCode.STATE, `cannot delete container ${id} that is ${status} (stop it first, or use --force)`);
       }
+      openContainerCgroup(state.config)?.thaw(); // a frozen process cannot die
       killContainer(store, id, 'SIGKILL', { all: true });
       const deadline = Date.now() + (options.timeoutMs ?? 5000);
       while (isAlive(state)) {
         if (Date.now() > deadline) throw new NsError(ErrorCode.STATE, `container ${id} did not stop after SIGKILL`);
         await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    // Its cgroup goes too: whatever is left in it is killed first (cgroup.kill where present).
+    const cg = openContainerCgroup(state.config);
+    if (cg) {
+      try {
+        await cg.destroy(options.timeoutMs ?? 5000);
+      } catch (err) {
+        throw asNsError(err);
       }
     }
     store.remove(id);

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { openContainerCgroup } from './cgroup.js';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Lockfile from 'proper-lockfile';
@@ -8,8 +9,11 @@ import { CONTAINER_ID, CONTAINER_ID_RULE, isContainerId, type Container } from '
 /** OCI runtime-spec version of the state we write. */
 export const OCI_VERSION = '1.2.0';
 
-/** OCI `status` (runtime.md "State"): `creating` only while `ns` sets the container up. */
-export type ContainerStatus = 'creating' | 'created' | 'running' | 'stopped';
+/**
+ * OCI `status` (runtime.md "State"): `creating` only while `ns` sets the container up;
+ * `paused` (as runc) while its cgroup is frozen (`ns pause`).
+ */
+export type ContainerStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 /**
  * What is kept for one container, in `<root>/<id>/state.json`: the OCI state fields
@@ -85,7 +89,18 @@ export function currentStatus(state: ContainerState): ContainerStatus {
     return state.creator && !isAlive(state.creator) ? 'stopped' : 'creating';
   }
   if (state.status === 'stopped' || !isAlive(state)) return 'stopped';
-  return state.status;
+  if (state.status === 'running' && frozen(state)) return 'paused';
+  return state.status === 'paused' ? 'running' : state.status;
+}
+
+/** Whether the container's cgroup is frozen (FROZEN or FREEZING); false without one. */
+function frozen(state: ContainerState): boolean {
+  try {
+    const s = openContainerCgroup(state.config)?.freezerState();
+    return s === 'FROZEN' || s === 'FREEZING';
+  } catch {
+    return false;
+  }
 }
 
 /** The OCI state document (runtime.md "State") with the live status, as `ns state` prints it. */

@@ -4,6 +4,9 @@
  */
 import { posix } from 'node:path';
 import { MS } from '@ns/syscalls';
+
+/** S_IFCHR of stat(2): a character device. */
+const S_IFCHR = 0o020000;
 import type { MountConfig } from '../config/container.js';
 import { parseMountOptions } from '../config/mountopts.js';
 import { STAGE, type RootfsPlanner } from './rootfs.js';
@@ -38,16 +41,22 @@ export function ownDevTmpfs(mounts: readonly MountConfig[]): boolean {
 }
 
 /**
- * Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices). The host's nodes
- * are bind-mounted (each its own mount, not nodev) onto a nodev tmpfs: with no devices
- * cgroup yet, a node the container makes itself with CAP_MKNOD stays unusable. In a user
- * namespace mknod(2) is refused anyway (runc's rootless mode binds them the same way).
+ * Device nodes and /dev symlinks on a tmpfs /dev (runc's default devices, mode 0666, owned by
+ * root). With a devices cgroup in force (`mknod`), they are made with mknod(2), as runc
+ * does: the cgroup decides what opens. Without one, the host's nodes are bind-mounted (each
+ * its own mount, not nodev) onto a nodev tmpfs, so a node the container makes itself with
+ * CAP_MKNOD stays unusable; in a user namespace mknod(2) is refused anyway (runc's rootless
+ * mode binds them the same way).
  */
-export function deviceSteps(planner: RootfsPlanner): void {
+export function deviceSteps(planner: RootfsPlanner, mknod = false): void {
   // /dev itself is resolved inside the rootfs; below it is the tmpfs this plan mounts.
   const dev = planner.resolve('/dev');
   for (const d of DEVICES) {
     const path = planner.staged(`${dev}/${d.name}`);
+    if (mknod) {
+      planner.mknod(path, S_IFCHR | 0o666, d.major, d.minor);
+      continue;
+    }
     planner.touch(path, 0o666);
     planner.mountAt(path, `${STAGE.oldRoot}/dev/${d.name}`, null, MS.BIND, null);
   }

@@ -6,14 +6,14 @@
  * host.ts and hostreads.ts.
  */
 import { MS, type Plan, type Step } from '@ns/syscalls';
-import { ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
+import { hasCgroup, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
 import { DEFAULT_MOUNTS } from '../config/defaults.js';
 import type { IdMapping } from '../config/idmap.js';
 import { parsePropagation } from '../config/mountopts.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
 import { HostReads } from './hostreads.js';
-import { joinSteps, namespacePlan } from './namespaces.js';
+import { CGROUP_SYNC, joinSteps, namespacePlan } from './namespaces.js';
 import { processSteps, stdioSteps } from './process.js';
 import { RootfsPlanner, STAGE, maskSteps } from './rootfs.js';
 import type { ResolvedUser } from './user.js';
@@ -85,7 +85,9 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   const own = (type: NamespaceType) => ownsNamespace(container, type);
   const userns = own('user');
   const namespaces = namespacePlan(container, { uidMappings, gidMappings });
-  const steps: Step[] = [...namespaces.head];
+  const steps: Step[] = [];
+  if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC });
+  steps.push(...namespaces.head);
 
   const stdioAt = steps.length;
   steps.push(...stdioSteps(io));
@@ -108,14 +110,16 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   steps.push({ op: 'chdir', path: '/' });
 
   // The new root, built under /newroot: every step there follows no symlink (rootfs.ts).
-  const planner = new RootfsPlanner(container.rootfs, reads, { userns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings });
+  // A cgroup of its own (and no user namespace) puts a devices cgroup in force (cgroup.ts).
+  const devicesCgroup = hasCgroup(container) && !userns;
+  const planner = new RootfsPlanner(container.rootfs, reads, { userns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup });
   const rootFlags = planner.root(container.rootfs);
   if (container.rootfs === null) planner.hostSandbox();
   const mounts = container.mounts ?? DEFAULT_MOUNTS;
   mounts.forEach((m, i) => planner.mount(m, i));
   // Devices and the console only on a /dev of our own: never into a host directory bound there.
   const devTmpfs = ownDevTmpfs(mounts);
-  if (devTmpfs) deviceSteps(planner);
+  if (devTmpfs) deviceSteps(planner, devicesCgroup);
   if (io.console && devTmpfs) consoleSteps(planner, io.console.path);
   // The working directory is created when missing, as runc does.
   planner.ensureDir(planner.resolve(container.cwd));

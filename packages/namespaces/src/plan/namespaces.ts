@@ -22,6 +22,16 @@ export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
 /** The name of the sync step at which the parent writes uid_map and gid_map. */
 export const IDMAP_SYNC = 'idmap';
 
+/**
+ * The name of the sync step at which the parent makes the container's cgroup and puts the
+ * waiting process in it: the plan's first step, so that everything the container does,
+ * set-up included, is accounted and limited there (and CLONE_NEWCGROUP comes after it).
+ */
+export const CGROUP_SYNC = 'cgroup';
+
+/** The name of the sync step at which a process started in a running container joins its cgroup. */
+export const CGROUP_JOIN_SYNC = 'cgroup-join';
+
 /** prctl(PR_SET_DUMPABLE, on): whether the process's /proc files are its own user's. */
 function dumpable(on: 0 | 1): Step {
   return { op: 'prctl', option: PR.SET_DUMPABLE, arg2: on, arg3: 0, arg4: 0, arg5: 0 };

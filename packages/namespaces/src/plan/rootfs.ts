@@ -29,6 +29,13 @@ export interface MountEnv {
   ownCgroup: boolean;
   /** The user namespace's gid mappings (devpts `gid=` must be mapped). */
   gidMappings: readonly IdMapping[];
+  /**
+   * A devices cgroup is in force (the container has a cgroup of its own and no user
+   * namespace): device nodes are made with mknod and nothing needs `nodev`, as with runc.
+   * Without one, `nodev` on the rootfs, volumes and /dev keeps a node a container makes from
+   * opening the host's devices, and the default nodes are the host's, bound in.
+   */
+  devicesCgroup?: boolean;
 }
 
 /** mount(2) onto a path under the new root, following no symlink on the way. */
@@ -65,6 +72,11 @@ export class RootfsPlanner {
   /** An empty file at `path` (a staged path) to bind a file onto. */
   touch(path: string, mode: number): void {
     this.steps.push({ op: 'touch', path, mode, nofollow: true });
+  }
+
+  /** mknod(2) a node at `path` (a staged path): `mode` with its file type (S_IFCHR | 0o666). */
+  mknod(path: string, mode: number, major: number, minor: number): void {
+    this.steps.push({ op: 'mknod', path, mode, major, minor, nofollow: true });
   }
 
   /** symlink(2) `target` at `path` (a staged path). */
@@ -146,8 +158,8 @@ export class RootfsPlanner {
       return flags;
     }
     this.mountAt(STAGE.newRoot, STAGE.oldRoot + rootfs, null, MS.BIND | MS.REC, null);
-    // nodev: with no devices cgroup yet, a node made in the rootfs must not open a host device.
-    this.mountAt(STAGE.newRoot, null, null, MS.BIND | MS.REMOUNT | MS.NODEV, null, true);
+    // nodev: with no devices cgroup, a node made in the rootfs must not open a host device.
+    if (!this.env.devicesCgroup) this.mountAt(STAGE.newRoot, null, null, MS.BIND | MS.REMOUNT | MS.NODEV, null, true);
     return 0;
   }
 
@@ -169,9 +181,9 @@ export class RootfsPlanner {
       }
       this.ensureTarget(dest, this.reads.kind(real, true) !== 'dir');
       this.mountAt(target, real === '/' ? STAGE.oldRoot : STAGE.oldRoot + real, null, MS.BIND | (opts.recursive ? MS.REC : 0), null);
-      // nodev unless asked (`dev`): with no devices cgroup yet, a device node in a volume must
-      // not open the host's devices.
-      const flags = opts.flags | (opts.cleared & MS.NODEV ? 0 : MS.NODEV);
+      // nodev unless asked (`dev`) or a devices cgroup is in force: a device node in a volume
+      // must not open the host's devices.
+      const flags = opts.flags | (opts.cleared & MS.NODEV || this.env.devicesCgroup ? 0 : MS.NODEV);
       this.mountAt(target, null, null, MS.BIND | MS.REMOUNT | flags, null, true);
     } else {
       this.ensureDir(dest);
@@ -203,7 +215,7 @@ export class RootfsPlanner {
           .filter((o) => !o.startsWith('gid=') || mapToHost(Number(o.slice(4)), gidMappings) !== null)
           .join(',') || null;
       }
-      const devTmpfs = dest === '/dev' && fstype === 'tmpfs';
+      const devTmpfs = dest === '/dev' && fstype === 'tmpfs' && !this.env.devicesCgroup;
       this.mountAt(target, source, fstype, opts.flags | (devTmpfs ? MS.NODEV : 0), data);
     }
     if (opts.propagation) this.mountAt(target, null, null, opts.propagation, null);

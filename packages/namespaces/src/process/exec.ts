@@ -1,4 +1,5 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
+import type { Cgroup } from '@ns/cgroups';
 import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
@@ -7,8 +8,10 @@ import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
 import type { IdMaps, PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
-import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber } from './process.js';
+import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
 import { syncHandler } from './sync.js';
+// The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
+import '../container/cgroup.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
 export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
@@ -72,6 +75,8 @@ interface Prepared {
   killSignal: number;
   /** Registered by sync handlers: undo their work when the start fails after them (newest last). */
   cleanups: (() => void)[];
+  /** Registered by sync handlers for the process handle: work after its exit, its cgroup. */
+  extras: { exitHooks: ExitHook[]; cgroup?: Cgroup };
 }
 
 /**
@@ -143,13 +148,22 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     }
     // The parent's part of each sync step, by its name (sync.ts).
     const cleanups: (() => void)[] = [];
+    const extras: Prepared['extras'] = { exitHooks: [] };
     const { container, plan, user, idMaps } = planned;
-    const onFailure = (cleanup: () => void) => void cleanups.push(cleanup);
+    const context = {
+      container,
+      plan,
+      user,
+      idMaps,
+      onFailure: (cleanup: () => void) => void cleanups.push(cleanup),
+      onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
+      setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
+    };
     const spawnOptions: SpawnOptions = {
-      onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, container, plan, user, idMaps, onFailure }),
+      onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, ...context }),
       ...(options.setupTimeout !== undefined ? { setupTimeout: options.setupTimeout } : {}),
     };
-    return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups };
+    return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups, extras };
   } catch (err) {
     closeAll(childFds);
     closeAll(parentFds);
@@ -176,7 +190,7 @@ function complete(p: Prepared, child: Child, options: ExecOptions): ContainerPro
   // The pty slave stays open here until the process exits (see ptyStreams).
   closeAll(p.childFds.filter((fd) => fd !== pty?.slave));
   if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);
-  const proc = new ContainerProcess(p.planned.id, child);
+  const proc = new ContainerProcess(p.planned.id, child, p.extras);
   if (options.detached || options.startFifo) proc.unref();
   if (pty) {
     const streams = ptyStreams(pty.master, pty.slave);

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls';
-import type { NamespaceType } from '../config/container.js';
+import { hasCgroup, type NamespaceType } from '../config/container.js';
+import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
 import { processSteps, stdioSteps } from '../plan/index.js';
@@ -159,7 +160,9 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       const userns = config.namespaces.some((ns) => ns.type === 'user');
       const idMaps = userns ? { uidMappings: config.uidMappings ?? [], gidMappings: config.gidMappings ?? [] } : undefined;
       const tail = processSteps(c, io, idMaps);
-      const steps = execInSteps(joins, stdioSteps(io), tail.steps);
+      // A container with a cgroup of its own: the new process joins it first (as runc exec).
+      const cgroup: Step[] = hasCgroup(config) ? [{ op: 'sync', name: CGROUP_JOIN_SYNC }] : [];
+      const steps = [...cgroup, ...execInSteps(joins, stdioSteps(io), tail.steps)];
       const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
       return { id: state.id, container: c, plan, user: tail.user, args: c.args, idMaps };
       },

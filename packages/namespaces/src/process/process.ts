@@ -5,6 +5,8 @@ import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, NsError, native, type Child, type ExitStatus } from '@ns/syscalls';
+import type { Cgroup, CgroupStats, LinuxResources } from '@ns/cgroups';
+import { asNsError } from '../container/cgroup.js';
 
 // Stream modules are loaded when a process first needs a pipe or a pty: a container with
 // inherited stdio (`ns run`) never does, and loading them is a few ms of a short CLI's life.
@@ -19,7 +21,20 @@ export interface ContainerExit {
   exitCode: number | null;
   /** Signal name (`SIGKILL`) when the process was killed by a signal. */
   signal: NodeJS.Signals | null;
+  /**
+   * With a cgroup of its own (`resources`): whether the kernel's OOM killer killed a process
+   * of the container (memory.events `oom_kill`, v1 memory.oom_control), read before the
+   * cgroup was removed.
+   */
+  oomKilled?: boolean;
 }
+
+/**
+ * Work done once a container's process has exited, before `'exit'` and wait(): the fields it
+ * returns go into the exit (its cgroup is read and removed this way). An error it throws is
+ * ignored.
+ */
+export type ExitHook = (exit: ContainerExit) => Partial<ContainerExit> | void | Promise<Partial<ContainerExit> | void>;
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -75,17 +90,32 @@ export class ContainerProcess extends EventEmitter {
   private openStreams = 0;
   private hasExited = false;
 
+  /**
+   * The container's cgroup, when it has one of its own (`resources` or `cgroupsPath`) and this
+   * handle started it: stats(), pause(), resume() and update() act on it.
+   */
+  readonly cgroup: Cgroup | null;
+
   /** @internal created by exec(). */
-  constructor(id: string, child: Child) {
+  constructor(id: string, child: Child, extras: { cgroup?: Cgroup | undefined; exitHooks?: readonly ExitHook[] } = {}) {
     super();
     this.id = id;
     this.child = child;
     this.pid = child.pid;
-    this.exitPromise = child.exited.then((status: ExitStatus) => {
+    this.cgroup = extras.cgroup ?? null;
+    const hooks = extras.exitHooks ?? [];
+    this.exitPromise = child.exited.then(async (status: ExitStatus) => {
       const exit: ContainerExit = {
         exitCode: status.exitCode,
         signal: status.signal === null ? null : signalName(status.signal),
       };
+      for (const hook of hooks) {
+        try {
+          Object.assign(exit, await hook(exit));
+        } catch {
+          // the exit is what the caller waits for: a hook's failure must not hide it
+        }
+      }
       this.exitCode = exit.exitCode;
       this.signalCode = exit.signal;
       this.hasExited = true;
@@ -116,6 +146,50 @@ export class ContainerProcess extends EventEmitter {
   /** Resolves as soon as the process has exited (the `'exit'` event), output may still be in flight. */
   exited(): Promise<ContainerExit> {
     return this.exitPromise;
+  }
+
+  /**
+   * The container cgroup's statistics now: memory (usage, peak, limit, OOM counts), cpu
+   * (usage, throttling) and pids (see @ns/cgroups readStats).
+   * @throws NsError `ERR_NS_STATE` when the container has no cgroup of its own.
+   */
+  stats(): CgroupStats {
+    return this.ownCgroup('stats').stats();
+  }
+
+  /**
+   * Freeze every process of the container (cgroup v1 freezer, v2 cgroup.freeze), resolving
+   * once they are frozen (`runc pause`).
+   * @throws NsError `ERR_NS_STATE` without a cgroup or a freezer; ETIMEDOUT-like
+   *   CgroupError when the cgroup does not freeze in time.
+   */
+  async pause(): Promise<void> {
+    await this.ownCgroup('pause').freeze();
+  }
+
+  /** Thaw what pause() froze (`runc resume`). @throws NsError `ERR_NS_STATE` without a cgroup. */
+  resume(): void {
+    this.ownCgroup('resume').thaw();
+  }
+
+  /**
+   * Change the container's limits while it runs (`runc update`): `resources` as OCI
+   * `linux.resources`, written over the current ones.
+   * @throws NsError `ERR_NS_STATE` without a cgroup; `ERR_NS_CONFIG` or an errno naming the
+   *   field and file the kernel refused.
+   */
+  update(resources: LinuxResources): void {
+    const cg = this.ownCgroup('update');
+    try {
+      cg.update(resources);
+    } catch (err) {
+      throw asNsError(err);
+    }
+  }
+
+  private ownCgroup(what: string): Cgroup {
+    if (!this.cgroup) throw new NsError(ErrorCode.STATE, `${what}: container ${this.id} has no cgroup of its own (give it resources)`);
+    return this.cgroup;
   }
 
   /**

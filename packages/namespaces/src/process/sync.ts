@@ -9,7 +9,9 @@
  * later step, a later handler, or spawn() itself (the child is killed and reaped by then), so
  * that e.g. a cgroup made for the process can be removed again.
  */
+import type { Cgroup } from '@ns/cgroups';
 import { NsError, type Plan, type SyncStep } from '@ns/syscalls';
+import type { ExitHook } from './process.js';
 import type { Container } from '../config/container.js';
 import type { IdMaps } from '../plan/index.js';
 import { IDMAP_SYNC } from '../plan/namespaces.js';
@@ -38,6 +40,14 @@ export interface SyncContext {
    * it throws is ignored: the start's own error is what the caller gets).
    */
   onFailure(cleanup: () => void): void;
+  /**
+   * Run `hook` once the started process has exited, before its handle's `'exit'` and wait():
+   * the fields it returns go into the exit (`oomKilled`). Runs in this process only: for a
+   * detached container whose starter is gone, `delete` does the same work.
+   */
+  onExit(hook: ExitHook): void;
+  /** Give the started process's handle the container's cgroup (stats, pause, resume, update). */
+  setCgroup(cgroup: Cgroup): void;
 }
 
 /** Does the parent's part of a sync step; throwing fails the start (the child is killed and reaped). */

@@ -1,0 +1,154 @@
+/**
+ * A container's cgroup: OCI `linux.resources` and `linux.cgroupsPath`, over @ns/cgroups.
+ * The plan's first step is a `cgroup` sync step (plan/namespaces.ts): there the parent makes
+ * the cgroup, writes its limits and device rules and puts the waiting ns-init in it, before
+ * the container does anything. It is removed when the container's process has exited (its
+ * handle reads whether the OOM killer struck first), by `delete`, or at once when the start
+ * fails. A process started in a running container (execIn) joins its cgroup the same way.
+ * Policy lives here; @ns/cgroups knows nothing of containers.
+ */
+import {
+  Cgroup,
+  CgroupError,
+  detectLayout,
+  resolveCgroupPath,
+  type CgroupLayout,
+  type CgroupStats,
+  type LinuxResources,
+} from '@ns/cgroups';
+import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
+import { hasCgroup, type Container } from '../config/container.js';
+import { CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
+import { registerSyncHandler } from '../process/sync.js';
+
+let layoutCache: CgroupLayout | undefined;
+
+/** The host's cgroup layout, read once (mount points do not move under a running runtime). */
+export function hostCgroupLayout(): CgroupLayout {
+  return (layoutCache ??= detectLayout());
+}
+
+/** Whether `resources` asks for any limit (anything besides device rules). */
+export function hasLimits(resources: LinuxResources | undefined): boolean {
+  if (!resources) return false;
+  return Object.entries(resources).some(([key, value]) => key !== 'devices' && value !== undefined && value !== null);
+}
+
+/** A CgroupError as the project's NsError (same code; the JSON path, else the file, as `path`). */
+export function asNsError(err: unknown): unknown {
+  if (!(err instanceof CgroupError)) return err;
+  const path = err.jsonPath ?? err.path;
+  return new NsError(err.code, err.message, { cause: err, ...(path === undefined ? {} : { path }) });
+}
+
+/**
+ * The cgroup path of a container config (`/ns/<id>` by default), or null when it has none.
+ * @throws NsError `ERR_NS_CONFIG` for a cgroupsPath that leaves its parent.
+ */
+export function containerCgroupPath(c: Pick<Container, 'id' | 'resources' | 'cgroupsPath'>): string | null {
+  if (!hasCgroup(c)) return null;
+  try {
+    return resolveCgroupPath(c.cgroupsPath, { id: c.id });
+  } catch (err) {
+    throw asNsError(err);
+  }
+}
+
+/**
+ * Make the container's cgroup and write its limits and device rules (runc's default allow
+ * list after the config's rules; on cgroup v2 as a BPF device program). Nothing is placed in
+ * it yet.
+ *
+ * Not root: a rootless container gets no cgroup when its config asks for no limit (as runc
+ * without delegation), and is refused when it does: a runtime never runs a container with less
+ * confinement than its config asks for.
+ *
+ * @returns the cgroup, or null when the container runs without one (rootless, no limits)
+ * @throws NsError `ERR_NS_CONFIG` naming the field the host cannot honour (a missing
+ *   controller, v2 keys on v1 ...) or a rootless config with limits; an errno code naming the
+ *   cgroup file the kernel refused; `ERR_NS_STATE` for a cgroup that exists with processes in
+ *   it. In every case nothing is left behind.
+ * @see OCI runtime-spec config-linux.md "Control groups", runtime.md "create"
+ */
+export function createContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'cgroupsPath'>): Cgroup | null {
+  const path = containerCgroupPath(c);
+  if (path === null) return null;
+  if ((process.geteuid?.() ?? 0) !== 0) {
+    if (!hasLimits(c.resources)) return null;
+    throw new NsError(
+      ErrorCode.CONFIG,
+      'linux.resources: limits need cgroups this user may write, and @ns gives rootless containers none yet (no cgroup v2 delegation): remove the limits or run as root',
+      { path: 'linux.resources' },
+    );
+  }
+  try {
+    return Cgroup.create(path, c.resources ?? {}, {
+      layout: hostCgroupLayout(),
+      attachDeviceFilter: (dir, filter) => attachDeviceFilter(dir, filter.program, filter.license),
+    });
+  } catch (err) {
+    throw asNsError(err);
+  }
+}
+
+/**
+ * The cgroup of a recorded container (to pause, update, list or kill it), or null when it
+ * has none or it is gone.
+ */
+export function openContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'cgroupsPath'>): Cgroup | null {
+  const path = containerCgroupPath(c);
+  if (path === null) return null;
+  try {
+    const cg = Cgroup.open(path, { layout: hostCgroupLayout() });
+    return cg.exists() ? cg : null;
+  } catch (err) {
+    throw asNsError(err);
+  }
+}
+
+/**
+ * The container is gone: read whether the OOM killer struck, kill what is left (a container
+ * without its own pid namespace may leave processes behind) and remove the cgroup. Never
+ * throws: a cgroup that cannot be removed is reported on `onError`.
+ */
+export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) => void = () => {}): Promise<{ oomKilled: boolean; stats?: CgroupStats }> {
+  let stats: CgroupStats | undefined;
+  try {
+    stats = cg.stats();
+  } catch (err) {
+    onError(asNsError(err));
+  }
+  try {
+    await cg.destroy();
+  } catch (err) {
+    onError(asNsError(err));
+  }
+  const oomKilled = (stats?.memory?.oomKills ?? 0) > 0;
+  return stats ? { oomKilled, stats } : { oomKilled };
+}
+
+// exec(): make the cgroup and put the waiting process in it; remove it if the start fails
+// later (the child is reaped by then: the cgroup is empty), or once the process has exited.
+registerSyncHandler(CGROUP_SYNC, (ctx) => {
+  const cg = createContainerCgroup(ctx.container);
+  if (!cg) return;
+  ctx.onFailure(() => cg.removeEmpty());
+  try {
+    cg.addProcess(ctx.pid);
+  } catch (err) {
+    throw asNsError(err);
+  }
+  ctx.setCgroup(cg);
+  ctx.onExit(async () => ({ oomKilled: (await finishContainerCgroup(cg)).oomKilled }));
+});
+
+// execIn(): the new process joins the running container's cgroup (as runc exec).
+registerSyncHandler(CGROUP_JOIN_SYNC, (ctx) => {
+  const cg = openContainerCgroup(ctx.container);
+  if (!cg) return; // rootless without limits: the container has none
+  try {
+    cg.addProcess(ctx.pid);
+  } catch (err) {
+    throw asNsError(err);
+  }
+});

@@ -1,0 +1,152 @@
+// linux.resources through exec() and the lifecycle (issue 10), for real: on this machine's
+// cgroup v1 (hybrid), and in a cgroup-v2-only VM by cgroup-v2-vm.int.test.ts, which runs this
+// same file there. Every container's cgroup lives under a parent of this file's own
+// (/ns-test-<pid>), removed at the end; nothing is written to the host's own cgroups.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Cgroup, allDirs, cgroupDirs, type LinuxResources } from '@ns/cgroups';
+import {
+  StateStore,
+  containerPids,
+  containerStats,
+  currentStatus,
+  deleteContainer,
+  exec,
+  execIn,
+  hostCgroupLayout,
+  pauseContainer,
+  resumeContainer,
+  rootfsContainer,
+  runContainer,
+  updateContainer,
+  type Container,
+} from '../src/index.js';
+import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
+
+const MiB = 1024 * 1024;
+const parent = `/ns-test-${process.pid}`;
+const layout = isRoot ? hostCgroupLayout() : undefined;
+const v2 = layout?.mode === 'unified';
+/** The controllers these tests need, wherever the host has them. */
+const ready = !!layout && ['memory', 'pids', 'cpu', 'cpuset'].every((c) => layout.controllers[c]);
+let n = 0;
+
+/** A busybox container with resources and a cgroup under this file's parent. */
+function limited(script: string, resources: LinuxResources, o: Partial<Container> = {}): Container {
+  const id = `cg${n++}`;
+  return rootfsContainer(ROOTFS, { id, args: ['/bin/sh', '-c', script], resources, cgroupsPath: `${parent}/${id}`, ...o });
+}
+
+/** The container's cgroup directories, in every hierarchy. */
+const dirsOf = (c: Container) => allDirs(cgroupDirs(layout!, c.cgroupsPath!));
+
+describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup ${v2 ? 'v2' : 'v1'})`, () => {
+  const before = hostMounts();
+  afterAll(async () => {
+    await Cgroup.open(parent, { layout: layout! })
+      .destroy()
+      .catch(() => undefined);
+    for (const dir of allDirs(cgroupDirs(layout!, parent))) expect(existsSync(dir), dir).toBe(false);
+    expect(hostMounts()).toEqual(before);
+  });
+
+  it('memory limit 32 MiB: a process allocating 64 MiB is OOM-killed, wait() says oomKilled, the cgroup is gone', async () => {
+    const c = limited('exec dd if=/dev/zero of=/dev/null bs=64M count=1', { memory: { limit: 32 * MiB, swap: 32 * MiB } });
+    const r = await run(c);
+    expect(r).toMatchObject({ exitCode: null, signal: 'SIGKILL', oomKilled: true });
+    for (const dir of dirsOf(c)) expect(existsSync(dir), dir).toBe(false);
+  });
+
+  it('a container within its limits exits with oomKilled false', async () => {
+    expect(await run(limited('exit 3', { memory: { limit: 64 * MiB } }))).toMatchObject({ exitCode: 3, oomKilled: false });
+  });
+
+  it('pids.limit 16 stops a fork loop at 16', async () => {
+    // Each fork's number first: the shell (one of the 16) stops at the fork the limit refuses.
+    const r = await run(limited('i=0; while [ $i -lt 40 ]; do echo $i; sleep 30 & i=$((i+1)); done', { pids: { limit: 16 } }));
+    expect(r.stderr).toMatch(/can't fork/);
+    expect(Number(r.stdout.trim().split('\n').at(-1))).toBe(15);
+  });
+
+  it('cpu quota of half a core keeps a busy loop well under one core (stats on the handle)', async () => {
+    const p = exec(limited('while :; do :; done', { cpu: { quota: 50_000, period: 100_000 } }), { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = process.hrtime.bigint();
+      const u0 = p.stats().cpu!.usageNs;
+      await new Promise((r) => setTimeout(r, 1000));
+      const ratio = (p.stats().cpu!.usageNs - u0) / Number(process.hrtime.bigint() - t0);
+      expect(ratio).toBeGreaterThan(0.05);
+      expect(ratio).toBeLessThan(0.8);
+    } finally {
+      p.kill('SIGKILL');
+      await p.wait();
+    }
+  });
+
+  it('cpuset pins the container to one CPU', async () => {
+    const r = await run(limited('grep Cpus_allowed_list /proc/self/status', { cpu: { cpus: '0' } }));
+    expect(r.stdout).toMatch(/^Cpus_allowed_list:\s+0$/m);
+  });
+
+  it('devices: the defaults are made with mknod and open; a host device the rules do not allow does not', async () => {
+    // /dev/kmsg bound in with `dev` (no nodev): only the devices cgroup stands in the way.
+    const c = limited(
+      'echo x > /dev/null && echo null-ok; grep -c " /dev/null " /proc/self/mountinfo; head -c 1 /kmsg >/dev/null 2>&1 && echo kmsg-opened || echo kmsg-denied',
+      {},
+    );
+    c.mounts = [...(c.mounts ?? []), { destination: '/kmsg', type: 'bind', source: '/dev/kmsg', options: ['bind', 'dev'] }];
+    const r = await run(c);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(['null-ok', '0', 'kmsg-denied']);
+  });
+
+  it('pause, resume, update, stats, ps and delete through the store; delete removes the cgroup', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-cg-store-'));
+    const store = new StateStore(dir);
+    const c = limited('sleep 60 & sleep 60; true', { pids: { limit: 32 } });
+    try {
+      const { state } = runContainer(c, { store, stdio: 'ignore', detached: true });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(containerPids(state)).toHaveLength(3); // sh and two sleeps, from the cgroup
+      await pauseContainer(store, c.id);
+      expect(currentStatus(store.read(c.id))).toBe('paused');
+      resumeContainer(store, c.id);
+      expect(currentStatus(store.read(c.id))).toBe('running');
+      updateContainer(store, c.id, { pids: { limit: 8 } });
+      expect(containerStats(store, c.id).pids).toMatchObject({ limit: 8, current: 3 });
+      // A process started in it joins its cgroup (as runc exec).
+      const joined = execIn(store.read(c.id), { args: ['cat', '/proc/self/cgroup'] }, { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      joined.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await joined.wait();
+      // No cgroup namespace in rootfsContainer(): the full path.
+      expect(out).toMatch(new RegExp(v2 ? `^0::${c.cgroupsPath}$` : `:pids:${c.cgroupsPath}$`, 'm'));
+      expect(containerStats(store, c.id).pids!.current).toBe(3);
+      await deleteContainer(store, c.id, { force: true });
+      for (const d of dirsOf(c)) expect(existsSync(d), d).toBe(false);
+    } finally {
+      await deleteContainer(store, c.id, { force: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bad input fails before the process runs, naming the field, and leaves no cgroup', () => {
+    const cpus = limited('true', { cpu: { cpus: '99' } });
+    expect(() => exec(cpus, { stdio: 'ignore' })).toThrow(/linux\.resources\.cpu\.cpus/);
+    for (const d of dirsOf(cpus)) expect(existsSync(d), d).toBe(false);
+    expect(() => exec(limited('true', { memory: { limit: -5 } }), { stdio: 'ignore' })).toThrow(/linux\.resources\.memory\.limit/);
+    expect(() => exec(rootfsContainer(ROOTFS, { id: 'esc', args: ['true'], resources: {}, cgroupsPath: 'a/../../x' }), { stdio: 'ignore' })).toThrow(
+      /cgroupsPath/,
+    );
+    expect(() => exec(limited('true', { unified: { 'memory.nope': '1' } }), { stdio: 'ignore' })).toThrow(/unified/);
+  });
+
+  it('a failed start removes the cgroup it made', () => {
+    const c = limited('true', { pids: { limit: 8 } });
+    c.args = ['/no/such/program'];
+    expect(() => exec(c, { stdio: 'ignore' })).toThrow(/ENOENT/);
+    for (const d of dirsOf(c)) expect(existsSync(d), d).toBe(false);
+  });
+});
