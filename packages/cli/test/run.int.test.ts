@@ -283,14 +283,18 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
       expect(r.stdout).toBe('alice\nns-test\n/bin/busybox\n');
     });
 
-    it('ns spec + ns run --bundle runs the config.json, warning about fields not applied', async () => {
+    it('ns spec + ns run --bundle runs the config.json, with a cgroup of its own (linux.resources)', async () => {
       const bundle = mkdtempSync(join(tmp, 'bundle-'));
-      const spec = await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal', '--', '/bin/sh', '-c', 'echo $$; hostname']);
+      const spec = await ns(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal', '--', '/bin/sh', '-c', 'echo $$; hostname; cat /proc/self/cgroup']);
       expect(spec.code).toBe(0);
-      const r = await ns(['run', '--bundle', bundle]);
+      const r = await ns(['run', '--bundle', bundle, 'spec1']);
       expect(r.code).toBe(0);
-      expect(r.stdout).toBe('1\nns\n');
-      expect(r.stderr).toMatch(/^ns: warning: /m);
+      expect(r.stdout).toMatch(/^1\nns\n/);
+      // runc spec's config.json has linux.resources (deny every device, then the defaults): its
+      // cgroup /ns/spec1, seen from inside its own cgroup namespace as the root.
+      expect(r.stdout).toMatch(/^\d+:devices:\/$/m);
+      expect(r.stderr).not.toMatch(/linux\.resources/);
+      expect(existsSync('/sys/fs/cgroup/devices/ns/spec1')).toBe(false); // removed at exit
       // And from the bundle as working directory, with a command and id of our own.
       const cwd = await ns(['run', 'bundled', '--', '/bin/sh', '-c', 'exit 9'], { cwd: bundle });
       expect(cwd.code).toBe(9);

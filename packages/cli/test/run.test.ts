@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -104,10 +104,16 @@ describe('buildContainer: sources', () => {
     expect(build({ id: 'box' }, dir).rootfs).toBeNull();
   });
 
-  it('reports OCI fields not applied yet as warnings', () => {
+  it('reports OCI fields not applied yet as warnings, and applies linux.resources', () => {
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown>; linux?: Record<string, unknown> };
+    config.process.consoleSize = { height: 25, width: 80 };
+    config.linux = { ...config.linux, resources: { pids: { limit: 16 } } };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
     const warnings: string[] = [];
-    buildContainer({ bundle }, dir, { warnings });
-    expect(warnings).toContain('linux.resources: cgroup limits are not applied yet');
+    const c = buildContainer({ bundle }, dir, { warnings });
+    expect(warnings).toContain('process.consoleSize: not applied yet');
+    expect(warnings.filter((w) => w.startsWith('linux.resources'))).toEqual([]);
+    expect(c.resources).toEqual({ pids: { limit: 16 } });
   });
 
   it('fails for a bundle without config.json', () => {
