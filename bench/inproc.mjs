@@ -118,6 +118,32 @@ const tasks = {
     return { block, total, eld: eldSummary(h, 1), floor: floor ? floorRuns : null, floorHelper: floorHelper ? helperRuns : null };
   },
 
+  /**
+   * What a cgroup of its own costs a start: the same container with and without memory, pids
+   * and cpu limits (`resources`), alternating, so that both see the same machine.
+   */
+  async cgroupCost({ n, warmup = 10, resources, cgroupsPath }) {
+    const plainC = container();
+    const limitedC = { ...container(), resources, cgroupsPath };
+    const once = async (c) => {
+      const t0 = now();
+      const p = ns.exec(c, { stdio: 'inherit' });
+      check(await p.wait(), 'container');
+      return now() - t0;
+    };
+    for (let k = 0; k < warmup; k++) {
+      await once(plainC);
+      await once(limitedC);
+    }
+    const plain = [];
+    const limited = [];
+    for (let k = 0; k < n; k++) {
+      plain.push(await once(plainC));
+      limited.push(await once(limitedC));
+    }
+    return { plain, limited };
+  },
+
   /** Containers/s with `conc` in flight, for each level. */
   async throughput({ levels, perLevel, warmup = 20, floor = null, processes = 2 }) {
     for (let k = 0; k < warmup; k++) await startOnce('inherit');

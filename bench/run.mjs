@@ -291,7 +291,10 @@ function peakRss(argv, n) {
 
 // ---- references: OCI bundles for runc / crun -----------------------------------------------------
 
-function makeBundle(dir, rootfs, args) {
+/** The limits of the cgroup rows (OCI linux.resources): 256 MiB, 1024 pids, one core. */
+const BENCH_LIMITS = { memory: { limit: 256 * 1024 * 1024 }, pids: { limit: 1024 }, cpu: { quota: 100_000, period: 100_000 } };
+
+function makeBundle(dir, rootfs, args, extra = {}) {
   mkdirSync(dir, { recursive: true });
   sh('runc', ['spec', '--bundle', dir]);
   const file = join(dir, 'config.json');
@@ -302,7 +305,8 @@ function makeBundle(dir, rootfs, args) {
   c.hostname = 'ns';
   // An absolute cgroup path of its own: never a child of the cgroup this machine's own
   // processes live in (runc would nest a relative path under ours). Removed on delete.
-  c.linux.cgroupsPath = `/nsbench-${process.pid}-${args[0].split('/').pop()}`;
+  c.linux.cgroupsPath = `/nsbench-${process.pid}-${extra.name ?? args[0].split('/').pop()}`;
+  if (extra.resources) c.linux.resources = { ...c.linux.resources, ...extra.resources };
   writeFileSync(file, JSON.stringify(c, null, 2));
   return dir;
 }
@@ -416,6 +420,13 @@ async function main() {
   const seqAsync = inproc({ task: 'seq', rootfs, n: N.seq, warmup: N.warmup, async: true });
   add({ id: 'lib.start.async', section: 'in-process start + wait', label: 'library execAsync() + wait()', kind: 'ns', samples: seqAsync.total, floorId: 'floor.loop' });
   add({ id: 'lib.block.async', section: 'in-process: synchronous part', label: 'library execAsync() call (event loop blocked)', kind: 'ns', samples: seqAsync.block, floorId: 'floor.exec' });
+
+  // A cgroup of its own (issue 10): the same container with memory, pids and cpu limits,
+  // alternating with the plain one; the difference is the cgroup's create + remove.
+  log(`library: ${N.seq} starts with and without a cgroup (memory + pids + cpu limits), alternating`);
+  const cg = inproc({ task: 'cgroupCost', rootfs, n: N.seq, warmup: N.warmup, resources: BENCH_LIMITS, cgroupsPath: `/nsbench-${process.pid}-lib` });
+  add({ id: 'lib.start.cg.plain', section: 'in-process start + wait', label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: cg.plain, floorId: 'floor.loop' });
+  add({ id: 'lib.start.cg', section: 'in-process start + wait', label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: cg.limited, floorId: 'floor.loop' });
 
   // Node's own spawn of a plain process, for scale (uv_spawn also blocks until execve).
   log(`child_process.spawn('/bin/true'): ${N.cp} runs`);
@@ -531,6 +542,10 @@ async function main() {
     makeBundle(join(tmp, 'bundle-sleep'), rootfs, ['/bin/sleep', '3600']);
     cleanups.push(() => removeLeftoverCgroups());
     cmds.push({ id: 'proc.runc.run', label: 'runc run', kind: 'ref', argv: ['runc', '--root', runcRoot, 'run', '-b', b, `nsbench-${process.pid}-r`], floorId: 'proc.floor.once' });
+    // The same bundle with memory + pids + cpu limits, for runc and for ns (each its own cgroup).
+    const limitsFor = (name) => makeBundle(join(tmp, `bundle-limits-${name}`), rootfs, ['/bin/true'], { name: `limits-${name}`, resources: BENCH_LIMITS });
+    cmds.push({ id: 'proc.runc.run.limits', label: 'runc run, memory+pids+cpu limits', kind: 'ref', argv: ['runc', '--root', runcRoot, 'run', '-b', limitsFor('runc'), `nsbench-${process.pid}-rl`], floorId: 'proc.runc.run' });
+    cmds.push({ id: 'proc.ns.run.limits', label: 'ns run --bundle, memory+pids+cpu limits', kind: 'ns', argv: [NODE, CLI, 'run', '--bundle', limitsFor('ns'), `nsbench-${process.pid}-nl`], floorId: 'proc.runc.run.limits' });
     if (which('crun')) {
       cmds.push({ id: 'proc.crun.run', label: 'crun run', kind: 'ref', argv: ['crun', '--root', crunRoot, 'run', '-b', b, `nsbench-${process.pid}-c`], floorId: 'proc.floor.once' });
     } else note('crun not found: skipped (bench --install)');
@@ -763,6 +778,17 @@ function targets(r) {
     detail: lib && fl
       ? `${fmt(lib.summary.median)} ms vs ${fmt(fl.summary.median)} ms${flh ? `; ${fmt(lib.summary.median / flh.summary.median)}× the floor doing @ns's extra work (bound devices, one sealed helper exec: ${fmt(flh.summary.median)} ms)` : ''}`
       : 'floor missing',
+  });
+  const cgPlain = m('lib.start.cg.plain');
+  const cgLimited = m('lib.start.cg');
+  out.push({
+    id: 'cgroup',
+    target: 'a cgroup with memory+pids+cpu limits adds ≤ 0.5 ms to a start (median start + wait, alternating, in-process)',
+    value: cgPlain && cgLimited ? cgLimited.summary.median - cgPlain.summary.median : null,
+    unit: 'ms',
+    limit: 0.5,
+    met: cgPlain && cgLimited ? cgLimited.summary.median - cgPlain.summary.median <= 0.5 : null,
+    detail: cgPlain && cgLimited ? `${fmt(cgLimited.summary.median)} ms vs ${fmt(cgPlain.summary.median)} ms` : 'not measured',
   });
   const best = r.throughput?.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   out.push({

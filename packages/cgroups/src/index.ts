@@ -87,7 +87,7 @@ export {
   type DeviceFilter,
 } from './bpf.js';
 export { planResources, type CgroupPlan, type PlanOptions } from './plan.js';
-export { parseKeyValues, parseLimit, readStats, type CgroupStats, type CpuStats, type MemoryStats, type PidsStats } from './stats.js';
+export { parseKeyValues, parseLimit, readOomKills, readStats, type CgroupStats, type CpuStats, type MemoryStats, type PidsStats } from './stats.js';
 export { freeze, freezerState, killAll, listPids, thaw, waitEmpty, type CgroupHandle, type FreezerState } from './lifecycle.js';
 export { hostSys, parsePids, type CgroupSys } from './sys.js';
 export { Cgroup, type CgroupOptions } from './manager.js';

@@ -11,7 +11,7 @@ import { detectLayout, processCgroupDirs, type CgroupLayout } from './layout.js'
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
-import { readStats, type CgroupStats } from './stats.js';
+import { readOomKills, readStats, type CgroupStats } from './stats.js';
 import { hostSys, parsePids, sleep, type CgroupSys } from './sys.js';
 import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
 
@@ -338,6 +338,11 @@ export class Cgroup implements CgroupHandle {
     return listPids(this, options);
   }
 
+  /** Processes the OOM killer killed in this cgroup so far (one file: readOomKills). */
+  oomKills(): number {
+    return readOomKills(this.dirs, this.sys);
+  }
+
   /** Current statistics (readStats): memory, cpu, pids. */
   stats(): CgroupStats {
     return readStats(this.dirs, this.sys);
@@ -395,7 +400,15 @@ export class Cgroup implements CgroupHandle {
   }
 
   private removeTree(dir: string): void {
-    if (!this.sys.exists(dir)) return;
+    // The usual cgroup has no child: rmdir at once, and list children only when it says so.
+    try {
+      this.sys.rmdir(dir);
+      return;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw fsError(err, 'rmdir', dir, `rmdir ${dir}`);
+    }
     for (const sub of this.sys.subdirs(dir)) this.removeTree(join(dir, sub));
     try {
       this.sys.rmdir(dir);

@@ -172,6 +172,21 @@ function pidsStats(dir: string | undefined, sys: CgroupSys): PidsStats | undefin
  *
  * @param dirs the cgroup's directories (cgroupDirs)
  */
+/**
+ * Only the OOM kill count (v1 memory.oom_control `oom_kill`, v2 memory.events `oom_kill`): one
+ * file, for what a container's end needs to know. 0 without a memory controller.
+ */
+export function readOomKills(dirs: CgroupDirs, sys: CgroupSys): number {
+  const v1 = dirs.v1.memory;
+  const [dir, file] = v1 !== undefined ? [v1, 'memory.oom_control'] : [dirs.unified, 'memory.events'];
+  if (dir === undefined) return 0;
+  try {
+    return parseKeyValues(sys.readFile(join(dir, file))).oom_kill ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 export function readStats(dirs: CgroupDirs, sys: CgroupSys): CgroupStats {
   const out: CgroupStats = {};
   const v2 = dirs.unified;

@@ -13,7 +13,6 @@ import {
   detectLayout,
   resolveCgroupPath,
   type CgroupLayout,
-  type CgroupStats,
   type LinuxResources,
 } from '@ns/cgroups';
 import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
@@ -107,14 +106,14 @@ export function openContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'cgr
 }
 
 /**
- * The container is gone: read whether the OOM killer struck, kill what is left (a container
- * without its own pid namespace may leave processes behind) and remove the cgroup. Never
- * throws: a cgroup that cannot be removed is reported on `onError`.
+ * The container is gone: read whether the OOM killer struck (one file), kill what is left (a
+ * container without its own pid namespace may leave processes behind) and remove the cgroup.
+ * Never throws: a cgroup that cannot be removed is reported on `onError`.
  */
-export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) => void = () => {}): Promise<{ oomKilled: boolean; stats?: CgroupStats }> {
-  let stats: CgroupStats | undefined;
+export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) => void = () => {}): Promise<{ oomKilled: boolean }> {
+  let oomKilled = false;
   try {
-    stats = cg.stats();
+    oomKilled = cg.oomKills() > 0;
   } catch (err) {
     onError(asNsError(err));
   }
@@ -123,8 +122,7 @@ export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) 
   } catch (err) {
     onError(asNsError(err));
   }
-  const oomKilled = (stats?.memory?.oomKills ?? 0) > 0;
-  return stats ? { oomKilled, stats } : { oomKilled };
+  return { oomKilled };
 }
 
 // exec(): make the cgroup and put the waiting process in it; remove it if the start fails
