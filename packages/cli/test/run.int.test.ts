@@ -3,7 +3,7 @@
  * and checks its exit status and output. Only processes these tests start are signalled,
  * by pid; every temp dir is removed.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -295,6 +295,14 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
       expect(r.stdout).toMatch(/^\d+:devices:\/$/m);
       expect(r.stderr).not.toMatch(/linux\.resources/);
       expect(existsSync('/sys/fs/cgroup/devices/ns/spec1')).toBe(false); // removed at exit
+      // The default parent /ns stays, as runc leaves its parents: remove it when it is empty.
+      for (const h of readdirSync('/sys/fs/cgroup')) {
+        try {
+          rmdirSync(join('/sys/fs/cgroup', h, 'ns'));
+        } catch {
+          // not there, not empty, or not a hierarchy
+        }
+      }
       // And from the bundle as working directory, with a command and id of our own.
       const cwd = await ns(['run', 'bundled', '--', '/bin/sh', '-c', 'exit 9'], { cwd: bundle });
       expect(cwd.code).toBe(9);
