@@ -2,7 +2,8 @@
 // cgroup v1 (hybrid), and in a cgroup-v2-only VM by cgroup-v2-vm.int.test.ts, which runs this
 // same file there. Every container's cgroup lives under a parent of this file's own
 // (/ns-test-<pid>), removed at the end; nothing is written to the host's own cgroups.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +22,7 @@ import {
   rootfsContainer,
   runContainer,
   updateContainer,
+  validatedContainer,
   type Container,
 } from '../src/index.js';
 import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
@@ -150,3 +152,56 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
     for (const d of dirsOf(c)) expect(existsSync(d), d).toBe(false);
   });
 });
+
+describe.runIf(isRoot && !!ROOTFS && ready && v2)('rootless with a delegated cgroup v2 subtree (as nobody)', () => {
+  afterAll(async () => {
+    await Cgroup.open(`${parent}-rl`, { layout: layout! })
+      .destroy()
+      .catch(() => undefined);
+  });
+
+  it('its limits apply in a cgroup made under the delegated parent, without device rules', async () => {
+    // What systemd's user@UID.service gives: a subtree owned by the user, controllers enabled,
+    // the user's processes in a leaf of it (self).
+    const mount = layout!.unified!.mountPoint;
+    const deleg = join(mount, `${parent}-rl`, 'deleg');
+    mkdirSync(join(deleg, 'self'), { recursive: true });
+    writeFileSync(join(mount, `${parent}-rl`, 'cgroup.subtree_control'), '+memory +pids');
+    for (const p of [deleg, ...['cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads'].map((f) => join(deleg, f)), join(deleg, 'self'), join(deleg, 'self', 'cgroup.procs')]) {
+      chownSync(p, 65534, 65534);
+    }
+    const work = mkdtempSync(join(tmpdir(), 'ns-cg-rl-'));
+    chmodSync(work, 0o755);
+    const script = join(work, 'rl.mjs');
+    writeFileSync(
+      script,
+      `import * as ns from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+process.stdin.once('data', async () => {
+  const c = ns.rootfsContainer(${JSON.stringify(ROOTFS)}, { id: 'rl', args: ['/bin/sh', '-c', 'exec dd if=/dev/zero of=/dev/null bs=64M count=1'], resources: { memory: { limit: ${32 * MiB}, swap: ${32 * MiB} } } });
+  const path = ns.validatedContainer(c).cgroupsPath;
+  const exit = await ns.exec(c, { stdio: 'ignore' }).wait();
+  console.log(JSON.stringify({ path, exit }));
+  process.exit(0);
+});`,
+    );
+    const child = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // node is up (setpriv exec'd it: same pid)
+      writeFileSync(join(deleg, 'self', 'cgroup.procs'), String(child.pid));
+      child.stdin.write('go\n');
+      await new Promise((r) => child.once('exit', r));
+      expect(err).toBe('');
+      const r = JSON.parse(out) as { path: string; exit: { signal: string; oomKilled: boolean } };
+      expect(r.path).toBe(`${parent}-rl/deleg/ns/rl`);
+      expect(r.exit).toMatchObject({ signal: 'SIGKILL', oomKilled: true });
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+

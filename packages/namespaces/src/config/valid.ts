@@ -4,7 +4,9 @@
  * that planning, exec() and the lifecycle functions can tell it was checked and never check
  * it again (nor emit its warnings twice).
  */
-import type { Container } from './container.js';
+import { posix } from 'node:path';
+import { delegatedCgroupParent } from '../plan/host.js';
+import { hasCgroup, type Container } from './container.js';
 import { rootlessMappings } from './idmap.js';
 import { validateContainer } from './validate.js';
 
@@ -49,6 +51,20 @@ export function withRootless(c: Container): Container {
 }
 
 /**
+ * Rootless with a cgroup (`resources` or `cgroupsPath`): its path, unless absolute, made
+ * absolute under this user's delegated cgroup v2 subtree (delegatedCgroupParent), so that the
+ * later verbs find it from any process of the user. Unchanged as root or without delegation
+ * (a rootless container then runs without a cgroup when it asks for no limit, and is refused
+ * when it does: container/cgroup.ts).
+ */
+export function withRootlessCgroup(c: Container): Container {
+  if ((process.geteuid?.() ?? 0) === 0 || !hasCgroup(c) || c.cgroupsPath?.startsWith('/')) return c;
+  const parent = delegatedCgroupParent();
+  if (parent === null) return c;
+  return { ...c, cgroupsPath: posix.join(parent, c.cgroupsPath ?? `ns/${c.id}`) };
+}
+
+/**
  * The config a start runs, checked once: {@link validateContainer} (which also warns about
  * capabilities this ns or the kernel does not know, once), then {@link withRootless};
  * returned as a deeply frozen copy (`input` is left as it is). A {@link ValidContainer} is
@@ -59,7 +75,7 @@ export function withRootless(c: Container): Container {
  */
 export function validatedContainer(input: Container | ValidContainer): ValidContainer {
   if (isValidContainer(input)) return input;
-  const out = frozenCopy(withRootless(validateContainer(input))) as ValidContainer;
+  const out = frozenCopy(withRootlessCgroup(withRootless(validateContainer(input)))) as ValidContainer;
   made.add(out);
   return out;
 }

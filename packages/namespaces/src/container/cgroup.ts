@@ -13,10 +13,12 @@ import {
   detectLayout,
   resolveCgroupPath,
   type CgroupLayout,
+  type DeviceFilter,
   type LinuxResources,
 } from '@ns/cgroups';
 import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
+import { delegatedCgroupParent } from '../plan/host.js';
 import { CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
 import { registerSyncHandler } from '../process/sync.js';
 
@@ -58,9 +60,11 @@ export function containerCgroupPath(c: Pick<Container, 'id' | 'resources' | 'cgr
  * list after the config's rules; on cgroup v2 as a BPF device program). Nothing is placed in
  * it yet.
  *
- * Not root: a rootless container gets no cgroup when its config asks for no limit (as runc
- * without delegation), and is refused when it does: a runtime never runs a container with less
- * confinement than its config asks for.
+ * Not root: on cgroup v2 with a delegated subtree (delegatedCgroupParent: validatedContainer
+ * put the path there) the container gets its cgroup and limits, without device rules (a user
+ * namespace binds the host's nodes). Without delegation it gets no cgroup when its config asks
+ * for no limit (as runc), and is refused when it does: a runtime never runs a container with
+ * less confinement than its config asks for.
  *
  * @returns the cgroup, or null when the container runs without one (rootless, no limits)
  * @throws NsError `ERR_NS_CONFIG` naming the field the host cannot honour (a missing
@@ -72,18 +76,23 @@ export function containerCgroupPath(c: Pick<Container, 'id' | 'resources' | 'cgr
 export function createContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'cgroupsPath'>): Cgroup | null {
   const path = containerCgroupPath(c);
   if (path === null) return null;
-  if ((process.geteuid?.() ?? 0) !== 0) {
+  const rootless = (process.geteuid?.() ?? 0) !== 0;
+  if (rootless && delegatedCgroupParent() === null) {
     if (!hasLimits(c.resources)) return null;
     throw new NsError(
       ErrorCode.CONFIG,
-      'linux.resources: limits need cgroups this user may write, and @ns gives rootless containers none yet (no cgroup v2 delegation): remove the limits or run as root',
+      'linux.resources: limits need a cgroup this user may write, and this host delegates none to it (cgroup v2 with a writable parent of its own cgroup, as systemd gives user@UID.service): remove the limits or run as root',
       { path: 'linux.resources' },
     );
   }
   try {
     return Cgroup.create(path, c.resources ?? {}, {
       layout: hostCgroupLayout(),
-      attachDeviceFilter: (dir, filter) => attachDeviceFilter(dir, filter.program, filter.license),
+      // Rootless: no device program (loading one needs privilege), and none is needed: in a
+      // user namespace the device nodes are the host's, bound in, with the host's permissions.
+      ...(rootless
+        ? { devices: false }
+        : { attachDeviceFilter: (dir: string, filter: DeviceFilter) => attachDeviceFilter(dir, filter.program, filter.license) }),
     });
   } catch (err) {
     throw asNsError(err);

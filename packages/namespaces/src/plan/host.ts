@@ -4,7 +4,8 @@
  * kernel's own files (/proc, /sys). The rootfs and other host paths are read per planning pass,
  * through HostReads (hostreads.ts).
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { parseStatusCapabilities } from '@ns/capabilities';
 import { statKind, type Kind } from './hostreads.js';
 
@@ -55,4 +56,41 @@ export function kernelKind(p: string): Kind {
   let kind = kernelKindCache.get(p);
   if (kind === undefined) kernelKindCache.set(p, (kind = statKind(p, false)));
   return kind;
+}
+
+/**
+ * Rootless on cgroup v2: the cgroup a process of this user may make containers' cgroups in,
+ * as a path inside the cgroup2 hierarchy (`/user.slice/user-1000.slice/user@1000.service/app.slice`),
+ * or null. It is the parent of this process's own cgroup when this user may write it (a
+ * delegated subtree, as systemd gives user@UID.service): its cgroup.procs and
+ * cgroup.subtree_control are writable, and it holds no process itself (cgroup v2's
+ * no-internal-process rule), so a sibling of our own cgroup can be made there and given
+ * controllers. Read once per process.
+ * @see Documentation/admin-guide/cgroup-v2.rst "Delegation"
+ */
+export function delegatedCgroupParent(): string | null {
+  if (delegatedCache === undefined) delegatedCache = findDelegatedParent();
+  return delegatedCache;
+}
+
+let delegatedCache: string | null | undefined;
+
+function findDelegatedParent(): string | null {
+  try {
+    const cgroup2 = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => / - cgroup2 /.test(l))
+      ?.split(' ')[4];
+    const own = /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    // A hybrid host has cgroup2 with no controllers and v1 beside it: not delegation.
+    if (!cgroup2 || !own || own === '/' || /^\d+:[^:]+:/m.test(readFileSync('/proc/self/cgroup', 'utf8').replace(/^0::.*$/m, ''))) return null;
+    const parent = posix.dirname(own);
+    const dir = posix.join(cgroup2, parent);
+    for (const file of ['cgroup.procs', 'cgroup.subtree_control']) accessSync(posix.join(dir, file), constants.W_OK);
+    accessSync(dir, constants.W_OK);
+    if (readFileSync(posix.join(dir, 'cgroup.procs'), 'utf8').trim() !== '') return null;
+    return parent;
+  } catch {
+    return null;
+  }
 }
