@@ -31,7 +31,18 @@ export interface CgroupOptions {
   devices?: boolean;
   /** Append runc's default allow list to the config's device rules (default true). */
   defaultDevices?: boolean;
+  /**
+   * Which v1 hierarchies to make the cgroup in (cgroup v2 has one directory anyway): `all`
+   * (default, as runc), or `needed`: those the limits write to, devices when device rules
+   * apply, and freezer, memory, pids and cpuacct (pause, OOM kills, processes, cpu usage).
+   * Every mkdir, attach and rmdir in a v1 hierarchy costs a start; open() then sees only the
+   * hierarchies where the cgroup exists.
+   */
+  hierarchies?: 'all' | 'needed';
 }
+
+/** v1 controllers a container's cgroup always has with `hierarchies: 'needed'`. */
+const ALWAYS = ['freezer', 'memory', 'pids', 'cpuacct'];
 
 /** An absolute, normalized cgroup path other than the root. */
 function checkPath(path: string): void {
@@ -47,7 +58,7 @@ const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 export class Cgroup implements CgroupHandle {
   /** The cgroup path inside every hierarchy (`/ns/web1`). */
   readonly path: string;
-  readonly dirs: CgroupDirs;
+  dirs: CgroupDirs;
   readonly layout: CgroupLayout;
   readonly sys: CgroupSys;
   private readonly options: CgroupOptions;
@@ -86,6 +97,11 @@ export class Cgroup implements CgroupHandle {
    */
   static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
     const cg = new Cgroup(path, options);
+    if (options.hierarchies === 'needed') {
+      const devices = options.devices ?? true;
+      const plan = planResources(resources, cg.layout, { devices, defaultDevices: options.defaultDevices ?? true });
+      cg.keepV1([...ALWAYS, ...(devices ? ['devices'] : []), ...plan.writes.map((w) => w.controller)]);
+    }
     const created: string[] = [];
     try {
       cg.makeDirs(created);
@@ -111,7 +127,19 @@ export class Cgroup implements CgroupHandle {
    * @throws CgroupError `ERR_NS_CONFIG` for a bad path, `ERR_NS_STATE` for the runtime's own cgroup
    */
   static open(path: string, options: CgroupOptions = {}): Cgroup {
-    return new Cgroup(path, options);
+    const cg = new Cgroup(path, options);
+    // Made with `hierarchies: 'needed'`, it is in some v1 hierarchies only: those it is in.
+    const there = Object.entries(cg.dirs.v1).filter(([, dir]) => cg.sys.exists(dir));
+    if (there.length > 0 && there.length < Object.keys(cg.dirs.v1).length) cg.dirs = { ...cg.dirs, v1: Object.fromEntries(there) };
+    return cg;
+  }
+
+  /** Keep only the v1 hierarchies holding one of `controllers` (co-mounted ones come along). */
+  private keepV1(controllers: readonly string[]): void {
+    const want = new Set(controllers);
+    const keep = this.layout.v1.filter((h) => h.controllers.some((c) => want.has(c))).map((h) => h.mountPoint);
+    const v1 = Object.entries(this.dirs.v1).filter(([, dir]) => keep.some((m) => dir.startsWith(`${m}/`)));
+    this.dirs = { ...this.dirs, v1: Object.fromEntries(v1) };
   }
 
   /** Whether the cgroup directory exists in every hierarchy. */
@@ -120,7 +148,8 @@ export class Cgroup implements CgroupHandle {
   }
 
   private makeDirs(created: string[]): void {
-    const hierarchies = [...this.layout.v1.filter((h) => h.controllers.some((c) => !c.startsWith('name='))), ...(this.layout.unified ? [this.layout.unified] : [])];
+    const mine = new Set(Object.values(this.dirs.v1));
+    const hierarchies = [...this.layout.v1.filter((h) => mine.has(join(h.mountPoint, this.path))), ...(this.layout.unified ? [this.layout.unified] : [])];
     for (const h of hierarchies) {
       const leaf = join(h.mountPoint, this.path);
       const parent = dirname(leaf);

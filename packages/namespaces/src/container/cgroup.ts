@@ -88,6 +88,8 @@ export function createContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'c
   try {
     return Cgroup.create(path, c.resources ?? {}, {
       layout: hostCgroupLayout(),
+      // On v1, only the hierarchies its limits, devices, pause, OOM, ps and stats need.
+      hierarchies: 'needed',
       // Rootless: no device program (loading one needs privilege), and none is needed: in a
       // user namespace the device nodes are the host's, bound in, with the host's permissions.
       ...(rootless
