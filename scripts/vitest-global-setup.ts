@@ -7,9 +7,11 @@
  * /bin/sh is used as it is (e.g. a debootstrap tree); one that does not is built into.
  *
  * Not root: sets nothing; the integration tests skip themselves.
+ *
+ * Its teardown removes the default cgroup parent /ns when the tests left it empty.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,7 +29,7 @@ interface ProvidingProject {
 const here = dirname(fileURLToPath(import.meta.url));
 const script = join(here, 'build-test-rootfs.sh');
 
-export default function setup(project?: ProvidingProject): void {
+export default function setup(project?: ProvidingProject): (() => void) | void {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
 
   let rootfs: string;
@@ -49,4 +51,22 @@ export default function setup(project?: ProvidingProject): void {
 
   process.env.NS_TEST_ROOTFS = rootfs;
   project?.provide?.('nsTestRootfs', rootfs);
+  // Teardown: containers started from runc-style bundles without a cgroupsPath get the
+  // default /ns/<id>, removed with them; the parent /ns stays (as runc leaves parents):
+  // remove it when empty, in every hierarchy.
+  return () => {
+    let hierarchies: string[] = [];
+    try {
+      hierarchies = readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h));
+    } catch {
+      return;
+    }
+    for (const dir of ['/sys/fs/cgroup', ...hierarchies]) {
+      try {
+        rmdirSync(join(dir, 'ns'));
+      } catch {
+        // not there, not empty, or not a hierarchy
+      }
+    }
+  };
 }

@@ -7,14 +7,18 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultStateRoot } from '@ns/namespaces';
 import { capsCommand, type CapsOptions } from './commands/caps.js';
 import { deleteCommand, type DeleteOptions } from './commands/delete.js';
+import { eventsCommand, type EventsOptions } from './commands/events.js';
 import { execCommand, type ExecCommandOptions } from './commands/exec.js';
 import { killCommand, type KillOptions } from './commands/kill.js';
 import { listCommand, type ListOptions } from './commands/list.js';
+import { pauseCommand } from './commands/pause.js';
 import { psCommand, type PsOptions } from './commands/ps.js';
+import { resumeCommand } from './commands/resume.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { specCommand, type SpecOptions } from './commands/spec.js';
 import { stateCommand } from './commands/state.js';
 import { startCommand } from './commands/start.js';
+import { updateCommand, type UpdateOptions } from './commands/update.js';
 import { EXIT, errorLine } from './errors.js';
 import { resolveIo, type CliIo } from './io.js';
 import { openStore, type GlobalOptions } from './store.js';
@@ -34,6 +38,12 @@ export { psCommand, type PsOptions } from './commands/ps.js';
 export { killCommand, parseSignal, type KillOptions } from './commands/kill.js';
 export { deleteCommand, type DeleteOptions } from './commands/delete.js';
 export { capsCommand, type CapsOptions } from './commands/caps.js';
+export { pauseCommand } from './commands/pause.js';
+export { resumeCommand } from './commands/resume.js';
+export { UPDATE_FLAGS, updateCommand, updateResources, type UpdateOptions, type UpdateRequest } from './commands/update.js';
+export { OOM_POLL_MS, eventsCommand, type EventsOptions } from './commands/events.js';
+export { UINT64_MAX, eventLine, runcStats, type RuncEvent, type RuncMemoryEntry, type RuncStats } from './runc-stats.js';
+export { parseBytes, parseDuration, parseInteger } from './units.js';
 export { openOutputFiles, runDetached, type OpenedOutput, type OutputFiles } from './detach.js';
 export { openStore, type GlobalOptions } from './store.js';
 export { formatTable } from './table.js';
@@ -280,7 +290,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
   program
     .command('ps')
     .summary('list the processes of a container')
-    .description('List the processes of a running container: UID PID PPID STAT CMD (host pids), or with --format json their pids.')
+    .description('List the processes of a running container (those in its cgroup when it has one, else those in its pid namespace): UID PID PPID STAT CMD (host pids), or with --format json their pids.')
     .argument('<ID>', 'container id')
     .addOption(formatOption())
     .action((id: string, opts: PsOptions) => {
@@ -296,9 +306,87 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     )
     .argument('<ID>', 'container id')
     .argument('[SIGNAL]', 'signal name or number', 'SIGTERM')
-    .option('-a, --all', 'send the signal to every process in the container')
+    .option('-a, --all', 'send the signal to every process in the container (in its cgroup when it has one)')
     .action((id: string, signal: string, opts: KillOptions) => {
       status = killCommand(id, signal, opts, store(), io);
+    });
+
+  program
+    .command('pause')
+    .summary('freeze every process of a container (as runc pause)')
+    .description("Freeze every process of a running container through its cgroup (v1 freezer, v2 cgroup.freeze); its status is \"paused\" until ns resume. The container needs a cgroup of its own (linux.resources or linux.cgroupsPath in its config).")
+    .argument('<ID>', 'container id')
+    .action(async (id: string) => {
+      status = await pauseCommand(id, store(), io);
+    });
+
+  program
+    .command('resume')
+    .summary('thaw a paused container (as runc resume)')
+    .argument('<ID>', 'container id')
+    .action((id: string) => {
+      status = resumeCommand(id, store(), io);
+    });
+
+  program
+    .command('update')
+    .summary("change a running container's cgroup limits (as runc update)")
+    .description(
+      "Change the cgroup limits of a running container, as runc update: from -r FILE, a JSON object of OCI linux.resources " +
+        '({"memory": {"limit": 536870912}, "cpu": {"quota": 50000}, "pids": {"limit": 64}}), and from the flags, which win over ' +
+        'the file field by field. Only the fields given change. Sizes take a unit (512m, 1.5g; binary), -1 is unlimited.',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  ns update --memory 512m --memory-swap 1g web1\n' +
+        '  ns update --cpu-quota 50000 --cpu-period 100000 --pids-limit 64 web1\n' +
+        '  echo \'{"cpu": {"cpus": "0-1"}}\' | ns update -r - web1\n',
+    )
+    .argument('<ID>', 'container id')
+    .option('-r, --resources <file>', 'JSON linux.resources to apply ("-": standard input)')
+    .option('--memory <bytes>', 'memory limit (512m, 1g ...; -1 unlimited)')
+    .option('--memory-reservation <bytes>', 'memory soft limit (v1 soft_limit_in_bytes, v2 memory.low)')
+    .option('--memory-swap <bytes>', 'memory plus swap limit (-1 unlimited)')
+    .addOption(new Option('--kernel-memory <bytes>', 'refused: kernel memory limits are gone (cgroup v2, Linux >= 5.16)').hideHelp())
+    .option('--cpu-shares <shares>', 'CPU shares, relative weight (v2: converted to cpu.weight)')
+    .addOption(new Option('--cpu-share <shares>', "runc's spelling of --cpu-shares").hideHelp())
+    .option('--cpu-period <usecs>', 'CPU CFS period in microseconds')
+    .option('--cpu-quota <usecs>', 'CPU CFS quota in microseconds per period (-1 unlimited)')
+    .option('--cpu-burst <usecs>', 'CPU CFS burst in microseconds')
+    .option('--cpu-rt-period <usecs>', 'CPU realtime period in microseconds (v1 only)')
+    .option('--cpu-rt-runtime <usecs>', 'CPU realtime runtime in microseconds per period (v1 only)')
+    .option('--cpu-idle <0|1>', 'SCHED_IDLE for the cgroup (1) or not (0)')
+    .option('--cpuset-cpus <list>', 'CPUs to run on (0-3,7)')
+    .option('--cpuset-mems <list>', 'memory nodes to allocate from (0-1)')
+    .option('--blkio-weight <weight>', 'block I/O weight, 10 to 1000')
+    .option('--pids-limit <n>', 'maximum number of tasks (-1 unlimited)')
+    .action((id: string, opts: UpdateOptions) => {
+      status = updateCommand(id, opts, store(), io);
+    });
+
+  program
+    .command('events')
+    .summary("stream a container's stats and OOM kills as JSON lines (as runc events)")
+    .description(
+      'Print a running container\'s cgroup statistics as JSON lines, as runc events: {"type":"stats","id":ID,"data":{...}} every ' +
+        '--interval, and {"type":"oom","id":ID} when the OOM killer kills a process in it, until the container stops. ' +
+        'With --stats, one stats line and exit.',
+    )
+    .argument('<ID>', 'container id')
+    .option('--interval <duration>', 'time between stats lines (5s, 500ms, 1m)', '5s')
+    .option('--stats', 'print the stats once and exit')
+    .action(async (id: string, opts: EventsOptions) => {
+      // `ns events ID | head -1`: stop when the reader of ns's stdout goes away.
+      const abort = new AbortController();
+      const onError = () => abort.abort();
+      const stdout = cliIo.stdout === undefined ? process.stdout : undefined;
+      stdout?.on('error', onError);
+      try {
+        status = await eventsCommand(id, opts, store(), io, abort.signal);
+      } finally {
+        stdout?.off('error', onError);
+      }
     });
 
   program

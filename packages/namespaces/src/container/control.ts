@@ -21,12 +21,15 @@ function cgroupOf(store: StateStore, id: string, what: string): Cgroup {
 /**
  * Freeze every process of a container (`runc pause`): cgroup v1 freezer, v2 cgroup.freeze;
  * resolves once they are frozen. Its status reads `paused` until {@link resumeContainer}.
- * @throws NsError `ERR_NS_NOT_FOUND`, `ERR_NS_STATE` (not running, no cgroup, no freezer, not
- *   frozen in time).
+ * @throws NsError `ERR_NS_NOT_FOUND`, `ERR_NS_STATE` (not running, already paused, as runc's
+ *   "container not running"; no cgroup, no freezer, not frozen in time).
  * @see runc pause, Documentation/admin-guide/cgroup-v2.rst "cgroup.freeze", cgroup-v1/freezer-subsystem.rst
  */
 export async function pauseContainer(store: StateStore, id: string, timeoutMs?: number): Promise<void> {
   const cg = cgroupOf(store, id, 'pause');
+  // As runc: only a running container (a created one would stay frozen, never shown paused).
+  if (currentStatus(store.read(id)) === 'created') throw new NsError(ErrorCode.STATE, `cannot pause container ${id} that is created (start it first)`);
+  if (currentStatus(store.read(id)) === 'paused') throw new NsError(ErrorCode.STATE, `container ${id} is already paused`);
   try {
     await cg.freeze(timeoutMs);
   } catch (err) {

@@ -1,0 +1,125 @@
+/**
+ * `ns events [--interval D] [--stats] ID`: a running container's cgroup statistics and OOM
+ * kills as lines of JSON, as `runc events` (the shape: ../runc-stats.ts).
+ *
+ * - `--stats`: one `{"type":"stats","id":ID,"data":{...}}` line, then exit.
+ * - Otherwise a stream: a stats line every `--interval` (a Go duration, default 5s; the first
+ *   one after one interval, as runc), and an `{"type":"oom","id":ID}` line each time the
+ *   cgroup's count of OOM kills goes up (v1 memory.oom_control `oom_kill`, v2 memory.events
+ *   `oom_kill`). The count is polled every 250 ms (or every interval when that is shorter);
+ *   on a cgroup v2 memory controller memory.events is also watched (inotify), so a kill shows
+ *   at once. The stream ends, with status 0, when the container stops (checked at the same
+ *   pace) or is deleted.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, NsError, containerStats, currentStatus, openContainerCgroup, type StateStore } from '@ns/namespaces';
+import { EXIT, errorLine, usage } from '../errors.js';
+import type { ResolvedIo } from '../io.js';
+import { eventLine, runcStats } from '../runc-stats.js';
+import { parseDuration } from '../units.js';
+
+/** The options of `ns events`. */
+export interface EventsOptions {
+  /** `--interval D`: time between stats lines, a Go duration (`5s`, `500ms`); default 5s. */
+  interval?: string;
+  /** `--stats`: print the stats once and exit. */
+  stats?: boolean;
+}
+
+/** How often the stream checks for OOM kills and whether the container still runs. */
+export const OOM_POLL_MS = 250;
+
+/** The longest delay a Node timer takes (a longer one would fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `ns events`. Resolves to 0 when `--stats` printed, or when the stream ends because the
+ * container stopped; 125 for a bad `--interval`, an unknown container, one that is not
+ * running or has no cgroup; 141 when `signal` aborts the stream (ns's stdout went away).
+ * Stats that cannot be read while it runs are reported on stderr and the stream goes on.
+ */
+export async function eventsCommand(id: string, options: EventsOptions, store: StateStore, io: ResolvedIo, signal?: AbortSignal): Promise<number> {
+  try {
+    const interval = options.interval ?? '5s';
+    const intervalMs = parseDuration(interval, '--interval');
+    if (intervalMs <= 0) throw usage(`--interval ${interval}: duration interval must be greater than 0`, '--interval');
+    if (currentStatus(store.read(id)) === 'stopped') throw new NsError(ErrorCode.STATE, `container with id ${id} is not running`);
+    const first = containerStats(store, id); // no cgroup: ERR_NS_STATE
+    if (options.stats) {
+      io.stdout(eventLine({ type: 'stats', id, data: runcStats(first) }));
+      return 0;
+    }
+    return await stream(id, store, io, Math.min(intervalMs, MAX_TIMER_MS), first.memory?.oomKills ?? 0, signal);
+  } catch (err) {
+    io.stderr(errorLine(err));
+    return EXIT.FAILURE;
+  }
+}
+
+/** The stream of stats and oom lines until the container stops (0) or `signal` aborts (141). */
+function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: number, oomKills: number, signal?: AbortSignal): Promise<number> {
+  const cg = openContainerCgroup(store.read(id).config);
+  if (!cg) return Promise.resolve(0); // gone since containerStats(): it stopped
+  return new Promise((resolve) => {
+    let kills = oomKills;
+    let done = false;
+    let watcher: FSWatcher | undefined;
+
+    const running = (): boolean => {
+      try {
+        return currentStatus(store.read(id)) !== 'stopped';
+      } catch {
+        return false; // deleted
+      }
+    };
+    const checkOom = (): void => {
+      if (done) return;
+      let now: number | undefined;
+      try {
+        now = cg.stats().memory?.oomKills;
+      } catch {
+        return; // the next poll reads it again
+      }
+      if (now === undefined) return;
+      if (now > kills) io.stdout(eventLine({ type: 'oom', id }));
+      kills = Math.max(kills, now);
+    };
+    const poll = (): void => {
+      checkOom();
+      if (!running()) finish(0);
+    };
+    const emitStats = (): void => {
+      try {
+        io.stdout(eventLine({ type: 'stats', id, data: runcStats(containerStats(store, id)) }));
+      } catch (err) {
+        if (running()) io.stderr(errorLine(err));
+        else finish(0);
+      }
+    };
+    const onAbort = (): void => finish(EXIT.BROKEN_PIPE);
+    const statsTimer = setInterval(emitStats, intervalMs);
+    const pollTimer = setInterval(poll, Math.min(OOM_POLL_MS, intervalMs));
+    function finish(status: number): void {
+      if (done) return;
+      done = true;
+      clearInterval(statsTimer);
+      clearInterval(pollTimer);
+      watcher?.close();
+      signal?.removeEventListener('abort', onAbort);
+      resolve(status);
+    }
+
+    // cgroup v2 memory controller: the kernel notifies memory.events changes (inotify).
+    if (cg.dirs.v1.memory === undefined && cg.dirs.unified !== undefined) {
+      try {
+        watcher = watch(join(cg.dirs.unified, 'memory.events'), { persistent: false }, checkOom);
+        watcher.on('error', () => watcher?.close());
+      } catch {
+        // no memory controller there: the poll still runs
+      }
+    }
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
