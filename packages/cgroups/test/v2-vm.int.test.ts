@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script of the repository, no types
-import { failuresOf, runVitestInVm } from '../../../scripts/vm-vitest.mjs';
+import { failuresOf, loadFailuresOf, runVitestInVm } from '../../../scripts/vm-vitest.mjs';
 import { buildBpfAttach } from './helpers/bpf-attach.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -25,6 +25,7 @@ describe.skipIf(!root)('cgroup v2 in a VM (root)', () => {
       const r = await runVitestInVm({ pkgDir, include: ['test/vm/**/*.vmtest.ts'], env, rw: [scratch] });
       if (r.skipped) return ctx.skip(r.skipped);
       expect(r.report, `no report from the VM (exit ${r.status}):\n${r.output.slice(-3000)}`).toBeDefined();
+      expect(loadFailuresOf(r.report), r.output.slice(-3000)).toEqual([]);
       expect(failuresOf(r.report), r.output.slice(-3000)).toEqual([]);
       expect(r.report.numPassedTests, r.output.slice(-3000)).toBeGreaterThanOrEqual('path' in loader ? 10 : 9);
       expect(r.status).toBe(0);

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error a plain .mjs script of the repository, no types
-import { failuresOf, runVitestInVm } from '../../../scripts/vm-vitest.mjs';
+import { failuresOf, loadFailuresOf, runVitestInVm } from '../../../scripts/vm-vitest.mjs';
 import { ROOTFS, isRoot } from './helpers.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -17,6 +17,7 @@ describe.skipIf(!isRoot || !ROOTFS)('linux.resources on cgroup v2, in a VM (root
     const r = await runVitestInVm({ pkgDir, include: ['test/cgroup.int.test.ts'], env: { NS_TEST_ROOTFS: ROOTFS } });
     if (r.skipped) return ctx.skip(r.skipped);
     expect(r.report, `no report from the VM (exit ${r.status}):\n${r.output.slice(-3000)}`).toBeDefined();
+    expect(loadFailuresOf(r.report), r.output.slice(-3000)).toEqual([]);
     expect(failuresOf(r.report), r.output.slice(-3000)).toEqual([]);
     expect(r.report.numPassedTests, r.output.slice(-3000)).toBeGreaterThanOrEqual(10); // the rootless delegation test included
     expect(r.report.numPendingTests, 'skipped in the VM: no v2 controllers?').toBe(0);
