@@ -38,6 +38,7 @@
         "src/native/watch.cc",
         "src/native/fds.cc",
         "src/native/bpf.cc",
+        "src/native/nsfd.cc",
         "src/native/decode.cc"
       ],
       "actions": [

@@ -104,16 +104,20 @@ describe('buildContainer: sources', () => {
     expect(build({ id: 'box' }, dir).rootfs).toBeNull();
   });
 
-  it('reports OCI fields not applied yet as warnings, and applies linux.resources', () => {
+  it('applies process.consoleSize and linux.resources, and refuses confinement it does not give (linux.seccomp)', () => {
     const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown>; linux?: Record<string, unknown> };
+    config.process.terminal = true;
     config.process.consoleSize = { height: 25, width: 80 };
     config.linux = { ...config.linux, resources: { pids: { limit: 16 } } };
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
     const warnings: string[] = [];
     const c = buildContainer({ bundle }, dir, { warnings });
-    expect(warnings).toContain('process.consoleSize: not applied yet');
-    expect(warnings.filter((w) => w.startsWith('linux.resources'))).toEqual([]);
+    expect(warnings.filter((w) => w.startsWith('process.consoleSize') || w.startsWith('linux.resources'))).toEqual([]);
+    expect(c.consoleSize).toEqual({ height: 25, width: 80 });
     expect(c.resources).toEqual({ pids: { limit: 16 } });
+    config.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+    expect(() => buildContainer({ bundle }, dir, { warnings })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'linux.seccomp' }));
   });
 
   it('fails for a bundle without config.json', () => {

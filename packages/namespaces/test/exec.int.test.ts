@@ -318,7 +318,7 @@ describe.skipIf(!isRoot || !ROOTFS)('exec specifics (as root)', () => {
 describe.skipIf(!isRoot || !ROOTFS)('exec() and a joined network namespace (as root)', () => {
   it('refuses a file that is not a network namespace before spawning, naming the field', () => {
     const c = rootfsContainer(ROOTFS, { args: ['/bin/true'], hostname: '', namespaces: [{ type: 'mount' }, { type: 'network', path: '/etc/passwd' }] });
-    expect(() => exec(c, { stdio: 'ignore' })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', message: 'namespaces[1].path: not a network namespace' }));
+    expect(() => exec(c, { stdio: 'ignore' })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', message: 'namespaces[1].path: /etc/passwd is not a namespace' }));
   });
 
   it('joins one given by path', async () => {

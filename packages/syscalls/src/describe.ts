@@ -24,12 +24,18 @@ export function describeStep(step: Step): string {
       return `${step.op} ${step.path}`;
     case 'symlink':
       return `symlink ${step.path} -> ${step.target}`;
+    case 'chown':
+      return `chown ${step.path} ${step.uid}:${step.gid}`;
+    case 'chroot':
+      return `chroot ${step.path}`;
     case 'pivotRoot':
       return `pivot_root ${step.newRoot}`;
     case 'pivotRootKeep':
       return `pivot_root ${step.newRoot} (old root at ${step.putOld})`;
     case 'sethostname':
       return `sethostname ${step.hostname}`;
+    case 'setdomainname':
+      return `setdomainname ${step.domainname}`;
     case 'setns':
       return `setns ${step.path ?? `fd ${step.fd}`}`;
     case 'unshare':

@@ -37,6 +37,9 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   detach: 33,
   execCheck: 34,
   reexec: 35,
+  chown: 36,
+  chroot: 37,
+  setdomainname: 38,
 };
 
 const MAGIC = 0x4c50534e;
@@ -51,6 +54,8 @@ const STEP_IGNORE_MISSING = 1;
 const STEP_PRESERVE_FLAGS = 2;
 /** Step flag: follow no symlink (openat2 RESOLVE_NO_SYMLINKS). */
 const STEP_NOFOLLOW = 4;
+/** Step flag: EINVAL counts as success. */
+const STEP_IGNORE_INVALID = 8;
 
 type Int = number | bigint;
 
@@ -106,7 +111,13 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.s(0, step.newRoot);
       w.s(1, step.putOld);
       return;
+    case 'chown':
+      w.i(0, step.uid);
+      w.i(1, step.gid);
+      w.s(0, step.path);
+      return;
     case 'chdir':
+    case 'chroot':
     case 'procRoot':
       w.s(0, step.path);
       return;
@@ -115,6 +126,9 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'sethostname':
       w.s(0, step.hostname);
+      return;
+    case 'setdomainname':
+      w.s(0, step.domainname);
       return;
     case 'setns':
       w.i(0, step.nstype);
@@ -295,7 +309,7 @@ export function encodePlan(plan: Plan): Buffer {
     at = k * STEP_BYTES;
     const v = steps.view;
     v.setUint32(at, OP_CODES[step.op], true);
-    v.setUint32(at + 4, (step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0) | (step.nofollow ? STEP_NOFOLLOW : 0), true);
+    v.setUint32(at + 4, (step.ignoreMissing ? STEP_IGNORE_MISSING : 0) | (step.preserveFlags ? STEP_PRESERVE_FLAGS : 0) | (step.nofollow ? STEP_NOFOLLOW : 0) | (step.ignoreInvalid ? STEP_IGNORE_INVALID : 0), true);
     // Unused string and vector slots say NONE; unused integers stay 0.
     for (let j = 0; j < 7; j++) v.setUint32(at + 56 + 4 * j, NONE, true);
     writeSlots(step, w);

@@ -7,3 +7,4 @@ export { native, SUPPORTED_PLATFORMS } from './native.js';
 export type { NativeAddon, NativeSpawnResult } from './native.js';
 export { describeStep, formatPlan } from './describe.js';
 export { attachDeviceFilter, deviceFilterCount } from './bpf.js';
+export { namespaceTypeOf } from './nsfd.js';

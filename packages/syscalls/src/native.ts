@@ -34,6 +34,8 @@ export interface NativeAddon {
   setWinsize(fd: number, cols: number, rows: number): void;
   attachDeviceFilter(dir: string, program: Buffer, license: string): void;
   deviceFilterCount(dir: string): number;
+  /** The CLONE_NEW* flag of the namespace descriptor `fd` refers to (ioctl NS_GET_NSTYPE); throws ENOTTY for another file. */
+  nsType(fd: number): number;
   stepBytes: number;
 }
 

@@ -31,6 +31,8 @@ export interface StepCommon {
    * met now was planted to lead the step elsewhere, and the step fails with ELOOP instead.
    */
   nofollow?: boolean;
+  /** Treat EINVAL as success: a propagation change on a path that may not be a mount point. */
+  ignoreInvalid?: boolean;
 }
 
 /** mount(2): `mount(source, target, fstype, flags, data)`. */
@@ -83,6 +85,20 @@ export interface SymlinkStep extends StepCommon {
   existOk: boolean;
 }
 
+/** fchownat(2), not following a last symlink (with `nofollow`, none on the way); -1 keeps an id. */
+export interface ChownStep extends StepCommon {
+  op: 'chown';
+  path: string;
+  uid: number;
+  gid: number;
+}
+
+/** chroot(2) then chdir("/"): the root of a container without a mount namespace of its own (as runc). */
+export interface ChrootStep extends StepCommon {
+  op: 'chroot';
+  path: string;
+}
+
 /** chmod(2). */
 export interface ChmodStep extends StepCommon {
   op: 'chmod';
@@ -117,6 +133,12 @@ export interface ChdirStep extends StepCommon {
 export interface SethostnameStep extends StepCommon {
   op: 'sethostname';
   hostname: string;
+}
+
+/** setdomainname(2). Only valid in a new UTS namespace (the planner enforces it). */
+export interface SetdomainnameStep extends StepCommon {
+  op: 'setdomainname';
+  domainname: string;
 }
 
 /**
@@ -335,10 +357,13 @@ export type Step =
   | MknodStep
   | SymlinkStep
   | ChmodStep
+  | ChownStep
+  | ChrootStep
   | PivotRootStep
   | PivotRootKeepStep
   | ChdirStep
   | SethostnameStep
+  | SetdomainnameStep
   | SetnsStep
   | UnshareStep
   | WriteFileStep

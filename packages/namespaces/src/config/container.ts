@@ -31,10 +31,28 @@ export function isContainerId(id: unknown): id is string {
 export interface NamespaceConfig {
   type: NamespaceType;
   /**
-   * Join this existing namespace (e.g. `/var/run/netns/blue` or `/proc/1234/ns/net`) instead
-   * of creating a new one. Only `network` is supported for now.
+   * Join this existing namespace (e.g. `/var/run/netns/blue` or `/proc/1234/ns/ipc`) instead
+   * of creating a new one: any type. The file must be a namespace of this type (checked with
+   * NS_GET_NSTYPE before anything is spawned). A type not listed at all is the caller's own,
+   * shared with the container (config-linux.md "Namespaces").
    */
   path?: string;
+}
+
+/** A device node to create in the container (OCI `linux.devices[]`, config-linux.md "Devices"). */
+export interface DeviceConfig {
+  /** Where in the container: an absolute path below /dev (`/dev/fuse`, `/dev/net/tun`). */
+  path: string;
+  /** `c` (character), `b` (block), `u` (unbuffered character, as `c`) or `p` (FIFO). */
+  type: 'c' | 'b' | 'u' | 'p';
+  /** Device numbers (0..4095 and 0..1048575, the kernel's dev_t); required but for `p`. */
+  major?: number;
+  minor?: number;
+  /** Permission bits, 0..0o7777 (default 0o666, as runc). */
+  fileMode?: number;
+  /** Owner and group of the node (default 0). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A mount, as OCI `mounts[]`: destination inside the container. */
@@ -72,7 +90,11 @@ export interface Container {
   user: string;
   /** Extra supplementary group ids (OCI `process.user.additionalGids`). */
   additionalGids?: number[];
-  /** Namespaces to create (or, with `path`, to join). */
+  /**
+   * Namespaces to create (or, with `path`, to join). A type left out is the caller's, shared:
+   * without a `mount` entry the process runs in the caller's mount namespace, chroot(2)ed into
+   * the rootfs, with no mounts of its own (as runc; see validateContainer for what that refuses).
+   */
   namespaces: NamespaceConfig[];
   /**
    * Capabilities kept (names like `CAP_CHOWN`): every other one is dropped from the bounding,
@@ -99,13 +121,27 @@ export interface Container {
   dropCapabilities?: string[];
   /** Hostname; set only when a new UTS namespace is created. */
   hostname?: string;
+  /** NIS domain name (OCI `domainname`), setdomainname(2); needs a new UTS namespace too. */
+  domainname?: string;
   /** Allocate a pseudo-terminal for the process (OCI `process.terminal`). */
   terminal: boolean;
+  /**
+   * The console's size in characters (OCI `process.consoleSize`), with `terminal` only; the
+   * caller's ExecOptions.terminalSize wins when given (the CLI gives its own terminal's).
+   */
+  consoleSize?: { height: number; width: number };
   /**
    * Mounts, in order, after the root. When undefined the defaults are used: /proc, /dev
    * (tmpfs with device nodes), /dev/pts, /dev/shm, /dev/mqueue, /sys (read-only).
    */
   mounts?: MountConfig[];
+  /**
+   * Device nodes made after the default ones (OCI `linux.devices`): mknod(2) where the kernel
+   * allows a usable node (root, no user namespace, a devices cgroup in force), else a bind mount
+   * of the host's node at the same path (which must be that device), as runc does in a user
+   * namespace. Only on a /dev of the container's own (a tmpfs, the default).
+   */
+  devices?: DeviceConfig[];
   /** Paths masked inside the container (OCI `linux.maskedPaths`). */
   maskedPaths?: string[];
   /** Paths made read-only inside the container (OCI `linux.readonlyPaths`). */
@@ -162,6 +198,14 @@ export interface Container {
  */
 export function hasCgroup(c: Pick<Container, 'resources' | 'cgroupsPath'>): boolean {
   return c.resources !== undefined || c.cgroupsPath !== undefined;
+}
+
+/**
+ * The namespace of this type a config joins by path, or undefined (it makes one, or shares the
+ * caller's).
+ */
+export function joinedNamespace(c: Pick<Container, 'namespaces'>, type: NamespaceType): string | undefined {
+  return c.namespaces.find((ns) => ns.type === type && ns.path !== undefined)?.path;
 }
 
 /**

@@ -17,8 +17,11 @@ import { resolveCapabilitySets } from '@ns/capabilities';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import { knownCapabilities } from './capabilities.js';
 import { acceptOciSpec } from './oci-check.js';
-import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type MountConfig, type NamespaceConfig, type NamespaceType } from './container.js';
+import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type MountConfig } from './container.js';
 import { isEnvEntry } from './env.js';
+import { OCI_FIELDS, checkMountNamespace } from './linux-checks.js';
+import { convertDevices, convertNamespaces, fail } from './oci-linux.js';
+import { refuseUnsupported } from './oci-unsupported.js';
 import { isBindMount } from './mountopts.js';
 import { buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 import type { ZodApi } from './zod.js';
@@ -194,40 +197,6 @@ export function loadOciSpec(bundleDir: string): OciSpec {
 // Conversion to Container
 // ---------------------------------------------------------------------------------------------
 
-function fail(path: string, message: string): never {
-  throw configError(`config.json: ${path}: ${message}`, path);
-}
-
-function convertNamespaces(list: NonNullable<NonNullable<OciSpec['linux']>['namespaces']>): NamespaceConfig[] {
-  const seen = new Map<NamespaceType, number>();
-  const out: NamespaceConfig[] = [];
-  list.forEach((ns, i) => {
-    const path = ns.path === '' ? undefined : ns.path;
-    if (path !== undefined && !isAbsolute(path)) {
-      fail(`linux.namespaces[${i}].path`, `expected an absolute path, received ${JSON.stringify(path)}`);
-    }
-    const previous = seen.get(ns.type);
-    if (previous !== undefined) {
-      const other = list[previous];
-      const otherPath = other?.path === '' ? undefined : other?.path;
-      if (ns.type === 'network' && (path === undefined) !== (otherPath === undefined)) {
-        fail(
-          `linux.namespaces[${i}]`,
-          `joining an existing network namespace (path ${JSON.stringify(path ?? otherPath)}) and creating ` +
-            `a new one (linux.namespaces[${path === undefined ? i : previous}]) cannot be combined`,
-        );
-      }
-      fail(
-        `linux.namespaces[${i}].type`,
-        `duplicate namespace type ${JSON.stringify(ns.type)} (also linux.namespaces[${previous}])`,
-      );
-    }
-    seen.set(ns.type, i);
-    out.push(path === undefined ? { type: ns.type } : { type: ns.type, path });
-  });
-  return out;
-}
-
 /**
  * Convert an OCI config.json (validated with {@link parseOciSpec} first, so a raw
  * `JSON.parse` result is fine) into the library's {@link Container}, following runtime-spec
@@ -244,7 +213,11 @@ function convertNamespaces(list: NonNullable<NonNullable<OciSpec['linux']>['name
  *   (`process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`).
  * - `linux.namespaces` map 1:1. Duplicate types are an error (config-linux.md "Namespaces"),
  *   including a network namespace joined by `path` together with a new one; `path` must be
- *   absolute.
+ *   absolute (the file is checked when the container starts). A type left out is shared with
+ *   the runtime; without a mount namespace of its own, what needs one is refused here
+ *   (`mounts`, `linux.maskedPaths` ...: see checkMountNamespace()).
+ * - `linux.devices` keep their order, checked by checkDevices() (a path below /dev, c/b/u/p,
+ *   device numbers the kernel holds, `fileMode` 0..0o7777).
  * - `hostname` needs a new UTS namespace (a `uts` entry without `path`), as in runc.
  * - `mounts` keep their order; relative destinations are taken relative to `/` (as runc does),
  *   relative bind-mount sources relative to the bundle (config.md "Mounts").
@@ -269,6 +242,7 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (!isContainerId(options.id)) {
     throw configError(`container id ${JSON.stringify(options.id)} is invalid: expected ${CONTAINER_ID_RULE}`, 'id');
   }
+  refuseUnsupported(oci);
   const bundle = resolve(options.bundle);
   const proc = oci.process;
   if (proc === undefined) fail('process', 'missing, the process to run is required');
@@ -322,6 +296,10 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (u?.umask !== undefined) container.umask = u.umask;
   if (proc.noNewPrivileges !== undefined) container.noNewPrivileges = proc.noNewPrivileges;
   if (proc.rlimits !== undefined) {
+    proc.rlimits.forEach((r, i) => {
+      const first = proc.rlimits!.findIndex((o) => o.type === r.type);
+      if (first < i) fail(`process.rlimits[${i}].type`, `${r.type} is also process.rlimits[${first}] (config.md: a type given twice is an error)`);
+    });
     container.rlimits = proc.rlimits.map((r) => ({ type: r.type, soft: r.soft, hard: r.hard }));
   }
   if (proc.capabilities !== undefined) {
@@ -337,6 +315,9 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   }
   if (proc.oomScoreAdj !== undefined) container.oomScoreAdj = proc.oomScoreAdj;
   if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
+  if (oci.domainname !== undefined && oci.domainname !== '') container.domainname = oci.domainname;
+  // The console's size, with a terminal only (config.md: ignored otherwise).
+  if (proc.terminal && proc.consoleSize !== undefined) container.consoleSize = { height: proc.consoleSize.height, width: proc.consoleSize.width };
   if (oci.mounts !== undefined) {
     container.mounts = oci.mounts.map((m): MountConfig => {
       const out: MountConfig = {
@@ -350,6 +331,7 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
       return out;
     });
   }
+  if (oci.linux?.devices !== undefined) container.devices = convertDevices(oci.linux.devices);
   if (oci.linux?.maskedPaths !== undefined) container.maskedPaths = [...oci.linux.maskedPaths];
   if (oci.linux?.readonlyPaths !== undefined) container.readonlyPaths = [...oci.linux.readonlyPaths];
   if (oci.linux?.rootfsPropagation !== undefined) container.rootfsPropagation = oci.linux.rootfsPropagation;
@@ -357,8 +339,15 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (oci.linux?.resources !== undefined) container.resources = structuredClone(oci.linux.resources) as LinuxResources;
   if (oci.linux?.cgroupsPath !== undefined) container.cgroupsPath = oci.linux.cgroupsPath;
   const idMap = (list: { containerID: number; hostID: number; size: number }[]) => list.map(({ containerID, hostID, size }) => ({ containerID, hostID, size }));
+  const user = namespaces.findIndex((ns) => ns.type === 'user');
+  for (const key of ['uidMappings', 'gidMappings'] as const) {
+    if (!oci.linux?.[key]?.length) continue;
+    if (user < 0) fail(`linux.${key}`, 'id mappings need a user namespace in linux.namespaces');
+    if (namespaces[user]!.path !== undefined) fail(`linux.${key}`, `the user namespace joined by path (linux.namespaces[${user}]) has its own id maps; leave them out`);
+  }
   if (oci.linux?.uidMappings !== undefined) container.uidMappings = idMap(oci.linux.uidMappings);
   if (oci.linux?.gidMappings !== undefined) container.gidMappings = idMap(oci.linux.gidMappings);
+  checkMountNamespace(container, OCI_FIELDS, fail);
   return container;
 }
 

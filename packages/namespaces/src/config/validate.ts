@@ -4,9 +4,10 @@ import { DEFAULT_CAPABILITIES, parseCapability } from '@ns/capabilities';
 import { CgroupError, resolveCgroupPath, validateResources } from '@ns/cgroups';
 import { ErrorCode, NsError, RLIMIT, configError } from '@ns/syscalls';
 import { UNKNOWN_CAPABILITY_WARNING, knownCapabilities } from './capabilities.js';
-import { CAPABILITY_SETS, CONTAINER_ID_RULE, NAMESPACE_TYPES, isContainerId, ownsNamespace, type Container, type NamespaceType } from './container.js';
+import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type NamespaceType } from './container.js';
 import { isEnvEntry } from './env.js';
-import { checkIdMappings } from './idmap.js';
+import { checkNamespaces } from './validate-namespaces.js';
+import { CONTAINER_FIELDS, checkDevices, checkMountNamespace } from './linux-checks.js';
 import { ROOTFS_PROPAGATION, isBindMount } from './mountopts.js';
 import { MAX_ID } from '../plan/user.js';
 
@@ -153,19 +154,6 @@ function checkBoolean(value: unknown, field: string): void {
   }
 }
 
-/** uid_map/gid_map entries: the shape here, the ranges in {@link checkIdMappings}. */
-function checkMappingShape(value: unknown, field: string): void {
-  if (value === undefined) return;
-  if (!Array.isArray(value)) throw configError(`${field}: expected a list of { containerID, hostID, size }, got ${show(value)}`, field);
-  const id = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
-  for (let i = 0; i < value.length; i++) {
-    const m: unknown = value[i];
-    if (!isObject(m) || !id(m.containerID) || !id(m.hostID) || !id(m.size) || m.size === 0) {
-      throw configError(`${field}[${i}]: expected { containerID, hostID, size } (non-negative integers, size >= 1), got ${show(m)}`, `${field}[${i}]`);
-    }
-  }
-}
-
 /** RFC 1123 host name label rules, up to 64 bytes (HOST_NAME_MAX). */
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$/;
 
@@ -192,8 +180,11 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0
  *   `capabilitySets.bounding[0]`), an rlimit that is not a non-negative integer or Infinity
  *   or whose soft limit exceeds the hard one, a malformed id mapping or additional gid,
  *   hostname without a new UTS namespace, an existing network namespace together with a
- *   new one ...; `ERR_NS_NOT_FOUND` when the rootfs does not exist; `ENOTDIR` when it is
- *   not a directory.
+ *   new one, a new time namespace, a device that is not a c/b/u/p node below /dev with numbers
+ *   and mode in range (`devices[1].fileMode`), a field that needs a mount namespace of the
+ *   container's own without one (`maskedPaths`, `mounts` ...: linux-checks.ts), an rlimit type
+ *   given twice ...; `ERR_NS_NOT_FOUND` when the rootfs does not exist; `ENOTDIR` when it is
+ *   not a directory. The namespace files a config joins are checked when it starts.
  */
 export function validateContainer(input: Container): Container {
   if (!isObject(input)) throw configError(`config: expected a container object, got ${show(input)}`, 'config');
@@ -266,43 +257,21 @@ export function validateContainer(input: Container): Container {
     }
   }
 
-  if (!Array.isArray(c.namespaces)) {
-    throw configError('namespaces: expected a list of { type, path? } (linux.namespaces); rootfsContainer() fills it', 'namespaces');
-  }
-  const types = new Set<string>();
-  for (let i = 0; i < c.namespaces.length; i++) {
-    const ns = c.namespaces[i]!;
-    if (typeof ns !== 'object' || ns === null) throw configError(`namespaces[${i}]: expected { type, path? }`, `namespaces[${i}]`);
-    if (!(NAMESPACE_TYPES as readonly string[]).includes(ns.type)) {
-      throw configError(`namespaces[${i}].type: unknown namespace type ${show(ns.type)}`, `namespaces[${i}].type`);
-    }
-    if (types.has(ns.type)) {
-      const what = ns.type === 'network' ? 'an existing network namespace cannot be combined with a new one' : 'listed twice';
-      throw configError(`namespaces[${i}]: ${ns.type} namespace ${what}`, `namespaces[${i}]`);
-    }
-    types.add(ns.type);
-    if (ns.path !== undefined && typeof ns.path !== 'string') {
-      throw configError(`namespaces[${i}].path: expected a path string, got ${show(ns.path)}`, `namespaces[${i}].path`);
-    }
-    if (ns.path !== undefined && ns.type !== 'network') {
-      throw configError(`namespaces[${i}].path: joining an existing ${ns.type} namespace is not supported yet`, `namespaces[${i}].path`);
-    }
-    if (ns.path !== undefined && !isAbsolute(ns.path)) {
-      throw configError(`namespaces[${i}].path: must be absolute, got ${JSON.stringify(ns.path)}`, `namespaces[${i}].path`);
-    }
-    if (ns.path !== undefined) noNul(ns.path, `namespaces[${i}].path`);
-  }
-  if (!types.has('mount')) throw configError('namespaces: a mount namespace is required (pivot_root needs one)', 'namespaces');
-  checkMappingShape(c.uidMappings, 'uidMappings');
-  checkMappingShape(c.gidMappings, 'gidMappings');
-  if (types.has('user')) {
-    checkIdMappings(c.uidMappings ?? [], 'uidMappings');
-    checkIdMappings(c.gidMappings ?? [], 'gidMappings');
-  } else if (c.uidMappings?.length || c.gidMappings?.length) {
-    throw configError('uidMappings: id mappings need a user namespace in namespaces', 'uidMappings');
-  }
-  if (types.has('time')) throw configError('namespaces: time namespaces are not supported yet', 'namespaces');
+  checkNamespaces(c);
 
+  if (c.domainname !== undefined && c.domainname !== '') {
+    if (typeof c.domainname !== 'string' || c.domainname.length > 64 || c.domainname.includes('\0')) {
+      throw configError(`domainname: expected a string of up to 64 bytes, got ${show(c.domainname)}`, 'domainname');
+    }
+    if (!ownsNamespace(c, 'uts')) throw configError('domainname: setting the domain name needs a new UTS namespace (it would rename the host\'s)', 'domainname');
+  }
+  if (c.consoleSize !== undefined) {
+    const size: unknown = c.consoleSize;
+    const dim = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff;
+    if (!isObject(size) || !dim(size.height) || !dim(size.width)) {
+      throw configError(`consoleSize: expected { height, width } of 0..65535 characters, got ${show(size)}`, 'consoleSize');
+    }
+  }
   if (c.hostname !== undefined && typeof c.hostname !== 'string') {
     throw configError(`hostname: expected a string, got ${show(c.hostname)}`, 'hostname');
   }
@@ -353,6 +322,11 @@ export function validateContainer(input: Container): Container {
   if (c.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATION as readonly unknown[]).includes(c.rootfsPropagation)) {
     throw configError(`rootfsPropagation: unknown propagation ${show(c.rootfsPropagation)} (expected [r]shared, [r]slave, [r]private or [r]unbindable)`, 'rootfsPropagation');
   }
+  const fail = (path: string, message: string): never => {
+    throw configError(`${path}: ${message}`, path);
+  };
+  if (c.devices !== undefined) checkDevices(c.devices, 'devices', fail);
+  checkMountNamespace(c, CONTAINER_FIELDS, fail);
 
   if (c.rlimits !== undefined) {
     if (!Array.isArray(c.rlimits)) throw configError('rlimits: expected a list of { type, soft, hard } (process.rlimits)', 'rlimits');
@@ -363,6 +337,9 @@ export function validateContainer(input: Container): Container {
       if (typeof r.type !== 'string' || !Object.hasOwn(RLIMIT_BY_NAME, r.type)) {
         throw configError(`${field}.type: unknown resource ${show(r.type)} (expected RLIMIT_NOFILE, RLIMIT_NPROC ...)`, `${field}.type`);
       }
+      // config.md: "If rlimits contains duplicated entries with same type, the runtime MUST generate an error".
+      const first = c.rlimits.findIndex((o) => isObject(o) && o.type === r.type);
+      if (first < i) throw configError(`${field}.type: ${r.type} is also rlimits[${first}]`, `${field}.type`);
       for (const key of ['soft', 'hard'] as const) {
         if (!isRlimitNumber(r[key])) {
           throw configError(

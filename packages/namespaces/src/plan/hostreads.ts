@@ -3,7 +3,7 @@
  * written down, so that a plan can later be reused exactly when all those answers are still
  * the same (see `planContainerCached` in plan.ts).
  */
-import { lstatSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstatOrUndefined, type Lstat } from './path.js';
 import { readUserFiles } from './user.js';
 
@@ -13,7 +13,7 @@ export type Kind = 'dir' | 'file' | 'symlink' | null;
 /** One question asked of the host and its answer, as a string. */
 export interface HostRead {
   /** lstat: resolveInRoot's question; kind / stat: a path's kind without / with following links. */
-  op: 'lstat' | 'kind' | 'stat' | 'realpath' | 'readlink' | 'userFiles';
+  op: 'lstat' | 'kind' | 'stat' | 'realpath' | 'readlink' | 'userFiles' | 'device' | 'text';
   /** A host path (`userFiles`: the rootfs, or '' for the host's own /etc). */
   path: string;
   answer: string;
@@ -38,6 +38,42 @@ export function statKind(path: string, follow: boolean): Kind {
     return kindOfStats(follow ? statSync(path, { throwIfNoEntry: false }) : lstatSync(path, { throwIfNoEntry: false }));
   } catch {
     return null;
+  }
+}
+
+/** A host device node as planning sees it: its type and numbers, or null when it is none. */
+export interface HostDevice {
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+}
+
+/** The device node at `path` (lstat: a symlink is none), or null. */
+function readDevice(path: string): HostDevice | null {
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false, bigint: false });
+  } catch {
+    return null;
+  }
+  if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) return null;
+  // The kernel's dev_t (glibc's major()/minor()).
+  const rdev = BigInt(st.rdev);
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  return { type: st.isCharacterDevice() ? 'c' : 'b', major, minor };
+}
+
+function deviceAnswer(d: HostDevice | null): string {
+  return d ? `${d.type}:${d.major}:${d.minor}` : 'null';
+}
+
+/** A small host file's text, or '' when it cannot be read. */
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
   }
 }
 
@@ -81,6 +117,16 @@ export class HostReads {
     return this.ask('readlink', path, () => readlinkSync(path, 'utf8'), (t) => t);
   }
 
+  /** The device node at a host path (lstat), or null when there is none. */
+  device(path: string): HostDevice | null {
+    return this.ask('device', path, () => readDevice(path), deviceAnswer);
+  }
+
+  /** The text of a small host file (a /proc knob), '' when it cannot be read. */
+  text(path: string): string {
+    return this.ask('text', path, () => readText(path), (t) => t);
+  }
+
   /** readUserFiles of a rootfs (null: the host's /etc). */
   userFiles(rootfs: string | null): { passwd?: string; group?: string } {
     return this.ask('userFiles', rootfs ?? '', () => readUserFiles(rootfs), (f) => JSON.stringify(f));
@@ -114,6 +160,12 @@ export function stillTrue(log: readonly HostRead[]): boolean {
           break;
         case 'userFiles':
           now = userFilesAnswer(path);
+          break;
+        case 'device':
+          now = deviceAnswer(readDevice(path));
+          break;
+        case 'text':
+          now = readText(path);
           break;
       }
       if (now !== r.answer) return false;

@@ -5,17 +5,14 @@
  * Plans of configs started again are kept (cache.ts); what planning reads of the host is in
  * host.ts and hostreads.ts.
  */
-import { MS, type Plan, type Step } from '@ns/syscalls';
-import { hasCgroup, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
-import { DEFAULT_MOUNTS } from '../config/defaults.js';
+import type { Plan, Step } from '@ns/syscalls';
+import { hasCgroup, joinedNamespace, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
 import type { IdMapping } from '../config/idmap.js';
-import { parsePropagation } from '../config/mountopts.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
-import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
 import { HostReads } from './hostreads.js';
-import { CGROUP_SYNC, joinSteps, namespacePlan } from './namespaces.js';
+import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
+import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { processSteps, stdioSteps } from './process.js';
-import { RootfsPlanner, STAGE, maskSteps } from './rootfs.js';
 import type { ResolvedUser } from './user.js';
 
 export { STAGE } from './rootfs.js';
@@ -52,7 +49,7 @@ export interface ContainerPlan {
   /** With a new user namespace: the maps the parent writes at the `idmap` sync step. */
   idMaps?: IdMaps;
   user: ResolvedUser;
-  /** The environment the process gets: each key once, the last entry of a key winning (see dedupEnv); HOME added from passwd when missing. */
+  /** The environment the process gets: each key once, the last entry of a key winning (see dedupEnv); HOME added from passwd when missing or empty. */
   env: string[];
   /** Index of the plan's first stdio step: the steps before it do not depend on `io`. */
   stdioAt: number;
@@ -60,9 +57,10 @@ export interface ContainerPlan {
 
 /**
  * Turn a container config into the plan the native child runs, step for step as the
- * seed's Exec: stdio and session, network namespace join, private mount tree, root and
- * mounts staged under a tmpfs, pivot_root, masked and read-only paths, read-only root,
- * hostname, capabilities and user, working directory, execve. Only reads the host (the
+ * seed's Exec: namespaces joined by path (user first, a fork into a joined pid namespace),
+ * stdio and session, private mount tree, root and mounts staged under a tmpfs, pivot_root,
+ * masked and read-only paths, read-only root (or, without a mount namespace of its own, a
+ * chroot into the rootfs), hostname, capabilities and user, working directory, execve. Only reads the host (the
  * rootfs, /etc/passwd and /etc/group of the container, /proc/self); creates nothing.
  *
  * @param input a config, validated here (validatedContainer()), or a ValidContainer as it is.
@@ -73,6 +71,22 @@ export interface ContainerPlan {
  */
 export function planContainer(input: Container | ValidContainer, io: PlanIo = { stdio: [0, 1, 2] }): ContainerPlan {
   return planValidated(validatedContainer(input), io, new HostReads());
+}
+
+/**
+ * Whether setgroups(2) is allowed in the user namespace a config joins by path: for a
+ * /proc/PID/ns/user, what /proc/PID/setgroups says (`unshare -r` and rootless runtimes write
+ * "deny"); else it is taken to be allowed. Undefined without a joined user namespace.
+ */
+function joinedUserSetgroups(container: ValidContainer, reads: HostReads): boolean | undefined {
+  const path = joinedNamespace(container, 'user');
+  if (path === undefined) return undefined;
+  const pid = /^\/proc\/(\d+)\/ns\/user$/.exec(path)?.[1];
+  return pid === undefined || reads.text(`/proc/${pid}/setgroups`).trim() !== 'deny';
+}
+
+function setgroupsOption(setgroups: boolean | undefined): { setgroups?: boolean } {
+  return setgroups === undefined ? {} : { setgroups };
 }
 
 /**
@@ -93,54 +107,26 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   steps.push(...stdioSteps(io));
   steps.push({ op: 'umask', mask: 0 });
   if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
-  steps.push(...joinSteps(container));
 
   if (container.oomScoreAdj !== undefined) {
     // Before capabilities are dropped: lowering it needs CAP_SYS_RESOURCE.
     steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(container.oomScoreAdj) });
   }
 
-  // A private mount tree, then the staging tmpfs holding the new root and the old one.
-  const propagation = parsePropagation(container.rootfsPropagation ?? 'rprivate', 'rootfsPropagation');
-  steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.REC | MS.PRIVATE, data: null });
-  steps.push({ op: 'mount', source: 'tmpfs', target: STAGE.base, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: 'mode=0700' });
-  steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.newRoot}`, mode: 0o755, existOk: false });
-  steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.oldRoot}`, mode: 0o755, existOk: false });
-  steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
-  steps.push({ op: 'chdir', path: '/' });
-
-  // The new root, built under /newroot: every step there follows no symlink (rootfs.ts).
-  // A cgroup of its own (and no user namespace) puts a devices cgroup in force (cgroup.ts).
-  const devicesCgroup = hasCgroup(container) && !userns;
-  const planner = new RootfsPlanner(container.rootfs, reads, { userns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup });
-  const rootFlags = planner.root(container.rootfs);
-  if (container.rootfs === null) planner.hostSandbox();
-  const mounts = container.mounts ?? DEFAULT_MOUNTS;
-  mounts.forEach((m, i) => planner.mount(m, i));
-  // Devices and the console only on a /dev of our own: never into a host directory bound there.
-  const devTmpfs = ownDevTmpfs(mounts);
-  if (devTmpfs) deviceSteps(planner, devicesCgroup);
-  if (io.console && devTmpfs) consoleSteps(planner, io.console.path);
-  // The working directory is created when missing, as runc does.
-  planner.ensureDir(planner.resolve(container.cwd));
-  if (propagation !== (MS.REC | MS.PRIVATE)) planner.mountAt(STAGE.newRoot, null, null, propagation, null);
-  steps.push({ op: 'procRoot', path: `${STAGE.oldRoot}/proc` });
-  steps.push(...planner.steps);
-  steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
-  steps.push({ op: 'procRoot', path: '/proc' });
-
-  // Inside the new root: sysctls (before /proc/sys turns read-only), masked paths,
-  // read-only paths, then the root itself.
-  for (const [key, value] of Object.entries(container.sysctl ?? {})) {
-    steps.push({ op: 'writeFile', path: `/proc/sys/${key.replaceAll('.', '/')}`, data: value });
-  }
-  steps.push(...maskSteps(container, planner));
-  if (container.readonly) {
-    steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null, preserveFlags: true });
+  if (own('mount')) {
+    // In a user namespace (made or joined) mknod(2) is refused and sysfs, cgroupfs and devpts
+    // mount with conditions. A cgroup of its own (and no user namespace) puts a devices cgroup
+    // in force (container/cgroup.ts).
+    const inUserns = userns || joinedNamespace(container, 'user') !== undefined;
+    const devicesCgroup = hasCgroup(container) && !inUserns;
+    steps.push(...ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup }));
+  } else {
+    steps.push(...sharedMountTreeSteps(container));
   }
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
-  const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined, reads);
+  if (container.domainname) steps.push({ op: 'setdomainname', domainname: container.domainname });
+  const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined, reads, setgroupsOption(joinedUserSetgroups(container, reads)));
   steps.push(...proc.steps);
 
   const plan: Plan = { cloneFlags: namespaces.cloneFlags, steps };

@@ -4,7 +4,7 @@
  * id maps; see process/sync.ts).
  */
 import { CLONE, PR, type Step } from '@ns/syscalls';
-import { ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
+import { joinedNamespace, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
 import { mapToHost, type IdMapping } from '../config/idmap.js';
 
 /** CLONE_NEW* flag of each namespace type (clone(2), namespaces(7)). */
@@ -48,20 +48,37 @@ export interface NamespacePlan {
 }
 
 /**
+ * The order namespaces are joined in: the user namespace first (the others are then joined
+ * with its capabilities), the mount namespace last (after it, paths are that namespace's), as
+ * runc's nsexec and execIn() join them. A pid (or time) namespace joined takes effect for
+ * children: the plan forks after it (`cloneParent`).
+ */
+export const JOIN_ORDER: readonly NamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+/**
  * clone(2) creates only the pid namespace (unshare would only move children into it); the
  * child makes the others with unshare(2) on its own time: creating a network namespace is
  * most of clone's cost, and clone runs in Node's thread. The child is ns-init (see spawn()).
  *
- * With a new user namespace, ns-init makes it itself first, waits at the `idmap` sync step
- * for the parent to write its maps, becomes root in it, re-executes itself, and (with a new
- * pid namespace) unshares the rest and forks into the pid namespace.
- * @see user_namespaces(7), pid_namespaces(7), runc's nsexec
+ * Namespaces joined by path come first, in {@link JOIN_ORDER}, before a new user namespace is
+ * made (with the caller's privileges, as runc's nsexec joins them): their descriptors are
+ * opened by the parent (exec(): config/nsfiles.ts). A joined pid namespace holds only the
+ * children of who joins it: the plan forks into it (`cloneParent`) right after the joins and
+ * before the stdio steps and the mounts, so that the session, the console and /proc are those
+ * of the process that runs the container.
+ *
+ * With a new user namespace, ns-init makes it itself after the joins, waits at the `idmap` sync
+ * step for the parent to write its maps, becomes root in it, re-executes itself, and (with a
+ * new pid namespace) unshares the rest and forks into the pid namespace. With a joined user
+ * namespace a new pid namespace is made the same way, after the join, so that it belongs to
+ * that user namespace and not to the caller's.
+ * @see user_namespaces(7), pid_namespaces(7), setns(2), runc's nsexec
  */
 export function namespacePlan(
   container: Pick<Container, 'namespaces'>,
   maps: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] },
 ): NamespacePlan {
-  const head: Step[] = [];
+  const head: Step[] = joinSteps(container);
   let cloneFlags = 0;
   let unshareFlags = 0;
   for (const ns of container.namespaces) {
@@ -69,6 +86,7 @@ export function namespacePlan(
     if (ns.type === 'pid') cloneFlags |= NAMESPACE_FLAGS[ns.type];
     else unshareFlags |= NAMESPACE_FLAGS[ns.type];
   }
+  const pidJoined = joinedNamespace(container, 'pid') !== undefined;
   if (ownsNamespace(container, 'user')) {
     // ns-init makes the user namespace itself: had the clone made it, ns-init would have been
     // exec'd in it before its maps existed, as an unmapped user, and lost every capability.
@@ -88,18 +106,29 @@ export function namespacePlan(
     // ns-init's memory then belongs to the new user namespace: its owner (an unprivileged
     // creator joining a created container) may open its /proc files, the container may not.
     head.push({ op: 'reexec' });
-    if (cloneFlags & CLONE.NEWPID) {
-      head.push({ op: 'unshare', flags: CLONE.NEWPID | unshareFlags });
-      // Before the stdio steps: the session (and a console) belongs to the process that execs.
-      head.push({ op: 'cloneParent' });
-      cloneFlags = 0;
-      unshareFlags = 0;
-    }
+  }
+  const userns = ownsNamespace(container, 'user') || joinedNamespace(container, 'user') !== undefined;
+  if (userns && cloneFlags & CLONE.NEWPID) {
+    head.push({ op: 'unshare', flags: CLONE.NEWPID | unshareFlags });
+    // Before the stdio steps: the session (and a console) belongs to the process that execs.
+    head.push({ op: 'cloneParent' });
+    cloneFlags = 0;
+    unshareFlags = 0;
+  } else if (pidJoined) {
+    head.push({ op: 'cloneParent' });
   }
   return { cloneFlags, head, unshareFlags };
 }
 
-/** setns(2) into each namespace the config joins by path, after the stdio steps. */
+/**
+ * setns(2) into each namespace the config joins by path, in {@link JOIN_ORDER}, by path (the
+ * parent gives each step the descriptor it opened and checked before spawning: nsfiles.ts).
+ */
 export function joinSteps(container: Pick<Container, 'namespaces'>): Step[] {
-  return container.namespaces.filter((ns) => ns.path !== undefined).map((ns) => ({ op: 'setns', path: ns.path!, nstype: NAMESPACE_FLAGS[ns.type] }));
+  const steps: Step[] = [];
+  for (const type of JOIN_ORDER) {
+    const path = joinedNamespace(container, type);
+    if (path !== undefined) steps.push({ op: 'setns', path, nstype: NAMESPACE_FLAGS[type] });
+  }
+  return steps;
 }

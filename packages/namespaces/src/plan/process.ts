@@ -52,6 +52,8 @@ export type ProcessConfig = Pick<
  * the uid change), capset, no_new_privs, working directory, descriptors, execve.
  *
  * @param reads the planning pass's host reads (planContainer's); without, the user files are read directly
+ * @param options `setgroups`: whether setgroups(2) is allowed where the process runs (default:
+ *   yes, but in a new user namespace whose gid map an unprivileged caller wrote itself)
  * @throws NsError `ERR_NS_NOT_FOUND` for an unknown user or group, `ERR_NS_CONFIG` for an
  *   unknown capability.
  * @see capabilities(7) "Effect of user ID changes on capabilities", prctl(2), execve(2)
@@ -61,6 +63,7 @@ export function processSteps(
   io: PlanIo,
   idMaps?: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] },
   reads?: HostReads,
+  options: { setgroups?: boolean } = {},
 ): { steps: Step[]; user: ResolvedUser; env: string[] } {
   const steps: Step[] = [];
   steps.push({ op: 'umask', mask: c.umask ?? 0o022 });
@@ -82,9 +85,10 @@ export function processSteps(
   if (idMaps) checkUserMapped(user, idMaps);
   const caps = capabilitySetSteps(capabilitySetsOf(c));
   steps.push(...caps.before);
-  // With setgroups denied in the user namespace (an unprivileged caller's own mapping) the
-  // call would fail with EPERM; the process keeps the (unmapped) groups it has.
-  if (!idMaps || setgroupsAllowed(idMaps.gidMappings)) steps.push({ op: 'setgroups', gids: user.additionalGids });
+  // With setgroups denied in the user namespace (an unprivileged caller's own mapping, or a
+  // joined namespace that says "deny") the call would fail with EPERM; the process keeps the
+  // (unmapped) groups it has.
+  if (options.setgroups ?? (!idMaps || setgroupsAllowed(idMaps.gidMappings))) steps.push({ op: 'setgroups', gids: user.additionalGids });
   steps.push({ op: 'setresgid', rgid: user.gid, egid: user.gid, sgid: user.gid });
   steps.push({ op: 'setresuid', ruid: user.uid, euid: user.uid, suid: user.uid });
   steps.push(...caps.after);
@@ -93,7 +97,10 @@ export function processSteps(
   steps.push({ op: 'chdir', path: c.cwd });
   // Each key once, the last entry of a key winning (as runc's prepareEnv).
   const env = dedupEnv(c.env);
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home || '/'}`);
+  // No HOME, or an empty one: the user's home from passwd (runc's `os.Getenv("HOME") == ""`).
+  const home = env.findIndex((e) => e.startsWith('HOME='));
+  if (home < 0) env.push(`HOME=${user.home || '/'}`);
+  else if (env[home] === 'HOME=') env[home] = `HOME=${user.home || '/'}`;
   const paths = commandCandidates(c.args[0]!, env);
   if (io.startFifoFd !== undefined) {
     // Reported now, while spawn() still listens: after detach a missing program would only

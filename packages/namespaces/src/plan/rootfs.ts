@@ -36,6 +36,11 @@ export interface MountEnv {
    * opening the host's devices, and the default nodes are the host's, bound in.
    */
   devicesCgroup?: boolean;
+  /**
+   * `rootfsPropagation` shared: the host's mounts keep their peers in the new namespace, and
+   * the root bound from the rootfs is made a slave of its host mount at once (root()).
+   */
+  sharedRoot?: boolean;
 }
 
 /** mount(2) onto a path under the new root, following no symlink on the way. */
@@ -56,6 +61,8 @@ export class RootfsPlanner {
   private readonly mounted: string[] = [];
   private readonly made = new Set<string>();
   private readonly resolved = new Map<string, string>();
+  /** Mounts asked read-only that are made writable first and remounted read-only at the end (finish()). */
+  private readonly readonlyLater: string[] = [];
 
   constructor(
     private readonly rootfs: string | null,
@@ -77,6 +84,11 @@ export class RootfsPlanner {
   /** mknod(2) a node at `path` (a staged path): `mode` with its file type (S_IFCHR | 0o666). */
   mknod(path: string, mode: number, major: number, minor: number): void {
     this.steps.push({ op: 'mknod', path, mode, major, minor, nofollow: true });
+  }
+
+  /** chown(2) `path` (a staged path) to `uid`:`gid`, not following a symlink. */
+  chown(path: string, uid: number, gid: number): void {
+    this.steps.push({ op: 'chown', path, uid, gid, nofollow: true });
   }
 
   /** symlink(2) `target` at `path` (a staged path). */
@@ -158,6 +170,10 @@ export class RootfsPlanner {
       return flags;
     }
     this.mountAt(STAGE.newRoot, STAGE.oldRoot + rootfs, null, MS.BIND | MS.REC, null);
+    // Bound from a shared host mount (rootfsPropagation shared), the root is its peer: a slave
+    // before anything is mounted on it, or every mount below would appear on the host (and
+    // pivot_root refuses a shared new root). It takes the shared mode after the pivot.
+    if (this.env.sharedRoot) this.mountAt(STAGE.newRoot, null, null, MS.REC | MS.SLAVE, null);
     // nodev: with no devices cgroup, a node made in the rootfs must not open a host device.
     if (!this.env.devicesCgroup) this.mountAt(STAGE.newRoot, null, null, MS.BIND | MS.REMOUNT | MS.NODEV, null, true);
     return 0;
@@ -216,10 +232,25 @@ export class RootfsPlanner {
           .join(',') || null;
       }
       const devTmpfs = dest === '/dev' && fstype === 'tmpfs' && !this.env.devicesCgroup;
-      this.mountAt(target, source, fstype, opts.flags | (devTmpfs ? MS.NODEV : 0), data);
+      let flags = opts.flags | (devTmpfs ? MS.NODEV : 0);
+      if (flags & MS.RDONLY && (fstype === 'tmpfs' || dest === '/dev')) {
+        // Populated first (device nodes, /dev/pts, a mount point below it ...), read-only last,
+        // as runc's finalizeRootfs remounts them.
+        flags &= ~MS.RDONLY;
+        this.readonlyLater.push(target);
+      }
+      this.mountAt(target, source, fstype, flags, data);
     }
     if (opts.propagation) this.mountAt(target, null, null, opts.propagation, null);
     this.markMounted(dest);
+  }
+
+  /**
+   * The last steps under the new root: the tmpfs mounts and /dev asked read-only, remounted so
+   * now that everything below them is made (keeping their other flags).
+   */
+  finish(): void {
+    for (const target of this.readonlyLater.splice(0)) this.mountAt(target, null, null, MS.BIND | MS.REMOUNT | MS.RDONLY, null, true);
   }
 
   /** The embedded default's root: the host's system directories, read-only. */

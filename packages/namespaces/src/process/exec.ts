@@ -3,7 +3,7 @@ import type { Cgroup } from '@ns/cgroups';
 import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
-import { checkJoinedNetworks } from '../config/network.js';
+import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
 import type { IdMaps, PlanIo } from '../plan/index.js';
@@ -61,6 +61,8 @@ interface Planned {
   args: string[];
   /** With a new user namespace: the maps written at the `idmap` sync step. */
   idMaps?: IdMaps | undefined;
+  /** Descriptors opened for the plan (namespaces to join): closed once the child is spawned, or the start failed. */
+  fds?: number[];
 }
 
 /** Everything launch() opened and planned, until the child is spawned. */
@@ -134,6 +136,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       io.startFifoFd = fd;
     }
     const planned = makePlan(io);
+    childFds.push(...(planned.fds ?? []));
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
       const maps = planned.idMaps;
@@ -264,7 +267,8 @@ export async function launchAsync(
  *   `rootfsContainer(dir)` give defaults, `fromOciSpec()` reads a config.json. It is checked
  *   here (validatedContainer()), unless it is a ValidContainer already.
  * @throws NsError, synchronously, leaving nothing behind: `ERR_NS_CONFIG` for a bad field
- *   (message names it; a joined network namespace that is not one included),
+ *   (message names it; a namespace joined by path that is not one, or of another type,
+ *   included: `namespaces[2].path: /proc/123/ns/net is a network namespace, not ipc`),
  *   `ERR_NS_NOT_FOUND` for a missing rootfs, user, bind source or network namespace file, an
  *   errno name when a set-up step fails (`mount proc on /proc: EPERM`, `execve /bin/nope:
  *   ENOENT`), `ABORT_ERR` when `options.signal` is already aborted. A capability this ns or
@@ -275,13 +279,27 @@ export async function launchAsync(
  */
 export function exec(container: Container | ValidContainer, options: ExecOptions = {}): ContainerProcess {
   // `?.`: a null config reaches validateContainer, which names it (not a TypeError here).
-  return launch(container?.terminal, options, (io) => planned(planContainerCached(container, io)));
+  return launch(container?.terminal, withConsoleSize(options, container), (io) => planned(planContainerCached(container, io)));
 }
 
-/** What launch() needs of a container's plan; the network namespaces it joins are checked now. */
+/**
+ * What launch() needs of a container's plan. The namespaces it joins by path are opened and
+ * checked now (nsfiles.ts), and their setns steps given those descriptors: a file that is
+ * missing, not a namespace, or of another type fails here, naming its JSON path, before
+ * anything is spawned.
+ */
 function planned({ plan, container, user, idMaps }: ReturnType<typeof planContainerCached>): Planned {
-  checkJoinedNetworks(container);
-  return { id: container.id, container, plan, user, args: container.args, idMaps };
+  const joined = openJoinedNamespaces(container);
+  const fds = joined.map((j) => j.fd);
+  const steps = withJoinDescriptors(plan.steps, joined);
+  return { id: container.id, container, plan: steps === plan.steps ? plan : { ...plan, steps }, user, args: container.args, idMaps, fds };
+}
+
+/** `options` with the config's `consoleSize` as the terminal size, unless the caller gives one. */
+function withConsoleSize(options: ExecOptions, container: Container | ValidContainer): ExecOptions {
+  const size = container?.consoleSize;
+  if (options.terminalSize !== undefined || !container?.terminal || typeof size !== 'object' || size === null) return options;
+  return { ...options, terminalSize: { cols: size.width, rows: size.height } };
 }
 
 /**
@@ -291,7 +309,7 @@ function planned({ plan, container, user, idMaps }: ReturnType<typeof planContai
  * @see exec
  */
 export function execAsync(container: Container | ValidContainer, options: ExecOptions = {}): Promise<ContainerProcess> {
-  return launchAsync(container?.terminal, options, (io) => planned(planContainerCached(container, io)));
+  return launchAsync(container?.terminal, withConsoleSize(options, container), (io) => planned(planContainerCached(container, io)));
 }
 
 /** `execve sh: ENOENT` after a PATH search reads better as runc puts it. */

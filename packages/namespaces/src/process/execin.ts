@@ -1,4 +1,4 @@
-import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls';
 import { hasCgroup, type NamespaceType } from '../config/container.js';
 import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
@@ -89,6 +89,15 @@ export function execInSteps(joins: readonly Step[], session: readonly Step[], ta
   return [...joins, ...stdio, ...tail.slice(0, at), { op: 'cloneParent' }, ...leader, ...tail.slice(at)];
 }
 
+/** Whether /proc/PID/setgroups allows setgroups(2) in the user namespace of `pid`. */
+function readSetgroups(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() !== 'deny';
+  } catch {
+    return true;
+  }
+}
+
 /**
  * The arguments of execIn()/execInAsync() before anything is opened: a state as
  * startContainer() or the state store returns it, and a process object (its fields are
@@ -150,6 +159,9 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       fds.push(fd);
       joins.push({ op: 'setns', fd, nstype: flag, path });
     }
+    // A container without a mount namespace of its own runs chroot(2)ed into its rootfs in the
+    // caller's: the new process takes the same root, that of the container's process.
+    if (!types.has('mount')) joins.push({ op: 'chroot', path: `/proc/${state.pid}/root` });
     if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
     result = start(
       c.terminal,
@@ -157,9 +169,13 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       (io) => {
       // Checked again now that a pty may have been opened in the container's devpts.
       if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
-      const userns = config.namespaces.some((ns) => ns.type === 'user');
+      // A user namespace of the container's own: its maps are the config's. One it joined by
+      // path has maps of its own, and says itself whether setgroups(2) is allowed there.
+      const userns = config.namespaces.some((ns) => ns.type === 'user' && ns.path === undefined);
       const idMaps = userns ? { uidMappings: config.uidMappings ?? [], gidMappings: config.gidMappings ?? [] } : undefined;
-      const tail = processSteps(c, io, idMaps);
+      const joinedUser = config.namespaces.some((ns) => ns.type === 'user' && ns.path !== undefined);
+      const setgroups = joinedUser ? readSetgroups(state.pid) : undefined;
+      const tail = processSteps(c, io, idMaps, undefined, setgroups === undefined ? {} : { setgroups });
       // A container with a cgroup of its own: the new process joins it first (as runc exec).
       const cgroup: Step[] = hasCgroup(config) ? [{ op: 'sync', name: CGROUP_JOIN_SYNC }] : [];
       const steps = [...cgroup, ...execInSteps(joins, stdioSteps(io), tail.steps)];

@@ -4,6 +4,7 @@
 //   spawn.cc   spawn(), outcomes                   spawn_async.cc  spawnAsync()
 //   watch.cc   exit watchers over pidfds           fds.cc          pipes, ptys, FIFOs, reads
 //   bpf.cc     cgroup v2 device filters            addon.cc        exports and teardown
+//   nsfd.cc    the type of a namespace descriptor
 #pragma once
 #include <napi.h>
 #include <stdint.h>
@@ -53,6 +54,7 @@ Napi::Value SetWinsize(const Napi::CallbackInfo& info);
 Napi::Value OpenPty(const Napi::CallbackInfo& info);
 Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info);
 Napi::Value DeviceFilterCount(const Napi::CallbackInfo& info);
+Napi::Value NsType(const Napi::CallbackInfo& info);
 
 }  // namespace ns
 

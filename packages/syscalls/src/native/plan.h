@@ -42,6 +42,9 @@ enum ns_op : uint32_t {
   NS_OP_DETACH,
   NS_OP_EXEC_CHECK,
   NS_OP_REEXEC,
+  NS_OP_CHOWN,
+  NS_OP_CHROOT,
+  NS_OP_SETDOMAINNAME,
   NS_OP_MAX
 };
 
@@ -53,6 +56,7 @@ enum ns_op : uint32_t {
 #define NS_STEP_IGNORE_MISSING 1u
 #define NS_STEP_PRESERVE_FLAGS 2u
 #define NS_STEP_NOFOLLOW 4u
+#define NS_STEP_IGNORE_INVALID 8u
 
 // One decoded step: integers, strings and vectors as the child uses them.
 struct ns_step {

@@ -105,11 +105,18 @@ const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size) {
 }
 
 long ns_do_pivot_root(const ns_step* s) {
+  // The old root, to come back to once it is stacked on the new one: after pivot_root(".",
+  // ".") the working directory is the new root, under the old one (runc does the same).
+  long old = NS_RAW4(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  if (old < 0) return old;
   long r = NS_RAW1(SYS_chdir, s->s[0]);
+  if (r == 0) r = NS_RAW2(SYS_pivot_root, ".", ".");
+  if (r == 0) r = NS_RAW1(SYS_fchdir, old);
+  NS_RAW1(SYS_close, old);
   if (r < 0) return r;
-  r = NS_RAW2(SYS_pivot_root, ".", ".");
-  if (r < 0) return r;
-  // The old root is now stacked on "."; keep its unmount from propagating anywhere.
+  // The old root: a slave tree before it is detached, so that its unmount reaches no peer
+  // (with rootfsPropagation shared its mounts are the host's peers) and the new root keeps the
+  // propagation it was given.
   r = NS_RAW5(SYS_mount, 0, ".", 0, MS_SLAVE | MS_REC, 0);
   if (r < 0) return r;
   r = NS_RAW2(SYS_umount2, ".", MNT_DETACH);
@@ -146,7 +153,7 @@ long ns_do_mount(const ns_child_ctx* c, const ns_step* s) {
   return r;
 }
 
-// mkdir, mknod, symlink and touch relative to a parent opened without following symlinks.
+// mkdir, mknod, symlink, touch and chown relative to a parent opened without following symlinks.
 long ns_do_create(const ns_step* s) {
   const char* path = s->op == NS_OP_SYMLINK ? s->s[1] : s->s[0];
   long dirfd = AT_FDCWD;
@@ -169,6 +176,9 @@ long ns_do_create(const ns_step* s) {
     case NS_OP_SYMLINK:
       r = NS_RAW3(SYS_symlinkat, s->s[0], dirfd, at);
       if (r == -EEXIST && s->i[0]) r = 0;
+      break;
+    case NS_OP_CHOWN:
+      r = NS_RAW5(SYS_fchownat, dirfd, at, s->i[0], s->i[1], AT_SYMLINK_NOFOLLOW);
       break;
     default: {  // NS_OP_TOUCH: read-only open, so an existing file on a read-only mount is fine
       r = NS_RAW4(SYS_openat, dirfd, at, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, s->i[0]);

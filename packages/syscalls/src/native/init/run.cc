@@ -159,7 +159,12 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_TOUCH:
     case NS_OP_MKNOD:
     case NS_OP_SYMLINK:
+    case NS_OP_CHOWN:
       return ns_do_create(s);
+    case NS_OP_CHROOT: {
+      long r = NS_RAW1(SYS_chroot, s->s[0]);
+      return r < 0 ? r : NS_RAW1(SYS_chdir, "/");
+    }
     case NS_OP_CHMOD:
       return NS_RAW3(SYS_fchmodat, AT_FDCWD, s->s[0], s->i[0]);
     case NS_OP_PIVOT_ROOT:
@@ -170,6 +175,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return NS_RAW1(SYS_chdir, s->s[0]);
     case NS_OP_SETHOSTNAME:
       return NS_RAW2(SYS_sethostname, s->s[0], ns_slen(s->s[0]));
+    case NS_OP_SETDOMAINNAME:
+      return NS_RAW2(SYS_setdomainname, s->s[0], ns_slen(s->s[0]));
     case NS_OP_SETNS:
       return ns_do_setns(s);
     case NS_OP_UNSHARE:
@@ -288,6 +295,7 @@ __attribute__((noreturn)) void ns_run_from(ns_child_ctx* c, uint32_t first) {
     const ns_step* s = &c->steps[k];
     long r = run_step(c, (int32_t)k, s);
     if (r == -ENOENT && (s->flags & NS_STEP_IGNORE_MISSING)) r = 0;
+    if (r == -EINVAL && (s->flags & NS_STEP_IGNORE_INVALID)) r = 0;
     if (r < 0) fail(c, (int32_t)k, r);
   }
   ns_quit(1);

@@ -1,0 +1,88 @@
+/**
+ * The fields of a valid OCI config.json that ns refuses: what would confine the container
+ * (AppArmor, SELinux, seccomp, Intel RDT) and ns does not apply, and what the spec asks a
+ * runtime to apply and ns does not yet. Running without them would give the container less
+ * confinement, or another behaviour, than its config says. docs/conformance.md lists every
+ * field and what ns does with it.
+ */
+import { readFileSync } from 'node:fs';
+import { configError } from '@ns/syscalls';
+import type { OciSpec } from './oci-schema.js';
+
+/** Whether a Linux security module is active on this kernel (/sys/kernel/security/lsm). */
+function lsmActive(lsm: 'apparmor' | 'selinux'): boolean {
+  try {
+    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').includes(lsm);
+  } catch {
+    return false; // securityfs not mounted: treat as absent
+  }
+}
+
+/** Why an LSM field is refused: ns applies no LSM, active here or not. */
+function lsmReason(lsm: 'apparmor' | 'selinux'): string {
+  const name = lsm === 'apparmor' ? 'AppArmor' : 'SELinux';
+  const here = lsmActive(lsm) ? `${lsm} is active on this kernel` : `${lsm} is not active on this kernel`;
+  return `ns applies no ${name} ${lsm === 'apparmor' ? 'profile' : 'label'} (${here}); the container would run unconfined by it: remove the field to accept that`;
+}
+
+function present(value: unknown): boolean {
+  if (value === undefined || value === null || value === '' || value === false) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}
+
+/**
+ * The fields of a spec that ns refuses, in config.json order, as `[json path, why]`: what would
+ * confine the container (AppArmor, SELinux, seccomp, Intel RDT) and ns does not apply, and what
+ * the spec asks a runtime to apply and ns does not yet (hooks, scheduler, I/O priority,
+ * personality, time offsets, id-mapped mounts). Running without them would silently give the
+ * container less confinement, or another behaviour, than its config says.
+ */
+export function unsupportedFields(spec: OciSpec): [path: string, why: string][] {
+  const out: [string, string][] = [];
+  const proc = spec.process;
+  if (proc !== undefined) {
+    if (present(proc.apparmorProfile)) out.push(['process.apparmorProfile', lsmReason('apparmor')]);
+    if (present(proc.scheduler)) out.push(['process.scheduler', 'scheduling policies are not applied yet (sched_setattr); remove the field to run with the default policy']);
+    if (present(proc.selinuxLabel)) out.push(['process.selinuxLabel', lsmReason('selinux')]);
+    if (present(proc.ioPriority)) out.push(['process.ioPriority', 'I/O priorities are not applied yet (ioprio_set); remove the field to run with the default one']);
+  }
+  spec.mounts?.forEach((m, i) => {
+    m.options?.forEach((o, j) => {
+      if (o === 'idmap' || o === 'ridmap') out.push([`mounts[${i}].options[${j}]`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
+      if (o === 'tmpcopyup') out.push([`mounts[${i}].options[${j}]`, 'tmpcopyup is not implemented (the tmpfs would start empty)']);
+    });
+    for (const key of ['uidMappings', 'gidMappings'] as const) {
+      if (present(m[key])) out.push([`mounts[${i}].${key}`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
+    }
+  });
+  if (spec.hooks !== undefined) {
+    for (const [name, list] of Object.entries(spec.hooks)) {
+      if (present(list)) out.push([`hooks.${name}`, 'hooks are not run yet']);
+    }
+  }
+  // A config for a virtual machine runtime (kata ...): a container is not the isolation it asks for.
+  if (present((spec as Record<string, unknown>).vm)) out.push(['vm', 'ns runs containers, not virtual machines: the process would share the host kernel']);
+  const linux = spec.linux;
+  if (linux !== undefined) {
+    if (present(linux.timeOffsets)) out.push(['linux.timeOffsets', 'ns makes no time namespace of its own yet (one can be joined by path), so there is nothing to offset']);
+    if (present(linux.seccomp)) out.push(['linux.seccomp', 'no seccomp filter is installed yet (there is no @ns/seccomp): the container would run with every system call allowed; remove the field to accept that']);
+    if (present(linux.mountLabel)) out.push(['linux.mountLabel', lsmReason('selinux')]);
+    if (present(linux.intelRdt)) out.push(['linux.intelRdt', 'Intel RDT (resctrl) classes of service are not applied: the container would get no cache or memory-bandwidth allocation']);
+    if (present(linux.personality)) out.push(['linux.personality', 'execution domains are not applied yet (personality(2))']);
+  }
+  return out;
+}
+
+/**
+ * Refuse a spec with a field ns does not apply and the spec does not let it ignore
+ * ({@link unsupportedFields}): the first one, by JSON path. fromOciSpec() calls this first.
+ * @throws NsError `ERR_NS_CONFIG`, `path` the field: `config.json: linux.seccomp: no seccomp
+ *   filter is installed yet ...`.
+ */
+export function refuseUnsupported(spec: OciSpec): void {
+  const first = unsupportedFields(spec)[0];
+  if (first) throw configError(`config.json: ${first[0]}: ${first[1]}`, first[0]);
+}
+

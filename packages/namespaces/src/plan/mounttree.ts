@@ -1,0 +1,113 @@
+/**
+ * The mount tree of a plan: with a mount namespace of the container's own, the staging of the
+ * new root and its two pivot_root(2) calls, with the propagation `rootfsPropagation` asks for;
+ * without one (the caller's inherited, or one joined by path), no mount at all: chroot(2) into
+ * the rootfs as runc does, or the joined namespace's own root.
+ */
+import { MS, type Step } from '@ns/syscalls';
+import { joinedNamespace, type Container } from '../config/container.js';
+import { DEFAULT_MOUNTS } from '../config/defaults.js';
+import { parsePropagation } from '../config/mountopts.js';
+import type { ValidContainer } from '../config/valid.js';
+import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
+import type { HostReads } from './hostreads.js';
+import type { PlanIo } from './index.js';
+import { RootfsPlanner, STAGE, maskSteps, type MountEnv } from './rootfs.js';
+
+/** The propagation bits of MS_* flags (without MS_REC). */
+const PROPAGATION = MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE;
+
+/**
+ * The tree as the new mount namespace has it, before anything is mounted. Every mode keeps the
+ * staging (a tmpfs on /tmp) and what is made under it from reaching the caller's namespace:
+ * - private and unbindable: every mount private (the copy shares nothing with the host);
+ * - slave: every mount a slave, so that mount events of the host reach the container (the root
+ *   bound from the rootfs stays a slave of its host mount: runc#5192) and none go back;
+ * - shared: only `/` and `/tmp` (when it is a mount point) private, the rest as the host has it,
+ *   so that the rootfs and volumes bound from shared host mounts stay peers of them, both ways.
+ * @see mount_namespaces(7) "Shared subtrees"
+ */
+function propagationBefore(propagation: number): Step[] {
+  const kind = propagation & PROPAGATION;
+  const at = (target: string, flags: number, extra: object = {}): Step => ({ op: 'mount', source: null, target, fstype: null, flags, data: null, ...extra });
+  if (kind === MS.SLAVE) return [at('/', MS.REC | MS.SLAVE)];
+  if (kind === MS.SHARED) return [at('/', MS.PRIVATE), at(STAGE.base, MS.PRIVATE, { ignoreInvalid: true })];
+  return [at('/', MS.REC | MS.PRIVATE)];
+}
+
+/**
+ * With a mount namespace of the container's own: a private mount tree (see propagationBefore),
+ * the staging tmpfs holding the new root and the old one, the root and the config's mounts,
+ * /dev, the console, pivot_root into the new root, sysctls, masked and read-only paths, a
+ * read-only root, then `rootfsPropagation` on `/` (last: pivot_root refuses a shared new root,
+ * an unbindable one refuses the binds of masked paths). Every step under the new root follows
+ * no symlink (rootfs.ts).
+ *
+ * @param env what of the namespaces changes how mounts are made (user namespace, devices cgroup ...)
+ * @returns the steps, from the first propagation change to the read-only root
+ * @throws NsError as RootfsPlanner and deviceSteps (a missing bind source, a device to bind that
+ *   the host does not have).
+ */
+export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: HostReads, env: MountEnv): Step[] {
+  const propagation = parsePropagation(container.rootfsPropagation ?? 'rprivate', 'rootfsPropagation');
+  const steps: Step[] = propagationBefore(propagation);
+  steps.push({ op: 'mount', source: 'tmpfs', target: STAGE.base, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: 'mode=0700' });
+  steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.newRoot}`, mode: 0o755, existOk: false });
+  steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.oldRoot}`, mode: 0o755, existOk: false });
+  steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
+  steps.push({ op: 'chdir', path: '/' });
+
+  // The new root, built under /newroot: every step there follows no symlink (rootfs.ts).
+  const planner = new RootfsPlanner(container.rootfs, reads, { ...env, sharedRoot: (propagation & PROPAGATION) === MS.SHARED });
+  const rootFlags = planner.root(container.rootfs);
+  if (container.rootfs === null) planner.hostSandbox();
+  const mounts = container.mounts ?? DEFAULT_MOUNTS;
+  mounts.forEach((m, i) => planner.mount(m, i));
+  // Devices and the console only on a /dev of our own: never into a host directory bound there.
+  const devTmpfs = ownDevTmpfs(mounts);
+  if (devTmpfs) deviceSteps(planner, { mknod: env.devicesCgroup ?? false, devices: container.devices, field: container.bundle !== undefined ? 'linux.devices' : 'devices' });
+  if (io.console && devTmpfs) consoleSteps(planner, io.console.path);
+  // The working directory is created when missing, as runc does.
+  planner.ensureDir(planner.resolve(container.cwd));
+  planner.finish();
+  steps.push({ op: 'procRoot', path: `${STAGE.oldRoot}/proc` });
+  steps.push(...planner.steps);
+  steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
+  steps.push({ op: 'procRoot', path: '/proc' });
+
+  // Inside the new root: sysctls (before /proc/sys turns read-only), masked paths,
+  // read-only paths, then the root itself.
+  steps.push(...sysctlSteps(container));
+  steps.push(...maskSteps(container, planner));
+  if (container.readonly) {
+    steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null, preserveFlags: true });
+  }
+  // The propagation asked, on `/` once the tree is complete: pivot_root refuses a shared new
+  // root, and masked and read-only paths are bind mounts, which an unbindable tree refuses.
+  if (propagation !== (MS.REC | MS.PRIVATE)) steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: propagation, data: null });
+  return steps;
+}
+
+/** `sysctl` written under /proc/sys (its keys were checked to be namespaced ones). */
+function sysctlSteps(container: Pick<Container, 'sysctl'>): Step[] {
+  return Object.entries(container.sysctl ?? {}).map(([key, value]) => ({ op: 'writeFile', path: `/proc/sys/${key.replaceAll('.', '/')}`, data: value }));
+}
+
+/**
+ * Without a mount namespace of the container's own (validateContainer refused what would need
+ * one: mounts, devices, masked and read-only paths, a read-only root, propagation): sysctls
+ * through the /proc at hand, then, in the caller's mount namespace, chroot(2) into the rootfs
+ * (runc's no-mount-namespace path, without its mounts in the host's namespace); in a joined one
+ * the process has that namespace's root already (setns(2) set it). The working directory is
+ * created when missing, as runc does.
+ */
+export function sharedMountTreeSteps(container: ValidContainer): Step[] {
+  const steps: Step[] = sysctlSteps(container);
+  if (joinedNamespace(container, 'mount') === undefined) steps.push({ op: 'chroot', path: container.rootfs! });
+  let at = '';
+  for (const part of container.cwd.split('/').filter(Boolean)) {
+    at += `/${part}`;
+    steps.push({ op: 'mkdir', path: at, mode: 0o755, existOk: true });
+  }
+  return steps;
+}
