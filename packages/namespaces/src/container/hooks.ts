@@ -1,0 +1,155 @@
+/**
+ * OCI lifecycle hooks (runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle"):
+ * programs the runtime runs at points of a container's life, each with the container's state
+ * as JSON on its stdin.
+ *
+ * - `prestart` (deprecated) and `createRuntime`: after the namespaces are made and the id maps
+ *   written, before pivot_root, in the runtime's namespaces: a `hooks` sync step of the plan
+ *   (plan/mounttree.ts), run by this process while the container's set-up waits. A failing
+ *   one fails the start, and the container is taken down (runtime.md: "the runtime MUST
+ *   generate an error, stop the container").
+ * - `poststart`: after the program has started (run: once it runs; create: at start);
+ *   `poststop`: after the container is deleted (run: once it has exited). A failing one is a
+ *   warning (`process.emitWarning`, code `NS_HOOK_FAILED`), the rest still run.
+ * - `createContainer` and `startContainer` run inside the container's namespaces, which needs
+ *   a step of the native set-up that does not exist yet: a config with them is refused
+ *   (oci-unsupported.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import { ErrorCode, NsError } from '@ns/syscalls';
+import type { Container, ContainerHooks, Hook, HookKind } from '../config/container.js';
+import { HOOKS_SYNC } from '../plan/mounttree.js';
+import { registerSyncHandler } from '../process/sync.js';
+
+
+/** The warning code of a poststart or poststop hook that failed. */
+export const HOOK_WARNING = 'NS_HOOK_FAILED';
+
+/** Whether `hooks` has any of `kinds`. */
+export function hasHooks(hooks: ContainerHooks | undefined, ...kinds: HookKind[]): boolean {
+  return hooks !== undefined && kinds.some((k) => (hooks[k]?.length ?? 0) > 0);
+}
+
+/** The state a hook reads on its stdin (runtime.md "State"). */
+export interface HookState {
+  id: string;
+  status: 'creating' | 'created' | 'running' | 'stopped';
+  /** The container process's pid as this runtime sees it; 0 once it is gone. */
+  pid: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+function stateJson(s: HookState): string {
+  return JSON.stringify({
+    ociVersion: '1.2.0',
+    id: s.id,
+    status: s.status,
+    ...(s.pid > 0 ? { pid: s.pid } : {}),
+    bundle: s.bundle,
+    ...(s.annotations && Object.keys(s.annotations).length > 0 ? { annotations: s.annotations } : {}),
+  });
+}
+
+/**
+ * Run one hook: `path` with `args` (argv, `args[0]` as argv[0]; `[path]` when absent), exactly
+ * the environment `env` (none when absent, as runc), the state on stdin, killed with SIGKILL
+ * after `timeout` seconds. Blocks until it ends (hooks are rare and short; runc waits the same).
+ * @throws NsError `ERR_NS_HOOK` naming `field` (`hooks.prestart[0]`), the path and why: not
+ *   executable (the errno), a non-zero exit status or signal (with the end of its stderr), or
+ *   the timeout.
+ */
+export function runHook(field: string, hook: Hook, state: HookState): void {
+  const env: Record<string, string> = {};
+  for (const e of hook.env ?? []) {
+    const eq = e.indexOf('=');
+    env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  const argv = hook.args !== undefined && hook.args.length > 0 ? hook.args : [hook.path];
+  const r = spawnSync(hook.path, argv.slice(1), {
+    argv0: argv[0]!,
+    env,
+    input: stateJson(state),
+    stdio: ['pipe', 'ignore', 'pipe'],
+    ...(hook.timeout !== undefined ? { timeout: hook.timeout * 1000 } : {}),
+    killSignal: 'SIGKILL',
+    maxBuffer: 1 << 20,
+  });
+  const what = `${field} (${hook.path})`;
+  // A hook that does not read the state ends before it is written: EPIPE on its stdin is no
+  // failure (Go's os/exec, hence runc, ignores it too); its exit status says how it went.
+  const epipe = (r.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE' && (r.status !== null || r.signal !== null);
+  if (r.error !== undefined && !epipe) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ETIMEDOUT') throw new NsError(ErrorCode.HOOK, `${what}: did not finish within its timeout of ${hook.timeout} s and was killed`, { path: hook.path });
+    throw new NsError(ErrorCode.HOOK, `${what}: cannot be run: ${code ?? r.error.message}`, { path: hook.path, cause: r.error });
+  }
+  if (r.status !== 0) {
+    const err = String(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+    const how = r.signal !== null ? `was killed by ${r.signal}` : `exited with status ${r.status}`;
+    throw new NsError(ErrorCode.HOOK, `${what}: ${how}${err ? `: ${err}` : ''}`, { path: hook.path });
+  }
+}
+
+/**
+ * Run the hooks of `kinds` in order (runtime.md: "hooks MUST be called in the listed order").
+ * @throws NsError `ERR_NS_HOOK` at the first that fails (see {@link runHook}); the rest do not run.
+ */
+export function runHooks(hooks: ContainerHooks | undefined, kinds: HookKind[], state: HookState): void {
+  for (const kind of kinds) {
+    (hooks?.[kind] ?? []).forEach((hook, i) => runHook(`hooks.${kind}[${i}]`, hook, state));
+  }
+}
+
+/**
+ * Run the hooks of `kind` where the spec says a failure is only a warning (poststart,
+ * poststop): each one, whatever the others did; a failure goes to `process.emitWarning`
+ * (code {@link HOOK_WARNING}), never to the container's stdio.
+ */
+export function runHooksWarning(hooks: ContainerHooks | undefined, kind: 'poststart' | 'poststop', state: HookState): void {
+  (hooks?.[kind] ?? []).forEach((hook, i) => {
+    try {
+      runHook(`hooks.${kind}[${i}]`, hook, state);
+    } catch (err) {
+      process.emitWarning((err as Error).message, { code: HOOK_WARNING });
+    }
+  });
+}
+
+/** The state of `c` for its hooks. */
+export function hookState(c: Pick<Container, 'id' | 'bundle' | 'annotations'>, status: HookState['status'], pid: number): HookState {
+  let bundle = c.bundle;
+  if (bundle === undefined) {
+    try {
+      bundle = process.cwd();
+    } catch {
+      bundle = '/';
+    }
+  }
+  return { id: c.id, status, pid, bundle, ...(c.annotations ? { annotations: c.annotations } : {}) };
+}
+
+/**
+ * exec() and execAsync() alone have no start or delete to run `poststart` and `poststop` at:
+ * refuse them there (runContainer(), createContainer() and deleteContainer() run them).
+ * @throws NsError `ERR_NS_CONFIG` naming the first such hook list.
+ */
+export function refuseLifecycleHooks(c: Pick<Container, 'hooks'>): void {
+  for (const kind of ['poststart', 'poststop'] as const) {
+    if (hasHooks(c.hooks, kind)) {
+      throw new NsError(ErrorCode.CONFIG, `hooks.${kind}: run by the lifecycle operations (runContainer(), createContainer() and startCreatedContainer(), deleteContainer()), not by exec() alone`, { path: `hooks.${kind}` });
+    }
+  }
+}
+
+/** `c` without its poststart and poststop hooks, which the lifecycle operation runs itself. */
+export function withoutLifecycleHooks<T extends Pick<Container, 'hooks'>>(c: T): T {
+  if (!hasHooks(c.hooks, 'poststart', 'poststop')) return c;
+  const { poststart: _start, poststop: _stop, ...rest } = c.hooks!;
+  return { ...c, hooks: rest };
+}
+
+// prestart, then createRuntime, while the set-up waits before pivot_root.
+registerSyncHandler(HOOKS_SYNC, ({ container, pid }) => {
+  runHooks(container.hooks, ['prestart', 'createRuntime'], hookState(container, 'creating', pid));
+});
