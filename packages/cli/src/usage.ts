@@ -1,0 +1,52 @@
+/**
+ * Usage errors of `ns` as one line each, with a hint where a command was given to `ns run`
+ * without `--` before it (commander's own messages otherwise).
+ */
+import type { Command } from 'commander';
+
+/** What `ns run` says about a command given without `--`. */
+export const RUN_HINT = 'put the command after --: ns run [ID] -- CMD ARGS...';
+
+/**
+ * For an unknown option `flag` of `ns run`: whether a command seems to have been given
+ * without `--` before it (`ns run --rootfs R /bin/sh -c 'echo hi'` fails on `-c`): the
+ * positional arguments before `flag` are more than the ID. Returns the hint, or undefined.
+ * (`ns exec ID CMD ARGS...` needs no `--`, as runc exec.)
+ */
+function commandHint(program: Command, args: readonly string[], flag: string): string | undefined {
+  const takesValue = (cmd: Command, token: string): boolean | undefined => {
+    const option = [...cmd.options, ...program.options].find((o) => o.long === token || o.short === token);
+    return option === undefined ? undefined : option.required || option.optional;
+  };
+  let i = 0;
+  // The global options before the command name.
+  while (i < args.length && args[i]!.startsWith('-')) i += takesValue(program, args[i]!) ? 2 : 1;
+  const name = args[i];
+  const sub = program.commands.find((c) => c.name() === name);
+  if (sub === undefined || name !== 'run') return undefined;
+  let positionals = 0;
+  for (i++; i < args.length && args[i] !== flag; i++) {
+    const token = args[i]!;
+    if (token.startsWith('-') && token !== '-') {
+      if (!token.includes('=') && takesValue(sub, token)) i++;
+    } else {
+      positionals++;
+    }
+  }
+  if (i >= args.length) return undefined;
+  return positionals >= 1 ? RUN_HINT : undefined;
+}
+
+/**
+ * A commander error message as one line, without commander's `error: ` prefix (and without
+ * ns's `ns: ` one), with the hint of a command given to `ns run` without `--`.
+ * @param args the arguments before `--`, as main() gave them to commander
+ */
+export function usageMessage(text: string, program: Command, args: readonly string[]): string {
+  let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
+  if (/too many arguments for 'run'/.test(line)) line += ` (${RUN_HINT})`;
+  const unknown = /^unknown option '([^']+)'/.exec(line);
+  const hint = unknown ? commandHint(program, args, unknown[1]!) : undefined;
+  if (hint !== undefined) line += ` (${hint})`;
+  return line;
+}
