@@ -26,6 +26,8 @@ import { parseStraceSummary, summarizeCpuProfile } from './lib/profile.mjs';
 import { fmt, summarize } from './lib/stats.mjs';
 import { renderSvg } from './lib/svg.mjs';
 import { renderMarkdown } from './lib/report.mjs';
+import { seccompCost } from './lib/seccomp.mjs';
+import { runcLoop, sandboxCost } from './lib/sandbox.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -60,8 +62,8 @@ if (argv.includes('--help')) {
 
 /** How many runs of everything: a full run stays under ~10 minutes on 2 cores. */
 const N = opt.quick
-  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1 }
-  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5 };
+  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20 }
+  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 
@@ -427,6 +429,36 @@ async function main() {
   const cg = inproc({ task: 'cgroupCost', rootfs, n: N.seq, warmup: N.warmup, resources: BENCH_LIMITS, cgroupsPath: `/nsbench-${process.pid}-lib` });
   add({ id: 'lib.start.cg.plain', section: 'in-process start + wait', label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: cg.plain, floorId: 'floor.loop' });
   add({ id: 'lib.start.cg', section: 'in-process start + wait', label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: cg.limited, floorId: 'floor.loop' });
+
+  // The seccomp filter's own cost (issue 11): getpid in a loop, the default profile against
+  // unconfined, and runc with the same profile (values in nanoseconds per call).
+  log('seccomp: a getpid loop with the default profile, unconfined, and under runc');
+  const sc = await seccompCost({ ns, rootfs, tmp, cc: which('cc') ? 'cc' : 'gcc', bench: BENCH, out: OUT, runs: opt.quick ? 5 : 15, runc: which('runc') ? { root: join(tmp, 'runc-seccomp') } : null });
+  for (const m of sc.measurements) add({ ...m, section: SECCOMP_SECTION });
+  if (sc.note) note(sc.note);
+
+  // Limited runs (issue 13): @ns/sandbox run() with every limit against a bare execAsync() +
+  // wait() of the same container, alternating, and runMany() batches 2 at once.
+  log(`sandbox: ${N.sandbox} limited runs alternating with bare ones, ${N.sandboxBatches} runMany() batches of ${N.sandboxBatch}`);
+  const sandbox = await import(pathToFileURL(join(ROOT, 'packages/sandbox/dist/index.js')).href);
+  const sb = await sandboxCost({
+    ns,
+    sandbox,
+    rootfs,
+    runs: N.sandbox,
+    warmup: N.warmup,
+    batches: N.sandboxBatches,
+    batchSize: N.sandboxBatch,
+    concurrency: 2,
+    cgroupParent: `/nsbench-${process.pid}-sandbox`,
+  });
+  for (const m of sb.measurements) add({ ...m, section: SANDBOX_SECTION });
+  if (which('runc')) {
+    const rl = runcLoop({ rootfs, tmp, n: N.sandboxBatch, rounds: N.sandboxBatches, cgroupsPath: `/nsbench-${process.pid}-sandbox-runc` });
+    if (rl.samples) {
+      add({ id: 'sandbox.runc', section: SANDBOX_SECTION, label: 'shell loop of `runc run` (same limits, ro root + tmpfs): ms per run', kind: 'ref', samples: rl.samples, floorId: 'sandbox.bare' });
+    } else note(rl.note);
+  }
 
   // Node's own spawn of a plain process, for scale (uv_spawn also blocks until execve).
   log(`child_process.spawn('/bin/true'): ${N.cp} runs`);
@@ -880,7 +912,11 @@ function targets(r) {
 
 // ---- output ----------------------------------------------------------------------------------------------
 
-const SECTIONS = ['in-process start + wait', 'in-process exec-in + wait', 'in-process: synchronous part', 'whole process: start + wait', 'whole process: exec-in'];
+/** A section of nanoseconds per system call, not milliseconds per start: kept out of the chart. */
+const SECCOMP_SECTION = 'seccomp: getpid() cost, ns per call';
+/** Limited runs with a verdict (@ns/sandbox), ms per run. */
+const SANDBOX_SECTION = 'sandbox: limited runs (run() / runMany() of /bin/true)';
+const SECTIONS = ['in-process start + wait', 'in-process exec-in + wait', 'in-process: synchronous part', 'whole process: start + wait', 'whole process: exec-in', SANDBOX_SECTION, SECCOMP_SECTION];
 
 function tableRows(r) {
   const byId = new Map(r.measurements.filter((m) => m.summary).map((m) => [m.id, m]));
@@ -946,7 +982,7 @@ function output(r) {
     const docs = join(ROOT, 'docs');
     mkdirSync(docs, { recursive: true });
     const rows = r.measurements
-      .filter((m) => m.summary)
+      .filter((m) => m.summary && m.section !== SECCOMP_SECTION)
       .sort((a, b) => SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section))
       .map((m) => ({ label: m.label, kind: m.kind, samples: m.samples, section: m.section }));
     const throughput = [

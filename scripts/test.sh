@@ -19,7 +19,7 @@ export TURBO_TELEMETRY_DISABLED=1
 
 if [ "$(id -u)" -eq 0 ]; then
   # 2. Debian packages the tests use, in one apt-get call when any is missing.
-  APT_PACKAGES=(busybox-static runc util-linux iproute2 procps g++-aarch64-linux-gnu qemu-user-static)
+  APT_PACKAGES=(busybox-static runc util-linux iproute2 procps g++-aarch64-linux-gnu qemu-user-static libseccomp-dev)
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"

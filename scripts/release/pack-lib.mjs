@@ -18,7 +18,7 @@ import { gunzipSync } from 'node:zlib';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The published packages, in dependency order (folder name under packages/). */
-export const PACKAGES = ['capabilities', 'cgroups', 'syscalls', 'namespaces', 'cli'];
+export const PACKAGES = ['capabilities', 'cgroups', 'seccomp', 'syscalls', 'namespaces', 'sandbox', 'cli'];
 
 /** Platforms @ns/syscalls ships prebuilt, as prebuilds/<dir>/<file>. */
 export const PREBUILT = [

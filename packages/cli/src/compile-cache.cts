@@ -250,7 +250,9 @@ function runWithCompileCache(
 function commandVariant(args: readonly string[]): string {
   const end = args.indexOf('--');
   const head = end < 0 ? args : args.slice(0, end);
-  const command = head.find((a) => /^[a-z]+$/.test(a)) ?? 'none';
+  // The value of a global option (`--log-format json`, `--rootless true`) is no command.
+  const valued = new Set(['--root', '--log', '--log-format', '--rootless']);
+  const command = head.find((a, i) => /^[a-z]+$/.test(a) && !valued.has(head[i - 1] ?? '')) ?? 'none';
   const flags = [...new Set(head.filter((a) => a.startsWith('-')).map((a) => a.replace(/^-+/, '').replace(/=.*$/s, '').toLowerCase()))];
   return [command, ...flags.sort()].join('-').replace(/[^a-z0-9-]/g, '');
 }

@@ -1,16 +1,21 @@
 /**
- * `ns run -d`: start a container that outlives `ns`, and the output files of `--stdout`,
- * `--stderr` and `--log`.
+ * `ns run -d` and `ns create`: start a container that outlives `ns`, with ns's own stdio
+ * passed through, and the output files of `--stdout` and `--stderr`.
  */
 import { closeSync, openSync } from 'node:fs';
 import { ErrorCode, NsError, createContainer, runContainer, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
-import { EXIT, errorLine, exitCodeFor } from './errors.js';
+import { EXIT, reportError, exitCodeFor } from './errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from './io.js';
 
-/** Where the container's output goes: `--stdout FILE`, `--stderr FILE`, `--log FILE` (both). */
+/** Where the container's output goes: `--stdout FILE`, `--stderr FILE`. */
 export interface OutputFiles {
   stdout?: string;
   stderr?: string;
+  /**
+   * Both stdout and stderr, unless `stdout` / `stderr` say otherwise (what `run --log` used
+   * to be; the CLI no longer sets it, see LOG_AFTER_VERB).
+   * @deprecated give `stdout` and `stderr` the same file
+   */
   log?: string;
 }
 
@@ -65,8 +70,15 @@ export function openOutputFiles(files: OutputFiles, cwd: string | null): OpenedO
  * `ns run -d`: start `container` detached (no parent-death signal, not holding ns's event
  * loop), record its state in `store`, and return 0 once its command runs, printing nothing
  * (as `runc run -d`). With `createOnly` (`ns create`), return once it is set up and waiting
- * for `ns start` instead. Its stdin is /dev/null, its stdout / stderr the given files or
- * /dev/null. A terminal is refused: ns has no `--console-socket` to hand the pty to.
+ * for `ns start` instead.
+ *
+ * Its stdio is runc's "detached pass-through" (runc docs/terminals.md): the container's
+ * process gets the very descriptors 0, 1, 2 that `ns` was started with, and keeps them after
+ * `ns` exits: containerd's shim and conmon hand the runtime pipes and read the container from
+ * them (and the end of a piped stdin reaches it as end of file). `files.stdout` /
+ * `files.stderr` (`--stdout` / `--stderr`) send one of them to a file instead; `files.log`
+ * (the library's "both") still does so for both. A terminal is refused: ns has no
+ * `--console-socket` to hand the pty to.
  */
 export function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo, createOnly = false): number {
   if (container.terminal) {
@@ -76,23 +88,23 @@ export function runDetached(container: Container, files: OutputFiles, store: Sta
         '(run without -t / set process.terminal to false in config.json, or run in the foreground)',
       { path: 'terminal' },
     );
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
   let output: OpenedOutput;
   try {
     output = openOutputFiles(files, baseDir(io));
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
   try {
-    const stdio: StdioEntry[] = ['ignore', output.stdout ?? 'ignore', output.stderr ?? 'ignore'];
+    const stdio: StdioEntry[] = ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit'];
     if (createOnly) createContainer(container, { store, stdio });
     else runContainer(container, { store, detached: true, stdio });
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return exitCodeFor(err);
   } finally {
     output.close();

@@ -9,6 +9,7 @@
  * - otherwise the container's own exit code, or 128 + N when it was killed by signal N.
  */
 import { ErrorCode, NsError } from '@ns/namespaces';
+import type { RuntimeLog } from './log.js';
 
 export const EXIT = {
   /** ns failed before (or instead of) running the command. */
@@ -46,4 +47,47 @@ export function exitCodeFor(err: unknown): number {
 export function errorLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return `ns: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+}
+
+/** Where {@link reportError} and {@link reportWarning} write: ns's stderr and the runtime's log. */
+interface ReportTarget {
+  stderr: (text: string) => void;
+  /** The runtime's log (`--log`, `--log-format`, `--debug`); absent: text lines on stderr. */
+  log?: RuntimeLog | undefined;
+}
+
+/** The log is more than ns's `ns: ...` lines on stderr: a file (`--log`) or JSON (`--log-format json`). */
+function structured(io: ReportTarget): io is ReportTarget & { log: RuntimeLog } {
+  return io.log !== undefined && (io.log.toFile || io.log.format === 'json');
+}
+
+/** An error's message as one line, without the `ns: ` prefix of {@link errorLine}. */
+function messageOf(err: unknown): string {
+  return errorLine(err).slice(4, -1);
+}
+
+/**
+ * Report an error of ns itself, as runc's fatal(): to the runtime's log, and on stderr as one
+ * `ns: ...` line unless stderr is the log (`--log-format json` without `--log`: one JSON line).
+ */
+export function reportError(io: ReportTarget, err: unknown): void {
+  if (structured(io)) io.log.error(messageOf(err));
+  if (!structured(io) || io.log.toFile) io.stderr(errorLine(err));
+}
+
+/**
+ * Report a warning of ns itself (an ignored option, a capability left out ...): to the
+ * runtime's log only, as runc's logrus warnings. Without `--log` the log is stderr
+ * (`ns: warning: ...`). Never to a container's stdio but through ns's stderr.
+ */
+export function reportWarning(io: ReportTarget, message: string): void {
+  if (structured(io)) io.log.warn(message);
+  else io.stderr(`ns: warning: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
+}
+
+/** A debug line (with `--debug` only), to the runtime's log. */
+export function reportDebug(io: ReportTarget, message: string): void {
+  if (!io.log?.debugEnabled) return;
+  if (structured(io)) io.log.debug(message);
+  else io.stderr(`ns: debug: ${message}\n`);
 }

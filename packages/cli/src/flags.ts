@@ -12,6 +12,18 @@ import { absolutePath } from './io.js';
 /** The `TERM` a terminal gets when the environment has none (as docker). */
 export const DEFAULT_TERM = 'TERM=xterm';
 
+/**
+ * `-u, --user USER[:GROUP]` as given: a name or id, and optionally a group name or id after
+ * one colon, neither empty (`-u ''` and `-u ':'` would otherwise fall back to root).
+ * @throws NsError `ERR_NS_CONFIG` naming `--user`.
+ */
+export function checkUserOption(value: string): string {
+  if (!/^[^:\s\0]+(:[^:\s\0]+)?$/.test(value)) {
+    throw usage(`--user ${JSON.stringify(value)}: expected USER[:GROUP], a name or id and optionally a group name or id (neither empty)`, 'user');
+  }
+  return value;
+}
+
 /** `env` with `TERM=xterm` added when it has no `TERM` (for a process given a terminal). */
 export function withTerm(env: readonly string[]): string[] {
   return env.some((e) => e.startsWith('TERM=')) ? [...env] : [...env, DEFAULT_TERM];

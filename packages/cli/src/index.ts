@@ -3,25 +3,23 @@
  * command; it never calls process.exit, it returns the exit status.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
-import { defaultStateRoot } from '@ns/namespaces';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { capsCommand, type CapsOptions } from './commands/caps.js';
 import { deleteCommand, type DeleteOptions } from './commands/delete.js';
-import { eventsCommand, type EventsOptions } from './commands/events.js';
 import { execCommand, type ExecCommandOptions } from './commands/exec.js';
 import { killCommand, type KillOptions } from './commands/kill.js';
 import { listCommand, type ListOptions } from './commands/list.js';
-import { pauseCommand } from './commands/pause.js';
 import { psCommand, type PsOptions } from './commands/ps.js';
-import { resumeCommand } from './commands/resume.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { specCommand, type SpecOptions } from './commands/spec.js';
 import { stateCommand } from './commands/state.js';
 import { startCommand } from './commands/start.js';
-import { updateCommand, type UpdateOptions } from './commands/update.js';
-import { EXIT, errorLine } from './errors.js';
+import { EXIT, reportDebug, reportError, reportWarning } from './errors.js';
+import { addGlobalOptions, setupGlobals } from './global.js';
 import { resolveIo, type CliIo } from './io.js';
 import { openStore, type GlobalOptions } from './store.js';
+import { usageMessage } from './usage.js';
+import { addCgroupVerbs } from './cgroup-verbs.js';
 
 export type { CliIo } from './io.js';
 export { EXIT, exitCodeFor } from './errors.js';
@@ -46,6 +44,10 @@ export { UINT64_MAX, eventLine, runcStats, type RuncEvent, type RuncMemoryEntry,
 export { parseBytes, parseDuration, parseInteger } from './units.js';
 export { openOutputFiles, runDetached, type OpenedOutput, type OutputFiles } from './detach.js';
 export { openStore, type GlobalOptions } from './store.js';
+export { SYSTEMD_CGROUP_REFUSED, addGlobalOptions, parseRootless, setupGlobals } from './global.js';
+export { LOG_FORMATS, RuntimeLog, formatLogLine, openRuntimeLog, type LogFormat, type LogLevel, type RuntimeLogOptions } from './log.js';
+export { reportDebug, reportError, reportWarning } from './errors.js';
+export { LOG_AFTER_VERB } from './commands/run.js';
 export { formatTable } from './table.js';
 export { runAttached, runForeground, startContainer, FORWARDED_SIGNALS, type ForegroundOptions, type Launcher } from './start.js';
 
@@ -66,7 +68,8 @@ function containerOptions(cmd: Command): Command {
       .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
       .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
       .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
-      .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect);
+      .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
+      .option('--security-opt <opt>', 'seccomp=unconfined, seccomp=default or seccomp=PROFILE.json; no-new-privileges (repeatable)', collect);
 }
 
 function version(): string {
@@ -78,56 +81,26 @@ function version(): string {
   }
 }
 
-const RUN_HINT = 'put the command after --: ns run [ID] -- CMD ARGS...';
-const EXEC_HINT = 'put the command after --: ns exec ID -- CMD ARGS...';
-
 /**
- * For an unknown option `flag` of `ns run` / `ns exec`: whether a command seems to have been
- * given without `--` before it (`ns run --rootfs R /bin/sh -c 'echo hi'` fails on `-c`):
- * the positional arguments before `flag` are more than the ID. Returns the hint, or undefined.
+ * The command `ns exec` runs, as runc exec takes it: every word after the ID (`words`), a
+ * `--` among them and what follows included (`ns exec ID grep -- -v x` runs `grep -- -v x`);
+ * or, with no word between the ID and the first `--`, what follows that `--`
+ * (`ns exec ID -- CMD ARGS...`).
+ * @param afterDashes what main() found after the first `--` of the command line, if any
  */
-function commandHint(program: Command, args: readonly string[], flag: string): string | undefined {
-  const takesValue = (cmd: Command, token: string): boolean | undefined => {
-    const option = [...cmd.options, ...program.options].find((o) => o.long === token || o.short === token);
-    return option === undefined ? undefined : option.required || option.optional;
-  };
-  let i = 0;
-  // The global options before the command name.
-  while (i < args.length && args[i]!.startsWith('-')) i += takesValue(program, args[i]!) ? 2 : 1;
-  const name = args[i];
-  const sub = program.commands.find((c) => c.name() === name);
-  if (sub === undefined || (name !== 'run' && name !== 'exec')) return undefined;
-  let positionals = 0;
-  for (i++; i < args.length && args[i] !== flag; i++) {
-    const token = args[i]!;
-    if (token.startsWith('-') && token !== '-') {
-      if (!token.includes('=') && takesValue(sub, token)) i++;
-    } else {
-      positionals++;
-    }
-  }
-  if (i >= args.length) return undefined;
-  if (name === 'run' && positionals >= 1) return RUN_HINT;
-  if (name === 'exec' && positionals >= 2) return EXEC_HINT;
-  return undefined;
-}
-
-/** A commander error message as one line, without commander's `error: ` prefix. */
-function usageLine(text: string, program: Command, args: readonly string[]): string {
-  let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
-  if (/too many arguments for 'run'/.test(line)) line += ` (${RUN_HINT})`;
-  if (/too many arguments for 'exec'/.test(line)) line += ` (${EXEC_HINT})`;
-  const unknown = /^unknown option '([^']+)'/.exec(line);
-  const hint = unknown ? commandHint(program, args, unknown[1]!) : undefined;
-  if (hint !== undefined) line += ` (${hint})`;
-  return `ns: ${line}\n`;
+export function execWords(words: readonly string[], afterDashes: readonly string[] | undefined): string[] | undefined {
+  if (words.length === 0) return afterDashes === undefined ? undefined : [...afterDashes];
+  return afterDashes === undefined ? [...words] : [...words, '--', ...afterDashes];
 }
 
 /**
  * Run `ns` with `argv` (without the node and script paths, as `process.argv.slice(2)`).
  * Everything after the first `--` is the command to run (`ns run [ID] -- CMD ARGS...`,
- * `ns exec ID -- CMD ARGS...`). The global `--root DIR` (state root) may come before or
- * after the command name.
+ * `ns exec ID -- CMD ARGS...`); `ns exec ID CMD ARGS...` also takes every word after the ID
+ * as the command, as runc exec (its options go before the ID). runc's global options
+ * (`--root`, `--log`, `--log-format`, `--debug`, `--systemd-cgroup`, `--rootless`; see
+ * setupGlobals()) come before the verb; `--root DIR` (state root) may also come after it.
+ * ns's own errors go to stderr and to the `--log` file, its warnings to the log only.
  *
  * @param io writers for ns's own output and the working directory / environment to use;
  *   the container's own stdio is always the real descriptors 0, 1, 2.
@@ -142,20 +115,41 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
   let status = 0;
 
   const program = new Command('ns');
-  const store = () => openStore(program.opts<GlobalOptions>(), io);
+  // The global options, with a `--root` given after the verb winning (optsWithGlobals).
+  let globals: GlobalOptions = {};
+  const store = () => openStore(globals, io);
   program
     .description('Run Linux containers straight from Node.js, without a daemon (runc-like).')
     // As commander's .version(), but package.json is read only when asked (a ms of every start).
-    .option('-V, --version', 'print the version')
-    .option('--root <dir>', `directory for container state (default: ${defaultStateRoot()})`)
+    .option('-V, --version', 'print the version');
+  addGlobalOptions(program)
     .helpOption('-h, --help', 'show help')
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({
+      showGlobalOptions: true,
+      // `pause <ID>`, not `pause [options] <ID>` for a verb whose only option is the hidden --root.
+      subcommandTerm(this: Help, cmd: Command): string {
+        const term = Help.prototype.subcommandTerm.call(this, cmd);
+        return cmd.options.every((o) => o.hidden) ? term.replace(' [options]', '') : term;
+      },
+    })
+    // Options of the program before the verb only (as runc's global flags): after `exec ID`
+    // every word is the command's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
-      outputError: (s) => io.stderr(usageLine(s, program, head)),
+      outputError: (s) => reportError(io, new Error(usageMessage(s, program, head))),
     });
+  // runc's `Before`: check the global options, open the log, before the verb parses its own.
+  program.hook('preSubcommand', (_program, sub) => {
+    const log = setupGlobals(program.opts<GlobalOptions>(), sub.name(), io);
+    if (log !== undefined) io.log = log;
+    reportDebug(io, `ns ${argv.join(' ')}`);
+  });
+  program.hook('preAction', (_program, action) => {
+    globals = action.optsWithGlobals<GlobalOptions>();
+  });
   program.on('option:version', () => {
     const v = version();
     io.stdout(`${v}\n`);
@@ -179,16 +173,16 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
         "  ns run -- /bin/sh -c 'echo $$'\n" +
         '  ns run -t --rootfs ./rootfs --hostname box -v "$PWD:/src:ro" web1 -- sh\n' +
         '  ns run --bundle ./bundle mycontainer\n' +
-        "  ns run -d --log ./web1.log --rootfs ./rootfs web1 -- sh -c 'while :; do date; sleep 1; done'\n",
+        "  ns run -d --stdout ./web1.log --stderr ./web1.log --rootfs ./rootfs web1 -- sh -c 'while :; do date; sleep 1; done'\n",
     )
     .usage('[options] [ID] [-- CMD ARGS...]')
     .argument('[ID]', 'container id (default: a generated ns-XXXXXXXXXXXX)');
   containerOptions(runCmd)
     .option('--dry-run', 'print the plan of system calls and exit without starting anything')
-    .option('-d, --detach', 'start the container in the background and exit 0 once it runs (stdio: /dev/null)')
-    .option('--stdout <file>', "append the container's stdout to FILE")
-    .option('--stderr <file>', "append the container's stderr to FILE")
-    .option('--log <file>', "append the container's stdout and stderr to FILE")
+    .option('-d, --detach', "start the container in the background and exit 0 once it runs (it keeps ns's stdin, stdout and stderr)")
+    .option('--stdout <file>', "append the container's stdout to FILE (default: ns's own stdout, also with -d)")
+    .option('--stderr <file>', "append the container's stderr to FILE (default: ns's own stderr, also with -d)")
+    .addOption(new Option('--log <file>', "refused: was the container's output; see --stdout, --stderr and ns --log").hideHelp())
     .action(async (idArgument: string | undefined, opts: Omit<RunOptions, 'idArgument' | 'command'>) => {
       const options: RunOptions = { ...opts };
       if (idArgument !== undefined) options.idArgument = idArgument;
@@ -202,14 +196,15 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .description(
       'Create a container: namespaces, mounts, capabilities and user are set up, and its process ' +
         'waits just before running the command until `ns start ID` (status "created"). Same ' +
-        'sources and options as ns run; its output goes to --stdout/--stderr/--log or /dev/null.',
+        "sources and options as ns run; it keeps ns create's own stdin, stdout and stderr (runc's pass-through), " +
+        'or writes to --stdout / --stderr FILE.',
     )
     .usage('[options] ID [-- CMD ARGS...]')
     .argument('<ID>', 'container id');
   containerOptions(createCmd)
-    .option('--stdout <file>', "append the container's stdout to FILE")
-    .option('--stderr <file>', "append the container's stderr to FILE")
-    .option('--log <file>', "append the container's stdout and stderr to FILE")
+    .option('--stdout <file>', "append the container's stdout to FILE (default: ns create's own stdout)")
+    .option('--stderr <file>', "append the container's stderr to FILE (default: ns create's own stderr)")
+    .addOption(new Option('--log <file>', "refused: was the container's output; see --stdout, --stderr and ns --log").hideHelp())
     .action(async (idArgument: string, opts: Omit<RunOptions, 'idArgument' | 'command'>) => {
       const options: RunOptions = { ...opts, idArgument, detach: true, createOnly: true };
       if (command !== undefined) options.command = command;
@@ -236,12 +231,16 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       '\nExit status: as ns run (the command\'s own; 125 when ns failed, e.g. the container is\n' +
         'not running; 126 / 127 when the command cannot be executed / is not found).\n\n' +
         'Examples:\n' +
-        '  ns exec web1 -- ps\n' +
+        '  ns exec web1 ps\n' +
+        "  ns exec web1 sh -c 'echo $$'\n" +
         '  ns exec -t -u alice -e TERM=xterm --cwd /tmp web1 -- sh\n' +
         '  ns exec -u 1000:1000 -g 10 -g 100 web1 -- id\n',
     )
-    .usage('[options] ID -- CMD ARGS...')
+    .usage('[options] ID CMD ARGS... (or ID -- CMD ARGS...)')
     .argument('<ID>', 'container id')
+    .argument('[CMD...]', 'the command: every word after the ID (options go before the ID, as runc exec)')
+    // Stop at the ID: `ns exec box ls -l` runs `ls -l`.
+    .passThroughOptions()
     .option('-t, --tty', 'allocate a pseudo-terminal')
     .option('-u, --user <user[:group]>', 'user to run as: name or uid, optional group or gid')
     .option('-g, --additional-gids <gid>', "add a supplementary group id to the container's (repeatable)", collect)
@@ -249,9 +248,11 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('--cwd <dir>', 'working directory inside the container')
     .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
-    .action(async (id: string, opts: Omit<ExecCommandOptions, 'id' | 'command'>) => {
-      const options: ExecCommandOptions = { ...opts, id };
-      if (command !== undefined) options.command = command;
+    .action(async (id: string, words: string[], opts: Omit<ExecCommandOptions, 'id' | 'command'> & { root?: string }) => {
+      const { root: _root, ...rest } = opts;
+      const options: ExecCommandOptions = { ...rest, id };
+      const cmd = execWords(words, command);
+      if (cmd !== undefined) options.command = cmd;
       status = await execCommand(options, store(), io);
     });
 
@@ -311,83 +312,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       status = killCommand(id, signal, opts, store(), io);
     });
 
-  program
-    .command('pause')
-    .summary('freeze every process of a container (as runc pause)')
-    .description("Freeze every process of a running container through its cgroup (v1 freezer, v2 cgroup.freeze); its status is \"paused\" until ns resume. The container needs a cgroup of its own (linux.resources or linux.cgroupsPath in its config).")
-    .argument('<ID>', 'container id')
-    .action(async (id: string) => {
-      status = await pauseCommand(id, store(), io);
-    });
-
-  program
-    .command('resume')
-    .summary('thaw a paused container (as runc resume)')
-    .argument('<ID>', 'container id')
-    .action((id: string) => {
-      status = resumeCommand(id, store(), io);
-    });
-
-  program
-    .command('update')
-    .summary("change a running container's cgroup limits (as runc update)")
-    .description(
-      "Change the cgroup limits of a running container, as runc update: from -r FILE, a JSON object of OCI linux.resources " +
-        '({"memory": {"limit": 536870912}, "cpu": {"quota": 50000}, "pids": {"limit": 64}}), and from the flags, which win over ' +
-        'the file field by field. Only the fields given change. Sizes take a unit (512m, 1.5g; binary), -1 is unlimited.',
-    )
-    .addHelpText(
-      'after',
-      '\nExamples:\n' +
-        '  ns update --memory 512m --memory-swap 1g web1\n' +
-        '  ns update --cpu-quota 50000 --cpu-period 100000 --pids-limit 64 web1\n' +
-        '  echo \'{"cpu": {"cpus": "0-1"}}\' | ns update -r - web1\n',
-    )
-    .argument('<ID>', 'container id')
-    .option('-r, --resources <file>', 'JSON linux.resources to apply ("-": standard input)')
-    .option('--memory <bytes>', 'memory limit (512m, 1g ...; -1 unlimited)')
-    .option('--memory-reservation <bytes>', 'memory soft limit (v1 soft_limit_in_bytes, v2 memory.low)')
-    .option('--memory-swap <bytes>', 'memory plus swap limit (-1 unlimited)')
-    .addOption(new Option('--kernel-memory <bytes>', 'refused: kernel memory limits are gone (cgroup v2, Linux >= 5.16)').hideHelp())
-    .option('--cpu-shares <shares>', 'CPU shares, relative weight (v2: converted to cpu.weight)')
-    .addOption(new Option('--cpu-share <shares>', "runc's spelling of --cpu-shares").hideHelp())
-    .option('--cpu-period <usecs>', 'CPU CFS period in microseconds')
-    .option('--cpu-quota <usecs>', 'CPU CFS quota in microseconds per period (-1 unlimited)')
-    .option('--cpu-burst <usecs>', 'CPU CFS burst in microseconds')
-    .option('--cpu-rt-period <usecs>', 'CPU realtime period in microseconds (v1 only)')
-    .option('--cpu-rt-runtime <usecs>', 'CPU realtime runtime in microseconds per period (v1 only)')
-    .option('--cpu-idle <0|1>', 'SCHED_IDLE for the cgroup (1) or not (0)')
-    .option('--cpuset-cpus <list>', 'CPUs to run on (0-3,7)')
-    .option('--cpuset-mems <list>', 'memory nodes to allocate from (0-1)')
-    .option('--blkio-weight <weight>', 'block I/O weight, 10 to 1000')
-    .option('--pids-limit <n>', 'maximum number of tasks (-1 unlimited)')
-    .action((id: string, opts: UpdateOptions) => {
-      status = updateCommand(id, opts, store(), io);
-    });
-
-  program
-    .command('events')
-    .summary("stream a container's stats and OOM kills as JSON lines (as runc events)")
-    .description(
-      'Print a running container\'s cgroup statistics as JSON lines, as runc events: {"type":"stats","id":ID,"data":{...}} every ' +
-        '--interval, and {"type":"oom","id":ID} when the OOM killer kills a process in it, until the container stops. ' +
-        'With --stats, one stats line and exit.',
-    )
-    .argument('<ID>', 'container id')
-    .option('--interval <duration>', 'time between stats lines (5s, 500ms, 1m)', '5s')
-    .option('--stats', 'print the stats once and exit')
-    .action(async (id: string, opts: EventsOptions) => {
-      // `ns events ID | head -1`: stop when the reader of ns's stdout goes away.
-      const abort = new AbortController();
-      const onError = () => abort.abort();
-      const stdout = cliIo.stdout === undefined ? process.stdout : undefined;
-      stdout?.on('error', onError);
-      try {
-        status = await eventsCommand(id, opts, store(), io, abort.signal);
-      } finally {
-        stdout?.off('error', onError);
-      }
-    });
+  addCgroupVerbs(program, { io, store, cliIo, done: (code) => void (status = code) });
 
   program
     .command('delete')
@@ -416,12 +341,29 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       status = specCommand(options, io);
     });
 
+  // `--root DIR` is also taken after the verb (ns always did; runc takes it before only).
+  for (const sub of program.commands) sub.addOption(new Option('--root <dir>', 'state root (as the global --root)').hideHelp());
+  // Process warnings of the libraries (an unknown capability left out ...) are ns's own
+  // warnings: to the runtime's log, never printed by Node on a stderr the container may share.
+  const nodeWarnings = process.listeners('warning');
+  const onWarning = (warning: Error) => reportWarning(io, warning.message);
+  process.removeAllListeners('warning');
+  process.on('warning', onWarning);
   try {
     await program.parseAsync(head, { from: 'user' });
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.FAILURE;
-    io.stderr(errorLine(err));
-    return EXIT.FAILURE;
+    if (err instanceof CommanderError) status = err.exitCode === 0 ? 0 : EXIT.FAILURE;
+    else {
+      reportError(io, err);
+      status = EXIT.FAILURE;
+    }
+  } finally {
+    // A warning emitted last is delivered on the next tick: let it reach the log first.
+    await new Promise((resolve) => process.nextTick(resolve));
+    process.removeListener('warning', onWarning);
+    for (const listener of nodeWarnings) process.on('warning', listener);
+    reportDebug(io, `exit status ${status}`);
+    io.log?.close();
   }
   return status;
 }

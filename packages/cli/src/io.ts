@@ -5,6 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { NsError } from '@ns/namespaces';
+import type { RuntimeLog } from './log.js';
 
 export interface CliIo {
   /** Writes ns's own standard output (help text, `--dry-run` plans). Default: process.stdout. */
@@ -32,6 +33,12 @@ export interface ResolvedIo {
    */
   cwdGone?: boolean;
   env: NodeJS.ProcessEnv;
+  /**
+   * The runtime's own log (global `--log FILE`, `--log-format`, `--debug`): where ns's errors
+   * and warnings go besides, or instead of, stderr (see reportError(), reportWarning()).
+   * Absent: `ns: ...` lines on stderr.
+   */
+  log?: RuntimeLog;
 }
 
 /**

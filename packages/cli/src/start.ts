@@ -11,11 +11,20 @@ import {
   type ContainerProcess,
   type ExecOptions,
 } from '@ns/namespaces';
-import { EXIT, errorLine, exitCodeFor } from './errors.js';
+import { EXIT, reportError, exitCodeFor } from './errors.js';
 import type { ResolvedIo } from './io.js';
 
-/** Signals `ns` passes on to the container's process (as runc does for a foreground run). */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/**
+ * Signals `ns` passes on to the container's process during a foreground run: as runc, every
+ * signal a process can catch but SIGCHLD, SIGURG and SIGWINCH (the console's size), and but
+ * those Node needs for itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGPROF) and
+ * SIGPIPE (Node ignores it; a reader of ns's output that goes away is handled apart). Listening
+ * to SIGUSR1 also keeps it from opening Node's inspector, SIGQUIT and SIGUSR2 from ending Node.
+ */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGCONT',
+  'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGVTALRM', 'SIGXCPU', 'SIGXFSZ', 'SIGPWR', 'SIGIO', 'SIGSYS',
+];
 
 /** ^D, the default VEOF character of a terminal (termios(3)). */
 const VEOF = '\x04';
@@ -81,7 +90,7 @@ export async function runForeground(launch: Launcher, io: ResolvedIo, foreground
     proc = launch(options);
   } catch (err) {
     undo();
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return exitCodeFor(err);
   }
 
@@ -98,7 +107,7 @@ export async function runForeground(launch: Launcher, io: ResolvedIo, foreground
       const failure = await output.done;
       if (failure !== undefined) {
         if (failure.code === 'EPIPE') return EXIT.BROKEN_PIPE;
-        io.stderr(errorLine(new Error(`writing the terminal output: ${failure.message}`)));
+        reportError(io, new Error(`writing the terminal output: ${failure.message}`));
         return EXIT.FAILURE;
       }
     }

@@ -4,14 +4,30 @@
  */
 import { StateStore, defaultStateRoot } from '@ns/namespaces';
 import { absolutePath, baseDir, type ResolvedIo } from './io.js';
+import { usage } from './errors.js';
 
-/** The global options of `ns`, accepted before or after the command name. */
+/**
+ * The global options of `ns`, as runc's: given before the verb (`--root` also after it). See
+ * setupGlobals() for what each does.
+ */
 export interface GlobalOptions {
   /** `--root DIR`: where container state lives. */
   root?: string;
+  /** `--log FILE`: the runtime's own log (errors and warnings), default stderr. */
+  log?: string;
+  /** `--log-format text|json`. */
+  logFormat?: string;
+  /** `--debug`: debug lines in the log too. */
+  debug?: boolean;
+  /** `--systemd-cgroup`: refused for run and create (no systemd cgroup driver). */
+  systemdCgroup?: boolean;
+  /** `--rootless true|false|auto`: accepted; ns's rootless mode follows its effective uid. */
+  rootless?: string;
 }
 
 /** The state store `--root` selects (nothing is created until a container is). */
 export function openStore(global: GlobalOptions, io: Pick<ResolvedIo, 'cwd' | 'cwdGone'>): StateStore {
+  // An empty --root would be the working directory: a slip, never meant.
+  if (global.root === '') throw usage('--root: empty (a directory for container state is needed)', 'root');
   return new StateStore(absolutePath(baseDir(io), global.root ?? defaultStateRoot(), '--root'));
 }

@@ -138,7 +138,8 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run --bundle: issue 19 (as root)', () =>
     ['a device outside /dev', (s: Spec) => (s.linux.devices = [{ path: '/etc/x', type: 'c', major: 1, minor: 3 }]), /^ns: config\.json: linux\.devices\[0\]\.path: \/etc\/x is outside \/dev/],
     ['a device fileMode past 07777', (s: Spec) => (s.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, fileMode: 0o10666 }]), 'ns: config.json: linux.devices[0].fileMode: expected permission bits 0..0o7777, got 0o10666'],
     ['an unknown rootfsPropagation', (s: Spec) => (s.linux.rootfsPropagation = 'everywhere'), /linux\.rootfsPropagation: expected one of "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable", received "everywhere"$/],
-    ['a seccomp profile (not installed yet)', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), /^ns: config\.json: linux\.seccomp: no seccomp filter is installed yet/],
+    ['a seccomp profile that denies execve', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), /^ns: config\.json: linux\.seccomp: execve fails with errno 1 under this profile/],
+    ['a seccomp action that does not exist', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['keyctl'], action: 'SCMP_ACT_DENY' }] }), /^ns: config\.json: linux\.seccomp\.syscalls\[0\]\.action: unknown action "SCMP_ACT_DENY"/],
     ['an AppArmor profile', (s: Spec) => (s.process.apparmorProfile = 'docker-default'), /^ns: config\.json: process\.apparmorProfile: ns applies no AppArmor profile/],
   ])('refuses %s by JSON path, before anything starts', async (_what, edit, message) => {
     const r = await run(bundle(['true'], edit));

@@ -40,6 +40,7 @@ describe('commandVariant', () => {
     expect(commandVariant(['run', '--rootfs', '/srv/r', 'web1', '--', 'sh', '-c', 'x'])).toBe('run-rootfs');
     expect(commandVariant(['run', '--dry-run', '--rootfs=/r', '--', 'true'])).toBe('run-dry-run-rootfs');
     expect(commandVariant(['--root', '/tmp/s', 'exec', '-t', 'web1', '--', 'sh'])).toBe('exec-root-t');
+    expect(commandVariant(['--log-format', 'json', '--rootless', 'true', 'create', 'web1'])).toBe('create-log-format-rootless');
     expect(commandVariant(['--version'])).toBe('none-version');
     expect(commandVariant([])).toBe('none');
   });

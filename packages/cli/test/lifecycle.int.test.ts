@@ -137,16 +137,19 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
   });
 
   describe.skipIf(!ROOTFS)('on the busybox rootfs (NS_TEST_ROOTFS)', () => {
-    it('run -d returns at once, prints nothing, and the container keeps running', async () => {
+    it("run -d returns at once, prints nothing, and the container keeps running with ns's own stdio", async () => {
       const before = Date.now();
       const state = await runDetached('d1', ['sleep', '1000']);
-      // `ns` has exited and its stdout / stderr pipes are closed: the container holds neither.
       expect(Date.now() - before).toBeLessThan(10_000);
       expect(state.detached).toBe(true);
       expect(existsSync(`/proc/${state.pid}`)).toBe(true);
       expect(alive(state)).toBe(true);
       expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toBe('sleep\u00001000\u0000');
-      for (const fd of [0, 1, 2]) expect(readlinkSync(`/proc/${state.pid}/fd/${fd}`)).toBe('/dev/null');
+      // runc's pass-through: ns's stdin (/dev/null here), and the files ns's stdout and stderr
+      // were (see start() in run-command.ts, which has removed them since).
+      expect(readlinkSync(`/proc/${state.pid}/fd/0`)).toBe('/dev/null');
+      expect(readlinkSync(`/proc/${state.pid}/fd/1`)).toMatch(/\/ns-test-out-[^/]+\/stdout \(deleted\)$/);
+      expect(readlinkSync(`/proc/${state.pid}/fd/2`)).toMatch(/\/ns-test-out-[^/]+\/stderr \(deleted\)$/);
       const r = await ns(['state', 'd1']);
       expect(r.code).toBe(0);
       const oci = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -157,7 +160,7 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
       expect(alive(state)).toBe(true);
     });
 
-    it('run -d --stdout / --stderr append to files, --log takes both', async () => {
+    it('run -d --stdout / --stderr append to files (the same file for both); --log after run is refused', async () => {
       const out = join(root, '..', `${root.split('/').at(-1)}.out`);
       const err = `${out}.err`;
       const log = `${out}.log`;
@@ -167,9 +170,17 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
         await until('the output files', () => existsSync(err) && readFileSync(err, 'utf8') === 'to-err\n');
         expect(readFileSync(out, 'utf8')).toBe('old\nto-out\n');
 
-        await runDetached('o2', ['sh', '-c', 'echo a; echo b >&2; exec sleep 1000'], ['--log', log]);
+        await runDetached('o2', ['sh', '-c', 'echo a; echo b >&2; exec sleep 1000'], ['--stdout', log, '--stderr', log]);
         await until('the log file', () => existsSync(log) && readFileSync(log, 'utf8').split('\n').length === 3);
         expect(readFileSync(log, 'utf8').split('\n').sort()).toEqual(['', 'a', 'b']);
+
+        // It used to take both; --log is ns's own log now (a global option, as runc's).
+        rmSync(log);
+        const old = await ns(['run', '-d', '--rootfs', ROOTFS!, '--log', log, 'o3', '--', 'sh', '-c', 'echo a; exec sleep 1000']);
+        expect(old.code).toBe(125);
+        expect(old.stderr).toMatch(/^ns: run --log [^\n]*: no longer takes the container's output: --log is ns's own log now, a global option given before the verb [^\n]*--stdout FILE --stderr FILE[^\n]*\n$/);
+        expect(existsSync(log)).toBe(false);
+        expect(readdirSync(root).sort()).toEqual(['o1', 'o2']);
       } finally {
         for (const f of [out, err, log]) rmSync(f, { force: true });
       }
@@ -563,7 +574,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns create / ns start (as root)', () => {
   it('create leaves the container set up and waiting (created); start runs it; start again is refused', async () => {
     const log = join(root, '..', `${Math.random().toString(36).slice(2)}.log`);
     try {
-      const created = await ns(['create', '--rootfs', ROOTFS!, '--log', log, 'cr', '--', 'sh', '-c', 'echo started; sleep 30']);
+      const created = await ns(['create', '--rootfs', ROOTFS!, '--stdout', log, '--stderr', log, 'cr', '--', 'sh', '-c', 'echo started; sleep 30']);
       expect(created.stderr).toBe('');
       expect(created.code).toBe(0);
       expect(await status('cr')).toBe('created');

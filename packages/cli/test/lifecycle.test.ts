@@ -227,13 +227,19 @@ describe('delete', () => {
 });
 
 describe('exec and run -d: usage errors', () => {
-  it('exec without a command, or with it outside --, exits 125', async () => {
+  it('exec without a command exits 125; a command without -- is taken, as runc exec', async () => {
     writeState('up', true);
+    writeState('down', false);
     expect(await main(['--root', root, 'exec', 'up'], io())).toBe(125);
-    expect(err).toMatch(/^ns: no command given \(put it after --/);
+    expect(err).toBe('ns: no command given: ns exec ID CMD ARGS... (or ns exec ID -- CMD ARGS...)\n');
+    // Parsed (every word after the ID is the command's, -l included), then refused for the state.
     err = '';
-    expect(await main(['--root', root, 'exec', 'up', 'ls', '/'], io())).toBe(125);
-    expect(err).toMatch(/too many arguments for 'exec'.*after --/);
+    expect(await main(['--root', root, 'exec', 'down', 'ls', '-l', '/'], io())).toBe(125);
+    expect(err).toBe('ns: container down is not running\n');
+    // Options go before the ID; after it they are the command's (not exec's --user).
+    err = '';
+    expect(await main(['--root', root, 'exec', '--user', 'nobody:nope', 'down', 'id', '--user'], io())).toBe(125);
+    expect(err).toBe('ns: container down is not running\n');
   });
 
   it('exec refuses a stopped container and a bad capability', async () => {
@@ -267,7 +273,7 @@ describe('exec and run -d: usage errors', () => {
   });
 
   it('run --stdout with -t in the foreground is refused', async () => {
-    expect(await main(['--root', root, 'run', '-t', '--log', 'x.log', '--', 'sh'], io())).toBe(125);
+    expect(await main(['--root', root, 'run', '-t', '--stdout', 'x.log', '--', 'sh'], io())).toBe(125);
     expect(err).toMatch(/cannot be used with a terminal/);
     expect(existsSync(join(dir, 'x.log'))).toBe(false);
   });

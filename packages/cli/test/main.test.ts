@@ -72,12 +72,14 @@ describe('main: usage', () => {
     err = '';
     expect(await main(['--root', dir, 'run', '-e', 'A=b', 'sh', '-c', 'x'], io())).toBe(125);
     expect(err).toMatch(/^ns: unknown option '-c' \(put the command after --/);
+    // ns exec takes every word after the ID as the command, as runc exec: no hint, no error
+    // about -l (the container is what is missing here).
     err = '';
-    expect(await main(['exec', 'web1', 'ls', '-l'], io())).toBe(125);
-    expect(err).toBe("ns: unknown option '-l' (put the command after --: ns exec ID -- CMD ARGS...)\n");
-    // No positional before it: a plain unknown option.
+    expect(await main(['--root', dir, 'exec', 'web1', 'ls', '-l'], io())).toBe(125);
+    expect(err).toBe('ns: container web1 does not exist\n');
+    // An option before the ID is exec's: an unknown one is a plain unknown option.
     err = '';
-    expect(await main(['exec', 'web1', '--bogus'], io())).toBe(125);
+    expect(await main(['--root', dir, 'exec', '--bogus', 'web1', 'ls'], io())).toBe(125);
     expect(err).toBe("ns: unknown option '--bogus'\n");
   });
 

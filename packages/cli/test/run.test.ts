@@ -104,7 +104,7 @@ describe('buildContainer: sources', () => {
     expect(build({ id: 'box' }, dir).rootfs).toBeNull();
   });
 
-  it('applies process.consoleSize and linux.resources, and refuses confinement it does not give (linux.seccomp)', () => {
+  it('applies process.consoleSize, linux.resources and linux.seccomp, and refuses a profile that denies execve', () => {
     const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown>; linux?: Record<string, unknown> };
     config.process.terminal = true;
     config.process.consoleSize = { height: 25, width: 80 };
@@ -115,9 +115,14 @@ describe('buildContainer: sources', () => {
     expect(warnings.filter((w) => w.startsWith('process.consoleSize') || w.startsWith('linux.resources'))).toEqual([]);
     expect(c.consoleSize).toEqual({ height: 25, width: 80 });
     expect(c.resources).toEqual({ pids: { limit: 16 } });
+    const seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['keyctl'], action: 'SCMP_ACT_ERRNO' }] };
+    config.linux.seccomp = seccomp;
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+    expect(buildContainer({ bundle }, dir, { warnings }).seccomp).toEqual(seccomp);
+    expect(buildContainer({ bundle, securityOpt: ['seccomp=unconfined'] }, dir, { warnings }).seccomp).toBeUndefined();
     config.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' };
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
-    expect(() => buildContainer({ bundle }, dir, { warnings })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'linux.seccomp' }));
+    expect(() => buildContainer({ bundle }, dir, { warnings })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'linux.seccomp', message: expect.stringMatching(/execve fails/) }));
   });
 
   it('fails for a bundle without config.json', () => {
@@ -144,7 +149,13 @@ describe('buildContainer: sources', () => {
 
 describe('buildContainer: id', () => {
   it('takes the id from the first positional', () => {
-    expect(build({ idArgument: 'box1' }).id).toBe('box1');
+    expect(build({ idArgument: 'box1', command: ['sh'] }).id).toBe('box1');
+    expect(build({ bundle, idArgument: 'box1' }).id).toBe('box1');
+  });
+
+  it('refuses a bare word without a command where no bundle gives one (it would run sh under that name)', () => {
+    expect(() => build({ idArgument: 'word' })).toThrow(/no config\.json in .*ns run -- CMD/);
+    expect(() => build({ idArgument: 'ls', rootfs: bundle })).toThrow(/to run it, ns run --rootfs DIR -- ls/);
   });
 
   it('takes the id from --id', () => {
@@ -153,7 +164,7 @@ describe('buildContainer: id', () => {
   });
 
   it('accepts both when they agree, refuses when they differ', () => {
-    expect(build({ idArgument: 'same', id: 'same' }).id).toBe('same');
+    expect(build({ idArgument: 'same', id: 'same', command: ['sh'] }).id).toBe('same');
     expect(() => build({ idArgument: 'a', id: 'b' })).toThrow(/given twice/);
   });
 

@@ -52,6 +52,9 @@ export {
   planContainer,
   processSteps,
   stdioSteps,
+  stdioOwners,
+  stdioOwnerSteps,
+  type StdioOwner,
   type ContainerPlan,
   type IdMaps,
   type PlanIo,
@@ -97,3 +100,6 @@ export { containerCgroupPath, createContainerCgroup, hasLimits, hostCgroupLayout
 export type { CgroupStats, LinuxResources } from '@ns/cgroups';
 
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
+export { checkSeccomp, loadSeccompProfile, type SeccompConfig } from './config/seccomp.js';
+export { resolveSeccomp, seccompStep } from './plan/seccomp.js';
+export type { LinuxSeccomp } from '@ns/seccomp';

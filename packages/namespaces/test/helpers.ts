@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { exec, type Container, type ContainerExit, type ExecOptions } from '../src/index.js';
 
@@ -42,5 +45,40 @@ export function gone(pid: number): boolean {
     return false;
   } catch {
     return true;
+  }
+}
+
+/** Whether `ns ARGS` leaves a container running with ns's own stdio: `run -d`, `create` (before any `--`). */
+export function detaches(args: readonly string[]): boolean {
+  const dashes = args.indexOf('--');
+  const head = dashes < 0 ? args : args.slice(0, dashes);
+  return head.includes('create') || (head.includes('run') && (head.includes('-d') || head.includes('--detach')));
+}
+
+/**
+ * spawnSync() for a CLI call, with stdout and stderr in files read back at exit when `args`
+ * detach (see {@link detaches}): the container keeps ns's stdio (runc's pass-through), and
+ * spawnSync() would wait for pipes it holds until the container exits.
+ */
+export function spawnCli(cmd: string, args: string[], options: SpawnSyncOptions & { cliArgs?: string[] }): { status: number | null; stdout: string; stderr: string } {
+  const { cliArgs, ...spawnOptions } = options;
+  if (!detaches(cliArgs ?? args)) {
+    const r = spawnSync(cmd, args, { ...spawnOptions, encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ns-test-out-'));
+  try {
+    const out = openSync(join(dir, 'stdout'), 'w+');
+    const err = openSync(join(dir, 'stderr'), 'w+');
+    let status: number | null;
+    try {
+      status = spawnSync(cmd, args, { ...spawnOptions, stdio: ['ignore', out, err] }).status;
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    return { status, stdout: readFileSync(join(dir, 'stdout'), 'utf8'), stderr: readFileSync(join(dir, 'stderr'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // Issue 21 (CVE-2019-5736 class): nothing in a container reaches the node binary that runs the
 // runtime, nor the creator's memory or environment. The runtime runs from a COPY of node (a
 // temporary file): an attack that works damages only the copy, and its hash tells.
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,10 @@ import { CLONE, spawn as nsSpawn, type Step } from '@ns/syscalls';
 import { parseStatusCapabilities } from '@ns/capabilities';
 import { StateStore, capabilitySetsOf, deleteContainer, processSteps, rootfsContainer, runContainer, stdioSteps, validatedContainer } from '../src/index.js';
 import { execInSteps } from '../src/process/execin.js';
-import { ROOTFS, hostMounts, isRoot } from './helpers.js';
+import { ROOTFS, hostMounts, isRoot, spawnCli } from './helpers.js';
+
+/** What spawnCli() returns. */
+type CliResult = ReturnType<typeof spawnCli>;
 
 const CLI = new URL('../../cli/dist/ns.cjs', import.meta.url).pathname;
 const INIT_EXE = '/memfd:ns-init (deleted)';
@@ -55,15 +58,15 @@ describe.skipIf(!isRoot || !ROOTFS)('the host node stays out of reach (CVE-2019-
   });
 
   /** `ns --root <state> ARGS...` run by the copy of node, with the secret in its environment. */
-  const ns = (args: string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> =>
-    spawnSync(nodeCopy, [CLI, '--root', state, ...args], {
-      encoding: 'utf8',
+  const ns = (args: string[], env: NodeJS.ProcessEnv = {}): CliResult =>
+    spawnCli(nodeCopy, [CLI, '--root', state, ...args], {
+      cliArgs: args,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NS_TEST_SECRET: secret, NS_COMPILE_CACHE: '0', ...env },
       timeout: 20_000,
     });
 
   /** What ran was ns-init refusing to work, never node. */
-  function expectInitRefused(r: SpawnSyncReturns<string>): void {
+  function expectInitRefused(r: CliResult): void {
     expect(r.stdout).not.toContain('node-ran');
     expect(r.stderr).toContain('ns-init: this is the set-up helper of @ns containers');
     expect(r.status).toBe(127);
@@ -246,8 +249,8 @@ describe.skipIf(!isRoot || !ROOTFS)('the host node stays out of reach (CVE-2019-
       nobody(['delete', '-f', 'rl1']);
     });
     const nobody = (args: string[]) =>
-      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', nodeCopy, CLI, ...args], {
-        encoding: 'utf8',
+      spawnCli('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', nodeCopy, CLI, ...args], {
+        cliArgs: args,
         cwd: work,
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', XDG_RUNTIME_DIR: xdg, NS_TEST_SECRET: secret, NS_COMPILE_CACHE: '0' },
         timeout: 20_000,

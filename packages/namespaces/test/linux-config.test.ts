@@ -86,7 +86,7 @@ describe('devices: planned after the default ones', () => {
   });
   it('without one: the host node bound (FIFOs still made), and an error naming the entry when the host has no such device', () => {
     const { plan } = planContainer(rc({ devices: [{ path: '/dev/null', type: 'c', major: 1, minor: 3 }, { path: '/dev/q', type: 'p' }] }));
-    expect(mounts(plan.steps).filter((m) => m.source === '/oldroot/dev/null')).toHaveLength(1);
+    expect(mounts(plan.steps).filter((m) => m.source === '/oldroot/dev/null' && m.target === '/newroot/dev/null')).toHaveLength(1);
     expect(plan.steps.filter((s) => s.op === 'mknod').map((s) => (s as { path: string }).path)).toEqual(['/newroot/dev/q']);
     expect(() => planContainer(rc({ devices: [{ path: '/dev/null', type: 'c', major: 1, minor: 5 }] }))).toThrow(expect.objectContaining({ path: 'devices[0].path', message: expect.stringContaining("the host's /dev/null is c 1:3") }));
     expect(() => planContainer(rc({ devices: [{ path: '/dev/no-such-node', type: 'b', major: 8, minor: 0 }] }))).toThrow(/is no device node/);
@@ -175,7 +175,8 @@ describe('rootfsPropagation', () => {
 describe('read-only /dev and tmpfs mounts', () => {
   it('mounts them writable, populates them, and remounts them read-only last', () => {
     const ro = DEFAULT_MOUNTS.map((m) => (m.destination === '/dev' || m.destination === '/dev/shm' ? { ...m, options: [...(m.options ?? []), 'ro'] } : m));
-    const { plan } = planContainer(rc({ mounts: [...ro, { destination: '/run', type: 'tmpfs', options: ['ro'] }, { destination: '/run/x', type: 'tmpfs' }] }));
+    // No masked paths: they are bound between the last of these and pivot_root.
+    const { plan } = planContainer(rc({ maskedPaths: [], mounts: [...ro, { destination: '/run', type: 'tmpfs', options: ['ro'] }, { destination: '/run/x', type: 'tmpfs' }] }));
     const m = mounts(plan.steps);
     for (const target of ['/newroot/dev', '/newroot/dev/shm', '/newroot/run']) expect(m.find((s) => s.target === target)!.flags & MS.RDONLY).toBe(0);
     const pivot = plan.steps.findIndex((s) => s.op === 'pivotRoot');
@@ -214,10 +215,9 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
     ['process.ioPriority', (s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 })],
     ['mounts[0].uidMappings', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }])],
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }])],
-    ['hooks.prestart', (s) => (s.hooks = { prestart: [{ path: '/bin/true' }] })],
+    ['hooks.startContainer', (s) => (s.hooks = { prestart: [{ path: '/bin/true' }], startContainer: [{ path: '/bin/true' }] })],
     ['hooks.createContainer', (s) => (s.hooks = { poststop: [], createContainer: [{ path: '/bin/true' }] })],
     ['linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 10 } })],
-    ['linux.seccomp', (s) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' })],
     ['linux.mountLabel', (s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0')],
     ['linux.intelRdt', (s) => (s.linux.intelRdt = { closID: 'guaranteed_group' })],
     ['linux.personality', (s) => (s.linux.personality = { domain: 'LINUX32' })],

@@ -271,10 +271,50 @@ describe('fromOciSpec', () => {
     const spec = minimal();
     spec.linux.namespaces = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'].map((type) => ({ type }));
     spec.linux.namespaces[4].path = '/var/run/netns/blue';
+    spec.linux.namespaces[7].path = '/proc/1/ns/time';
     const c = convert(spec);
     expect(c.namespaces.map((n) => n.type)).toEqual(['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time']);
     expect(c.namespaces[4]).toEqual({ type: 'network', path: '/var/run/netns/blue' });
     expect(c.namespaces[0]).toEqual({ type: 'mount' });
+  });
+
+  it('warns of every unknown field, with the known one it resembles (a typo must not weaken a container unseen)', () => {
+    const spec = minimal() as Record<string, any>;
+    spec.process.noNewPrivilege = true;
+    spec.root.readOnly = true;
+    spec.linux.maskedPath = ['/proc/kcore'];
+    spec.linux.somethingNew = { a: 1 };
+    spec.annotations = { anyKey: 'fine' };
+    spec.windows = {};
+    expect(ociWarnings(parseOciSpec(spec)).filter((w) => w.includes('unknown field'))).toEqual([
+      'process.noNewPrivilege: unknown field, ignored (did you mean process.noNewPrivileges?)',
+      'root.readOnly: unknown field, ignored (did you mean root.readonly?)',
+      'linux.maskedPath: unknown field, ignored (did you mean linux.maskedPaths?)',
+      'linux.somethingNew: unknown field, ignored',
+    ]);
+  });
+
+  it('names the JSON path of what the container check refuses (validateContainer in config.json terms)', () => {
+    const cases: [(s: any) => void, string, RegExp][] = [
+      [(s) => s.linux.namespaces.push({ type: 'time' }), 'linux.namespaces[2]', /new time namespace/],
+      [(s) => (s.process.rlimits = [{ type: 'RLIMIT_FOO', hard: 1, soft: 1 }]), 'process.rlimits[0].type', /unknown resource/],
+      [(s) => (s.process.user = { uid: 0, gid: 0, umask: 0o10000 }), 'process.user.umask', /0\.\.0o777/],
+      [(s) => (s.process.oomScoreAdj = 5000), 'process.oomScoreAdj', /-1000\.\.1000/],
+      [(s) => (s.linux.sysctl = { 'kernel.core_pattern': '|/x' }), 'linux.sysctl["kernel.core_pattern"]', /not a namespaced sysctl/],
+      [(s) => (s.linux.maskedPaths = ['proc/kcore']), 'linux.maskedPaths[0]', /absolute/],
+      [(s) => (s.process.user = { uid: 4294967295, gid: 0 }), 'process.user.uid', /\(uid_t\)-1/],
+      [(s) => (s.linux.maskedPaths = Array.from({ length: 10_001 }, (_, i) => `/m${i}`)), 'linux.maskedPaths', /at most 10000/],
+      [(s) => (s.process.args = ['/bin/true', 'a'.repeat(131072)]), 'process.args[1]', /MAX_ARG_STRLEN/],
+      [(s) => (s.process.env = Array.from({ length: 3000 }, (_, i) => `K${i}=${'v'.repeat(1024)}`)), 'process.env', /execve\(2\) gives them/],
+    ];
+    for (const [edit, path, message] of cases) {
+      const spec = minimal();
+      edit(spec);
+      const error = thrown(() => convert(spec));
+      expect({ code: error.code, path: error.path }).toEqual({ code: 'ERR_NS_CONFIG', path });
+      expect(error.message).toMatch(new RegExp(`^config\\.json: ${path.replace(/[.[\]"]/g, '\\$&')}: `));
+      expect(error.message).toMatch(message);
+    }
   });
 
   it('rejects a network namespace path together with a new network namespace', () => {

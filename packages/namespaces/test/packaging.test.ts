@@ -29,6 +29,7 @@ describe('@ns/namespaces package', () => {
     const deps = packed.manifest.dependencies;
     expect(deps['@ns/capabilities']).toBe(`^${v['@ns/capabilities']}`);
     expect(deps['@ns/syscalls']).toBe(`^${v['@ns/syscalls']}`);
+    expect(deps['@ns/seccomp']).toBe(`^${v['@ns/seccomp']}`);
     for (const [name, range] of Object.entries(deps)) expect(range, name).toMatch(/^\^\d+\.\d+\.\d+$/);
   });
 

@@ -21,7 +21,7 @@ import { encodePlan, type Plan, type Step } from '@ns/syscalls';
 import {
   DEFAULT_MOUNTS,
   DEFAULT_NAMESPACES,
-  embeddedDefault,
+  embeddedDefault as embeddedDefaultContainer,
   planContainer,
   processSteps,
   rootfsContainer,
@@ -163,7 +163,12 @@ const USERNS_MAPS = { uidMappings: [{ containerID: 0, hostID: 100000, size: 6553
 type Case = { name: string; plan: () => Plan; euid?: number };
 
 function cases(): Case[] {
-  const rc = (overrides: Partial<Container> = {}) => rootfsContainer(rootfs, { id: 'fixture', args: ['/bin/true'], ...overrides });
+  // Without the default seccomp profile (its ~2000-instruction filter, compiled by
+  // @ns/seccomp and tested there and in seccomp.test.ts, would be most of each fixture); the
+  // cases with `seccomp` below give small profiles of their own.
+  const rc = (overrides: Partial<Container> = {}) => rootfsContainer(rootfs, { id: 'fixture', args: ['/bin/true'], seccomp: undefined, ...overrides });
+  const embeddedDefault = (overrides: Partial<Container> = {}) => embeddedDefaultContainer({ seccomp: undefined, ...overrides });
+  const tiny = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['keyctl', 'add_key'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }, { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 8, op: 'SCMP_CMP_NE' }] }] };
   // Configs are made when a case runs (the rootfs exists by then), each time afresh.
   const plan = (c: () => Container, io: PlanIo = PIPES) => () => planContainer(c(), io).plan;
   const execIn = (c: () => Container, io: PlanIo, idMaps?: typeof USERNS_MAPS): (() => Plan) => () => ({
@@ -180,6 +185,8 @@ function cases(): Case[] {
     { name: 'embedded default', plan: plan(() => embeddedDefault({ id: 'fixture', args: ['/bin/sh', '-c', 'echo hi'] })) },
     { name: 'embedded default, terminal, inherited stdio', plan: plan(() => embeddedDefault({ id: 'fixture', terminal: true }), TERMINAL) },
     { name: 'busybox rootfs', plan: plan(() => rc()) },
+    { name: 'rootfs, a seccomp profile (installed before the capabilities are dropped)', plan: plan(() => rc({ seccomp: tiny })) },
+    { name: 'rootfs, a seccomp profile with no_new_privs (installed right before execve)', plan: plan(() => rc({ seccomp: tiny, noNewPrivileges: true, user: 'alice' })) },
     { name: 'busybox rootfs, stdio 0 1 2 (dry run)', plan: () => planContainer(rc()).plan },
     { name: 'rootfs, terminal', plan: plan(() => rc({ terminal: true, args: ['sh'] }), TERMINAL) },
     { name: 'rootfs, create (start fifo, detached)', plan: plan(() => rc(), CREATE) },

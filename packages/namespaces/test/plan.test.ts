@@ -57,7 +57,7 @@ describe('planContainer on a rootfs', () => {
   it('binds the host device nodes and makes the /dev symlinks, then pivots into the new root', () => {
     const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a' }));
     expect(plan.steps.some((s) => s.op === 'mknod')).toBe(false);
-    const nodes = mounts(plan.steps).filter((s) => s.source?.startsWith('/oldroot/dev/')).map((s) => `${s.source}>${s.target}`);
+    const nodes = mounts(plan.steps).filter((s) => s.source?.startsWith('/oldroot/dev/') && s.target.startsWith('/newroot/dev/')).map((s) => `${s.source}>${s.target}`);
     expect(nodes).toEqual(['null', 'zero', 'full', 'random', 'urandom', 'tty'].map((n) => `/oldroot/dev/${n}>/newroot/dev/${n}`));
     const links = plan.steps.filter((s) => s.op === 'symlink').map((s) => (s as { path: string }).path);
     expect(links).toContain('/newroot/dev/ptmx');
@@ -306,11 +306,15 @@ describe('planContainer on the embedded default', () => {
     for (const t of m.map((s) => s.target)) expect(t).not.toMatch(/^\/newroot\/(home|root|var|work|srv|opt)\b/);
   });
 
-  it('masks /etc/shadow and /etc/gshadow with /dev/null after pivot_root', () => {
+  it("masks /etc/shadow and /etc/gshadow with the host's /dev/null before pivot_root (never the container's: CVE-2025-31133)", () => {
     const pivot = plan.steps.findIndex((s) => s.op === 'pivotRoot');
-    const shadow = plan.steps.findIndex((s) => s.op === 'mount' && s.target === '/etc/shadow');
-    expect(shadow).toBeGreaterThan(pivot);
-    expect(plan.steps[shadow]).toMatchObject({ source: '/dev/null', flags: MS.BIND });
+    for (const file of ['shadow', 'gshadow']) {
+      const at = plan.steps.findIndex((s) => s.op === 'mount' && s.target === `/newroot/etc/${file}`);
+      expect(at).toBeGreaterThan(0);
+      expect(at).toBeLessThan(pivot);
+      expect(plan.steps[at]).toMatchObject({ source: '/oldroot/dev/null', flags: MS.BIND, nofollow: true });
+    }
+    expect(mounts(plan.steps).filter((s) => s.source === '/dev/null')).toEqual([]);
   });
 
   it('has a tmpfs /tmp as cwd, hostname ns and a read-only root', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseStatusCapabilities, toMask } from '@ns/capabilities';
 import { DEFAULT_NAMESPACES, adjustCapabilities, embeddedDefault, exec, execAsync, rootfsContainer, type Container } from '../src/index.js';
-import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
+import { ROOTFS, hostMounts, isRoot, run, spawnCli } from './helpers.js';
 
 const sh = (script: string, o: Partial<Container> = {}) => rootfsContainer(ROOTFS, { args: ['/bin/sh', '-c', script], ...o });
 const bit = (n: number) => 1n << BigInt(n);
@@ -210,8 +210,8 @@ describe.skipIf(!isRoot || !ROOTFS)('rootless: ns as the unprivileged user nobod
     mkdirSync(xdg, { mode: 0o700 });
     chownSync(xdg, 65534, 65534);
     const ns = (...args: string[]) =>
-      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args], {
-        encoding: 'utf8',
+      spawnCli('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args], {
+        cliArgs: args,
         cwd: dir,
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', XDG_RUNTIME_DIR: xdg },
       });

@@ -28,6 +28,8 @@ export function describeStep(step: Step): string {
       return `chown ${step.path} ${step.uid}:${step.gid}`;
     case 'chroot':
       return `chroot ${step.path}`;
+    case 'fchown':
+      return `fchown fd ${step.fd} ${step.uid}:${step.gid}`;
     case 'pivotRoot':
       return `pivot_root ${step.newRoot}`;
     case 'pivotRootKeep':
@@ -36,6 +38,8 @@ export function describeStep(step: Step): string {
       return `sethostname ${step.hostname}`;
     case 'setdomainname':
       return `setdomainname ${step.domainname}`;
+    case 'linkUp':
+      return `ip link set ${step.name} up`;
     case 'setns':
       return `setns ${step.path ?? `fd ${step.fd}`}`;
     case 'unshare':
@@ -84,12 +88,20 @@ export function describeStep(step: Step): string {
       return 're-execute ns-init in the new user namespace';
     case 'execCheck':
       return `execve ${step.paths.length === 1 ? step.paths[0] : step.paths.join(' or ')}`;
+    case 'seccomp':
+      return `seccomp filter: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}`;
   }
 }
 
-/** A plan as text, one numbered step a line, for `ns run --dry-run`. */
+/**
+ * A plan as text, one numbered step a line, for `ns run --dry-run`; a seccomp step's rules
+ * follow it, indented.
+ */
 export function formatPlan(plan: Plan): string {
   const lines = [`clone flags ${hex(BigInt(plan.cloneFlags))}`];
-  plan.steps.forEach((step, k) => lines.push(`${String(k).padStart(3)}  ${describeStep(step)}`));
+  plan.steps.forEach((step, k) => {
+    lines.push(`${String(k).padStart(3)}  ${describeStep(step)}`);
+    if (step.op === 'seccomp') for (const rule of step.rules ?? []) lines.push(`       ${rule}`);
+  });
   return lines.join('\n');
 }

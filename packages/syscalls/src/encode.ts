@@ -40,6 +40,9 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   chown: 36,
   chroot: 37,
   setdomainname: 38,
+  fchown: 39,
+  seccomp: 40,
+  linkUp: 45,
 };
 
 const MAGIC = 0x4c50534e;
@@ -116,6 +119,11 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.i(1, step.gid);
       w.s(0, step.path);
       return;
+    case 'fchown':
+      w.i(0, step.fd);
+      w.i(1, step.uid);
+      w.i(2, step.gid);
+      return;
     case 'chdir':
     case 'chroot':
     case 'procRoot':
@@ -129,6 +137,9 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'setdomainname':
       w.s(0, step.domainname);
+      return;
+    case 'linkUp':
+      w.s(0, step.name);
       return;
     case 'setns':
       w.i(0, step.nstype);
@@ -200,6 +211,10 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'execCheck':
       w.v(0, step.paths);
+      return;
+    case 'seccomp':
+      w.i(0, step.flags);
+      w.v(0, step.filter);
       return;
     case 'setsid':
     case 'cloneParent':

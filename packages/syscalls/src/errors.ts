@@ -12,6 +12,8 @@ export const ErrorCode = {
   DIED: 'ERR_NS_CHILD_DIED',
   /** The native addon is missing or cannot load on this platform. */
   NATIVE: 'ERR_NS_NATIVE',
+  /** An OCI hook (prestart, createRuntime ...) could not run, failed or timed out. */
+  HOOK: 'ERR_NS_HOOK',
 } as const;
 
 export interface NsErrorDetails {

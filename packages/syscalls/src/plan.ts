@@ -33,6 +33,11 @@ export interface StepCommon {
   nofollow?: boolean;
   /** Treat EINVAL as success: a propagation change on a path that may not be a mount point. */
   ignoreInvalid?: boolean;
+  /**
+   * The config field this step carries out (`mounts[3]`), named in its error: `mount tmpfs
+   * on /x (mounts[3]): EINVAL`. Not sent to the child.
+   */
+  field?: string;
 }
 
 /** mount(2): `mount(source, target, fstype, flags, data)`. */
@@ -93,6 +98,20 @@ export interface ChownStep extends StepCommon {
   gid: number;
 }
 
+/**
+ * fchown(2) of the child's own descriptor `fd` (-1 keeps an id): the stdio pipes handed to a
+ * process that runs as another user, as runc's fixStdioPermissions, so that it may reopen them
+ * (`echo hi >/proc/self/fd/1`). As runc, EINVAL (an id not mapped in the user namespace),
+ * EPERM (the file's owner not mapped there) and EROFS are not errors: the process keeps
+ * descriptors it can read and write, only not reopen.
+ */
+export interface FchownStep extends StepCommon {
+  op: 'fchown';
+  fd: number;
+  uid: number;
+  gid: number;
+}
+
 /** chroot(2) then chdir("/"): the root of a container without a mount namespace of its own (as runc). */
 export interface ChrootStep extends StepCommon {
   op: 'chroot';
@@ -139,6 +158,16 @@ export interface SethostnameStep extends StepCommon {
 export interface SetdomainnameStep extends StepCommon {
   op: 'setdomainname';
   domainname: string;
+}
+
+/**
+ * Bring the network interface `name` up (ioctl SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP on a
+ * datagram socket; netdevice(7)): `lo` in a new network namespace, which the kernel makes down,
+ * as runc brings it up. Needs CAP_NET_ADMIN in the namespace's user namespace.
+ */
+export interface LinkUpStep extends StepCommon {
+  op: 'linkUp';
+  name: string;
 }
 
 /**
@@ -349,6 +378,21 @@ export interface ReexecStep extends StepCommon {
   op: 'reexec';
 }
 
+/**
+ * seccomp(2) SECCOMP_SET_MODE_FILTER with `flags` (SECCOMP_FILTER_FLAG_*) and the classic-BPF
+ * program `filter`: `struct sock_filter[]` as u32 words, two an instruction (`code | jt << 16 |
+ * jf << 24`, then `k`), at most 4096 instructions. Compiled in TypeScript (@ns/seccomp); the
+ * child only installs it. Needs no_new_privs set before, or CAP_SYS_ADMIN; every system call
+ * after it (the execve first) is filtered. `rules` is the readable account `ns run --dry-run`
+ * prints under the step.
+ */
+export interface SeccompStep extends StepCommon {
+  op: 'seccomp';
+  flags: number;
+  filter: number[];
+  rules?: string[];
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -358,12 +402,14 @@ export type Step =
   | SymlinkStep
   | ChmodStep
   | ChownStep
+  | FchownStep
   | ChrootStep
   | PivotRootStep
   | PivotRootKeepStep
   | ChdirStep
   | SethostnameStep
   | SetdomainnameStep
+  | LinkUpStep
   | SetnsStep
   | UnshareStep
   | WriteFileStep
@@ -387,7 +433,8 @@ export type Step =
   | WaitFifoStep
   | DetachStep
   | ExecCheckStep
-  | ReexecStep;
+  | ReexecStep
+  | SeccompStep;
 
 export type StepOp = Step['op'];
 

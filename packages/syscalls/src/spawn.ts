@@ -70,7 +70,7 @@ export function stepError(step: Step | undefined, index: number, errno: number, 
   if (index === STEP_INIT) {
     return new NsError(code, `execveat ns-init (the set-up helper, from its sealed memfd): ${code}`, { errno: -errno, syscall: 'execveat', step: index });
   }
-  const what = step ? describeStep(step) : 'child set-up';
+  const what = step ? `${describeStep(step)}${step.field !== undefined ? ` (${step.field})` : ''}` : 'child set-up';
   const path =
     step && 'path' in step ? step.path : step && 'target' in step ? step.target : step?.op === 'execve' || step?.op === 'execCheck' ? step.paths[0] : undefined;
   return new NsError(code, `${what}: ${code}`, {

@@ -127,4 +127,28 @@ setInterval(() => {}, 1000);`,
       closeSync(fd);
     }
   });
+
+  it('fchown hands a stdio pipe to a uid; EPERM, EINVAL and EROFS are not errors (runc fixStdioPermissions)', async () => {
+    const [r, w] = native().pipe();
+    const nullFd = openSync('/dev/null', 'r');
+    try {
+      // stdio: 0 the pipe's read end, 1 its write end; 2 /dev/null, whose owner must stay.
+      const stdio: Step = { op: 'stdio', fds: [r, w, nullFd] };
+      const child = spawn({ cloneFlags: 0, steps: [stdio, { op: 'fchown', fd: 1, uid: 1000, gid: -1 }, { op: 'closeFrom', first: 3 }, TRUE] });
+      expect((await child.exited).exitCode).toBe(0);
+      expect([statSync(`/proc/self/fd/${w}`).uid, statSync(`/proc/self/fd/${w}`).gid]).toEqual([1000, 0]);
+      expect(statSync('/dev/null').uid).toBe(0);
+      // As uid 1000 without CAP_CHOWN, giving the pipe back to root is EPERM: the step goes on.
+      const unprivileged = spawn({
+        cloneFlags: 0,
+        steps: [stdio, { op: 'setresuid', ruid: 1000, euid: 1000, suid: 1000 }, { op: 'fchown', fd: 1, uid: 0, gid: -1 }, { op: 'closeFrom', first: 3 }, TRUE],
+      });
+      expect((await unprivileged.exited).exitCode).toBe(0);
+      expect(statSync(`/proc/self/fd/${w}`).uid).toBe(1000);
+      // Another errno (a descriptor that is not open) fails the step, naming it.
+      expect(() => spawn({ cloneFlags: 0, steps: [{ op: 'fchown', fd: 999, uid: 0, gid: -1 }, TRUE] })).toThrow(/fchown fd 999 0:-1: EBADF/);
+    } finally {
+      for (const fd of [r, w, nullFd]) closeSync(fd);
+    }
+  });
 });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fromMask, parseHexMask, parseStatusCapabilities, type ProcessCapabilities } from '@ns/capabilities';
 import { ErrorCode, NsError, isAlive, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
 export interface CapsOptions {
@@ -58,7 +58,7 @@ export function capsCommand(target: string | undefined, options: CapsOptions, st
     }
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

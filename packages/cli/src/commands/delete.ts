@@ -4,7 +4,7 @@
  * Nothing stays mounted: every mount lived in the container's own mount namespace.
  */
 import { ErrorCode, deleteContainer, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
 /** The options of `ns delete`. */
@@ -31,7 +31,7 @@ export async function deleteCommand(id: string, options: DeleteOptions, store: S
         err = removeErr;
       }
     }
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

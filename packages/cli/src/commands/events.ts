@@ -14,7 +14,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, NsError, containerStats, currentStatus, openContainerCgroup, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine, usage } from '../errors.js';
+import { EXIT, reportError, usage } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { eventLine, runcStats } from '../runc-stats.js';
 import { parseDuration } from '../units.js';
@@ -52,7 +52,7 @@ export async function eventsCommand(id: string, options: EventsOptions, store: S
     }
     return await stream(id, store, io, Math.min(intervalMs, MAX_TIMER_MS), first.memory?.oomKills ?? 0, signal);
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }
@@ -93,7 +93,7 @@ function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: numbe
       try {
         io.stdout(eventLine({ type: 'stats', id, data: runcStats(containerStats(store, id)) }));
       } catch (err) {
-        if (running()) io.stderr(errorLine(err));
+        if (running()) reportError(io, err);
         else finish(0);
       }
     };

@@ -1,20 +1,20 @@
 /**
- * `ns exec [options] ID -- CMD ARGS...`: run another process in a running container, as
+ * `ns exec [options] ID CMD ARGS...` (or `ID -- CMD ARGS...`): run another process in a running container, as
  * `runc exec`: it joins the namespaces of the container's init and its root, with the
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
 import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError, reportWarning } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
-import { applyEnv, withTerm } from '../flags.js';
+import { applyEnv, checkUserOption, withTerm } from '../flags.js';
 
 /** The options of `ns exec`. */
 export interface ExecCommandOptions {
   /** The container id (first positional argument). */
   id: string;
-  /** The command after `--`. */
+  /** The command: the words after the ID, or after `--` (see execWords()). */
   command?: string[];
   /** `-t, --tty`: allocate a pseudo-terminal (in the container's /dev/pts). */
   tty?: boolean;
@@ -58,7 +58,7 @@ export function parseAdditionalGids(values: readonly string[]): number[] {
  */
 export function execProcess(options: ExecCommandOptions, state: ContainerState, hostEnv: NodeJS.ProcessEnv): ExecInProcess {
   if (options.command === undefined || options.command.length === 0) {
-    throw new NsError(ErrorCode.CONFIG, 'no command given (put it after --: ns exec ID -- CMD ARGS...)', { path: 'args' });
+    throw new NsError(ErrorCode.CONFIG, 'no command given: ns exec ID CMD ARGS... (or ns exec ID -- CMD ARGS...)', { path: 'args' });
   }
   const proc: ExecInProcess = { args: [...options.command], terminal: options.tty ?? false };
   if (options.env !== undefined && options.env.length > 0) proc.env = applyEnv(state.config.env, options.env, hostEnv);
@@ -66,7 +66,7 @@ export function execProcess(options: ExecCommandOptions, state: ContainerState, 
     const env = proc.env ?? state.config.env ?? [];
     if (!env.some((e) => e.startsWith('TERM='))) proc.env = withTerm(env);
   }
-  if (options.user !== undefined) proc.user = options.user;
+  if (options.user !== undefined) proc.user = checkUserOption(options.user);
   if (options.cwd !== undefined) proc.cwd = options.cwd;
   if (options.additionalGids !== undefined && options.additionalGids.length > 0) {
     proc.additionalGids = [...(state.config.additionalGids ?? []), ...parseAdditionalGids(options.additionalGids)];
@@ -104,9 +104,9 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
     proc = execProcess(options, state, io.env);
     state = execState(options, state, warnings);
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
-  for (const w of warnings) io.stderr(`ns: warning: ${w}\n`);
+  for (const w of warnings) reportWarning(io, w);
   return runForeground((execOptions) => execIn(state, proc, execOptions), io, { terminal: proc.terminal ?? false });
 }

@@ -5,7 +5,7 @@
  * container stopped is never signalled (the library checks its start time through a pidfd).
  */
 import { ErrorCode, NsError, killContainer, signalNumber, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
 /** The options of `ns kill`. */
@@ -37,7 +37,7 @@ export function killCommand(id: string, signal: string | undefined, options: Kil
     killContainer(store, id, number, { all: options.all ?? false });
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

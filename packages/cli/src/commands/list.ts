@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { listContainers, parsePasswd, type ContainerStatus, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { formatTable } from '../table.js';
 
@@ -85,7 +85,7 @@ export function listCommand(options: ListOptions, store: StateStore, io: Resolve
     }
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

@@ -4,7 +4,7 @@
  * `ns resume`.
  */
 import { pauseContainer, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
 /**
@@ -17,7 +17,7 @@ export async function pauseCommand(id: string, store: StateStore, io: ResolvedIo
     await pauseContainer(store, id);
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

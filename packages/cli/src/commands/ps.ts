@@ -3,7 +3,7 @@
  * table UID PID PPID STAT CMD (host pids and uids, from /proc), or a JSON array of pids.
  */
 import { ErrorCode, NsError, containerProcesses, currentStatus, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { formatTable } from '../table.js';
 
@@ -27,7 +27,7 @@ export function psCommand(id: string, options: PsOptions, store: StateStore, io:
     }
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

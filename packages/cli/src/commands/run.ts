@@ -23,13 +23,15 @@ import {
   generateId,
   planContainer,
   rootfsContainer,
+  stdioOwners,
   type Container,
 } from '@ns/namespaces';
 import { openOutputFiles, runDetached, type OpenedOutput } from '../detach.js';
-import { EXIT, errorLine, usage } from '../errors.js';
-import { applyEnv, applyNetwork, parseVolume, withTerm } from '../flags.js';
+import { EXIT, reportError, reportWarning, usage } from '../errors.js';
+import { applyEnv, applyNetwork, checkUserOption, parseVolume, withTerm } from '../flags.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runAttached } from '../start.js';
+import { applySecurityOpts } from '../security-opt.js';
 
 /** The options of `ns run`, as parsed from the command line (every field optional). */
 export interface RunOptions {
@@ -63,19 +65,38 @@ export interface RunOptions {
   capDrop?: string[];
   /** `-v, --volume HOST:CONTAINER[:ro|rw]`. */
   volume?: string[];
+  /** `--security-opt seccomp=unconfined|default|FILE`, `no-new-privileges` (see security-opt.ts). */
+  securityOpt?: string[];
   /** `--dry-run`: print the plan, start nothing. */
   dryRun?: boolean;
   /** `-d, --detach`: start the container, record its state and return; it keeps running. */
   detach?: boolean;
   /** `ns create`: set it up and leave it waiting for `ns start` (implies detach). */
   createOnly?: boolean;
-  /** `--stdout FILE`: append the container's stdout to FILE (default: ns's own, /dev/null with -d). */
+  /**
+   * `--stdout FILE`: append the container's stdout to FILE. Default: ns's own stdout, also
+   * with `-d` and for `create` (runc's pass-through: the container gets the stdio `ns` was
+   * started with).
+   */
   stdout?: string;
-  /** `--stderr FILE`: append the container's stderr to FILE. */
+  /** `--stderr FILE`: append the container's stderr to FILE (default: ns's own stderr, as stdout). */
   stderr?: string;
-  /** `--log FILE`: append both stdout and stderr to FILE (unless --stdout / --stderr say otherwise). */
+  /**
+   * `--log FILE` after `run` / `create`: refused. It was the container's stdout and stderr;
+   * `--log` is now the runtime's own log, a global option before the verb, as runc's (see
+   * {@link LOG_AFTER_VERB}).
+   * @deprecated use `stdout` and `stderr` (the same file for both is fine)
+   */
   log?: string;
 }
+
+/**
+ * Why `ns run --log FILE` / `ns create --log FILE` (the option after the verb) is refused:
+ * it used to take the container's output; `--log` is now ns's own log, as runc's global flag.
+ */
+export const LOG_AFTER_VERB =
+  "no longer takes the container's output: --log is ns's own log now, a global option given before the verb as runc's " +
+  '(ns --log FILE [--log-format json] VERB ...); send the container\'s output to a file with --stdout FILE --stderr FILE (the same FILE for both is fine)';
 
 /** What {@link buildContainer} reads besides the options, and where it reports warnings. */
 export interface BuildContext {
@@ -155,6 +176,15 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (options.hostname === '') throw usage('--hostname: empty', 'hostname');
   const source = selectSource(options, cwd);
   const command = options.command !== undefined && options.command.length > 0 ? options.command : undefined;
+  // A bare word and no command, as `runc run ID` takes it: an id. Without a bundle to give the
+  // command, running the default shell under that name would pass for the word having run.
+  if (options.idArgument !== undefined && command === undefined && (source === 'rootfs' || source === 'default')) {
+    const word = JSON.stringify(options.idArgument);
+    if (source === 'rootfs') {
+      throw usage(`no command given, and ${word} is taken as the container id: to run it, ns run --rootfs DIR -- ${options.idArgument}; to name the container, ns run --rootfs DIR ${options.idArgument} -- CMD`, 'args');
+    }
+    throw usage(`no config.json in ${cwd ?? 'the working directory'}: ns run ID runs the bundle there, as runc run (${word} is taken as the id); to run a command in the embedded default, ns run -- CMD`, 'bundle');
+  }
   let container: Container;
   switch (source) {
     case 'bundle':
@@ -175,7 +205,7 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (command !== undefined) container.args = [...command];
   if (options.env !== undefined && options.env.length > 0) container.env = applyEnv(container.env, options.env, hostEnv);
   if (options.hostname !== undefined) container.hostname = options.hostname;
-  if (options.user !== undefined) container.user = options.user;
+  if (options.user !== undefined) container.user = checkUserOption(options.user);
   if (options.cwd !== undefined) container.cwd = options.cwd;
   if (options.readonly) container.readonly = true;
   if (options.tty) container.terminal = true;
@@ -187,6 +217,8 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (add.length > 0 || drop.length > 0) {
     container = changeCapabilities(container, add, drop, { warnings, ...(context.bounding !== undefined ? { bounding: context.bounding } : {}) });
   }
+
+  if (options.securityOpt?.length) container = applySecurityOpts(container, options.securityOpt, cwd);
 
   const volumes = (options.volume ?? []).map((v) => parseVolume(v, cwd));
   const seen = new Set<string>();
@@ -203,39 +235,45 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
 }
 
 /**
- * `ns run`: build the container, print warnings, then print the plan (`--dry-run`), start it
- * detached (`-d`, see {@link runDetached}), or start it in the foreground and return its exit
- * status (see {@link EXIT}). The state goes to `store` (default: the default state root).
+ * `ns run`: build the container, report warnings (to the runtime's log: reportWarning()),
+ * then print the plan (`--dry-run`), start it detached (`-d`, see {@link runDetached}: with
+ * ns's own stdio passed through, unless `--stdout` / `--stderr`), or start it in the
+ * foreground and return its exit status (see {@link EXIT}). The state goes to `store`
+ * (default: the default state root). `--log` after the verb is refused ({@link LOG_AFTER_VERB}).
  */
 export async function runCommand(options: RunOptions, io: ResolvedIo, store?: StateStore): Promise<number> {
+  if (options.log !== undefined) {
+    reportError(io, usage(`${options.createOnly ? 'create' : 'run'} --log ${options.log}: ${LOG_AFTER_VERB}`, 'log'));
+    return EXIT.FAILURE;
+  }
   const warnings: string[] = [];
   let container: Container;
   try {
     container = buildContainer(options, baseDir(io), { env: io.env, warnings });
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
   // Recorded in the state as the bundle; '/' when the working directory is gone.
   container.bundle ??= io.cwd;
-  for (const w of warnings) io.stderr(`ns: warning: ${w}\n`);
+  for (const w of warnings) reportWarning(io, w);
 
-  const files = { stdout: options.stdout, stderr: options.stderr, log: options.log };
-  const hasFiles = files.stdout !== undefined || files.stderr !== undefined || files.log !== undefined;
+  const files = { stdout: options.stdout, stderr: options.stderr };
+  const hasFiles = files.stdout !== undefined || files.stderr !== undefined;
   if (hasFiles && container.terminal && !options.detach) {
-    io.stderr('ns: --stdout, --stderr and --log cannot be used with a terminal (-t): the output goes to the pty\n');
+    reportError(io, usage('--stdout and --stderr cannot be used with a terminal (-t): the output goes to the pty', 'terminal'));
     return EXIT.FAILURE;
   }
 
   if (options.dryRun) {
     try {
       // In terminal mode the pty is only opened by exec(); show where it would go.
-      const planIo = container.terminal ? { stdio: [], console: { fd: 0, path: '/dev/pts/N' } } : { stdio: [0, 1, 2] };
+      const planIo = container.terminal ? { stdio: [], console: { fd: 0, path: '/dev/pts/N' } } : { stdio: [0, 1, 2], stdioOwners: stdioOwners([0, 1, 2]) };
       const { plan } = planContainer(container, planIo);
       io.stdout(`${formatPlan(plan)}\n`);
       return 0;
     } catch (err) {
-      io.stderr(errorLine(err));
+      reportError(io, err);
       return EXIT.FAILURE;
     }
   }
@@ -248,7 +286,7 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
   try {
     if (hasFiles) output = openOutputFiles(defined, baseDir(io));
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
   try {

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, NsError, defaultOciSpec, fromOciSpec, parseOciSpec, validateContainer } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 
 /** The options of `ns spec`. */
@@ -91,7 +91,7 @@ export function specCommand(options: SpecOptions, io: ResolvedIo): number {
     writeSpec(options, baseDir(io));
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

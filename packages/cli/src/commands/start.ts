@@ -2,7 +2,7 @@
  * `ns start ID`: let a created container run its command (OCI start, as `runc start`).
  */
 import { startCreatedContainer, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
 /** `ns start`: 0 once the container's process has been let go; 125 when it is not created. */
@@ -11,7 +11,7 @@ export async function startCommand(id: string, store: StateStore, io: ResolvedIo
     await startCreatedContainer(store, id);
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

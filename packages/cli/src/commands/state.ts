@@ -3,7 +3,7 @@
  * live status, as indented JSON, as `runc state`.
  */
 import { ociState, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine } from '../errors.js';
+import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
 /** `ns state`: 0 with the JSON on stdout; 125 for an unknown or invalid id. */
@@ -12,7 +12,7 @@ export function stateCommand(id: string, store: StateStore, io: ResolvedIo): num
     io.stdout(`${JSON.stringify(ociState(store.read(id)), null, 2)}\n`);
     return 0;
   } catch (err) {
-    io.stderr(errorLine(err));
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ErrorCode, NsError, updateContainer, type LinuxResources, type StateStore } from '@ns/namespaces';
-import { EXIT, errorLine, usage } from '../errors.js';
+import { EXIT, reportError, usage } from '../errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { parseBytes, parseInteger } from '../units.js';
 
@@ -168,7 +168,7 @@ export function updateCommand(
     updateContainer(store, id, request.resources);
     return 0;
   } catch (err) {
-    io.stderr(errorLine(request ? withSource(err, request) : err));
+    reportError(io, request ? withSource(err, request) : err);
     return EXIT.FAILURE;
   }
 }

@@ -4,6 +4,7 @@
  * `fromOciSpec()` converts an OCI runtime-spec config.json into this shape.
  */
 import type { LinuxResources } from '@ns/cgroups';
+import type { SeccompConfig } from './seccomp.js';
 
 /** Namespace kinds, named as in the OCI runtime spec (config-linux.md "Namespaces", `linux.namespaces[].type`). */
 export const NAMESPACE_TYPES = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'] as const;
@@ -187,9 +188,44 @@ export interface Container {
   uidMappings?: { containerID: number; hostID: number; size: number }[];
   /** Same for gids (OCI `linux.gidMappings`). */
   gidMappings?: { containerID: number; hostID: number; size: number }[];
+  /**
+   * The system call filter (OCI `linux.seccomp`), installed by the process's set-up as its last
+   * step before execve with no_new_privs, else before its capabilities are dropped, as runc
+   * does: an OCI profile, or `'default'` for moby's default profile (what Docker and podman
+   * apply), resolved against the process's bounding set. `embeddedDefault()` and
+   * `rootfsContainer()` set `'default'`; undefined means no filter (as a config.json without
+   * `linux.seccomp`). A process started in the container with execIn() gets the same filter.
+   * @see OCI runtime-spec config-linux.md "Seccomp", seccomp(2)
+   */
+  seccomp?: SeccompConfig;
+  /**
+   * OCI lifecycle hooks (config.md "POSIX-platform Hooks"): `prestart` and `createRuntime` run
+   * before pivot_root while the set-up waits, `poststart` once the program runs and `poststop`
+   * once the container is deleted, by runContainer(), createContainer() /
+   * startCreatedContainer() and deleteContainer() (exec() alone has no start or delete: it
+   * refuses poststart and poststop). `createContainer` and `startContainer` are refused (not
+   * run yet). See container/hooks.ts.
+   */
+  hooks?: ContainerHooks;
+  /** OCI `annotations`: in the state (`ns state`) and what hooks read. */
+  annotations?: Record<string, string>;
   /** Where the config came from (bundle directory), for state and messages. */
   bundle?: string;
 }
+
+/** The points of a container's life a hook runs at (config.md "POSIX-platform Hooks"). */
+export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+/** One hook: an absolute `path`, its argv (`args`, argv[0] first), its whole environment, a timeout in seconds. */
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+/** The hooks of a container, by when they run. */
+export type ContainerHooks = Partial<Record<HookKind, Hook[]>>;
 
 /**
  * Whether the container gets a cgroup of its own: when it has `resources` or a `cgroupsPath`

@@ -98,6 +98,7 @@ function base(overrides: Partial<Container>): Container {
     mounts: DEFAULT_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })),
     maskedPaths: [...DEFAULT_MASKED_PATHS],
     readonlyPaths: [...DEFAULT_READONLY_PATHS],
+    seccomp: 'default',
     ...overrides,
   };
 }
@@ -106,7 +107,8 @@ function base(overrides: Partial<Container>): Container {
  * The embedded default: a sandbox of the host. The host's /usr, /bin, /sbin, /lib* and /etc
  * read-only (with /etc/shadow and /etc/gshadow masked), fresh /proc, /dev, /sys (read-only),
  * a tmpfs /tmp as the working directory, new mount/pid/uts/ipc/network namespaces (only
- * `lo`), hostname `ns`, the default capabilities. Nothing else of the host is visible.
+ * `lo`), hostname `ns`, the default capabilities, the default seccomp profile (`seccomp:
+ * 'default'`, moby's: `seccomp: undefined` for none). Nothing else of the host is visible.
  *
  * @param overrides fields replacing the defaults (`args`, `env`, `user`, extra `mounts` ...).
  */
@@ -121,7 +123,8 @@ export function embeddedDefault(overrides: Partial<Container> = {}): Container {
 
 /**
  * A container on the root filesystem `rootfs` (a host directory) with the same defaults as
- * {@link embeddedDefault}: default mounts, namespaces, capabilities, hostname `ns`, cwd `/`.
+ * {@link embeddedDefault}: default mounts, namespaces, capabilities, seccomp profile, hostname
+ * `ns`, cwd `/`.
  */
 export function rootfsContainer(rootfs: string, overrides: Partial<Container> = {}): Container {
   return base({ rootfs, ...overrides });

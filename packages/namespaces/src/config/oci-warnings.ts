@@ -3,6 +3,7 @@
  * before running, as runc logs such fields. The fields ns refuses are in oci-unsupported.ts;
  * docs/conformance.md lists every field.
  */
+import { unknownFieldWarnings } from './oci-unknown.js';
 import { isAbsolute } from 'node:path';
 import { ignoredAmbient } from '@ns/capabilities';
 import { knownCapabilitySets, type OciSpec } from './oci.js';
@@ -34,6 +35,7 @@ export function ociWarnings(spec: OciSpec): string[] {
     out.push(`${path}: ${why}`);
   };
   if (!/^1\./.test(spec.ociVersion)) note('ociVersion', `${JSON.stringify(spec.ociVersion)} is not a 1.x version`);
+  out.push(...unknownFieldWarnings(spec));
   const proc = spec.process;
   if (proc !== undefined) {
     if (proc.user?.uid !== undefined && present(proc.user.username)) {

@@ -9,7 +9,6 @@
  * unknown properties").
  */
 import type { LinuxResources } from '@ns/cgroups';
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Zod from 'zod/mini';
@@ -17,11 +16,16 @@ import { resolveCapabilitySets } from '@ns/capabilities';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import { knownCapabilities } from './capabilities.js';
 import { acceptOciSpec } from './oci-check.js';
-import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type MountConfig } from './container.js';
+import { loneSurrogatePath, readConfigFile } from './config-file.js';
+import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type ContainerHooks, type MountConfig } from './container.js';
 import { isEnvEntry } from './env.js';
 import { OCI_FIELDS, checkMountNamespace } from './linux-checks.js';
 import { convertDevices, convertNamespaces, fail } from './oci-linux.js';
 import { refuseUnsupported } from './oci-unsupported.js';
+import { ociSeccomp } from './seccomp.js';
+import { checkOciLimits } from './oci-limits.js';
+import { inOciTerms } from './oci-paths.js';
+import { validateContainer } from './validate.js';
 import { isBindMount } from './mountopts.js';
 import { buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 import type { ZodApi } from './zod.js';
@@ -161,28 +165,21 @@ export function parseOciSpec(json: unknown): OciSpec {
  *
  * @param bundleDir the bundle directory, absolute or relative to the working directory
  * @throws NsError `ERR_NS_NOT_FOUND` when config.json does not exist (`path` is the file);
- *   the errno name (`EACCES`, `EISDIR` ...) when it cannot be read; `ERR_NS_CONFIG` when it is
- *   not JSON (naming the file and the parser's message) or does not fit the schema (see
+ *   the errno name (`EACCES`, `ELOOP` ...) when it cannot be opened; `ERR_NS_CONFIG` when it
+ *   is not a regular file, is over 16 MiB or not UTF-8 (readConfigFile()), is not JSON (naming
+ *   the file and the parser's message), holds a lone surrogate, or does not fit the schema (see
  *   {@link parseOciSpec}; the message starts with the file's path).
  */
 export function loadOciSpec(bundleDir: string): OciSpec {
   const file = join(resolve(bundleDir), 'config.json');
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
-    if (code === 'ENOENT') {
-      throw new NsError(ErrorCode.NOT_FOUND, `no config.json in bundle ${bundleDir}: ${file} does not exist`, {
-        path: file,
-        cause,
-      });
+    text = readConfigFile(file);
+  } catch (err) {
+    if (err instanceof NsError && err.code === ErrorCode.NOT_FOUND) {
+      throw new NsError(ErrorCode.NOT_FOUND, `no config.json in bundle ${bundleDir}: ${file} does not exist`, { path: file, cause: err });
     }
-    throw new NsError(code, `cannot read ${file}: ${(cause as Error).message}`, {
-      path: file,
-      syscall: 'open',
-      cause,
-    });
+    throw err;
   }
   let json: unknown;
   try {
@@ -190,6 +187,8 @@ export function loadOciSpec(bundleDir: string): OciSpec {
   } catch (cause) {
     throw new NsError(ErrorCode.CONFIG, `${file}: invalid JSON: ${(cause as Error).message}`, { path: file, cause });
   }
+  const lone = loneSurrogatePath(text, json);
+  if (lone !== null) throw new NsError(ErrorCode.CONFIG, `${file}: ${lone}: a lone UTF-16 surrogate (\\uD800-\\uDFFF), not text`, { path: lone });
   return parseWith(json, file);
 }
 
@@ -243,6 +242,7 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
     throw configError(`container id ${JSON.stringify(options.id)} is invalid: expected ${CONTAINER_ID_RULE}`, 'id');
   }
   refuseUnsupported(oci);
+  checkOciLimits(oci, fail);
   const bundle = resolve(options.bundle);
   const proc = oci.process;
   if (proc === undefined) fail('process', 'missing, the process to run is required');
@@ -266,6 +266,9 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   const rootfs = resolve(bundle, oci.root.path);
 
   const u = proc.user;
+  for (const key of ['uid', 'gid'] as const) {
+    if (u?.[key] === 0xffff_ffff) fail(`process.user.${key}`, `4294967295 is (${key}_t)-1, no ${key === 'uid' ? 'user' : 'group'} (setresuid(2) leaves the id unchanged with it)`);
+  }
   let userSpec: string;
   if (u?.uid === undefined && u?.username !== undefined && u.username !== '') {
     userSpec = u.gid === undefined ? u.username : `${u.username}:${u.gid}`;
@@ -338,6 +341,9 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (oci.linux?.sysctl !== undefined) container.sysctl = { ...oci.linux.sysctl };
   if (oci.linux?.resources !== undefined) container.resources = structuredClone(oci.linux.resources) as LinuxResources;
   if (oci.linux?.cgroupsPath !== undefined) container.cgroupsPath = oci.linux.cgroupsPath;
+  if (oci.hooks !== undefined) container.hooks = structuredClone(oci.hooks) as ContainerHooks;
+  if (oci.annotations !== undefined && Object.keys(oci.annotations).length > 0) container.annotations = { ...oci.annotations };
+  if (oci.linux?.seccomp !== undefined && oci.linux.seccomp !== null) container.seccomp = ociSeccomp(oci.linux.seccomp);
   const idMap = (list: { containerID: number; hostID: number; size: number }[]) => list.map(({ containerID, hostID, size }) => ({ containerID, hostID, size }));
   const user = namespaces.findIndex((ns) => ns.type === 'user');
   for (const key of ['uidMappings', 'gidMappings'] as const) {
@@ -348,6 +354,21 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (oci.linux?.uidMappings !== undefined) container.uidMappings = idMap(oci.linux.uidMappings);
   if (oci.linux?.gidMappings !== undefined) container.gidMappings = idMap(oci.linux.gidMappings);
   checkMountNamespace(container, OCI_FIELDS, fail);
+  // What validateContainer() checks of the Container, named by config.json's JSON paths. A
+  // missing rootfs is its last check and is left to the run (`ns spec` writes configs for one
+  // not made yet), and so are the id maps of a user namespace: rootless mode (withRootless())
+  // fills in missing ones.
+  const probe: Container = { ...container };
+  if (ownsNamespace(container, 'user')) {
+    probe.uidMappings ??= [{ containerID: 0, hostID: 0, size: 1 }];
+    probe.gidMappings ??= [{ containerID: 0, hostID: 0, size: 1 }];
+  }
+  try {
+    inOciTerms(() => validateContainer(probe));
+  } catch (err) {
+    const rootfsMissing = err instanceof NsError && err.path === rootfs && (err.code === ErrorCode.NOT_FOUND || err.code === 'ENOTDIR');
+    if (!rootfsMissing) throw err;
+  }
   return container;
 }
 

@@ -7,6 +7,8 @@ import { UNKNOWN_CAPABILITY_WARNING, knownCapabilities } from './capabilities.js
 import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type Container, type NamespaceType } from './container.js';
 import { isEnvEntry } from './env.js';
 import { checkNamespaces } from './validate-namespaces.js';
+import { checkAnnotations, checkHooks } from './validate-hooks.js';
+import { checkSeccomp } from './seccomp.js';
 import { CONTAINER_FIELDS, checkDevices, checkMountNamespace } from './linux-checks.js';
 import { ROOTFS_PROPAGATION, isBindMount } from './mountopts.js';
 import { MAX_ID } from '../plan/user.js';
@@ -317,8 +319,13 @@ export function validateContainer(input: Container): Container {
       throw configError(`${field}: mounting over ${dest} is not allowed (it would hide the container's /proc)`, field);
     }
   }
-  if (c.maskedPaths !== undefined) checkStrings(c.maskedPaths, 'maskedPaths', 'paths');
-  if (c.readonlyPaths !== undefined) checkStrings(c.readonlyPaths, 'readonlyPaths', 'paths');
+  for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+    const list = c[key];
+    if (list === undefined) continue;
+    checkStrings(list, key, 'paths');
+    const i = list.findIndex((p) => !isAbsolute(p));
+    if (i >= 0) throw configError(`${key}[${i}]: must be an absolute path in the container, got ${show(list[i])}`, `${key}[${i}]`);
+  }
   if (c.rootfsPropagation !== undefined && !(ROOTFS_PROPAGATION as readonly unknown[]).includes(c.rootfsPropagation)) {
     throw configError(`rootfsPropagation: unknown propagation ${show(c.rootfsPropagation)} (expected [r]shared, [r]slave, [r]private or [r]unbindable)`, 'rootfsPropagation');
   }
@@ -361,10 +368,13 @@ export function validateContainer(input: Container): Container {
     throw configError(`sysctl: expected an object of name: value strings, got ${show(c.sysctl)}`, 'sysctl');
   }
   for (const [key, value] of Object.entries(c.sysctl ?? {})) checkSysctl(key, value, c);
+  checkSeccomp(c.seccomp);
   if (c.umask !== undefined && (!Number.isInteger(c.umask) || c.umask < 0 || c.umask > 0o777)) {
     throw configError(`umask: expected an integer 0..0o777, got ${show(c.umask)}`, 'umask');
   }
   checkCgroup(c);
+  checkHooks(c.hooks);
+  checkAnnotations(c.annotations);
 
   if (c.rootfs !== null) {
     if (typeof c.rootfs !== 'string' || c.rootfs === '') throw configError('rootfs: expected a directory path', 'rootfs');

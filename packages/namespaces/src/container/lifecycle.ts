@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { asNsError, openContainerCgroup } from './cgroup.js';
+import { hookState, runHooksWarning, withoutLifecycleHooks } from './hooks.js';
 import { join } from 'node:path';
 import { ErrorCode, NsError, native } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
@@ -41,7 +42,7 @@ export function runContainer(container: Container | ValidContainer, options: Sta
   store.create(state);
   let proc: ContainerProcess;
   try {
-    proc = exec(c, options);
+    proc = exec(withoutLifecycleHooks(c), options);
   } catch (err) {
     store.remove(c.id);
     throw err;
@@ -56,8 +57,11 @@ export function runContainer(container: Container | ValidContainer, options: Sta
     store.remove(c.id);
     throw err;
   }
+  runHooksWarning(c.hooks, 'poststart', hookState(c, 'running', proc.pid));
   if (!state.detached) {
     proc.once('exit', () => {
+      // A foreground run is create, start and delete in one (runc run): poststop now.
+      runHooksWarning(c.hooks, 'poststop', hookState(c, 'stopped', 0));
       // Only our own record: a later container may have taken the id meanwhile.
       try {
         const now = store.read(c.id);
@@ -86,7 +90,9 @@ export function execFifoPath(store: StateStore, id: string): string {
  * OCI create, as `runc create`: set the container up (namespaces, mounts, capabilities,
  * user) and leave its process waiting just before execve, detached from this Node process,
  * with state `created`. {@link startCreatedContainer} lets it run. The process's stdio is
- * fixed now (files or 'ignore'; a terminal needs a console socket, which is not supported).
+ * fixed now, from `options.stdio` (`'inherit'` passes this process's own 0, 1, 2 on, as
+ * `ns create` and runc create do; descriptors of files; `'ignore'`), and it keeps it after
+ * this process exits; a terminal needs a console socket, which is not supported.
  *
  * @throws NsError as exec(), `ERR_NS_STATE` for an id in use, `ERR_NS_CONFIG` for a terminal.
  * @see OCI runtime-spec runtime.md "Operations: Create"
@@ -102,7 +108,7 @@ export function createContainer(container: Container | ValidContainer, options: 
     const fifo = execFifoPath(store, c.id);
     native().mkfifo(fifo, 0o622);
     chmodSync(fifo, 0o622); // whatever the umask: the container's user opens it for writing
-    proc = exec(c, { ...options, detached: true, startFifo: fifo });
+    proc = exec(withoutLifecycleHooks(c), { ...options, detached: true, startFifo: fifo });
   } catch (err) {
     store.remove(c.id);
     throw err;
@@ -152,6 +158,7 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
     rmSync(fifo, { force: true });
     const running: ContainerState = { ...state, status: 'running' };
     store.write(running);
+    runHooksWarning(state.config.hooks, 'poststart', hookState(state.config, 'running', state.pid));
     return running;
   });
 }
@@ -164,7 +171,7 @@ function newState(c: ValidContainer, options: StartOptions, detached: boolean): 
     status: 'creating',
     pid: 0,
     bundle: c.bundle ?? safeCwd(),
-    annotations: options.annotations ?? {},
+    annotations: options.annotations ?? c.annotations ?? {},
     created: new Date().toISOString(),
     startTime: '',
     config: c,
@@ -315,6 +322,7 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
       }
     }
     store.remove(id);
+    runHooksWarning(state.config.hooks, 'poststop', hookState(state.config, 'stopped', 0));
   });
 }
 

@@ -7,7 +7,7 @@ import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
-import { stdioSteps } from './process.js';
+import { stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
 
 /** A plan kept by {@link planContainerCached}: its steps around the stdio ones, and what planning read. */
@@ -16,6 +16,7 @@ interface CachedPlan {
   rest: readonly Step[];
   cloneFlags: number;
   user: ResolvedUser;
+  stdioOwner: StdioOwner;
   env: string[];
   idMaps?: IdMaps;
   reads: readonly HostRead[];
@@ -41,7 +42,8 @@ function deepFreeze<T>(value: T): T {
  * again and every host read its planning made (rootfs lookups, bind sources, user files ...)
  * still has the same answer; those reads are made again each time, the rest of planning is
  * not. What the plan takes from the process (euid, egid) and from `io` is part of the key;
- * the stdio steps are made per call. The cached steps are frozen. A ValidContainer is not
+ * the stdio steps (and the fchown(2) of the stdio pipes, which depends on what they are) are
+ * made per call. The cached steps are frozen. A ValidContainer is not
  * validated again.
  * @internal shared by exec() and execAsync(); throws as {@link planContainer}.
  */
@@ -58,9 +60,11 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
     planCache.delete(key);
     if (stillTrue(hit.reads)) {
       planCache.set(key, hit);
-      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...hit.head, ...stdioSteps(io), ...hit.rest] };
+      const stdio = [...stdioSteps(io), ...stdioOwnerSteps(io, hit.stdioOwner)];
+      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...hit.head, ...stdio, ...hit.rest] };
       if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
-      const out: ContainerPlan = { container, plan, user: hit.user, env: hit.env, stdioAt: hit.head.length };
+      const stdioAt = hit.head.length;
+      const out: ContainerPlan = { container, plan, user: hit.user, env: hit.env, stdioAt, stdioEnd: stdioAt + stdio.length, stdioOwner: hit.stdioOwner };
       if (hit.idMaps) out.idMaps = hit.idMaps;
       return out;
     }
@@ -69,9 +73,10 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
   const planned = planValidated(container, io, reads);
   const entry: CachedPlan = {
     head: deepFreeze(planned.plan.steps.slice(0, planned.stdioAt)),
-    rest: deepFreeze(planned.plan.steps.slice(planned.stdioAt + stdioSteps(io).length)),
+    rest: deepFreeze(planned.plan.steps.slice(planned.stdioEnd)),
     cloneFlags: planned.plan.cloneFlags,
     user: deepFreeze(planned.user),
+    stdioOwner: deepFreeze(planned.stdioOwner),
     env: deepFreeze(planned.env),
     reads: reads.log,
   };

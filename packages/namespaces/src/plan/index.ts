@@ -7,21 +7,27 @@
  */
 import type { Plan, Step } from '@ns/syscalls';
 import { hasCgroup, joinedNamespace, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
-import type { IdMapping } from '../config/idmap.js';
+import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { HostReads } from './hostreads.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
-import { processSteps, stdioSteps } from './process.js';
+import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
 
 export { STAGE } from './rootfs.js';
-export { capabilitySetsOf, commandCandidates, processSteps, stdioSteps, type ProcessConfig } from './process.js';
+export { capabilitySetsOf, commandCandidates, processSteps, stdioOwners, stdioOwnerSteps, stdioSteps, type ProcessConfig, type StdioOwner } from './process.js';
 
 /** Descriptors the parent hands to the child. */
 export interface PlanIo {
   /** Parent descriptors that become the child's 0, 1, 2 (and more), in order. */
   stdio: number[];
+  /**
+   * For stdio[0..2]: the host uid owning it when it is a pipe, null otherwise
+   * (stdioOwners() reads them). Those not owned by the process's user are handed to it with
+   * fchown(2) (stdioOwnerSteps(), runc's fixStdioPermissions). Absent: none is.
+   */
+  stdioOwners?: (number | null)[];
   /** Terminal mode: the pty slave (descriptor and path) that becomes 0/1/2 and /dev/console. */
   console?: { fd: number; path: string };
   /** PR_SET_PDEATHSIG signal; default SIGKILL, 0 for a detached container. */
@@ -53,6 +59,13 @@ export interface ContainerPlan {
   env: string[];
   /** Index of the plan's first stdio step: the steps before it do not depend on `io`. */
   stdioAt: number;
+  /**
+   * Index of the first step after the stdio ones (session, `stdio`, the fchown(2) of
+   * {@link stdioOwnerSteps}): the steps from here on do not depend on `io` either.
+   */
+  stdioEnd: number;
+  /** Whom the stdio pipes are handed to (see stdioOwnerSteps()). */
+  stdioOwner: StdioOwner;
 }
 
 /**
@@ -104,7 +117,8 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   steps.push(...namespaces.head);
 
   const stdioAt = steps.length;
-  steps.push(...stdioSteps(io));
+  const session = stdioSteps(io);
+  steps.push(...session);
   steps.push({ op: 'umask', mask: 0 });
   if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
 
@@ -126,12 +140,24 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
 
   if (container.hostname) steps.push({ op: 'sethostname', hostname: container.hostname });
   if (container.domainname) steps.push({ op: 'setdomainname', domainname: container.domainname });
+  // A new network namespace starts with `lo` down: up, as runc does (before capabilities go).
+  if (own('network')) steps.push({ op: 'linkUp', name: 'lo' });
   const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined, reads, setgroupsOption(joinedUserSetgroups(container, reads)));
   steps.push(...proc.steps);
+  // The stdio pipes go to the process's user right after the stdio step, while the set-up
+  // process may still chown them (as runc's fixStdioPermissions, in the user namespace).
+  const joinedUser = joinedNamespace(container, 'user') !== undefined;
+  const owner: StdioOwner = {
+    uid: proc.user.uid,
+    hostUid: userns ? mapToHost(proc.user.uid, uidMappings) : joinedUser ? null : proc.user.uid,
+  };
+  const chowns = stdioOwnerSteps(io, owner);
+  steps.splice(stdioAt + session.length, 0, ...chowns);
 
   const plan: Plan = { cloneFlags: namespaces.cloneFlags, steps };
   if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
-  const out: ContainerPlan = { container, plan, user: proc.user, env: proc.env, stdioAt };
+  const stdioEnd = stdioAt + session.length + chowns.length;
+  const out: ContainerPlan = { container, plan, user: proc.user, env: proc.env, stdioAt, stdioEnd, stdioOwner: owner };
   if (userns) out.idMaps = { uidMappings, gidMappings };
   return out;
 }

@@ -12,7 +12,7 @@ import type { ValidContainer } from '../config/valid.js';
 import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
-import { RootfsPlanner, STAGE, maskSteps, type MountEnv } from './rootfs.js';
+import { RootfsPlanner, STAGE, maskedPathSteps, readonlyPathSteps, type MountEnv } from './rootfs.js';
 
 /** The propagation bits of MS_* flags (without MS_REC). */
 const PROPAGATION = MS.SHARED | MS.SLAVE | MS.PRIVATE | MS.UNBINDABLE;
@@ -38,7 +38,7 @@ function propagationBefore(propagation: number): Step[] {
 /**
  * With a mount namespace of the container's own: a private mount tree (see propagationBefore),
  * the staging tmpfs holding the new root and the old one, the root and the config's mounts,
- * /dev, the console, pivot_root into the new root, sysctls, masked and read-only paths, a
+ * /dev, the console, masked paths, pivot_root into the new root, sysctls, read-only paths, a
  * read-only root, then `rootfsPropagation` on `/` (last: pivot_root refuses a shared new root,
  * an unbindable one refuses the binds of masked paths). Every step under the new root follows
  * no symlink (rootfs.ts).
@@ -72,13 +72,16 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   planner.finish();
   steps.push({ op: 'procRoot', path: `${STAGE.oldRoot}/proc` });
   steps.push(...planner.steps);
+  // Masked paths while the host's /dev/null is at hand (never the rootfs' own: CVE-2025-31133).
+  steps.push(...maskedPathSteps(container, planner));
+  steps.push(...hookSteps(container));
   steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
   steps.push({ op: 'procRoot', path: '/proc' });
 
-  // Inside the new root: sysctls (before /proc/sys turns read-only), masked paths,
-  // read-only paths, then the root itself.
+  // Inside the new root: sysctls (before /proc/sys turns read-only), read-only paths, then
+  // the root itself.
   steps.push(...sysctlSteps(container));
-  steps.push(...maskSteps(container, planner));
+  steps.push(...readonlyPathSteps(container, planner));
   if (container.readonly) {
     steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: MS.BIND | MS.REMOUNT | MS.RDONLY | rootFlags, data: null, preserveFlags: true });
   }
@@ -86,6 +89,18 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   // root, and masked and read-only paths are bind mounts, which an unbindable tree refuses.
   if (propagation !== (MS.REC | MS.PRIVATE)) steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: propagation, data: null });
   return steps;
+}
+
+/** The sync step at which the parent runs `prestart` and `createRuntime` hooks (container/hooks.ts). */
+export const HOOKS_SYNC = 'hooks';
+
+/**
+ * With `prestart` or `createRuntime` hooks: the step at which the parent runs them, after the
+ * namespaces and mounts are made and before pivot_root (runtime.md "Lifecycle" 5-6).
+ */
+function hookSteps(container: Pick<ValidContainer, 'hooks'>): Step[] {
+  const h = container.hooks;
+  return (h?.prestart?.length ?? 0) + (h?.createRuntime?.length ?? 0) > 0 ? [{ op: 'sync', name: HOOKS_SYNC }] : [];
 }
 
 /** `sysctl` written under /proc/sys (its keys were checked to be namespaced ones). */
@@ -102,7 +117,7 @@ function sysctlSteps(container: Pick<Container, 'sysctl'>): Step[] {
  * created when missing, as runc does.
  */
 export function sharedMountTreeSteps(container: ValidContainer): Step[] {
-  const steps: Step[] = sysctlSteps(container);
+  const steps: Step[] = [...hookSteps(container), ...sysctlSteps(container)];
   if (joinedNamespace(container, 'mount') === undefined) steps.push({ op: 'chroot', path: container.rootfs! });
   let at = '';
   for (const part of container.cwd.split('/').filter(Boolean)) {

@@ -3,6 +3,7 @@
  * turns the set-up child into the container's process (umask, rlimits, capabilities, user and
  * groups, no_new_privs, working directory, descriptors) and the execve(2).
  */
+import { fstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { PR, RLIMIT, TIOCSCTTY, configError, type Step } from '@ns/syscalls';
 import { capabilitySetSteps, keptCapabilitySets, resolveCapabilitySets, resolveKeptCapabilities } from '@ns/capabilities';
@@ -15,6 +16,7 @@ import { callerInheritable, callerNofileHard } from './host.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
+import { insertSeccomp } from './seccomp.js';
 
 /**
  * A new session (the process never shares the caller's controlling terminal), then either
@@ -27,6 +29,60 @@ export function stdioSteps(io: PlanIo): Step[] {
     return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
   }
   return [{ op: 'setsid' }, { op: 'stdio', fds: io.stdio }];
+}
+
+/** Who the process's stdio is handed to, for {@link stdioOwnerSteps}. */
+export interface StdioOwner {
+  /** The process's uid where ns-init makes the fchown(2) (inside its user namespace, if any). */
+  uid: number;
+  /** The same uid on the host (mapped through the uid map), or null when unknown. */
+  hostUid: number | null;
+}
+
+/**
+ * For each of `fds` (the parent's descriptors that become the process's 0, 1, 2), the host
+ * uid that owns it when it is a pipe (or a FIFO), else null: what {@link stdioOwnerSteps}
+ * decides on (PlanIo.stdioOwners). One fstat(2) each; a bad descriptor is null (the `stdio`
+ * step reports it).
+ *
+ * Only pipes, what a client such as containerd's shim or conmon hands over, and what a
+ * process may reopen through /proc/self/fd once it owns it: never a character device (the
+ * host's /dev/null keeps its owner, and so does a terminal the caller passed without `-t`),
+ * a regular file (a host file given as stdout keeps its owner) or a socket (which no one can
+ * reopen: open(2) of /proc/self/fd/N fails with ENXIO). There ns is stricter than runc's
+ * fixStdioPermissions, which skips only /dev/null (comparing st_rdev).
+ */
+export function stdioOwners(fds: readonly number[]): (number | null)[] {
+  return fds.slice(0, 3).map((fd) => {
+    if (fd < 0) return null;
+    try {
+      const st = fstatSync(fd);
+      return st.isFIFO() ? st.uid : null;
+    } catch {
+      return null;
+    }
+  });
+}
+
+/**
+ * The fchown(2) steps that hand the process's stdio pipes to its user, as runc's
+ * fixStdioPermissions: a process running as a non-root user may then reopen them
+ * (`echo hi >/proc/self/fd/1`, `/dev/stdout`), which the kernel checks against the pipe's
+ * owner. Only the uid changes (gid -1), as runc. Made after the `stdio` step, while the
+ * process still has the privilege to; with a terminal nothing (the pty is the user's already).
+ *
+ * Pure: decided on `io.stdioOwners` (see {@link stdioOwners}, which launching fills in): a
+ * descriptor with no owner there (not a pipe, or not known) is left alone, and so is one its
+ * user owns already.
+ */
+export function stdioOwnerSteps(io: PlanIo, owner: StdioOwner): Step[] {
+  if (io.console || io.stdioOwners === undefined) return [];
+  const steps: Step[] = [];
+  io.stdioOwners.slice(0, Math.min(3, io.stdio.length)).forEach((uid, fd) => {
+    if (uid === null || uid === undefined || (owner.hostUid !== null && uid === owner.hostUid)) return;
+    steps.push({ op: 'fchown', fd, uid: owner.uid, gid: -1 });
+  });
+  return steps;
 }
 
 /** What {@link processSteps} needs: the process part of a container config. */
@@ -44,6 +100,7 @@ export type ProcessConfig = Pick<
   | 'noNewPrivileges'
   | 'umask'
   | 'rootfs'
+  | 'seccomp'
 >;
 
 /**
@@ -83,7 +140,9 @@ export function processSteps(
     additionalGids: c.additionalGids ?? [],
   });
   if (idMaps) checkUserMapped(user, idMaps);
-  const caps = capabilitySetSteps(capabilitySetsOf(c));
+  const sets = capabilitySetsOf(c);
+  const caps = capabilitySetSteps(sets);
+  const beforeCaps = steps.length; // where a seccomp filter goes without no_new_privs
   steps.push(...caps.before);
   // With setgroups denied in the user namespace (an unprivileged caller's own mapping, or a
   // joined namespace that says "deny") the call would fail with EPERM; the process keeps the
@@ -112,6 +171,7 @@ export function processSteps(
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 
   steps.push({ op: 'execve', paths, argv: c.args, envp: env });
+  if (c.seccomp !== undefined) insertSeccomp(steps, c.seccomp, sets.bounding, c.noNewPrivileges ? steps.length - 1 : beforeCaps);
 
   return { steps, user, env };
 }

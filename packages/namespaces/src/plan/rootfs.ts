@@ -179,8 +179,17 @@ export class RootfsPlanner {
     return 0;
   }
 
-  /** The steps of one OCI mount. */
+  /** The steps of one OCI mount, each naming it (`mounts[3]`) in its error. */
   mount(m: MountConfig, index: number): void {
+    const first = this.steps.length;
+    try {
+      this.mountSteps(m, index);
+    } finally {
+      for (let k = first; k < this.steps.length; k++) this.steps[k]!.field ??= `mounts[${index}]`;
+    }
+  }
+
+  private mountSteps(m: MountConfig, index: number): void {
     const dest = this.resolve(m.destination);
     const opts = parseMountOptions(m.options, m.type);
     const target = this.staged(dest);
@@ -283,24 +292,37 @@ function pathKind(container: Pick<Container, 'rootfs'>, planner: RootfsPlanner, 
 }
 
 /**
- * After pivot_root, inside the new root: `linux.maskedPaths` (a directory under an empty
- * read-only tmpfs, a file under /dev/null), then `linux.readonlyPaths` (bound onto themselves,
- * remounted read-only; nosuid, nodev, noexec too below /proc and /sys), each only when it
- * exists, as runc. Every mount but one on `/` follows no symlink.
- * @see OCI runtime-spec config-linux.md "Masked Paths", "Readonly Paths"
+ * Before pivot_root, under the new root (staged): `linux.maskedPaths`, a directory under an
+ * empty read-only tmpfs, a file under the host's /dev/null (bound from the old root), each only
+ * when it exists, as runc. Never the container's /dev/null: a rootfs that makes it a symlink to
+ * /proc/sys/kernel/core_pattern (or a regular file, or another device) would turn a masked path
+ * into a writable view of the host's core pattern (CVE-2025-31133). No step follows a symlink.
+ * @see OCI runtime-spec config-linux.md "Masked Paths"
  */
-export function maskSteps(container: Pick<Container, 'rootfs' | 'maskedPaths' | 'readonlyPaths'>, planner: RootfsPlanner): MountStep[] {
+export function maskedPathSteps(container: Pick<Container, 'rootfs' | 'maskedPaths'>, planner: RootfsPlanner): MountStep[] {
   const steps: MountStep[] = [];
-  const nofollow = (path: string) => (path !== '/' ? { nofollow: true } : {});
   for (const p of container.maskedPaths ?? []) {
     const { path, kind } = pathKind(container, planner, p);
     if (kind === null) continue;
+    const target = planner.staged(path);
     steps.push(
       kind === 'dir'
-        ? { op: 'mount', source: 'tmpfs', target: path, fstype: 'tmpfs', flags: MS.RDONLY, data: null, ignoreMissing: true, ...nofollow(path) }
-        : { op: 'mount', source: '/dev/null', target: path, fstype: null, flags: MS.BIND, data: null, ignoreMissing: true, ...nofollow(path) },
+        ? { op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: MS.RDONLY, data: null, ignoreMissing: true, nofollow: true }
+        : { op: 'mount', source: `${STAGE.oldRoot}/dev/null`, target, fstype: null, flags: MS.BIND, data: null, ignoreMissing: true, nofollow: true },
     );
   }
+  return steps;
+}
+
+/**
+ * After pivot_root, inside the new root: `linux.readonlyPaths`, bound onto themselves and
+ * remounted read-only (nosuid, nodev, noexec too below /proc and /sys), each only when it
+ * exists, as runc. Every mount but one on `/` follows no symlink.
+ * @see OCI runtime-spec config-linux.md "Readonly Paths"
+ */
+export function readonlyPathSteps(container: Pick<Container, 'rootfs' | 'readonlyPaths'>, planner: RootfsPlanner): MountStep[] {
+  const steps: MountStep[] = [];
+  const nofollow = (path: string) => (path !== '/' ? { nofollow: true } : {});
   for (const p of container.readonlyPaths ?? []) {
     const { path, kind } = pathKind(container, planner, p);
     if (kind === null) continue;

@@ -6,12 +6,14 @@ import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
-import type { IdMaps, PlanIo } from '../plan/index.js';
+import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
 import { syncHandler } from './sync.js';
+import { withFault } from './fault.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
+import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
 export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
@@ -130,12 +132,14 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
         }
       });
     }
+    // Which of them are pipes to hand to the process's user (stdioOwnerSteps).
+    if (!terminal) io.stdioOwners = stdioOwners(io.stdio);
     if (options.startFifo) {
       const fd = addon.openPath(options.startFifo);
       parentFds.push(fd);
       io.startFifoFd = fd;
     }
-    const planned = makePlan(io);
+    const planned = withFault(makePlan(io));
     childFds.push(...(planned.fds ?? []));
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
@@ -289,6 +293,7 @@ export function exec(container: Container | ValidContainer, options: ExecOptions
  * anything is spawned.
  */
 function planned({ plan, container, user, idMaps }: ReturnType<typeof planContainerCached>): Planned {
+  refuseLifecycleHooks(container);
   const joined = openJoinedNamespaces(container);
   const fds = joined.map((j) => j.fd);
   const steps = withJoinDescriptors(plan.steps, joined);

@@ -4,7 +4,9 @@ import { hasCgroup, type NamespaceType } from '../config/container.js';
 import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
 import type { ContainerProcess } from './process.js';
-import { processSteps, stdioSteps } from '../plan/index.js';
+import { capabilitySetsOf, processSteps, stdioOwnerSteps, stdioSteps } from '../plan/index.js';
+import { resolveSeccomp } from '../plan/seccomp.js';
+import { mapToHost } from '../config/idmap.js';
 import { isAlive, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
 
@@ -81,11 +83,15 @@ export async function execInAsync(state: ContainerState, proc: ExecInProcess, op
  * session leader, its exit would hang up the terminal under its successor.
  */
 export function execInSteps(joins: readonly Step[], session: readonly Step[], tail: readonly Step[]): Step[] {
-  const stdio = session.filter((s) => s.op === 'stdio');
-  const leader = session.filter((s) => s.op !== 'stdio'); // setsid, and TIOCSCTTY with a terminal
+  // stdio, and the fchown(2) of the stdio pipes (stdioOwnerSteps) while still privileged.
+  const stdio = session.filter((s) => s.op === 'stdio' || s.op === 'fchown');
+  const leader = session.filter((s) => s.op !== 'stdio' && s.op !== 'fchown'); // setsid, and TIOCSCTTY with a terminal
   // The execve (and a failure of it, which the new process reports itself) comes after the
   // fork: only a process in the container's pid namespace sees its /proc/self.
-  const at = tail.findIndex((s) => s.op === 'execve');
+  // A seccomp filter right before the execve (with no_new_privs) stays there, after the fork:
+  // the fork and the session are ns-init's, not the program's, and need no allowing.
+  const execve = tail.findIndex((s) => s.op === 'execve');
+  const at = tail[execve - 1]?.op === 'seccomp' ? execve - 1 : execve;
   return [...joins, ...stdio, ...tail.slice(0, at), { op: 'cloneParent' }, ...leader, ...tail.slice(at)];
 }
 
@@ -132,6 +138,8 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     ...(proc.additionalGids ? { additionalGids: proc.additionalGids } : {}),
     // Capabilities given for this process replace every set of the container's.
     ...(proc.capabilities ? { capabilities: proc.capabilities, capabilitySets: undefined, dropCapabilities: undefined } : {}),
+    // The container's filter (runc exec): the default profile as the container's capabilities made it.
+    ...(proc.capabilities && config.seccomp === 'default' ? { seccomp: resolveSeccomp('default', capabilitySetsOf(config).bounding) } : {}),
     ...(proc.noNewPrivileges !== undefined ? { noNewPrivileges: proc.noNewPrivileges } : {}),
   });
   if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
@@ -178,7 +186,10 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       const tail = processSteps(c, io, idMaps, undefined, setgroups === undefined ? {} : { setgroups });
       // A container with a cgroup of its own: the new process joins it first (as runc exec).
       const cgroup: Step[] = hasCgroup(config) ? [{ op: 'sync', name: CGROUP_JOIN_SYNC }] : [];
-      const steps = [...cgroup, ...execInSteps(joins, stdioSteps(io), tail.steps)];
+      // The stdio pipes are handed to the process's user (runc's fixStdioPermissions).
+      const hostUid = idMaps ? mapToHost(tail.user.uid, idMaps.uidMappings) : joinedUser ? null : tail.user.uid;
+      const session = [...stdioSteps(io), ...stdioOwnerSteps(io, { uid: tail.user.uid, hostUid })];
+      const steps = [...cgroup, ...execInSteps(joins, session, tail.steps)];
       const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
       return { id: state.id, container: c, plan, user: tail.user, args: c.args, idMaps };
       },

@@ -45,6 +45,9 @@ enum ns_op : uint32_t {
   NS_OP_CHOWN,
   NS_OP_CHROOT,
   NS_OP_SETDOMAINNAME,
+  NS_OP_FCHOWN,
+  NS_OP_SECCOMP = 40,  // src/encode.ts OP_CODES.seccomp
+  NS_OP_LINK_UP = 45,  // src/encode.ts OP_CODES.linkUp
   NS_OP_MAX
 };
 

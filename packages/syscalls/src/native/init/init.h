@@ -51,5 +51,6 @@ long ns_do_write_file(const ns_step* s);
 long ns_do_capset(const ns_step* s);
 long ns_do_exec_check(const ns_step* s);
 long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s);
+long ns_do_seccomp(const ns_step* s);
 
 size_t ns_slen(const char* s);

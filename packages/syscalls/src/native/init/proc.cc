@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -144,6 +146,18 @@ long ns_do_exec_check(const ns_step* s) {
     err = r;
   }
   return eacces ? -EACCES : err;
+}
+
+// seccomp(2) SECCOMP_SET_MODE_FILTER: the plan's u32 words are `struct sock_filter[]` as it is
+// laid out in memory on little-endian machines (u16 code, u8 jt, u8 jf, u32 k), two words an
+// instruction. ns-init is single-threaded: no SECCOMP_FILTER_FLAG_TSYNC is needed.
+long ns_do_seccomp(const ns_step* s) {
+  uint32_t words = s->vlen[0];
+  if (words == 0 || (words & 1) || words / 2 > BPF_MAXINSNS) return -EINVAL;
+  struct sock_fprog prog;
+  prog.len = (unsigned short)(words / 2);
+  prog.filter = (struct sock_filter*)s->iv;
+  return NS_RAW3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->i[0], &prog);
 }
 
 long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s) {

@@ -149,6 +149,27 @@ long for_each_cap(uint64_t mask, long option, long arg2, bool ignore_einval) {
   return 0;
 }
 
+// SIOCSIFFLAGS IFF_UP on the interface named `name` (`lo` in a new network namespace, as runc
+// brings it up): a datagram socket to carry the ioctls, closed again. struct ifreq spelled out
+// (16-byte name, then the flags; 40 bytes in all) to stay clear of libc's <net/if.h>.
+static long link_up(const char* name) {
+  struct {
+    char name[16];
+    short flags;
+    char pad[22];
+  } ifr = {};
+  for (int i = 0; i < 15 && name[i]; i++) ifr.name[i] = name[i];
+  long fd = NS_RAW3(SYS_socket, 2 /* AF_INET */, 2 /* SOCK_DGRAM */ | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  long r = NS_RAW3(SYS_ioctl, fd, 0x8913 /* SIOCGIFFLAGS */, &ifr);
+  if (r >= 0 && !(ifr.flags & 1 /* IFF_UP */)) {
+    ifr.flags |= 1;
+    r = NS_RAW3(SYS_ioctl, fd, 0x8914 /* SIOCSIFFLAGS */, &ifr);
+  }
+  NS_RAW1(SYS_close, fd);
+  return r < 0 ? r : 0;
+}
+
 long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
   switch (s->op) {
     case NS_OP_MOUNT:
@@ -161,6 +182,12 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_SYMLINK:
     case NS_OP_CHOWN:
       return ns_do_create(s);
+    case NS_OP_FCHOWN: {
+      // runc's fixStdioPermissions: an unmapped id or owner (EINVAL, EPERM) or a read-only
+      // file system (EROFS) leaves the descriptor as it is.
+      long r = NS_RAW3(SYS_fchown, s->i[0], s->i[1], s->i[2]);
+      return r == -EINVAL || r == -EPERM || r == -EROFS ? 0 : r;
+    }
     case NS_OP_CHROOT: {
       long r = NS_RAW1(SYS_chroot, s->s[0]);
       return r < 0 ? r : NS_RAW1(SYS_chdir, "/");
@@ -177,6 +204,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return NS_RAW2(SYS_sethostname, s->s[0], ns_slen(s->s[0]));
     case NS_OP_SETDOMAINNAME:
       return NS_RAW2(SYS_setdomainname, s->s[0], ns_slen(s->s[0]));
+    case NS_OP_LINK_UP:
+      return link_up(s->s[0]);
     case NS_OP_SETNS:
       return ns_do_setns(s);
     case NS_OP_UNSHARE:
@@ -229,6 +258,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return ns_do_execve(c, index, s);
     case NS_OP_EXEC_CHECK:
       return ns_do_exec_check(s);
+    case NS_OP_SECCOMP:
+      return ns_do_seccomp(s);
     case NS_OP_SYNC:
       return do_sync(c, index);
     case NS_OP_CLONE_PARENT:
