@@ -5,20 +5,20 @@
  * namespace (after the id maps, before and after pivot_root ...), by exec() and by
  * createContainer() (during create, before start). Afterwards: no process of the container, no
  * mount on the host; a created container's state is absent or stopped and deleteContainer()
- * removes it and its cgroup. A library exec() leaves its cgroup, empty, when its creator dies
- * after making it: nobody is left to remove it (docs/reliability.md); the test checks it is
- * empty and removes it.
+ * removes it and its cgroup. A library exec() whose creator dies after making the cgroup leaves
+ * it, empty and claimed (container/orphans.ts): the next cgroup any ns process makes removes
+ * it, which the test checks with a run of its own.
  *
  * Each point runs a Node process of its own on the built library (dist/), so `pnpm build` first.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateStore, currentStatus, deleteContainer, describeStep, planContainer, rootfsContainer, type Container } from '../src/index.js';
-import { ROOTFS, hostMounts, isRoot } from './helpers.js';
+import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
 
 const DIST = new URL('../dist/index.js', import.meta.url).pathname;
 const MARK = `NS_TEST_MARK=fault-${randomBytes(6).toString('hex')}`;
@@ -112,13 +112,19 @@ describe.skipIf(!isRoot || !ROOTFS || !existsSync(DIST))('the creating Node proc
         expect({ point, signal: r.signal, out: r.out }).toEqual({ point, signal: 'SIGKILL', out: '' });
         expect(await settle(marked), point).toEqual([]);
         expect(hostMounts(), point).toEqual(mountsBefore);
-        for (const dir of cgroupDirs(id)) {
+        const left = cgroupDirs(id);
+        for (const dir of left) {
           // Made by the parent at the cgroup step, left when the parent died after it: empty
           // once the set-up helper (ns-init, which has no marker yet) has died too.
           const procs = () => readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
           expect(await settle(procs), `${point}: ${dir}`).toEqual([]);
-          rmdirSync(dir);
+        }
+        if (left.length > 0) {
+          // It was claimed: the next cgroup made (by any ns process) removes it.
           leftCgroups.push(point);
+          const next = await run({ ...rootfsContainer(ROOTFS, { id: 'fault-sweeper', args: ['/bin/true'] }), resources: { pids: { limit: 8 } } });
+          expect(next.exitCode, `${point}: the sweeping run`).toBe(0);
+          expect(cgroupDirs(id), `${point}: swept`).toEqual([]);
         }
         seen.push(steps[at]!.op);
       }
@@ -126,6 +132,7 @@ describe.skipIf(!isRoot || !ROOTFS || !existsSync(DIST))('the creating Node proc
       expect(seen).toContain('pivotRoot');
       expect(seen).toContain('execve');
       expect(seen.filter((op) => op === 'sync').length).toBeGreaterThanOrEqual(userns ? 2 : 1);
+      expect(leftCgroups.length).toBeGreaterThan(0); // the sweep was exercised
     }, 600_000);
   }
 

@@ -10,7 +10,7 @@ import { OCI_TABLE } from './oci-table.js';
 /** Top-level sections with rows of their own in ociWarnings() or oci-unsupported.ts. */
 const HANDLED_TOP = new Set(['windows', 'solaris', 'zos', 'vm']);
 
-/** Levenshtein distance, at most `max + 1` (enough to tell "close" from "not"). */
+/** Levenshtein distance, capped at `max + 1`: enough to tell a near miss apart. */
 function distance(a: string, b: string, max: number): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -21,6 +21,7 @@ import { hasCgroup, type Container } from '../config/container.js';
 import { delegatedCgroupParent } from '../plan/host.js';
 import { CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
 import { registerSyncHandler } from '../process/sync.js';
+import { claimCgroup, sweepOrphanCgroups } from './orphans.js';
 
 let layoutCache: CgroupLayout | undefined;
 
@@ -138,17 +139,37 @@ export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) 
 
 // exec(): make the cgroup and put the waiting process in it; remove it if the start fails
 // later (the child is reaped by then: the cgroup is empty), or once the process has exited.
+// exec() alone claims the cgroup before making it (orphans.ts): if this process is killed
+// before it removes the cgroup, the next one to make a cgroup removes it.
 registerSyncHandler(CGROUP_SYNC, (ctx) => {
-  const cg = createContainerCgroup(ctx.container);
-  if (!cg) return;
-  ctx.onFailure(() => cg.removeEmpty());
+  const layout = hostCgroupLayout();
+  sweepOrphanCgroups((path) => Cgroup.open(path, { layout }));
+  const path = containerCgroupPath(ctx.container);
+  const release = path !== null && !ctx.lifecycle ? claimCgroup(path) : () => {};
+  let cg: Cgroup | null;
   try {
-    cg.addProcess(ctx.pid);
+    cg = createContainerCgroup(ctx.container);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (!cg) return release();
+  const made = cg;
+  ctx.onFailure(() => {
+    made.removeEmpty();
+    release();
+  });
+  try {
+    made.addProcess(ctx.pid);
   } catch (err) {
     throw asNsError(err);
   }
-  ctx.setCgroup(cg);
-  ctx.onExit(async () => ({ oomKilled: (await finishContainerCgroup(cg)).oomKilled }));
+  ctx.setCgroup(made);
+  ctx.onExit(async () => {
+    const { oomKilled } = await finishContainerCgroup(made);
+    release();
+    return { oomKilled };
+  });
 });
 
 // execIn(): the new process joins the running container's cgroup (as runc exec).

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ErrorCode, NsError, native } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { exec, type ExecOptions } from '../process/exec.js';
+import { LIFECYCLE } from '../process/sync.js';
 import type { ContainerProcess } from '../process/process.js';
 import { signalNumber } from '../process/process.js';
 import {
@@ -42,7 +43,7 @@ export function runContainer(container: Container | ValidContainer, options: Sta
   store.create(state);
   let proc: ContainerProcess;
   try {
-    proc = exec(withoutLifecycleHooks(c), options);
+    proc = exec(withoutLifecycleHooks(c), { ...options, [LIFECYCLE]: true } as ExecOptions);
   } catch (err) {
     store.remove(c.id);
     throw err;
@@ -108,7 +109,7 @@ export function createContainer(container: Container | ValidContainer, options: 
     const fifo = execFifoPath(store, c.id);
     native().mkfifo(fifo, 0o622);
     chmodSync(fifo, 0o622); // whatever the umask: the container's user opens it for writing
-    proc = exec(withoutLifecycleHooks(c), { ...options, detached: true, startFifo: fifo });
+    proc = exec(withoutLifecycleHooks(c), { ...options, detached: true, startFifo: fifo, [LIFECYCLE]: true } as ExecOptions);
   } catch (err) {
     store.remove(c.id);
     throw err;

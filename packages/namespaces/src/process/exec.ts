@@ -9,7 +9,7 @@ import { planContainerCached } from '../plan/cache.js';
 import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
-import { syncHandler } from './sync.js';
+import { LIFECYCLE, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
@@ -165,6 +165,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       onFailure: (cleanup: () => void) => void cleanups.push(cleanup),
       onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
       setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
+      lifecycle: (options as { [LIFECYCLE]?: boolean })[LIFECYCLE] === true,
     };
     const spawnOptions: SpawnOptions = {
       onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, ...context }),

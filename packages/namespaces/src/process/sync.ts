@@ -48,7 +48,19 @@ export interface SyncContext {
   onExit(hook: ExitHook): void;
   /** Give the started process's handle the container's cgroup (stats, pause, resume, update). */
   setCgroup(cgroup: Cgroup): void;
+  /**
+   * True when a lifecycle operation (runContainer(), createContainer()) starts the container
+   * and records it in a state file, which `delete` cleans up after; false for exec() alone.
+   */
+  readonly lifecycle: boolean;
 }
+
+/**
+ * The ExecOptions key by which runContainer() and createContainer() tell exec() that they
+ * record the container's state ({@link SyncContext.lifecycle}).
+ * @internal
+ */
+export const LIFECYCLE: unique symbol = Symbol('ns.lifecycle');
 
 /** Does the parent's part of a sync step; throwing fails the start (the child is killed and reaped). */
 export type SyncHandler = (context: SyncContext) => void;

@@ -1,0 +1,71 @@
+/**
+ * Cgroups whose maker died. exec() makes a container's cgroup at the `cgroup` sync step and
+ * removes it when the process has exited; if the Node process that called exec() is killed in
+ * between (SIGKILL, the OOM killer), the container's processes die with it (PR_SET_PDEATHSIG),
+ * but the cgroup stays, and with no state file nobody knows of it. So each such cgroup is
+ * claimed first: a small record under `<state root>/.cgroups/` naming it and its maker (pid
+ * and start time); the maker removes the record with the cgroup. The next cgroup any ns
+ * process makes first sweeps the records of dead makers, removing their cgroups when empty.
+ *
+ * runContainer() and createContainer() record the cgroup in the container's state instead,
+ * and `delete` removes it (its processes may outlive the maker: a detached container).
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cgroup } from '@ns/cgroups';
+import { defaultStateRoot, processStartTime } from './state.js';
+
+/** Where the records live: beside the state, where no container id can be (a dot). */
+export function claimsDir(root: string = defaultStateRoot()): string {
+  return join(root, '.cgroups');
+}
+
+let self: { pid: number; startTime: string } | undefined;
+function maker(): { pid: number; startTime: string } {
+  self ??= { pid: process.pid, startTime: processStartTime(process.pid) ?? '' };
+  return self;
+}
+
+/**
+ * Record that this process made the cgroup `path`, before anything is placed in it.
+ * @returns a function that removes the record (once the cgroup is gone); a record that cannot
+ *   be written (a read-only /run) is skipped, and so is its removal.
+ */
+export function claimCgroup(path: string, root?: string): () => void {
+  const dir = claimsDir(root);
+  const file = join(dir, encodeURIComponent(path));
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, JSON.stringify({ path, ...maker() }), { mode: 0o600 });
+  } catch {
+    return () => {};
+  }
+  return () => rmSync(file, { force: true });
+}
+
+/**
+ * Remove the cgroups of records whose maker is gone (its pid dead, or reused by another
+ * process: the start time differs), when they are empty; a busy one (a process that escaped
+ * the parent-death signal) keeps its record for a later sweep. Never throws.
+ * @param open opens a cgroup by path (the caller's layout and options)
+ */
+export function sweepOrphanCgroups(open: (path: string) => Cgroup, root?: string): void {
+  const dir = claimsDir(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // none made yet
+  }
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as { path: string; pid: number; startTime: string };
+      if (processStartTime(rec.pid) === rec.startTime) continue; // its maker lives: its own to remove
+      open(rec.path).removeEmpty();
+      rmSync(file, { force: true });
+    } catch {
+      // busy, unreadable or half-written: left for a later sweep
+    }
+  }
+}
