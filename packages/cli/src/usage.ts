@@ -46,7 +46,16 @@ export function usageMessage(text: string, program: Command, args: readonly stri
   let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
   if (/too many arguments for 'run'/.test(line)) line += ` (${RUN_HINT})`;
   const unknown = /^unknown option '([^']+)'/.exec(line);
-  const hint = unknown ? commandHint(program, args, unknown[1]!) : undefined;
+  const hint = unknown ? (commandHint(program, args, unknown[1]!) ?? limitHint(unknown[1]!)) : undefined;
   if (hint !== undefined) line += ` (${hint})`;
   return line;
+}
+
+/** Docker's limit flags, which `ns run` does not take: where limits go instead. */
+const LIMIT_FLAGS = /^--(memory|memory-swap|memory-reservation|pids-limit|cpus|cpu-shares|cpu-quota|cpu-period|cpuset-cpus|cpuset-mems|blkio-weight)(=|$)/;
+
+/** For an unknown option that is one of Docker's limit flags: the hint. */
+function limitHint(flag: string): string | undefined {
+  if (!LIMIT_FLAGS.test(flag)) return undefined;
+  return 'limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update ' + flag.replace(/=.*/, '');
 }

@@ -49,6 +49,14 @@ describe('main: usage', () => {
     expect(err).toBe("ns: unknown option '--bogus'\n");
   });
 
+  it("Docker's limit flags point at linux.resources and ns update", async () => {
+    expect(await main(['run', '--memory', '64m', '--', 'true'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '--memory' (limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update --memory)\n");
+    err = '';
+    expect(await main(['run', '--pids-limit=16'], io())).toBe(125);
+    expect(err).toMatch(/^ns: unknown option '--pids-limit=16' \(limits go in .* ns update --pids-limit\)\n$/);
+  });
+
   it('an unknown command exits 125 with one line', async () => {
     expect(await main(['frobnicate'], io())).toBe(125);
     expect(err.trimEnd().split('\n')).toHaveLength(1);
