@@ -2,8 +2,9 @@
  * `ns run -d` and `ns create`: start a container that outlives `ns`, with ns's own stdio
  * passed through, and the output files of `--stdout` and `--stderr`.
  */
-import { closeSync, openSync } from 'node:fs';
-import { ErrorCode, NsError, createContainer, runContainer, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
+import { closeSync, openSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ErrorCode, NsError, createContainer, deleteContainer, runContainer, type Container, type StateStore, type StdioEntry } from '@ns/namespaces';
 import { EXIT, reportError, exitCodeFor } from './errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from './io.js';
 
@@ -80,7 +81,52 @@ export function openOutputFiles(files: OutputFiles, cwd: string | null): OpenedO
  * (the library's "both") still does so for both. A terminal is refused: ns has no
  * `--console-socket` to hand the pty to.
  */
-export function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo, createOnly = false): number {
+/** runc's `--pid-file` and `--preserve-fds` of `create` and `run -d`. */
+export interface DetachExtras {
+  /** Write the container process's pid there once it is created (runc `--pid-file`; no newline, written whole by a rename). */
+  pidFile?: string;
+  /** Pass descriptors 3 .. 3+N-1 of `ns` on to the container at the same numbers (runc `--preserve-fds N`). */
+  preserveFds?: number;
+}
+
+/**
+ * The descriptors `--preserve-fds N` passes on: 3 .. 3+N-1, each checked to be open.
+ * @throws NsError `ERR_NS_CONFIG` naming `--preserve-fds` and the first closed descriptor.
+ */
+export function preservedFds(n: number | undefined): number[] {
+  if (n === undefined || n === 0) return [];
+  if (!Number.isInteger(n) || n < 0 || n > 65536) throw new NsError(ErrorCode.CONFIG, `--preserve-fds ${n}: expected a count of descriptors after 2`, { path: 'preserveFds' });
+  const fds = Array.from({ length: n }, (_, i) => 3 + i);
+  for (const fd of fds) {
+    // Node takes the lowest free numbers for its own descriptors as it starts, the event
+    // loop's epoll first: when the caller gave fewer than N, the first one missing is Node's
+    // epoll (or eventfd), never a thing to hand to a container.
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      throw new NsError(ErrorCode.CONFIG, `--preserve-fds ${n}: descriptor ${fd} is not open in ns`, { path: 'preserveFds' });
+    }
+    if (/^anon_inode:\[(eventpoll|eventfd|signalfd|timerfd)\]$/.test(target)) {
+      throw new NsError(ErrorCode.CONFIG, `--preserve-fds ${n}: descriptor ${fd} was not given to ns (it is Node's own ${target})`, { path: 'preserveFds' });
+    }
+  }
+  return fds;
+}
+
+/** Write `pid` to `file` whole: a temporary file beside it, renamed over it (as runc). */
+function writePidFile(file: string, pid: number): void {
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, String(pid), { mode: 0o644 });
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo, createOnly = false, extras: DetachExtras = {}): Promise<number> {
   if (container.terminal) {
     const err = new NsError(
       ErrorCode.CONFIG,
@@ -99,9 +145,18 @@ export function runDetached(container: Container, files: OutputFiles, store: Sta
     return EXIT.FAILURE;
   }
   try {
-    const stdio: StdioEntry[] = ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit'];
-    if (createOnly) createContainer(container, { store, stdio });
-    else runContainer(container, { store, detached: true, stdio });
+    const pidFile = extras.pidFile !== undefined ? absolutePath(baseDir(io), extras.pidFile, '--pid-file') : undefined;
+    const stdio: StdioEntry[] = ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit', ...preservedFds(extras.preserveFds)];
+    const { state } = createOnly ? createContainer(container, { store, stdio }) : runContainer(container, { store, detached: true, stdio });
+    if (pidFile !== undefined) {
+      try {
+        writePidFile(pidFile, state.pid);
+      } catch (err) {
+        // As runc: a container whose pid file cannot be written is taken down again.
+        await deleteContainer(store, state.id, { force: true }).catch(() => undefined);
+        throw new NsError((err as NodeJS.ErrnoException).code ?? 'EIO', `--pid-file ${pidFile}: ${(err as Error).message}`, { path: pidFile, cause: err });
+      }
+    }
     return 0;
   } catch (err) {
     reportError(io, err);

@@ -3,7 +3,7 @@
  * command; it never calls process.exit, it returns the exit status.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Help, Option } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { capsCommand, type CapsOptions } from './commands/caps.js';
 import { deleteCommand, type DeleteOptions } from './commands/delete.js';
 import { execCommand, type ExecCommandOptions } from './commands/exec.js';
@@ -20,6 +20,7 @@ import { resolveIo, type CliIo } from './io.js';
 import { openStore, type GlobalOptions } from './store.js';
 import { usageMessage } from './usage.js';
 import { addCgroupVerbs } from './cgroup-verbs.js';
+import { OCI_VERSION, runtimeFeatures } from '@ns/namespaces';
 
 export type { CliIo } from './io.js';
 export { EXIT, exitCodeFor } from './errors.js';
@@ -69,7 +70,15 @@ function containerOptions(cmd: Command): Command {
       .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
       .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
       .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
-      .option('--security-opt <opt>', 'seccomp=unconfined, seccomp=default or seccomp=PROFILE.json; no-new-privileges (repeatable)', collect);
+      .option('--security-opt <opt>', 'seccomp=unconfined, seccomp=default or seccomp=PROFILE.json; no-new-privileges (repeatable)', collect)
+      .option('--pid-file <file>', "with -d or create: write the container process's pid to FILE (as runc)")
+      .option('--preserve-fds <n>', "with -d or create: pass ns's descriptors 3 .. 3+N-1 on to the container (as runc)", parseCount);
+}
+
+/** A count option (`--preserve-fds 2`): a whole number >= 0. */
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number of descriptors');
+  return Number(value);
 }
 
 function version(): string {
@@ -150,9 +159,10 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
   program.hook('preAction', (_program, action) => {
     globals = action.optsWithGlobals<GlobalOptions>();
   });
+  // runc's form (`runc version X` / `spec: ...` / `go: ...`), which clients show the first line of.
   program.on('option:version', () => {
     const v = version();
-    io.stdout(`${v}\n`);
+    io.stdout(`ns version ${v}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`);
     throw new CommanderError(0, 'commander.version', v);
   });
 
@@ -209,6 +219,13 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       const options: RunOptions = { ...opts, idArgument, detach: true, createOnly: true };
       if (command !== undefined) options.command = command;
       status = await runCommand(options, io, store());
+    });
+
+  program
+    .command('features')
+    .summary("what this runtime supports, as JSON (runtime-spec features.md, as runc features)")
+    .action(() => {
+      io.stdout(`${JSON.stringify(runtimeFeatures(version()), null, 2)}\n`);
     });
 
   program

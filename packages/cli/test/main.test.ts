@@ -49,6 +49,23 @@ describe('main: usage', () => {
     expect(err).toBe("ns: unknown option '--bogus'\n");
   });
 
+  it('features prints the runtime-spec features document', async () => {
+    expect(await main(['features'], io())).toBe(0);
+    const f = JSON.parse(out);
+    expect(f).toMatchObject({ ociVersionMin: '1.0.0', ociVersionMax: '1.2.0', hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'] });
+    expect(f.mountOptions).toEqual(expect.arrayContaining(['ro', 'nosuid', 'rbind', 'rslave']));
+    expect(f.linux.namespaces).toEqual(['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time']);
+    expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
+    expect(f.linux.seccomp.actions).not.toContain('SCMP_ACT_NOTIFY');
+    expect(f.linux.seccomp.archs).toEqual(expect.arrayContaining(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']));
+    expect(f.linux.apparmor).toEqual({ enabled: false });
+  });
+
+  it("--version prints runc's three-line form", async () => {
+    expect(await main(['--version'], io())).toBe(0);
+    expect(out).toMatch(/^ns version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\nnode: v\d+\.\d+\.\d+\n$/);
+  });
+
   it("Docker's limit flags point at linux.resources and ns update", async () => {
     expect(await main(['run', '--memory', '64m', '--', 'true'], io())).toBe(125);
     expect(err).toBe("ns: unknown option '--memory' (limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update --memory)\n");

@@ -103,3 +103,4 @@ export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
 export { checkSeccomp, loadSeccompProfile, type SeccompConfig } from './config/seccomp.js';
 export { resolveSeccomp, seccompStep } from './plan/seccomp.js';
 export type { LinuxSeccomp } from '@ns/seccomp';
+export { runtimeFeatures, type RuntimeFeatures } from './features.js';

@@ -216,9 +216,11 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.i(0, step.flags);
       w.v(0, step.filter);
       return;
+    case 'detach':
+      w.i(0, step.keepFds ?? 0);
+      return;
     case 'setsid':
     case 'cloneParent':
-    case 'detach':
     case 'reexec':
       return;
   }

@@ -354,6 +354,11 @@ export interface WaitFifoStep extends StepCommon {
  */
 export interface DetachStep extends StepCommon {
   op: 'detach';
+  /**
+   * Descriptors 3 .. 3+keepFds-1 stay open (the caller's extra stdio, runc `--preserve-fds`);
+   * every other one above 2 is closed but the exec fifo of a later `waitFifo`. Default 0.
+   */
+  keepFds?: number;
 }
 
 /**

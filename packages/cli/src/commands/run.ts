@@ -73,6 +73,10 @@ export interface RunOptions {
   detach?: boolean;
   /** `ns create`: set it up and leave it waiting for `ns start` (implies detach). */
   createOnly?: boolean;
+  /** `--pid-file FILE` (with -d or create): where to write the container process's pid, as runc. */
+  pidFile?: string;
+  /** `--preserve-fds N` (with -d or create): ns's descriptors 3 .. 3+N-1 passed on, as runc. */
+  preserveFds?: number;
   /**
    * `--stdout FILE`: append the container's stdout to FILE. Default: ns's own stdout, also
    * with `-d` and for `create` (runc's pass-through: the container gets the stdio `ns` was
@@ -265,6 +269,11 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     return EXIT.FAILURE;
   }
 
+  if ((options.pidFile !== undefined || (options.preserveFds ?? 0) > 0) && !options.detach) {
+    reportError(io, usage('--pid-file and --preserve-fds need -d (or ns create): a foreground run has them in ns itself', options.pidFile !== undefined ? 'pidFile' : 'preserveFds'));
+    return EXIT.FAILURE;
+  }
+
   if (options.dryRun) {
     try {
       // In terminal mode the pty is only opened by exec(); show where it would go.
@@ -280,7 +289,10 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
 
   const defined = Object.fromEntries(Object.entries(files).filter(([, v]) => v !== undefined));
   if (options.detach) {
-    return runDetached(container, defined, store ?? new StateStore(), io, options.createOnly === true);
+    return runDetached(container, defined, store ?? new StateStore(), io, options.createOnly === true, {
+      ...(options.pidFile !== undefined ? { pidFile: options.pidFile } : {}),
+      ...(options.preserveFds !== undefined ? { preserveFds: options.preserveFds } : {}),
+    });
   }
   let output: OpenedOutput | undefined;
   try {

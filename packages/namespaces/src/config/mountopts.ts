@@ -44,6 +44,11 @@ const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
   defaults: [0, 0],
 };
 
+/** Every mount option parseMountOptions() knows (runtime-spec features.md `mountOptions`). */
+export function knownMountOptions(): string[] {
+  return [...Object.keys(FLAG_OPTIONS), ...ROOTFS_PROPAGATION, 'bind', 'rbind'];
+}
+
 /**
  * Propagation modes by name: config-linux.md lists the first four for `rootfsPropagation`;
  * runc also takes the recursive `r` forms, which mount(8) options use too.

@@ -165,7 +165,9 @@ export function processSteps(
     // Reported now, while spawn() still listens: after detach a missing program would only
     // end the process silently at start (runc create checks it the same way).
     steps.push({ op: 'execCheck', paths });
-    steps.push({ op: 'detach' });
+    // The caller's descriptors past 2 (runc --preserve-fds) stay open; every other one goes.
+    const extra = io.console ? 0 : Math.max(0, io.stdio.length - 3);
+    steps.push(extra > 0 ? { op: 'detach', keepFds: extra } : { op: 'detach' });
     steps.push({ op: 'waitFifo', fd: io.startFifoFd });
   }
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });

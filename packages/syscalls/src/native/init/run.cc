@@ -96,15 +96,17 @@ void close_range(unsigned first, unsigned last) {
 // the standard ones and the exec FIFO of the next waitFifo step. The pipes to the parent,
 // its pidfd, the plan's memfd, ns-init's own and the sources of the stdio step are closed:
 // a process waiting for start holds nothing of the host's.
-void close_for_detach(ns_child_ctx* c, uint32_t index) {
+void close_for_detach(ns_child_ctx* c, uint32_t index, long keep) {
   long fifo = -1;
   for (uint32_t k = index + 1; k < c->nsteps; k++)
     if (c->steps[k].op == NS_OP_WAIT_FIFO) {
       fifo = c->steps[k].i[0];
       break;
     }
-  if (fifo > 3) close_range(3, (unsigned)fifo - 1);
-  close_range(fifo >= 3 ? (unsigned)fifo + 1 : 3, ~0U);
+  // The stdio step placed the caller's extra descriptors at 3 .. 3+keep-1: they stay.
+  const long first = 3 + (keep > 0 ? keep : 0);
+  if (fifo > first) close_range((unsigned)first, (unsigned)fifo - 1);
+  close_range(fifo >= first ? (unsigned)fifo + 1 : (unsigned)first, ~0U);
   c->errfd = c->syncfd = c->parentfd = c->planfd = c->initfd = -1;
 }
 
@@ -270,7 +272,7 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_DETACH:
       // spawn() returns on this message; from here on failures only end the process.
       ns_send(c, index, NS_MSG_DETACH);
-      close_for_detach(c, (uint32_t)index);
+      close_for_detach(c, (uint32_t)index, s->i[0]);
       return 0;
     case NS_OP_REEXEC:
       return do_reexec(c, index);

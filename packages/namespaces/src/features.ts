@@ -1,0 +1,61 @@
+/**
+ * What this runtime supports, in the shape of the OCI runtime-spec's features.md (`runc
+ * features`): clients such as containerd read it to know what a config may ask for.
+ */
+import { CAPABILITIES } from '@ns/capabilities';
+import { ACTIONS, FLAGS, OCI_ARCHES, OPS } from '@ns/seccomp';
+import { NAMESPACE_TYPES } from './config/container.js';
+import { knownMountOptions } from './config/mountopts.js';
+import { OCI_VERSION } from './container/state.js';
+
+/** The features document (runtime-spec features.md; `ns features` prints it as JSON). */
+export interface RuntimeFeatures {
+  ociVersionMin: string;
+  ociVersionMax: string;
+  hooks: string[];
+  mountOptions: string[];
+  linux: {
+    namespaces: string[];
+    capabilities: string[];
+    cgroup: { v1: boolean; v2: boolean; systemd: boolean; systemdUser: boolean; rdma: boolean };
+    seccomp: { enabled: boolean; actions: string[]; operators: string[]; archs: string[]; knownFlags: string[]; supportedFlags: string[] };
+    apparmor: { enabled: boolean };
+    selinux: { enabled: boolean };
+    intelRdt: { enabled: boolean };
+    mountExtensions: { idmap: { enabled: boolean } };
+  };
+  annotations: Record<string, string>;
+}
+
+/**
+ * This runtime's features (runtime-spec features.md): the hooks it runs (not createContainer
+ * and startContainer yet), the mount options it knows, every namespace type, the capabilities
+ * it knows, cgroups v1 and v2 without a systemd driver, seccomp without SCMP_ACT_NOTIFY, and no
+ * AppArmor, SELinux, Intel RDT or id-mapped mounts (a config asking for them is refused).
+ */
+export function runtimeFeatures(version = '0.0.0'): RuntimeFeatures {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: OCI_VERSION,
+    hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'],
+    mountOptions: knownMountOptions(),
+    linux: {
+      namespaces: [...NAMESPACE_TYPES],
+      capabilities: CAPABILITIES.map((c) => c.name),
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      seccomp: {
+        enabled: true,
+        actions: Object.keys(ACTIONS).filter((a) => a !== 'SCMP_ACT_NOTIFY'),
+        operators: [...OPS],
+        archs: Object.keys(OCI_ARCHES).filter((a) => OCI_ARCHES[a] !== null),
+        knownFlags: Object.keys(FLAGS),
+        supportedFlags: Object.keys(FLAGS).filter((f) => f !== 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'),
+      },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: { 'io.github.ns.version': version },
+  };
+}
