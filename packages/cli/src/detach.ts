@@ -114,8 +114,8 @@ export function preservedFds(n: number | undefined): number[] {
   return fds;
 }
 
-/** Write `pid` to `file` whole: a temporary file beside it, renamed over it (as runc). */
-function writePidFile(file: string, pid: number): void {
+/** Write `pid` to `file` whole: a temporary file beside it, renamed over it (as runc `--pid-file`). */
+export function writePidFile(file: string, pid: number): void {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   writeFileSync(tmp, String(pid), { mode: 0o644 });
   try {

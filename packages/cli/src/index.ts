@@ -265,6 +265,9 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('--cwd <dir>', 'working directory inside the container')
     .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
+    .option('-p, --process <file>', 'the process as an OCI process JSON object (args, env, cwd, user ...), as runc exec --process')
+    .option('-d, --detach', 'start it and exit 0 without waiting for it')
+    .option('--pid-file <file>', "write the process's pid to FILE once it runs")
     .action(async (id: string, words: string[], opts: Omit<ExecCommandOptions, 'id' | 'command'> & { root?: string }) => {
       const { root: _root, ...rest } = opts;
       const options: ExecCommandOptions = { ...rest, id };

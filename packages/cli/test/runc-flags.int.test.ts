@@ -56,6 +56,25 @@ describe.skipIf(!isRoot || !ROOTFS)('runc flags clients pass to create and run -
     expect(readFileSync(out, 'utf8').split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3']); // 3: ls's own directory
   });
 
+  it('exec --process FILE (an OCI process object), --detach and --pid-file, as containerd\'s shim calls runc exec', () => {
+    expect(ns(['run', '-d', '--stdout', '/dev/null', '--stderr', '/dev/null', '--rootfs', ROOTFS!, 'ex1', '--', 'sleep', '60']).status).toBe(0);
+    const proc = join(dir, 'process.json');
+    writeFileSync(proc, JSON.stringify({ args: ['/bin/sh', '-c', 'echo "$FOO $(id -u):$(id -g) $(pwd)"'], env: ['FOO=bar', 'PATH=/bin'], cwd: '/tmp', user: { uid: 1000, gid: 1000 }, terminal: false, rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }] }));
+    // rlimits other than the container's are refused (its own are accepted: a shim copies the container's process object).
+    expect(ns(['exec', '--process', proc, 'ex1'])).toMatchObject({ status: 125, stderr: expect.stringMatching(/process\.rlimits: not applied .*only the container's own/) });
+    writeFileSync(proc, JSON.stringify({ args: ['/bin/sh', '-c', 'echo "$FOO $(id -u):$(id -g) $(pwd)"'], env: ['FOO=bar', 'PATH=/bin'], cwd: '/tmp', user: { uid: 1000, gid: 1000 }, terminal: false }));
+    expect(ns(['exec', '--process', proc, 'ex1'])).toMatchObject({ status: 0, stdout: 'bar 1000:1000 /tmp\n' });
+    const out = join(dir, 'exec-out');
+    const d = ns(['exec', '-d', '--pid-file', join(dir, 'exec-pid'), '--process', proc, 'ex1'], `>'${out}'`);
+    expect(d).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(join(dir, 'exec-pid'), 'utf8')).toMatch(/^\d+$/);
+    for (let i = 0; i < 100 && !existsSync(out) || readFileSync(out, 'utf8') === ''; i++) spawnSync('sleep', ['0.02']);
+    expect(readFileSync(out, 'utf8')).toBe('bar 1000:1000 /tmp\n');
+    writeFileSync(proc, JSON.stringify({ args: 'x' }));
+    expect(ns(['exec', '--process', proc, 'ex1'])).toMatchObject({ status: 125, stderr: expect.stringMatching(/^ns: --process .*process\.json: process\.args: expected array/) });
+    expect(ns(['exec', '--process', proc, 'ex1', 'ls'])).toMatchObject({ status: 125, stderr: expect.stringMatching(/no words after the ID/) });
+  });
+
   it('refuses a count past what ns was given, a pid file it cannot write (taking the container down), and both in the foreground', () => {
     const more = ns(['create', '--rootfs', ROOTFS!, '--preserve-fds', '2', 'pf3', '--', 'true'], `3<'${BIN}'`);
     expect(more.status).toBe(125);

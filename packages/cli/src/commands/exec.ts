@@ -5,8 +5,10 @@
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
 import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
-import { EXIT, reportError, reportWarning } from '../errors.js';
-import type { ResolvedIo } from '../io.js';
+import { EXIT, exitCodeFor, reportError, reportWarning } from '../errors.js';
+import { writePidFile } from '../detach.js';
+import { processFromFile } from './exec-process.js';
+import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
 import { applyEnv, checkUserOption, withTerm } from '../flags.js';
 
@@ -32,6 +34,12 @@ export interface ExecCommandOptions {
   /** `--cap-add CAP` / `--cap-drop CAP`: change the container's capabilities for this process. */
   capAdd?: string[];
   capDrop?: string[];
+  /** `-p, --process FILE`: the process as an OCI `process` JSON object instead (runc exec `--process`). */
+  process?: string;
+  /** `-d, --detach`: start it and exit 0 without waiting (runc exec `--detach`). */
+  detach?: boolean;
+  /** `--pid-file FILE`: write the process's pid there once it runs (runc exec `--pid-file`). */
+  pidFile?: string;
 }
 
 /**
@@ -101,12 +109,37 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   try {
     state = store.read(options.id);
     if (currentStatus(state) === 'stopped') throw new NsError(ErrorCode.STATE, `container ${options.id} is not running`);
-    proc = execProcess(options, state, io.env);
+    if (options.process !== undefined) {
+      if (options.command !== undefined && options.command.length > 0) throw new NsError(ErrorCode.CONFIG, '--process gives the command: no words after the ID with it', { path: 'args' });
+      proc = processFromFile(options.process, baseDir(io), state.config);
+    } else {
+      proc = execProcess(options, state, io.env);
+    }
     state = execState(options, state, warnings);
+    if (options.detach && proc.terminal) throw new NsError(ErrorCode.CONFIG, 'exec --detach with a terminal needs a console socket, which ns has not', { path: 'terminal' });
   } catch (err) {
     reportError(io, err);
     return EXIT.FAILURE;
   }
   for (const w of warnings) reportWarning(io, w);
-  return runForeground((execOptions) => execIn(state, proc, execOptions), io, { terminal: proc.terminal ?? false });
+  const pidFile = options.pidFile !== undefined ? absolutePath(baseDir(io), options.pidFile, '--pid-file') : undefined;
+  if (options.detach) {
+    try {
+      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit'] });
+      if (pidFile !== undefined) writePidFile(pidFile, p.pid);
+      return 0;
+    } catch (err) {
+      reportError(io, err);
+      return exitCodeFor(err);
+    }
+  }
+  return runForeground(
+    (execOptions) => {
+      const p = execIn(state, proc, execOptions);
+      if (pidFile !== undefined) writePidFile(pidFile, p.pid);
+      return p;
+    },
+    io,
+    { terminal: proc.terminal ?? false },
+  );
 }
