@@ -3,8 +3,8 @@
  * text, JSON whose strings are all text. A symlink to /dev/zero, a fifo or a 100 MB file is
  * refused at once instead of hanging `ns` or growing it to gigabytes.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { ErrorCode, NsError } from '@ns/syscalls';
+import { readRegularFile } from './regular-file.js';
 
 /**
  * The largest config.json read, in bytes (16 MiB). Real ones are a few KiB; runc sets no
@@ -12,18 +12,10 @@ import { ErrorCode, NsError } from '@ns/syscalls';
  */
 export const MAX_CONFIG_BYTES = 16 * 2 ** 20;
 
-function kindOf(st: ReturnType<typeof fstatSync>): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a fifo';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'a special file';
-}
-
 /**
  * The text of `file`, which must be a regular file (symlinks followed) of at most
- * {@link MAX_CONFIG_BYTES} holding UTF-8. Opened with O_NONBLOCK, so a fifo does not block.
+ * {@link MAX_CONFIG_BYTES} holding UTF-8. Opened with O_NONBLOCK, so a fifo does not block
+ * (readRegularFile()).
  *
  * @param file an absolute path (a bundle's config.json)
  * @throws NsError `ERR_NS_NOT_FOUND` when it does not exist; `ERR_NS_CONFIG` (path `file`) when
@@ -31,43 +23,22 @@ function kindOf(st: ReturnType<typeof fstatSync>): string {
  *   when it cannot be opened or read. See open(2) O_NONBLOCK, fstat(2).
  */
 export function readConfigFile(file: string): string {
-  let fd: number;
+  let read;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    read = readRegularFile(file, { maxBytes: MAX_CONFIG_BYTES });
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
     if (code === 'ENOENT') throw new NsError(ErrorCode.NOT_FOUND, `${file} does not exist`, { path: file, cause });
-    throw new NsError(code, `cannot read ${file}: ${(cause as Error).message}`, { path: file, syscall: 'open', cause });
+    throw new NsError(code, `cannot read ${file}: ${(cause as Error).message}`, { path: file, syscall: (cause as NodeJS.ErrnoException).syscall ?? 'open', cause });
+  }
+  if (!read.ok) {
+    const why = read.why === 'not-regular' ? `not a regular file (${read.kind})` : read.size !== null ? `too large (${read.size} bytes, at most ${MAX_CONFIG_BYTES})` : `too large (more than ${MAX_CONFIG_BYTES} bytes)`;
+    throw new NsError(ErrorCode.CONFIG, `${file}: ${why}`, { path: file });
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new NsError(ErrorCode.CONFIG, `${file}: not a regular file (${kindOf(st)})`, { path: file });
-    if (st.size > MAX_CONFIG_BYTES) {
-      throw new NsError(ErrorCode.CONFIG, `${file}: too large (${st.size} bytes, at most ${MAX_CONFIG_BYTES})`, { path: file });
-    }
-    // Read to the end, at most one byte past the limit (the file may grow meanwhile).
-    const buf = Buffer.allocUnsafe(Math.min(st.size + 1, MAX_CONFIG_BYTES + 1));
-    let n = 0;
-    for (;;) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-      if (n === buf.length) {
-        if (n > MAX_CONFIG_BYTES) throw new NsError(ErrorCode.CONFIG, `${file}: too large (more than ${MAX_CONFIG_BYTES} bytes)`, { path: file });
-        break; // exactly the size fstat gave; a file that grew is caught by the limit above
-      }
-    }
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, n));
-    } catch (cause) {
-      throw new NsError(ErrorCode.CONFIG, `${file}: not UTF-8 text (JSON must be UTF-8, RFC 8259)`, { path: file, cause });
-    }
-  } catch (err) {
-    if (err instanceof NsError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new NsError(code, `cannot read ${file}: ${(err as Error).message}`, { path: file, syscall: 'read', cause: err });
-  } finally {
-    closeSync(fd);
+    return new TextDecoder('utf-8', { fatal: true }).decode(read.bytes);
+  } catch (cause) {
+    throw new NsError(ErrorCode.CONFIG, `${file}: not UTF-8 text (JSON must be UTF-8, RFC 8259)`, { path: file, cause });
   }
 }
 

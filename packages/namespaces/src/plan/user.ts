@@ -2,9 +2,9 @@
  * User and group lookup in a container's /etc/passwd and /etc/group, with runc's rules
  * (libcontainer/user GetExecUser) for `process.user` / `--user` specs.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import { resolveInRoot } from './path.js';
+import { readRegularFile } from '../config/regular-file.js';
 
 /** One /etc/passwd entry (passwd(5)). */
 export interface PasswdEntry {
@@ -225,26 +225,19 @@ const lastGroup = new LastParse(parseGroup);
 
 function readInRoot(root: string, file: string): string | undefined {
   const path = resolveInRoot(root, file);
-  let fd: number;
+  let read;
   try {
     // O_NOFOLLOW: the resolved path has no links left; one appearing now is a race. O_NONBLOCK:
     // a FIFO planted at /etc/passwd must not hang the caller.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    read = readRegularFile(path, { maxBytes: MAX_USER_FILE_BYTES, nofollow: true });
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new NsError(code, `cannot open ${path}: ${(cause as Error).message}`, { path, syscall: 'open', cause });
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw configError(`${path} (${file} in the container) is not a regular file`, path);
-    if (st.size > MAX_USER_FILE_BYTES) {
-      throw configError(`${path} is too large (${st.size} bytes, at most ${MAX_USER_FILE_BYTES})`, path);
-    }
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  if (!read.ok && read.why === 'not-regular') throw configError(`${path} (${file} in the container) is not a regular file`, path);
+  if (!read.ok) throw configError(`${path} is too large (${read.size ?? `more than ${MAX_USER_FILE_BYTES}`} bytes, at most ${MAX_USER_FILE_BYTES})`, path);
+  return read.bytes.toString('utf8');
 }
 
 /**
