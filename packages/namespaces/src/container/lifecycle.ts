@@ -40,24 +40,7 @@ export function runContainer(container: Container | ValidContainer, options: Sta
   const store = options.store ?? new StateStore();
   const c = validatedContainer(container);
   const state = newState(c, options, options.detached ?? false);
-  store.create(state);
-  let proc: ContainerProcess;
-  try {
-    proc = exec(withoutLifecycleHooks(c), { ...options, [LIFECYCLE]: true } as ExecOptions);
-  } catch (err) {
-    store.remove(c.id);
-    throw err;
-  }
-  state.pid = proc.pid;
-  state.startTime = processStartTime(proc.pid) ?? '';
-  state.status = 'running';
-  try {
-    store.write(state);
-  } catch (err) {
-    proc.kill('SIGKILL');
-    store.remove(c.id);
-    throw err;
-  }
+  const proc = startRecorded(store, c, state, 'running', () => options);
   runHooksWarning(c.hooks, 'poststart', hookState(c, 'running', proc.pid));
   if (!state.detached) {
     proc.once('exit', () => {
@@ -103,22 +86,42 @@ export function createContainer(container: Container | ValidContainer, options: 
   const c = validatedContainer(container);
   if (c.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: create needs a console socket for a terminal, which is not supported; use run');
   const state = newState(c, options, true);
-  store.create(state);
-  let proc: ContainerProcess;
-  try {
+  const proc = startRecorded(store, c, state, 'created', () => {
     const fifo = execFifoPath(store, c.id);
     native().mkfifo(fifo, 0o622);
     chmodSync(fifo, 0o622); // whatever the umask: the container's user opens it for writing
-    proc = exec(withoutLifecycleHooks(c), { ...options, detached: true, startFifo: fifo, [LIFECYCLE]: true } as ExecOptions);
+    return { ...options, detached: true, startFifo: fifo };
+  });
+  return { process: proc, state };
+}
+
+/**
+ * The part runContainer() and createContainer() share: claim the id (`state`, status
+ * `creating`), start the process with exec() (poststart and poststop are the caller's), then
+ * record its pid, start time and `status`. On any failure the claimed state is removed again,
+ * and a started process killed.
+ * @param execOptions the exec() options, made once the id is claimed (create's exec fifo lives in its folder)
+ */
+function startRecorded(store: StateStore, c: ValidContainer, state: ContainerState, status: 'running' | 'created', execOptions: () => ExecOptions): ContainerProcess {
+  store.create(state);
+  let proc: ContainerProcess;
+  try {
+    proc = exec(withoutLifecycleHooks(c), { ...execOptions(), [LIFECYCLE]: true } as ExecOptions);
   } catch (err) {
     store.remove(c.id);
     throw err;
   }
   state.pid = proc.pid;
   state.startTime = processStartTime(proc.pid) ?? '';
-  state.status = 'created';
-  store.write(state);
-  return { process: proc, state };
+  state.status = status;
+  try {
+    store.write(state);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    store.remove(c.id);
+    throw err;
+  }
+  return proc;
 }
 
 /**
