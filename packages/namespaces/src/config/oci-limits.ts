@@ -29,13 +29,16 @@ function ownStackLimit(): number {
   }
 }
 
+/** The least room {@link argRoom} gives, whatever the stack limit (ARG_MAX, 128 KiB). */
+const MIN_ARG_ROOM = 128 * 1024;
+
 /**
  * The room execve(2) gives arguments and environment together, in bytes, for a process whose
  * soft RLIMIT_STACK is `stack`: a quarter of it, at least 128 KiB and at most 3/4 of the
  * kernel's 8 MiB _STK_LIM (fs/exec.c bprm_stack_limits()).
  */
 export function argRoom(stack: number): number {
-  return Math.max(128 * 1024, Math.min(stack / 4, (3 * 8 * 2 ** 20) / 4));
+  return Math.max(MIN_ARG_ROOM, Math.min(stack / 4, (3 * 8 * 2 ** 20) / 4));
 }
 
 /**
@@ -61,18 +64,26 @@ export function checkOciLimits(spec: OciSpec, fail: Fail): void {
   }
   const proc = spec.process;
   if (proc === undefined) return;
-  const stackRule = proc.rlimits?.find((r) => r.type === 'RLIMIT_STACK');
-  const stack = stackRule !== undefined ? stackRule.soft : ownStackLimit();
-  const unlimited = stack === Infinity || stack >= 2 ** 64 - 1;
-  const room = argRoom(unlimited ? Infinity : stack);
+  // The stack limit (a read of /proc/self/limits without a RLIMIT_STACK rule) matters only past
+  // the least room execve(2) ever gives, 128 KiB: a usual config never needs it.
+  type Room = { stack: number; unlimited: boolean; room: number };
+  let limit: Room | undefined;
+  const roomNow = (): Room => {
+    const stackRule = proc.rlimits?.find((r) => r.type === 'RLIMIT_STACK');
+    const stack = stackRule !== undefined ? stackRule.soft : ownStackLimit();
+    const unlimited = stack === Infinity || stack >= 2 ** 64 - 1;
+    return { stack, unlimited, room: argRoom(unlimited ? Infinity : stack) };
+  };
   let total = 0;
   for (const [name, list] of [['process.args', proc.args ?? []], ['process.env', proc.env ?? []]] as const) {
     for (let i = 0; i < list.length; i++) {
       const bytes = Buffer.byteLength(list[i]!) + 1;
       if (bytes > MAX_ARG_STRLEN) fail(`${name}[${i}]`, `${bytes} bytes with its NUL, execve(2) takes at most ${MAX_ARG_STRLEN} a string (MAX_ARG_STRLEN)`);
       total += bytes + 8; // the string and its pointer
-      if (total > room) {
-        fail(name, `process.args and process.env take more than the ${room} bytes execve(2) gives them with ${unlimited ? 'an unlimited' : `a ${stack}-byte`} RLIMIT_STACK (a quarter of it, fs/exec.c)`);
+      if (total <= MIN_ARG_ROOM) continue;
+      limit ??= roomNow();
+      if (total > limit.room) {
+        fail(name, `process.args and process.env take more than the ${limit.room} bytes execve(2) gives them with ${limit.unlimited ? 'an unlimited' : `a ${limit.stack}-byte`} RLIMIT_STACK (a quarter of it, fs/exec.c)`);
       }
     }
   }

@@ -4,9 +4,14 @@
  * config.json (`process.rlimits[0].type`, `linux.sysctl["kernel.core_pattern"]`).
  */
 import { ErrorCode, NsError } from '@ns/syscalls';
+import { CONTAINER_FIELDS, OCI_FIELDS, type FieldNames } from './linux-checks.js';
 
-/** Top-level Container fields and where they come from in config.json (oci.ts specToContainer()). */
+/**
+ * Top-level Container fields and where they come from in config.json (oci.ts specToContainer()):
+ * those linux-checks.ts names in both vocabularies, and the others.
+ */
 const FIELD_TO_OCI: Record<string, string> = {
+  ...Object.fromEntries((Object.keys(OCI_FIELDS) as (keyof FieldNames)[]).map((k) => [CONTAINER_FIELDS[k], OCI_FIELDS[k]])),
   args: 'process.args',
   env: 'process.env',
   cwd: 'process.cwd',
@@ -19,15 +24,8 @@ const FIELD_TO_OCI: Record<string, string> = {
   rlimits: 'process.rlimits',
   oomScoreAdj: 'process.oomScoreAdj',
   capabilitySets: 'process.capabilities',
-  rootfs: 'root.path',
-  readonly: 'root.readonly',
-  namespaces: 'linux.namespaces',
   uidMappings: 'linux.uidMappings',
   gidMappings: 'linux.gidMappings',
-  devices: 'linux.devices',
-  maskedPaths: 'linux.maskedPaths',
-  readonlyPaths: 'linux.readonlyPaths',
-  rootfsPropagation: 'linux.rootfsPropagation',
   resources: 'linux.resources',
   cgroupsPath: 'linux.cgroupsPath',
 };
@@ -43,7 +41,7 @@ export function ociPathOf(field: string): string | null {
   const head = /^[A-Za-z]+/.exec(field)?.[0];
   if (head === undefined) return null;
   const oci = FIELD_TO_OCI[head];
-  if (oci === undefined) return ['hostname', 'domainname', 'mounts', 'hooks', 'annotations'].includes(head) ? field : null;
+  if (oci === undefined) return ['hostname', 'domainname', 'hooks', 'annotations'].includes(head) ? field : null;
   return oci + field.slice(head.length);
 }
 

@@ -2,10 +2,11 @@
  * Fault injection, for tests only: kill the creating Node process at a chosen point of a
  * container's set-up, to prove that nothing is left behind (test/faults.int.test.ts, issue 15).
  *
- * With `NODE_ENV=test` and `NS_TEST_FAULT_AT=<n>` in this process's environment, the plan of
- * every exec() gets a sync step before its step `n` (`n` past the end: before none); when the
- * child reaches it, the parent's handler SIGKILLs the parent itself, the way an OOM killer or
- * `kill -9` would end a Node server mid-start. Without both variables plans are untouched.
+ * With `NODE_ENV=test` and `NS_TEST_FAULT_AT=<n>` in this process's environment when this
+ * module loads, the plan of every exec() gets a sync step before its step `n` (`n` past the
+ * end: before none); when the child reaches it, the parent's handler SIGKILLs the parent
+ * itself, the way an OOM killer or `kill -9` would end a Node server mid-start. Without both
+ * variables plans are untouched.
  * The child is then ended by its parent-death signal (PR_SET_PDEATHSIG SIGKILL, armed first).
  */
 import type { Plan } from '@ns/syscalls';
@@ -33,8 +34,12 @@ export function withFaultPoint(plan: Plan, env: NodeJS.ProcessEnv = process.env)
   return { ...plan, steps };
 }
 
+/** This process's fault point, read once: exec() is a hot path, the environment a C++ call. */
+const FAULT_AT = faultPoint();
+
 /** `planned` with its plan passed through {@link withFaultPoint} (itself when that changes nothing). */
 export function withFault<T extends { plan: Plan }>(planned: T): T {
+  if (FAULT_AT === null) return planned;
   const plan = withFaultPoint(planned.plan);
   return plan === planned.plan ? planned : { ...planned, plan };
 }
