@@ -28,6 +28,7 @@ import { renderSvg } from './lib/svg.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { seccompCost } from './lib/seccomp.mjs';
 import { runcLoop, sandboxCost } from './lib/sandbox.mjs';
+import { CYCLE_SECTION, clientCycle } from './lib/cycle.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -62,8 +63,8 @@ if (argv.includes('--help')) {
 
 /** How many runs of everything: a full run stays under ~10 minutes on 2 cores. */
 const N = opt.quick
-  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20 }
-  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40 };
+  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, cycleRuns: 6, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20 }
+  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, cycleRuns: 40, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 
@@ -172,15 +173,20 @@ function buildRootfs() {
 }
 
 function buildFloor() {
+  return buildC('floor', ['-O2', '-Wall']);
+}
+
+/** Build bench/NAME.c to bench/out/NAME with `flags`; null (with a note) without a compiler or on failure. */
+function buildC(name, flags) {
   const cc = which('cc') ?? which('gcc');
   if (!cc) {
-    note('no C compiler (cc): the C floor is skipped (bench --install adds build-essential)');
+    note(`no C compiler (cc): bench/${name}.c is skipped (bench --install adds build-essential)`);
     return null;
   }
-  const bin = join(OUT, 'floor');
-  const r = tryRun(cc, ['-O2', '-Wall', '-o', bin, join(BENCH, 'floor.c')]);
+  const bin = join(OUT, name);
+  const r = tryRun(cc, [...flags, '-o', bin, join(BENCH, `${name}.c`)]);
   if (r.status !== 0) {
-    note(`building bench/floor.c failed: ${r.stderr.trim().split('\n')[0]}`);
+    note(`building bench/${name}.c failed: ${r.stderr.trim().split('\n')[0]}`);
     return null;
   }
   return bin;
@@ -188,15 +194,7 @@ function buildFloor() {
 
 /** bench/helper.c, the floor's stand-in for ns-init (a static program with no C library), or null. */
 function buildHelper() {
-  const cc = which('cc') ?? which('gcc');
-  if (!cc) return null;
-  const bin = join(OUT, 'helper');
-  const r = tryRun(cc, ['-O2', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-no-pie', '-o', bin, join(BENCH, 'helper.c')]);
-  if (r.status !== 0) {
-    note(`building bench/helper.c failed: ${r.stderr.trim().split('\n')[0]}`);
-    return null;
-  }
-  return bin;
+  return buildC('helper', ['-O2', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-no-pie']);
 }
 
 /** What the `ns` CLI offers right now (exec and run -d are being added). */
@@ -630,6 +628,25 @@ async function main() {
   void runcDaemon;
   void crunDaemon;
 
+  // 4b. A client's cycle (issue 17): create + start + state + wait + delete, and exec, as
+  // podman and containerd call a runtime, for ns, runc and crun side by side.
+  const cycleBin = buildC('cycle', ['-O2', '-Wall']);
+  if (cycleBin && which('runc')) {
+    const runtimes = [
+      { name: 'ns', argv: [NODE, CLI, '--root', join(tmp, 'cycle-ns-root')] },
+      { name: 'runc', argv: ['runc', '--root', join(tmp, 'cycle-runc-root')] },
+    ];
+    // crun refuses this hybrid host while /sys/fs/cgroup/unified holds a controller: the
+    // harness gives it a mount namespace without that mount (bench/cycle.c --hide-unified).
+    if (which('crun')) runtimes.push({ name: 'crun', argv: ['crun', '--root', join(tmp, 'cycle-crun-root')], hideUnified: info.cgroups === 'v1/v2 hybrid' });
+    else note('crun not found: the client cycle skips it (bench --install)');
+    log(`client cycle: ${runtimes.map((r) => r.name).join(', ')}, ${N.cycleRuns} cycles each in ${N.procRounds} rounds`);
+    const cy = clientCycle({ cycleBin, runtimes, node: NODE, rootfs, tmp, prefix: `nsbench-${process.pid}`, runs: N.cycleRuns, rounds: Math.min(N.procRounds, N.cycleRuns / 2) });
+    cleanups.push(...cy.cleanups);
+    for (const m of cy.measurements) add(m);
+    for (const n of cy.notes) note(n);
+  } else note('the client cycle needs a C compiler and runc (its bundles come from `runc spec`): skipped');
+
   // 5a. Peak RSS of whole processes.
   log('peak RSS of whole processes (GNU time)');
   results.peakRssKb = {};
@@ -822,6 +839,30 @@ function targets(r) {
     met: cgPlain && cgLimited ? cgLimited.summary.median - cgPlain.summary.median <= 0.5 : null,
     detail: cgPlain && cgLimited ? `${fmt(cgLimited.summary.median)} ms vs ${fmt(cgPlain.summary.median)} ms` : 'not measured',
   });
+  // Issue 17: a client (podman, containerd) pays for every runtime call.
+  const cyc = (rt, p = '') => m(`cycle.${rt}${p}`);
+  out.push({
+    id: 'cycle',
+    target: 'client cycle (create + start + state + wait + delete) ≤ runc\'s (median, side by side)',
+    value: cyc('ns') && cyc('runc') ? cyc('ns').summary.median / cyc('runc').summary.median : null,
+    unit: '× runc',
+    limit: 1,
+    met: cyc('ns') && cyc('runc') ? cyc('ns').summary.median <= cyc('runc').summary.median : null,
+    detail: cyc('ns') && cyc('runc') ? `${fmt(cyc('ns').summary.median)} ms vs ${fmt(cyc('runc').summary.median)} ms${cyc('crun') ? `; crun ${fmt(cyc('crun').summary.median)} ms` : ''}` : 'not measured',
+  });
+  for (const verb of ['state']) {
+    const a = cyc('ns', `.${verb}`);
+    const b = cyc('runc', `.${verb}`);
+    out.push({
+      id: `cycle.${verb}`,
+      target: `\`ns ${verb}\` ≤ 2× \`runc ${verb}\` (median, in the client cycle)`,
+      value: a && b ? a.summary.median / b.summary.median : null,
+      unit: '×',
+      limit: 2,
+      met: a && b ? a.summary.median / b.summary.median <= 2 : null,
+      detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms` : 'not measured',
+    });
+  }
   const best = r.throughput?.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   out.push({
     id: 'throughput',
@@ -916,7 +957,7 @@ function targets(r) {
 const SECCOMP_SECTION = 'seccomp: getpid() cost, ns per call';
 /** Limited runs with a verdict (@ns/sandbox), ms per run. */
 const SANDBOX_SECTION = 'sandbox: limited runs (run() / runMany() of /bin/true)';
-const SECTIONS = ['in-process start + wait', 'in-process exec-in + wait', 'in-process: synchronous part', 'whole process: start + wait', 'whole process: exec-in', SANDBOX_SECTION, SECCOMP_SECTION];
+const SECTIONS = ['in-process start + wait', 'in-process exec-in + wait', 'in-process: synchronous part', 'whole process: start + wait', 'whole process: exec-in', CYCLE_SECTION, SANDBOX_SECTION, SECCOMP_SECTION];
 
 function tableRows(r) {
   const byId = new Map(r.measurements.filter((m) => m.summary).map((m) => [m.id, m]));

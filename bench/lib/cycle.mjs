@@ -1,0 +1,115 @@
+// A client's cycle (issue 17): what podman's conmon or containerd's shim make a runtime do per
+// container, `create --bundle B --pid-file P ID` + `start ID` + `state ID` + wait + `delete ID`
+// of a /bin/true bundle, and `exec ID /bin/true` into a running container, for ns, runc and crun
+// side by side, with `node -e 0` as Node's floor for one call. bench/cycle.c does the timing
+// (a subreaper, so every runtime's container is waited for the same way).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const CYCLE_SECTION = 'client cycle: create + start + state + wait + delete (whole processes)';
+export const CYCLE_PHASES = ['create', 'start', 'state', 'wait', 'delete'];
+
+/** A `runc spec` bundle running `args`, read-only root, in an absolute cgroup of its own. */
+function bundle(dir, rootfs, args, cgroupsPath) {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync('runc', ['spec', '--bundle', dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`runc spec: ${r.stderr}`);
+  const file = join(dir, 'config.json');
+  const c = JSON.parse(readFileSync(file, 'utf8'));
+  c.process.terminal = false;
+  c.process.args = args;
+  // runc spec's ambient set is not in its inheritable set: runc drops it silently, ns warns.
+  delete c.process.capabilities.ambient;
+  c.root = { path: rootfs, readonly: true };
+  c.linux.cgroupsPath = cgroupsPath;
+  writeFileSync(file, JSON.stringify(c, null, 2));
+  return dir;
+}
+
+/** Run bench/cycle.c once; returns its lines as arrays of numbers, or { error }. */
+function harness(bin, args) {
+  const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20 });
+  if (r.status !== 0) return { error: (r.stderr || `exit ${r.status}`).trim().split('\n').slice(0, 3).join(' ') };
+  return { lines: r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)) };
+}
+
+/**
+ * Measure the client cycle and exec for each runtime found, in `rounds` rounds of `runs /
+ * rounds` cycles each (runtimes in turn within a round, so they share the machine's noise).
+ *
+ * @param o.cycleBin  bench/cycle.c built
+ * @param o.runtimes  [{ name, argv: [binary, ...global flags], hideUnified?: boolean }]
+ * @param o.node      the node binary (for the `node -e 0` floor)
+ * @returns {{ measurements: object[], notes: string[], cleanups: Function[] }}
+ */
+export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, runs, rounds }) {
+  const notes = [];
+  const cleanups = [];
+  const per = Math.max(2, Math.ceil(runs / rounds));
+  const samples = new Map(); // id -> number[]
+  const push = (id, v) => (samples.get(id) ?? samples.set(id, []).get(id)).push(v);
+  const failed = new Set();
+  const sleepers = new Map();
+
+  const live = runtimes.filter((rt) => {
+    const b = bundle(join(tmp, `cycle-${rt.name}`), rootfs, ['/bin/true'], `/${prefix}-cycle-${rt.name}`);
+    rt.bundle = b;
+    // A running container for exec: created and started through the harness (for crun, in
+    // its mount namespace without the v2 hierarchy), deleted at the end.
+    const sb = bundle(join(tmp, `cycle-${rt.name}-sleep`), rootfs, ['/bin/sleep', '3600'], `/${prefix}-cycle-${rt.name}-sleep`);
+    const id = `${prefix}-cycle-${rt.name}-sleep`;
+    const pre = rt.hideUnified ? ['--hide-unified'] : [];
+    const made = harness(cycleBin, [...pre, 'cmd', '1', '--', ...rt.argv, 'run', '-d', '--bundle', sb, id]);
+    if (made.error) {
+      notes.push(`${rt.name} run -d for the exec rows failed: ${made.error}`);
+    } else {
+      sleepers.set(rt.name, id);
+      cleanups.push(() => harness(cycleBin, [...pre, 'cmd', '1', '--', ...rt.argv, 'delete', '--force', id]));
+    }
+    return true;
+  });
+
+  for (let round = 0; round < rounds; round++) {
+    const f = harness(cycleBin, ['cmd', String(per), '--', node, '-e', '0']);
+    if (!f.error) for (const [ms] of f.lines) push('cycle.node0', ms);
+    for (const rt of live) {
+      const pre = rt.hideUnified ? ['--hide-unified'] : [];
+      if (!failed.has(rt.name)) {
+        const r = harness(cycleBin, [...pre, 'cycle', String(per), rt.bundle, `${prefix}-c${round}-${rt.name}`, '--', ...rt.argv]);
+        if (r.error) {
+          failed.add(rt.name);
+          notes.push(`${rt.name}: the client cycle failed, skipped: ${r.error}`);
+          // A create that failed half-way may have left its container: delete every id of this round.
+          for (let k = 0; k < per; k++) harness(cycleBin, [...pre, 'cmd', '1', '--', ...rt.argv, 'delete', '--force', `${prefix}-c${round}-${rt.name}-${k}`]);
+        } else {
+          for (const phases of r.lines) {
+            push(`cycle.${rt.name}`, phases.reduce((a, b) => a + b, 0));
+            CYCLE_PHASES.forEach((p, k) => push(`cycle.${rt.name}.${p}`, phases[k]));
+          }
+        }
+      }
+      const sid = sleepers.get(rt.name);
+      if (sid && !failed.has(`${rt.name}.exec`)) {
+        const e = harness(cycleBin, [...pre, 'exec', String(per), sid, '--', ...rt.argv]);
+        if (e.error) {
+          failed.add(`${rt.name}.exec`);
+          notes.push(`${rt.name} exec failed, skipped: ${e.error}`);
+        } else for (const [ms] of e.lines) push(`cycle.${rt.name}.exec`, ms);
+      }
+    }
+  }
+
+  const measurements = [];
+  const add = (id, label, kind, floorId) => samples.has(id) && measurements.push({ id, section: CYCLE_SECTION, label, kind, samples: samples.get(id), floorId });
+  add('cycle.node0', 'node -e 0 (Node\'s floor for one call; a cycle makes 4)', 'node');
+  for (const rt of live) {
+    const kind = rt.name === 'ns' ? 'ns' : 'ref';
+    add(`cycle.${rt.name}`, `${rt.name}: create + start + state + wait + delete`, kind, rt.name === 'runc' ? undefined : 'cycle.runc');
+    for (const p of CYCLE_PHASES) {
+      add(`cycle.${rt.name}.${p}`, `${rt.name}: ${p === 'wait' ? 'wait (the container exits)' : p}`, kind, rt.name === 'runc' || p === 'wait' ? undefined : `cycle.runc.${p}`);
+    }
+    add(`cycle.${rt.name}.exec`, `${rt.name}: exec ID /bin/true`, kind, rt.name === 'runc' ? undefined : 'cycle.runc.exec');
+  }
+  return { measurements, notes, cleanups };
+}
