@@ -29,6 +29,7 @@ import { renderMarkdown } from './lib/report.mjs';
 import { seccompCost } from './lib/seccomp.mjs';
 import { runcLoop, sandboxCost } from './lib/sandbox.mjs';
 import { CYCLE_SECTION, clientCycle } from './lib/cycle.mjs';
+import { specBundle } from './lib/bundle.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -295,20 +296,16 @@ function peakRss(argv, n) {
 const BENCH_LIMITS = { memory: { limit: 256 * 1024 * 1024 }, pids: { limit: 1024 }, cpu: { quota: 100_000, period: 100_000 } };
 
 function makeBundle(dir, rootfs, args, extra = {}) {
-  mkdirSync(dir, { recursive: true });
-  sh('runc', ['spec', '--bundle', dir]);
-  const file = join(dir, 'config.json');
-  const c = JSON.parse(readFileSync(file, 'utf8'));
-  c.process.terminal = false;
-  c.process.args = args;
-  c.root = { path: rootfs, readonly: false };
-  c.hostname = 'ns';
-  // An absolute cgroup path of its own: never a child of the cgroup this machine's own
-  // processes live in (runc would nest a relative path under ours). Removed on delete.
-  c.linux.cgroupsPath = `/nsbench-${process.pid}-${extra.name ?? args[0].split('/').pop()}`;
-  if (extra.resources) c.linux.resources = { ...c.linux.resources, ...extra.resources };
-  writeFileSync(file, JSON.stringify(c, null, 2));
-  return dir;
+  return specBundle(dir, (c) => {
+    c.process.terminal = false;
+    c.process.args = args;
+    c.root = { path: rootfs, readonly: false };
+    c.hostname = 'ns';
+    // An absolute cgroup path of its own: never a child of the cgroup this machine's own
+    // processes live in (runc would nest a relative path under ours). Removed on delete.
+    c.linux.cgroupsPath = `/nsbench-${process.pid}-${extra.name ?? args[0].split('/').pop()}`;
+    if (extra.resources) c.linux.resources = { ...c.linux.resources, ...extra.resources };
+  });
 }
 
 /**

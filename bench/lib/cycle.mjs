@@ -4,27 +4,22 @@
 // side by side, with `node -e 0` as Node's floor for one call. bench/cycle.c does the timing
 // (a subreaper, so every runtime's container is waited for the same way).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { specBundle } from './bundle.mjs';
 
 export const CYCLE_SECTION = 'client cycle: create + start + state + wait + delete (whole processes)';
 export const CYCLE_PHASES = ['create', 'start', 'state', 'wait', 'delete'];
 
 /** A `runc spec` bundle running `args`, read-only root, in an absolute cgroup of its own. */
 function bundle(dir, rootfs, args, cgroupsPath) {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync('runc', ['spec', '--bundle', dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`runc spec: ${r.stderr}`);
-  const file = join(dir, 'config.json');
-  const c = JSON.parse(readFileSync(file, 'utf8'));
-  c.process.terminal = false;
-  c.process.args = args;
-  // runc spec's ambient set is not in its inheritable set: runc drops it silently, ns warns.
-  delete c.process.capabilities.ambient;
-  c.root = { path: rootfs, readonly: true };
-  c.linux.cgroupsPath = cgroupsPath;
-  writeFileSync(file, JSON.stringify(c, null, 2));
-  return dir;
+  return specBundle(dir, (c) => {
+    c.process.terminal = false;
+    c.process.args = args;
+    // runc spec's ambient set is not in its inheritable set: runc drops it silently, ns warns.
+    delete c.process.capabilities.ambient;
+    c.root = { path: rootfs, readonly: true };
+    c.linux.cgroupsPath = cgroupsPath;
+  });
 }
 
 /** Run bench/cycle.c once; returns its lines as arrays of numbers, or { error }. */

@@ -5,9 +5,9 @@
 // the same loop as a shell script around `runc run` (memory and pids limits, read-only root,
 // tmpfs /tmp, rlimits), as milliseconds per run (1000 / that = runs per second).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { specBundle } from './bundle.mjs';
 
 /** The limits of the sandbox rows: a typical grader's. */
 export const SANDBOX_LIMITS = {
@@ -34,23 +34,19 @@ async function bare(ns, container) {
  * root with a tmpfs on /tmp, RLIMIT_NOFILE/FSIZE/CORE, in a cgroup of its own.
  */
 function runcBundle(dir, rootfs, cgroupsPath) {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync('runc', ['spec', '--bundle', dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`runc spec: ${r.stderr}`);
-  const file = join(dir, 'config.json');
-  const c = JSON.parse(readFileSync(file, 'utf8'));
-  c.process.terminal = false;
-  c.process.args = ['/bin/true'];
-  c.process.rlimits = [
-    { type: 'RLIMIT_NOFILE', soft: SANDBOX_LIMITS.openFiles, hard: SANDBOX_LIMITS.openFiles },
-    { type: 'RLIMIT_FSIZE', soft: SANDBOX_LIMITS.fileSizeBytes, hard: SANDBOX_LIMITS.fileSizeBytes },
-    { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
-  ];
-  c.root = { path: rootfs, readonly: true };
-  c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${SANDBOX_LIMITS.memoryBytes}`] });
-  c.linux.cgroupsPath = cgroupsPath;
-  c.linux.resources = { ...c.linux.resources, memory: { limit: SANDBOX_LIMITS.memoryBytes }, pids: { limit: SANDBOX_LIMITS.processes } };
-  writeFileSync(file, JSON.stringify(c, null, 2));
+  specBundle(dir, (c) => {
+    c.process.terminal = false;
+    c.process.args = ['/bin/true'];
+    c.process.rlimits = [
+      { type: 'RLIMIT_NOFILE', soft: SANDBOX_LIMITS.openFiles, hard: SANDBOX_LIMITS.openFiles },
+      { type: 'RLIMIT_FSIZE', soft: SANDBOX_LIMITS.fileSizeBytes, hard: SANDBOX_LIMITS.fileSizeBytes },
+      { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
+    ];
+    c.root = { path: rootfs, readonly: true };
+    c.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${SANDBOX_LIMITS.memoryBytes}`] });
+    c.linux.cgroupsPath = cgroupsPath;
+    c.linux.resources = { ...c.linux.resources, memory: { limit: SANDBOX_LIMITS.memoryBytes }, pids: { limit: SANDBOX_LIMITS.processes } };
+  });
 }
 
 /**
