@@ -66,6 +66,7 @@ function containerOptions(cmd: Command): Command {
       .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
       .option('-t, --tty', 'allocate a pseudo-terminal')
       .option('--readonly', 'mount the root filesystem read-only')
+      .option('--init', 'run an init as pid 1 that forwards signals to the command and reaps orphans (as docker run --init)')
       .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
       .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
       .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)

@@ -293,6 +293,53 @@ describe('planContainer on a rootfs', () => {
   });
 });
 
+describe('the init step (init: true)', () => {
+  const tail = (steps: Step[], n: number) => ops(steps).slice(-n);
+
+  it('has none by default', () => {
+    expect(ops(planContainer(rootfsContainer(rootfs, { id: 'a' })).plan.steps)).not.toContain('init');
+  });
+
+  it('forks the program right before execve, after credentials, no_new_privs and descriptors', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true, user: 'alice', noNewPrivileges: true, seccomp: undefined }));
+    expect(tail(plan.steps, 2)).toEqual(['init', 'execve']);
+    expect(plan.steps.at(-2)).toEqual({ op: 'init' });
+    const at = ops(plan.steps).indexOf('init');
+    for (const before of ['setresuid', 'capset', 'prctl', 'closeFrom', 'chdir', 'setrlimit']) expect(ops(plan.steps).lastIndexOf(before)).toBeLessThan(at);
+  });
+
+  it('comes after the seccomp filter, so the init is filtered as the program', () => {
+    for (const noNewPrivileges of [true, false]) {
+      const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true, noNewPrivileges, seccomp: 'default' }));
+      expect(ops(plan.steps).indexOf('seccomp')).toBeLessThan(ops(plan.steps).indexOf('init'));
+      expect(tail(plan.steps, 2)).toEqual(['init', 'execve']);
+    }
+  });
+
+  it('with a terminal, hands the terminal (fd 0) to the program\'s process group', () => {
+    const io = { stdio: [], console: { fd: 9, path: '/dev/pts/3' } };
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true, terminal: true }), io);
+    expect(plan.steps.at(-2)).toEqual({ op: 'init', tty: 0 });
+  });
+
+  it('for create, comes after the wait on the exec FIFO (the init starts with the program)', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true }), { stdio: [0, 1, 2], startFifoFd: 7, parentDeathSignal: 0 });
+    const o = ops(plan.steps);
+    expect(o.indexOf('waitFifo')).toBeLessThan(o.indexOf('init'));
+    expect(tail(plan.steps, 2)).toEqual(['init', 'execve']);
+  });
+
+  it('processSteps (shared with execIn) adds it only when the config asks', () => {
+    const c = validateContainer(rootfsContainer(rootfs, { id: 'a', init: true }));
+    expect(ops(processSteps(c, { stdio: [0, 1, 2] }).steps)).toContain('init');
+    expect(ops(processSteps({ ...c, init: false }, { stdio: [0, 1, 2] }).steps)).not.toContain('init');
+  });
+
+  it('refuses an init that is not a boolean, naming the field', () => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', init: 'yes' as unknown as boolean }))).toThrow(/^init: /);
+  });
+});
+
 describe('planContainer on the embedded default', () => {
   const { plan, container } = planContainer(embeddedDefault({ id: 'd' }));
 

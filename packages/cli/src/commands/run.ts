@@ -57,6 +57,11 @@ export interface RunOptions {
   tty?: boolean;
   /** `--readonly`: mount the root filesystem read-only. */
   readonly?: boolean;
+  /**
+   * `--init`: a minimal init as the container's pid 1 that forwards signals to the command and
+   * reaps orphans (`docker run --init`; the container's `init`, see @ns/namespaces Container).
+   */
+  init?: boolean;
   /** `--net none|host|PATH`. */
   net?: string;
   /** `--cap-add CAP` (or `ALL`). */
@@ -212,6 +217,7 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (options.user !== undefined) container.user = checkUserOption(options.user);
   if (options.cwd !== undefined) container.cwd = options.cwd;
   if (options.readonly) container.readonly = true;
+  if (options.init) container.init = true;
   if (options.tty) container.terminal = true;
   if (container.terminal) container.env = withTerm(container.env ?? []);
   if (options.net !== undefined) container.namespaces = applyNetwork(container.namespaces, options.net, cwd);

@@ -152,6 +152,18 @@ export interface Container {
   /** Set PR_SET_NO_NEW_PRIVS before execve (OCI `process.noNewPrivileges`). */
   noNewPrivileges?: boolean;
   /**
+   * Run a minimal init as the container's process (`docker run --init`, tini's job, built
+   * into ns-init): it forks the program, sends on every signal it gets, reaps orphans, and
+   * ends with the program. The program is then not pid 1, so a signal it has no handler for
+   * has its default action (SIGPIPE, SIGTERM, SIGXFSZ end it, as on the host), and the exit
+   * reports the program's own code or signal. The init takes one pid of the container's (a
+   * `pids` limit counts it) and runs with the process's user, capabilities and seccomp filter
+   * (which must allow rt_sigtimedwait, wait4, kill and clone without namespace flags, as
+   * Docker's default profile does). Default false. Not an OCI field: `ns run --init`.
+   * @see the `init` plan step (@ns/syscalls)
+   */
+  init?: boolean;
+  /**
    * Resource limits (OCI `process.rlimits`): `type` is an RLIMIT_* name, `soft`/`hard` numbers
    * (RLIM_INFINITY as 2^64-1 or `Infinity`). Without an RLIMIT_NOFILE entry the process gets
    * 1024 soft (and the caller's hard limit), not Node's raised soft limit.

@@ -36,9 +36,10 @@ export interface ContainerExit {
  */
 export type ExitHook = (exit: ContainerExit) => Partial<ContainerExit> | void | Promise<Partial<ContainerExit> | void>;
 
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
+// The first name of a number wins, as Node's own child_process reports it: SIGABRT, not its
+// alias SIGIOT (listed after it), SIGIO, not SIGPOLL.
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(constants.signals)) if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
 
 /**
  * A signal given as a name (`SIGTERM`, `TERM`, `term`) or number, as a number.
