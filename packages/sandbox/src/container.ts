@@ -48,13 +48,18 @@ function hostHasSwap(): boolean {
   return swapCache;
 }
 
-/** The cgroup resources of the limits: memory (and no swap beyond it), pids; over the config's own. */
-export function limitResources(limits: CheckedLimits, base: LinuxResources = {}): LinuxResources {
+/**
+ * The cgroup resources of the limits: memory (and no swap beyond it), pids; over the config's
+ * own. With `init` (the run's container has ns's init as pid 1) pids.max is one more than
+ * `processes`, so that the program and what it starts get `processes` of their own (isolate's
+ * `--processes` counts the program's processes, not the sandbox's).
+ */
+export function limitResources(limits: CheckedLimits, base: LinuxResources = {}, options: { init?: boolean } = {}): LinuxResources {
   const out: LinuxResources = { ...base };
   if (limits.memoryBytes !== undefined) {
     out.memory = { ...base.memory, limit: limits.memoryBytes, ...(hostHasSwap() ? { swap: limits.memoryBytes } : {}) };
   }
-  if (limits.processes !== undefined) out.pids = { ...base.pids, limit: limits.processes };
+  if (limits.processes !== undefined) out.pids = { ...base.pids, limit: limits.processes + (options.init ? 1 : 0) };
   return out;
 }
 
@@ -72,18 +77,21 @@ function layerMounts(limits: CheckedLimits, layer: LayerOptions): MountConfig[] 
 /**
  * The config of one run: `base` with the run's id, its cgroup (`cgroupsPath`, below the
  * accounting cgroup), the limits as resources and rlimits (replacing the config's rlimits of
- * the same type), no terminal, and the writable layer.
+ * the same type), no terminal, ns's init as pid 1 (`run.init`, else the config's `init`, else
+ * on; see RunOptions.init), and the writable layer.
  */
-export function sandboxContainer(base: Container, limits: CheckedLimits, run: { id: string; cgroupsPath: string; layer?: LayerOptions }): Container {
+export function sandboxContainer(base: Container, limits: CheckedLimits, run: { id: string; cgroupsPath: string; layer?: LayerOptions; init?: boolean }): Container {
   const layer = run.layer ?? {};
   const ours = rlimits(limits);
   const kept = (base.rlimits ?? []).filter((r) => !ours.some((o) => o.type === r.type));
+  const init = run.init ?? base.init ?? true;
   const c: Container = {
     ...base,
     id: run.id,
     terminal: false,
+    init,
     cgroupsPath: run.cgroupsPath,
-    resources: limitResources(limits, base.resources),
+    resources: limitResources(limits, base.resources, { init }),
     rlimits: [...kept, ...ours],
   };
   if (!layer.keepRootfs) {

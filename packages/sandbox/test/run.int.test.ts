@@ -48,7 +48,25 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(await run(sh('exit 3'), {}, options)).toMatchObject({ status: 'RE', exitCode: 3, message: 'Exited with error status 3' });
   });
 
-  it('SG: killed by a signal (a config without a pid namespace: the program is not a pid 1 that ignores it)', async () => {
+  it('SG: killed by a signal it sends itself (the init is pid 1, the program is not one that ignores it)', async () => {
+    for (const sig of ['SEGV', 'TERM', 'KILL'] as const) {
+      const v = await run(sh(`kill -${sig} $$`), { wallTimeMs: 10_000 }, options);
+      expect(v).toMatchObject({ status: 'SG', exitCode: null, signal: `SIG${sig}`, killed: false });
+    }
+    // Without the init the shell is pid 1: the kernel drops the signal and it exits 0.
+    expect(await run(sh('kill -TERM $$'), { wallTimeMs: 10_000 }, { ...options, init: false })).toMatchObject({ status: 'OK', exitCode: 0 });
+  });
+
+  it('SG: SIGPIPE when the program writes to a pipe whose reader is gone (as yes | head on the host)', async () => {
+    const script = 'mkfifo /tmp/p; head -c 1 /tmp/p >/dev/null & exec yes >/tmp/p';
+    expect(await run(sh(script), { wallTimeMs: 10_000 }, options)).toMatchObject({ status: 'SG', signal: 'SIGPIPE', message: 'Caught fatal signal 13' });
+    // As pid 1 SIGPIPE is ignored: the write fails with EPIPE and yes exits 1.
+    const pid1 = await run(sh(script), { wallTimeMs: 10_000 }, { ...options, init: false });
+    expect(pid1).toMatchObject({ status: 'RE', exitCode: 1 });
+    expect(pid1.stderr.toString()).toMatch(/Broken pipe/);
+  });
+
+  it('SG: killed by a signal (a config without a pid namespace: the init is a subreaper there)', async () => {
     const c = sh('kill -SEGV $$');
     c.namespaces = c.namespaces.filter((n) => n.type !== 'pid');
     expect(await run(c, { wallTimeMs: 10_000 }, options)).toMatchObject({ status: 'SG', exitCode: null, signal: 'SIGSEGV', killed: false, message: 'Caught fatal signal 11' });
@@ -114,7 +132,8 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v.killed).toBe(true);
     expect(Date.now() - started).toBeLessThan(1500 + 2000);
     expect(maxPids).toBeGreaterThan(1);
-    expect(maxPids).toBeLessThanOrEqual(32);
+    // The program's 32, and the init (pid 1), which the limit does not count against it.
+    expect(maxPids).toBeLessThanOrEqual(32 + 1);
     // The host still forks.
     expect((await run(sh('echo alive'), {}, options)).stdout.toString()).toBe('alive\n');
   });
@@ -142,8 +161,13 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v.message).toMatch(/File size limit exceeded/);
   });
 
-  it('file size: as pid 1 (SIGXFSZ ignored there) the write stops at the limit with EFBIG', async () => {
-    const v = await run(sh('dd if=/dev/zero of=/tmp/big bs=4k count=1000 && echo wrote-all; ls -l /tmp/big'), { fileSizeBytes: 100_000 }, options);
+  it('file size: the program itself writing past the limit dies of SIGXFSZ (SG, the message says why)', async () => {
+    const v = await run(sh('exec dd if=/dev/zero of=/tmp/big bs=4k count=1000'), { fileSizeBytes: 100_000 }, options);
+    expect(v).toMatchObject({ status: 'SG', exitCode: null, signal: 'SIGXFSZ', message: 'File size limit exceeded (caught fatal signal 25, SIGXFSZ)' });
+  });
+
+  it('file size: as pid 1 (init: false, SIGXFSZ ignored there) the write stops at the limit with EFBIG', async () => {
+    const v = await run(sh('dd if=/dev/zero of=/tmp/big bs=4k count=1000 && echo wrote-all; ls -l /tmp/big'), { fileSizeBytes: 100_000 }, { ...options, init: false });
     expect(v.status).toBe('OK');
     expect(v.stdout.toString()).not.toMatch(/wrote-all/);
     expect(v.stdout.toString()).toMatch(/\s100000\s/);
