@@ -15,7 +15,7 @@
  * internal error" to a caller that follows isolate's man page. 128 + N when ns itself got
  * signal N (SIGINT, SIGTERM, SIGHUP): the run is killed and cleaned up first.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, writeSync } from 'node:fs';
 import type { Container } from '@ns/namespaces';
 import type { Limits, Verdict } from '@ns/sandbox';
 import { EXIT, reportError, usage } from '../errors.js';
@@ -217,6 +217,15 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
   let metaPath: string | undefined;
   try {
     limits = limitsFromFlags(flags, cwd);
+    if (typeof limits.stdin === 'object' && 'file' in limits.stdin) {
+      const path = limits.stdin.file;
+      try {
+        accessSync(path, constants.R_OK);
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+        throw Object.assign(usage(`--stdin ${path}: cannot open for reading: ${code}`, '--stdin'), { code });
+      }
+    }
     if (flags.meta !== undefined) metaPath = absolutePath(cwd, flags.meta, '--meta');
     if (files.stdout !== undefined) opened.push((outFd = openTruncated(cwd, files.stdout, '--stdout')));
     if (files.stderr !== undefined) {
