@@ -119,6 +119,18 @@ describe.skipIf(!isRoot || !ROOTFS)('init: true (as root)', () => {
     expect(rows.find((row) => row[3] === 'sleep')?.[1]).toBe('1');
   });
 
+  it('maxRssKiB: the largest process of the container, a grandchild included (waitid rusage of the init)', async () => {
+    // dd's 24 MiB buffer, in a child of the shell: reaped by the shell, then the shell by the init.
+    const p = exec(sh('dd if=/dev/zero of=/dev/null bs=24M count=1 2>/dev/null; echo done'), { stdio: ['ignore', 'pipe', 'ignore'] });
+    await p.wait();
+    expect(p.maxRssKiB).toBeGreaterThanOrEqual(24 * 1024);
+    expect(p.maxRssKiB).toBeLessThan(64 * 1024);
+    const small = exec(sh('true'), { stdio: 'ignore' });
+    await small.wait();
+    expect(small.maxRssKiB).toBeGreaterThan(0);
+    expect(small.maxRssKiB).toBeLessThan(8 * 1024);
+  });
+
   it('SIGKILL of the container from outside ends the init and everything in it', async () => {
     const p = exec(sh('sleep 100 & echo ready; wait'), { stdio: ['ignore', 'pipe', 'ignore'] });
     await waitFor(p.stdout, 'ready');

@@ -72,6 +72,8 @@ interface Watched {
   stdout: CappedCapture;
   stderr: CappedCapture;
   wallMs: number;
+  /** The largest process's resident set (the process handle's, from waitid's rusage), KiB. */
+  maxRssKiB: number | undefined;
 }
 
 /**
@@ -133,7 +135,7 @@ async function watch(
   try {
     const exit = await proc.wait();
     if (aborted) throw abortError(signal!);
-    return { exit, killedFor, stdout, stderr, wallMs: wallMs || performance.now() - start };
+    return { exit, killedFor, stdout, stderr, wallMs: wallMs || performance.now() - start, maxRssKiB: proc.maxRssKiB ?? undefined };
   } finally {
     clearTimeout(wallTimer);
     clearTimeout(cpuTimer);
@@ -247,7 +249,8 @@ async function startAndWatch(
     signal: measured.signal,
     cpuMs: Math.round(measured.cpuMs * 1000) / 1000,
     wallMs: Math.round(measured.wallMs * 1000) / 1000,
-    maxRssKiB: Math.ceil(usage.peakBytes / 1024),
+    maxRssKiB: w.maxRssKiB ?? Math.ceil(usage.peakBytes / 1024),
+    cgroupMemKiB: Math.ceil(usage.peakBytes / 1024),
     oomKilled: measured.oomKilled,
     killed: measured.killedFor !== null,
     stdout: w.stdout.data(),

@@ -42,6 +42,19 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v.cpuMs).toBeLessThan(500);
     expect(v.maxRssKiB).toBeGreaterThan(0);
     expect(v.maxRssKiB).toBeLessThan(64 * 1024);
+    expect(v.cgroupMemKiB).toBeGreaterThan(0);
+  });
+
+  it('max-rss is the largest single process (rusage through the init), cg-mem the cgroup\'s peak', async () => {
+    const v = await run(sh('dd if=/dev/zero of=/dev/null bs=24M count=1 2>/dev/null; dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null'), { memoryBytes: 128 * MiB }, options);
+    expect(v.status).toBe('OK');
+    // The larger dd, not the sum of both (they ran one after the other) nor the shell.
+    expect(v.maxRssKiB).toBeGreaterThanOrEqual(24 * 1024);
+    expect(v.maxRssKiB).toBeLessThan(40 * 1024);
+    expect(v.cgroupMemKiB).toBeGreaterThan(0);
+    const meta = parseMeta(formatMeta(v));
+    expect(Number(meta['max-rss'])).toBe(v.maxRssKiB);
+    expect(Number(meta['cg-mem'])).toBe(v.cgroupMemKiB);
   });
 
   it('RE: a non-zero exit status', async () => {
@@ -111,7 +124,10 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v).toMatchObject({ status: 'OOM', signal: 'SIGKILL', oomKilled: true, killed: false, message: 'Memory limit exceeded' });
     expect(v.maxRssKiB).toBeGreaterThan(16 * 1024);
     // The accounting cgroup's peak: the box's, at most its limit, and a few pages of its own.
-    expect(v.maxRssKiB).toBeLessThanOrEqual(33 * 1024);
+    expect(v.cgroupMemKiB).toBeLessThanOrEqual(33 * 1024);
+    // dd's own resident set: what the cgroup was charged for it, and file pages (busybox's
+    // text) the page cache had charged elsewhere.
+    expect(v.maxRssKiB).toBeLessThanOrEqual(36 * 1024);
   });
 
   it('OLE: huge output is cut at the cap, flagged, and the run killed (stdout and stderr)', async () => {

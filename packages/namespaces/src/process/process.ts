@@ -85,6 +85,12 @@ export class ContainerProcess extends EventEmitter {
   terminal: ContainerTerminal | null = null;
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
+  /**
+   * With `init: true`, once it has exited (set before `'exit'`): the largest resident set, in
+   * KiB, of a process of the container (the init's getrusage(RUSAGE_CHILDREN) `ru_maxrss`, over
+   * the processes it and they reaped), as isolate's `max-rss`. Null before, and without an init.
+   */
+  maxRssKiB: number | null = null;
   private readonly child: Child;
   private readonly exitPromise: Promise<ContainerExit>;
   private readonly closePromise: Promise<ContainerExit>;
@@ -119,6 +125,7 @@ export class ContainerProcess extends EventEmitter {
       }
       this.exitCode = exit.exitCode;
       this.signalCode = exit.signal;
+      this.maxRssKiB = child.maxRssKiB ?? null;
       this.hasExited = true;
       // As child_process: nobody reads what is written to a process that has exited.
       if (this.stdin && !this.terminal) this.stdin.destroy();

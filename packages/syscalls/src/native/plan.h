@@ -117,7 +117,11 @@ struct ns_launch {
   // a signal, as tini's) cannot say exactly.
   uint32_t exited;
   int32_t wstatus;
-  uint32_t reserved;
+  // With `exited`: the largest resident set, KiB, of the processes the init reaped and their
+  // reaped descendants (getrusage(RUSAGE_CHILDREN) ru_maxrss). The init's own rusage would not
+  // do: its clone shared Node's memory until the exec of ns-init, whose high-water mark the
+  // kernel keeps across the exec.
+  uint32_t maxrss_kib;
 };
 
 // A decoded plan. The steps' strings and vectors point into the encoded bytes and into

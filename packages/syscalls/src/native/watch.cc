@@ -62,13 +62,14 @@ void OnWatcherClosed(uv_handle_t* h) {
 // The program's wait status as the init recorded it in the launch header (init/reaper.cc), once
 // the init has exited: false when there is no header, or the init did not get to record it
 // (killed first). A status that is neither an exit nor a death by signal is not taken.
-bool ProgramStatus(int statusfd, int* status) {
+bool ProgramStatus(int statusfd, int* status, uint32_t* maxrss) {
   if (statusfd < 0) return false;
   ns_launch h;
   if (pread(statusfd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != NS_LAUNCH_MAGIC || h.exited != 1) return false;
   int st = h.wstatus;
   if (!WIFEXITED(st) && !(WIFSIGNALED(st) && WTERMSIG(st) > 0 && WTERMSIG(st) < 65)) return false;
   *status = st;
+  *maxrss = h.maxrss_kib;
   return true;
 }
 
@@ -88,7 +89,8 @@ void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   Napi::HandleScope scope(env);
   Napi::Value code = env.Null(), sig = env.Null();
   int program = 0;
-  if (ProgramStatus(w->statusfd, &program)) {
+  uint32_t maxrss = 0;  // KiB; 0: not known (no init, or it did not get to say)
+  if (ProgramStatus(w->statusfd, &program, &maxrss)) {
     // The init reaped the program and said how it ended: that, not the init's own status
     // (its exit code cannot tell an exit from a signal; SIGKILL may have ended it since).
     if (WIFEXITED(program))
@@ -102,8 +104,10 @@ void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   }
   Napi::FunctionReference cb = std::move(w->onExit);
   napi_value result;
-  napi_value argv[2] = {code, sig};
-  napi_status st = napi_make_callback(env, w->context, env.Global(), cb.Value(), 2, argv, &result);
+  // The largest resident set of what the init reaped (never the child's own waitid rusage: the
+  // clone of Node keeps Node's high-water mark across its execs).
+  napi_value argv[3] = {code, sig, maxrss > 0 ? Napi::Number::New(env, (double)maxrss) : env.Undefined()};
+  napi_status st = napi_make_callback(env, w->context, env.Global(), cb.Value(), 3, argv, &result);
   uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
   if (st == napi_pending_exception) {
     napi_value err;

@@ -8,7 +8,8 @@
 //   to pid 1, or to this process as a child subreaper (PR_SET_CHILD_SUBREAPER) without a pid
 //   namespace of its own.
 // - once the program is reaped, its wait status goes into the launch header the parent shares
-//   (ns_launch.wstatus, then .exited) and the init exits with the status a shell reports:
+//   (ns_launch.wstatus and .maxrss_kib, the largest resident set of what it reaped, then
+//   .exited) and the init exits with the status a shell reports:
 //   the program's exit code, or 128 + N for signal N (a pid-namespace init cannot die of a
 //   signal it sends itself, so the parent reads the exact status from the header instead).
 //
@@ -21,6 +22,7 @@
 #include <linux/prctl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "init.h"
@@ -37,6 +39,10 @@ constexpr long kSigsetBytes = 8;  // the kernel's sigset_t: 64 signals
 // shell would report it. Never returns.
 __attribute__((noreturn)) void finish(ns_launch* shared, int wstatus) {
   if (shared) {
+    struct rusage ru;
+    long r = NS_RAW2(SYS_getrusage, RUSAGE_CHILDREN, &ru);
+    uint64_t kib = r == 0 && ru.ru_maxrss > 0 ? (uint64_t)ru.ru_maxrss : 0;
+    __atomic_store_n(&shared->maxrss_kib, (uint32_t)(kib > 0xffffffffu ? 0xffffffffu : kib), __ATOMIC_RELAXED);
     __atomic_store_n(&shared->wstatus, wstatus, __ATOMIC_RELAXED);
     __atomic_store_n(&shared->exited, 1u, __ATOMIC_RELEASE);
   }
