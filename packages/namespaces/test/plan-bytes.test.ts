@@ -190,6 +190,7 @@ function cases(): Case[] {
     { name: 'busybox rootfs, stdio 0 1 2 (dry run)', plan: () => planContainer(rc()).plan },
     { name: 'rootfs, terminal', plan: plan(() => rc({ terminal: true, args: ['sh'] }), TERMINAL) },
     { name: 'rootfs, init (forked right before execve)', plan: plan(() => rc({ init: true })) },
+    { name: 'rootfs, overlay layer (upper on a tmpfs of 1 MiB)', plan: plan(() => rc({ rootfsOverlay: { sizeBytes: 1 << 20 } })) },
     { name: 'rootfs, init, terminal (the program takes the foreground group)', plan: plan(() => rc({ init: true, terminal: true, args: ['sh'] }), TERMINAL) },
     { name: 'rootfs, init, seccomp with no_new_privs (the init after the filter)', plan: plan(() => rc({ init: true, seccomp: tiny, noNewPrivileges: true })) },
     { name: 'rootfs, init, create (after the wait on the exec FIFO)', plan: plan(() => rc({ init: true }), CREATE) },

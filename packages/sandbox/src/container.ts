@@ -3,7 +3,8 @@
  * resources (memory, pids) and rlimits (open files, file size, stack, no core dumps), a cgroup
  * of its own below the run's accounting cgroup, and a fresh writable layer: the rootfs
  * read-only with new tmpfs mounts on the writable paths (isolate's box: everything read-only
- * but the box and /tmp), discarded with the container's mount namespace.
+ * but the box and /tmp), or an overlay over the whole rootfs (`layer.overlay`), discarded with
+ * the container's mount namespace.
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_MOUNTS, type Container, type LinuxResources, type MountConfig } from '@ns/namespaces';
@@ -21,7 +22,14 @@ export interface LayerOptions {
    * the RAM). Its pages count against the memory limit anyway.
    */
   writableBytes?: number;
-  /** Leave the rootfs as the config has it (writable or not) and add no tmpfs. Default false. */
+  /**
+   * The whole root writable, discarded after the run: an overlayfs over the rootfs (only read)
+   * with its upper layer on a tmpfs of `writableBytes` (default: the memory limit), as
+   * @ns/namespaces `rootfsOverlay`, instead of tmpfs mounts on `writable` paths (which are then
+   * not made). Needs a config with a rootfs. Default false.
+   */
+  overlay?: boolean;
+  /** Leave the rootfs as the config has it (writable or not) and add no tmpfs nor overlay. Default false. */
   keepRootfs?: boolean;
 }
 
@@ -94,7 +102,12 @@ export function sandboxContainer(base: Container, limits: CheckedLimits, run: { 
     resources: limitResources(limits, base.resources, { init }),
     rlimits: [...kept, ...ours],
   };
-  if (!layer.keepRootfs) {
+  if (layer.keepRootfs) return c;
+  if (layer.overlay) {
+    const size = layer.writableBytes ?? limits.memoryBytes;
+    c.readonly = false;
+    c.rootfsOverlay = size !== undefined ? { sizeBytes: size } : {};
+  } else {
     c.readonly = true;
     c.mounts = [...(base.mounts ?? DEFAULT_MOUNTS), ...layerMounts(limits, layer)];
   }

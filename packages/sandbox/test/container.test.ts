@@ -46,6 +46,11 @@ describe('sandboxContainer', () => {
       ['/box', 'size=4096'],
       ['/tmp', 'size=4096'],
     ]);
+    const overlay = sandboxContainer(base, validateLimits({ memoryBytes: 32 << 20 }), { id: 'r', cgroupsPath: '/p/r/box', layer: { overlay: true } });
+    expect(overlay).toMatchObject({ readonly: false, rootfsOverlay: { sizeBytes: 32 << 20 } });
+    expect(overlay.mounts).toEqual(base.mounts); // no tmpfs: the whole root is the layer
+    expect(sandboxContainer(base, validateLimits({}), { id: 'r', cgroupsPath: '/p/r/box', layer: { overlay: true, writableBytes: 8192 } }).rootfsOverlay).toEqual({ sizeBytes: 8192 });
+    expect(sandboxContainer(base, validateLimits({}), { id: 'r', cgroupsPath: '/p/r/box', layer: { overlay: true } }).rootfsOverlay).toEqual({});
     const keep = sandboxContainer(base, validateLimits({}), { id: 'r', cgroupsPath: '/p/r/box', layer: { keepRootfs: true } });
     expect(keep.readonly).toBe(base.readonly);
     expect(keep.mounts).toEqual(base.mounts);

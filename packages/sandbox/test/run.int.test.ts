@@ -2,7 +2,7 @@
 // verdict within its limits plus a margin, and leaves no cgroup, process or mount behind. On
 // this machine's cgroup v1 (hybrid); run-v2-vm.int.test.ts runs this file in a v2-only VM.
 // Every run's cgroup lives under this file's own parent (/ns-sandbox-test-<pid>).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -218,6 +218,20 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
   it('a read-only rootfs with a fresh /tmp each run', async () => {
     const script = 'touch /bin/x 2>/dev/null && echo rw || echo ro; test -e /tmp/mark && echo dirty || echo clean; echo x > /tmp/mark';
     for (let i = 0; i < 2; i++) expect((await run(sh(script), {}, options)).stdout.toString()).toBe('ro\nclean\n');
+  });
+
+  it('layer.overlay: the whole root writable for the run, the rootfs untouched, fresh each run', async () => {
+    const name = `ns-sandbox-overlay-${process.pid}`;
+    const script = `test -e /bin/${name} && echo dirty || echo clean; echo x > /bin/${name} && echo x >> /etc/passwd && echo wrote`;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const v = await run(sh(script), { memoryBytes: 64 * MiB }, { ...options, layer: { overlay: true } });
+        expect(v).toMatchObject({ status: 'OK', stdout: Buffer.from('clean\nwrote\n') });
+      }
+      expect(existsSync(join(ROOTFS, 'bin', name))).toBe(false);
+    } finally {
+      rmSync(join(ROOTFS, 'bin', name), { force: true }); // only if the test failed that way
+    }
   });
 
   it('meta file: isolate keys for a killed run', async () => {

@@ -143,6 +143,19 @@ export interface Container {
    * namespace. Only on a /dev of the container's own (a tmpfs, the default).
    */
   devices?: DeviceConfig[];
+  /**
+   * A writable layer over the rootfs, discarded with the container (as `bwrap --tmp-overlay`):
+   * the root is an overlayfs whose lower layer is `rootfs`, only ever read, and whose upper and
+   * work directories are on a fresh tmpfs of the container's mount namespace (`sizeBytes`, at
+   * least 4096; default the kernel's, half the RAM; its pages count against a memory limit).
+   * What the container writes anywhere in its root is gone when it ends, and the rootfs can
+   * be shared by many at once. Needs a rootfs and a mount namespace of the container's own;
+   * a rootfs path holding `,`, `:` or `\` is refused (overlayfs option syntax). The mounts
+   * below the rootfs on the host are not seen through it (an overlay is not recursive). Not an
+   * OCI field.
+   * @see https://docs.kernel.org/filesystems/overlayfs.html
+   */
+  rootfsOverlay?: { sizeBytes?: number };
   /** Paths masked inside the container (OCI `linux.maskedPaths`). */
   maskedPaths?: string[];
   /** Paths made read-only inside the container (OCI `linux.readonlyPaths`). */
