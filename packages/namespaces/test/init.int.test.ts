@@ -140,6 +140,14 @@ describe.skipIf(!isRoot || !ROOTFS)('init: true (as root)', () => {
     expect(gone(p.pid)).toBe(true);
   });
 
+  it('the init holds nothing and stays out of reach: no descriptor, /proc/1 files closed to the container', async () => {
+    const r = await run(sh('ls /proc/1/fd 2>&1 | wc -l; cat /proc/1/environ 2>&1 >/dev/null | grep -c "Permission denied"; readlink /proc/1/exe || echo no-exe'));
+    // /proc/1/fd cannot even be listed (non-dumpable); nothing to read or open.
+    expect(r.stdout.split('\n').slice(1, 3)).toEqual(['1', 'no-exe']);
+    const fds = await run(sh('ls /proc/1/fd | wc -l', { capabilities: ['CAP_SYS_PTRACE'] }));
+    expect(fds.stdout).toBe('0\n'); // with CAP_SYS_PTRACE: it can be looked at, and holds no descriptor
+  });
+
   it('reports a program that cannot be executed as without an init, leaving nothing running', async () => {
     expect(() => exec(rootfsContainer(ROOTFS, { args: ['/bin/nope'], init: true }), { stdio: 'ignore' })).toThrow(/execve \/bin\/nope: ENOENT/);
   });

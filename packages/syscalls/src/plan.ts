@@ -413,7 +413,7 @@ export interface SeccompStep extends StepCommon {
  * The program's process gets a process group of its own (setpgid(0, 0)) and dies with the
  * init (PR_SET_PDEATHSIG SIGKILL); with `tty` (a descriptor of its terminal, normally 0) its
  * group becomes the terminal's foreground group (TIOCSPGRP, as tini's isolate_child). The
- * init closes its stdio and the pipes to the parent. It runs with the credentials, rlimits and
+ * init closes every descriptor it has (stdio, the pipes to the parent, the stdio sources). It runs with the credentials, rlimits and
  * seccomp filter of the steps before it: place it after them, right before `execve`.
  * @see pid_namespaces(7) "The namespace init process", signal(7), wait4(2), prctl(2)
  */

@@ -15,7 +15,7 @@
 //
 // The program's process gets a process group of its own (setpgid) and, with a terminal, becomes
 // its foreground group (TIOCSPGRP), as tini's isolate_child(): ^C and ^Z reach the program, not
-// the init. The init closes every descriptor it holds (stdio and the pipes to the parent: the
+// the init. The init closes every descriptor it holds (stdio, the pipes to the parent: the
 // parent sees end of file on the error pipe once the program has exec'd) and keeps only the
 // header page of the shared plan memory.
 #include <errno.h>
@@ -80,14 +80,19 @@ __attribute__((noreturn)) void serve(ns_launch* shared, long program, const uint
   }
 }
 
-// Drop what the init holds of the parent's: its descriptors (so that the error pipe reaches
-// end of file when the program execs) and the plan's memory past the launch header.
+// Drop what the init holds of the parent's: every descriptor (the pipes to the parent, so
+// that the error pipe reaches end of file when the program execs; stdio; the sources of the
+// stdio step, which ns-init inherited and only the program's execve would have closed) and the
+// plan's memory past the launch header.
 void release(ns_child_ctx* c) {
-  const int fds[5] = {c->errfd, c->syncfd, c->parentfd, c->planfd, c->initfd};
-  for (int k = 0; k < 5; k++)
-    if (fds[k] >= 0) NS_RAW1(SYS_close, fds[k]);
+  if (NS_RAW3(SYS_close_range, 0, ~0U, 0) == -ENOSYS) {
+    struct {
+      uint64_t cur, max;
+    } lim = {1024, 1024};
+    NS_RAW4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, &lim);
+    for (uint64_t fd = 0; fd < lim.cur && fd < (1u << 20); fd++) NS_RAW1(SYS_close, fd);
+  }
   c->errfd = c->syncfd = c->parentfd = c->planfd = c->initfd = -1;
-  for (int fd = 0; fd < 3; fd++) NS_RAW1(SYS_close, fd);
   if (c->shared) {
     uint64_t total = (uint64_t)c->shared->plan_offset + c->shared->plan_bytes;
     uint64_t mapped = (total + 4095) & ~(uint64_t)4095;
