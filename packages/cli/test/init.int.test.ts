@@ -96,6 +96,20 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run --init (as root)', () => {
     }
   });
 
+  it('create --init, then start: the init starts with the program (after the exec FIFO)', async () => {
+    const id = `init-c-${process.pid}`;
+    const created = await start(process.execPath, [BIN, '--root', state, 'create', '--init', '--rootfs', ROOTFS!, id, '--', 'sleep', '1000'], { detached: true }).done;
+    expect(created.code).toBe(0);
+    try {
+      expect((await ns(['start', id])).code).toBe(0);
+      const ps = await ns(['exec', id, '--', 'ps', '-o', 'pid,comm']);
+      expect(ps.stdout).toMatch(/^\s*1 ns-init$/m);
+      expect(ps.stdout).toMatch(/^\s*2 sleep$/m);
+    } finally {
+      await ns(['delete', '-f', id]);
+    }
+  });
+
   it('--dry-run shows the init step right before execve', async () => {
     const r = await ns(['run', '--dry-run', '--init', '--rootfs', ROOTFS!, '--', 'true']);
     const lines = r.stdout.trim().split('\n');
