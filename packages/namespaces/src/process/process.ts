@@ -202,8 +202,9 @@ export class ContainerProcess extends EventEmitter {
 
   /**
    * Send a signal (name or number, default `SIGTERM`) with pidfd_send_signal(2). Returns
-   * false when the process has already exited. Note that a container's pid 1 ignores
-   * signals it has no handler for, except SIGKILL (and SIGSTOP) sent from outside.
+   * false when the process has already exited. Note that a container's pid 1 ignores signals
+   * it has no handler for, except SIGKILL (and SIGSTOP) sent from outside; with `init: true`
+   * the init passes every signal on to the program, which gets their default actions.
    * @throws NsError `ERR_NS_CONFIG` for an unknown signal name.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
