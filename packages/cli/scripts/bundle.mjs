@@ -58,6 +58,8 @@ await build({
   platform: 'node',
   logLevel: 'warn',
   plugins: [lazyChildProcess, lazyZod],
-  output: { file, format: 'cjs', minify: process.env.NS_BUNDLE_MINIFY !== '0', sourcemap: false },
+  // One file: `ns run`'s limit mode loads @ns/sandbox with import() (run-limits.ts); inlined
+  // here, it stays a module initialized on that first import, not at every start.
+  output: { file, format: 'cjs', minify: process.env.NS_BUNDLE_MINIFY !== '0', sourcemap: false, codeSplitting: false },
 });
 chmodSync(`${cli}dist/ns.cjs`, 0o755);

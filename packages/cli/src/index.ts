@@ -66,6 +66,7 @@ function containerOptions(cmd: Command): Command {
       .option('-e, --env <key=value>', 'set an environment variable; KEY alone copies it from ns (repeatable)', collect)
       .option('-t, --tty', 'allocate a pseudo-terminal')
       .option('--readonly', 'mount the root filesystem read-only')
+      .option('--init', 'run an init as pid 1 that forwards signals to the command and reaps orphans (as docker run --init)')
       .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
       .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
       .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
@@ -178,20 +179,36 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .addHelpText(
       'after',
       '\nExit status: the command\'s own; 128+N when killed by signal N; 125 when ns failed;\n' +
-        '126 when the command cannot be executed; 127 when it is not found.\n\n' +
+        '126 when the command cannot be executed; 127 when it is not found.\n' +
+        'With a limit flag (--time ... --meta, as isolate\'s): 0 for the verdict OK, 1 for RE, SG, TO, OOM, OLE\n' +
+        '(one `ns: STATUS: message` line on stderr), 125 when it could not run (XX, a bad flag).\n\n' +
         'Examples:\n' +
         "  ns run -- /bin/sh -c 'echo $$'\n" +
         '  ns run -t --rootfs ./rootfs --hostname box -v "$PWD:/src:ro" web1 -- sh\n' +
         '  ns run --bundle ./bundle mycontainer\n' +
-        "  ns run -d --stdout ./web1.log --stderr ./web1.log --rootfs ./rootfs web1 -- sh -c 'while :; do date; sleep 1; done'\n",
+        "  ns run -d --stdout ./web1.log --stderr ./web1.log --rootfs ./rootfs web1 -- sh -c 'while :; do date; sleep 1; done'\n" +
+        '  ns run --rootfs ./rootfs --time 1 --wall-time 3 --mem 262144 --stdin in.txt --stdout out.txt --meta meta.txt -- /box/prog\n',
     )
     .usage('[options] [ID] [-- CMD ARGS...]')
     .argument('[ID]', 'container id (default: a generated ns-XXXXXXXXXXXX)');
   containerOptions(runCmd)
     .option('--dry-run', 'print the plan of system calls and exit without starting anything')
     .option('-d, --detach', "start the container in the background and exit 0 once it runs (it keeps ns's stdin, stdout and stderr)")
-    .option('--stdout <file>', "append the container's stdout to FILE (default: ns's own stdout, also with -d)")
-    .option('--stderr <file>', "append the container's stderr to FILE (default: ns's own stderr, also with -d)")
+    .option('--stdout <file>', "append the container's stdout to FILE (default: ns's own stdout, also with -d; limit mode: FILE truncated first, as isolate's)")
+    .option('--stderr <file>', "append the container's stderr to FILE (default: ns's own stderr, also with -d; limit mode: FILE truncated first)")
+    .option('--time <seconds>', 'limit mode (isolate): cpu time of the whole run, fractions allowed; over it: TO')
+    .option('--wall-time <seconds>', 'limit mode: wall-clock time; killed at it: TO')
+    .option('--extra-time <seconds>', 'limit mode: grace past --time before the kill (still TO, the real time reported)')
+    .option('--mem <KiB>', "limit mode: memory of the whole run (cgroup limit, isolate's --cg-mem); over it: OOM")
+    .addOption(new Option('--cg-mem <KiB>', 'limit mode: the same as --mem').hideHelp())
+    .option('--processes [n]', 'limit mode: processes and threads at once (without n: no limit)')
+    .option('--fsize <KiB>', 'limit mode: largest file the command may write (RLIMIT_FSIZE)')
+    .option('--open-files <n>', 'limit mode: open descriptors per process (RLIMIT_NOFILE)')
+    .option('--stack <KiB>', 'limit mode: stack per process (RLIMIT_STACK)')
+    .option('--stdin <file>', "limit mode: the command's standard input (default /dev/null)")
+    .option('--output-limit <KiB>', 'limit mode: output kept per stream (default 65536); past it the run is killed: OLE')
+    .option('--cgroup-parent <path>', 'limit mode: the cgroup under which the run makes its own (default /ns-sandbox)')
+    .option('--meta <file>', "limit mode: write isolate's meta file (time, time-wall, max-rss, cg-mem, exitcode, exitsig, killed, status, message)")
     .addOption(new Option('--log <file>', "refused: was the container's output; see --stdout, --stderr and ns --log").hideHelp())
     .action(async (idArgument: string | undefined, opts: Omit<RunOptions, 'idArgument' | 'command'>) => {
       const options: RunOptions = { ...opts };

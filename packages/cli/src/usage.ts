@@ -47,7 +47,8 @@ export function usageMessage(text: string, program: Command, args: readonly stri
   if (/too many arguments for 'run'/.test(line)) line += ` (${RUN_HINT})`;
   const unknown = /^unknown option '([^']+)'/.exec(line);
   const hint = unknown ? (commandHint(program, args, unknown[1]!) ?? limitHint(unknown[1]!)) : undefined;
-  if (hint !== undefined) line += ` (${hint})`;
+  // Ours says more than commander's guess (`--memory`: "Did you mean --mem?", a limit in KiB).
+  if (hint !== undefined) line = `${line.replace(/\s*\(Did you mean [^)]*\)/, '')} (${hint})`;
   return line;
 }
 
@@ -57,5 +58,9 @@ const LIMIT_FLAGS = /^--(memory|memory-swap|memory-reservation|pids-limit|cpus|c
 /** For an unknown option that is one of Docker's limit flags: the hint. */
 function limitHint(flag: string): string | undefined {
   if (!LIMIT_FLAGS.test(flag)) return undefined;
-  return 'limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update ' + flag.replace(/=.*/, '');
+  return (
+    'limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update ' +
+    flag.replace(/=.*/, '') +
+    "; for one run with a verdict, isolate's flags: --time, --mem KiB, --processes ..."
+  );
 }

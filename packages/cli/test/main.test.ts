@@ -68,10 +68,12 @@ describe('main: usage', () => {
 
   it("Docker's limit flags point at linux.resources and ns update", async () => {
     expect(await main(['run', '--memory', '64m', '--', 'true'], io())).toBe(125);
-    expect(err).toBe("ns: unknown option '--memory' (limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update --memory)\n");
+    expect(err).toBe(
+      "ns: unknown option '--memory' (limits go in config.json linux.resources (ns run --bundle), or change a running container with ns update --memory; for one run with a verdict, isolate's flags: --time, --mem KiB, --processes ...)\n",
+    );
     err = '';
     expect(await main(['run', '--pids-limit=16'], io())).toBe(125);
-    expect(err).toMatch(/^ns: unknown option '--pids-limit=16' \(limits go in .* ns update --pids-limit\)\n$/);
+    expect(err).toMatch(/^ns: unknown option '--pids-limit=16' \(limits go in .* ns update --pids-limit; for one run with a verdict, isolate's flags: .*\)\n$/);
   });
 
   it('an unknown command exits 125 with one line', async () => {

@@ -293,6 +293,97 @@ describe('planContainer on a rootfs', () => {
   });
 });
 
+describe('the init step (init: true)', () => {
+  const tail = (steps: Step[], n: number) => ops(steps).slice(-n);
+
+  it('has none by default', () => {
+    expect(ops(planContainer(rootfsContainer(rootfs, { id: 'a' })).plan.steps)).not.toContain('init');
+  });
+
+  it('forks the program right before execve, after credentials, no_new_privs and descriptors', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true, user: 'alice', noNewPrivileges: true, seccomp: undefined }));
+    expect(tail(plan.steps, 2)).toEqual(['init', 'execve']);
+    expect(plan.steps.at(-2)).toEqual({ op: 'init' });
+    const at = ops(plan.steps).indexOf('init');
+    for (const before of ['setresuid', 'capset', 'prctl', 'closeFrom', 'chdir', 'setrlimit']) expect(ops(plan.steps).lastIndexOf(before)).toBeLessThan(at);
+  });
+
+  it('comes after the seccomp filter, so the init is filtered as the program', () => {
+    for (const noNewPrivileges of [true, false]) {
+      const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true, noNewPrivileges, seccomp: 'default' }));
+      expect(ops(plan.steps).indexOf('seccomp')).toBeLessThan(ops(plan.steps).indexOf('init'));
+      expect(tail(plan.steps, 2)).toEqual(['init', 'execve']);
+    }
+  });
+
+  it('with a terminal, hands the terminal (fd 0) to the program\'s process group', () => {
+    const io = { stdio: [], console: { fd: 9, path: '/dev/pts/3' } };
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true, terminal: true }), io);
+    expect(plan.steps.at(-2)).toEqual({ op: 'init', tty: 0 });
+  });
+
+  it('for create, comes after the wait on the exec FIFO (the init starts with the program)', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', init: true }), { stdio: [0, 1, 2], startFifoFd: 7, parentDeathSignal: 0 });
+    const o = ops(plan.steps);
+    expect(o.indexOf('waitFifo')).toBeLessThan(o.indexOf('init'));
+    expect(tail(plan.steps, 2)).toEqual(['init', 'execve']);
+  });
+
+  it('processSteps (shared with execIn) adds it only when the config asks', () => {
+    const c = validateContainer(rootfsContainer(rootfs, { id: 'a', init: true }));
+    expect(ops(processSteps(c, { stdio: [0, 1, 2] }).steps)).toContain('init');
+    expect(ops(processSteps({ ...c, init: false }, { stdio: [0, 1, 2] }).steps)).not.toContain('init');
+  });
+
+  it('refuses an init that is not a boolean, naming the field', () => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', init: 'yes' as unknown as boolean }))).toThrow(/^init: /);
+  });
+});
+
+describe('rootfsOverlay: a writable layer over the rootfs', () => {
+  it('mounts an overlayfs over the rootfs as the new root, its upper and work dirs on a tmpfs of the staging root', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', rootfsOverlay: { sizeBytes: 1 << 20 } }));
+    const at = plan.steps.findIndex((s) => s.op === 'mount' && s.fstype === 'overlay');
+    expect(plan.steps.slice(at - 4, at + 1)).toEqual([
+      { op: 'mkdir', path: STAGE.overlay, mode: 0o700, existOk: false },
+      { op: 'mount', source: 'tmpfs', target: STAGE.overlay, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: `mode=0700,size=${1 << 20}` },
+      { op: 'mkdir', path: `${STAGE.overlay}/upper`, mode: 0o755, existOk: false },
+      { op: 'mkdir', path: `${STAGE.overlay}/work`, mode: 0o700, existOk: false },
+      { op: 'mount', source: 'overlay', target: STAGE.newRoot, fstype: 'overlay', flags: 0, data: `lowerdir=${STAGE.oldRoot}${rootfs},upperdir=/overlay/upper,workdir=/overlay/work`, nofollow: true },
+    ]);
+    // The rootfs itself is never bound: nothing can be written to it.
+    expect(mounts(plan.steps).some((m) => m.source === `${STAGE.oldRoot}${rootfs}`)).toBe(false);
+    // After the first pivot_root, before the mounts of the config.
+    expect(ops(plan.steps).indexOf('pivotRootKeep')).toBeLessThan(at);
+    expect(mounts(plan.steps).findIndex((m) => m.fstype === 'overlay')).toBeLessThan(mounts(plan.steps).findIndex((m) => m.fstype === 'proc'));
+  });
+
+  it('without a size, the tmpfs takes the kernel default', () => {
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', rootfsOverlay: {} }));
+    expect(mounts(plan.steps).find((m) => m.target === STAGE.overlay)?.data).toBe('mode=0700');
+  });
+
+  it.each([
+    ['not an object', { rootfsOverlay: true }, /^rootfsOverlay: expected an object/],
+    ['an unknown field', { rootfsOverlay: { size: 1 } }, /^rootfsOverlay: unknown field "size"/],
+    ['a tiny size', { rootfsOverlay: { sizeBytes: 100 } }, /^rootfsOverlay.sizeBytes: expected bytes, an integer of at least 4096, got 100/],
+    ['no mount namespace', { rootfsOverlay: {}, namespaces: [{ type: 'pid' }], hostname: '', mounts: [], maskedPaths: [], readonlyPaths: [] }, /^rootfsOverlay: needs a mount namespace/],
+  ] as const)('refuses %s, naming the field', (_what, extra, message) => {
+    expect(() => planContainer(rootfsContainer(rootfs, { id: 'a', ...(extra as object) }))).toThrow(message);
+  });
+
+  it('refuses the embedded default (no rootfs) and a rootfs path overlayfs options cannot hold', () => {
+    expect(() => planContainer(embeddedDefault({ id: 'a', rootfsOverlay: {} }))).toThrow(/^rootfsOverlay: needs a rootfs/);
+    const odd = join(rootfs, '..', `ns-plan-a,b-${process.pid}`);
+    mkdirSync(odd, { recursive: true });
+    try {
+      expect(() => planContainer(rootfsContainer(odd, { id: 'a', rootfsOverlay: {} }))).toThrow(/overlayfs options cannot hold/);
+    } finally {
+      rmSync(odd, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('planContainer on the embedded default', () => {
   const { plan, container } = planContainer(embeddedDefault({ id: 'd' }));
 

@@ -139,6 +139,7 @@ describe('validateContainer names the field of a malformed value (ERR_NS_CONFIG,
     ["readonly: 'no'", () => ({ ...base(), readonly: 'no' }), 'readonly'],
     ["noNewPrivileges: 'no'", () => ({ ...base(), noNewPrivileges: 'no' }), 'noNewPrivileges'],
     ["terminal: 'yes'", () => ({ ...base(), terminal: 'yes' }), 'terminal'],
+    ['init: 1', () => ({ ...base(), init: 1 }), 'init'],
     // the rest of the fields
     ["sysctl: 'x'", () => ({ ...base(), sysctl: 'x' }), 'sysctl'],
     ['rootfsPropagation: 5', () => ({ ...base(), rootfsPropagation: 5 }), 'rootfsPropagation'],

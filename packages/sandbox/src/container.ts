@@ -3,7 +3,8 @@
  * resources (memory, pids) and rlimits (open files, file size, stack, no core dumps), a cgroup
  * of its own below the run's accounting cgroup, and a fresh writable layer: the rootfs
  * read-only with new tmpfs mounts on the writable paths (isolate's box: everything read-only
- * but the box and /tmp), discarded with the container's mount namespace.
+ * but the box and /tmp), or an overlay over the whole rootfs (`layer.overlay`), discarded with
+ * the container's mount namespace.
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_MOUNTS, type Container, type LinuxResources, type MountConfig } from '@ns/namespaces';
@@ -21,7 +22,14 @@ export interface LayerOptions {
    * the RAM). Its pages count against the memory limit anyway.
    */
   writableBytes?: number;
-  /** Leave the rootfs as the config has it (writable or not) and add no tmpfs. Default false. */
+  /**
+   * The whole root writable, discarded after the run: an overlayfs over the rootfs (only read)
+   * with its upper layer on a tmpfs of `writableBytes` (default: the memory limit), as
+   * @ns/namespaces `rootfsOverlay`, instead of tmpfs mounts on `writable` paths (which are then
+   * not made). Needs a config with a rootfs. Default false.
+   */
+  overlay?: boolean;
+  /** Leave the rootfs as the config has it (writable or not) and add no tmpfs nor overlay. Default false. */
   keepRootfs?: boolean;
 }
 
@@ -48,13 +56,18 @@ function hostHasSwap(): boolean {
   return swapCache;
 }
 
-/** The cgroup resources of the limits: memory (and no swap beyond it), pids; over the config's own. */
-export function limitResources(limits: CheckedLimits, base: LinuxResources = {}): LinuxResources {
+/**
+ * The cgroup resources of the limits: memory (and no swap beyond it), pids; over the config's
+ * own. With `init` (the run's container has ns's init as pid 1) pids.max is one more than
+ * `processes`, so that the program and what it starts get `processes` of their own (isolate's
+ * `--processes` counts the program's processes, not the sandbox's).
+ */
+export function limitResources(limits: CheckedLimits, base: LinuxResources = {}, options: { init?: boolean } = {}): LinuxResources {
   const out: LinuxResources = { ...base };
   if (limits.memoryBytes !== undefined) {
     out.memory = { ...base.memory, limit: limits.memoryBytes, ...(hostHasSwap() ? { swap: limits.memoryBytes } : {}) };
   }
-  if (limits.processes !== undefined) out.pids = { ...base.pids, limit: limits.processes };
+  if (limits.processes !== undefined) out.pids = { ...base.pids, limit: limits.processes + (options.init ? 1 : 0) };
   return out;
 }
 
@@ -72,21 +85,29 @@ function layerMounts(limits: CheckedLimits, layer: LayerOptions): MountConfig[] 
 /**
  * The config of one run: `base` with the run's id, its cgroup (`cgroupsPath`, below the
  * accounting cgroup), the limits as resources and rlimits (replacing the config's rlimits of
- * the same type), no terminal, and the writable layer.
+ * the same type), no terminal, ns's init as pid 1 (`run.init`, else the config's `init`, else
+ * on; see RunOptions.init), and the writable layer.
  */
-export function sandboxContainer(base: Container, limits: CheckedLimits, run: { id: string; cgroupsPath: string; layer?: LayerOptions }): Container {
+export function sandboxContainer(base: Container, limits: CheckedLimits, run: { id: string; cgroupsPath: string; layer?: LayerOptions; init?: boolean }): Container {
   const layer = run.layer ?? {};
   const ours = rlimits(limits);
   const kept = (base.rlimits ?? []).filter((r) => !ours.some((o) => o.type === r.type));
+  const init = run.init ?? base.init ?? true;
   const c: Container = {
     ...base,
     id: run.id,
     terminal: false,
+    init,
     cgroupsPath: run.cgroupsPath,
-    resources: limitResources(limits, base.resources),
+    resources: limitResources(limits, base.resources, { init }),
     rlimits: [...kept, ...ours],
   };
-  if (!layer.keepRootfs) {
+  if (layer.keepRootfs) return c;
+  if (layer.overlay) {
+    const size = layer.writableBytes ?? limits.memoryBytes;
+    c.readonly = false;
+    c.rootfsOverlay = size !== undefined ? { sizeBytes: size } : {};
+  } else {
     c.readonly = true;
     c.mounts = [...(base.mounts ?? DEFAULT_MOUNTS), ...layerMounts(limits, layer)];
   }

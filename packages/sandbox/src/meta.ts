@@ -32,8 +32,9 @@ const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').trim();
  * `max-rss`, `cg-mem`, `cg-oom-killed` (only when 1), `exitcode` (when it exited) or
  * `exitsig` (when a signal ended it), `killed` (only when the sandbox killed it), `status`
  * (not for OK), `message` (when there is one), then `ns-status` when isolate has no word for
- * ours. `max-rss` and `cg-mem` are both the cgroup's peak (isolate's `max-rss` is the largest
- * single process's, from getrusage; the cgroup's peak is never below it).
+ * ours. `max-rss` is the largest single process's resident set (the init's rusage of what it
+ * reaped, as isolate's from wait4; Verdict.maxRssKiB), `cg-mem` the cgroup's peak of the whole run
+ * (Verdict.cgroupMemKiB).
  *
  * @returns the text, ending with a newline
  * @see isolate(1) "META-FILES"
@@ -43,7 +44,7 @@ export function formatMeta(v: Verdict): string {
     ['time', seconds(v.cpuMs)],
     ['time-wall', seconds(v.wallMs)],
     ['max-rss', v.maxRssKiB],
-    ['cg-mem', v.maxRssKiB],
+    ['cg-mem', v.cgroupMemKiB ?? v.maxRssKiB],
   ];
   if (v.oomKilled) lines.push(['cg-oom-killed', 1]);
   if (v.exitCode !== null) lines.push(['exitcode', v.exitCode]);

@@ -28,6 +28,15 @@ export interface RunOptions {
   /** A prefix for the run's container id (default `sbx`); the id is unique per run. */
   idPrefix?: string;
   /**
+   * Run the program under ns's init (@ns/namespaces Container `init`): default true (unless
+   * the config says `init: false`). The program is then not the container's pid 1, so the
+   * kernel's signals have their default actions (SIGXFSZ past `fileSizeBytes`, SIGPIPE on a
+   * pipe nobody reads, SIGTERM, SIGSEGV from a kill(2)) and give `SG`, as on the host; orphans
+   * are reaped. The init is not counted in `processes`. With false the program is pid 1 and
+   * such signals are ignored (a write past the file size limit fails with EFBIG instead).
+   */
+  init?: boolean;
+  /**
    * Cancel the run: it is killed, cleaned up like any other, and run() rejects with an
    * `ABORT_ERR` NsError (as child_process and fetch do) instead of returning a verdict.
    */
@@ -63,6 +72,8 @@ interface Watched {
   stdout: CappedCapture;
   stderr: CappedCapture;
   wallMs: number;
+  /** The largest process's resident set (the process handle's, from waitid's rusage), KiB. */
+  maxRssKiB: number | undefined;
 }
 
 /**
@@ -124,7 +135,7 @@ async function watch(
   try {
     const exit = await proc.wait();
     if (aborted) throw abortError(signal!);
-    return { exit, killedFor, stdout, stderr, wallMs: wallMs || performance.now() - start };
+    return { exit, killedFor, stdout, stderr, wallMs: wallMs || performance.now() - start, maxRssKiB: proc.maxRssKiB ?? undefined };
   } finally {
     clearTimeout(wallTimer);
     clearTimeout(cpuTimer);
@@ -206,7 +217,12 @@ async function startAndWatch(
   start: number,
   started: (p: ContainerProcess) => void,
 ): Promise<Verdict> {
-  const box = sandboxContainer(container as Container, limits, { id, cgroupsPath: acct.boxPath, ...(options.layer ? { layer: options.layer } : {}) });
+  const box = sandboxContainer(container as Container, limits, {
+    id,
+    cgroupsPath: acct.boxPath,
+    ...(options.layer ? { layer: options.layer } : {}),
+    ...(options.init !== undefined ? { init: options.init } : {}),
+  });
   const stdin = planStdin(limits.stdin);
   let proc: ContainerProcess;
   try {
@@ -233,7 +249,8 @@ async function startAndWatch(
     signal: measured.signal,
     cpuMs: Math.round(measured.cpuMs * 1000) / 1000,
     wallMs: Math.round(measured.wallMs * 1000) / 1000,
-    maxRssKiB: Math.ceil(usage.peakBytes / 1024),
+    maxRssKiB: w.maxRssKiB ?? Math.ceil(usage.peakBytes / 1024),
+    cgroupMemKiB: Math.ceil(usage.peakBytes / 1024),
     oomKilled: measured.oomKilled,
     killed: measured.killedFor !== null,
     stdout: w.stdout.data(),

@@ -23,8 +23,19 @@ export interface Verdict {
   cpuMs: number;
   /** Wall-clock time from start to exit, ms. */
   wallMs: number;
-  /** Peak memory of the run in KiB (cgroup memory.peak on v2, memory.max_usage_in_bytes on v1). */
+  /**
+   * The largest resident set of a single process of the run, KiB (isolate's `max-rss`): what
+   * the init reaped, from its getrusage(RUSAGE_CHILDREN) `ru_maxrss`; with `init: false`, the
+   * cgroup's peak (as `cgroupMemKiB`).
+   */
   maxRssKiB: number;
+  /**
+   * Peak memory of the whole run in KiB, page cache and tmpfs included (isolate's `cg-mem`):
+   * cgroup memory.peak on v2, memory.max_usage_in_bytes on v1. What the run was charged: file
+   * pages it mapped that the page cache had charged elsewhere (a shared binary's) count in
+   * `maxRssKiB`, not here. Absent in verdicts made by hand (formatMeta then writes `maxRssKiB`).
+   */
+  cgroupMemKiB?: number;
   /** Whether the kernel's OOM killer killed a process of the run. */
   oomKilled: boolean;
   /** Whether the sandbox killed the run (time or output limit), as isolate's `killed`. */
@@ -101,6 +112,7 @@ export function failedVerdict(err: unknown, wallMs = 0): Verdict {
     cpuMs: 0,
     wallMs,
     maxRssKiB: 0,
+    cgroupMemKiB: 0,
     oomKilled: false,
     killed: false,
     stdout: Buffer.alloc(0),

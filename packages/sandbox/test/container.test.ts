@@ -16,8 +16,9 @@ describe('sandboxContainer', () => {
 
   it('turns limits into resources and rlimits, replacing the rlimits of the same type', () => {
     const c = sandboxContainer(base, validateLimits({ memoryBytes: 64 << 20, processes: 8, openFiles: 32, fileSizeBytes: 1000, stackBytes: 1 << 20 }), { id: 'run1', cgroupsPath: '/p/run1/box' });
-    expect(c).toMatchObject({ id: 'run1', terminal: false, cgroupsPath: '/p/run1/box', readonly: true, args: ['prog'] });
-    expect(c.resources).toMatchObject({ cpu: { shares: 512 }, memory: { limit: 64 << 20 }, pids: { limit: 8 } });
+    expect(c).toMatchObject({ id: 'run1', terminal: false, init: true, cgroupsPath: '/p/run1/box', readonly: true, args: ['prog'] });
+    // The init (on by default) takes one pid of its own: the program gets all 8.
+    expect(c.resources).toMatchObject({ cpu: { shares: 512 }, memory: { limit: 64 << 20 }, pids: { limit: 9 } });
     expect(c.rlimits).toEqual([
       { type: 'RLIMIT_NPROC', soft: 10, hard: 10 },
       { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
@@ -26,6 +27,14 @@ describe('sandboxContainer', () => {
       { type: 'RLIMIT_STACK', soft: 1 << 20, hard: 1 << 20 },
     ]);
     expect(base.rlimits).toHaveLength(2); // the caller's config is not changed
+  });
+
+  it('the init: on unless the run or the config says no; without it pids.max is the processes limit', () => {
+    const limits = validateLimits({ processes: 8 });
+    const off = sandboxContainer(base, limits, { id: 'r', cgroupsPath: '/p/r/box', init: false });
+    expect(off).toMatchObject({ init: false, resources: { pids: { limit: 8 } } });
+    expect(sandboxContainer({ ...base, init: false }, limits, { id: 'r', cgroupsPath: '/p/r/box' })).toMatchObject({ init: false, resources: { pids: { limit: 8 } } });
+    expect(sandboxContainer({ ...base, init: false }, limits, { id: 'r', cgroupsPath: '/p/r/box', init: true })).toMatchObject({ init: true, resources: { pids: { limit: 9 } } });
   });
 
   it('a fresh tmpfs on each writable path, sized by the memory limit or the option', () => {
@@ -37,6 +46,11 @@ describe('sandboxContainer', () => {
       ['/box', 'size=4096'],
       ['/tmp', 'size=4096'],
     ]);
+    const overlay = sandboxContainer(base, validateLimits({ memoryBytes: 32 << 20 }), { id: 'r', cgroupsPath: '/p/r/box', layer: { overlay: true } });
+    expect(overlay).toMatchObject({ readonly: false, rootfsOverlay: { sizeBytes: 32 << 20 } });
+    expect(overlay.mounts).toEqual(base.mounts); // no tmpfs: the whole root is the layer
+    expect(sandboxContainer(base, validateLimits({}), { id: 'r', cgroupsPath: '/p/r/box', layer: { overlay: true, writableBytes: 8192 } }).rootfsOverlay).toEqual({ sizeBytes: 8192 });
+    expect(sandboxContainer(base, validateLimits({}), { id: 'r', cgroupsPath: '/p/r/box', layer: { overlay: true } }).rootfsOverlay).toEqual({});
     const keep = sandboxContainer(base, validateLimits({}), { id: 'r', cgroupsPath: '/p/r/box', layer: { keepRootfs: true } });
     expect(keep.readonly).toBe(base.readonly);
     expect(keep.mounts).toEqual(base.mounts);

@@ -20,6 +20,7 @@ const verdict = (o: Partial<Verdict>): Verdict => ({
 describe('formatMeta (isolate meta files)', () => {
   it('OK: times in seconds with 3 decimals, memory in KiB, exitcode, no status', () => {
     expect(formatMeta(verdict({}))).toBe('time:0.012\ntime-wall:0.040\nmax-rss:1372\ncg-mem:1372\nexitcode:0\n');
+    expect(formatMeta(verdict({ cgroupMemKiB: 9120 }))).toBe('time:0.012\ntime-wall:0.040\nmax-rss:1372\ncg-mem:9120\nexitcode:0\n');
   });
 
   it('TO by the wall timer: exitsig, killed, status, message', () => {

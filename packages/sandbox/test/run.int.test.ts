@@ -2,7 +2,7 @@
 // verdict within its limits plus a margin, and leaves no cgroup, process or mount behind. On
 // this machine's cgroup v1 (hybrid); run-v2-vm.int.test.ts runs this file in a v2-only VM.
 // Every run's cgroup lives under this file's own parent (/ns-sandbox-test-<pid>).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -42,13 +42,44 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v.cpuMs).toBeLessThan(500);
     expect(v.maxRssKiB).toBeGreaterThan(0);
     expect(v.maxRssKiB).toBeLessThan(64 * 1024);
+    expect(v.cgroupMemKiB).toBeGreaterThan(0);
+  });
+
+  it('max-rss is the largest single process (rusage through the init), cg-mem the cgroup\'s peak', async () => {
+    const v = await run(sh('dd if=/dev/zero of=/dev/null bs=24M count=1 2>/dev/null; dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null'), { memoryBytes: 128 * MiB }, options);
+    expect(v.status).toBe('OK');
+    // The larger dd, not the sum of both (they ran one after the other) nor the shell.
+    expect(v.maxRssKiB).toBeGreaterThanOrEqual(24 * 1024);
+    expect(v.maxRssKiB).toBeLessThan(40 * 1024);
+    expect(v.cgroupMemKiB).toBeGreaterThan(0);
+    const meta = parseMeta(formatMeta(v));
+    expect(Number(meta['max-rss'])).toBe(v.maxRssKiB);
+    expect(Number(meta['cg-mem'])).toBe(v.cgroupMemKiB);
   });
 
   it('RE: a non-zero exit status', async () => {
     expect(await run(sh('exit 3'), {}, options)).toMatchObject({ status: 'RE', exitCode: 3, message: 'Exited with error status 3' });
   });
 
-  it('SG: killed by a signal (a config without a pid namespace: the program is not a pid 1 that ignores it)', async () => {
+  it('SG: killed by a signal it sends itself (the init is pid 1, the program is not one that ignores it)', async () => {
+    for (const sig of ['SEGV', 'TERM', 'KILL'] as const) {
+      const v = await run(sh(`kill -${sig} $$`), { wallTimeMs: 10_000 }, options);
+      expect(v).toMatchObject({ status: 'SG', exitCode: null, signal: `SIG${sig}`, killed: false });
+    }
+    // Without the init the shell is pid 1: the kernel drops the signal and it exits 0.
+    expect(await run(sh('kill -TERM $$'), { wallTimeMs: 10_000 }, { ...options, init: false })).toMatchObject({ status: 'OK', exitCode: 0 });
+  });
+
+  it('SG: SIGPIPE when the program writes to a pipe whose reader is gone (as yes | head on the host)', async () => {
+    const script = 'mkfifo /tmp/p; head -c 1 /tmp/p >/dev/null & exec yes >/tmp/p';
+    expect(await run(sh(script), { wallTimeMs: 10_000 }, options)).toMatchObject({ status: 'SG', signal: 'SIGPIPE', message: 'Caught fatal signal 13' });
+    // As pid 1 SIGPIPE is ignored: the write fails with EPIPE and yes exits 1.
+    const pid1 = await run(sh(script), { wallTimeMs: 10_000 }, { ...options, init: false });
+    expect(pid1).toMatchObject({ status: 'RE', exitCode: 1 });
+    expect(pid1.stderr.toString()).toMatch(/Broken pipe/);
+  });
+
+  it('SG: killed by a signal (a config without a pid namespace: the init is a subreaper there)', async () => {
     const c = sh('kill -SEGV $$');
     c.namespaces = c.namespaces.filter((n) => n.type !== 'pid');
     expect(await run(c, { wallTimeMs: 10_000 }, options)).toMatchObject({ status: 'SG', exitCode: null, signal: 'SIGSEGV', killed: false, message: 'Caught fatal signal 11' });
@@ -93,7 +124,10 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v).toMatchObject({ status: 'OOM', signal: 'SIGKILL', oomKilled: true, killed: false, message: 'Memory limit exceeded' });
     expect(v.maxRssKiB).toBeGreaterThan(16 * 1024);
     // The accounting cgroup's peak: the box's, at most its limit, and a few pages of its own.
-    expect(v.maxRssKiB).toBeLessThanOrEqual(33 * 1024);
+    expect(v.cgroupMemKiB).toBeLessThanOrEqual(33 * 1024);
+    // dd's own resident set: what the cgroup was charged for it, and file pages (busybox's
+    // text) the page cache had charged elsewhere.
+    expect(v.maxRssKiB).toBeLessThanOrEqual(36 * 1024);
   });
 
   it('OLE: huge output is cut at the cap, flagged, and the run killed (stdout and stderr)', async () => {
@@ -109,12 +143,15 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
   it('a fork bomb stays within its process limit and ends with TO; the host is unaffected', async () => {
     const limits: Limits = { processes: 32, cpuTimeMs: 1000, wallTimeMs: 1500 };
     const started = Date.now();
-    const { result: v, maxPids } = await maxPidsDuring(parent, run(sh('b() { b | b & }; b 2>/dev/null; sleep 100000'), limits, options));
+    // The sleep is retried: with every pid taken its fork may fail, and a shell that then ended
+    // would end the run (RE) before its time limit (seen in the VM).
+    const { result: v, maxPids } = await maxPidsDuring(parent, run(sh('b() { b | b & }; b 2>/dev/null; while :; do sleep 100000 2>/dev/null; done'), limits, options));
     expect(v.status).toBe('TO');
     expect(v.killed).toBe(true);
     expect(Date.now() - started).toBeLessThan(1500 + 2000);
     expect(maxPids).toBeGreaterThan(1);
-    expect(maxPids).toBeLessThanOrEqual(32);
+    // The program's 32, and the init (pid 1), which the limit does not count against it.
+    expect(maxPids).toBeLessThanOrEqual(32 + 1);
     // The host still forks.
     expect((await run(sh('echo alive'), {}, options)).stdout.toString()).toBe('alive\n');
   });
@@ -142,8 +179,13 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
     expect(v.message).toMatch(/File size limit exceeded/);
   });
 
-  it('file size: as pid 1 (SIGXFSZ ignored there) the write stops at the limit with EFBIG', async () => {
-    const v = await run(sh('dd if=/dev/zero of=/tmp/big bs=4k count=1000 && echo wrote-all; ls -l /tmp/big'), { fileSizeBytes: 100_000 }, options);
+  it('file size: the program itself writing past the limit dies of SIGXFSZ (SG, the message says why)', async () => {
+    const v = await run(sh('exec dd if=/dev/zero of=/tmp/big bs=4k count=1000'), { fileSizeBytes: 100_000 }, options);
+    expect(v).toMatchObject({ status: 'SG', exitCode: null, signal: 'SIGXFSZ', message: 'File size limit exceeded (caught fatal signal 25, SIGXFSZ)' });
+  });
+
+  it('file size: as pid 1 (init: false, SIGXFSZ ignored there) the write stops at the limit with EFBIG', async () => {
+    const v = await run(sh('dd if=/dev/zero of=/tmp/big bs=4k count=1000 && echo wrote-all; ls -l /tmp/big'), { fileSizeBytes: 100_000 }, { ...options, init: false });
     expect(v.status).toBe('OK');
     expect(v.stdout.toString()).not.toMatch(/wrote-all/);
     expect(v.stdout.toString()).toMatch(/\s100000\s/);
@@ -178,6 +220,20 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
   it('a read-only rootfs with a fresh /tmp each run', async () => {
     const script = 'touch /bin/x 2>/dev/null && echo rw || echo ro; test -e /tmp/mark && echo dirty || echo clean; echo x > /tmp/mark';
     for (let i = 0; i < 2; i++) expect((await run(sh(script), {}, options)).stdout.toString()).toBe('ro\nclean\n');
+  });
+
+  it('layer.overlay: the whole root writable for the run, the rootfs untouched, fresh each run', async () => {
+    const name = `ns-sandbox-overlay-${process.pid}`;
+    const script = `test -e /bin/${name} && echo dirty || echo clean; echo x > /bin/${name} && echo x >> /etc/passwd && echo wrote`;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const v = await run(sh(script), { memoryBytes: 64 * MiB }, { ...options, layer: { overlay: true } });
+        expect(v).toMatchObject({ status: 'OK', stdout: Buffer.from('clean\nwrote\n') });
+      }
+      expect(existsSync(join(ROOTFS, 'bin', name))).toBe(false);
+    } finally {
+      rmSync(join(ROOTFS, 'bin', name), { force: true }); // only if the test failed that way
+    }
   });
 
   it('meta file: isolate keys for a killed run', async () => {

@@ -90,6 +90,8 @@ export function describeStep(step: Step): string {
       return `execve ${step.paths.length === 1 ? step.paths[0] : step.paths.join(' or ')}`;
     case 'seccomp':
       return `seccomp filter: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}`;
+    case 'init':
+      return `init: fork the program, forward signals, reap${step.tty !== undefined && step.tty >= 0 ? ` (terminal fd ${step.tty} to its group)` : ''}`;
   }
 }
 

@@ -43,6 +43,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   fchown: 39,
   seccomp: 40,
   linkUp: 45,
+  init: 50,
 };
 
 const MAGIC = 0x4c50534e;
@@ -218,6 +219,9 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'detach':
       w.i(0, step.keepFds ?? 0);
+      return;
+    case 'init':
+      w.i(0, step.tty ?? -1);
       return;
     case 'setsid':
     case 'cloneParent':

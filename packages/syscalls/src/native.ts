@@ -11,14 +11,14 @@ export interface NativeAddon {
   spawn(
     plan: Buffer,
     onSync: ((step: number, pid: number) => void) | undefined,
-    onExit: (exitCode: number | null, signal: number | null) => void,
+    onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,
     onSync: ((step: number, pid: number) => void) | undefined,
     onReady: (error: Error | null, result: NativeSpawnResult | undefined) => void,
-    onExit: (exitCode: number | null, signal: number | null) => void,
+    onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
   ): number;
   kill(pidfd: number, signal: number): void;

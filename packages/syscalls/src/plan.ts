@@ -398,6 +398,31 @@ export interface SeccompStep extends StepCommon {
   rules?: string[];
 }
 
+/**
+ * Stay behind as the container's init and let a forked process go on with the plan (the
+ * steps after this one, normally just `execve`): tini's and catatonit's job, in ns-init (no
+ * binary to ship). The init blocks every signal it can and takes them with
+ * rt_sigtimedwait(2): each one but SIGCHLD is sent on to the program (kill(2) of its pid), and
+ * SIGCHLD reaps every child (orphans too: they are reparented to pid 1, or to the init as a
+ * child subreaper, PR_SET_CHILD_SUBREAPER, without a pid namespace of its own). Once the
+ * program is reaped the init records its wait status where the parent reads it (the exit
+ * then reports the program's own code or signal, not the init's) and exits with the code a
+ * shell would report (128 + N for signal N). The program, no longer pid 1, gets the default
+ * action of every signal (SIGPIPE, SIGTERM, SIGXFSZ end it as on the host).
+ *
+ * The program's process gets a process group of its own (setpgid(0, 0)) and dies with the
+ * init (PR_SET_PDEATHSIG SIGKILL); with `tty` (a descriptor of its terminal, normally 0) its
+ * group becomes the terminal's foreground group (TIOCSPGRP, as tini's isolate_child). The
+ * init closes every descriptor it has (stdio, the pipes to the parent, the stdio sources). It runs with the credentials, rlimits and
+ * seccomp filter of the steps before it: place it after them, right before `execve`.
+ * @see pid_namespaces(7) "The namespace init process", signal(7), wait4(2), prctl(2)
+ */
+export interface InitStep extends StepCommon {
+  op: 'init';
+  /** The descriptor of the controlling terminal, for its foreground process group; absent or -1: none. */
+  tty?: number;
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -439,7 +464,8 @@ export type Step =
   | DetachStep
   | ExecCheckStep
   | ReexecStep
-  | SeccompStep;
+  | SeccompStep
+  | InitStep;
 
 export type StepOp = Step['op'];
 

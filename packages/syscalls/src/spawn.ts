@@ -46,6 +46,15 @@ export interface Child {
   /** The exit status once known, else undefined. */
   readonly status: ExitStatus | undefined;
   /**
+   * Once a child whose plan had an `init` step has exited: the largest resident set, in KiB, of
+   * the processes the init reaped (the program, orphans) and of the descendants they reaped:
+   * the init's getrusage(RUSAGE_CHILDREN) `ru_maxrss`, recorded with the program's status. In
+   * a pid namespace of its own that is its largest process, as isolate's `max-rss`. Undefined
+   * before the exit and without an init (the child's own rusage would count Node's memory: the
+   * kernel keeps the high-water mark of the clone across its execs).
+   */
+  readonly maxRssKiB: number | undefined;
+  /**
    * Send `signal` (a number) with pidfd_send_signal(2). Returns false if the child has
    * already exited (a reused pid is never signalled).
    */
@@ -152,8 +161,10 @@ function exitTracker(options: SpawnOptions) {
   let resolveExit!: (s: ExitStatus) => void;
   const tracker = {
     status: undefined as ExitStatus | undefined,
+    maxRssKiB: undefined as number | undefined,
     exited: new Promise<ExitStatus>((resolve) => (resolveExit = resolve)),
-    onExit: (exitCode: number | null, signal: number | null) => {
+    onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => {
+      if (typeof maxRssKiB === 'number' && maxRssKiB > 0) tracker.maxRssKiB = maxRssKiB;
       tracker.status = { exitCode, signal };
       options.onExit?.(tracker.status);
       resolveExit(tracker.status);
@@ -187,6 +198,9 @@ function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeo
     exited: exit.exited,
     get status() {
       return exit.status;
+    },
+    get maxRssKiB() {
+      return exit.maxRssKiB;
     },
     kill(signal: number): boolean {
       if (exit.status) return false;

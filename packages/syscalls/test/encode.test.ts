@@ -93,12 +93,27 @@ describe('encodePlan', () => {
   });
 });
 
+describe('encodePlan: the init step', () => {
+  it('is op 50 with the terminal descriptor in i[0], -1 without one', () => {
+    expect(OP_CODES.init).toBe(50);
+    const buf = encodePlan({ cloneFlags: 0, steps: [{ op: 'init' }, { op: 'init', tty: 0 }] });
+    expect(buf.readUInt32LE(40)).toBe(50);
+    expect(buf.readBigInt64LE(40 + 8)).toBe(-1n);
+    expect(buf.readUInt32LE(40 + STEP_BYTES)).toBe(50);
+    expect(buf.readBigInt64LE(40 + STEP_BYTES + 8)).toBe(0n);
+  });
+});
+
 describe('describeStep / formatPlan', () => {
   it('names the step and its path as errors show them', () => {
     expect(describeStep({ op: 'mount', source: 'proc', target: '/proc', fstype: 'proc', flags: 0, data: null })).toBe('mount proc on /proc');
     expect(describeStep({ op: 'mount', source: '/a', target: '/b', fstype: null, flags: MS.BIND, data: null })).toBe('bind mount /a on /b');
     expect(describeStep({ op: 'execve', paths: ['/bin/nope'], argv: ['nope'], envp: [] })).toBe('execve /bin/nope');
     expect(describeStep({ op: 'pivotRoot', newRoot: '/newroot' })).toBe('pivot_root /newroot');
+  });
+  it('describes the init step, with the terminal when it has one', () => {
+    expect(describeStep({ op: 'init' })).toBe('init: fork the program, forward signals, reap');
+    expect(describeStep({ op: 'init', tty: 0 })).toBe('init: fork the program, forward signals, reap (terminal fd 0 to its group)');
   });
   it('numbers the steps of a plan', () => {
     const text = formatPlan({ cloneFlags: CLONE.NEWNS, steps: [{ op: 'setsid' }, { op: 'chdir', path: '/' }] });

@@ -31,10 +31,14 @@ import { EXIT, reportError, reportWarning, usage } from '../errors.js';
 import { applyEnv, applyNetwork, checkUserOption, parseVolume, withTerm } from '../flags.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runAttached } from '../start.js';
+import { givenLimitFlags, hasLimitFlags, runLimited, type LimitFlags } from './run-limits.js';
 import { applySecurityOpts } from '../security-opt.js';
 
-/** The options of `ns run`, as parsed from the command line (every field optional). */
-export interface RunOptions {
+/**
+ * The options of `ns run`, as parsed from the command line (every field optional). The limit
+ * flags of {@link LimitFlags} (`--time`, `--mem`, `--meta` ...) make a run in limit mode.
+ */
+export interface RunOptions extends LimitFlags {
   /** The first positional argument: the container id. */
   idArgument?: string;
   /** `--id ID` (the same as the positional; both may be given only when they agree). */
@@ -57,6 +61,11 @@ export interface RunOptions {
   tty?: boolean;
   /** `--readonly`: mount the root filesystem read-only. */
   readonly?: boolean;
+  /**
+   * `--init`: a minimal init as the container's pid 1 that forwards signals to the command and
+   * reaps orphans (`docker run --init`; the container's `init`, see @ns/namespaces Container).
+   */
+  init?: boolean;
   /** `--net none|host|PATH`. */
   net?: string;
   /** `--cap-add CAP` (or `ALL`). */
@@ -212,6 +221,7 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (options.user !== undefined) container.user = checkUserOption(options.user);
   if (options.cwd !== undefined) container.cwd = options.cwd;
   if (options.readonly) container.readonly = true;
+  if (options.init) container.init = true;
   if (options.tty) container.terminal = true;
   if (container.terminal) container.env = withTerm(container.env ?? []);
   if (options.net !== undefined) container.namespaces = applyNetwork(container.namespaces, options.net, cwd);
@@ -263,6 +273,16 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
   for (const w of warnings) reportWarning(io, w);
 
   const files = { stdout: options.stdout, stderr: options.stderr };
+  if (hasLimitFlags(options)) {
+    // isolate's mode: one run with a verdict (run-limits.ts), in the foreground only.
+    const given = givenLimitFlags(options);
+    const clash = options.detach ? (options.createOnly ? 'ns create' : '-d') : container.terminal ? 'a terminal (-t)' : options.dryRun ? '--dry-run' : undefined;
+    if (clash !== undefined) {
+      reportError(io, usage(`${given}: limit mode runs once in the foreground with its output captured; it cannot be used with ${clash}`, given.split(',')[0]));
+      return EXIT.FAILURE;
+    }
+    return runLimited(container, options, files, io);
+  }
   const hasFiles = files.stdout !== undefined || files.stderr !== undefined;
   if (hasFiles && container.terminal && !options.detach) {
     reportError(io, usage('--stdout and --stderr cannot be used with a terminal (-t): the output goes to the pty', 'terminal'));

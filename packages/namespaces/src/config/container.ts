@@ -143,6 +143,19 @@ export interface Container {
    * namespace. Only on a /dev of the container's own (a tmpfs, the default).
    */
   devices?: DeviceConfig[];
+  /**
+   * A writable layer over the rootfs, discarded with the container (as `bwrap --tmp-overlay`):
+   * the root is an overlayfs whose lower layer is `rootfs`, only ever read, and whose upper and
+   * work directories are on a fresh tmpfs of the container's mount namespace (`sizeBytes`, at
+   * least 4096; default the kernel's, half the RAM; its pages count against a memory limit).
+   * What the container writes anywhere in its root is gone when it ends, and the rootfs can
+   * be shared by many at once. Needs a rootfs and a mount namespace of the container's own;
+   * a rootfs path holding `,`, `:` or `\` is refused (overlayfs option syntax). The mounts
+   * below the rootfs on the host are not seen through it (an overlay is not recursive). Not an
+   * OCI field.
+   * @see https://docs.kernel.org/filesystems/overlayfs.html
+   */
+  rootfsOverlay?: { sizeBytes?: number };
   /** Paths masked inside the container (OCI `linux.maskedPaths`). */
   maskedPaths?: string[];
   /** Paths made read-only inside the container (OCI `linux.readonlyPaths`). */
@@ -151,6 +164,18 @@ export interface Container {
   rootfsPropagation?: string;
   /** Set PR_SET_NO_NEW_PRIVS before execve (OCI `process.noNewPrivileges`). */
   noNewPrivileges?: boolean;
+  /**
+   * Run a minimal init as the container's process (`docker run --init`, tini's job, built
+   * into ns-init): it forks the program, sends on every signal it gets, reaps orphans, and
+   * ends with the program. The program is then not pid 1, so a signal it has no handler for
+   * has its default action (SIGPIPE, SIGTERM, SIGXFSZ end it, as on the host), and the exit
+   * reports the program's own code or signal. The init takes one pid of the container's (a
+   * `pids` limit counts it) and runs with the process's user, capabilities and seccomp filter
+   * (which must allow rt_sigtimedwait, wait4, kill and clone without namespace flags, as
+   * Docker's default profile does). Default false. Not an OCI field: `ns run --init`.
+   * @see the `init` plan step (@ns/syscalls)
+   */
+  init?: boolean;
   /**
    * Resource limits (OCI `process.rlimits`): `type` is an RLIMIT_* name, `soft`/`hard` numbers
    * (RLIM_INFINITY as 2^64-1 or `Infinity`). Without an RLIMIT_NOFILE entry the process gets

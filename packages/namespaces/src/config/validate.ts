@@ -8,6 +8,7 @@ import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type 
 import { isEnvEntry } from './env.js';
 import { checkNamespaces } from './validate-namespaces.js';
 import { checkAnnotations, checkHooks } from './validate-hooks.js';
+import { checkRootfsOverlay } from './validate-overlay.js';
 import { checkSeccomp } from './seccomp.js';
 import { CONTAINER_FIELDS, checkDevices, checkMountNamespace } from './linux-checks.js';
 import { ROOTFS_PROPAGATION, isBindMount } from './mountopts.js';
@@ -230,6 +231,7 @@ export function validateContainer(input: Container): Container {
   checkBoolean(c.readonly, 'readonly');
   checkBoolean(c.terminal, 'terminal');
   checkBoolean(c.noNewPrivileges, 'noNewPrivileges');
+  checkBoolean(c.init, 'init');
   if (c.bundle !== undefined && typeof c.bundle !== 'string') throw configError(`bundle: expected a directory path, got ${show(c.bundle)}`, 'bundle');
 
   // Capabilities this ns or the kernel does not know: left out, a process warning each (below).
@@ -390,6 +392,7 @@ export function validateContainer(input: Container): Container {
     if (real === '/') throw configError('rootfs: the host root "/" cannot be a container rootfs', 'rootfs');
     c.rootfs = real;
   }
+  checkRootfsOverlay(c);
   for (const warning of warnings) process.emitWarning(warning, { code: UNKNOWN_CAPABILITY_WARNING });
   return c;
 }

@@ -59,7 +59,7 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
 
   // The new root, built under /newroot: every step there follows no symlink (rootfs.ts).
   const planner = new RootfsPlanner(container.rootfs, reads, { ...env, sharedRoot: (propagation & PROPAGATION) === MS.SHARED });
-  const rootFlags = planner.root(container.rootfs);
+  const rootFlags = planner.root(container.rootfs, container.rootfsOverlay);
   if (container.rootfs === null) planner.hostSandbox();
   const mounts = container.mounts ?? DEFAULT_MOUNTS;
   mounts.forEach((m, i) => planner.mount(m, i));

@@ -101,12 +101,14 @@ export type ProcessConfig = Pick<
   | 'umask'
   | 'rootfs'
   | 'seccomp'
+  | 'init'
 >;
 
 /**
  * The steps that turn the set-up child into the container's process, shared by exec() and
  * execIn(): umask, rlimits, bounding set, user and groups (keeping the permitted set across
- * the uid change), capset, no_new_privs, working directory, descriptors, execve.
+ * the uid change), capset, no_new_privs, working directory, descriptors, the seccomp filter,
+ * with `init` the init step (the program forked from it), execve.
  *
  * @param reads the planning pass's host reads (planContainer's); without, the user files are read directly
  * @param options `setgroups`: whether setgroups(2) is allowed where the process runs (default:
@@ -174,6 +176,9 @@ export function processSteps(
 
   steps.push({ op: 'execve', paths, argv: c.args, envp: env });
   if (c.seccomp !== undefined) insertSeccomp(steps, c.seccomp, sets.bounding, c.noNewPrivileges ? steps.length - 1 : beforeCaps);
+  // The init forks right before the execve: it keeps every restriction above (user,
+  // capabilities, rlimits, no_new_privs, the seccomp filter), as the program does.
+  if (c.init) steps.splice(steps.length - 1, 0, io.console ? { op: 'init', tty: 0 } : { op: 'init' });
 
   return { steps, user, env };
 }

@@ -17,7 +17,7 @@ import { HostReads, kindOfStats, type Kind } from './hostreads.js';
 import { resolveInRoot } from './path.js';
 
 /** Where the child stages the new root between its two pivot_root(2) calls (as bubblewrap). */
-export const STAGE = { base: '/tmp', newRoot: '/newroot', oldRoot: '/oldroot' } as const;
+export const STAGE = { base: '/tmp', newRoot: '/newroot', oldRoot: '/oldroot', overlay: '/overlay' } as const;
 
 /** What of the container's namespaces changes how mounts are made. */
 export interface MountEnv {
@@ -161,13 +161,30 @@ export class RootfsPlanner {
     this.mounted.push(p);
   }
 
-  /** The root: a tmpfs for the embedded default (`null`), else the rootfs bound (nodev). Returns the root's own mount flags. */
-  root(rootfs: string | null): number {
+  /**
+   * The root: a tmpfs for the embedded default (`null`), else the rootfs bound (nodev), or with
+   * `overlay` (Container.rootfsOverlay) an overlayfs over it whose upper and work directories
+   * are on a tmpfs of their own in the staging root (gone with the mount namespace). Returns
+   * the root's own mount flags.
+   */
+  root(rootfs: string | null, overlay?: { sizeBytes?: number }): number {
     if (rootfs === null) {
       const flags = MS.NOSUID | MS.NODEV;
       this.mountAt(STAGE.newRoot, 'tmpfs', 'tmpfs', flags, 'mode=0755');
       this.markMounted('/');
       return flags;
+    }
+    if (overlay) {
+      const dir = STAGE.overlay;
+      const size = overlay.sizeBytes !== undefined ? `,size=${overlay.sizeBytes}` : '';
+      this.steps.push({ op: 'mkdir', path: dir, mode: 0o700, existOk: false });
+      this.steps.push({ op: 'mount', source: 'tmpfs', target: dir, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: `mode=0700${size}` });
+      this.steps.push({ op: 'mkdir', path: `${dir}/upper`, mode: 0o755, existOk: false });
+      this.steps.push({ op: 'mkdir', path: `${dir}/work`, mode: 0o700, existOk: false });
+      const data = `lowerdir=${STAGE.oldRoot}${rootfs},upperdir=${dir}/upper,workdir=${dir}/work`;
+      this.mountAt(STAGE.newRoot, 'overlay', 'overlay', 0, data);
+      if (!this.env.devicesCgroup) this.mountAt(STAGE.newRoot, null, null, MS.BIND | MS.REMOUNT | MS.NODEV, null, true);
+      return 0;
     }
     this.mountAt(STAGE.newRoot, STAGE.oldRoot + rootfs, null, MS.BIND | MS.REC, null);
     // Bound from a shared host mount (rootfsPropagation shared), the root is its peer: a slave

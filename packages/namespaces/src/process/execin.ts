@@ -135,6 +135,8 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     cwd: proc.cwd ?? config.cwd,
     user: proc.user ?? config.user,
     terminal: proc.terminal ?? false,
+    // The container's init is its own process; one joining it is not given another.
+    init: false,
     ...(proc.additionalGids ? { additionalGids: proc.additionalGids } : {}),
     // Capabilities given for this process replace every set of the container's.
     ...(proc.capabilities ? { capabilities: proc.capabilities, capabilitySets: undefined, dropCapabilities: undefined } : {}),

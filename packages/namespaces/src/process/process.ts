@@ -36,9 +36,10 @@ export interface ContainerExit {
  */
 export type ExitHook = (exit: ContainerExit) => Partial<ContainerExit> | void | Promise<Partial<ContainerExit> | void>;
 
-const signalNames = new Map<number, NodeJS.Signals>(
-  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
-);
+// The first name of a number wins, as Node's own child_process reports it: SIGABRT, not its
+// alias SIGIOT (listed after it), SIGIO, not SIGPOLL.
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(constants.signals)) if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
 
 /**
  * A signal given as a name (`SIGTERM`, `TERM`, `term`) or number, as a number.
@@ -84,6 +85,12 @@ export class ContainerProcess extends EventEmitter {
   terminal: ContainerTerminal | null = null;
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
+  /**
+   * With `init: true`, once it has exited (set before `'exit'`): the largest resident set, in
+   * KiB, of a process of the container (the init's getrusage(RUSAGE_CHILDREN) `ru_maxrss`, over
+   * the processes it and they reaped), as isolate's `max-rss`. Null before, and without an init.
+   */
+  maxRssKiB: number | null = null;
   private readonly child: Child;
   private readonly exitPromise: Promise<ContainerExit>;
   private readonly closePromise: Promise<ContainerExit>;
@@ -118,6 +125,7 @@ export class ContainerProcess extends EventEmitter {
       }
       this.exitCode = exit.exitCode;
       this.signalCode = exit.signal;
+      this.maxRssKiB = child.maxRssKiB ?? null;
       this.hasExited = true;
       // As child_process: nobody reads what is written to a process that has exited.
       if (this.stdin && !this.terminal) this.stdin.destroy();
@@ -194,8 +202,9 @@ export class ContainerProcess extends EventEmitter {
 
   /**
    * Send a signal (name or number, default `SIGTERM`) with pidfd_send_signal(2). Returns
-   * false when the process has already exited. Note that a container's pid 1 ignores
-   * signals it has no handler for, except SIGKILL (and SIGSTOP) sent from outside.
+   * false when the process has already exited. Note that a container's pid 1 ignores signals
+   * it has no handler for, except SIGKILL (and SIGSTOP) sent from outside; with `init: true`
+   * the init passes every signal on to the program, which gets their default actions.
    * @throws NsError `ERR_NS_CONFIG` for an unknown signal name.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {

@@ -30,9 +30,11 @@ int InitImageFd(std::string* what);
 void ReapNow(int pidfd);
 
 // Watch `pidfd` with libuv and call `onExit(code, signal)` once the child has exited (it is
-// reaped then; the pidfd is closed in the uv_close callback). Throws on failure (pending
-// exception, returns false), after killing and reaping the child.
-bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit);
+// reaped then; the pidfd is closed in the uv_close callback). With `statusfd` (the plan's memfd
+// of a child whose plan had an init step; taken over, closed with the pidfd), the status is the
+// one the init recorded there for the program (ns_launch.exited/wstatus), when it did. Throws on
+// failure (pending exception, returns false), after killing and reaping the child.
+bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit, int statusfd = -1);
 
 // Environment teardown of the watchers and of the children still being set up.
 void CloseWatchers();

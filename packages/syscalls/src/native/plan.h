@@ -48,6 +48,7 @@ enum ns_op : uint32_t {
   NS_OP_FCHOWN,
   NS_OP_SECCOMP = 40,  // src/encode.ts OP_CODES.seccomp
   NS_OP_LINK_UP = 45,  // src/encode.ts OP_CODES.linkUp
+  NS_OP_INIT = 50,     // src/encode.ts OP_CODES.init
   NS_OP_MAX
 };
 
@@ -110,7 +111,17 @@ struct ns_launch {
   uint32_t plan_bytes;
   uint32_t resume;      // the step to start at (set by a reexec step; 0 at first)
   uint32_t execing;     // set by ns-init right before the final execve
-  uint32_t reserved;
+  // An init step (init/reaper.cc): the wait status of the process it forked, set once that
+  // process is reaped (`exited` becomes 1 after `wstatus` is written), read by the parent once
+  // the init has exited: how the program ended, which the init's own exit status (128 + N for
+  // a signal, as tini's) cannot say exactly.
+  uint32_t exited;
+  int32_t wstatus;
+  // With `exited`: the largest resident set, KiB, of the processes the init reaped and their
+  // reaped descendants (getrusage(RUSAGE_CHILDREN) ru_maxrss). The init's own rusage would not
+  // do: its clone shared Node's memory until the exec of ns-init, whose high-water mark the
+  // kernel keeps across the exec.
+  uint32_t maxrss_kib;
 };
 
 // A decoded plan. The steps' strings and vectors point into the encoded bytes and into

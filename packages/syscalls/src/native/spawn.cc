@@ -68,6 +68,7 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
       siginfo_t si;
       while (syscall(SYS_waitid, P_PID, o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
       }
+      if (o.statusfd >= 0) close(o.statusfd);
       return ThrowErrno(env, e, "pidfd_open");
     }
   }
@@ -78,6 +79,7 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
     while (syscall(SYS_waitid, P_PIDFD, o.pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
     }
     close(o.pidfd);
+    if (o.statusfd >= 0) close(o.statusfd);
     Napi::Object r = Napi::Object::New(env);
     r.Set("pid", Napi::Number::New(env, o.pid));
     r.Set("failedStep", Napi::Number::New(env, o.failedErrno ? o.failedStep : NS_STEP_PREAMBLE));
@@ -90,7 +92,7 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
     return r;
   }
 
-  if (!WatchExit(env, o.pidfd, onExit)) return env.Undefined();
+  if (!WatchExit(env, o.pidfd, onExit, o.statusfd)) return env.Undefined();
   Napi::Object r = Napi::Object::New(env);
   r.Set("pid", Napi::Number::New(env, o.pid));
   r.Set("pidfd", Napi::Number::New(env, o.pidfd));
@@ -195,6 +197,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
   }
   if (!o.detached) o.execing = launch->Execing();
+  if (o.failedErrno == 0) o.statusfd = launch->TakeStatusFd(o.execing);
   return Conclude(env, o, info[2].As<Napi::Function>());
 }
 

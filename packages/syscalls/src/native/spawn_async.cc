@@ -122,6 +122,7 @@ void PendingFinish(Pending* p) {
     argv[1] = env.Undefined();
   } else {
     p->o.execing = p->launch->Execing();
+    if (p->o.failedErrno == 0) p->o.statusfd = p->launch->TakeStatusFd(p->o.execing);
     Napi::Value r = Conclude(env, p->o, p->onExit.Value());
     if (env.IsExceptionPending()) {
       argv[0] = env.GetAndClearPendingException().Value();

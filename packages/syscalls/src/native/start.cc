@@ -86,6 +86,7 @@ void ReleaseStack(void* s) {
 struct Checked {
   uint32_t cloneFlags = 0;
   uint32_t pdeathsig = 0;
+  bool init = false;     // an init step: the program's status comes back in the memfd
   std::vector<int> fds;  // descriptors of ours that the plan names (stdio, setns, waitFifo)
 };
 
@@ -114,6 +115,8 @@ bool CheckPlan(Napi::Env env, const uint8_t* b, size_t len, Checked* out) {
       out->fds.push_back((int)s.i[1]);
     } else if (s.op == NS_OP_WAIT_FIFO && s.i[0] >= 0) {
       out->fds.push_back((int)s.i[0]);
+    } else if (s.op == NS_OP_INIT) {
+      out->init = true;
     }
   }
   if (out->fds.size() > kMaxKeep - 5) {
@@ -163,6 +166,13 @@ Launch::~Launch() {
 bool Launch::Execing() const {
   ns_launch h;
   return pread(planfd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.execing;
+}
+
+int Launch::TakeStatusFd(bool execing) {
+  if (!init || !execing) return -1;
+  int fd = planfd;
+  planfd = -1;
+  return fd;
 }
 
 bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
@@ -229,6 +239,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   out->errfd = f.Take(kErrRead);
   out->syncfd = f.Take(kSyncWrite);
   l->planfd = f.Take(kPlan);
+  l->init = ck.init;
   out->launch = l.release();
   return true;  // the child's ends of the pipes, its ns-init image and our pidfd are closed by `f`
 }

@@ -41,8 +41,12 @@ struct Launch {
   char* argv[3];
   char* envp[1];
   ~Launch();
+  bool init = false;  // the plan has an init step: ns-init reports the program's status in the memfd
   // Whether ns-init reached the final execve (read once the error pipe is at EOF).
   bool Execing() const;
+  // For a plan with an init step that reached its execve: our descriptor of the memfd, for the
+  // exit watcher to read the program's wait status from (ns_launch.exited/wstatus); else -1.
+  int TakeStatusFd(bool execing);
 };
 
 // What Start() made: the child, our end of its error pipe and of its sync pipe, and the
@@ -68,6 +72,7 @@ struct Outcome {
   bool execing = false;  // the child reached the final execve (Launch::Execing)
   bool detached = false;
   bool timedOut = false;  // the set-up deadline passed: killed
+  int statusfd = -1;      // Launch::TakeStatusFd(): handed to the exit watcher (Conclude closes it otherwise)
   int32_t failedStep = 0;
   int32_t failedErrno = 0;
 };

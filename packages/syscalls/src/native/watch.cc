@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "plan.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -32,6 +33,7 @@ namespace {
 struct Watcher {
   uv_poll_t poll;
   int pidfd;
+  int statusfd = -1;  // the plan's memfd when an init reports the program's status there
   bool dead = false;  // the environment is being torn down: never call into JS again
   napi_env env;
   napi_async_context context = nullptr;
@@ -53,7 +55,22 @@ void OnWatcherClosed(uv_handle_t* h) {
     napi_async_destroy(w->env, w->context);
   }
   close(w->pidfd);
+  if (w->statusfd >= 0) close(w->statusfd);
   delete w;
+}
+
+// The program's wait status as the init recorded it in the launch header (init/reaper.cc), once
+// the init has exited: false when there is no header, or the init did not get to record it
+// (killed first). A status that is neither an exit nor a death by signal is not taken.
+bool ProgramStatus(int statusfd, int* status, uint32_t* maxrss) {
+  if (statusfd < 0) return false;
+  ns_launch h;
+  if (pread(statusfd, &h, sizeof h, 0) != (ssize_t)sizeof h || h.magic != NS_LAUNCH_MAGIC || h.exited != 1) return false;
+  int st = h.wstatus;
+  if (!WIFEXITED(st) && !(WIFSIGNALED(st) && WTERMSIG(st) > 0 && WTERMSIG(st) < 65)) return false;
+  *status = st;
+  *maxrss = h.maxrss_kib;
+  return true;
 }
 
 void OnPidfdReadable(uv_poll_t* h, int status, int events) {
@@ -71,14 +88,26 @@ void OnPidfdReadable(uv_poll_t* h, int status, int events) {
   Napi::Env env(w->env);
   Napi::HandleScope scope(env);
   Napi::Value code = env.Null(), sig = env.Null();
-  if (si.si_code == CLD_EXITED)
+  int program = 0;
+  uint32_t maxrss = 0;  // KiB; 0: not known (no init, or it did not get to say)
+  if (ProgramStatus(w->statusfd, &program, &maxrss)) {
+    // The init reaped the program and said how it ended: that, not the init's own status
+    // (its exit code cannot tell an exit from a signal; SIGKILL may have ended it since).
+    if (WIFEXITED(program))
+      code = Napi::Number::New(env, WEXITSTATUS(program));
+    else
+      sig = Napi::Number::New(env, WTERMSIG(program));
+  } else if (si.si_code == CLD_EXITED) {
     code = Napi::Number::New(env, si.si_status);
-  else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+  } else if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
     sig = Napi::Number::New(env, si.si_status);
+  }
   Napi::FunctionReference cb = std::move(w->onExit);
   napi_value result;
-  napi_value argv[2] = {code, sig};
-  napi_status st = napi_make_callback(env, w->context, env.Global(), cb.Value(), 2, argv, &result);
+  // The largest resident set of what the init reaped (never the child's own waitid rusage: the
+  // clone of Node keeps Node's high-water mark across its execs).
+  napi_value argv[3] = {code, sig, maxrss > 0 ? Napi::Number::New(env, (double)maxrss) : env.Undefined()};
+  napi_status st = napi_make_callback(env, w->context, env.Global(), cb.Value(), 3, argv, &result);
   uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
   if (st == napi_pending_exception) {
     napi_value err;
@@ -101,11 +130,12 @@ void ReapNow(int pidfd) {
   }
 }
 
-bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit) {
+bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit, int statusfd) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
   Watcher* w = new Watcher();
   w->pidfd = pidfd;
+  w->statusfd = statusfd;
   w->env = env;
   w->onExit = Napi::Persistent(onExit);
   napi_async_init(env, Napi::Object::New(env), Napi::String::New(env, "NsContainer"), &w->context);
@@ -116,6 +146,7 @@ bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit) {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
     ReapNow(pidfd);
     close(pidfd);
+    if (statusfd >= 0) close(statusfd);
     napi_async_destroy(env, w->context);
     delete w;
     ThrowErrno(env, -rc, "uv_poll_start");

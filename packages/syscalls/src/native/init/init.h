@@ -54,3 +54,7 @@ long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s);
 long ns_do_seccomp(const ns_step* s);
 
 size_t ns_slen(const char* s);
+
+// reaper.cc: the init step (fork the program's process; stay as its init). Returns in the
+// program's process only (0, or an error for the plan to report); the init never returns.
+long ns_do_init(ns_child_ctx* c, const ns_step* s);
