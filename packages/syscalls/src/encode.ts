@@ -43,6 +43,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   fchown: 39,
   seccomp: 40,
   linkUp: 45,
+  hook: 70,
 };
 
 const MAGIC = 0x4c50534e;
@@ -218,6 +219,16 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'detach':
       w.i(0, step.keepFds ?? 0);
+      return;
+    case 'hook':
+      w.i(0, step.timeout);
+      w.i(1, step.output);
+      w.s(0, step.path);
+      w.s(1, step.cwd);
+      w.s(2, step.root);
+      w.v(0, step.argv);
+      w.v(1, step.envp);
+      w.v(2, step.state);
       return;
     case 'setsid':
     case 'cloneParent':

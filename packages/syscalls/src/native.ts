@@ -41,7 +41,7 @@ export interface NativeAddon {
 
 export type NativeSpawnResult =
   | { pid: number; pidfd: number; detached?: true }
-  | { pid: number; failedStep: number; errno: number }
+  | { pid: number; failedStep: number; errno: number; value?: number }
   | { pid: number; failedStep: -1; errno: 0; diedBeforeExec: true; exitCode: number | null; signal: number | null };
 
 /** Platforms prebuilt or buildable for this addon. */

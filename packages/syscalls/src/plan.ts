@@ -369,6 +369,8 @@ export interface DetachStep extends StepCommon {
 export interface ExecCheckStep extends StepCommon {
   op: 'execCheck';
   paths: string[];
+  /** The path its error names, when `paths` are where the program is staged now. Not sent to the child. */
+  displayPath?: string;
 }
 
 /**
@@ -398,7 +400,36 @@ export interface SeccompStep extends StepCommon {
   rules?: string[];
 }
 
+/**
+ * Run an OCI hook inside the container's namespaces (runtime-spec config.md "POSIX-platform
+ * Hooks": `createContainer`, `startContainer`): fork (its own process group, SIGKILL when the
+ * set-up process dies), in the child chdir(2) to `cwd`, chroot(2) to `root`, stdin a pipe,
+ * stdout and stderr copies of descriptor `output`, no other descriptor, execve(2) of `path`
+ * with `argv` and `envp`. The parent writes `state` to the pipe (`state[0]`, then the pid the
+ * parent of spawn() saw at the last `sync` step in decimal, then `state[1]`: the JSON is split
+ * where its `pid` goes; a single part is written as it is) and waits for the hook, SIGKILLing
+ * its process group after `timeout` ms (0: no limit). Fails with the exec's errno, ETIMEDOUT,
+ * or ECANCELED with the exit status as the failure's `value` (0x100 | signal when killed).
+ */
+export interface HookStep extends StepCommon {
+  op: 'hook';
+  path: string;
+  argv: string[];
+  envp: string[];
+  /** The state JSON, in one or two parts (the pid goes between two). */
+  state: string[];
+  /** Milliseconds the hook may run; 0 for no limit. */
+  timeout: number;
+  /** chdir(2) here in the hook's process first (null: stay). */
+  cwd: string | null;
+  /** Then chroot(2) here (null: stay). */
+  root: string | null;
+  /** The descriptor the hook's stdout and stderr are copies of; -1 leaves them as they are. */
+  output: number;
+}
+
 export type Step =
+  | HookStep
   | MountStep
   | Umount2Step
   | MkdirStep

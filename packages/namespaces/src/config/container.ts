@@ -203,8 +203,9 @@ export interface Container {
    * before pivot_root while the set-up waits, `poststart` once the program runs and `poststop`
    * once the container is deleted, by runContainer(), createContainer() /
    * startCreatedContainer() and deleteContainer() (exec() alone has no start or delete: it
-   * refuses poststart and poststop). `createContainer` and `startContainer` are refused (not
-   * run yet). See container/hooks.ts.
+   * refuses poststart and poststop). `createContainer` (before pivot_root) and `startContainer`
+   * (right before the program's execve) run inside the container's namespaces, by the set-up
+   * process. See container/hooks.ts and plan/hooks.ts.
    */
   hooks?: ContainerHooks;
   /** OCI `annotations`: in the state (`ns state`) and what hooks read. */

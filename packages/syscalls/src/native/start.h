@@ -43,6 +43,8 @@ struct Launch {
   ~Launch();
   // Whether ns-init reached the final execve (read once the error pipe is at EOF).
   bool Execing() const;
+  // Tell ns-init the pid of the process waiting at a sync step (ns_launch.pid), before Go().
+  void SetPid(pid_t pid) const;
 };
 
 // What Start() made: the child, our end of its error pipe and of its sync pipe, and the
@@ -70,6 +72,7 @@ struct Outcome {
   bool timedOut = false;  // the set-up deadline passed: killed
   int32_t failedStep = 0;
   int32_t failedErrno = 0;
+  int32_t failedValue = 0;  // what the failing step said more (a hook step's exit status)
 };
 
 // The messages that only say what happened (the plan handed to a cloneParent process, a
