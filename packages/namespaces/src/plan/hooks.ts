@@ -155,3 +155,14 @@ export function checkCreateContainerPaths(c: Pick<Container, 'hooks'>): void {
     }
   });
 }
+
+/**
+ * Milliseconds the set-up's hooks may take by their `timeout`s (prestart, createRuntime,
+ * createContainer, and startContainer unless the process detaches before them), added to the
+ * default set-up deadline so that a hook is stopped by its own timeout, not by that deadline.
+ * A hook without a timeout adds nothing (the deadline still holds for it).
+ */
+export function hookSetupMs(c: Pick<Container, 'hooks'>, detached: boolean): number {
+  const kinds: HookKind[] = ['prestart', 'createRuntime', 'createContainer', ...(detached ? [] : ['startContainer' as const])];
+  return kinds.reduce((ms, k) => ms + (c.hooks?.[k] ?? []).reduce((n, h) => n + (h.timeout ?? 0) * 1000, 0), 0);
+}

@@ -1,11 +1,12 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
-import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
+import { DEFAULT_SETUP_TIMEOUT, NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
+import { hookSetupMs } from '../plan/hooks.js';
 import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
@@ -43,7 +44,8 @@ export interface ExecOptions {
   startFifo?: string;
   /**
    * Milliseconds the set-up may take before the process is killed and the call fails with
-   * `ETIMEDOUT` (default 30 000, 0 for none): a container can stop (SIGSTOP) a process that
+   * `ETIMEDOUT` (default 30 000 plus the `timeout`s of the hooks run during the set-up, 0 for
+   * none): a container can stop (SIGSTOP) a process that
    * joins it, which must not hang the caller. See @ns/syscalls SpawnOptions.setupTimeout.
    */
   setupTimeout?: number;
@@ -169,7 +171,9 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     };
     const spawnOptions: SpawnOptions = {
       onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, ...context }),
-      ...(options.setupTimeout !== undefined ? { setupTimeout: options.setupTimeout } : {}),
+      ...(options.setupTimeout !== undefined
+        ? { setupTimeout: options.setupTimeout }
+        : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),
     };
     return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups, extras };
   } catch (err) {
