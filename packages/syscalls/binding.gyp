@@ -40,6 +40,7 @@
         "src/native/fds.cc",
         "src/native/bpf.cc",
         "src/native/nsfd.cc",
+        "src/native/netlink.cc",
         "src/native/decode.cc"
       ],
       "actions": [

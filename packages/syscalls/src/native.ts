@@ -36,6 +36,8 @@ export interface NativeAddon {
   deviceFilterCount(dir: string): number;
   /** The CLONE_NEW* flag of the namespace descriptor `fd` refers to (ioctl NS_GET_NSTYPE); throws ENOTTY for another file. */
   nsType(fd: number): number;
+  /** One netlink(7) request/answer exchange (native/netlink.cc); see netlinkRequest() in netlink.ts. */
+  netlinkRequest(protocol: number, request: Buffer, netnsFd: number): Buffer;
   stepBytes: number;
 }
 

@@ -11,6 +11,7 @@ import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { checkCreateContainerPaths, startContainerSteps } from './hooks.js';
 import { HostReads } from './hostreads.js';
+import { networkSyncSteps } from '../net/network.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -123,6 +124,8 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   steps.push(...session);
   steps.push({ op: 'umask', mask: 0 });
   if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
+  // The new network namespace exists now: the parent puts it on its bridge (net/network.ts).
+  steps.push(...networkSyncSteps(container));
 
   if (container.oomScoreAdj !== undefined) {
     // Before capabilities are dropped: lowering it needs CAP_SYS_RESOURCE.

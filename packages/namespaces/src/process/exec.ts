@@ -14,6 +14,7 @@ import { LIFECYCLE, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
+import '../net/network.js';
 import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
