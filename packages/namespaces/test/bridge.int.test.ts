@@ -62,6 +62,15 @@ describe.skipIf(!isRoot || !ROOTFS)('bridge network (root)', () => {
     }
   });
 
+  it('a host link that is not a bridge is refused, and left as it was', async () => {
+    const c = container('bridge-lo', 'true');
+    c.bridge = { name: 'lo', subnet: '10.199.78.0/24' };
+    const before = execFileSync('ip', ['-o', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
+    await expect(run(c)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', message: 'bridge lo: the host has a link of that name that is not a bridge (a device)' });
+    expect(execFileSync('ip', ['-o', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' })).toBe(before);
+    expect(hasLink(hostVethName('bridge-lo'))).toBe(false);
+  });
+
   it('a start that fails after the network step leaves no veth and no address', async () => {
     const mounts = hostMounts();
     const c = container('bridge-fails', 'true');

@@ -79,6 +79,9 @@ describe('rtnetlink messages', () => {
     const replies = parseReplies(Buffer.concat([link, err(3, 0), err(4, 17), err(5, 19)]));
     expect(replies.map((r) => [r.type, r.seq])).toEqual([[16, 3], [2, 3], [2, 4], [2, 5]]);
     expect(linkIndex(replies, 3)).toBe(17);
+    expect(rtnetlink.linkKind(replies, 3)).toBe(''); // no IFLA_LINKINFO: a device
+    const bridge = nlmsg(RTM.NEWLINK, 0, 6, Buffer.concat([ifinfomsg(5), attr(3, cstr('br')), attr(18, attr(1, cstr('bridge')))]));
+    expect(rtnetlink.linkKind(parseReplies(bridge), 6)).toBe('bridge');
     expect([replyErrno(replies, 3), replyErrno(replies, 4), replyErrno(replies, 9)]).toEqual([0, 17, undefined]);
     expect(() => checkReply(replies, 4, 'ip link add x')).toThrow(expect.objectContaining({ code: 'EEXIST', message: 'ip link add x: EEXIST' }));
     expect(() => checkReply(replies, 4, 'ip link add x', ['EEXIST'])).not.toThrow();

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsError, netlinkRequest } from '@ns/syscalls';
-import { checkReply, delLink, getLink, linkIndex, newAddr, newBridge, newDefaultRoute, newVeth, parseReplies, setLinkUp } from './rtnetlink.js';
+import { checkReply, delLink, getLink, linkIndex, linkKind, newAddr, newBridge, newDefaultRoute, newVeth, parseReplies, setLinkUp } from './rtnetlink.js';
 
 /** A bridge network: the bridge's name and its IPv4 subnet (`10.89.0.0/24`). */
 export interface BridgeConfig {
@@ -110,6 +110,9 @@ function ensureBridge(b: BridgeConfig): number {
   r = talk(undefined, (s) => getLink(s, b.name));
   checkReply(r.replies, r.seqs[0]!, `ip link show ${b.name}`);
   const index = linkIndex(r.replies, r.seqs[0]!)!;
+  // Never an address on, or a veth under, a link of the host's that only shares the name.
+  const kind = linkKind(r.replies, r.seqs[0]!);
+  if (kind !== 'bridge') throw new NsError('ERR_NS_CONFIG', `bridge ${b.name}: the host has a link of that name that is not a bridge (${kind || 'a device'})`, { path: 'bridge.name' });
   r = talk(undefined, (s) => newAddr(s, index, gateway, prefix), (s) => setLinkUp(s, b.name));
   checkReply(r.replies, r.seqs[0]!, `ip addr add ${gateway}/${prefix} dev ${b.name}`, ['EEXIST']);
   checkReply(r.replies, r.seqs[1]!, `ip link set ${b.name} up`);

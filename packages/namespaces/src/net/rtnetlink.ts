@@ -157,6 +157,27 @@ export function linkIndex(replies: readonly NlReply[], seq: number): number | un
   return r ? r.body.readInt32LE(4) : undefined;
 }
 
+/** The rtattrs of `b` from `off`, as [type, payload]. */
+function readAttrs(b: Buffer, off: number): [number, Buffer][] {
+  const out: [number, Buffer][] = [];
+  while (off + 4 <= b.length) {
+    const len = b.readUInt16LE(off);
+    if (len < 4 || off + len > b.length) break;
+    out.push([b.readUInt16LE(off + 2), b.subarray(off + 4, off + len)]);
+    off += align4(len);
+  }
+  return out;
+}
+
+/** The kind (IFLA_LINKINFO / IFLA_INFO_KIND: `bridge`, `veth` ...) in the RTM_NEWLINK reply to `seq`; '' for a link without one (a physical device). */
+export function linkKind(replies: readonly NlReply[], seq: number): string | undefined {
+  const r = replies.find((x) => x.seq === seq && x.type === RTM.NEWLINK);
+  if (!r) return undefined;
+  const info = readAttrs(r.body, 16).find(([t]) => t === IFLA.LINKINFO)?.[1];
+  const kind = info ? readAttrs(info, 0).find(([t]) => t === IFLA_INFO.KIND)?.[1] : undefined;
+  return kind ? kind.toString('utf8').replace(/\0+$/, '') : '';
+}
+
 /**
  * Throw for a failed message: `<what>: <ERRNO>` with the errno's name as the code
  * (`ip link add ns0 type bridge: EPERM`); nothing for an ack or for an errno in `ok`.
