@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StateStore, createContainer, deleteContainer, exec, fromOciSpec, rootfsContainer, startCreatedContainer, type Container, type ContainerHooks } from '../src/index.js';
+import { StateStore, createContainer, deleteContainer, exec, fromOciSpec, rootfsContainer, runContainer, startCreatedContainer, type Container, type ContainerHooks } from '../src/index.js';
 import { ROOTFS, gone, hostMounts, isRoot, run } from './helpers.js';
 
 let dir: string;
@@ -137,6 +137,16 @@ describe.skipIf(!isRoot || !ROOTFS)('createContainer and startContainer hooks, r
     } finally {
       await deleteContainer(store, 'chooks-create', { force: true });
     }
+  });
+
+  it('runContainer(): a failing createContainer hook fails the start, and poststop still runs (runtime.md 12-13)', () => {
+    reset();
+    const store = new StateStore(join(dir, 'state'));
+    const hooks: ContainerHooks = { createContainer: [{ path: script('fails', log, 'exit 4') }], poststop: [{ path: script('poststop', log) }] };
+    expect(thrown(() => runContainer(container('chooks-poststop', hooks), { store, stdio: ['ignore', 'ignore', 'ignore'] }))).toMatchObject({ code: 'ERR_NS_HOOK', message: expect.stringMatching(/^hooks\.createContainer\[0\] .*exited with status 4$/) });
+    expect(lines().map((l) => l.split(' ')[0])).toEqual(['fails', 'poststop']);
+    expect(stdinOf(lines()[1]!)).toMatchObject({ id: 'chooks-poststop', status: 'stopped' });
+    expect(store.list()).toEqual([]);
   });
 
   it('a failing, a hanging and a missing hook fail the start naming it, and leave nothing', () => {

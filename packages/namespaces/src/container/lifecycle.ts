@@ -111,6 +111,9 @@ function startRecorded(store: StateStore, c: ValidContainer, state: ContainerSta
     proc = exec(withoutLifecycleHooks(c), { ...execOptions(), [LIFECYCLE]: true } as ExecOptions);
   } catch (err) {
     store.remove(c.id);
+    // A failed prestart, createRuntime, createContainer or startContainer hook: the container
+    // is destroyed and the lifecycle goes on with poststop (runtime.md "Lifecycle" 6-8, 12-13).
+    if ((err as NsError).code === ErrorCode.HOOK) runHooksWarning(c.hooks, 'poststop', hookState(c, 'stopped', 0));
     throw err;
   }
   state.pid = proc.pid;
