@@ -1,10 +1,10 @@
 // rtnetlink(7) messages built in TypeScript (net/rtnetlink.ts) and the bridge network's pure
 // parts (net/bridge.ts: subnet, names, address allocation): no root needed.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allocateAddress, hostVethName, releaseAddress, subnetOf, validateContainer, rtnetlink, type Container } from '../src/index.js';
+import { allocateAddress, hostVethName, recordOwner, releaseAddress, subnetOf, validateContainer, rtnetlink, type Container } from '../src/index.js';
 
 const { attr, checkReply, cstr, delLink, getLink, ifinfomsg, linkIndex, newAddr, newBridge, newDefaultRoute, newVeth, nlmsg, parseReplies, replyErrno, setLinkUp, NLM_F, RTM } = rtnetlink;
 
@@ -110,6 +110,11 @@ describe('bridge network: subnet, names, addresses', () => {
     expect(readdirSync(join(dir, 'tiny'))).toEqual(['10.1.2.2']);
     releaseAddress(b, 'one', dir);
     expect(allocateAddress(b, 'two', dir)).toBe('10.1.2.2');
+    // Owned by a live process: kept; by one that is gone (a start time that no longer matches): taken back.
+    recordOwner(b, '10.1.2.2', 'two', process.pid, dir);
+    expect(() => allocateAddress(b, 'three', dir)).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+    writeFileSync(join(dir, 'tiny', '10.1.2.2'), `two\n${process.pid}\n1`);
+    expect(allocateAddress(b, 'three', dir)).toBe('10.1.2.2');
   });
 
   it('Container.bridge is checked: name, subnet, a network namespace of its own', () => {

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NsError, netlinkRequest } from '@ns/syscalls';
+import { processStartTime } from '../container/state.js';
 import { checkReply, delLink, getLink, linkIndex, linkKind, newAddr, newBridge, newDefaultRoute, newVeth, parseReplies, setLinkUp } from './rtnetlink.js';
 
 /** A bridge network: the bridge's name and its IPv4 subnet (`10.89.0.0/24`). */
@@ -58,12 +59,15 @@ export function hostVethName(id: string): string {
 /**
  * The next free address of the bridge's subnet for container `id` (gateway excluded), recorded
  * as a file named by the address holding the id, made with O_EXCL (two starts never get one).
+ * Records whose container process is gone (see {@link recordOwner}) are taken back first: a
+ * container killed without delete leaves its record, not its address, behind.
  * @throws NsError `ENOSPC` when the range is full.
  */
 export function allocateAddress(b: BridgeConfig, id: string, dir = IPAM_DIR): string {
   const { base, last } = subnetOf(b);
   const at = join(dir, b.name);
   mkdirSync(at, { recursive: true, mode: 0o700 });
+  sweepAddresses(at);
   for (let n = base + 2; n <= last; n++) {
     const address = dotted(n);
     try {
@@ -74,6 +78,27 @@ export function allocateAddress(b: BridgeConfig, id: string, dir = IPAM_DIR): st
     }
   }
   throw new NsError('ENOSPC', `bridge ${b.name}: no free address left in ${b.subnet}`);
+}
+
+/**
+ * Add the container process to the record of `address` (`id`, pid, start time: three lines),
+ * once it has its network; a record whose process is gone may then be taken back.
+ */
+export function recordOwner(b: BridgeConfig, address: string, id: string, pid: number, dir = IPAM_DIR): void {
+  const start = processStartTime(pid);
+  if (start !== null) writeFileSync(join(dir, b.name, address), `${id}\n${pid}\n${start}`, { mode: 0o600 });
+}
+
+/** Remove the records (in `at`) of processes that are gone; those being set up (no pid yet) stay. */
+function sweepAddresses(at: string): void {
+  for (const name of readdirSync(at)) {
+    try {
+      const [, pid, start] = readFileSync(join(at, name), 'utf8').split('\n');
+      if (pid !== undefined && start !== undefined && processStartTime(Number(pid)) !== start) rmSync(join(at, name), { force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** Drop the addresses recorded for container `id` on bridge `b`. */
@@ -87,7 +112,7 @@ export function releaseAddress(b: BridgeConfig, id: string, dir = IPAM_DIR): voi
   }
   for (const name of names) {
     try {
-      if (readFileSync(join(at, name), 'utf8') === id) rmSync(join(at, name), { force: true });
+      if (readFileSync(join(at, name), 'utf8').split('\n')[0] === id) rmSync(join(at, name), { force: true });
     } catch {
       // gone meanwhile
     }
@@ -143,6 +168,7 @@ export function setupBridge(b: BridgeConfig, id: string, pid: number): BridgeAtt
     checkReply(r.replies, r.seqs[0]!, `ip addr add ${address}/${prefix} dev eth0 (in the container)`);
     checkReply(r.replies, r.seqs[1]!, 'ip link set eth0 up (in the container)');
     checkReply(r.replies, r.seqs[2]!, `ip route add default via ${gateway} (in the container)`);
+    recordOwner(b, address, id, pid);
     return { hostVeth, address, gateway, prefix };
   } catch (err) {
     teardownBridge(b, id);
