@@ -122,6 +122,18 @@ describe.skipIf(!isRoot || !ROOTFS)('createContainer and startContainer hooks, r
     expect(stdinOf(start)).toEqual({ ...state, status: 'created' });
   });
 
+  it("createContainer starts in the rootfs's host path, the container's root there: what it mounts there reaches the container", async () => {
+    reset();
+    // As a CDI hook does: the rootfs by its host path (config.json root.path), a mount into it.
+    const hook = script('createContainer', log, `echo "pwd=$(pwd)" >> ${log}; mount -t tmpfs -o size=1m hooktmp ${ROOTFS}/root && echo mounted-by-hook > ${ROOTFS}/root/marker`);
+    const c = container('chooks-mirror', { createContainer: [{ path: hook }] }, ['/bin/sh', '-c', 'cat /root/marker; cat /tmp/from-hook 2>/dev/null; echo done']);
+    const r = await run(c);
+    expect(r.stderr).toBe(''); // no "getcwd() failed" of a working directory outside the hook's root
+    expect(r.stdout).toBe('mounted-by-hook\ndone\n');
+    expect(lines()).toContain(`pwd=${ROOTFS}`);
+    expect(existsSync(join(ROOTFS, 'root', 'marker'))).toBe(false); // nothing reached the host's rootfs
+  });
+
   it('a created container: createContainer at create, startContainer only at start (status created)', async () => {
     reset();
     const store = new StateStore(join(dir, 'state'));

@@ -10,8 +10,9 @@
  * - `createContainer`, after `createRuntime` and before pivot_root, in every namespace of the
  *   container, as root there, with the full capabilities of the set-up: its root is the host's
  *   root as the container's mount namespace has it (the path resolves there), and its working
- *   directory the container's root with its mounts made (runc's cwd is the rootfs mount). The
- *   hostname is not set yet (runc sets it after this too).
+ *   directory the rootfs's host path, where the container's root is bound with its mounts made
+ *   (runc binds the rootfs onto itself; plan/mounttree.ts): what a hook mounts there reaches the
+ *   container. The hostname is not set yet (runc sets it after this too).
  * - `startContainer`, after `start` (after the exec FIFO is read) and just before the program's
  *   execve: in the container's root, as the container's user with its capabilities (and a
  *   seccomp filter without noNewPrivileges, which goes in before the capabilities), in its

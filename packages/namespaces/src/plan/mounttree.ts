@@ -78,7 +78,7 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   // startContainer hooks' paths checked in the new root first; prestart and createRuntime by
   // the parent, then createContainer here (plan/hooks.ts).
   steps.push(...startContainerCheckSteps(container, (p) => planner.staged(planner.resolve(p))));
-  steps.push(...hookSyncSteps(container), ...createContainerSteps(container, true, false));
+  steps.push(...hookSyncSteps(container), ...createContainerTreeSteps(container, propagation));
   steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
   steps.push({ op: 'procRoot', path: '/proc' });
 
@@ -93,6 +93,30 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   // root, and masked and read-only paths are bind mounts, which an unbindable tree refuses.
   if (propagation !== (MS.REC | MS.PRIVATE)) steps.push({ op: 'mount', source: null, target: '/', fstype: null, flags: propagation, data: null });
   return steps;
+}
+
+/**
+ * The createContainer hooks of a container with a mount namespace of its own, where runc runs
+ * them: with the host's root as the container's mount namespace has it, in the rootfs's host
+ * path with the container's mounts there (runc binds the rootfs onto itself). The new root is
+ * made shared for the time of the hooks and bound (rbind) onto the rootfs's path under the old
+ * root, so that what a hook mounts there (a CDI hook's libraries ...) reaches the new root, then
+ * private again (pivot_root refuses a shared new root); the bind goes with the old root. With
+ * `rootfsPropagation` shared (the old root's mounts may be peers of the host's: the bind would
+ * show on the host) or no rootfs, the hooks start in the staged new root instead.
+ */
+function createContainerTreeSteps(container: ValidContainer, propagation: number): Step[] {
+  const hooks = createContainerSteps(container, true, false);
+  if (hooks.length === 0) return [];
+  if (container.rootfs === null || (propagation & PROPAGATION) === MS.SHARED) return hooks;
+  const mirror = `${STAGE.oldRoot}${container.rootfs}`;
+  const at = (target: string, source: string | null, flags: number): Step => ({ op: 'mount', source, target, fstype: null, flags, data: null, field: 'hooks.createContainer' });
+  return [
+    at(STAGE.newRoot, null, MS.SHARED),
+    at(mirror, STAGE.newRoot, MS.BIND | MS.REC),
+    ...hooks.map((h) => ({ ...h, cwd: mirror })),
+    at(STAGE.newRoot, null, MS.PRIVATE),
+  ];
 }
 
 /** `sysctl` written under /proc/sys (its keys were checked to be namespaced ones). */
