@@ -5,7 +5,7 @@
 import type { Plan, Step } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
-import { hasHooks, hookState } from './hooks.js';
+import { checkCreateContainerPaths, hasHooks, hookState } from './hooks.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
 import { stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -60,6 +60,8 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
   const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;
   const hit = planCache.get(key);
   if (hit) {
+    checkCreateContainerPaths(container); // made again each time, as a host read
+
     planCache.delete(key);
     if (stillTrue(hit.reads)) {
       planCache.set(key, hit);
