@@ -11,6 +11,7 @@
         "src/native/init/fs.cc",
         "src/native/init/proc.cc",
         "src/native/init/reaper.cc",
+        "src/native/init/hook.cc",
         "src/native/decode.cc"
       ],
       "defines": ["_GNU_SOURCE"],
@@ -40,6 +41,7 @@
         "src/native/fds.cc",
         "src/native/bpf.cc",
         "src/native/nsfd.cc",
+        "src/native/netlink.cc",
         "src/native/decode.cc"
       ],
       "actions": [

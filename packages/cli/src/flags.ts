@@ -3,9 +3,10 @@
  * config: `-e` (environment), `-t` (TERM), `--net` and `-v`. What a flag means beyond its
  * syntax (capabilities, network namespace files ...) is the library's (@ns/namespaces).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
-import { ErrorCode, NsError, checkNetworkNamespace, dedupEnv, type MountConfig, type NamespaceConfig } from '@ns/namespaces';
+import { DEFAULT_BRIDGE, ErrorCode, NsError, checkNetworkNamespace, dedupEnv, type MountConfig, type NamespaceConfig } from '@ns/namespaces';
 import { usage } from './errors.js';
 import { absolutePath } from './io.js';
 
@@ -54,6 +55,22 @@ export function applyEnv(base: readonly string[], entries: readonly string[], ho
 }
 
 /**
+ * The bridge `--net bridge[:NAME]` asks for: DEFAULT_BRIDGE (`ns0`, 10.89.0.0/24), or the bridge
+ * NAME with a /24 of its own, 10.89.N.0/24 with N from 1 to 254 taken from the name's SHA-256
+ * (two bridges must not route the same subnet); undefined for the other modes.
+ * @throws NsError `ERR_NS_CONFIG` for an empty NAME
+ */
+export function bridgeOf(net: string): { name: string; subnet: string } | undefined {
+  if (net === 'bridge') return { ...DEFAULT_BRIDGE };
+  if (!net.startsWith('bridge:')) return undefined;
+  const name = net.slice('bridge:'.length);
+  if (name === '') throw usage('--net bridge:: expected bridge:NAME (a link name), or bridge for ns0', 'net');
+  if (name === DEFAULT_BRIDGE.name) return { ...DEFAULT_BRIDGE };
+  const n = 1 + (createHash('sha256').update(name).digest().readUInt16BE(0) % 254);
+  return { name, subnet: `10.89.${n}.0/24` };
+}
+
+/**
  * The network namespace entry `--net` asks for: `none` a new namespace with only `lo`,
  * `host` none at all (the host's network), a path (with a slash) joins that namespace.
  * @param cwd directory a relative path is taken from (null: the working directory is gone)
@@ -66,12 +83,14 @@ export function applyNetwork(namespaces: readonly NamespaceConfig[], net: string
     entry = { type: 'network' };
   } else if (net === 'host') {
     entry = undefined;
+  } else if (net === 'bridge' || net.startsWith('bridge:')) {
+    entry = { type: 'network' }; // a new namespace, which bridgeOf() puts on the bridge
   } else if (net.includes('/')) {
     const path = absolutePath(cwd, net, '--net');
     checkNetworkNamespace(path, `--net ${net}`, 'net');
     entry = { type: 'network', path };
   } else {
-    throw usage(`--net ${JSON.stringify(net)}: expected none, host or the path of a network namespace (/var/run/netns/NAME, /proc/PID/ns/net)`, 'net');
+    throw usage(`--net ${JSON.stringify(net)}: expected none, host, bridge[:NAME] or the path of a network namespace (/var/run/netns/NAME, /proc/PID/ns/net)`, 'net');
   }
   const out = namespaces.map((ns) => ({ ...ns }));
   const at = out.findIndex((ns) => ns.type === 'network');

@@ -25,7 +25,7 @@ import { OCI_VERSION, runtimeFeatures } from '@ns/namespaces';
 export type { CliIo } from './io.js';
 export { EXIT, exitCodeFor } from './errors.js';
 export { buildContainer, runCommand, selectSource, type BuildContext, type ContainerSource, type RunOptions } from './commands/run.js';
-export { applyEnv, applyNetwork, parseVolume } from './flags.js';
+export { applyEnv, applyNetwork, bridgeOf, parseVolume } from './flags.js';
 // Docker's capability rules are the library's (kept here for the CLI's users).
 export { applyCapabilities } from '@ns/namespaces';
 export { specCommand, writeSpec, type SpecOptions } from './commands/spec.js';
@@ -67,7 +67,7 @@ function containerOptions(cmd: Command): Command {
       .option('-t, --tty', 'allocate a pseudo-terminal')
       .option('--readonly', 'mount the root filesystem read-only')
       .option('--init', 'run an init as pid 1 that forwards signals to the command and reaps orphans (as docker run --init)')
-      .option('--net <mode>', 'network: none (new namespace with only lo, default), host, or PATH of a netns to join')
+      .option('--net <mode>', 'network: none (new namespace with only lo, default), host, bridge[:NAME] (a veth on bridge NAME, made when missing: ns0 with 10.89.0.0/24 by default, another name a 10.89.N.0/24 of its own), or PATH of a netns to join')
       .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
       .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
       .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)

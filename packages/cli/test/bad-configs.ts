@@ -160,7 +160,8 @@ export const BAD_CONFIGS: BadConfig[] = [
   { name: 'linux.rootfsPropagation "bogus"', edit: (s) => void (s.linux.rootfsPropagation = 'bogus'), names: /linux\.rootfsPropagation: expected one of/ },
   { name: 'linux.seccomp (not applied)', edit: (s) => void (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), names: /linux\.seccomp/ },
   { name: 'hooks.prestart[0].path relative', edit: (s) => void (s.hooks = { prestart: [{ path: 'bin/true' }] }), names: /hooks\.prestart\[0\]\.path: must be an absolute path/ },
-  { name: 'hooks.createContainer (not run yet)', edit: (s) => void (s.hooks = { createContainer: [{ path: '/bin/true' }] }), names: /hooks\.createContainer/ },
+  { name: 'hooks.createContainer[0] missing', edit: (s) => void (s.hooks = { createContainer: [{ path: '/nonexistent/hook' }] }), names: /hooks\.createContainer\[0\] \(\/nonexistent\/hook\): cannot be run: ENOENT/ },
+  { name: 'hooks.startContainer[0] missing in the rootfs', edit: (s) => void (s.hooks = { startContainer: [{ path: '/nonexistent/hook' }] }), names: /hooks\.startContainer\[0\] \(\/nonexistent\/hook\): cannot be run: ENOENT/ },
   // --- huge values -----------------------------------------------------------------------------
   { name: 'process.args of 1000000 entries', edit: (s) => void (s.process.args = ['/bin/true', ...clone(1_000_000, () => 'a')]), names: /process\.args: .*execve/, within: 30 },
   { name: 'process.env of 10000 entries of 1 KB (10 MB, past execve\'s room)', edit: (s) => void s.process.env.push(...clone(10_000, (i) => `K${i}=${'v'.repeat(1024)}`)), names: /process\.env: .*execve/ },

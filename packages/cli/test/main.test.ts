@@ -52,7 +52,7 @@ describe('main: usage', () => {
   it('features prints the runtime-spec features document', async () => {
     expect(await main(['features'], io())).toBe(0);
     const f = JSON.parse(out);
-    expect(f).toMatchObject({ ociVersionMin: '1.0.0', ociVersionMax: '1.2.0', hooks: ['prestart', 'createRuntime', 'poststart', 'poststop'] });
+    expect(f).toMatchObject({ ociVersionMin: '1.0.0', ociVersionMax: '1.2.0', hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] });
     expect(f.mountOptions).toEqual(expect.arrayContaining(['ro', 'nosuid', 'rbind', 'rslave']));
     expect(f.linux.namespaces).toEqual(['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time']);
     expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');

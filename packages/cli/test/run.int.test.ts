@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { interfaces, start, type Result, type StartOptions } from './run-command.js';
+import { bridgeOf } from '../src/flags.js';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -182,6 +184,25 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
       const lines = r.stdout.trimEnd().split('\n');
       expect(lines.at(-1)).toBe(hostNetns);
       expect(interfaces(lines.slice(0, -1).join('\n'))).toEqual(interfaces(readFileSync('/proc/net/dev', 'utf8')));
+    });
+
+    it.skipIf(!ROOTFS)('bridge:NAME: eth0 on that bridge, reaching its address; no veth left after the run', async () => {
+      const links = () => execFileSync('ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8' });
+      const before = links();
+      try {
+        const net = bridgeOf('bridge:nsclitest0')!.subnet.replace(/\.0\/24$/, '');
+        const r = await ns(['run', '--rootfs', ROOTFS!, '--net', 'bridge:nsclitest0', '--', '/bin/sh', '-c', `ip -4 -o addr show eth0; ping -c 1 -W 3 ${net}.1 >/dev/null && echo pinged`]);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toContain(`inet ${net}.2/24 `);
+        expect(r.stdout).toMatch(/pinged\n$/);
+        expect(r.code).toBe(0);
+        expect(links()).toBe(before);
+        const bad = await ns(['run', '--net', 'bridge:', '--', 'true']);
+        expect([bad.code, bad.stderr]).toEqual([125, 'ns: --net bridge:: expected bridge:NAME (a link name), or bridge for ns0\n']);
+      } finally {
+        spawnSync('ip', ['link', 'del', 'nsclitest0']);
+        rmSync('/run/ns/ipam/nsclitest0', { recursive: true, force: true });
+      }
     });
 
     it('PATH: joins that namespace', async () => {

@@ -369,7 +369,10 @@ describe('--net', () => {
 
   it('refuses a missing path and an unknown word', () => {
     expect(() => build({ net: '/var/run/netns/no-such-ns' })).toThrow(/no such network namespace/);
-    expect(() => build({ net: 'bridge' })).toThrow(/expected none, host or the path/);
+    expect(() => build({ net: 'bridged' })).toThrow(/expected none, host, bridge\[:NAME\] or the path/);
+    expect(build({ net: 'bridge' }).bridge).toEqual({ name: 'ns0', subnet: '10.89.0.0/24' });
+    expect(build({ net: 'bridge:br7' }).bridge).toMatchObject({ name: 'br7', subnet: expect.stringMatching(/^10\.89\.([1-9]\d?|1\d\d|2[0-4]\d|25[0-4])\.0\/24$/) });
+    expect(build({ net: 'bridge:br7' }).namespaces).toContainEqual({ type: 'network' });
   });
 
   it('refuses a file that is not a network namespace', () => {

@@ -104,3 +104,5 @@ export { checkSeccomp, loadSeccompProfile, type SeccompConfig } from './config/s
 export { resolveSeccomp, seccompStep } from './plan/seccomp.js';
 export type { LinuxSeccomp } from '@ns/seccomp';
 export { runtimeFeatures, type RuntimeFeatures } from './features.js';
+export { DEFAULT_BRIDGE, IPAM_DIR, allocateAddress, hostVethName, recordOwner, releaseAddress, setupBridge, subnetOf, teardownBridge, type BridgeAttachment, type BridgeConfig } from './net/bridge.js';
+export * as rtnetlink from './net/rtnetlink.js';

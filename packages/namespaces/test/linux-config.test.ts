@@ -215,8 +215,6 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
     ['process.ioPriority', (s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 })],
     ['mounts[0].uidMappings', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }])],
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }])],
-    ['hooks.startContainer', (s) => (s.hooks = { prestart: [{ path: '/bin/true' }], startContainer: [{ path: '/bin/true' }] })],
-    ['hooks.createContainer', (s) => (s.hooks = { poststop: [], createContainer: [{ path: '/bin/true' }] })],
     ['linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 10 } })],
     ['linux.mountLabel', (s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0')],
     ['linux.intelRdt', (s) => (s.linux.intelRdt = { closID: 'guaranteed_group' })],

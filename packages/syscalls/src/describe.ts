@@ -88,6 +88,8 @@ export function describeStep(step: Step): string {
       return 're-execute ns-init in the new user namespace';
     case 'execCheck':
       return `execve ${step.paths.length === 1 ? step.paths[0] : step.paths.join(' or ')}`;
+    case 'hook':
+      return `hook ${step.path}${step.root ? ` (root ${step.root})` : ''}`;
     case 'seccomp':
       return `seccomp filter: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}`;
     case 'init':

@@ -44,6 +44,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   seccomp: 40,
   linkUp: 45,
   init: 50,
+  hook: 70,
 };
 
 const MAGIC = 0x4c50534e;
@@ -222,6 +223,16 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'init':
       w.i(0, step.tty ?? -1);
+      return;
+    case 'hook':
+      w.i(0, step.timeout);
+      w.i(1, step.output);
+      w.s(0, step.path);
+      w.s(1, step.cwd);
+      w.s(2, step.root);
+      w.v(0, step.argv);
+      w.v(1, step.envp);
+      w.v(2, step.state);
       return;
     case 'setsid':
     case 'cloneParent':

@@ -8,3 +8,4 @@ export type { NativeAddon, NativeSpawnResult } from './native.js';
 export { describeStep, formatPlan } from './describe.js';
 export { attachDeviceFilter, deviceFilterCount } from './bpf.js';
 export { namespaceTypeOf } from './nsfd.js';
+export { netlinkRequest, NETLINK_ROUTE } from './netlink.js';

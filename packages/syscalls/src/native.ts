@@ -36,12 +36,14 @@ export interface NativeAddon {
   deviceFilterCount(dir: string): number;
   /** The CLONE_NEW* flag of the namespace descriptor `fd` refers to (ioctl NS_GET_NSTYPE); throws ENOTTY for another file. */
   nsType(fd: number): number;
+  /** One netlink(7) request/answer exchange (native/netlink.cc); see netlinkRequest() in netlink.ts. */
+  netlinkRequest(protocol: number, request: Buffer, netnsFd: number): Buffer;
   stepBytes: number;
 }
 
 export type NativeSpawnResult =
   | { pid: number; pidfd: number; detached?: true }
-  | { pid: number; failedStep: number; errno: number }
+  | { pid: number; failedStep: number; errno: number; value?: number }
   | { pid: number; failedStep: -1; errno: 0; diedBeforeExec: true; exitCode: number | null; signal: number | null };
 
 /** Platforms prebuilt or buildable for this addon. */

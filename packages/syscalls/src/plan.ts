@@ -40,113 +40,8 @@ export interface StepCommon {
   field?: string;
 }
 
-/** mount(2): `mount(source, target, fstype, flags, data)`. */
-export interface MountStep extends StepCommon {
-  op: 'mount';
-  source: string | null;
-  target: string;
-  fstype: string | null;
-  /** MS_* flags (see {@link MS}). */
-  flags: number;
-  data: string | null;
-}
-
-/** umount2(2). `flags` are MNT_* / UMOUNT_* flags. */
-export interface Umount2Step extends StepCommon {
-  op: 'umount2';
-  target: string;
-  flags: number;
-}
-
-/** mkdir(2). With `existOk`, EEXIST is not an error. `mode` is an octal permission number. */
-export interface MkdirStep extends StepCommon {
-  op: 'mkdir';
-  path: string;
-  mode: number;
-  existOk: boolean;
-}
-
-/** Create an empty regular file if it does not exist: open(2) with O_CREAT, then close. */
-export interface TouchStep extends StepCommon {
-  op: 'touch';
-  path: string;
-  mode: number;
-}
-
-/** mknod(2). `mode` includes the file type (S_IFCHR | 0o666); `major`/`minor` make the dev_t. */
-export interface MknodStep extends StepCommon {
-  op: 'mknod';
-  path: string;
-  mode: number;
-  major: number;
-  minor: number;
-}
-
-/** symlink(2): create `path` pointing at `target`. With `existOk`, EEXIST is not an error. */
-export interface SymlinkStep extends StepCommon {
-  op: 'symlink';
-  target: string;
-  path: string;
-  existOk: boolean;
-}
-
-/** fchownat(2), not following a last symlink (with `nofollow`, none on the way); -1 keeps an id. */
-export interface ChownStep extends StepCommon {
-  op: 'chown';
-  path: string;
-  uid: number;
-  gid: number;
-}
-
-/**
- * fchown(2) of the child's own descriptor `fd` (-1 keeps an id): the stdio pipes handed to a
- * process that runs as another user, as runc's fixStdioPermissions, so that it may reopen them
- * (`echo hi >/proc/self/fd/1`). As runc, EINVAL (an id not mapped in the user namespace),
- * EPERM (the file's owner not mapped there) and EROFS are not errors: the process keeps
- * descriptors it can read and write, only not reopen.
- */
-export interface FchownStep extends StepCommon {
-  op: 'fchown';
-  fd: number;
-  uid: number;
-  gid: number;
-}
-
-/** chroot(2) then chdir("/"): the root of a container without a mount namespace of its own (as runc). */
-export interface ChrootStep extends StepCommon {
-  op: 'chroot';
-  path: string;
-}
-
-/** chmod(2). */
-export interface ChmodStep extends StepCommon {
-  op: 'chmod';
-  path: string;
-  mode: number;
-}
-
-/**
- * pivot_root(2) to `newRoot`, with the old root stacked on it and then lazily unmounted:
- * `chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")` (the sequence
- * in the pivot_root(2) man page, as runc does). `newRoot` must be a mount point.
- */
-export interface PivotRootStep extends StepCommon {
-  op: 'pivotRoot';
-  newRoot: string;
-}
-
-/** pivot_root(2) keeping the old root at `putOld` (a directory under `newRoot`). */
-export interface PivotRootKeepStep extends StepCommon {
-  op: 'pivotRootKeep';
-  newRoot: string;
-  putOld: string;
-}
-
-/** chdir(2). */
-export interface ChdirStep extends StepCommon {
-  op: 'chdir';
-  path: string;
-}
+export type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, ChdirStep } from './plan-fs.js';
+import type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, ChdirStep } from './plan-fs.js';
 
 /** sethostname(2). Only valid in a new UTS namespace (the planner enforces it). */
 export interface SethostnameStep extends StepCommon {
@@ -369,6 +264,8 @@ export interface DetachStep extends StepCommon {
 export interface ExecCheckStep extends StepCommon {
   op: 'execCheck';
   paths: string[];
+  /** The path its error names, when `paths` are where the program is staged now. Not sent to the child. */
+  displayPath?: string;
 }
 
 /**
@@ -423,7 +320,36 @@ export interface InitStep extends StepCommon {
   tty?: number;
 }
 
+/**
+ * Run an OCI hook inside the container's namespaces (runtime-spec config.md "POSIX-platform
+ * Hooks": `createContainer`, `startContainer`): fork (its own process group, SIGKILL when the
+ * set-up process dies), in the child chdir(2) to `cwd`, chroot(2) to `root`, stdin a pipe,
+ * stdout and stderr copies of descriptor `output`, no other descriptor, execve(2) of `path`
+ * with `argv` and `envp`. The parent writes `state` to the pipe (`state[0]`, then the pid the
+ * parent of spawn() saw at the last `sync` step in decimal, then `state[1]`: the JSON is split
+ * where its `pid` goes; a single part is written as it is) and waits for the hook, SIGKILLing
+ * its process group after `timeout` ms (0: no limit). Fails with the exec's errno, ETIMEDOUT,
+ * or ECANCELED with the exit status as the failure's `value` (0x100 | signal when killed).
+ */
+export interface HookStep extends StepCommon {
+  op: 'hook';
+  path: string;
+  argv: string[];
+  envp: string[];
+  /** The state JSON, in one or two parts (the pid goes between two). */
+  state: string[];
+  /** Milliseconds the hook may run; 0 for no limit. */
+  timeout: number;
+  /** chdir(2) here in the hook's process first (null: stay). */
+  cwd: string | null;
+  /** Then chroot(2) here (null: stay). */
+  root: string | null;
+  /** The descriptor the hook's stdout and stderr are copies of; -1 leaves them as they are. */
+  output: number;
+}
+
 export type Step =
+  | HookStep
   | MountStep
   | Umount2Step
   | MkdirStep

@@ -2,7 +2,8 @@ import { encodePlan } from './encode.js';
 import { describeStep } from './describe.js';
 import { ErrorCode, NsError, errnoName } from './errors.js';
 import { native, type NativeSpawnResult } from './native.js';
-import type { Plan, Step, SyncStep } from './plan.js';
+import { constants } from 'node:os';
+import type { HookStep, Plan, Step, SyncStep } from './plan.js';
 
 /** How a child ended: exactly one of the two is a number. */
 export interface ExitStatus {
@@ -66,10 +67,17 @@ export interface Child {
 
 /**
  * The error for a failed plan step: `<step description>: <ERRNO>`, e.g.
- * `execve /bin/nope: ENOENT` or `mount proc on /proc: EPERM`.
+ * `execve /bin/nope: ENOENT` or `mount proc on /proc: EPERM`; for a `hook` step an
+ * `ERR_NS_HOOK` error worded from `value` (its exit status, see HookStep).
  */
-export function stepError(step: Step | undefined, index: number, errno: number, timeout?: number): NsError {
+export function stepError(step: Step | undefined, index: number, errno: number, timeout?: number, value = 0): NsError {
   const code = errnoName(errno);
+  if (step?.op === 'hook') return hookError(step, index, code, errno, value);
+  if (step?.op === 'execCheck' && step.field?.startsWith('hooks.')) {
+    // A hook's path checked before anything runs (plan/hooks.ts in @ns/namespaces).
+    const path = step.displayPath ?? step.paths[0]!;
+    return new NsError(ErrorCode.HOOK, `${step.field} (${path}): cannot be run: ${code}`, { errno: -errno, syscall: 'hook', step: index, path });
+  }
   if (index === STEP_TIMEOUT) {
     return new NsError(code, `container set-up did not finish within ${timeout ?? DEFAULT_SETUP_TIMEOUT} ms and was killed (a process that stops it, or a slow sync step?)`, {
       errno: -errno,
@@ -89,6 +97,29 @@ export function stepError(step: Step | undefined, index: number, errno: number, 
     step: index,
     ...(path === undefined ? {} : { path }),
   });
+}
+
+/** Exit status 0x100 | n of a hook step: killed by signal n (see HookStep). */
+const HOOK_SIGNALED = 0x100;
+
+/**
+ * The error of a failed `hook` step, as the hooks run by the parent word it (code
+ * `ERR_NS_HOOK`, naming the step's `field`, `hooks.createContainer[0]`, and the hook's path):
+ * `exited with status 3`, `was killed by SIGSEGV`, `did not finish within its timeout of 2 s
+ * and was killed`, `cannot be run: ENOENT`.
+ */
+function hookError(step: HookStep, index: number, code: string, errno: number, value: number): NsError {
+  const what = `${step.field ?? 'hook'} (${step.path})`;
+  let why: string;
+  if (code === 'ETIMEDOUT') why = `did not finish within its timeout of ${step.timeout / 1000} s and was killed`;
+  else if (code === 'ECANCELED' && value & HOOK_SIGNALED) why = `was killed by ${signalName(value & 0xff)}`;
+  else if (code === 'ECANCELED') why = `exited with status ${value}`;
+  else why = `cannot be run: ${code}`;
+  return new NsError(ErrorCode.HOOK, `${what}: ${why}`, { errno: -errno, syscall: 'hook', step: index, path: step.path });
+}
+
+function signalName(n: number): string {
+  return Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 /**
@@ -190,7 +221,7 @@ function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeo
       const how = result.signal !== null ? `signal ${result.signal}` : `exit status ${result.exitCode}`;
       throw new NsError(ErrorCode.DIED, `container process died before execve (${how})`);
     }
-    throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno, timeout);
+    throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno, timeout, result.value ?? 0);
   }
   const { pid, pidfd } = result;
   return {

@@ -28,7 +28,7 @@ import {
 } from '@ns/namespaces';
 import { openOutputFiles, runDetached, type OpenedOutput } from '../detach.js';
 import { EXIT, reportError, reportWarning, usage } from '../errors.js';
-import { applyEnv, applyNetwork, checkUserOption, parseVolume, withTerm } from '../flags.js';
+import { applyEnv, applyNetwork, bridgeOf, checkUserOption, parseVolume, withTerm } from '../flags.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runAttached } from '../start.js';
 import { givenLimitFlags, hasLimitFlags, runLimited, type LimitFlags } from './run-limits.js';
@@ -66,7 +66,7 @@ export interface RunOptions extends LimitFlags {
    * reaps orphans (`docker run --init`; the container's `init`, see @ns/namespaces Container).
    */
   init?: boolean;
-  /** `--net none|host|PATH`. */
+  /** `--net none|host|bridge[:NAME]|PATH`. */
   net?: string;
   /** `--cap-add CAP` (or `ALL`). */
   capAdd?: string[];
@@ -224,7 +224,11 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (options.init) container.init = true;
   if (options.tty) container.terminal = true;
   if (container.terminal) container.env = withTerm(container.env ?? []);
-  if (options.net !== undefined) container.namespaces = applyNetwork(container.namespaces, options.net, cwd);
+  if (options.net !== undefined) {
+    container.namespaces = applyNetwork(container.namespaces, options.net, cwd);
+    const bridge = bridgeOf(options.net);
+    if (bridge) container.bridge = bridge;
+  }
 
   const add = options.capAdd ?? [];
   const drop = options.capDrop ?? [];

@@ -228,10 +228,18 @@ export interface Container {
    * before pivot_root while the set-up waits, `poststart` once the program runs and `poststop`
    * once the container is deleted, by runContainer(), createContainer() /
    * startCreatedContainer() and deleteContainer() (exec() alone has no start or delete: it
-   * refuses poststart and poststop). `createContainer` and `startContainer` are refused (not
-   * run yet). See container/hooks.ts.
+   * refuses poststart and poststop). `createContainer` (before pivot_root) and `startContainer`
+   * (right before the program's execve) run inside the container's namespaces, by the set-up
+   * process. See container/hooks.ts and plan/hooks.ts.
    */
   hooks?: ContainerHooks;
+  /**
+   * Put the container on a Linux bridge (`ns run --net bridge[:NAME]`): a veth pair, `eth0` in
+   * the container's own network namespace with an address of `subnet` and a default route via
+   * the bridge (made when missing, with the subnet's first address). Removed at exit or delete.
+   * Not an OCI field (a CNI plugin's work there). See net/bridge.ts.
+   */
+  bridge?: { name: string; subnet: string };
   /** OCI `annotations`: in the state (`ns state`) and what hooks read. */
   annotations?: Record<string, string>;
   /** Where the config came from (bundle directory), for state and messages. */

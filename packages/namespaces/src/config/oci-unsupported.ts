@@ -35,7 +35,7 @@ function present(value: unknown): boolean {
 /**
  * The fields of a spec that ns refuses, in config.json order, as `[json path, why]`: what would
  * confine the container (AppArmor, SELinux, Intel RDT) and ns does not apply, and what
- * the spec asks a runtime to apply and ns does not yet (createContainer and startContainer hooks, scheduler, I/O priority,
+ * the spec asks a runtime to apply and ns does not yet (scheduler, I/O priority,
  * personality, time offsets, id-mapped mounts). Running without them would silently give the
  * container less confinement, or another behaviour, than its config says.
  */
@@ -57,11 +57,6 @@ export function unsupportedFields(spec: OciSpec): [path: string, why: string][] 
       if (present(m[key])) out.push([`mounts[${i}].${key}`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
     }
   });
-  // The hooks run in the container's namespaces need a step of the native set-up that does not
-  // exist yet; the others are run (container/hooks.ts).
-  for (const name of ['createContainer', 'startContainer'] as const) {
-    if (present(spec.hooks?.[name])) out.push([`hooks.${name}`, `${name} hooks run inside the container's namespaces, which ns does not do yet (prestart, createRuntime, poststart and poststop hooks are run)`]);
-  }
   // A config for a virtual machine runtime (kata ...): a container is not the isolation it asks for.
   if (present((spec as Record<string, unknown>).vm)) out.push(['vm', 'ns runs containers, not virtual machines: the process would share the host kernel']);
   const linux = spec.linux;

@@ -9,6 +9,7 @@ import { isEnvEntry } from './env.js';
 import { checkNamespaces } from './validate-namespaces.js';
 import { checkAnnotations, checkHooks } from './validate-hooks.js';
 import { checkRootfsOverlay } from './validate-overlay.js';
+import { checkBridge } from '../net/network.js';
 import { checkSeccomp } from './seccomp.js';
 import { CONTAINER_FIELDS, checkDevices, checkMountNamespace } from './linux-checks.js';
 import { ROOTFS_PROPAGATION, isBindMount } from './mountopts.js';
@@ -377,6 +378,7 @@ export function validateContainer(input: Container): Container {
   checkCgroup(c);
   checkHooks(c.hooks);
   checkAnnotations(c.annotations);
+  checkBridge(c);
 
   if (c.rootfs !== null) {
     if (typeof c.rootfs !== 'string' || c.rootfs === '') throw configError('rootfs: expected a directory path', 'rootfs');

@@ -11,45 +11,19 @@
  * - `poststart`: after the program has started (run: once it runs; create: at start);
  *   `poststop`: after the container is deleted (run: once it has exited). A failing one is a
  *   warning (`process.emitWarning`, code `NS_HOOK_FAILED`), the rest still run.
- * - `createContainer` and `startContainer` run inside the container's namespaces, which needs
- *   a step of the native set-up that does not exist yet: a config with them is refused
- *   (oci-unsupported.ts).
+ * - `createContainer` and `startContainer` run inside the container's namespaces, by ns-init
+ *   (`hook` steps of the plan: plan/hooks.ts); a failing one fails the start.
  */
 import { spawnSync } from 'node:child_process';
 import { ErrorCode, NsError } from '@ns/syscalls';
 import type { Container, ContainerHooks, Hook, HookKind } from '../config/container.js';
-import { HOOKS_SYNC } from '../plan/mounttree.js';
+import { HOOKS_SYNC, hasHooks, hookArgv, hookState, stateJson, type HookState } from '../plan/hooks.js';
 import { registerSyncHandler } from '../process/sync.js';
 
+export { hasHooks, hookState, type HookState } from '../plan/hooks.js';
 
 /** The warning code of a poststart or poststop hook that failed. */
 export const HOOK_WARNING = 'NS_HOOK_FAILED';
-
-/** Whether `hooks` has any of `kinds`. */
-export function hasHooks(hooks: ContainerHooks | undefined, ...kinds: HookKind[]): boolean {
-  return hooks !== undefined && kinds.some((k) => (hooks[k]?.length ?? 0) > 0);
-}
-
-/** The state a hook reads on its stdin (runtime.md "State"). */
-export interface HookState {
-  id: string;
-  status: 'creating' | 'created' | 'running' | 'stopped';
-  /** The container process's pid as this runtime sees it; 0 once it is gone. */
-  pid: number;
-  bundle: string;
-  annotations?: Record<string, string>;
-}
-
-function stateJson(s: HookState): string {
-  return JSON.stringify({
-    ociVersion: '1.2.0',
-    id: s.id,
-    status: s.status,
-    ...(s.pid > 0 ? { pid: s.pid } : {}),
-    bundle: s.bundle,
-    ...(s.annotations && Object.keys(s.annotations).length > 0 ? { annotations: s.annotations } : {}),
-  });
-}
 
 /**
  * Run one hook: `path` with `args` (argv, `args[0]` as argv[0]; `[path]` when absent), exactly
@@ -65,7 +39,7 @@ export function runHook(field: string, hook: Hook, state: HookState): void {
     const eq = e.indexOf('=');
     env[e.slice(0, eq)] = e.slice(eq + 1);
   }
-  const argv = hook.args !== undefined && hook.args.length > 0 ? hook.args : [hook.path];
+  const argv = hookArgv(hook);
   const r = spawnSync(hook.path, argv.slice(1), {
     argv0: argv[0]!,
     env,
@@ -114,19 +88,6 @@ export function runHooksWarning(hooks: ContainerHooks | undefined, kind: 'postst
       process.emitWarning((err as Error).message, { code: HOOK_WARNING });
     }
   });
-}
-
-/** The state of `c` for its hooks. */
-export function hookState(c: Pick<Container, 'id' | 'bundle' | 'annotations'>, status: HookState['status'], pid: number): HookState {
-  let bundle = c.bundle;
-  if (bundle === undefined) {
-    try {
-      bundle = process.cwd();
-    } catch {
-      bundle = '/';
-    }
-  }
-  return { id: c.id, status, pid, bundle, ...(c.annotations ? { annotations: c.annotations } : {}) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { releaseNetwork } from '../net/network.js';
 import { chmodSync, closeSync, constants, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { asNsError, openContainerCgroup } from './cgroup.js';
 import { hookState, runHooksWarning, withoutLifecycleHooks } from './hooks.js';
@@ -44,7 +45,8 @@ export function runContainer(container: Container | ValidContainer, options: Sta
   runHooksWarning(c.hooks, 'poststart', hookState(c, 'running', proc.pid));
   if (!state.detached) {
     proc.once('exit', () => {
-      // A foreground run is create, start and delete in one (runc run): poststop now.
+      // A foreground run is create, start and delete in one (runc run): its network and poststop now.
+      releaseNetworkWarning(c);
       runHooksWarning(c.hooks, 'poststop', hookState(c, 'stopped', 0));
       // Only our own record: a later container may have taken the id meanwhile.
       try {
@@ -109,6 +111,9 @@ function startRecorded(store: StateStore, c: ValidContainer, state: ContainerSta
     proc = exec(withoutLifecycleHooks(c), { ...execOptions(), [LIFECYCLE]: true } as ExecOptions);
   } catch (err) {
     store.remove(c.id);
+    // A failed prestart, createRuntime, createContainer or startContainer hook: the container
+    // is destroyed and the lifecycle goes on with poststop (runtime.md "Lifecycle" 6-8, 12-13).
+    if ((err as NsError).code === ErrorCode.HOOK) runHooksWarning(c.hooks, 'poststop', hookState(c, 'stopped', 0));
     throw err;
   }
   state.pid = proc.pid;
@@ -325,9 +330,19 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
         throw asNsError(err);
       }
     }
+    releaseNetwork(state.config);
     store.remove(id);
     runHooksWarning(state.config.hooks, 'poststop', hookState(state.config, 'stopped', 0));
   });
+}
+
+/** releaseNetwork(), its failure a warning (`NS_NETWORK_CLEANUP`): where an exit is what the caller waits for. */
+function releaseNetworkWarning(c: Parameters<typeof releaseNetwork>[0]): void {
+  try {
+    releaseNetwork(c);
+  } catch (err) {
+    process.emitWarning((err as Error).message, { code: 'NS_NETWORK_CLEANUP' });
+  }
 }
 
 /** Every container in the store with its live status, for `ns list`. */

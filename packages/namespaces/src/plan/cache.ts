@@ -5,6 +5,7 @@
 import type { Plan, Step } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
+import { checkCreateContainerPaths, hasHooks, hookState } from './hooks.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
 import { stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -51,12 +52,16 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
   const container = validatedContainer(input);
   let configKey = configKeys.get(container);
   if (configKey === undefined) {
-    configKey = JSON.stringify({ ...container, id: '' }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    // Hooks run by ns-init carry the state JSON (the id, the bundle) in the plan itself.
+    const own = hasHooks(container.hooks, 'createContainer', 'startContainer');
+    configKey = JSON.stringify({ ...container, id: own ? container.id : '', ...(own ? { bundle: hookState(container, 'creating', 0).bundle } : {}) }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
     configKeys.set(container, configKey);
   }
   const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;
   const hit = planCache.get(key);
   if (hit) {
+    checkCreateContainerPaths(container); // made again each time, as a host read
+
     planCache.delete(key);
     if (stillTrue(hit.reads)) {
       planCache.set(key, hit);

@@ -9,7 +9,9 @@ import type { Plan, Step } from '@ns/syscalls';
 import { hasCgroup, joinedNamespace, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
 import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
+import { checkCreateContainerPaths, startContainerSteps } from './hooks.js';
 import { HostReads } from './hostreads.js';
+import { networkSyncSteps } from '../net/network.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -111,6 +113,7 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   const gidMappings = container.gidMappings ?? [];
   const own = (type: NamespaceType) => ownsNamespace(container, type);
   const userns = own('user');
+  checkCreateContainerPaths(container);
   const namespaces = namespacePlan(container, { uidMappings, gidMappings });
   const steps: Step[] = [];
   if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC });
@@ -121,6 +124,8 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   steps.push(...session);
   steps.push({ op: 'umask', mask: 0 });
   if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
+  // The new network namespace exists now: the parent puts it on its bridge (net/network.ts).
+  steps.push(...networkSyncSteps(container));
 
   if (container.oomScoreAdj !== undefined) {
     // Before capabilities are dropped: lowering it needs CAP_SYS_RESOURCE.
@@ -143,6 +148,10 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   // A new network namespace starts with `lo` down: up, as runc does (before capabilities go).
   if (own('network')) steps.push({ op: 'linkUp', name: 'lo' });
   const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined, reads, setgroupsOption(joinedUserSetgroups(container, reads)));
+  // startContainer hooks right before the program: after the exec FIFO, before the descriptors
+  // are closed and the execve (and a seccomp filter that noNewPrivileges puts last), as runc.
+  const hooks = startContainerSteps(container, proc.env);
+  if (hooks.length > 0) proc.steps.splice(proc.steps.findIndex((s) => s.op === 'closeFrom'), 0, ...hooks);
   steps.push(...proc.steps);
   // The stdio pipes go to the process's user right after the stdio step, while the set-up
   // process may still chown them (as runc's fixStdioPermissions, in the user namespace).

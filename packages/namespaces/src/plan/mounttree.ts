@@ -10,6 +10,7 @@ import { DEFAULT_MOUNTS } from '../config/defaults.js';
 import { parsePropagation } from '../config/mountopts.js';
 import type { ValidContainer } from '../config/valid.js';
 import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
+import { createContainerSteps, hookSyncSteps, startContainerCheckSteps } from './hooks.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
 import { RootfsPlanner, STAGE, maskedPathSteps, readonlyPathSteps, type MountEnv } from './rootfs.js';
@@ -74,7 +75,10 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   steps.push(...planner.steps);
   // Masked paths while the host's /dev/null is at hand (never the rootfs' own: CVE-2025-31133).
   steps.push(...maskedPathSteps(container, planner));
-  steps.push(...hookSteps(container));
+  // startContainer hooks' paths checked in the new root first; prestart and createRuntime by
+  // the parent, then createContainer here (plan/hooks.ts).
+  steps.push(...startContainerCheckSteps(container, (p) => planner.staged(planner.resolve(p))));
+  steps.push(...hookSyncSteps(container), ...createContainerTreeSteps(container, propagation));
   steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
   steps.push({ op: 'procRoot', path: '/proc' });
 
@@ -91,16 +95,28 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   return steps;
 }
 
-/** The sync step at which the parent runs `prestart` and `createRuntime` hooks (container/hooks.ts). */
-export const HOOKS_SYNC = 'hooks';
-
 /**
- * With `prestart` or `createRuntime` hooks: the step at which the parent runs them, after the
- * namespaces and mounts are made and before pivot_root (runtime.md "Lifecycle" 5-6).
+ * The createContainer hooks of a container with a mount namespace of its own, where runc runs
+ * them: with the host's root as the container's mount namespace has it, in the rootfs's host
+ * path with the container's mounts there (runc binds the rootfs onto itself). The new root is
+ * made shared for the time of the hooks and bound (rbind) onto the rootfs's path under the old
+ * root, so that what a hook mounts there (a CDI hook's libraries ...) reaches the new root, then
+ * private again (pivot_root refuses a shared new root); the bind goes with the old root. With
+ * `rootfsPropagation` shared (the old root's mounts may be peers of the host's: the bind would
+ * show on the host) or no rootfs, the hooks start in the staged new root instead.
  */
-function hookSteps(container: Pick<ValidContainer, 'hooks'>): Step[] {
-  const h = container.hooks;
-  return (h?.prestart?.length ?? 0) + (h?.createRuntime?.length ?? 0) > 0 ? [{ op: 'sync', name: HOOKS_SYNC }] : [];
+function createContainerTreeSteps(container: ValidContainer, propagation: number): Step[] {
+  const hooks = createContainerSteps(container, true, false);
+  if (hooks.length === 0) return [];
+  if (container.rootfs === null || (propagation & PROPAGATION) === MS.SHARED) return hooks;
+  const mirror = `${STAGE.oldRoot}${container.rootfs}`;
+  const at = (target: string, source: string | null, flags: number): Step => ({ op: 'mount', source, target, fstype: null, flags, data: null, field: 'hooks.createContainer' });
+  return [
+    at(STAGE.newRoot, null, MS.SHARED),
+    at(mirror, STAGE.newRoot, MS.BIND | MS.REC),
+    ...hooks.map((h) => ({ ...h, cwd: mirror })),
+    at(STAGE.newRoot, null, MS.PRIVATE),
+  ];
 }
 
 /** `sysctl` written under /proc/sys (its keys were checked to be namespaced ones). */
@@ -117,12 +133,14 @@ function sysctlSteps(container: Pick<Container, 'sysctl'>): Step[] {
  * created when missing, as runc does.
  */
 export function sharedMountTreeSteps(container: ValidContainer): Step[] {
-  const steps: Step[] = [...hookSteps(container), ...sysctlSteps(container)];
-  if (joinedNamespace(container, 'mount') === undefined) steps.push({ op: 'chroot', path: container.rootfs! });
+  const joined = joinedNamespace(container, 'mount') !== undefined;
+  const steps: Step[] = [...hookSyncSteps(container), ...createContainerSteps(container, false, joined), ...sysctlSteps(container)];
+  if (!joined) steps.push({ op: 'chroot', path: container.rootfs! });
   let at = '';
   for (const part of container.cwd.split('/').filter(Boolean)) {
     at += `/${part}`;
     steps.push({ op: 'mkdir', path: at, mode: 0o755, existOk: true });
   }
+  steps.push(...startContainerCheckSteps(container));
   return steps;
 }

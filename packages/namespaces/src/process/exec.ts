@@ -1,11 +1,12 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
-import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
+import { DEFAULT_SETUP_TIMEOUT, NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
+import { hookSetupMs } from '../plan/hooks.js';
 import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
@@ -13,6 +14,7 @@ import { LIFECYCLE, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
+import '../net/network.js';
 import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
@@ -43,7 +45,8 @@ export interface ExecOptions {
   startFifo?: string;
   /**
    * Milliseconds the set-up may take before the process is killed and the call fails with
-   * `ETIMEDOUT` (default 30 000, 0 for none): a container can stop (SIGSTOP) a process that
+   * `ETIMEDOUT` (default 30 000 plus the `timeout`s of the hooks run during the set-up, 0 for
+   * none): a container can stop (SIGSTOP) a process that
    * joins it, which must not hang the caller. See @ns/syscalls SpawnOptions.setupTimeout.
    */
   setupTimeout?: number;
@@ -169,7 +172,9 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     };
     const spawnOptions: SpawnOptions = {
       onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, ...context }),
-      ...(options.setupTimeout !== undefined ? { setupTimeout: options.setupTimeout } : {}),
+      ...(options.setupTimeout !== undefined
+        ? { setupTimeout: options.setupTimeout }
+        : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),
     };
     return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups, extras };
   } catch (err) {

@@ -30,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attachDeviceFilter", Napi::Function::New(env, ns::AttachDeviceFilter, "attachDeviceFilter"));
   exports.Set("deviceFilterCount", Napi::Function::New(env, ns::DeviceFilterCount, "deviceFilterCount"));
   exports.Set("nsType", Napi::Function::New(env, ns::NsType, "nsType"));
+  exports.Set("netlinkRequest", Napi::Function::New(env, ns::NetlinkRequest, "netlinkRequest"));
   exports.Set("stepBytes", Napi::Number::New(env, NS_STEP_BYTES));
   return exports;
 }

@@ -57,6 +57,7 @@ Napi::Value OpenPty(const Napi::CallbackInfo& info);
 Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info);
 Napi::Value DeviceFilterCount(const Napi::CallbackInfo& info);
 Napi::Value NsType(const Napi::CallbackInfo& info);
+Napi::Value NetlinkRequest(const Napi::CallbackInfo& info);
 
 }  // namespace ns
 

@@ -49,6 +49,7 @@ enum ns_op : uint32_t {
   NS_OP_SECCOMP = 40,  // src/encode.ts OP_CODES.seccomp
   NS_OP_LINK_UP = 45,  // src/encode.ts OP_CODES.linkUp
   NS_OP_INIT = 50,     // src/encode.ts OP_CODES.init
+  NS_OP_HOOK = 70,     // src/encode.ts OP_CODES.hook (an OCI hook run in the container, init/hook.cc)
   NS_OP_MAX
 };
 
@@ -74,7 +75,8 @@ struct ns_step {
   uint32_t vlen[3];
 };
 
-// Messages on the error pipe: {step index, code, value}. code > 0 is an errno; 0 asks the
+// Messages on the error pipe: {step index, code, value}. code > 0 is an errno (with `value`
+// saying more for some steps: a hook step's exit status); 0 asks the
 // parent to act at a sync step; the negative codes below say what happened. (That the final
 // execve is about to be called is not a message: ns-init sets ns_launch.execing in the memfd
 // it shares with the parent, sparing the parent a wake-up.)
@@ -122,6 +124,8 @@ struct ns_launch {
   // do: its clone shared Node's memory until the exec of ns-init, whose high-water mark the
   // kernel keeps across the exec.
   uint32_t maxrss_kib;
+  int32_t pid;          // set by the parent at each sync step: the waiting process's pid in the
+                        // parent's pid namespace (what a hook step writes into the state JSON)
 };
 
 // A decoded plan. The steps' strings and vectors point into the encoded bytes and into

@@ -41,6 +41,7 @@ bool RecordMessage(Outcome* o, const ns_msg& m) {
     if (o->failedErrno == 0) {  // the first failure is the cause (a timeout or kill may follow)
       o->failedStep = m.step;
       o->failedErrno = m.code;
+      o->failedValue = m.value;
     }
   } else {
     return false;
@@ -84,6 +85,7 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
     r.Set("pid", Napi::Number::New(env, o.pid));
     r.Set("failedStep", Napi::Number::New(env, o.failedErrno ? o.failedStep : NS_STEP_PREAMBLE));
     r.Set("errno", Napi::Number::New(env, o.failedErrno));
+    if (o.failedErrno && o.failedValue) r.Set("value", Napi::Number::New(env, o.failedValue));
     if (!o.failedErrno) {
       r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
       r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
@@ -193,6 +195,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
           return env.Undefined();
         }
       }
+      launch->SetPid(o.realPid > 0 ? o.realPid : o.pid);
       Go(st.syncfd);
     }
   }

@@ -98,6 +98,7 @@ void PendingMessage(Pending* p, const ns_msg& m) {
         return;
       }
     }
+    p->launch->SetPid(p->o.realPid > 0 ? p->o.realPid : p->o.pid);
     Go(p->syncfd);
   }
 }

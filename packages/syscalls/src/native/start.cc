@@ -8,6 +8,7 @@
 // Not CLONE_VFORK: waiting for the exec here doubled the event loop's blocked time at the
 // tail (a wake-up on a busy machine). Nothing of Node's memory ever reaches a container.
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -173,6 +174,12 @@ int Launch::TakeStatusFd(bool execing) {
   int fd = planfd;
   planfd = -1;
   return fd;
+}
+
+void Launch::SetPid(pid_t pid) const {
+  int32_t v = (int32_t)pid;
+  while (pwrite(planfd, &v, sizeof v, offsetof(ns_launch, pid)) < 0 && errno == EINTR) {
+  }
 }
 
 bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {

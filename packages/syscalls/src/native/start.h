@@ -47,6 +47,8 @@ struct Launch {
   // For a plan with an init step that reached its execve: our descriptor of the memfd, for the
   // exit watcher to read the program's wait status from (ns_launch.exited/wstatus); else -1.
   int TakeStatusFd(bool execing);
+  // Tell ns-init the pid of the process waiting at a sync step (ns_launch.pid), before Go().
+  void SetPid(pid_t pid) const;
 };
 
 // What Start() made: the child, our end of its error pipe and of its sync pipe, and the
@@ -75,6 +77,7 @@ struct Outcome {
   int statusfd = -1;      // Launch::TakeStatusFd(): handed to the exit watcher (Conclude closes it otherwise)
   int32_t failedStep = 0;
   int32_t failedErrno = 0;
+  int32_t failedValue = 0;  // what the failing step said more (a hook step's exit status)
 };
 
 // The messages that only say what happened (the plan handed to a cloneParent process, a

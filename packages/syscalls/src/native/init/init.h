@@ -27,7 +27,8 @@ struct ns_child_ctx {
   int initfd;     // ns-init's own sealed memfd, kept for a reexec step
   int pdeathsig;  // PR_SET_PDEATHSIG signal, 0 for none (detached containers)
   const char* proc;  // where procfs is mounted now (a procRoot step), for /proc/self/fd paths
-  ns_launch* shared;  // the launch header, mapped shared with the parent (execing)
+  ns_launch* shared;  // the launch header, mapped shared with the parent (execing, pid)
+  int32_t fail_value;  // sent with a failing step's errno (a hook step's exit status)
 };
 
 // run.cc
@@ -52,6 +53,9 @@ long ns_do_capset(const ns_step* s);
 long ns_do_exec_check(const ns_step* s);
 long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s);
 long ns_do_seccomp(const ns_step* s);
+
+// hook.cc: an OCI hook run in the container's namespaces (createContainer, startContainer)
+long ns_do_hook(ns_child_ctx* c, const ns_step* s);
 
 size_t ns_slen(const char* s);
 

@@ -20,7 +20,7 @@ struct k_rlimit64 {
 };
 
 __attribute__((noreturn)) void fail(const ns_child_ctx* c, int32_t step, long rc) {
-  ns_send(c, step, (int32_t)-rc);
+  ns_send(c, step, (int32_t)-rc, c->fail_value);
   ns_quit(1);
 }
 
@@ -262,6 +262,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return ns_do_exec_check(s);
     case NS_OP_SECCOMP:
       return ns_do_seccomp(s);
+    case NS_OP_HOOK:
+      return ns_do_hook(c, s);
     case NS_OP_SYNC:
       return do_sync(c, index);
     case NS_OP_CLONE_PARENT:

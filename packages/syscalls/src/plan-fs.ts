@@ -1,0 +1,113 @@
+/**
+ * The plan's file-system steps: mounts, pivot_root, chroot, chdir and the files a set-up
+ * creates (mkdir, mknod, symlink, touch, chown, chmod). Part of plan.ts, which re-exports them.
+ */
+import type { StepCommon } from './plan.js';
+
+/** mount(2): `mount(source, target, fstype, flags, data)`. */
+export interface MountStep extends StepCommon {
+  op: 'mount';
+  source: string | null;
+  target: string;
+  fstype: string | null;
+  /** MS_* flags (see {@link MS}). */
+  flags: number;
+  data: string | null;
+}
+
+/** umount2(2). `flags` are MNT_* / UMOUNT_* flags. */
+export interface Umount2Step extends StepCommon {
+  op: 'umount2';
+  target: string;
+  flags: number;
+}
+
+/** mkdir(2). With `existOk`, EEXIST is not an error. `mode` is an octal permission number. */
+export interface MkdirStep extends StepCommon {
+  op: 'mkdir';
+  path: string;
+  mode: number;
+  existOk: boolean;
+}
+
+/** Create an empty regular file if it does not exist: open(2) with O_CREAT, then close. */
+export interface TouchStep extends StepCommon {
+  op: 'touch';
+  path: string;
+  mode: number;
+}
+
+/** mknod(2). `mode` includes the file type (S_IFCHR | 0o666); `major`/`minor` make the dev_t. */
+export interface MknodStep extends StepCommon {
+  op: 'mknod';
+  path: string;
+  mode: number;
+  major: number;
+  minor: number;
+}
+
+/** symlink(2): create `path` pointing at `target`. With `existOk`, EEXIST is not an error. */
+export interface SymlinkStep extends StepCommon {
+  op: 'symlink';
+  target: string;
+  path: string;
+  existOk: boolean;
+}
+
+/** fchownat(2), not following a last symlink (with `nofollow`, none on the way); -1 keeps an id. */
+export interface ChownStep extends StepCommon {
+  op: 'chown';
+  path: string;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * fchown(2) of the child's own descriptor `fd` (-1 keeps an id): the stdio pipes handed to a
+ * process that runs as another user, as runc's fixStdioPermissions, so that it may reopen them
+ * (`echo hi >/proc/self/fd/1`). As runc, EINVAL (an id not mapped in the user namespace),
+ * EPERM (the file's owner not mapped there) and EROFS are not errors: the process keeps
+ * descriptors it can read and write, only not reopen.
+ */
+export interface FchownStep extends StepCommon {
+  op: 'fchown';
+  fd: number;
+  uid: number;
+  gid: number;
+}
+
+/** chroot(2) then chdir("/"): the root of a container without a mount namespace of its own (as runc). */
+export interface ChrootStep extends StepCommon {
+  op: 'chroot';
+  path: string;
+}
+
+/** chmod(2). */
+export interface ChmodStep extends StepCommon {
+  op: 'chmod';
+  path: string;
+  mode: number;
+}
+
+/**
+ * pivot_root(2) to `newRoot`, with the old root stacked on it and then lazily unmounted:
+ * `chdir(newRoot); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")` (the sequence
+ * in the pivot_root(2) man page, as runc does). `newRoot` must be a mount point.
+ */
+export interface PivotRootStep extends StepCommon {
+  op: 'pivotRoot';
+  newRoot: string;
+}
+
+/** pivot_root(2) keeping the old root at `putOld` (a directory under `newRoot`). */
+export interface PivotRootKeepStep extends StepCommon {
+  op: 'pivotRootKeep';
+  newRoot: string;
+  putOld: string;
+}
+
+/** chdir(2). */
+export interface ChdirStep extends StepCommon {
+  op: 'chdir';
+  path: string;
+}
