@@ -39,6 +39,8 @@
         "src/native/fds.cc",
         "src/native/bpf.cc",
         "src/native/nsfd.cc",
+        "src/native/unix.cc",
+        "src/native/seccomp_notify.cc",
         "src/native/decode.cc"
       ],
       "actions": [

@@ -8,3 +8,4 @@ export type { NativeAddon, NativeSpawnResult } from './native.js';
 export { describeStep, formatPlan } from './describe.js';
 export { attachDeviceFilter, deviceFilterCount } from './bpf.js';
 export { namespaceTypeOf } from './nsfd.js';
+export { pidfdGetfd, recvFd, sendFd, seccompNotifRecv, seccompNotifSend, unixAccept, unixConnect, unixListen, SECCOMP_USER_NOTIF_FLAG_CONTINUE, type ReceivedFd, type SeccompNotification } from './unix.js';

@@ -398,6 +398,23 @@ export interface SeccompStep extends StepCommon {
   rules?: string[];
 }
 
+/**
+ * seccomp(2) as {@link SeccompStep}, with SECCOMP_FILTER_FLAG_NEW_LISTENER: for a profile with
+ * SCMP_ACT_NOTIFY rules. The child then stops as at a `sync` step: `onSync` gets this step and,
+ * as `value`, the number of the listener descriptor in the waiting process (take it with
+ * pidfd_getfd(2): see `pidfdGetfd`); the child closes its own copy once let go. The calls the
+ * child makes after the filter (write, read, close, then its remaining steps) are filtered.
+ * @see seccomp_unotify(2)
+ */
+export interface SeccompNotifyStep extends StepCommon {
+  op: 'seccompNotify';
+  flags: number;
+  filter: number[];
+  rules?: string[];
+  /** The sync name the parent's handler is looked up by (as {@link SyncStep.name}). */
+  name: string;
+}
+
 export type Step =
   | MountStep
   | Umount2Step
@@ -439,7 +456,8 @@ export type Step =
   | DetachStep
   | ExecCheckStep
   | ReexecStep
-  | SeccompStep;
+  | SeccompStep
+  | SeccompNotifyStep;
 
 export type StepOp = Step['op'];
 

@@ -48,6 +48,7 @@ enum ns_op : uint32_t {
   NS_OP_FCHOWN,
   NS_OP_SECCOMP = 40,  // src/encode.ts OP_CODES.seccomp
   NS_OP_LINK_UP = 45,  // src/encode.ts OP_CODES.linkUp
+  NS_OP_SECCOMP_NOTIFY = 60,  // src/encode.ts OP_CODES.seccompNotify
   NS_OP_MAX
 };
 
@@ -74,7 +75,8 @@ struct ns_step {
 };
 
 // Messages on the error pipe: {step index, code, value}. code > 0 is an errno; 0 asks the
-// parent to act at a sync step; the negative codes below say what happened. (That the final
+// parent to act at a sync step (value: a descriptor number of the child's for the parent to
+// take with pidfd_getfd, at a seccompNotify step; else 0); the negative codes below say what happened. (That the final
 // execve is about to be called is not a message: ns-init sets ns_launch.execing in the memfd
 // it shares with the parent, sparing the parent a wake-up.)
 struct ns_msg {
