@@ -16,7 +16,7 @@ import { callerInheritable, callerNofileHard } from './host.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
-import { insertSeccomp } from './seccomp.js';
+import { insertSeccomp, seccompNotifies } from './seccomp.js';
 
 /**
  * A new session (the process never shares the caller's controlling terminal), then either
@@ -173,7 +173,13 @@ export function processSteps(
   steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
 
   steps.push({ op: 'execve', paths, argv: c.args, envp: env });
-  if (c.seccomp !== undefined) insertSeccomp(steps, c.seccomp, sets.bounding, c.noNewPrivileges ? steps.length - 1 : beforeCaps);
+  if (c.seccomp !== undefined) {
+    // With a listener, a created container's filter goes in before it detaches: the parent
+    // must still be there to take the listener (runc installs it before the exec.fifo wait).
+    const check = steps.findIndex((s) => s.op === 'execCheck');
+    const late = seccompNotifies(c.seccomp) && check >= 0 ? check : steps.length - 1;
+    insertSeccomp(steps, c.seccomp, sets.bounding, c.noNewPrivileges ? late : beforeCaps);
+  }
 
   return { steps, user, env };
 }

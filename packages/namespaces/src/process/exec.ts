@@ -9,10 +9,11 @@ import { planContainerCached } from '../plan/cache.js';
 import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
-import { LIFECYCLE, syncHandler } from './sync.js';
+import { LIFECYCLE, OCI_STATE, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
+import { checkSeccompListener, type ListenerStateOf } from '../container/seccomp-listener.js';
 import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
@@ -141,6 +142,8 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     }
     const planned = withFault(makePlan(io));
     childFds.push(...(planned.fds ?? []));
+    // SCMP_ACT_NOTIFY: the agent's socket must be there before anything starts.
+    checkSeccompListener(planned.container);
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
       const maps = planned.idMaps;
@@ -166,9 +169,10 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
       setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
       lifecycle: (options as { [LIFECYCLE]?: boolean })[LIFECYCLE] === true,
+      ociState: (options as { [OCI_STATE]?: ListenerStateOf })[OCI_STATE],
     };
     const spawnOptions: SpawnOptions = {
-      onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, ...context }),
+      onSync: (step, index, pid, value) => syncHandler(step.name)({ pid, step, index, value, ...context }),
       ...(options.setupTimeout !== undefined ? { setupTimeout: options.setupTimeout } : {}),
     };
     return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups, extras };
