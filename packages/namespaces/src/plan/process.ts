@@ -26,7 +26,8 @@ import { insertSeccomp, seccompNotifies } from './seccomp.js';
 export function stdioSteps(io: PlanIo): Step[] {
   if (io.console) {
     const fd = io.console.fd;
-    return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
+    // Past 2: the caller's own descriptors (runc --preserve-fds), as without a terminal.
+    return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd, ...io.stdio.slice(3)] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
   }
   return [{ op: 'setsid' }, { op: 'stdio', fds: io.stdio }];
 }
@@ -166,11 +167,11 @@ export function processSteps(
     // end the process silently at start (runc create checks it the same way).
     steps.push({ op: 'execCheck', paths });
     // The caller's descriptors past 2 (runc --preserve-fds) stay open; every other one goes.
-    const extra = io.console ? 0 : Math.max(0, io.stdio.length - 3);
+    const extra = Math.max(0, io.stdio.length - 3);
     steps.push(extra > 0 ? { op: 'detach', keepFds: extra } : { op: 'detach' });
     steps.push({ op: 'waitFifo', fd: io.startFifoFd });
   }
-  steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
+  steps.push({ op: 'closeFrom', first: Math.max(3, io.stdio.length) });
 
   steps.push({ op: 'execve', paths, argv: c.args, envp: env });
   if (c.seccomp !== undefined) {

@@ -1,6 +1,7 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
 import { NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
+import { sendConsole } from './console-socket.js';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
@@ -32,6 +33,16 @@ export interface ExecOptions {
   killSignal?: NodeJS.Signals | number;
   /** Initial pty size in terminal mode (columns, rows); default 80x24. */
   terminalSize?: { cols: number; rows: number };
+  /**
+   * Terminal mode only: send the pty's master to the AF_UNIX socket at this path (SCM_RIGHTS,
+   * as runc's `--console-socket`; the message's data is the master's name, `/dev/ptmx`, or
+   * `/dev/pts/ptmx` for execIn()) instead of keeping it: the returned process then has no
+   * `stdin`, `stdout` or `terminal`, the receiver (conmon, containerd's shim) reads and writes
+   * the console. Sent before the process starts; checked first (`ERR_NS_CONFIG` naming
+   * `consoleSocket` for a path that is missing or not a socket, `ECONNREFUSED` when nobody
+   * listens), nothing left behind on failure.
+   */
+  consoleSocket?: string;
   /**
    * Let the process outlive this Node process: no PR_SET_PDEATHSIG, and the handle does not
    * keep the event loop alive (as `child_process` `detached` + `unref()`).
@@ -100,12 +111,18 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
   const pipes: { index: number; fd: number; readable: boolean }[] = [];
   let pty: { master: number; slave: number; path: string } | undefined;
   try {
+    if (options.consoleSocket !== undefined && !terminal) {
+      throw new NsError('ERR_NS_CONFIG', `consoleSocket ${options.consoleSocket}: cannot use a console socket for a process without a terminal (process.terminal)`, { path: 'consoleSocket' });
+    }
     if (terminal) {
+      // The descriptors past 2 (runc --preserve-fds) go along with a terminal too.
+      const extra = terminalExtras(options.stdio);
       const size = options.terminalSize ?? { cols: 80, rows: 24 };
       pty = ptyRoot === undefined ? addon.openPty(size.cols, size.rows) : addon.openPty(size.cols, size.rows, ptyRoot);
       parentFds.push(pty.master);
       childFds.push(pty.slave);
       io.console = { fd: pty.slave, path: pty.path };
+      io.stdio = [pty.slave, pty.slave, pty.slave, ...extra];
     } else {
       const stdio = options.stdio ?? 'pipe';
       const entries: StdioEntry[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
@@ -156,6 +173,13 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
         if ((process.geteuid?.() ?? 0) === 0) throw err; // unprivileged: it is ours already
       }
     }
+    // The console's receiver gets the master now, before anything starts (runc sends it
+    // during its init; a start that fails after this hangs the console up).
+    if (pty && options.consoleSocket !== undefined) {
+      sendConsole(options.consoleSocket, pty.master, ptyRoot === undefined ? '/dev/ptmx' : '/dev/pts/ptmx');
+      parentFds.splice(parentFds.indexOf(pty.master), 1);
+      closeAll([pty.master]);
+    }
     // The parent's part of each sync step, by its name (sync.ts).
     const cleanups: (() => void)[] = [];
     const extras: Prepared['extras'] = { exitHooks: [] };
@@ -183,6 +207,22 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
   }
 }
 
+/**
+ * The descriptors past 2 of `stdio` in terminal mode (runc's `--preserve-fds` with `-t`): the
+ * caller's own descriptors only (a number, `{ fd }`, or `'inherit'` for the same number).
+ * @throws NsError `ERR_NS_CONFIG` naming `stdio[N]` for a pipe or `'ignore'` there.
+ */
+function terminalExtras(stdio: ExecOptions['stdio']): number[] {
+  if (!Array.isArray(stdio)) return [];
+  return stdio.slice(3).map((entry, k) => {
+    const index = k + 3;
+    if (typeof entry === 'number') return entry;
+    if (entry === 'inherit') return index;
+    if (entry !== null && typeof entry === 'object' && typeof entry.fd === 'number') return entry.fd;
+    throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: with a terminal only descriptors of the caller go past 2 (a number, an object with an fd, or 'inherit')`, { path: `stdio[${index}]` });
+  });
+}
+
 /** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
 function abandon(p: Prepared): void {
   for (const cleanup of p.cleanups.splice(0).reverse()) {
@@ -204,7 +244,10 @@ function complete(p: Prepared, child: Child, options: ExecOptions): ContainerPro
   if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);
   const proc = new ContainerProcess(p.planned.id, child, p.extras);
   if (options.detached || options.startFifo) proc.unref();
-  if (pty) {
+  if (pty && options.consoleSocket !== undefined) {
+    // The receiver holds the master: nothing of the console stays here.
+    closeAll([pty.slave]);
+  } else if (pty) {
     const streams = ptyStreams(pty.master, pty.slave);
     proc.stdin = streams.input;
     proc.stdout = streams.output;
