@@ -2,13 +2,13 @@
 // state to a seccomp agent at linux.seccomp.listenerPath (as runc does); the agent here is
 // this test, with the addon's raw calls (accept, recvmsg with SCM_RIGHTS, the NOTIF ioctls).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recvFd, seccompNotifRecv, seccompNotifSend, unixAccept, unixListen, SECCOMP_USER_NOTIF_FLAG_CONTINUE } from '@ns/syscalls';
-import { DEFAULT_MOUNTS, exec, rootfsContainer, type Container, type LinuxSeccomp } from '../src/index.js';
+import { DEFAULT_MOUNTS, StateStore, createContainer, deleteContainer, exec, execIn, rootfsContainer, runContainer, startCreatedContainer, type Container, type LinuxSeccomp } from '../src/index.js';
 import { ROOTFS, hostMounts, isRoot } from './helpers.js';
 
 const haveGcc = spawnSync('gcc', ['--version']).status === 0;
@@ -92,6 +92,69 @@ describe.skipIf(!isRoot || !ROOTFS || !haveGcc || !x64)('SCMP_ACT_NOTIFY with a 
       }
     });
   }
+
+  /** Accept the runtime's connection on `listening` and take the listener and the state it sends. */
+  const handOff = (listening: number, keep: number[]) => {
+    const conn = unixAccept(listening, 10_000);
+    expect(conn).not.toBeNull();
+    keep.push(conn!);
+    const msg = recvFd(conn!, 65536)!;
+    expect(msg.fd).toBeGreaterThan(2);
+    keep.push(msg.fd);
+    return { fd: msg.fd, state: JSON.parse(msg.data.toString()) };
+  };
+  /** Answer the next notification on `fd` with `error` (0: let it run). */
+  const answer = (fd: number, error: number) => {
+    const n = seccompNotifRecv(fd, 10_000);
+    expect(n).not.toBeNull();
+    seccompNotifSend(fd, n!.id, error ? { error } : { flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE });
+  };
+
+  it('create: the filter goes in before the process detaches, the agent gets it at create, the calls come after start', async () => {
+    const store = new StateStore(join(dir, 'state-create'));
+    const sock = join(dir, 'agent-create.sock');
+    const listening = unixListen(sock);
+    const keep = [listening];
+    const out = join(dir, 'create.out');
+    const outFd = openSync(out, 'w');
+    keep.push(outFd);
+    try {
+      const c = rootfsContainer(ROOTFS, { id: 'notify-create', args: ['sh', '-c', 'mkdir /tmp/d; echo rc=$?'], mounts, noNewPrivileges: true, seccomp: profile(sock) });
+      const { state } = createContainer(c, { store, stdio: ['ignore', outFd, outFd] });
+      const got = handOff(listening, keep);
+      expect(got.state).toMatchObject({ pid: state.pid, state: { id: 'notify-create', status: 'creating', pid: state.pid } });
+      await startCreatedContainer(store, 'notify-create');
+      answer(got.fd, EACCES);
+      for (let i = 0; i < 250 && !readFileSync(out, 'utf8').includes('rc='); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(readFileSync(out, 'utf8')).toMatch(/Permission denied\nrc=1\n$/);
+    } finally {
+      for (const f of keep) closeSync(f);
+      await deleteContainer(store, 'notify-create', { force: true }).catch(() => undefined);
+    }
+  });
+
+  it("exec into a container with a NOTIFY profile: the agent gets a new listener with the running container's state", async () => {
+    const store = new StateStore(join(dir, 'state-exec'));
+    const sock = join(dir, 'agent-exec.sock');
+    const listening = unixListen(sock);
+    const keep = [listening];
+    try {
+      const c = rootfsContainer(ROOTFS, { id: 'notify-exec', args: ['sleep', '60'], mounts, noNewPrivileges: true, seccomp: profile(sock) });
+      const { state } = runContainer(c, { store, detached: true, stdio: 'ignore' });
+      const init = handOff(listening, keep);
+      expect(init.state.state).toMatchObject({ status: 'creating', pid: state.pid });
+      const p = execIn(store.read('notify-exec'), { args: ['sh', '-c', 'mkdir /tmp/e && echo made'] }, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const output = Promise.all([collect(p.stdout), collect(p.stderr)]);
+      const joined = handOff(listening, keep);
+      expect(joined.state).toMatchObject({ pid: p.pid, metadata: 'test-agent', state: { id: 'notify-exec', status: 'running', pid: state.pid } });
+      answer(joined.fd, 0);
+      expect((await p.wait()).exitCode).toBe(0);
+      expect((await output)[0]).toBe('made\n');
+    } finally {
+      for (const f of keep) closeSync(f);
+      await deleteContainer(store, 'notify-exec', { force: true }).catch(() => undefined);
+    }
+  });
 
   it('a listener path that is missing, not a socket, or that nobody listens on starts nothing', async () => {
     const fdsBefore = readdirSync('/proc/self/fd').length;

@@ -92,7 +92,8 @@ export function execInSteps(joins: readonly Step[], session: readonly Step[], ta
   // A seccomp filter right before the execve (with no_new_privs) stays there, after the fork:
   // the fork and the session are ns-init's, not the program's, and need no allowing.
   const execve = tail.findIndex((s) => s.op === 'execve');
-  const at = tail[execve - 1]?.op === 'seccomp' ? execve - 1 : execve;
+  const before = tail[execve - 1]?.op;
+  const at = before === 'seccomp' || before === 'seccompNotify' ? execve - 1 : execve;
   return [...joins, ...stdio, ...tail.slice(0, at), { op: 'cloneParent' }, ...leader, ...tail.slice(at)];
 }
 
