@@ -10,6 +10,9 @@
  * `pivotRoot`). Numbers are the kernel's values (flags from <sys/mount.h>, <sched.h> ...).
  */
 
+import type { SyncStep, CloneParentStep, ProcRootStep, WaitFifoStep, DetachStep, ExecCheckStep, ReexecStep, SeccompStep, SeccompNotifyStep } from './plan-control.js';
+export type { SyncStep, CloneParentStep, ProcRootStep, WaitFifoStep, DetachStep, ExecCheckStep, ReexecStep, SeccompStep, SeccompNotifyStep } from './plan-control.js';
+
 /** Options every step may carry. */
 export interface StepCommon {
   /**
@@ -308,111 +311,6 @@ export interface ExecveStep extends StepCommon {
   paths: string[];
   argv: string[];
   envp: string[];
-}
-
-/**
- * Stop and wait for the parent: the child reports this step over the pipe and blocks until
- * the parent has run the `onSync` callback given to spawn() (writing uid_map, joining a
- * cgroup ...) and lets it go on.
- */
-export interface SyncStep extends StepCommon {
-  op: 'sync';
-  /** What the parent should do here; passed to `onSync`. */
-  name: string;
-}
-
-/**
- * fork again with CLONE_PARENT (clone(2) without CLONE_VM: ns-init's memory is small): the
- * new process runs the rest of the plan and this one exits. Joining a pid namespace with setns(2) only
- * affects children; this makes the process that execs really inside it, as a child of the
- * caller of spawn(), which then watches and reaps it (spawn() returns its pid).
- */
-export interface CloneParentStep extends StepCommon {
-  op: 'cloneParent';
-}
-
-/** Where procfs is mounted at this point of the plan, for `nofollow` mounts (`/oldroot/proc`). */
-export interface ProcRootStep extends StepCommon {
-  op: 'procRoot';
-  path: string;
-}
-
-/**
- * Open the FIFO behind descriptor `fd` (an O_PATH descriptor of the parent's, reopened
- * through `<procRoot>/self/fd/<fd>`) for writing, which blocks until a reader opens it, then
- * write one byte: the container's process waits here for `ns start` (runc's exec.fifo).
- */
-export interface WaitFifoStep extends StepCommon {
-  op: 'waitFifo';
-  fd: number;
-}
-
-/**
- * spawn() returns now, with the child still running the rest of its plan on its own (a
- * created container waiting for start). Later failures end the child without a report.
- * Must come after the `stdio` step.
- */
-export interface DetachStep extends StepCommon {
-  op: 'detach';
-  /**
-   * Descriptors 3 .. 3+keepFds-1 stay open (the caller's extra stdio, runc `--preserve-fds`);
-   * every other one above 2 is closed but the exec fifo of a later `waitFifo`. Default 0.
-   */
-  keepFds?: number;
-}
-
-/**
- * access(2) with X_OK of each of `paths` in turn, as execve would try them: fails (ENOENT,
- * EACCES ...) when none is executable. Lets a created container report a missing program at
- * create time, before it detaches (as runc create does).
- */
-export interface ExecCheckStep extends StepCommon {
-  op: 'execCheck';
-  paths: string[];
-}
-
-/**
- * execveat(2) ns-init again (from its sealed memfd) and go on at the next step, so that its
- * memory belongs to the user namespace it is in now: an exec records the user namespace it
- * happens in, and ns-init, never dumpable, is then reachable through /proc only by who holds
- * CAP_SYS_PTRACE there (the namespace's owner, not a container's process by default). Comes
- * after `unshare(CLONE_NEWUSER)` and `setresuid`, before `stdio` and `procRoot` steps (what
- * they set is not carried across).
- */
-export interface ReexecStep extends StepCommon {
-  op: 'reexec';
-}
-
-/**
- * seccomp(2) SECCOMP_SET_MODE_FILTER with `flags` (SECCOMP_FILTER_FLAG_*) and the classic-BPF
- * program `filter`: `struct sock_filter[]` as u32 words, two an instruction (`code | jt << 16 |
- * jf << 24`, then `k`), at most 4096 instructions. Compiled in TypeScript (@ns/seccomp); the
- * child only installs it. Needs no_new_privs set before, or CAP_SYS_ADMIN; every system call
- * after it (the execve first) is filtered. `rules` is the readable account `ns run --dry-run`
- * prints under the step.
- */
-export interface SeccompStep extends StepCommon {
-  op: 'seccomp';
-  flags: number;
-  filter: number[];
-  rules?: string[];
-}
-
-/**
- * seccomp(2) as {@link SeccompStep}, with SECCOMP_FILTER_FLAG_NEW_LISTENER: for a profile with
- * SCMP_ACT_NOTIFY rules. The child then stops as at a `sync` step: `onSync` gets this step and,
- * as `value`, the number of the listener descriptor in the waiting process (take it with
- * pidfd_getfd(2): see `pidfdGetfd`); the child closes its own copy once let go. The calls the
- * child makes after the filter (write, read, close, then its remaining steps) are filtered.
- * @see seccomp_unotify(2)
- */
-export interface SeccompNotifyStep extends StepCommon {
-  op: 'seccompNotify';
-  flags: number;
-  filter: number[];
-  rules?: string[];
-  /** The sync name the parent's handler is looked up by (as {@link SyncStep.name}). */
-  name: string;
 }
 
 export type Step =
