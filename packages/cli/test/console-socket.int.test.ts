@@ -110,6 +110,10 @@ describe.skipIf(!isRoot || !ROOTFS)('--console-socket (root)', () => {
     const r3 = ns('run', '-d', '--console-socket', join(dir, 'x.sock'), '--rootfs', ROOTFS!, 'cs3', '--', 'true');
     expect(r3.status).toBe(125);
     expect(r3.stderr).toMatch(/cannot use console socket if ns will not detach or allocate tty/);
+    // The console is the output: --stdout with a terminal is refused detached too.
+    const r6 = ns('run', '-d', '-t', '--console-socket', join(dir, 'x.sock'), '--stdout', join(dir, 'out'), '--rootfs', ROOTFS!, 'cs3', '--', 'sh');
+    expect(r6.status).toBe(125);
+    expect(r6.stderr).toMatch(/--stdout and --stderr cannot be used with a terminal/);
     expect(ns('run', '-d', '--rootfs', ROOTFS!, '--stdout', '/dev/null', '--stderr', '/dev/null', 'cs4', '--', 'sleep', '60').status).toBe(0);
     const r4 = ns('exec', '-t', '--console-socket', join(dir, 'x.sock'), 'cs4', 'sh');
     expect(r4.status).toBe(125);

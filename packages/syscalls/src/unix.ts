@@ -34,7 +34,8 @@ export interface SeccompNotification {
  * `--console-socket` and `linux.seccomp.listenerPath`.
  * @returns the connected socket's descriptor
  * @throws NsError `ENOENT` (no such file), `ECONNREFUSED` (a socket nobody listens on, or a
- *   file that is not a socket), `EACCES`, `ENAMETOOLONG` past 107 bytes.
+ *   file that is not a socket), `EAGAIN` (the listener's queue is full: the connect does not
+ *   wait, as Go's), `EACCES`, `ENAMETOOLONG` past 107 bytes.
  * @see connect(2), unix(7)
  */
 export function unixConnect(path: string): number {

@@ -40,7 +40,18 @@ describe('descriptors over unix sockets', () => {
     const stale = join(dir, 'stale.sock');
     closeSync(unixListen(stale));
     expect(() => unixConnect(stale)).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
-    expect(unixAccept(unixListen(join(dir, 'idle.sock')), 0)).toBeNull();
+    const idle = unixListen(join(dir, 'idle.sock'), 0);
+    expect(unixAccept(idle, 0)).toBeNull();
+    // A listener that never accepts: once its queue is full the connect fails, it does not wait.
+    const queued: number[] = [];
+    let full: unknown;
+    try {
+      for (let i = 0; i < 64 && !full; i++) queued.push(unixConnect(join(dir, 'idle.sock')));
+    } catch (err) {
+      full = err;
+    }
+    for (const fd of [...queued, idle]) closeSync(fd);
+    expect(full).toMatchObject({ code: 'EAGAIN' });
   });
 });
 

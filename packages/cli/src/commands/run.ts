@@ -269,7 +269,7 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
 
   const files = { stdout: options.stdout, stderr: options.stderr };
   const hasFiles = files.stdout !== undefined || files.stderr !== undefined;
-  if (hasFiles && container.terminal && !options.detach) {
+  if (hasFiles && container.terminal) {
     reportError(io, usage('--stdout and --stderr cannot be used with a terminal (-t): the output goes to the pty', 'terminal'));
     return EXIT.FAILURE;
   }

@@ -85,7 +85,14 @@ export function sendSeccompListener(profile: LinuxSeccomp, pid: number, fd: numb
       socket = unixConnect(path);
     } catch (cause) {
       const code = (cause as NsError).code;
-      const why = code === 'ECONNREFUSED' ? 'nobody listens there (or it is not a socket)' : code === 'ENOENT' ? 'it does not exist' : (cause as Error).message;
+      const why =
+        code === 'ECONNREFUSED'
+          ? 'nobody listens there (or it is not a socket)'
+          : code === 'ENOENT'
+            ? 'it does not exist'
+            : code === 'EAGAIN'
+              ? 'its listener accepts no more connections (queue full)'
+              : (cause as Error).message;
       throw new NsError(code, `${FIELD}: cannot connect to the seccomp agent at ${path}: ${why}; the container's process was not started`, { path: FIELD, syscall: 'connect', cause });
     }
     try {

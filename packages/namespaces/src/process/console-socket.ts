@@ -32,7 +32,7 @@ export function sendConsole(path: string, master: number, name: string): void {
     socket = unixConnect(path);
   } catch (cause) {
     const code = (cause as NsError).code;
-    const why = code === 'ECONNREFUSED' ? 'nobody listens on it' : (cause as Error).message;
+    const why = code === 'ECONNREFUSED' ? 'nobody listens on it' : code === 'EAGAIN' ? 'its listener accepts no more connections (queue full)' : (cause as Error).message;
     throw new NsError(code, `consoleSocket ${path}: cannot connect: ${why}`, { path: 'consoleSocket', syscall: 'connect', cause });
   }
   try {

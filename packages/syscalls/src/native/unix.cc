@@ -31,14 +31,16 @@ bool UnixAddress(const std::string& path, struct sockaddr_un* addr) {
 
 // unixConnect(path) -> a connected SOCK_STREAM socket (close-on-exec), as runc's
 // net.Dial("unix", path). Throws ENAMETOOLONG for a path past sun_path, ECONNREFUSED when
-// nobody listens, ENOENT / ENOTSOCK as connect(2) says.
+// nobody listens, EAGAIN when the listener's queue is full (the connect is non-blocking, as
+// Go's: a listener that never accepts must not hang the caller), ENOENT as connect(2) says.
+// The socket is blocking again once connected.
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return ThrowPlan(env, "unixConnect: expected a path");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   struct sockaddr_un addr;
   if (!UnixAddress(path, &addr)) return ThrowErrno(env, ENAMETOOLONG, "connect " + path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return ThrowErrno(env, errno, "socket");
   int r;
   do {
@@ -48,6 +50,12 @@ Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
     int e = errno;
     close(fd);
     return ThrowErrno(env, e, "connect " + path);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "fcntl F_SETFL");
   }
   return Napi::Number::New(env, fd);
 }
