@@ -6,7 +6,7 @@
  * nothing behind. Each test has its own `--root` and removes what it made.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,11 @@ const ROOTFS = process.env.NS_TEST_ROOTFS;
 let dir: string;
 let opened: number[];
 function ns(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--root', join(dir, 'state'), ...args], { encoding: 'utf8', timeout: 20_000 });
+  return nsWith([], ...args);
+}
+/** `ns` with `extra` as its descriptors 3, 4 ... */
+function nsWith(extra: number[], ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, '--root', join(dir, 'state'), ...args], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe', ...extra] });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -83,6 +87,18 @@ describe.skipIf(!isRoot || !ROOTFS)('--console-socket (root)', () => {
     expect(ns('start', 'cs1').status).toBe(0);
     const out = await talk(master.fd, 'echo hello-$((6*7)); exit 3\n', /hello-42\r\n/);
     expect(out).toMatch(/hello-42\r\n/);
+  });
+
+  it('--preserve-fds with a terminal: descriptor 3 reaches the container beside the console', async () => {
+    writeFileSync(join(dir, 'in'), 'through fd 3\n');
+    const three = openSync(join(dir, 'in'), 'r');
+    opened.push(three);
+    const r = receiver();
+    const c = nsWith([three], 'run', '-d', '-t', '--console-socket', r.path, '--preserve-fds', '1', '--rootfs', ROOTFS!, 'cs6', '--', 'sh');
+    expect(c).toMatchObject({ status: 0, stderr: '' });
+    const master = r.take();
+    const got = await talk(master.fd, 'cat <&3; echo end-$((1+1))\n', /end-2\r\n/);
+    expect(got).toMatch(/through fd 3\r\nend-2\r\n/);
   });
 
   it('run -d -t, then exec -d -t into it: each console reaches its own receiver', async () => {
