@@ -42,6 +42,8 @@
         "src/native/bpf.cc",
         "src/native/nsfd.cc",
         "src/native/netlink.cc",
+        "src/native/unix.cc",
+        "src/native/seccomp_notify.cc",
         "src/native/decode.cc"
       ],
       "actions": [

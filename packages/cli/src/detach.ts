@@ -78,8 +78,9 @@ export function openOutputFiles(files: OutputFiles, cwd: string | null): OpenedO
  * `ns` exits: containerd's shim and conmon hand the runtime pipes and read the container from
  * them (and the end of a piped stdin reaches it as end of file). `files.stdout` /
  * `files.stderr` (`--stdout` / `--stderr`) send one of them to a file instead; `files.log`
- * (the library's "both") still does so for both. A terminal is refused: ns has no
- * `--console-socket` to hand the pty to.
+ * (the library's "both") still does so for both. With a terminal the pty's master goes to
+ * `extras.consoleSocket` (runc `--console-socket`), without which a terminal is refused with
+ * runc's message.
  */
 /** runc's `--pid-file` and `--preserve-fds` of `create` and `run -d`. */
 export interface DetachExtras {
@@ -87,6 +88,8 @@ export interface DetachExtras {
   pidFile?: string;
   /** Pass descriptors 3 .. 3+N-1 of `ns` on to the container at the same numbers (runc `--preserve-fds N`). */
   preserveFds?: number;
+  /** With a terminal: send the pty master to the unix socket at this path (runc `--console-socket`). */
+  consoleSocket?: string;
 }
 
 /**
@@ -114,6 +117,20 @@ export function preservedFds(n: number | undefined): number[] {
   return fds;
 }
 
+/**
+ * An error of the library's `consoleSocket` option as the CLI names it (`--console-socket
+ * PATH: ...`); anything else as it is.
+ */
+export function consoleSocketError(err: unknown): unknown {
+  if (!(err instanceof NsError) || err.path !== 'consoleSocket' || !err.message.startsWith('consoleSocket ')) return err;
+  return new NsError(err.code, `--console-socket ${err.message.slice('consoleSocket '.length)}`, {
+    path: 'consoleSocket',
+    cause: err,
+    ...(err.errno !== undefined ? { errno: err.errno } : {}),
+    ...(err.syscall !== undefined ? { syscall: err.syscall } : {}),
+  });
+}
+
 /** Write `pid` to `file` whole: a temporary file beside it, renamed over it (as runc `--pid-file`). */
 export function writePidFile(file: string, pid: number): void {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
@@ -127,16 +144,11 @@ export function writePidFile(file: string, pid: number): void {
 }
 
 export async function runDetached(container: Container, files: OutputFiles, store: StateStore, io: ResolvedIo, createOnly = false, extras: DetachExtras = {}): Promise<number> {
-  if (container.terminal) {
-    const err = new NsError(
-      ErrorCode.CONFIG,
-      'cannot allocate a terminal for a detached container: ns has no --console-socket to pass it to ' +
-        '(run without -t / set process.terminal to false in config.json, or run in the foreground)',
-      { path: 'terminal' },
-    );
-    reportError(io, err);
+  if (container.terminal && extras.consoleSocket === undefined) {
+    reportError(io, new NsError(ErrorCode.CONFIG, 'cannot allocate tty if ns will detach without setting console socket (--console-socket PATH)', { path: 'terminal' }));
     return EXIT.FAILURE;
   }
+  const consoleSocket = extras.consoleSocket !== undefined ? absolutePath(baseDir(io), extras.consoleSocket, '--console-socket') : undefined;
   let output: OpenedOutput;
   try {
     output = openOutputFiles(files, baseDir(io));
@@ -147,7 +159,8 @@ export async function runDetached(container: Container, files: OutputFiles, stor
   try {
     const pidFile = extras.pidFile !== undefined ? absolutePath(baseDir(io), extras.pidFile, '--pid-file') : undefined;
     const stdio: StdioEntry[] = ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit', ...preservedFds(extras.preserveFds)];
-    const { state } = createOnly ? createContainer(container, { store, stdio }) : runContainer(container, { store, detached: true, stdio });
+    const console = consoleSocket !== undefined && container.terminal ? { consoleSocket } : {};
+    const { state } = createOnly ? createContainer(container, { store, stdio, ...console }) : runContainer(container, { store, detached: true, stdio, ...console });
     if (pidFile !== undefined) {
       try {
         writePidFile(pidFile, state.pid);
@@ -159,7 +172,7 @@ export async function runDetached(container: Container, files: OutputFiles, stor
     }
     return 0;
   } catch (err) {
-    reportError(io, err);
+    reportError(io, consoleSocketError(err));
     return exitCodeFor(err);
   } finally {
     output.close();

@@ -73,7 +73,8 @@ function containerOptions(cmd: Command): Command {
       .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
       .option('--security-opt <opt>', 'seccomp=unconfined, seccomp=default or seccomp=PROFILE.json; no-new-privileges (repeatable)', collect)
       .option('--pid-file <file>', "with -d or create: write the container process's pid to FILE (as runc)")
-      .option('--preserve-fds <n>', "with -d or create: pass ns's descriptors 3 .. 3+N-1 on to the container (as runc)", parseCount);
+      .option('--preserve-fds <n>', "with -d or create: pass ns's descriptors 3 .. 3+N-1 on to the container (as runc)", parseCount)
+      .option('--console-socket <path>', "with -d or create and a terminal: send the pty master to the unix socket at PATH (as runc)");
 }
 
 /** A count option (`--preserve-fds 2`): a whole number >= 0. */
@@ -285,6 +286,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('-p, --process <file>', 'the process as an OCI process JSON object (args, env, cwd, user ...), as runc exec --process')
     .option('-d, --detach', 'start it and exit 0 without waiting for it')
     .option('--pid-file <file>', "write the process's pid to FILE once it runs")
+    .option('--console-socket <path>', 'with -d and -t: send the pty master to the unix socket at PATH (as runc)')
     .action(async (id: string, words: string[], opts: Omit<ExecCommandOptions, 'id' | 'command'> & { root?: string }) => {
       const { root: _root, ...rest } = opts;
       const options: ExecCommandOptions = { ...rest, id };

@@ -266,9 +266,9 @@ describe('exec and run -d: usage errors', () => {
     expect(out).toMatch(/-g, --additional-gids <gid>/);
   });
 
-  it('run -d -t is refused before anything is created', async () => {
+  it('run -d -t without --console-socket is refused before anything is created (runc\'s message)', async () => {
     expect(await main(['--root', root, 'run', '-d', '-t', 'box', '--', 'sh'], io())).toBe(125);
-    expect(err).toMatch(/^ns: cannot allocate a terminal for a detached container: ns has no --console-socket/);
+    expect(err).toMatch(/^ns: cannot allocate tty if ns will detach without setting console socket \(--console-socket PATH/);
     expect(existsSync(root)).toBe(false);
   });
 

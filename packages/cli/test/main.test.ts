@@ -56,7 +56,8 @@ describe('main: usage', () => {
     expect(f.mountOptions).toEqual(expect.arrayContaining(['ro', 'nosuid', 'rbind', 'rslave']));
     expect(f.linux.namespaces).toEqual(['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time']);
     expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
-    expect(f.linux.seccomp.actions).not.toContain('SCMP_ACT_NOTIFY');
+    expect(f.linux.seccomp.actions).toContain('SCMP_ACT_NOTIFY');
+    expect(f.linux.seccomp.supportedFlags).toContain('SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV');
     expect(f.linux.seccomp.archs).toEqual(expect.arrayContaining(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']));
     expect(f.linux.apparmor).toEqual({ enabled: false });
   });

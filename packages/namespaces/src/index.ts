@@ -102,6 +102,7 @@ export type { CgroupStats, LinuxResources } from '@ns/cgroups';
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
 export { checkSeccomp, loadSeccompProfile, type SeccompConfig } from './config/seccomp.js';
 export { resolveSeccomp, seccompStep } from './plan/seccomp.js';
+export { checkSeccompListener, sendSeccompListener, type ContainerProcessState, type ListenerState } from './container/seccomp-listener.js';
 export type { LinuxSeccomp } from '@ns/seccomp';
 export { runtimeFeatures, type RuntimeFeatures } from './features.js';
 export { DEFAULT_BRIDGE, IPAM_DIR, allocateAddress, hostVethName, recordOwner, releaseAddress, setupBridge, subnetOf, teardownBridge, type BridgeAttachment, type BridgeConfig } from './net/bridge.js';

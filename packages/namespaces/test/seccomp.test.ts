@@ -26,6 +26,22 @@ describe('the seccomp step', () => {
     expect(planContainer(sandbox({ seccomp: undefined })).plan.steps.some((s) => s.op === 'seccomp')).toBe(false);
   });
 
+  it('SCMP_ACT_NOTIFY: a seccompNotify step (no TSYNC), before execve, or for create before the process detaches', () => {
+    const notify = { defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_TSYNC'], listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    const run = planContainer(sandbox({ noNewPrivileges: true, seccomp: notify })).plan.steps;
+    expect(run.map((s) => s.op).slice(-2)).toEqual(['seccompNotify', 'execve']);
+    expect(run.at(-2)).toMatchObject({ op: 'seccompNotify', flags: 0, name: 'seccomp-listener' });
+    const create = planContainer(sandbox({ noNewPrivileges: true, seccomp: notify }), { stdio: [0, 1, 2], parentDeathSignal: 0, startFifoFd: 9 }).plan.steps.map((s) => s.op);
+    expect(create.slice(-6)).toEqual(['seccompNotify', 'execCheck', 'detach', 'waitFifo', 'closeFrom', 'execve']);
+    // Without notify rules a created container's filter stays right before execve, as before.
+    const plain = planContainer(sandbox({ noNewPrivileges: true }), { stdio: [0, 1, 2], parentDeathSignal: 0, startFifoFd: 9 }).plan.steps.map((s) => s.op);
+    expect(plain.slice(-2)).toEqual(['seccomp', 'execve']);
+    // The hand-off itself writes, reads and closes under the filter: a profile refusing those is refused.
+    const denyRead = { ...notify, syscalls: [...notify.syscalls, { names: ['read'], action: 'SCMP_ACT_ERRNO' }] };
+    expect(() => planContainer(sandbox({ noNewPrivileges: true, seccomp: denyRead }))).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', message: expect.stringMatching(/seccomp: read fails with errno 1/) }));
+    expect(formatPlan(planContainer(sandbox({ noNewPrivileges: true, seccomp: notify })).plan)).toMatch(/seccomp filter with a listener: \d+ instructions; the parent takes the listener \(seccomp-listener\)\n[\s\S]*SCMP_ACT_NOTIFY: mkdir/);
+  });
+
   it('execIn keeps a last-moment filter after the fork and the session steps', () => {
     const tail = [{ op: 'chdir', path: '/' }, { op: 'seccomp', flags: 0, filter: [6, 0x7fff0000] }, { op: 'execve', paths: ['/bin/sh'], argv: ['sh'], envp: [] }] as const;
     const ops = execInSteps([], [{ op: 'setsid' }, { op: 'stdio', fds: [0, 1, 2] }], [...tail]).map((s) => s.op);
@@ -63,7 +79,7 @@ describe('the seccomp step', () => {
     bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [ok.syscalls[0], { names: ['x'], action: 'SCMP_ACT_NOPE' }] }, 'linux.seccomp.syscalls[1].action', /^config\.json: linux\.seccomp\.syscalls\[1\]\.action: unknown action "SCMP_ACT_NOPE"/);
     bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_SIMILAR' }] }] }, 'linux.seccomp.syscalls[0].args[0].op', /unknown operator "SCMP_CMP_SIMILAR"/);
     bad({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_VAX'] }, 'linux.seccomp.architectures[0]', /unknown architecture/);
-    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.syscalls[0].action', /SCMP_ACT_NOTIFY .*not supported yet/);
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.listenerPath', /^config\.json: linux\.seccomp\.listenerPath: missing: SCMP_ACT_NOTIFY needs a seccomp agent/);
   });
 
   it('a Container with a bad profile fails validation with its path', () => {

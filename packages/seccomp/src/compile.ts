@@ -310,8 +310,9 @@ export function compileSeccomp(profile: unknown, options: CompileOptions = {}): 
   if (instructions.length > BPF_MAXINSNS) {
     fail(path, `the compiled filter has ${instructions.length} instructions, more than the kernel takes (${BPF_MAXINSNS}, BPF_MAXINSNS)`);
   }
-  // WAIT_KILLABLE_RECV only means something with a listener (NEW_LISTENER), which ns does not
-  // make yet; the kernel refuses it alone (EINVAL).
-  const flags = p.flags & ~32;
+  // WAIT_KILLABLE_RECV only means something with a listener (NEW_LISTENER: a profile with
+  // SCMP_ACT_NOTIFY rules); the kernel refuses it alone (EINVAL).
+  const notify = p.syscalls.some((s) => s.action === 'SCMP_ACT_NOTIFY');
+  const flags = notify ? p.flags : p.flags & ~32;
   return { program: encodeProgram(instructions), instructions, flags, arches, rules: describeProfile(p, arches, instructions.length) };
 }

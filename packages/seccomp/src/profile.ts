@@ -117,9 +117,6 @@ function u64(v: unknown, path: string): bigint {
 function action(name: unknown, path: string): string {
   if (typeof name !== 'string') fail(path, `expected an action name, received ${show(name)}`);
   if (!(name in ACTIONS)) fail(path, `unknown action ${JSON.stringify(name)} (expected one of ${Object.keys(ACTIONS).join(', ')})`);
-  if (name === 'SCMP_ACT_NOTIFY') {
-    fail(path, 'SCMP_ACT_NOTIFY (a seccomp user-space listener at linux.seccomp.listenerPath) is not supported yet; the container is not started rather than run without the listener');
-  }
   return name;
 }
 
@@ -166,13 +163,16 @@ export function actionValue(name: string, errnoRet: number | undefined): number 
  * @throws SeccompError `ERR_NS_CONFIG` naming the field: a missing or unknown `defaultAction`,
  *   an unknown action (`linux.seccomp.syscalls[3].action`), operator, architecture or flag, a
  *   string where a list is expected, an errnoRet that is not an integer 0..4095, an argument
- *   index outside 0..5, more than 6 args, an empty `names`; SCMP_ACT_NOTIFY (not supported yet).
+ *   index outside 0..5, more than 6 args, an empty `names`; SCMP_ACT_NOTIFY as the default
+ *   action, for `write`, or without `listenerPath` (runc's rules).
  * @see OCI runtime-spec config-linux.md "Seccomp", seccomp(2)
  */
 export function checkProfile(value: unknown, path = 'linux.seccomp'): CheckedProfile {
   if (!isObject(value)) fail(path, `expected an object, received ${show(value)}`);
   if (value.defaultAction === undefined) fail(`${path}.defaultAction`, 'missing, expected an action (SCMP_ACT_ERRNO, SCMP_ACT_ALLOW ...)');
   const defaultAction = action(value.defaultAction, `${path}.defaultAction`);
+  // runc's rule: every call the process makes would wait for the listener, the set-up's too.
+  if (defaultAction === 'SCMP_ACT_NOTIFY') fail(`${path}.defaultAction`, 'SCMP_ACT_NOTIFY cannot be used as default action (as runc)');
   const defaultErrno = value.defaultErrnoRet === undefined ? undefined : errnoValue(value.defaultErrnoRet, `${path}.defaultErrnoRet`);
   const architectures = value.architectures === undefined || value.architectures === null ? [] : stringList(value.architectures, `${path}.architectures`);
   architectures.forEach((a, i) => {
@@ -211,5 +211,23 @@ export function checkProfile(value: unknown, path = 'linux.seccomp'): CheckedPro
     });
     return { names, action: act, ret: actionValue(act, errno), args, path: at };
   });
+  if (syscalls.some((s) => s.action === 'SCMP_ACT_NOTIFY')) {
+    if (value.listenerPath === undefined || value.listenerPath === '') {
+      fail(`${path}.listenerPath`, 'missing: SCMP_ACT_NOTIFY needs a seccomp agent listening at listenerPath (a unix socket) to answer the calls; nothing was started');
+    }
+    syscalls.forEach((s) => {
+      // runc's rule: the set-up writes the listener's number to its parent after installing the filter.
+      if (s.action === 'SCMP_ACT_NOTIFY' && s.names.includes('write')) fail(`${s.path}.names`, 'SCMP_ACT_NOTIFY cannot be used for the write syscall (as runc): the set-up process writes to its parent under the filter');
+    });
+  }
   return { defaultAction, defaultRet: actionValue(defaultAction, defaultErrno), architectures, flags, flagNames, syscalls };
+}
+
+/**
+ * Whether a profile has SCMP_ACT_NOTIFY rules: its filter is then installed with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER and the listener handed to the agent at `listenerPath`.
+ * @param profile a profile {@link checkProfile} accepts
+ */
+export function usesNotify(profile: Pick<LinuxSeccomp, 'defaultAction' | 'syscalls'>): boolean {
+  return profile.defaultAction === 'SCMP_ACT_NOTIFY' || (profile.syscalls ?? []).some((s) => s.action === 'SCMP_ACT_NOTIFY');
 }

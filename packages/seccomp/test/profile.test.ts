@@ -1,6 +1,6 @@
 // Bad profiles fail before anything is made, with the JSON path of the field.
 import { describe, expect, it } from 'vitest';
-import { SeccompError, checkProfile, compileSeccomp } from '../src/index.js';
+import { SeccompError, checkProfile, compileSeccomp, usesNotify } from '../src/index.js';
 
 const bad = (profile: unknown, path: string, message: RegExp) => {
   let err: unknown;
@@ -53,8 +53,14 @@ describe('checkProfile: malformed profiles name their JSON path', () => {
     bad({ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_LOUD'] }, 'linux.seccomp.flags[0]', /unknown flag/);
   });
 
-  it('SCMP_ACT_NOTIFY is refused, never run without its listener', () => {
-    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.syscalls[0].action', /SCMP_ACT_NOTIFY .* not supported yet/);
+  it('SCMP_ACT_NOTIFY: accepted with a listenerPath; refused without one, as the default action, or for write (runc)', () => {
+    const ok = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }] };
+    expect(checkProfile(ok).syscalls[0]!.ret).toBe(0x7fc00000);
+    expect(usesNotify(ok)).toBe(true);
+    expect(usesNotify({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock' })).toBe(false);
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.listenerPath', /missing: SCMP_ACT_NOTIFY needs a seccomp agent/);
+    bad({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/run/l.sock' }, 'linux.seccomp.defaultAction', /cannot be used as default action/);
+    bad({ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/l.sock', syscalls: [{ names: ['read', 'write'], action: 'SCMP_ACT_NOTIFY' }] }, 'linux.seccomp.syscalls[0].names', /cannot be used for the write syscall/);
   });
 
   it('takes another root path for messages, and accepts every field of a good profile', () => {

@@ -94,6 +94,8 @@ export function describeStep(step: Step): string {
       return `seccomp filter: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}`;
     case 'init':
       return `init: fork the program, forward signals, reap${step.tty !== undefined && step.tty >= 0 ? ` (terminal fd ${step.tty} to its group)` : ''}`;
+    case 'seccompNotify':
+      return `seccomp filter with a listener: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}; the parent takes the listener (${step.name})`;
   }
 }
 
@@ -105,7 +107,7 @@ export function formatPlan(plan: Plan): string {
   const lines = [`clone flags ${hex(BigInt(plan.cloneFlags))}`];
   plan.steps.forEach((step, k) => {
     lines.push(`${String(k).padStart(3)}  ${describeStep(step)}`);
-    if (step.op === 'seccomp') for (const rule of step.rules ?? []) lines.push(`       ${rule}`);
+    if (step.op === 'seccomp' || step.op === 'seccompNotify') for (const rule of step.rules ?? []) lines.push(`       ${rule}`);
   });
   return lines.join('\n');
 }

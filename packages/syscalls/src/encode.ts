@@ -45,6 +45,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   linkUp: 45,
   init: 50,
   hook: 70,
+  seccompNotify: 60,
 };
 
 const MAGIC = 0x4c50534e;
@@ -218,6 +219,11 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.i(0, step.flags);
       w.v(0, step.filter);
       return;
+    case 'seccompNotify':
+      w.i(0, step.flags);
+      w.v(0, step.filter);
+      w.s(0, step.name);
+      return;
     case 'detach':
       w.i(0, step.keepFds ?? 0);
       return;
@@ -278,7 +284,7 @@ let strArea: Area | undefined;
 /**
  * Encode a plan into the flat buffer the native child walks (layout in native/plan.h).
  * Strings are laid out once each, NUL-terminated; vectors are u32 counts followed by u32
- * elements (string offsets, or raw numbers for `setgroups`/`stdio`).
+ * elements (string offsets, or raw numbers for `setgroups`/`stdio`/`seccomp`).
  *
  * @throws TypeError with code `ERR_NS_CONFIG` when a string holds a NUL byte; RangeError when
  *   an integer argument is not an integer.

@@ -10,13 +10,13 @@ import { ErrorCode, NsError, errnoName } from './errors.js';
 export interface NativeAddon {
   spawn(
     plan: Buffer,
-    onSync: ((step: number, pid: number) => void) | undefined,
+    onSync: ((step: number, pid: number, value: number) => void) | undefined,
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,
-    onSync: ((step: number, pid: number) => void) | undefined,
+    onSync: ((step: number, pid: number, value: number) => void) | undefined,
     onReady: (error: Error | null, result: NativeSpawnResult | undefined) => void,
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
@@ -38,6 +38,22 @@ export interface NativeAddon {
   nsType(fd: number): number;
   /** One netlink(7) request/answer exchange (native/netlink.cc); see netlinkRequest() in netlink.ts. */
   netlinkRequest(protocol: number, request: Buffer, netnsFd: number): Buffer;
+  /** A connected AF_UNIX SOCK_STREAM socket to `path` (close-on-exec). See unix.ts. */
+  unixConnect(path: string): number;
+  /** A listening AF_UNIX SOCK_STREAM socket bound at `path` (close-on-exec). */
+  unixListen(path: string, backlog?: number): number;
+  /** accept4(2) after waiting at most `timeoutMs` (-1: for ever); null when nobody came. */
+  unixAccept(fd: number, timeoutMs?: number): number | null;
+  /** One sendmsg(2): `payload` as data, `fd` as SCM_RIGHTS. */
+  sendFd(socket: number, fd: number, payload: Buffer): void;
+  /** One recvmsg(2): the data and the first descriptor (-1: none); null at end of file. */
+  recvFd(socket: number, maxBytes?: number): { fd: number; data: Buffer; truncated?: true } | null;
+  /** pidfd_getfd(2) of descriptor `fd` of process `pid` (close-on-exec copy). */
+  pidfdGetfd(pid: number, fd: number): number;
+  /** SECCOMP_IOCTL_NOTIF_RECV after waiting at most `timeoutMs`; null when none came. */
+  seccompNotifRecv(listener: number, timeoutMs?: number): { id: bigint; pid: number; nr: number; arch: number; args: bigint[] } | null;
+  /** SECCOMP_IOCTL_NOTIF_SEND. */
+  seccompNotifSend(listener: number, id: bigint, val: number, error: number, flags: number): void;
   stepBytes: number;
 }
 

@@ -3,7 +3,7 @@ import { describeStep } from './describe.js';
 import { ErrorCode, NsError, errnoName } from './errors.js';
 import { native, type NativeSpawnResult } from './native.js';
 import { constants } from 'node:os';
-import type { HookStep, Plan, Step, SyncStep } from './plan.js';
+import type { HookStep, Plan, SeccompNotifyStep, Step, SyncStep } from './plan.js';
 
 /** How a child ended: exactly one of the two is a number. */
 export interface ExitStatus {
@@ -17,9 +17,11 @@ export interface SpawnOptions {
   /**
    * Called synchronously at each `sync` step while the child waits (write uid_map, join a
    * cgroup ...), with the pid of the waiting process (after a `cloneParent` step: the new
-   * one). Throwing kills and reaps the child, and spawn() throws the same error.
+   * one). Throwing kills and reaps the child, and spawn() throws the same error. Also at a
+   * `seccompNotify` step, with `value` the number of the listener descriptor in the waiting
+   * process (0 at a `sync` step).
    */
-  onSync?: (step: SyncStep, index: number, pid: number) => void;
+  onSync?: (step: SyncStep | SeccompNotifyStep, index: number, pid: number, value: number) => void;
   /** Called once with the exit status, from the event loop. */
   onExit?: (status: ExitStatus) => void;
   /**
@@ -204,12 +206,12 @@ function exitTracker(options: SpawnOptions) {
   return tracker;
 }
 
-function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: number) => void) | undefined {
+function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: number, value: number) => void) | undefined {
   const onSync = options.onSync;
   if (!onSync) return undefined;
-  return (index, pid) => {
+  return (index, pid, value) => {
     const step = plan.steps[index];
-    if (step?.op === 'sync') onSync(step, index, pid);
+    if (step?.op === 'sync' || step?.op === 'seccompNotify') onSync(step, index, pid, value);
   };
 }
 

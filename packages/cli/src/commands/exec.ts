@@ -6,7 +6,7 @@
  */
 import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, exitCodeFor, reportError, reportWarning } from '../errors.js';
-import { writePidFile } from '../detach.js';
+import { consoleSocketError, writePidFile } from '../detach.js';
 import { processFromFile } from './exec-process.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
@@ -40,6 +40,8 @@ export interface ExecCommandOptions {
   detach?: boolean;
   /** `--pid-file FILE`: write the process's pid there once it runs (runc exec `--pid-file`). */
   pidFile?: string;
+  /** `--console-socket PATH` (with `-d` and `-t`): send the pty master there (runc exec `--console-socket`). */
+  consoleSocket?: string;
 }
 
 /**
@@ -116,7 +118,9 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
       proc = execProcess(options, state, io.env);
     }
     state = execState(options, state, warnings);
-    if (options.detach && proc.terminal) throw new NsError(ErrorCode.CONFIG, 'exec --detach with a terminal needs a console socket, which ns has not', { path: 'terminal' });
+    // runc's two rules (utils_linux.go validateProcessSpec), in its words.
+    if (options.consoleSocket !== undefined && (!options.detach || !proc.terminal)) throw new NsError(ErrorCode.CONFIG, 'cannot use console socket if ns will not detach or allocate tty', { path: 'consoleSocket' });
+    if (options.detach && proc.terminal && options.consoleSocket === undefined) throw new NsError(ErrorCode.CONFIG, 'cannot allocate tty if ns will detach without setting console socket (--console-socket PATH)', { path: 'terminal' });
   } catch (err) {
     reportError(io, err);
     return EXIT.FAILURE;
@@ -125,11 +129,12 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   const pidFile = options.pidFile !== undefined ? absolutePath(baseDir(io), options.pidFile, '--pid-file') : undefined;
   if (options.detach) {
     try {
-      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit'] });
+      const consoleSocket = options.consoleSocket !== undefined ? { consoleSocket: absolutePath(baseDir(io), options.consoleSocket, '--console-socket') } : {};
+      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit'], ...consoleSocket });
       if (pidFile !== undefined) writePidFile(pidFile, p.pid);
       return 0;
     } catch (err) {
-      reportError(io, err);
+      reportError(io, consoleSocketError(err));
       return exitCodeFor(err);
     }
   }

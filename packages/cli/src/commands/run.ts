@@ -87,6 +87,11 @@ export interface RunOptions extends LimitFlags {
   /** `--preserve-fds N` (with -d or create): ns's descriptors 3 .. 3+N-1 passed on, as runc. */
   preserveFds?: number;
   /**
+   * `--console-socket PATH` (with -d or create, and a terminal): send the pty master to the unix
+   * socket at PATH (SCM_RIGHTS), as runc; a detached container with a terminal needs it.
+   */
+  consoleSocket?: string;
+  /**
    * `--stdout FILE`: append the container's stdout to FILE. Default: ns's own stdout, also
    * with `-d` and for `create` (runc's pass-through: the container gets the stdio `ns` was
    * started with).
@@ -288,8 +293,18 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     return runLimited(container, options, files, io);
   }
   const hasFiles = files.stdout !== undefined || files.stderr !== undefined;
-  if (hasFiles && container.terminal && !options.detach) {
+  if (hasFiles && container.terminal) {
     reportError(io, usage('--stdout and --stderr cannot be used with a terminal (-t): the output goes to the pty', 'terminal'));
+    return EXIT.FAILURE;
+  }
+
+  // runc's two rules (utils_linux.go validateProcessSpec), in its words.
+  if (options.consoleSocket !== undefined && (!options.detach || !container.terminal)) {
+    reportError(io, usage('cannot use console socket if ns will not detach or allocate tty', 'consoleSocket'));
+    return EXIT.FAILURE;
+  }
+  if (options.detach && container.terminal && options.consoleSocket === undefined && !options.dryRun) {
+    reportError(io, usage('cannot allocate tty if ns will detach without setting console socket (--console-socket PATH, or run without -t / with process.terminal false)', 'terminal'));
     return EXIT.FAILURE;
   }
 
@@ -316,6 +331,7 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     return runDetached(container, defined, store ?? new StateStore(), io, options.createOnly === true, {
       ...(options.pidFile !== undefined ? { pidFile: options.pidFile } : {}),
       ...(options.preserveFds !== undefined ? { preserveFds: options.preserveFds } : {}),
+      ...(options.consoleSocket !== undefined ? { consoleSocket: options.consoleSocket } : {}),
     });
   }
   let output: OpenedOutput | undefined;

@@ -78,15 +78,19 @@ export function execFifoPath(store: StateStore, id: string): string {
  * with state `created`. {@link startCreatedContainer} lets it run. The process's stdio is
  * fixed now, from `options.stdio` (`'inherit'` passes this process's own 0, 1, 2 on, as
  * `ns create` and runc create do; descriptors of files; `'ignore'`), and it keeps it after
- * this process exits; a terminal needs a console socket, which is not supported.
+ * this process exits. With a terminal (`process.terminal`) the pty's master goes to the unix
+ * socket at `options.consoleSocket` (runc's `--console-socket`), which is then required.
  *
- * @throws NsError as exec(), `ERR_NS_STATE` for an id in use, `ERR_NS_CONFIG` for a terminal.
+ * @throws NsError as exec(), `ERR_NS_STATE` for an id in use, `ERR_NS_CONFIG` for a terminal
+ *   without `consoleSocket`.
  * @see OCI runtime-spec runtime.md "Operations: Create"
  */
 export function createContainer(container: Container | ValidContainer, options: StartOptions = {}): { process: ContainerProcess; state: ContainerState } {
   const store = options.store ?? new StateStore();
   const c = validatedContainer(container);
-  if (c.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: create needs a console socket for a terminal, which is not supported; use run');
+  if (c.terminal && options.consoleSocket === undefined) {
+    throw new NsError(ErrorCode.CONFIG, 'terminal: cannot allocate tty if the container is detached without setting console socket (options.consoleSocket)', { path: 'terminal' });
+  }
   const state = newState(c, options, true);
   const proc = startRecorded(store, c, state, 'created', () => {
     const fifo = execFifoPath(store, c.id);

@@ -57,7 +57,7 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
     configKey = JSON.stringify({ ...container, id: own ? container.id : '', ...(own ? { bundle: hookState(container, 'creating', 0).bundle } : {}) }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
     configKeys.set(container, configKey);
   }
-  const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;
+  const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 - io.stdio.length : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;
   const hit = planCache.get(key);
   if (hit) {
     checkCreateContainerPaths(container); // made again each time, as a host read

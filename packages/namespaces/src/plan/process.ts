@@ -16,7 +16,7 @@ import { callerInheritable, callerNofileHard } from './host.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
-import { insertSeccomp } from './seccomp.js';
+import { insertSeccomp, seccompNotifies } from './seccomp.js';
 
 /**
  * A new session (the process never shares the caller's controlling terminal), then either
@@ -26,7 +26,8 @@ import { insertSeccomp } from './seccomp.js';
 export function stdioSteps(io: PlanIo): Step[] {
   if (io.console) {
     const fd = io.console.fd;
-    return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
+    // Past 2: the caller's own descriptors (runc --preserve-fds), as without a terminal.
+    return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd, ...io.stdio.slice(3)] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];
   }
   return [{ op: 'setsid' }, { op: 'stdio', fds: io.stdio }];
 }
@@ -168,14 +169,20 @@ export function processSteps(
     // end the process silently at start (runc create checks it the same way).
     steps.push({ op: 'execCheck', paths });
     // The caller's descriptors past 2 (runc --preserve-fds) stay open; every other one goes.
-    const extra = io.console ? 0 : Math.max(0, io.stdio.length - 3);
+    const extra = Math.max(0, io.stdio.length - 3);
     steps.push(extra > 0 ? { op: 'detach', keepFds: extra } : { op: 'detach' });
     steps.push({ op: 'waitFifo', fd: io.startFifoFd });
   }
-  steps.push({ op: 'closeFrom', first: Math.max(3, io.console ? 3 : io.stdio.length) });
+  steps.push({ op: 'closeFrom', first: Math.max(3, io.stdio.length) });
 
   steps.push({ op: 'execve', paths, argv: c.args, envp: env });
-  if (c.seccomp !== undefined) insertSeccomp(steps, c.seccomp, sets.bounding, c.noNewPrivileges ? steps.length - 1 : beforeCaps);
+  if (c.seccomp !== undefined) {
+    // With a listener, a created container's filter goes in before it detaches: the parent
+    // must still be there to take the listener (runc installs it before the exec.fifo wait).
+    const check = steps.findIndex((s) => s.op === 'execCheck');
+    const late = seccompNotifies(c.seccomp) && check >= 0 ? check : steps.length - 1;
+    insertSeccomp(steps, c.seccomp, sets.bounding, c.noNewPrivileges ? late : beforeCaps);
+  }
   // The init forks right before the execve: it keeps every restriction above (user,
   // capabilities, rlimits, no_new_privs, the seccomp filter), as the program does.
   if (c.init) steps.splice(steps.length - 1, 0, io.console ? { op: 'init', tty: 0 } : { op: 'init' });

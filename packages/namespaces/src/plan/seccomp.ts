@@ -9,9 +9,15 @@
  *   must be allowed, and a profile that denies it is refused here, naming the call.
  *
  * A profile that denies execve itself starts nothing.
+ *
+ * A profile with SCMP_ACT_NOTIFY rules becomes a `seccompNotify` step: the filter is installed
+ * with a listener, which the parent takes at that step and hands to the seccomp agent at
+ * `listenerPath` (container/seccomp-listener.ts). For a created container it goes in before
+ * the process detaches (runc installs it before waiting on exec.fifo), while the parent still
+ * listens.
  */
 import { CAPABILITIES } from '@ns/capabilities';
-import { compileSeccomp, defaultProfile, filterVerdict, filterWords, hostArch, type CompiledSeccomp, type LinuxSeccomp } from '@ns/seccomp';
+import { compileSeccomp, defaultProfile, filterVerdict, filterWords, hostArch, usesNotify, type CompiledSeccomp, type LinuxSeccomp } from '@ns/seccomp';
 import { configError, type Step } from '@ns/syscalls';
 import { asConfigError, type SeccompConfig } from '../config/seccomp.js';
 
@@ -20,7 +26,18 @@ interface Kept {
   compiled: CompiledSeccomp;
   words: number[];
   allowed: Set<string>;
+  /** The profile has SCMP_ACT_NOTIFY rules. */
+  notify: boolean;
 }
+
+/** The name of the sync step at which the parent takes the seccomp listener (a `seccompNotify` step). */
+export const SECCOMP_LISTENER_SYNC = 'seccomp-listener';
+
+/** SECCOMP_FILTER_FLAG_TSYNC: refused with NEW_LISTENER (and of no use: ns-init has one thread). */
+const FLAG_TSYNC = 1;
+
+/** The calls ns-init makes at a `seccompNotify` step after installing the filter (the sync with the parent). */
+const NOTIFY_CALLS = ['write', 'read', 'close'];
 
 /** Compiled profiles by profile (the default one by bounding set), most recently used last. */
 const compiled = new Map<string, Kept>();
@@ -54,7 +71,7 @@ function kept(seccomp: SeccompConfig, bounding: bigint, field: string): Kept {
   } catch (err) {
     throw asConfigError(err);
   }
-  const out: Kept = { compiled: c, words: filterWords(c.program), allowed: new Set() };
+  const out: Kept = { compiled: c, words: filterWords(c.program), allowed: new Set(), notify: seccomp !== 'default' && usesNotify(seccomp) };
   compiled.set(key, out);
   if (compiled.size > CACHE_SIZE) compiled.delete(compiled.keys().next().value!);
   return out;
@@ -80,7 +97,8 @@ const STEP_CALLS: Partial<Record<Step['op'], string[]>> = {
   chdir: ['chdir'],
   execCheck: ['faccessat2'],
   closeFrom: ['close_range'],
-  waitFifo: ['openat', 'write', 'close'],
+  detach: ['write', 'close_range'],
+  waitFifo: ['fstat', 'openat', 'write', 'close'],
   execve: ['execve'],
 };
 
@@ -96,10 +114,17 @@ const STEP_CALLS: Partial<Record<Step['op'], string[]>> = {
 export function seccompStep(seccomp: SeccompConfig, bounding: bigint, after: readonly Step[], field = 'seccomp'): Step {
   const k = kept(seccomp, bounding, field);
   // execve first: a profile that denies it is told so, whatever else it denies.
-  const calls = [...new Set(['execve', ...after.flatMap((s) => STEP_CALLS[s.op] ?? [])])].filter((call) => !k.allowed.has(call));
+  const own = k.notify ? NOTIFY_CALLS : [];
+  const calls = [...new Set(['execve', ...own, ...after.flatMap((s) => STEP_CALLS[s.op] ?? [])])].filter((call) => !k.allowed.has(call));
   checkCalls(k.compiled, calls, field);
   for (const call of calls) k.allowed.add(call);
+  if (k.notify) return { op: 'seccompNotify', flags: k.compiled.flags & ~FLAG_TSYNC, filter: k.words, rules: k.compiled.rules, name: SECCOMP_LISTENER_SYNC };
   return { op: 'seccomp', flags: k.compiled.flags, filter: k.words, rules: k.compiled.rules };
+}
+
+/** Whether a container's profile has SCMP_ACT_NOTIFY rules (its filter then needs the agent at `listenerPath`). */
+export function seccompNotifies(seccomp: SeccompConfig | undefined): seccomp is LinuxSeccomp {
+  return seccomp !== undefined && seccomp !== 'default' && usesNotify(seccomp);
 }
 
 /**

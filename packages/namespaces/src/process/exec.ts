@@ -1,6 +1,7 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
 import { DEFAULT_SETUP_TIMEOUT, NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
+import { sendConsole } from './console-socket.js';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
@@ -10,11 +11,12 @@ import { hookSetupMs } from '../plan/hooks.js';
 import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
-import { LIFECYCLE, syncHandler } from './sync.js';
+import { LIFECYCLE, OCI_STATE, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
 import '../net/network.js';
+import { checkSeccompListener, type ListenerStateOf } from '../container/seccomp-listener.js';
 import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
@@ -33,6 +35,16 @@ export interface ExecOptions {
   killSignal?: NodeJS.Signals | number;
   /** Initial pty size in terminal mode (columns, rows); default 80x24. */
   terminalSize?: { cols: number; rows: number };
+  /**
+   * Terminal mode only: send the pty's master to the AF_UNIX socket at this path (SCM_RIGHTS,
+   * as runc's `--console-socket`; the message's data is the master's name, `/dev/ptmx`, or
+   * `/dev/pts/ptmx` for execIn()) instead of keeping it: the returned process then has no
+   * `stdin`, `stdout` or `terminal`, the receiver (conmon, containerd's shim) reads and writes
+   * the console. Sent before the process starts; checked first (`ERR_NS_CONFIG` naming
+   * `consoleSocket` for a path that is missing or not a socket, `ECONNREFUSED` when nobody
+   * listens), nothing left behind on failure.
+   */
+  consoleSocket?: string;
   /**
    * Let the process outlive this Node process: no PR_SET_PDEATHSIG, and the handle does not
    * keep the event loop alive (as `child_process` `detached` + `unref()`).
@@ -102,12 +114,18 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
   const pipes: { index: number; fd: number; readable: boolean }[] = [];
   let pty: { master: number; slave: number; path: string } | undefined;
   try {
+    if (options.consoleSocket !== undefined && !terminal) {
+      throw new NsError('ERR_NS_CONFIG', `consoleSocket ${options.consoleSocket}: cannot use a console socket for a process without a terminal (process.terminal)`, { path: 'consoleSocket' });
+    }
     if (terminal) {
+      // The descriptors past 2 (runc --preserve-fds) go along with a terminal too.
+      const extra = terminalExtras(options.stdio);
       const size = options.terminalSize ?? { cols: 80, rows: 24 };
       pty = ptyRoot === undefined ? addon.openPty(size.cols, size.rows) : addon.openPty(size.cols, size.rows, ptyRoot);
       parentFds.push(pty.master);
       childFds.push(pty.slave);
       io.console = { fd: pty.slave, path: pty.path };
+      io.stdio = [pty.slave, pty.slave, pty.slave, ...extra];
     } else {
       const stdio = options.stdio ?? 'pipe';
       const entries: StdioEntry[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
@@ -144,6 +162,8 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     }
     const planned = withFault(makePlan(io));
     childFds.push(...(planned.fds ?? []));
+    // SCMP_ACT_NOTIFY: the agent's socket must be there before anything starts.
+    checkSeccompListener(planned.container);
     if (pty) {
       // The console belongs to the process's user, as runc and Docker leave it.
       const maps = planned.idMaps;
@@ -155,6 +175,13 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       } catch (err) {
         if ((process.geteuid?.() ?? 0) === 0) throw err; // unprivileged: it is ours already
       }
+    }
+    // The console's receiver gets the master now, before anything starts (runc sends it
+    // during its init; a start that fails after this hangs the console up).
+    if (pty && options.consoleSocket !== undefined) {
+      sendConsole(options.consoleSocket, pty.master, ptyRoot === undefined ? '/dev/ptmx' : '/dev/pts/ptmx');
+      parentFds.splice(parentFds.indexOf(pty.master), 1);
+      closeAll([pty.master]);
     }
     // The parent's part of each sync step, by its name (sync.ts).
     const cleanups: (() => void)[] = [];
@@ -169,9 +196,10 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
       setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
       lifecycle: (options as { [LIFECYCLE]?: boolean })[LIFECYCLE] === true,
+      ociState: (options as { [OCI_STATE]?: ListenerStateOf })[OCI_STATE],
     };
     const spawnOptions: SpawnOptions = {
-      onSync: (step, index, pid) => syncHandler(step.name)({ pid, step, index, ...context }),
+      onSync: (step, index, pid, value) => syncHandler(step.name)({ pid, step, index, value, ...context }),
       ...(options.setupTimeout !== undefined
         ? { setupTimeout: options.setupTimeout }
         : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),
@@ -182,6 +210,22 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     closeAll(parentFds);
     throw err;
   }
+}
+
+/**
+ * The descriptors past 2 of `stdio` in terminal mode (runc's `--preserve-fds` with `-t`): the
+ * caller's own descriptors only (a number, `{ fd }`, or `'inherit'` for the same number).
+ * @throws NsError `ERR_NS_CONFIG` naming `stdio[N]` for a pipe or `'ignore'` there.
+ */
+function terminalExtras(stdio: ExecOptions['stdio']): number[] {
+  if (!Array.isArray(stdio)) return [];
+  return stdio.slice(3).map((entry, k) => {
+    const index = k + 3;
+    if (typeof entry === 'number') return entry;
+    if (entry === 'inherit') return index;
+    if (entry !== null && typeof entry === 'object' && typeof entry.fd === 'number') return entry.fd;
+    throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: with a terminal only descriptors of the caller go past 2 (a number, an object with an fd, or 'inherit')`, { path: `stdio[${index}]` });
+  });
 }
 
 /** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
@@ -205,7 +249,10 @@ function complete(p: Prepared, child: Child, options: ExecOptions): ContainerPro
   if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);
   const proc = new ContainerProcess(p.planned.id, child, p.extras);
   if (options.detached || options.startFifo) proc.unref();
-  if (pty) {
+  if (pty && options.consoleSocket !== undefined) {
+    // The receiver holds the master: nothing of the console stays here.
+    closeAll([pty.slave]);
+  } else if (pty) {
     const streams = ptyStreams(pty.master, pty.slave);
     proc.stdin = streams.input;
     proc.stdout = streams.output;

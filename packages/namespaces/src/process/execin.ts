@@ -3,11 +3,12 @@ import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls'
 import { hasCgroup, type NamespaceType } from '../config/container.js';
 import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
+import { OCI_STATE } from './sync.js';
 import type { ContainerProcess } from './process.js';
 import { capabilitySetsOf, processSteps, stdioOwnerSteps, stdioSteps } from '../plan/index.js';
 import { resolveSeccomp } from '../plan/seccomp.js';
 import { mapToHost } from '../config/idmap.js';
-import { isAlive, type ContainerState } from '../container/state.js';
+import { OCI_VERSION, isAlive, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
 
 /** The process to start in a running container; unset fields come from the container's config. */
@@ -91,7 +92,8 @@ export function execInSteps(joins: readonly Step[], session: readonly Step[], ta
   // A seccomp filter right before the execve (with no_new_privs) stays there, after the fork:
   // the fork and the session are ns-init's, not the program's, and need no allowing.
   const execve = tail.findIndex((s) => s.op === 'execve');
-  const at = tail[execve - 1]?.op === 'seccomp' ? execve - 1 : execve;
+  const before = tail[execve - 1]?.op;
+  const at = before === 'seccomp' || before === 'seccompNotify' ? execve - 1 : execve;
   return [...joins, ...stdio, ...tail.slice(0, at), { op: 'cloneParent' }, ...leader, ...tail.slice(at)];
 }
 
@@ -173,9 +175,11 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     // caller's: the new process takes the same root, that of the container's process.
     if (!types.has('mount')) joins.push({ op: 'chroot', path: `/proc/${state.pid}/root` });
     if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+    // The seccomp agent of a profile with SCMP_ACT_NOTIFY gets the running container's state (runc exec).
+    const ociState = () => ({ ociVersion: OCI_VERSION, id: state.id, status: 'running' as const, pid: state.pid, bundle: state.bundle, annotations: { ...(state.annotations ?? {}) } });
     result = start(
       c.terminal,
-      options,
+      { ...options, [OCI_STATE]: ociState } as ExecOptions,
       (io) => {
       // Checked again now that a pty may have been opened in the container's devpts.
       if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);

@@ -10,7 +10,8 @@
  * that e.g. a cgroup made for the process can be removed again.
  */
 import type { Cgroup } from '@ns/cgroups';
-import { NsError, type Plan, type SyncStep } from '@ns/syscalls';
+import { NsError, type Plan, type SeccompNotifyStep, type SyncStep } from '@ns/syscalls';
+import type { ListenerStateOf } from '../container/seccomp-listener.js';
 import type { ExitHook } from './process.js';
 import type { Container } from '../config/container.js';
 import type { IdMaps } from '../plan/index.js';
@@ -26,8 +27,15 @@ export interface SyncContext {
    */
   readonly pid: number;
   /** The sync step (its `name` chose the handler) and its index in the plan. */
-  readonly step: SyncStep;
+  readonly step: SyncStep | SeccompNotifyStep;
   readonly index: number;
+  /** At a `seccompNotify` step: the listener's descriptor number in the waiting process; else 0. */
+  readonly value: number;
+  /**
+   * For a process joined to a running container (execIn()): that container's OCI state for
+   * the seccomp agent (see container/seccomp-listener.ts); undefined when a container starts.
+   */
+  readonly ociState?: ListenerStateOf | undefined;
   /** The container being started (validated), or for execIn() the running container's config. */
   readonly container: Readonly<Container>;
   /** The plan being run and what planning resolved for it. */
@@ -61,6 +69,13 @@ export interface SyncContext {
  * @internal
  */
 export const LIFECYCLE: unique symbol = Symbol('ns.lifecycle');
+
+/**
+ * The ExecOptions key by which execIn() gives the running container's state to the sync
+ * handlers ({@link SyncContext.ociState}).
+ * @internal
+ */
+export const OCI_STATE: unique symbol = Symbol('ns.ociState');
 
 /** Does the parent's part of a sync step; throwing fails the start (the child is killed and reaped). */
 export type SyncHandler = (context: SyncContext) => void;

@@ -31,6 +31,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceFilterCount", Napi::Function::New(env, ns::DeviceFilterCount, "deviceFilterCount"));
   exports.Set("nsType", Napi::Function::New(env, ns::NsType, "nsType"));
   exports.Set("netlinkRequest", Napi::Function::New(env, ns::NetlinkRequest, "netlinkRequest"));
+  exports.Set("unixConnect", Napi::Function::New(env, ns::UnixConnect, "unixConnect"));
+  exports.Set("unixListen", Napi::Function::New(env, ns::UnixListen, "unixListen"));
+  exports.Set("unixAccept", Napi::Function::New(env, ns::UnixAccept, "unixAccept"));
+  exports.Set("sendFd", Napi::Function::New(env, ns::SendFd, "sendFd"));
+  exports.Set("recvFd", Napi::Function::New(env, ns::RecvFd, "recvFd"));
+  exports.Set("pidfdGetfd", Napi::Function::New(env, ns::PidfdGetfd, "pidfdGetfd"));
+  exports.Set("seccompNotifRecv", Napi::Function::New(env, ns::SeccompNotifRecv, "seccompNotifRecv"));
+  exports.Set("seccompNotifSend", Napi::Function::New(env, ns::SeccompNotifSend, "seccompNotifSend"));
   exports.Set("stepBytes", Napi::Number::New(env, NS_STEP_BYTES));
   return exports;
 }

@@ -5,6 +5,7 @@
 //   watch.cc   exit watchers over pidfds           fds.cc          pipes, ptys, FIFOs, reads
 //   bpf.cc     cgroup v2 device filters            addon.cc        exports and teardown
 //   nsfd.cc    the type of a namespace descriptor
+//   unix.cc    descriptors over unix sockets       seccomp_notify.cc  seccomp listeners
 #pragma once
 #include <napi.h>
 #include <stdint.h>
@@ -58,6 +59,14 @@ Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info);
 Napi::Value DeviceFilterCount(const Napi::CallbackInfo& info);
 Napi::Value NsType(const Napi::CallbackInfo& info);
 Napi::Value NetlinkRequest(const Napi::CallbackInfo& info);
+Napi::Value UnixConnect(const Napi::CallbackInfo& info);
+Napi::Value UnixListen(const Napi::CallbackInfo& info);
+Napi::Value UnixAccept(const Napi::CallbackInfo& info);
+Napi::Value SendFd(const Napi::CallbackInfo& info);
+Napi::Value RecvFd(const Napi::CallbackInfo& info);
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);
+Napi::Value SeccompNotifRecv(const Napi::CallbackInfo& info);
+Napi::Value SeccompNotifSend(const Napi::CallbackInfo& info);
 
 }  // namespace ns
 

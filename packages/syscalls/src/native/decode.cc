@@ -15,7 +15,7 @@ int64_t i64(const uint8_t* b, uint64_t off) {
 }
 
 // Vectors of raw integers (descriptors, group ids); the others hold string offsets.
-bool int_vector(uint32_t op) { return op == NS_OP_SETGROUPS || op == NS_OP_STDIO || op == NS_OP_SECCOMP; }
+bool int_vector(uint32_t op) { return op == NS_OP_SETGROUPS || op == NS_OP_STDIO || op == NS_OP_SECCOMP || op == NS_OP_SECCOMP_NOTIFY; }
 
 struct Layout {
   uint32_t n, steps_off, vec_off, str_off;

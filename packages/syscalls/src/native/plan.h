@@ -49,6 +49,7 @@ enum ns_op : uint32_t {
   NS_OP_SECCOMP = 40,  // src/encode.ts OP_CODES.seccomp
   NS_OP_LINK_UP = 45,  // src/encode.ts OP_CODES.linkUp
   NS_OP_INIT = 50,     // src/encode.ts OP_CODES.init
+  NS_OP_SECCOMP_NOTIFY = 60,  // src/encode.ts OP_CODES.seccompNotify
   NS_OP_HOOK = 70,     // src/encode.ts OP_CODES.hook (an OCI hook run in the container, init/hook.cc)
   NS_OP_MAX
 };
@@ -76,8 +77,9 @@ struct ns_step {
 };
 
 // Messages on the error pipe: {step index, code, value}. code > 0 is an errno (with `value`
-// saying more for some steps: a hook step's exit status); 0 asks the
-// parent to act at a sync step; the negative codes below say what happened. (That the final
+// saying more for some steps: a hook step's exit status); 0 asks the parent to act at a sync
+// step (value: a descriptor number of the child's for the parent to take with pidfd_getfd, at
+// a seccompNotify step; else 0); the negative codes below say what happened. (That the final
 // execve is about to be called is not a message: ns-init sets ns_launch.execing in the memfd
 // it shares with the parent, sparing the parent a wake-up.)
 struct ns_msg {

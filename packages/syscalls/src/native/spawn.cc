@@ -127,7 +127,7 @@ void Go(int syncfd) {
   }
 }
 
-// spawn(plan: Buffer, onSync?: (step, pid) => void, onExit: (code, signal) => void, timeoutMs?)
+// spawn(plan: Buffer, onSync?: (step, pid, value) => void, onExit: (code, signal) => void, timeoutMs?)
 //   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
 // With `timeoutMs` > 0, a set-up that has not exec'd (or detached) by then is killed and
 // reported as step NS_STEP_TIMEOUT with ETIMEDOUT: a container that stops the process joining
@@ -183,7 +183,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
     if (m.code == NS_MSG_SYNC && !o.timedOut) {
       if (!onSync.IsEmpty()) {
-        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid)});
+        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid), Napi::Number::New(env, m.value)});
         if (env.IsExceptionPending()) {
           KillAndReap(o.pidfd);
           if (o.realPid > 0) {

@@ -87,9 +87,9 @@ void PendingMessage(Pending* p, const ns_msg& m) {
     if (!p->onSync.IsEmpty() && p->syncError.IsEmpty()) {
       Napi::HandleScope scope(env);
       pid_t pid = p->o.realPid > 0 ? p->o.realPid : p->o.pid;  // after a cloneParent step: the process that waits
-      napi_value argv[2] = {Napi::Number::New(env, m.step), Napi::Number::New(env, pid)};
+      napi_value argv[3] = {Napi::Number::New(env, m.step), Napi::Number::New(env, pid), Napi::Number::New(env, m.value)};
       napi_value result;
-      napi_status st = napi_make_callback(env, p->context, env.Global(), p->onSync.Value(), 2, argv, &result);
+      napi_status st = napi_make_callback(env, p->context, env.Global(), p->onSync.Value(), 3, argv, &result);
       if (st == napi_pending_exception) {
         napi_value err;
         napi_get_and_clear_last_exception(env, &err);

@@ -36,6 +36,7 @@ __attribute__((noreturn)) void ns_quit(int status);
 void ns_cloexec(int fd, bool on);
 void ns_send(const ns_child_ctx* c, int32_t step, int32_t code, int32_t value = 0);
 void ns_watch_parent(const ns_child_ctx* c);
+long ns_sync(const ns_child_ctx* c, int32_t index, int32_t value);
 __attribute__((noreturn)) void ns_run_from(ns_child_ctx* c, uint32_t first);
 
 // fs.cc: mounts, pivot_root, file creation (mkdir, mknod, symlink, touch)
@@ -53,6 +54,7 @@ long ns_do_capset(const ns_step* s);
 long ns_do_exec_check(const ns_step* s);
 long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s);
 long ns_do_seccomp(const ns_step* s);
+long ns_do_seccomp_notify(ns_child_ctx* c, int32_t index, const ns_step* s);
 
 // hook.cc: an OCI hook run in the container's namespaces (createContainer, startContainer)
 long ns_do_hook(ns_child_ctx* c, const ns_step* s);

@@ -160,6 +160,26 @@ long ns_do_seccomp(const ns_step* s) {
   return NS_RAW3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->i[0], &prog);
 }
 
+// seccomp(2) with SECCOMP_FILTER_FLAG_NEW_LISTENER (seccomp_unotify(2)): the filter has
+// SCMP_ACT_NOTIFY rules and the kernel returns a listener descriptor. Its number goes to the
+// parent at a sync message (the parent takes a copy with pidfd_getfd(2) and hands it to the
+// seccomp agent at linux.seccomp.listenerPath, as runc does); once the parent says go on,
+// this process closes its own copy. Every call from here on is filtered: the profile must
+// allow write, read and close (plan/seccomp.ts checks it).
+long ns_do_seccomp_notify(ns_child_ctx* c, int32_t index, const ns_step* s) {
+  uint32_t words = s->vlen[0];
+  if (words == 0 || (words & 1) || words / 2 > BPF_MAXINSNS) return -EINVAL;
+  if (c->errfd < 0) return -EBADF;  // nobody to take the listener
+  struct sock_fprog prog;
+  prog.len = (unsigned short)(words / 2);
+  prog.filter = (struct sock_filter*)s->iv;
+  long fd = NS_RAW3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, s->i[0] | SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd < 0) return fd;
+  long r = ns_sync(c, index, (int32_t)fd);
+  NS_RAW1(SYS_close, fd);
+  return r;
+}
+
 long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s) {
   // End of file on the error pipe (close-on-exec) after this, with no failure reported, means
   // the program runs. Memory shared with the parent: no message, so it is not woken for it.

@@ -24,8 +24,11 @@ __attribute__((noreturn)) void fail(const ns_child_ctx* c, int32_t step, long rc
   ns_quit(1);
 }
 
-long do_sync(const ns_child_ctx* c, int32_t index) {
-  ns_send(c, index, NS_MSG_SYNC);
+}  // namespace
+
+long ns_sync(const ns_child_ctx* c, int32_t index, int32_t value) {
+  if (c->errfd < 0) return -EBADF;  // detached: nobody to wait for
+  ns_send(c, index, NS_MSG_SYNC, value);
   char b;
   long r;
   do {
@@ -34,6 +37,8 @@ long do_sync(const ns_child_ctx* c, int32_t index) {
   if (r == 1) return 0;
   return r < 0 ? r : -ECANCELED;
 }
+
+namespace {
 
 // Joining a pid namespace with setns(2) only affects children: fork into it. The new
 // process is a sibling of this one (CLONE_PARENT: a child of the caller of spawn(), which
@@ -264,8 +269,10 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return ns_do_seccomp(s);
     case NS_OP_HOOK:
       return ns_do_hook(c, s);
+    case NS_OP_SECCOMP_NOTIFY:
+      return ns_do_seccomp_notify(c, index, s);
     case NS_OP_SYNC:
-      return do_sync(c, index);
+      return ns_sync(c, index, 0);
     case NS_OP_CLONE_PARENT:
       return do_clone_parent(c, index);
     case NS_OP_PROC_ROOT:

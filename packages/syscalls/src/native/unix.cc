@@ -1,0 +1,195 @@
+// Descriptors over AF_UNIX sockets (SCM_RIGHTS, unix(7)): connect to and listen on a socket
+// path, send one descriptor with a payload and receive it, as runc's cmsg.go SendRawFd /
+// RecvFile (the console socket, the seccomp listener). Node's net module cannot pass
+// descriptors; these are the raw calls behind @ns/syscalls' unix.ts.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "addon.h"
+
+namespace ns {
+
+namespace {
+
+// A sockaddr_un for `path`; false when it does not fit sun_path (108 bytes with the NUL).
+bool UnixAddress(const std::string& path, struct sockaddr_un* addr) {
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr->sun_path) return false;
+  memcpy(addr->sun_path, path.data(), path.size());
+  return true;
+}
+
+}  // namespace
+
+// unixConnect(path) -> a connected SOCK_STREAM socket (close-on-exec), as runc's
+// net.Dial("unix", path). Throws ENAMETOOLONG for a path past sun_path, ECONNREFUSED when
+// nobody listens, EAGAIN when the listener's queue is full (the connect is non-blocking, as
+// Go's: a listener that never accepts must not hang the caller), ENOENT as connect(2) says.
+// The socket is blocking again once connected.
+Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowPlan(env, "unixConnect: expected a path");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr;
+  if (!UnixAddress(path, &addr)) return ThrowErrno(env, ENAMETOOLONG, "connect " + path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  int r;
+  do {
+    r = connect(fd, (struct sockaddr*)&addr, sizeof addr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "connect " + path);
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "fcntl F_SETFL");
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// unixListen(path, backlog?) -> a listening SOCK_STREAM socket bound at `path` (close-on-exec).
+Napi::Value UnixListen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowPlan(env, "unixListen: expected a path");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int backlog = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 16;
+  struct sockaddr_un addr;
+  if (!UnixAddress(path, &addr)) return ThrowErrno(env, ENAMETOOLONG, "bind " + path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  if (bind(fd, (struct sockaddr*)&addr, sizeof addr) < 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "bind " + path);
+  }
+  if (listen(fd, backlog) < 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "listen " + path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// unixAccept(fd, timeoutMs) -> an accepted connection (close-on-exec), or null when none came
+// within `timeoutMs` (poll(2) first: never blocks longer; -1 waits for ever).
+Napi::Value UnixAccept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "unixAccept: expected a descriptor");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int timeout = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+  struct pollfd p = {fd, POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, timeout);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(env, errno, "poll");
+  if (r == 0) return env.Null();
+  int c;
+  do {
+    c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+  } while (c < 0 && errno == EINTR);
+  if (c < 0) return ThrowErrno(env, errno, "accept4");
+  return Napi::Number::New(env, c);
+}
+
+// sendFd(socket, fd, payload: Buffer) : one sendmsg(2) carrying `payload` as data and `fd` as
+// SCM_RIGHTS, as runc's SendRawFd (the payload is the file's name, or the seccomp state JSON).
+// Throws EPIPE / ECONNRESET when the peer is gone (MSG_NOSIGNAL: no SIGPIPE).
+Napi::Value SendFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsBuffer())
+    return ThrowPlan(env, "sendFd(socket, fd, payload: Buffer) expected");
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> payload = info[2].As<Napi::Buffer<uint8_t>>();
+  char one = 0;
+  struct iovec iov;
+  // A message needs at least one byte of data to carry its control part.
+  iov.iov_base = payload.Length() > 0 ? (void*)payload.Data() : (void*)&one;
+  iov.iov_len = payload.Length() > 0 ? payload.Length() : 1;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, errno, "sendmsg");
+  if ((size_t)n != iov.iov_len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
+  return env.Undefined();
+}
+
+// recvFd(socket, maxBytes?) -> { fd, data: Buffer } | null: one recvmsg(2) (MSG_CMSG_CLOEXEC),
+// as runc's RecvFile. `fd` is -1 when the message carried none; every descriptor past the
+// first is closed (the sender may not make us hold more). null at end of file.
+Napi::Value RecvFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "recvFd(socket, maxBytes?) expected");
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  size_t max = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 4096;
+  if (max == 0) max = 1;
+  std::vector<char> data(max);
+  struct iovec iov = {data.data(), max};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 16)];
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, errno, "recvmsg");
+  int got = -1;
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
+      if (got < 0)
+        got = fd;
+      else
+        close(fd);
+    }
+  }
+  if (n == 0 && got < 0) return env.Null();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("fd", Napi::Number::New(env, got));
+  r.Set("data", Napi::Buffer<char>::Copy(env, data.data(), (size_t)n));
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) r.Set("truncated", Napi::Boolean::New(env, true));
+  return r;
+}
+
+}  // namespace ns
