@@ -10,6 +10,7 @@
         "src/native/init/run.cc",
         "src/native/init/fs.cc",
         "src/native/init/proc.cc",
+        "src/native/init/pool.cc",
         "src/native/decode.cc"
       ],
       "defines": ["_GNU_SOURCE"],

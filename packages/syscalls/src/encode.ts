@@ -43,6 +43,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   fchown: 39,
   seccomp: 40,
   linkUp: 45,
+  awaitRun: 80,
 };
 
 const MAGIC = 0x4c50534e;
@@ -218,6 +219,11 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'detach':
       w.i(0, step.keepFds ?? 0);
+      return;
+    case 'awaitRun':
+      w.i(0, step.recordFd);
+      w.i(1, step.replyFd);
+      w.i(2, step.idleTimeoutMs);
       return;
     case 'setsid':
     case 'cloneParent':

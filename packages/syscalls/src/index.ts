@@ -8,3 +8,4 @@ export type { NativeAddon, NativeSpawnResult } from './native.js';
 export { describeStep, formatPlan } from './describe.js';
 export { attachDeviceFilter, deviceFilterCount } from './bpf.js';
 export { namespaceTypeOf } from './nsfd.js';
+export { encodeRunRecord, RUN_RECORD_LIMITS, RUN_REPLY, type RunRecord } from './run-record.js';

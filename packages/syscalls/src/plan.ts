@@ -398,7 +398,26 @@ export interface SeccompStep extends StepCommon {
   rules?: string[];
 }
 
+/**
+ * The last step of a pre-created container (a pool member): everything but the command is set
+ * up. Wait (poll(2), at most `idleTimeoutMs`, 0 for no limit) for one run record on descriptor
+ * `recordFd`, then chdir(2) and execve(2) as the `chdir` and `execve` steps do (the record, see
+ * encodeRunRecord, holds the working directory, the execvp candidates, argv and envp, all
+ * decided by the caller). Replies go to `replyFd` (ns_msg: an acknowledgement once the record
+ * is read, then a failure with its errno); both descriptors are made close-on-exec, so end of
+ * file on the reply after the acknowledgement means the program runs. A member idle past its
+ * timeout, or whose record descriptor reaches end of file (the pool closed it), exits with
+ * status 0 unused. Comes after a `detach` step keeping both descriptors.
+ */
+export interface AwaitRunStep extends StepCommon {
+  op: 'awaitRun';
+  recordFd: number;
+  replyFd: number;
+  idleTimeoutMs: number;
+}
+
 export type Step =
+  | AwaitRunStep
   | MountStep
   | Umount2Step
   | MkdirStep

@@ -48,6 +48,7 @@ enum ns_op : uint32_t {
   NS_OP_FCHOWN,
   NS_OP_SECCOMP = 40,  // src/encode.ts OP_CODES.seccomp
   NS_OP_LINK_UP = 45,  // src/encode.ts OP_CODES.linkUp
+  NS_OP_AWAIT_RUN = 80,  // src/encode.ts OP_CODES.awaitRun (init/pool.cc; ops 80-89: the pool)
   NS_OP_MAX
 };
 

@@ -54,3 +54,18 @@ long ns_do_execve(ns_child_ctx* c, int32_t index, const ns_step* s);
 long ns_do_seccomp(const ns_step* s);
 
 size_t ns_slen(const char* s);
+
+// pool.cc: the awaitRun step of a pre-created container (a pool member). Never returns but
+// with a failure it has reported itself; exits NS_RUN_IDLE_EXIT when idle past its timeout.
+long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s);
+// The run record's bounds (src/run-record.ts RUN_RECORD_LIMITS).
+#define NS_RUN_MAX_BYTES 65536u
+#define NS_RUN_MAX_STRINGS 4096u
+// The awaitRun replies' `code` (ns_msg): the record was read. Failures carry an errno and,
+// as `value`, what failed: reading the record, the chdir, or the execve.
+#define NS_RUN_ACK 0
+#define NS_RUN_RECORD 1
+#define NS_RUN_CHDIR 2
+#define NS_RUN_EXECVE 3
+// Exit status of a member that went away unused (idle timeout, or the pool's end closed).
+#define NS_RUN_IDLE_EXIT 0
