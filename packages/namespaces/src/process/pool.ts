@@ -76,9 +76,11 @@ export interface Pool {
 
 interface Member {
   proc: ContainerProcess;
-  /** Our ends: the record (write) and the reply (read); -1 once handed on (closed). */
+  /** Our end of the record pipe; -1 once written (closed). */
   recordFd: number;
-  replyFd: number;
+  /** Our end of the reply pipe, read from the start (made in advance: no socket to build at exec time). */
+  reply: Socket;
+  replies: Buffer[];
   env: readonly string[];
   cwd: string;
   onIdleExit: () => void;
@@ -164,8 +166,9 @@ export async function createPool(config: Container | ValidContainer, options: Po
   const discard = (m: Member) => {
     const at = idle.indexOf(m);
     if (at >= 0) idle.splice(at, 1);
-    closeAll([m.recordFd, m.replyFd].filter((fd) => fd >= 0));
-    m.recordFd = m.replyFd = -1;
+    closeAll([m.recordFd].filter((fd) => fd >= 0));
+    m.recordFd = -1;
+    m.reply.destroy();
     if (options.onDiscard) {
       const p = Promise.resolve()
         .then(() => options.onDiscard!(m.proc.id))
@@ -190,13 +193,17 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const p = planned(cp);
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs) };
       });
-      const m: Member = { proc, recordFd: recW, replyFd: repR, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m) };
+      const reply = pipeStream(repR, true);
+      const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m) };
+      reply.unref();
+      reply.on('data', (c: Buffer) => m.replies.push(c));
+      reply.on('error', () => undefined);
       proc.unref();
       setStreamsRef(proc, false);
       proc.once('exit', m.onIdleExit);
       return m;
     } catch (err) {
-      closeAll([recW, repR]);
+      closeAll([recW, repR]); // the streams' descriptors: not made when launchAsync failed
       if (options.onDiscard) await Promise.resolve(options.onDiscard(typeof memberConfig?.id === 'string' ? memberConfig.id : '')).catch(() => undefined);
       throw err;
     } finally {
@@ -228,6 +235,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
   };
 
   const killIdle = async (m: Member) => {
+    m.proc.ref(); // an idle member does not keep the event loop alive; its end must be seen
     m.proc.kill('SIGKILL');
     await m.proc.exited();
   };
@@ -245,6 +253,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
   /** Hand `bytes` over to `m`: its process once exec'd, or 'gone' when it died before taking it. */
   const handOver = async (m: Member, bytes: Buffer, record: RunRecord, resources: LinuxResources | undefined): Promise<ContainerProcess | 'gone'> => {
     m.proc.off('exit', m.onIdleExit);
+    m.proc.ref();
     if (resources !== undefined) {
       try {
         m.proc.update(resources);
@@ -261,9 +270,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
       discard(m);
       return 'gone';
     }
-    const replyFd = m.replyFd;
-    m.replyFd = -1;
-    const [ack, failure] = await readReplies(replyFd);
+    m.reply.ref();
+    const [ack, failure] = await readReplies(m);
     if (!ack || ack[1] !== RUN_REPLY.ack) {
       // It died before it took the run (its idle timeout, a kill): the next one.
       await m.proc.exited();
@@ -277,7 +285,6 @@ export async function createPool(config: Container | ValidContainer, options: Po
       if (phase === RUN_REPLY.execve) throw improveExecError(stepError({ op: 'execve', paths: record.paths, argv: record.argv, envp: record.envp }, step, errno), record.argv[0]!);
       throw new NsError('EPROTO', `pool member ${m.proc.id} could not read its run record: errno ${errno}`);
     }
-    m.proc.ref();
     setStreamsRef(m.proc, true);
     return m.proc;
   };
@@ -288,15 +295,20 @@ export async function createPool(config: Container | ValidContainer, options: Po
       const defaults = { env: first.env, cwd: first.cwd };
       const { record, bytes } = runRecordOf(run, defaults);
       stalled = undefined;
-      for (let tries = 0; tries < size + 3; tries++) {
-        const m = await take();
-        fill();
-        if (closed) {
-          await killIdle(m);
-          throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
+      try {
+        for (let tries = 0; tries < size + 3; tries++) {
+          const m = await take();
+          if (closed) {
+            await killIdle(m);
+            throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
+          }
+          const out = await handOver(m, bytes, record, execOptions.resources);
+          if (out !== 'gone') return out;
         }
-        const out = await handOver(m, bytes, record, execOptions.resources);
-        if (out !== 'gone') return out;
+      } finally {
+        // The refill's planning and clone(2) block the event loop for a while: after the
+        // hand-over, not before it (they would delay this start).
+        setImmediate(fill);
       }
       throw new NsError(ErrorCode.DIED, `pool members kept dying before their run (${size + 3} tried)`);
     },
@@ -330,17 +342,23 @@ export async function createPool(config: Container | ValidContainer, options: Po
 }
 
 /** The awaitRun replies (see RUN_REPLY) until end of file: [step, code, value] each. */
-function readReplies(fd: number): Promise<number[][]> {
+function readReplies(m: Member): Promise<number[][]> {
+  const parse = () => {
+    const b = Buffer.concat(m.replies);
+    const out: number[][] = [];
+    for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
+    return out;
+  };
+  const s = m.reply;
+  if (s.readableEnded || s.destroyed) return Promise.resolve(parse());
   return new Promise((resolve) => {
-    const sock = pipeStream(fd, true);
-    const chunks: Buffer[] = [];
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('error', () => undefined);
-    sock.once('close', () => {
-      const b = Buffer.concat(chunks);
-      const out: number[][] = [];
-      for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
-      resolve(out);
-    });
+    const done = () => {
+      s.off('end', done);
+      s.off('close', done);
+      resolve(parse());
+    };
+    // 'end' (end of file read) comes a loop turn before 'close' (the handle closed).
+    s.once('end', done);
+    s.once('close', done);
   });
 }
