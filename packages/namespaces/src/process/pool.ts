@@ -41,7 +41,10 @@ export interface PoolOptions {
    * with a `cgroupsPath` needs this: members may not share a cgroup.
    */
   memberConfig?: (n: number) => Container | ValidContainer;
-  /** Called once a member that never ran is gone (idle timeout, close(), a failed start). */
+  /**
+   * Called once a member that never ran a program is gone: its idle timeout, close(), a failed
+   * start, or a run whose chdir or execve failed. Awaited by close().
+   */
   onDiscard?: (id: string) => void | Promise<void>;
 }
 
@@ -211,8 +214,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
     }
   };
 
-  const place = (m: Member) => {
-    if (closed) return void killIdle(m);
+  const place = async (m: Member) => {
+    if (closed) return killIdle(m); // awaited by close() (it awaits the preparations)
     const w = waiters.shift();
     if (w) w.resolve(m);
     else idle.push(m);
@@ -280,6 +283,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
     }
     if (failure) {
       await m.proc.wait();
+      discard(m); // it never ran a program: onDiscard
       const [step, errno, phase] = failure;
       if (phase === RUN_REPLY.chdir) throw stepError({ op: 'chdir', path: record.cwd }, step, errno);
       if (phase === RUN_REPLY.execve) throw improveExecError(stepError({ op: 'execve', paths: record.paths, argv: record.argv, envp: record.envp }, step, errno), record.argv[0]!);
