@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Cgroup, allDirs, cgroupDirs } from '@ns/cgroups';
 import { DEFAULT_MOUNTS, createPool, hostCgroupLayout, rootfsContainer, type Container, type ContainerProcess, type Pool } from '../src/index.js';
-import { ROOTFS, gone, hostMounts, isRoot } from './helpers.js';
+import { ROOTFS, gone, hostMounts as allHostMounts, isRoot } from './helpers.js';
 
 const TMP = { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] };
 /** Read-only busybox rootfs, a fresh tmpfs /tmp per member. */
@@ -34,6 +34,9 @@ async function until(check: () => boolean): Promise<boolean> {
   }
   return check();
 }
+
+/** The host's mount points but the other test runs' own under /tmp (engineers share this machine). */
+const hostMounts = () => allHostMounts().filter((m) => !m.startsWith('/tmp/') || m.startsWith(ROOTFS));
 
 const pools: Pool[] = [];
 const open = async (c: Container, o: Parameters<typeof createPool>[1]) => {

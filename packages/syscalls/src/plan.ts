@@ -403,11 +403,10 @@ export interface SeccompStep extends StepCommon {
  * up. Wait (poll(2), at most `idleTimeoutMs`, 0 for no limit) for one run record on descriptor
  * `recordFd`, then chdir(2) and execve(2) as the `chdir` and `execve` steps do (the record, see
  * encodeRunRecord, holds the working directory, the execvp candidates, argv and envp, all
- * decided by the caller). Replies go to `replyFd` (ns_msg: an acknowledgement once the record
- * is read, then a failure with its errno); both descriptors are made close-on-exec, so end of
- * file on the reply after the acknowledgement means the program runs. A member idle past its
- * timeout, or whose record descriptor reaches end of file (the pool closed it), exits with
- * status 0 unused. Comes after a `detach` step keeping both descriptors.
+ * decided by the caller). Replies go to `replyFd` (ns_msg: a failure with its errno, or
+ * `unused` from a member idle past its timeout or whose record descriptor reached end of file,
+ * which then exits with status 0); both descriptors are made close-on-exec, so end of file on
+ * the reply with no message means the program runs. Comes after a `detach` step keeping both descriptors.
  */
 export interface AwaitRunStep extends StepCommon {
   op: 'awaitRun';

@@ -20,10 +20,12 @@ export interface RunRecord {
 export const RUN_RECORD_LIMITS = { bytes: 65536, strings: 4096 } as const;
 
 /**
- * The awaitRun step's replies (ns_msg `code` and `value`): `ack` when the record was read; a
- * failure has an errno as code and `record`, `chdir` or `execve` as value.
+ * The awaitRun step's replies (ns_msg `code` and `value`): `unused` from a member that goes
+ * away without taking a run (idle timeout, the pool's end closed); a failure has an errno as
+ * code and `record`, `chdir` or `execve` as value. End of file with no reply: the program runs.
+ * `idleExit` is the exit status of a member gone unused.
  */
-export const RUN_REPLY = { ack: 0, record: 1, chdir: 2, execve: 3, idleExit: 0 } as const;
+export const RUN_REPLY = { unused: 0, record: 1, chdir: 2, execve: 3, idleExit: 0 } as const;
 
 function bad(field: string, why: string): NsError {
   return new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });

@@ -274,9 +274,10 @@ export async function createPool(config: Container | ValidContainer, options: Po
       return 'gone';
     }
     m.reply.ref();
-    const [ack, failure] = await readReplies(m);
-    if (!ack || ack[1] !== RUN_REPLY.ack) {
-      // It died before it took the run (its idle timeout, a kill): the next one.
+    // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
+    const [failure] = await readReplies(m);
+    if (failure && failure[1] === RUN_REPLY.unused) {
+      // It went away before it took the run (its idle timeout): the next one.
       await m.proc.exited();
       discard(m);
       return 'gone';

@@ -61,9 +61,9 @@ long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s);
 // The run record's bounds (src/run-record.ts RUN_RECORD_LIMITS).
 #define NS_RUN_MAX_BYTES 65536u
 #define NS_RUN_MAX_STRINGS 4096u
-// The awaitRun replies' `code` (ns_msg): the record was read. Failures carry an errno and,
-// as `value`, what failed: reading the record, the chdir, or the execve.
-#define NS_RUN_ACK 0
+// The awaitRun replies' `code` (ns_msg): the member goes away without a run. Failures carry an
+// errno and, as `value`, what failed: reading the record, the chdir, or the execve.
+#define NS_RUN_UNUSED 0
 #define NS_RUN_RECORD 1
 #define NS_RUN_CHDIR 2
 #define NS_RUN_EXECVE 3

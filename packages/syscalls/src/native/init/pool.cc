@@ -7,9 +7,11 @@
 // The record (little-endian, written by encodeRunRecord in src/run-record.ts):
 //   u32 bytes (of what follows), u32 npaths, u32 argc, u32 envc,
 //   then NUL-terminated strings: cwd, paths[npaths], argv[argc], envp[envc].
-// Replies on the reply descriptor are ns_msg: {step, NS_RUN_ACK, 0} once the record is
-// read, then {step, errno, NS_RUN_*} when the chdir or every execve fails; end of file
-// after the acknowledgement (the descriptor is close-on-exec) means the program runs.
+// Replies on the reply descriptor are ns_msg: {step, errno, NS_RUN_*} when reading the record,
+// the chdir or every execve fails, or {step, NS_RUN_UNUSED, 0} from a member that goes away
+// without taking a run (its idle timeout: the pool may have written a record meanwhile, and
+// must try another member). End of file with no message (the descriptor is close-on-exec)
+// means the program runs: no acknowledgement, which would cost the pool a wake-up per start.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -73,20 +75,25 @@ long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s) {
   // for the parent), the record one with it.
   ns_cloexec(rfd, true);
   ns_cloexec(wfd, true);
-  // Idle past the timeout, or the pool closed its end (or died): go away, quietly.
-  if (!wait_readable(rfd, s->i[2])) ns_quit(NS_RUN_IDLE_EXIT);
+  // From here on messages go to the pool, on the reply descriptor.
+  c->errfd = wfd;
+  // Idle past the timeout, or the pool closed its end (or died): go away, saying so.
+  if (!wait_readable(rfd, s->i[2])) {
+    ns_send(c, index, NS_RUN_UNUSED, 0);
+    ns_quit(NS_RUN_IDLE_EXIT);
+  }
   char head[16];
   long r = read_full(rfd, head, 4);
-  if (r == 0) ns_quit(NS_RUN_IDLE_EXIT);
-  // From here on failures are reported to the pool, on the reply descriptor.
-  c->errfd = wfd;
+  if (r == 0) {
+    ns_send(c, index, NS_RUN_UNUSED, 0);
+    ns_quit(NS_RUN_IDLE_EXIT);
+  }
   if (r != 4) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
   uint32_t bytes = u32(head);
   if (bytes < 12 || bytes > NS_RUN_MAX_BYTES) fail_run(c, index, -E2BIG, NS_RUN_RECORD);
   r = read_full(rfd, record, bytes);
   if (r != (long)bytes) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
   NS_RAW1(SYS_close, rfd);
-  ns_send(c, index, NS_RUN_ACK, 0);
 
   uint32_t npaths = u32(record), argc = u32(record + 4), envc = u32(record + 8);
   uint64_t nstr = (uint64_t)npaths + argc + envc + 1;
