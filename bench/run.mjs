@@ -27,9 +27,9 @@ import { fmt, summarize } from './lib/stats.mjs';
 import { renderSvg } from './lib/svg.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { seccompCost } from './lib/seccomp.mjs';
-import { runcLoop, sandboxCost } from './lib/sandbox.mjs';
+import { SANDBOX_LIMITS, runcLoop, sandboxCost } from './lib/sandbox.mjs';
 import { CYCLE_SECTION, clientCycle } from './lib/cycle.mjs';
-import { POOL_SECTION, poolCost } from './lib/pool.mjs';
+import { POOL_SECTION, poolCost, sandboxPoolCost } from './lib/pool.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -466,6 +466,9 @@ async function main() {
   for (const m of pl.measurements) add({ ...m, section: POOL_SECTION });
   results.poolRatios = pl.ratios;
   log(`pool: cold exec()/pool ${fmt(pl.ratios.coldOverWarm)}×, execAsync()/pool ${fmt(pl.ratios.asyncOverWarm)}×, hand-over ${fmt(pl.ratios.handOverMs)} ms`);
+  log(`pool: ${N.pool} limited runs from a sandbox pool, interleaved with run()`);
+  const sp = await sandboxPoolCost({ ns, sandbox, rootfs, limits: SANDBOX_LIMITS, runs: N.pool, warmup: N.warmup, cgroupParent: `/nsbench-${process.pid}-sandbox-pool` });
+  for (const m of sp.measurements) add({ ...m, section: POOL_SECTION });
 
   // Node's own spawn of a plain process, for scale (uv_spawn also blocks until execve).
   log(`child_process.spawn('/bin/true'): ${N.cp} runs`);

@@ -94,3 +94,42 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
     await pool.close();
   }
 }
+
+/**
+ * Limited runs from a warm pool (@ns/sandbox createSandboxPool) against run() with the same
+ * limits, interleaved: the verdict's whole cost (two cgroups made and removed, watching,
+ * captured output) with the set-up done in advance or not.
+ * @param {{ ns: any, sandbox: any, rootfs: string, limits: object, runs: number, warmup: number, cgroupParent: string, size?: number }} o
+ */
+export async function sandboxPoolCost({ ns, sandbox, rootfs, limits, runs, warmup, cgroupParent, size = 4 }) {
+  const container = ns.validatedContainer(ns.rootfsContainer(rootfs, { args: ['/bin/true'] }));
+  const pool = await sandbox.createSandboxPool(container, limits, { size, cgroupParent });
+  try {
+    const cold = [];
+    const warm = [];
+    const check = (v, what) => {
+      if (v.status !== 'OK') throw new Error(`${what}: ${v.status} ${v.message}`);
+    };
+    for (let i = 0; i < warmup + runs; i++) {
+      let t0 = performance.now();
+      check(await sandbox.run(container, limits, { cgroupParent }), 'sandbox run');
+      const c = performance.now() - t0;
+      await full(pool, size);
+      t0 = performance.now();
+      check(await pool.run(), 'sandbox pool run');
+      const w = performance.now() - t0;
+      if (i >= warmup) {
+        cold.push(c);
+        warm.push(w);
+      }
+    }
+    return {
+      measurements: [
+        { id: 'pool.sandbox.run', label: 'sandbox run() of /bin/true, every limit (interleaved with the next)', kind: 'ns', samples: cold },
+        { id: 'pool.sandbox.pool', label: `sandbox pool.run(), same limits, pool of ${size} full again before each run`, kind: 'ns', samples: warm, floorId: 'pool.sandbox.run' },
+      ],
+    };
+  } finally {
+    await pool.close();
+  }
+}
