@@ -132,6 +132,25 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     await new Promise((r) => child.once('exit', r));
     expect(await until(() => pids.every(gone))).toBe(true);
   });
+
+  it('idle members do not keep the event loop alive: a process that forgets close() ends, and its members with it', async () => {
+    const entry = join(__dirname, '..', 'dist', 'index.js');
+    const script = `import('${entry}').then(async (ns) => {
+      const pool = await ns.createPool(ns.rootfsContainer(${JSON.stringify(ROOTFS)}, { args: ['/bin/sh'], readonly: true }), { size: 2 });
+      while (pool.idle < 2) await new Promise((r) => setTimeout(r, 20));
+      process.stdout.write(JSON.stringify(pool.pids) + '\\n');
+    });`;
+    const child = spawnChild(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise((r) => child.once('exit', (c, sig) => r(sig ?? c)));
+    clearTimeout(killer);
+    expect(code).toBe(0);
+    const pids = JSON.parse(out) as number[];
+    expect(pids).toHaveLength(2);
+    expect(await until(() => pids.every(gone))).toBe(true);
+  });
 });
 
 const layout = isRoot ? hostCgroupLayout() : undefined;
