@@ -53,6 +53,8 @@ describe('runRecordOf', () => {
       [{ args: ['x'], cwd: 'tmp' }, 'cwd'],
       [{ args: ['x', 'a\0'] }, 'args[1]'],
       [{ args: ['x'], env: [`A=${'x'.repeat(70000)}`] }, 'args'],
+      [{ args: ['x'], stdio: 'inherit' }, 'stdio'],
+      [{ args: ['x'], user: 'nobody' }, 'user'],
     ];
     for (const [run, path] of cases) expect(() => runRecordOf(run as never, defaults), path).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path }));
   });

@@ -67,6 +67,10 @@ export interface PoolRun {
 export function runRecordOf(run: PoolRun, defaults: { env: readonly string[]; cwd: string }): { record: RunRecord; bytes: Buffer } {
   const bad = (field: string, why: string) => new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
   if (run === null || typeof run !== 'object') throw bad('run', `expected an object with args, got ${run === null ? 'null' : typeof run}`);
+  for (const key of Object.keys(run)) {
+    if (key === 'stdio') throw bad('stdio', "not a per-run option: a member's stdio is made with it (createPool's `stdio`)");
+    if (key !== 'args' && key !== 'env' && key !== 'cwd') throw bad(key, 'unknown field of a run (args, env, cwd)');
+  }
   const { args } = run;
   if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string') || args[0] === '') {
     throw bad('args', 'expected a non-empty array of strings, the program first');
