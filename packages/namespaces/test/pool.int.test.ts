@@ -106,6 +106,12 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     expect(pids.every(gone)).toBe(true);
   });
 
+  it('refill: false still makes the first `size` members; an exec with none ready makes one', async () => {
+    const pool = await open(box(), { size: 2, refill: false });
+    expect(await until(() => pool.idle === 2)).toBe(true);
+    for (let k = 0; k < 3; k++) expect((await finish(await pool.exec({ args: ['echo', String(k)] }))).stdout).toBe(`${k}\n`);
+  });
+
   it('an idle member exits by itself past idleTimeoutMs; the next exec makes a fresh one', async () => {
     const pool = await open(box(), { size: 2, idleTimeoutMs: 150 });
     await until(() => pool.idle === 2);

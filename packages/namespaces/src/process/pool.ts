@@ -22,7 +22,11 @@ export type { PoolRun } from '../plan/pool.js';
 export interface PoolOptions {
   /** How many members to keep ready: an integer >= 1. */
   size: number;
-  /** Make a fresh member each time one is taken (default true); false: only the first `size`, then one per exec(). */
+  /**
+   * Replace each member used (default true): once its run has ended (so that the new set-up does
+   * not compete with the run's start and end), or at once when no member is ready. false: only
+   * the first `size`, then one per exec() that finds none ready.
+   */
   refill?: boolean;
   /**
    * Milliseconds a member waits for a run before it exits by itself (default 0: no limit). A
@@ -300,6 +304,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       const defaults = { env: first.env, cwd: first.cwd };
       const { record, bytes } = runRecordOf(run, defaults);
       stalled = undefined;
+      let started: ContainerProcess | undefined;
       try {
         for (let tries = 0; tries < size + 3; tries++) {
           const m = await take();
@@ -308,12 +313,14 @@ export async function createPool(config: Container | ValidContainer, options: Po
             throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
           }
           const out = await handOver(m, bytes, record, execOptions.resources);
-          if (out !== 'gone') return out;
+          if (out !== 'gone') return (started = out);
         }
       } finally {
-        // The refill's planning and clone(2) block the event loop for a while: after the
-        // hand-over, not before it (they would delay this start).
-        setImmediate(fill);
+        // A refill's planning and clone(2) block the event loop for a while (about half an
+        // exec()): never before the hand-over, and not while this run's start and end are
+        // being noticed either, unless no member is ready: then at once.
+        if (started && idle.length > 0) started.once('exit', () => setImmediate(fill));
+        else setImmediate(fill);
       }
       throw new NsError(ErrorCode.DIED, `pool members kept dying before their run (${size + 3} tried)`);
     },
@@ -342,7 +349,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
   // The first member: a config that cannot start fails here.
   const first = await prepare();
   idle.push(first);
-  fill();
+  // The other members of the first `size`, whether or not the pool refills later.
+  for (let k = 1; k < size; k++) startOne();
   return pool;
 }
 
