@@ -27,9 +27,10 @@ import { fmt, summarize } from './lib/stats.mjs';
 import { renderSvg } from './lib/svg.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { seccompCost } from './lib/seccomp.mjs';
-import { runcLoop, sandboxCost } from './lib/sandbox.mjs';
+import { SANDBOX_LIMITS, runcLoop, sandboxCost } from './lib/sandbox.mjs';
 import { CYCLE_SECTION, clientCycle } from './lib/cycle.mjs';
 import { specBundle } from './lib/bundle.mjs';
+import { POOL_SECTION, poolCost, sandboxPoolCost } from './lib/pool.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(BENCH);
@@ -64,8 +65,8 @@ if (argv.includes('--help')) {
 
 /** How many runs of everything: a full run stays under ~10 minutes on 2 cores. */
 const N = opt.quick
-  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, cycleRuns: 6, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20 }
-  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, cycleRuns: 40, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40 };
+  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, cycleRuns: 6, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20, pool: 30, poolLoop: 20 }
+  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, cycleRuns: 40, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40, pool: 200, poolLoop: 50 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 
@@ -454,6 +455,17 @@ async function main() {
       add({ id: 'sandbox.runc', section: SANDBOX_SECTION, label: 'shell loop of `runc run` (same limits, ro root + tmpfs): ms per run', kind: 'ref', samples: rl.samples, floorId: 'sandbox.bare' });
     } else note(rl.note);
   }
+
+  // The warm pool (issue 14): pool.exec() against exec() and execAsync() of the same container,
+  // interleaved in this process (bench/lib/pool.mjs).
+  log(`pool: ${N.pool} starts from a warm pool of 4, interleaved with exec() and execAsync(), then back to back`);
+  const pl = await poolCost({ ns, rootfs, runs: N.pool, warmup: N.warmup, backToBack: N.poolLoop });
+  for (const m of pl.measurements) add({ ...m, section: POOL_SECTION });
+  results.poolRatios = pl.ratios;
+  log(`pool: cold exec()/pool ${fmt(pl.ratios.coldOverWarm)}×, execAsync()/pool ${fmt(pl.ratios.asyncOverWarm)}×, hand-over ${fmt(pl.ratios.handOverMs)} ms`);
+  log(`pool: ${N.pool} limited runs from a sandbox pool, interleaved with run()`);
+  const sp = await sandboxPoolCost({ ns, sandbox, rootfs, limits: SANDBOX_LIMITS, runs: N.pool, warmup: N.warmup, cgroupParent: `/nsbench-${process.pid}-sandbox-pool` });
+  for (const m of sp.measurements) add({ ...m, section: POOL_SECTION });
 
   // Node's own spawn of a plain process, for scale (uv_spawn also blocks until execve).
   log(`child_process.spawn('/bin/true'): ${N.cp} runs`);
@@ -860,6 +872,28 @@ function targets(r) {
       detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms` : 'not measured',
     });
   }
+  // Issue 14: a start from the warm pool.
+  const hand = m('pool.handover');
+  const poolCold = m('pool.cold');
+  const poolWarm = m('pool.warm');
+  out.push({
+    id: 'pool.handover',
+    target: 'a pool start takes ≤ 0.2 ms of the caller\'s time before the program runs (median pool.exec() call → resolved after execve)',
+    value: hand ? hand.summary.median : null,
+    unit: 'ms',
+    limit: 0.2,
+    met: hand ? hand.summary.median <= 0.2 : null,
+    detail: hand && poolWarm ? `start + wait ${fmt(poolWarm.summary.median)} ms` : 'not measured',
+  });
+  out.push({
+    id: 'pool.speedup',
+    target: 'pool.exec() + wait() ≥ 3× faster than a cold exec() + wait() in the same process (medians, interleaved)',
+    value: poolCold && poolWarm ? poolCold.summary.median / poolWarm.summary.median : null,
+    unit: '×',
+    limit: 3,
+    met: poolCold && poolWarm ? poolCold.summary.median / poolWarm.summary.median >= 3 : null,
+    detail: poolCold && poolWarm ? `${fmt(poolWarm.summary.median)} ms vs ${fmt(poolCold.summary.median)} ms` : 'not measured',
+  });
   const best = r.throughput?.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   out.push({
     id: 'throughput',
@@ -954,7 +988,7 @@ function targets(r) {
 const SECCOMP_SECTION = 'seccomp: getpid() cost, ns per call';
 /** Limited runs with a verdict (@ns/sandbox), ms per run. */
 const SANDBOX_SECTION = 'sandbox: limited runs (run() / runMany() of /bin/true)';
-const SECTIONS = ['in-process start + wait', 'in-process exec-in + wait', 'in-process: synchronous part', 'whole process: start + wait', 'whole process: exec-in', CYCLE_SECTION, SANDBOX_SECTION, SECCOMP_SECTION];
+const SECTIONS = ['in-process start + wait', 'in-process exec-in + wait', 'in-process: synchronous part', 'whole process: start + wait', 'whole process: exec-in', CYCLE_SECTION, SANDBOX_SECTION, POOL_SECTION, SECCOMP_SECTION];
 
 function tableRows(r) {
   const byId = new Map(r.measurements.filter((m) => m.summary).map((m) => [m.id, m]));

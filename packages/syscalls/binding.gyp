@@ -12,6 +12,7 @@
         "src/native/init/proc.cc",
         "src/native/init/reaper.cc",
         "src/native/init/hook.cc",
+        "src/native/init/pool.cc",
         "src/native/decode.cc"
       ],
       "defines": ["_GNU_SOURCE"],

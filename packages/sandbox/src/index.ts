@@ -7,6 +7,7 @@ export { limitResources, sandboxContainer, type LayerOptions } from './container
 export { RunCgroup, type Usage } from './accounting.js';
 export { CappedCapture, planStdin, type StdinPlan } from './stdio.js';
 export { DEFAULT_CGROUP_PARENT, run, type RunOptions } from './run.js';
+export { createSandboxPool, type SandboxPool, type SandboxPoolOptions, type SandboxRunInput } from './pool.js';
 export { SandboxQueue, runMany, type Job } from './queue.js';
 export { decideStatus, failedVerdict, signalNumberOf, type KillReason, type Measured, type Status, type Verdict } from './verdict.js';
 export { formatMeta, isolateStatus, parseMeta, writeMeta } from './meta.js';

@@ -45,23 +45,24 @@ export interface RunOptions {
 
 let counter = 0;
 
-/** A container id no other run of any process uses (`sbx-<pid>-<n>-<random>`). */
-function runId(prefix: string): string {
+/** A container id no other run of any process uses (`sbx-<pid>-<n>-<random>`). @internal run() and createSandboxPool() */
+export function runId(prefix: string): string {
   return `${prefix}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`;
 }
 
-/** An absolute, normalized cgroup path. @throws NsError ERR_NS_CONFIG naming `cgroupParent` */
-function checkParent(path: string): string {
+/** An absolute, normalized cgroup path. @throws NsError ERR_NS_CONFIG naming `cgroupParent` @internal */
+export function checkParent(path: string): string {
   if (typeof path !== 'string' || !path.startsWith('/') || path.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) {
     throw new NsError('ERR_NS_CONFIG', `cgroupParent: expected an absolute cgroup path such as "/ns-sandbox", got ${JSON.stringify(path)}`, { path: 'cgroupParent' });
   }
   return path;
 }
 
-/** Errors run() rejects with (after cleaning up) rather than turning into an XX verdict. */
-const isThrown = (err: unknown): boolean => err instanceof Error && ['ERR_NS_CONFIG', 'ABORT_ERR'].includes((err as { code?: string }).code ?? '');
+/** Errors run() rejects with (after cleaning up) rather than turning into an XX verdict. @internal */
+export const isThrown = (err: unknown): boolean => err instanceof Error && ['ERR_NS_CONFIG', 'ABORT_ERR'].includes((err as { code?: string }).code ?? '');
 
-function abortError(signal: AbortSignal): NsError {
+/** @internal */
+export function abortError(signal: AbortSignal): NsError {
   return new NsError('ABORT_ERR', 'The operation was aborted', { cause: signal.reason });
 }
 
@@ -231,7 +232,15 @@ async function startAndWatch(
     stdin.close();
   }
   started(proc);
-  const w = await watch(proc, limits, acct, stdin, start, options.signal);
+  return verdictOf(proc, limits, acct, stdin, start, options.signal);
+}
+
+/**
+ * Watch a started run to its end (watch()) and make its verdict from what it did and what its
+ * cgroup accounted. @internal run() and createSandboxPool()
+ */
+export async function verdictOf(proc: ContainerProcess, limits: CheckedLimits, acct: RunCgroup, stdin: StdinPlan, start: number, signal?: AbortSignal): Promise<Verdict> {
+  const w = await watch(proc, limits, acct, stdin, start, signal);
   const usage = acct.usage();
   const measured = {
     exitCode: w.exit.exitCode,

@@ -84,6 +84,8 @@ export function describeStep(step: Step): string {
       return `wait for start on the exec FIFO (fd ${step.fd})`;
     case 'detach':
       return 'detach from the caller';
+    case 'awaitRun':
+      return `wait for a run on fd ${step.recordFd} (idle timeout ${step.idleTimeoutMs ? `${step.idleTimeoutMs} ms` : 'none'})`;
     case 'reexec':
       return 're-execute ns-init in the new user namespace';
     case 'execCheck':

@@ -46,6 +46,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   init: 50,
   hook: 70,
   seccompNotify: 60,
+  awaitRun: 80,
 };
 
 const MAGIC = 0x4c50534e;
@@ -239,6 +240,11 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.v(0, step.argv);
       w.v(1, step.envp);
       w.v(2, step.state);
+      return;
+    case 'awaitRun':
+      w.i(0, step.recordFd);
+      w.i(1, step.replyFd);
+      w.i(2, step.idleTimeoutMs);
       return;
     case 'setsid':
     case 'cloneParent':

@@ -10,3 +10,4 @@ export { attachDeviceFilter, deviceFilterCount } from './bpf.js';
 export { namespaceTypeOf } from './nsfd.js';
 export { netlinkRequest, NETLINK_ROUTE } from './netlink.js';
 export { pidfdGetfd, recvFd, sendFd, seccompNotifRecv, seccompNotifSend, unixAccept, unixConnect, unixListen, SECCOMP_USER_NOTIF_FLAG_CONTINUE, type ReceivedFd, type SeccompNotification } from './unix.js';
+export { encodeRunRecord, RUN_RECORD_LIMITS, RUN_REPLY, type RunRecord } from './run-record.js';

@@ -1,3 +1,7 @@
+import type { AwaitRunStep } from './plan-pool.js';
+
+export type { AwaitRunStep } from './plan-pool.js';
+
 /**
  * The plan: an ordered list of system-call steps that the native child walks after clone(2).
  *
@@ -210,6 +214,7 @@ export interface ExecveStep extends StepCommon {
 
 export type Step =
   | HookStep
+  | AwaitRunStep
   | MountStep
   | Umount2Step
   | MkdirStep

@@ -69,7 +69,7 @@ function abortError(signal: AbortSignal): NsError {
 }
 
 /** What a launcher plans once the descriptors are known. */
-interface Planned {
+export interface Planned {
   id: string;
   /** The config the plan was made from, for the sync handlers. */
   container: Readonly<Container>;
@@ -344,8 +344,9 @@ export function exec(container: Container | ValidContainer, options: ExecOptions
  * checked now (nsfiles.ts), and their setns steps given those descriptors: a file that is
  * missing, not a namespace, or of another type fails here, naming its JSON path, before
  * anything is spawned.
+ * @internal exec() and createPool()
  */
-function planned({ plan, container, user, idMaps }: ReturnType<typeof planContainerCached>): Planned {
+export function planned({ plan, container, user, idMaps }: ReturnType<typeof planContainerCached>): Planned {
   refuseLifecycleHooks(container);
   const joined = openJoinedNamespaces(container);
   const fds = joined.map((j) => j.fd);
@@ -370,8 +371,8 @@ export function execAsync(container: Container | ValidContainer, options: ExecOp
   return launchAsync(container?.terminal, withConsoleSize(options, container), (io) => planned(planContainerCached(container, io)));
 }
 
-/** `execve sh: ENOENT` after a PATH search reads better as runc puts it. */
-function improveExecError(err: unknown, cmd: string): unknown {
+/** `execve sh: ENOENT` after a PATH search reads better as runc puts it. @internal exec() and createPool() */
+export function improveExecError(err: unknown, cmd: string): unknown {
   if (err instanceof NsError && err.syscall === 'execve' && !cmd.includes('/') && err.code === 'ENOENT') {
     return new NsError('ENOENT', `exec ${JSON.stringify(cmd)}: executable file not found in $PATH`, { path: cmd, syscall: 'execve' });
   }

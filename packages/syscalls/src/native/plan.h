@@ -51,6 +51,7 @@ enum ns_op : uint32_t {
   NS_OP_INIT = 50,     // src/encode.ts OP_CODES.init
   NS_OP_SECCOMP_NOTIFY = 60,  // src/encode.ts OP_CODES.seccompNotify
   NS_OP_HOOK = 70,     // src/encode.ts OP_CODES.hook (an OCI hook run in the container, init/hook.cc)
+  NS_OP_AWAIT_RUN = 80,  // src/encode.ts OP_CODES.awaitRun (init/pool.cc; ops 80-89: the pool)
   NS_OP_MAX
 };
 

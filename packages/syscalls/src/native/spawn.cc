@@ -200,7 +200,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
   }
   if (!o.detached) o.execing = launch->Execing();
-  if (o.failedErrno == 0) o.statusfd = launch->TakeStatusFd(o.execing);
+  if (o.failedErrno == 0) o.statusfd = launch->TakeStatusFd(o.execing || o.detached);
   return Conclude(env, o, info[2].As<Napi::Function>());
 }
 

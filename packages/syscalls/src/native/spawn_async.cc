@@ -79,10 +79,9 @@ void PendingMessage(Pending* p, const ns_msg& m) {
   }
   if (p->o.timedOut) return;
   if (m.code == NS_MSG_DETACH) {
-    // Not for spawnAsync: treat as a failure of that step.
-    p->o.failedStep = m.step;
-    p->o.failedErrno = EINVAL;
-    syscall(SYS_pidfd_send_signal, p->o.pidfd, SIGKILL, nullptr, 0);
+    // A `detach` step (a pool member waiting for its run, a created container): the child goes
+    // on alone, having exec'd ns-init long ago; OnPendingReadable concludes now, as spawn() does.
+    p->o.detached = true;
   } else if (m.code == NS_MSG_SYNC) {
     if (!p->onSync.IsEmpty() && p->syncError.IsEmpty()) {
       Napi::HandleScope scope(env);
@@ -123,7 +122,7 @@ void PendingFinish(Pending* p) {
     argv[1] = env.Undefined();
   } else {
     p->o.execing = p->launch->Execing();
-    if (p->o.failedErrno == 0) p->o.statusfd = p->launch->TakeStatusFd(p->o.execing);
+    if (p->o.failedErrno == 0) p->o.statusfd = p->launch->TakeStatusFd(p->o.execing || p->o.detached);
     Napi::Value r = Conclude(env, p->o, p->onExit.Value());
     if (env.IsExceptionPending()) {
       argv[0] = env.GetAndClearPendingException().Value();
@@ -159,6 +158,10 @@ void OnPendingReadable(uv_poll_t* h, int status, int events) {
       memcpy(&m, p->buf + at, sizeof m);
       at += sizeof m;
       PendingMessage(p, m);
+      if (p->o.detached && !p->o.failedErrno) {
+        PendingFinish(p);
+        return;
+      }
     }
     memmove(p->buf, p->buf + at, p->have - at);
     p->have -= at;

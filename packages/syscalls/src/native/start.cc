@@ -169,8 +169,8 @@ bool Launch::Execing() const {
   return pread(planfd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.execing;
 }
 
-int Launch::TakeStatusFd(bool execing) {
-  if (!init || !execing) return -1;
+int Launch::TakeStatusFd(bool execingOrDetached) {
+  if (!init || !execingOrDetached) return -1;
   int fd = planfd;
   planfd = -1;
   return fd;

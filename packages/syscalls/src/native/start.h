@@ -44,9 +44,11 @@ struct Launch {
   bool init = false;  // the plan has an init step: ns-init reports the program's status in the memfd
   // Whether ns-init reached the final execve (read once the error pipe is at EOF).
   bool Execing() const;
-  // For a plan with an init step that reached its execve: our descriptor of the memfd, for the
-  // exit watcher to read the program's wait status from (ns_launch.exited/wstatus); else -1.
-  int TakeStatusFd(bool execing);
+  // For a plan with an init step that reached its execve or detached (a created container, a
+  // pool member: the init may fork later): our descriptor of the memfd, for the exit watcher
+  // to read the program's wait status from (ns_launch.exited/wstatus, written only by the
+  // init); else -1.
+  int TakeStatusFd(bool execingOrDetached);
   // Tell ns-init the pid of the process waiting at a sync step (ns_launch.pid), before Go().
   void SetPid(pid_t pid) const;
 };

@@ -64,3 +64,17 @@ size_t ns_slen(const char* s);
 // reaper.cc: the init step (fork the program's process; stay as its init). Returns in the
 // program's process only (0, or an error for the plan to report); the init never returns.
 long ns_do_init(ns_child_ctx* c, const ns_step* s);
+// pool.cc: the awaitRun step of a pre-created container (a pool member). Never returns but
+// with a failure it has reported itself; exits NS_RUN_IDLE_EXIT when idle past its timeout.
+long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s);
+// The run record's bounds (src/run-record.ts RUN_RECORD_LIMITS).
+#define NS_RUN_MAX_BYTES 65536u
+#define NS_RUN_MAX_STRINGS 4096u
+// The awaitRun replies' `code` (ns_msg): the member goes away without a run. Failures carry an
+// errno and, as `value`, what failed: reading the record, the chdir, or the execve.
+#define NS_RUN_UNUSED 0
+#define NS_RUN_RECORD 1
+#define NS_RUN_CHDIR 2
+#define NS_RUN_EXECVE 3
+// Exit status of a member that went away unused (idle timeout, or the pool's end closed).
+#define NS_RUN_IDLE_EXIT 0

@@ -289,6 +289,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return do_wait_fifo(c, s);
     case NS_OP_INIT:
       return ns_do_init(c, s);
+    case NS_OP_AWAIT_RUN:
+      return ns_do_await_run(c, index, s);
     default:
       return -ENOSYS;
   }

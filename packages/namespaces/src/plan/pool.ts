@@ -1,0 +1,97 @@
+/**
+ * The plan of a pool member (createPool): a container's plan, everything set up but the
+ * command. The final execve becomes `detach` (spawnAsync returns: the member is ready) and an
+ * `awaitRun` step that waits for the run record on descriptor 3 and replies on descriptor 4,
+ * both placed there by the plan's own stdio step (PlanIo.stdio[3] and [4]). What each run
+ * hands over (args, env, cwd) is decided by {@link runRecordOf}.
+ */
+import { encodeRunRecord, NsError, type Plan, type RunRecord } from '@ns/syscalls';
+import { dedupEnv, isEnvEntry } from '../config/env.js';
+import { commandCandidates } from './process.js';
+
+/** Where a member's record and reply descriptors are: right after its stdio 0, 1, 2. */
+export const POOL_FDS = { record: 3, reply: 4 } as const;
+
+/**
+ * `plan` (made with PlanIo.stdio = [0, 1, 2, record, reply]) turned into a member's plan:
+ * its final `execve` replaced by `detach` (keeping descriptors 3 and 4) and `awaitRun`. Every
+ * step before it stays: namespaces, mounts, pivot_root, user, capabilities, no_new_privs, the
+ * seccomp filter, the config's chdir, the closeFrom that marks descriptors from 5 on
+ * close-on-exec. Pure.
+ *
+ * @param idleTimeoutMs how long the member waits for a run before it exits unused (0: no limit)
+ * @throws NsError `ERR_NS_CONFIG` when the plan does not end with execve or already detaches
+ *   (a created container waiting for `start` cannot be a pool member).
+ * @see native/init/pool.cc
+ */
+export function poolMemberPlan(plan: Plan, idleTimeoutMs: number): Plan {
+  const steps = plan.steps;
+  const last = steps[steps.length - 1];
+  if (last?.op !== 'execve' || steps.some((s) => s.op === 'detach' || s.op === 'waitFifo' || s.op === 'awaitRun')) {
+    throw new NsError('ERR_NS_CONFIG', 'a pool member needs a plan that ends with execve and does not wait for start');
+  }
+  const closeFrom = steps.find((s) => s.op === 'closeFrom');
+  if (closeFrom?.op !== 'closeFrom' || closeFrom.first !== POOL_FDS.reply + 1) {
+    throw new NsError('ERR_NS_CONFIG', 'a pool member plan must keep exactly its stdio, record and reply descriptors (stdio 0-2)');
+  }
+  return {
+    ...plan,
+    steps: [
+      ...steps.slice(0, -1),
+      { op: 'detach', keepFds: 2 },
+      { op: 'awaitRun', recordFd: POOL_FDS.record, replyFd: POOL_FDS.reply, idleTimeoutMs },
+    ],
+  };
+}
+
+/** What one run of a pool changes: the command, and optionally its environment and directory. */
+export interface PoolRun {
+  /** The program and its arguments (OCI `process.args`); argv[0] searched in PATH as execvp(3). */
+  args: string[];
+  /** `KEY=value` entries (OCI `process.env`); default the config's env (with HOME as planned). */
+  env?: string[];
+  /** Absolute working directory inside the container; default the config's cwd. */
+  cwd?: string;
+}
+
+/**
+ * The record a member gets for `run` (and its encoding), decided as exec() decides for a config: env deduplicated
+ * (the last entry of a key wins), HOME from the member's planned env when missing or empty, the
+ * execve candidates from PATH (commandCandidates()).
+ *
+ * @param defaults the member's planned env (ContainerPlan.env) and the config's cwd
+ * @throws NsError `ERR_NS_CONFIG` naming the field (`args`, `env[2]`, `cwd`): not an array of
+ *   strings, an empty args, an env entry without `=`, a relative cwd, a NUL byte, a record past
+ *   64 KiB (see encodeRunRecord).
+ */
+export function runRecordOf(run: PoolRun, defaults: { env: readonly string[]; cwd: string }): { record: RunRecord; bytes: Buffer } {
+  const bad = (field: string, why: string) => new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
+  if (run === null || typeof run !== 'object') throw bad('run', `expected an object with args, got ${run === null ? 'null' : typeof run}`);
+  for (const key of Object.keys(run)) {
+    if (key === 'stdio') throw bad('stdio', "not a per-run option: a member's stdio is made with it (createPool's `stdio`)");
+    if (key !== 'args' && key !== 'env' && key !== 'cwd') throw bad(key, 'unknown field of a run (args, env, cwd)');
+  }
+  const { args } = run;
+  if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string') || args[0] === '') {
+    throw bad('args', 'expected a non-empty array of strings, the program first');
+  }
+  let env: string[];
+  if (run.env === undefined) {
+    env = [...defaults.env];
+  } else {
+    if (!Array.isArray(run.env)) throw bad('env', 'expected an array of KEY=value strings');
+    run.env.forEach((e, k) => {
+      if (typeof e !== 'string' || !isEnvEntry(e)) throw bad(`env[${k}]`, `expected KEY=value, got ${JSON.stringify(e)}`);
+    });
+    env = dedupEnv(run.env);
+    const home = env.findIndex((e) => e.startsWith('HOME='));
+    const planned = defaults.env.find((e) => e.startsWith('HOME=')) ?? 'HOME=/';
+    if (home < 0) env.push(planned);
+    else if (env[home] === 'HOME=') env[home] = planned;
+  }
+  const cwd = run.cwd ?? defaults.cwd;
+  if (typeof cwd !== 'string' || !cwd.startsWith('/')) throw bad('cwd', `expected an absolute path, got ${JSON.stringify(cwd)}`);
+  const record: RunRecord = { cwd, paths: commandCandidates(args[0]!, env), argv: [...args], envp: env };
+  // Its bounds and NUL checks, before a member is taken.
+  return { record, bytes: encodeRunRecord(record) };
+}

@@ -1,0 +1,66 @@
+/**
+ * The run record a pre-created container (an `awaitRun` step, native/init/pool.cc) reads: the
+ * per-run part of a start, everything decided here. Little-endian:
+ * `u32 bytes, u32 npaths, u32 argc, u32 envc`, then NUL-terminated strings: cwd,
+ * paths[npaths], argv[argc], envp[envc] (`bytes` counts what follows it).
+ */
+import { NsError } from './errors.js';
+
+/** What one run hands to a waiting container. */
+export interface RunRecord {
+  /** Working directory, as the container sees it (chdir(2)). */
+  cwd: string;
+  /** The execve(2) candidates in order, as execvp(3) tries them (commandCandidates()). */
+  paths: string[];
+  argv: string[];
+  envp: string[];
+}
+
+/** Bounds of a record (native NS_RUN_MAX_BYTES, NS_RUN_MAX_STRINGS): ns-init reads it into a static buffer. */
+export const RUN_RECORD_LIMITS = { bytes: 65536, strings: 4096 } as const;
+
+/**
+ * The awaitRun step's replies (ns_msg `code` and `value`): `unused` from a member that goes
+ * away without taking a run (idle timeout, the pool's end closed); a failure has an errno as
+ * code and `record`, `chdir` or `execve` as value. End of file with no reply: the program runs.
+ * `idleExit` is the exit status of a member gone unused.
+ */
+export const RUN_REPLY = { unused: 0, record: 1, chdir: 2, execve: 3, idleExit: 0 } as const;
+
+function bad(field: string, why: string): NsError {
+  return new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
+}
+
+/**
+ * Encode `run` for an awaitRun step.
+ * @throws NsError `ERR_NS_CONFIG` naming the field: a string with a NUL byte, no argv or no
+ *   candidate path, or a record past {@link RUN_RECORD_LIMITS} (64 KiB, 4096 strings).
+ */
+export function encodeRunRecord(run: RunRecord): Buffer {
+  if (run.argv.length === 0) throw bad('args', 'expected at least the program');
+  if (run.paths.length === 0) throw bad('args', 'no path to execute');
+  const strings = [run.cwd, ...run.paths, ...run.argv, ...run.envp];
+  if (strings.length > RUN_RECORD_LIMITS.strings) throw bad('args', `more than ${RUN_RECORD_LIMITS.strings} arguments and environment entries in all`);
+  const fields = ['cwd', ...run.paths.map(() => 'args'), ...run.argv.map((_, k) => `args[${k}]`), ...run.envp.map((_, k) => `env[${k}]`)];
+  let size = 12;
+  const parts = strings.map((s, k) => {
+    if (typeof s !== 'string') throw bad(fields[k]!, `expected a string, got ${typeof s}`);
+    if (s.includes('\0')) throw bad(fields[k]!, 'contains a NUL byte');
+    const b = Buffer.from(s, 'utf8');
+    size += b.length + 1;
+    return b;
+  });
+  if (size > RUN_RECORD_LIMITS.bytes) throw bad('args', `the run's arguments, environment and cwd take ${size} bytes, more than the ${RUN_RECORD_LIMITS.bytes} a pool member reads`);
+  const out = Buffer.allocUnsafe(4 + size);
+  out.writeUInt32LE(size, 0);
+  out.writeUInt32LE(run.paths.length, 4);
+  out.writeUInt32LE(run.argv.length, 8);
+  out.writeUInt32LE(run.envp.length, 12);
+  let at = 16;
+  for (const b of parts) {
+    b.copy(out, at);
+    at += b.length;
+    out[at++] = 0;
+  }
+  return out;
+}

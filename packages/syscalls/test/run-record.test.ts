@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { encodePlan, encodeRunRecord, formatPlan, OP_CODES, STEP_BYTES } from '../src/index.js';
+
+describe('run records and the awaitRun step (no root)', () => {
+  it('lays a record out as native/init/pool.cc reads it', () => {
+    const b = encodeRunRecord({ cwd: '/w', paths: ['/bin/sh'], argv: ['sh', 'é'], envp: ['A=1'] });
+    expect(b.readUInt32LE(0)).toBe(b.length - 4);
+    expect([b.readUInt32LE(4), b.readUInt32LE(8), b.readUInt32LE(12)]).toEqual([1, 2, 1]);
+    expect(b.subarray(16).toString('utf8')).toBe('/w\0/bin/sh\0sh\0é\0A=1\0');
+  });
+
+  it('refuses what the member could not read, naming the field', () => {
+    const base = { cwd: '/', paths: ['/bin/true'], argv: ['true'], envp: [] as string[] };
+    expect(() => encodeRunRecord({ ...base, argv: [] })).toThrow(/args: expected at least the program/);
+    expect(() => encodeRunRecord({ ...base, envp: ['A=\0'] })).toThrow(/env\[0\]: contains a NUL byte/);
+    expect(() => encodeRunRecord({ ...base, cwd: '/\0' })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'cwd' }));
+    expect(() => encodeRunRecord({ ...base, envp: Array.from({ length: 5000 }, () => 'A=1') })).toThrow(/more than 4096/);
+    expect(() => encodeRunRecord({ ...base, envp: [`A=${'x'.repeat(65536)}`] })).toThrow(/more than the 65536/);
+  });
+
+  it('encodes awaitRun with op 80 and its three integers', () => {
+    const buf = encodePlan({ cloneFlags: 0, steps: [{ op: 'awaitRun', recordFd: 3, replyFd: 4, idleTimeoutMs: 1500 }] });
+    const at = 40;
+    expect(OP_CODES.awaitRun).toBe(80);
+    expect(buf.readUInt32LE(at)).toBe(80);
+    expect([8, 16, 24].map((o) => Number(buf.readBigInt64LE(at + o)))).toEqual([3, 4, 1500]);
+    expect(buf.length).toBeGreaterThanOrEqual(40 + STEP_BYTES);
+    expect(formatPlan({ cloneFlags: 0, steps: [{ op: 'awaitRun', recordFd: 3, replyFd: 4, idleTimeoutMs: 0 }] })).toMatch(/wait for a run on fd 3 \(idle timeout none\)/);
+  });
+});
