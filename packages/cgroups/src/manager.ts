@@ -7,7 +7,8 @@
 import { dirname, join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
-import { detectLayout, processCgroupDirs, type CgroupLayout } from './layout.js';
+import { neededV1Hierarchies } from './hierarchies.js';
+import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
@@ -40,9 +41,6 @@ export interface CgroupOptions {
    */
   hierarchies?: 'all' | 'needed';
 }
-
-/** v1 controllers a container's cgroup always has with `hierarchies: 'needed'`. */
-const ALWAYS = ['freezer', 'memory', 'pids', 'cpuacct'];
 
 /** An absolute, normalized cgroup path other than the root. */
 function checkPath(path: string): void {
@@ -98,9 +96,7 @@ export class Cgroup implements CgroupHandle {
   static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
-      const devices = options.devices ?? true;
-      const plan = planResources(resources, cg.layout, { devices, defaultDevices: options.defaultDevices ?? true });
-      cg.keepV1([...ALWAYS, ...(devices ? ['devices'] : []), ...plan.writes.map((w) => w.controller)]);
+      cg.keepV1(neededV1Hierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true }));
     }
     const created: string[] = [];
     try {
@@ -134,10 +130,9 @@ export class Cgroup implements CgroupHandle {
     return cg;
   }
 
-  /** Keep only the v1 hierarchies holding one of `controllers` (co-mounted ones come along). */
-  private keepV1(controllers: readonly string[]): void {
-    const want = new Set(controllers);
-    const keep = this.layout.v1.filter((h) => h.controllers.some((c) => want.has(c))).map((h) => h.mountPoint);
+  /** Keep only the directories in `hierarchies` (neededV1Hierarchies). */
+  private keepV1(hierarchies: readonly CgroupHierarchy[]): void {
+    const keep = hierarchies.map((h) => h.mountPoint);
     const v1 = Object.entries(this.dirs.v1).filter(([, dir]) => keep.some((m) => dir.startsWith(`${m}/`)));
     this.dirs = { ...this.dirs, v1: Object.fromEntries(v1) };
   }

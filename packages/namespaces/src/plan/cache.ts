@@ -5,6 +5,7 @@
 import type { Plan, Step } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
+import { cgroupFsNeedsId } from './cgroupfs.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
 import { stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -51,7 +52,8 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
   const container = validatedContainer(input);
   let configKey = configKeys.get(container);
   if (configKey === undefined) {
-    configKey = JSON.stringify({ ...container, id: '' }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    // The id only when the plan names the container's default cgroup path (cgroupfs.ts).
+    configKey = JSON.stringify({ ...container, id: cgroupFsNeedsId(container) ? container.id : '' }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
     configKeys.set(container, configKey);
   }
   const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;

@@ -11,6 +11,7 @@ import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { HostReads } from './hostreads.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
+import { cgroupFsView } from './cgroupfs.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
@@ -133,7 +134,8 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
     // in force (container/cgroup.ts).
     const inUserns = userns || joinedNamespace(container, 'user') !== undefined;
     const devicesCgroup = hasCgroup(container) && !inUserns;
-    steps.push(...ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup }));
+    const cgroupFs = (container.mounts ?? []).some((m) => (m.type ?? m.source) === 'cgroup') ? cgroupFsView(container) : null;
+    steps.push(...ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup, cgroupFs }));
   } else {
     steps.push(...sharedMountTreeSteps(container));
   }
