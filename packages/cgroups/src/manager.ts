@@ -7,7 +7,7 @@
 import { dirname, join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
-import { neededV1Hierarchies } from './hierarchies.js';
+import { neededHierarchies } from './hierarchies.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
@@ -96,7 +96,9 @@ export class Cgroup implements CgroupHandle {
   static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
-      cg.keepV1(neededV1Hierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true }));
+      const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
+      cg.keepV1(needed.v1);
+      if (!needed.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     }
     const created: string[] = [];
     try {
@@ -127,6 +129,8 @@ export class Cgroup implements CgroupHandle {
     // Made with `hierarchies: 'needed'`, it is in some v1 hierarchies only: those it is in.
     const there = Object.entries(cg.dirs.v1).filter(([, dir]) => cg.sys.exists(dir));
     if (there.length > 0 && there.length < Object.keys(cg.dirs.v1).length) cg.dirs = { ...cg.dirs, v1: Object.fromEntries(there) };
+    // On a hybrid host, one without a cgroup2 directory (neededUnified).
+    if (there.length > 0 && cg.dirs.unified !== undefined && !cg.sys.exists(cg.dirs.unified)) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     return cg;
   }
 
@@ -144,7 +148,7 @@ export class Cgroup implements CgroupHandle {
 
   private makeDirs(created: string[]): void {
     const mine = new Set(Object.values(this.dirs.v1));
-    const hierarchies = [...this.layout.v1.filter((h) => mine.has(join(h.mountPoint, this.path))), ...(this.layout.unified ? [this.layout.unified] : [])];
+    const hierarchies = [...this.layout.v1.filter((h) => mine.has(join(h.mountPoint, this.path))), ...(this.layout.unified && this.dirs.unified ? [this.layout.unified] : [])];
     for (const h of hierarchies) {
       const leaf = join(h.mountPoint, this.path);
       const parent = dirname(leaf);
@@ -350,11 +354,13 @@ export class Cgroup implements CgroupHandle {
 
   /**
    * Move a process into the cgroup: its pid into cgroup.procs of every directory (each v1
-   * hierarchy, and the cgroup2 one). Threads follow their process.
+   * hierarchy, and the cgroup2 one). Threads follow their process. `joined`: directories the
+   * process moved itself into (a single-threaded process writing 0 to a v1 `tasks` file skips
+   * the kernel's threadgroup lock and its RCU grace period), left alone.
    * @throws CgroupError with the errno code (`ESRCH` gone, `ENOSPC` empty cpuset ...), naming the file
    */
-  addProcess(pid: number): void {
-    for (const dir of allDirs(this.dirs)) this.writeOrThrow(dir, 'cgroup.procs', String(pid));
+  addProcess(pid: number, options: { joined?: ReadonlySet<string> } = {}): void {
+    for (const dir of allDirs(this.dirs)) if (!options.joined?.has(dir)) this.writeOrThrow(dir, 'cgroup.procs', String(pid));
   }
 
   /** Pids in the cgroup (cgroup.procs of the cgroup2 directory when there is one). */

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cgroup, allDirs, cgroupDirs, neededV1Hierarchies, type LinuxResources } from '@ns/cgroups';
+import { Cgroup, allDirs, cgroupDirs, neededHierarchies, type LinuxResources } from '@ns/cgroups';
 import {
   StateStore,
   containerPids,
@@ -165,10 +165,10 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
           expect(names).toContain('memory.max');
         } else {
           // The hierarchies it has a cgroup in (pids, devices, freezer, memory, cpuacct always;
-          // the limits' own) and the cgroup2 one; none it has no cgroup in (blkio, cpuset, name=systemd).
-          const want = neededV1Hierarchies(c.resources!, layout!)
-            .map((h) => h.mountPoint.split('/').pop())
-            .concat(layout!.unified ? [layout!.unified.mountPoint.split('/').pop()] : []);
+          // the limits' own; cgroup2 on a hybrid host only for a limit there); none it has no
+          // cgroup in (blkio, cpuset, name=systemd).
+          const needed = neededHierarchies(c.resources!, layout!);
+          const want = needed.v1.map((h) => h.mountPoint.split('/').pop()).concat(needed.unified ? [layout!.unified!.mountPoint.split('/').pop()] : []);
           expect(names!.trim().split(' ').sort()).toEqual([...want].sort());
           for (const skip of ['blkio', 'cpuset', 'systemd']) expect(names!.split(' ')).not.toContain(skip);
           expect(Number(empty)).toBe(0); // every hierarchy shows the cgroup's files

@@ -2,7 +2,7 @@
 // container's own hierarchies only, named as on the host, links for co-mounted controllers.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { layoutFromMountInfo } from '@ns/cgroups';
-import { cgroupFsView } from '../src/plan/cgroupfs.js';
+import { cgroupFsView, cgroupJoinSteps } from '../src/plan/cgroupfs.js';
 
 const line = (n: number, at: string, fs: string, opts: string) => `${n} 31 0:${n} / ${at} rw,relatime - ${fs} ${fs} ${opts}`;
 const HYBRID = layoutFromMountInfo(
@@ -40,7 +40,6 @@ describe('cgroupFsView', () => {
       ['devices', 'cgroup', 'devices', '/sys/fs/cgroup/devices/ns/x'],
       ['freezer', 'cgroup', 'freezer', '/sys/fs/cgroup/freezer/ns/x'],
       ['pids', 'cgroup', 'pids', '/sys/fs/cgroup/pids/ns/x'],
-      ['unified', 'cgroup2', null, '/sys/fs/cgroup/unified/ns/x'],
     ]);
     expect(view.links).toEqual([
       { name: 'cpu', target: 'cpu,cpuacct' },
@@ -50,8 +49,22 @@ describe('cgroupFsView', () => {
 
   it('a limit brings its hierarchy (cpuset, blkio); the default path is ns/<id>', () => {
     const view = cgroupFsView({ id: 'web', resources: { cpu: { cpus: '0' }, blockIO: { weight: 100 } } }, HYBRID)!;
-    expect(view.entries.map((e) => e.name)).toEqual(['cpu,cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'unified']);
+    expect(view.entries.map((e) => e.name)).toEqual(['cpu,cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids']);
     expect(view.entries[1]!.hostDir).toBe('/sys/fs/cgroup/cpuset/ns/web');
+  });
+
+  it('the cgroup2 directory of a hybrid host only when a limit writes there (`unified` keys, hugetlb on v2)', () => {
+    const view = cgroupFsView({ id: 'u', resources: { unified: { 'cgroup.max.depth': '3' } } }, HYBRID)!;
+    expect(view.entries.at(-1)).toEqual({ name: 'unified', fstype: 'cgroup2', data: null, hostDir: '/sys/fs/cgroup/unified/ns/u' });
+  });
+
+  it('the process joins its v1 cgroups itself (0 into tasks) right after the cgroup step; not with a user namespace, nor on v2', () => {
+    const c = { id: 'j', resources: { pids: { limit: 5 } }, cgroupsPath: '/ns/j', namespaces: [{ type: 'mount' as const }] };
+    expect(cgroupJoinSteps(c, HYBRID)).toEqual(
+      ['cpu,cpuacct', 'memory', 'devices', 'freezer', 'pids'].map((h) => ({ op: 'writeFile', path: `/sys/fs/cgroup/${h}/ns/j/tasks`, data: '0', field: 'linux.cgroupsPath' })),
+    );
+    expect(cgroupJoinSteps({ ...c, namespaces: [{ type: 'user' as const }, { type: 'mount' as const }] }, HYBRID)).toEqual([]);
+    expect(cgroupJoinSteps(c, UNIFIED)).toEqual([]);
   });
 
   it('no cgroup of its own, not root, or a config the cgroup step will refuse: nothing (an empty tmpfs)', () => {

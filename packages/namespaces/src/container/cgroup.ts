@@ -152,8 +152,11 @@ registerSyncHandler(CGROUP_SYNC, (ctx) => {
     made.removeEmpty();
     release();
   });
+  // The v1 directories the process joins itself (its plan's writeFile steps: cgroupJoinSteps).
+  const joined = new Set<string>();
+  for (const s of ctx.plan.steps) if (s.op === 'writeFile' && s.data === '0' && s.path.endsWith('/tasks')) joined.add(s.path.slice(0, -'/tasks'.length));
   try {
-    made.addProcess(ctx.pid);
+    made.addProcess(ctx.pid, { joined });
   } catch (err) {
     throw asNsError(err);
   }

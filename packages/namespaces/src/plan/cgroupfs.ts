@@ -7,8 +7,8 @@
  * of its cgroup directory; then a symlink per co-mounted controller (`cpu -> cpu,cpuacct`).
  * Read-only (the tmpfs too, once populated) unless the mount says `rw`.
  *
- * Only the hierarchies the container has a cgroup in (@ns/cgroups neededV1Hierarchies, the
- * ones container/cgroup.ts makes it in, and the cgroup2 one on a hybrid host): in any other
+ * Only the hierarchies the container has a cgroup in (@ns/cgroups neededHierarchies, the ones
+ * container/cgroup.ts makes it in; the cgroup2 one on a hybrid host only when a limit is there): in any other
  * hierarchy the container is still in the cgroup of the Node process that started it, and a
  * mount there would show that cgroup and everything below it (the host's tree, with a cgroup
  * namespace rooted there). Named hierarchies (`name=systemd`) are left out for the same reason.
@@ -19,9 +19,9 @@
  * @see OCI runtime-spec config-linux.md "Control groups"; runc libcontainer/rootfs_linux.go mountCgroupV1
  */
 import { posix } from 'node:path';
-import { neededV1Hierarchies, resolveCgroupPath, type CgroupLayout } from '@ns/cgroups';
-import { MS } from '@ns/syscalls';
-import { hasCgroup, ownsNamespace, type Container } from '../config/container.js';
+import { neededHierarchies, resolveCgroupPath, type CgroupLayout } from '@ns/cgroups';
+import { MS, type Step } from '@ns/syscalls';
+import { hasCgroup, joinedNamespace, ownsNamespace, type Container } from '../config/container.js';
 import { delegatedCgroupParent, hostCgroupLayout } from './host.js';
 import { STAGE, type RootfsPlanner } from './rootfs.js';
 
@@ -63,7 +63,7 @@ export function cgroupFsView(container: CgroupFsContainer, layout: CgroupLayout 
   let hierarchies;
   try {
     path = resolveCgroupPath(container.cgroupsPath, { id: container.id });
-    hierarchies = neededV1Hierarchies(container.resources ?? {}, layout);
+    hierarchies = neededHierarchies(container.resources ?? {}, layout);
   } catch {
     return view;
   }
@@ -72,7 +72,7 @@ export function cgroupFsView(container: CgroupFsContainer, layout: CgroupLayout 
     return view;
   }
   const names = new Set<string>();
-  for (const h of hierarchies) {
+  for (const h of hierarchies.v1) {
     const name = posix.basename(h.mountPoint);
     if (name === '' || names.has(name)) continue;
     names.add(name);
@@ -82,23 +82,36 @@ export function cgroupFsView(container: CgroupFsContainer, layout: CgroupLayout 
   }
   const u = layout.unified;
   const uname = u ? posix.basename(u.mountPoint) : '';
-  if (u && uname !== '' && !names.has(uname)) view.entries.push({ name: uname, fstype: 'cgroup2', data: null, hostDir: posix.join(u.mountPoint, path) });
+  if (u && hierarchies.unified && uname !== '' && !names.has(uname)) view.entries.push({ name: uname, fstype: 'cgroup2', data: null, hostDir: posix.join(u.mountPoint, path) });
   view.links = view.links.filter((l) => !names.has(l.name) && l.name !== uname);
   return view;
 }
 
 /**
- * Whether the plan of `container` names its cgroup directories (binds without a cgroup
- * namespace), and so depends on its id when its cgroup path is the default `ns/<id>`: the plan
+ * On a v1 or hybrid host: the process joins its v1 cgroups itself, right after the `cgroup`
+ * sync step (where the parent made them): `0` written to each directory's `tasks` file moves
+ * the calling thread, and the set-up process is a single thread, so it moves whole. The kernel
+ * then skips the threadgroup lock that a pid written to cgroup.procs takes for writing, whose
+ * first taking after a while waits an RCU grace period (0.5-3 ms of a start here). The sync
+ * handler (container/cgroup.ts) leaves the directories named here alone. Not with a user
+ * namespace (made at clone or joined): the process is no longer the host's root there.
+ */
+export function cgroupJoinSteps(container: CgroupFsContainer & Pick<Container, 'namespaces'>, layout: CgroupLayout = hostCgroupLayout()): Step[] {
+  if (layout.mode === 'unified' || ownsNamespace(container, 'user') || joinedNamespace(container, 'user') !== undefined) return [];
+  return cgroupFsView(container, layout)
+    .entries.filter((e) => e.fstype === 'cgroup')
+    .map((e) => ({ op: 'writeFile', path: `${e.hostDir}/tasks`, data: '0', field: 'linux.cgroupsPath' }));
+}
+
+/**
+ * Whether the plan of `container` names its cgroup directories (cgroupJoinSteps on a v1 host,
+ * binds without a cgroup namespace), and so depends on its id when its cgroup path is the default `ns/<id>`: the plan
  * cache keys such a config by id too.
  */
 export function cgroupFsNeedsId(container: Pick<Container, 'resources' | 'cgroupsPath' | 'mounts' | 'namespaces'>): boolean {
-  return (
-    container.cgroupsPath === undefined &&
-    hasCgroup(container) &&
-    !ownsNamespace(container, 'cgroup') &&
-    (container.mounts ?? []).some((m) => (m.type ?? m.source) === 'cgroup')
-  );
+  if (container.cgroupsPath !== undefined || !hasCgroup(container)) return false;
+  // The join steps (a v1 host), or binds of its cgroup directories (no cgroup namespace).
+  return hostCgroupLayout().mode !== 'unified' || (!ownsNamespace(container, 'cgroup') && (container.mounts ?? []).some((m) => (m.type ?? m.source) === 'cgroup'));
 }
 
 /**

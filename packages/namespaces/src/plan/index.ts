@@ -11,7 +11,7 @@ import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { HostReads } from './hostreads.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
-import { cgroupFsView } from './cgroupfs.js';
+import { cgroupFsView, cgroupJoinSteps } from './cgroupfs.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
@@ -114,7 +114,7 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   const userns = own('user');
   const namespaces = namespacePlan(container, { uidMappings, gidMappings });
   const steps: Step[] = [];
-  if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC });
+  if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC }, ...cgroupJoinSteps(container));
   steps.push(...namespaces.head);
 
   const stdioAt = steps.length;
