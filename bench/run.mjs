@@ -63,7 +63,7 @@ if (argv.includes('--help')) {
 /** How many runs of everything: a full run stays under ~10 minutes on 2 cores. */
 const N = opt.quick
   ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20, vmCg: 20 }
-  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40, vmCg: 150 };
+  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40, vmCg: 60 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 

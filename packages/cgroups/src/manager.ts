@@ -103,7 +103,9 @@ export class Cgroup implements CgroupHandle {
     const created: string[] = [];
     try {
       cg.makeDirs(created);
-      const busy = cg.pids();
+      // A cgroup made just now is empty: look for processes only in one that was there.
+      const fresh = allDirs(cg.dirs).every((d) => created.includes(d));
+      const busy = fresh ? [] : cg.pids();
       if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes (${busy.join(' ')})`, { path: cg.dirs.unified ?? allDirs(cg.dirs)[0]! });
       cg.apply(resources, { devices: options.devices ?? true });
     } catch (err) {
