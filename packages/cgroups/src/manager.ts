@@ -4,16 +4,17 @@
  * fs2 managers and youki's libcgroups do. Creating, applying and adding a process are
  * synchronous (they run inside the spawn engine's parent sync step); waiting ones are async.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { neededHierarchies } from './hierarchies.js';
+import { makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
-import { hostSys, parsePids, sleep, type CgroupSys } from './sys.js';
+import { hostSys, sleep, type CgroupSys } from './sys.js';
 import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
 
 export interface CgroupOptions {
@@ -49,6 +50,24 @@ function checkPath(path: string): void {
   }
 }
 
+/**
+ * The cgroup directories this process (the runtime) lives in, read once per layout: a runtime
+ * is not moved between cgroups under its feet, and /proc/self/cgroup costs a start a read.
+ */
+const ownDirsCache = new WeakMap<CgroupLayout, string[]>();
+function ownDirs(layout: CgroupLayout): string[] {
+  let own = ownDirsCache.get(layout);
+  if (own === undefined) {
+    try {
+      own = processCgroupDirs(layout, 'self');
+    } catch {
+      own = [];
+    }
+    ownDirsCache.set(layout, own);
+  }
+  return own;
+}
+
 /** Words of a space-separated cgroup file (cgroup.controllers, cgroup.subtree_control). */
 const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
@@ -69,12 +88,7 @@ export class Cgroup implements CgroupHandle {
     this.sys = options.sys ?? hostSys;
     this.dirs = cgroupDirs(this.layout, path);
     // Never manage a cgroup this process itself lives in (or, by construction, a hierarchy root).
-    let own: string[] = [];
-    try {
-      own = processCgroupDirs(this.layout, 'self');
-    } catch {
-      own = [];
-    }
+    const own = ownDirs(this.layout);
     for (const d of allDirs(this.dirs)) {
       if (own.includes(d)) throw new CgroupError(ERR_NS_STATE, `${d} is a cgroup this process (the runtime) lives in: refusing to manage it`, { path: d });
     }
@@ -149,76 +163,7 @@ export class Cgroup implements CgroupHandle {
   }
 
   private makeDirs(created: string[]): void {
-    const mine = new Set(Object.values(this.dirs.v1));
-    const hierarchies = [...this.layout.v1.filter((h) => mine.has(join(h.mountPoint, this.path))), ...(this.layout.unified && this.dirs.unified ? [this.layout.unified] : [])];
-    for (const h of hierarchies) {
-      const leaf = join(h.mountPoint, this.path);
-      const parent = dirname(leaf);
-      // Fast path: the parent exists (the usual case), one mkdir; on v2 its subtree_control
-      // gets the controllers first, so the new cgroup has them from the start (runc's order).
-      if (h.version === 2 && parent !== h.mountPoint && this.sys.exists(parent)) this.enableControllers(parent);
-      let fresh = false;
-      try {
-        fresh = this.sys.mkdir(leaf);
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'mkdir', leaf, `mkdir ${leaf}`);
-        this.makeLevels(h.mountPoint, h.version, created);
-        fresh = false;
-      }
-      if (fresh) created.push(leaf);
-      if (h.version === 1 && h.controllers.includes('cpuset')) this.ensureCpuset(leaf, h.mountPoint);
-    }
-  }
-
-  /** mkdir -p, level by level, enabling v2 controllers in each new intermediate level. */
-  private makeLevels(mountPoint: string, version: 1 | 2, created: string[]): void {
-    const segs = this.path.split('/').slice(1);
-    let dir = mountPoint;
-    segs.forEach((seg, i) => {
-      dir = join(dir, seg);
-      try {
-        if (this.sys.mkdir(dir)) created.push(dir);
-      } catch (err) {
-        throw fsError(err, 'mkdir', dir, `mkdir ${dir}`);
-      }
-      if (version === 2 && i < segs.length - 1) this.enableControllers(dir);
-    });
-  }
-
-  /**
-   * runc's copyIfNeeded: a new v1 cpuset has empty cpus/mems, so nothing could join it; copy
-   * them from the parent, fixing empty ancestors first (an empty cpuset holds no process, so
-   * this never touches a cgroup in use).
-   */
-  private ensureCpuset(dir: string, mountPoint: string): void {
-    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-      if (this.sys.readFile(join(dir, file)).trim() !== '') continue;
-      const parent = dirname(dir);
-      if (parent !== mountPoint) this.ensureCpuset(parent, mountPoint);
-      this.writeOrThrow(dir, file, this.sys.readFile(join(parent, file)).trim());
-    }
-  }
-
-  /** Enable in a v2 level's subtree_control what its cgroup.controllers offers (runc enables all). */
-  private enableControllers(dir: string): void {
-    const available = words(this.sys.readFile(join(dir, 'cgroup.controllers')));
-    const enabled = new Set(words(this.sys.readFile(join(dir, 'cgroup.subtree_control'))));
-    const want = available.filter((c) => !enabled.has(c));
-    if (want.length === 0) return;
-    // A level with processes cannot enable domain controllers, and is not ours to change.
-    if (parsePids(this.sys.readFile(join(dir, 'cgroup.procs'))).length > 0) return;
-    try {
-      this.sys.writeFile(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
-    } catch {
-      // One refusing controller (cpu with realtime tasks ...) fails the whole write: try each.
-      for (const c of want) {
-        try {
-          this.sys.writeFile(join(dir, 'cgroup.subtree_control'), `+${c}`);
-        } catch {
-          // left disabled; a field needing it fails in apply() with its name
-        }
-      }
-    }
+    makeCgroupDirs(this, created);
   }
 
   private writeOrThrow(dir: string, file: string, value: string, jsonPath?: string): void {
