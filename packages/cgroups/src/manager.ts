@@ -187,10 +187,11 @@ export class Cgroup implements CgroupHandle {
    * @returns the plan that was applied
    * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
    */
-  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string } = {}): CgroupPlan {
+  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string; checkMemory?: boolean } = {}): CgroupPlan {
     const devices = options.devices ?? resources.devices !== undefined;
     const plan = planResources(resources, this.layout, {
       devices,
+      ...(options.checkMemory ? { checkMemory: true } : {}),
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
@@ -204,7 +205,9 @@ export class Cgroup implements CgroupHandle {
   /**
    * apply() for a live cgroup, as `runc update`: only the fields given change, and v1 device
    * rules go from the cgroup's current devices.list with the fewest writes (no deny-all window
-   * while the container runs).
+   * while the container runs). On v2 a memory limit not above the current usage is refused
+   * (ERR_NS_CONFIG naming `linux.resources.memory.limit` and memory.current), as v1's kernel
+   * refuses it (EBUSY), where runc would write it and the kernel OOM-kill the container.
    */
   update(resources: LinuxResources): CgroupPlan {
     const dir = this.dirs.v1.devices;
@@ -216,7 +219,7 @@ export class Cgroup implements CgroupHandle {
         throw fsError(err, 'read', join(dir, 'devices.list'), `read ${join(dir, 'devices.list')}`, 'linux.resources.devices');
       }
     }
-    return this.apply(resources, devicesList === undefined ? {} : { devicesList });
+    return this.apply(resources, { checkMemory: true, ...(devicesList === undefined ? {} : { devicesList }) });
   }
 
   private checkControllers(writes: CgroupWrite[]): void {

@@ -30,6 +30,12 @@ export interface PlanOptions {
   defaultDevices?: boolean;
   /** The cgroup's current devices.list (v1), to update a live cgroup with the fewest writes. */
   devicesList?: string;
+  /**
+   * On v2, check a memory limit against the current usage even without `checkBeforeUpdate`
+   * (an update of a live cgroup: v1's kernel refuses a limit below the usage with EBUSY, v2's
+   * would reclaim and then OOM-kill the container).
+   */
+  checkMemory?: boolean;
 }
 
 const R = 'linux.resources';
@@ -63,7 +69,7 @@ export function planResources(resources: LinuxResources, layout: CgroupLayout, o
   // The same limits are planned again at every start (and twice: the hierarchies, then the
   // writes): keep the last plans per layout, frozen. A live cgroup's device list is not cached.
   if (options.devicesList !== undefined) return makePlan(resources, layout, options);
-  const key = `${options.devices ?? true} ${options.defaultDevices ?? true} ${JSON.stringify(resources)}`;
+  const key = `${options.devices ?? true} ${options.defaultDevices ?? true} ${options.checkMemory ?? false} ${JSON.stringify(resources)}`;
   let plans = planCache.get(layout);
   if (!plans) planCache.set(layout, (plans = new Map()));
   let plan = plans.get(key);
@@ -114,7 +120,7 @@ function makePlan(resources: LinuxResources, layout: CgroupLayout, options: Plan
   }
   if (memory) {
     writes.push(...group('memory', 'memory', () => memoryV1(memory), () => memoryV2(memory)));
-    if (version('memory') === 2) checks.push(...memoryChecksV2(memory));
+    if (version('memory') === 2) checks.push(...memoryChecksV2(memory, undefined, options.checkMemory));
   }
   if (cpu) writes.push(...group('cpu', 'cpu', () => cpuV1(cpu), () => cpuV2(cpu)));
   if (pids) writes.push(...group('pids', 'pids', () => pidsV1(pids), () => pidsV2(pids)));
