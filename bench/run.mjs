@@ -65,8 +65,8 @@ if (argv.includes('--help')) {
 
 /** How many runs of everything: a full run stays under ~10 minutes on 2 cores. */
 const N = opt.quick
-  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, cycleRuns: 6, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20, pool: 30, poolLoop: 20 }
-  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, cycleRuns: 40, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40, pool: 200, poolLoop: 50 };
+  ? { seq: 60, warmup: 5, levels: [1, 4, 16], perLevel: 100, execin: 40, cp: 30, rss: 1000, rssEvery: 100, phases: 30, procRuns: 10, procRounds: 1, procWarmup: 2, rssProc: 1, cycleRuns: 6, sandbox: 30, sandboxBatches: 3, sandboxBatch: 20, pool: 30, poolLoop: 20, vmCg: 20 }
+  : { seq: 300, warmup: 20, levels: [1, 2, 4, 8, 16], perLevel: 400, execin: 300, cp: 200, rss: 20000, rssEvery: 2000, phases: 200, procRuns: 100, procRounds: 20, procWarmup: 3, rssProc: 5, cycleRuns: 40, sandbox: 200, sandboxBatches: 10, sandboxBatch: 40, pool: 200, poolLoop: 50, vmCg: 60 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 
@@ -425,6 +425,22 @@ async function main() {
   const cg = inproc({ task: 'cgroupCost', rootfs, n: N.seq, warmup: N.warmup, resources: BENCH_LIMITS, cgroupsPath: `/nsbench-${process.pid}-lib` });
   add({ id: 'lib.start.cg.plain', section: 'in-process start + wait', label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: cg.plain, floorId: 'floor.loop' });
   add({ id: 'lib.start.cg', section: 'in-process start + wait', label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: cg.limited, floorId: 'floor.loop' });
+
+  // The same on cgroup v2 (most users' hosts), in the QEMU VM of ../shared/vm/run-in-vm: its
+  // software CPU (TCG) makes every time several times longer, so only the ratio says much.
+  const vm = [join(ROOT, '../shared/vm/run-in-vm'), '/work/shared/vm/run-in-vm'].find((p) => existsSync(p));
+  if (vm && !opt.quick) {
+    log(`library in a cgroup-v2-only VM: ${N.vmCg} starts with and without a cgroup, alternating`);
+    try {
+      mkdirSync(OUT, { recursive: true });
+      const v = inproc({ task: 'cgroupCost', rootfs, n: N.vmCg, warmup: 10, resources: BENCH_LIMITS, cgroupsPath: '/nsbench-vm' }, [], [vm, '--rw', OUT, '--']);
+      const section = 'in-process start + wait, cgroup v2 (QEMU TCG VM: several times slower)';
+      add({ id: 'vm.lib.start.cg.plain', section, label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: v.plain });
+      add({ id: 'vm.lib.start.cg', section, label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: v.limited, floorId: 'vm.lib.start.cg.plain' });
+    } catch (err) {
+      note(`cgroup v2 VM row skipped: ${err.message}`);
+    }
+  }
 
   // The seccomp filter's own cost (issue 11): getpid in a loop, the default profile against
   // unconfined, and runc with the same profile (values in nanoseconds per call).
@@ -846,7 +862,11 @@ function targets(r) {
     unit: 'ms',
     limit: 0.5,
     met: cgPlain && cgLimited ? cgLimited.summary.median - cgPlain.summary.median <= 0.5 : null,
-    detail: cgPlain && cgLimited ? `${fmt(cgLimited.summary.median)} ms vs ${fmt(cgPlain.summary.median)} ms` : 'not measured',
+    detail:
+      (cgPlain && cgLimited ? `${fmt(cgLimited.summary.median)} ms vs ${fmt(cgPlain.summary.median)} ms` : 'not measured') +
+      (m('vm.lib.start.cg') && m('vm.lib.start.cg.plain')
+        ? `; cgroup v2 in the VM: +${fmt(m('vm.lib.start.cg').summary.median - m('vm.lib.start.cg.plain').summary.median)} ms (${fmt(m('vm.lib.start.cg').summary.median)} vs ${fmt(m('vm.lib.start.cg.plain').summary.median)} ms, software CPU)`
+        : ''),
   });
   // Issue 17: a client (podman, containerd) pays for every runtime call.
   const cyc = (rt, p = '') => m(`cycle.${rt}${p}`);

@@ -91,3 +91,4 @@ export { parseKeyValues, parseLimit, readOomKills, readStats, type CgroupStats, 
 export { freeze, freezerState, killAll, listPids, thaw, waitEmpty, type CgroupHandle, type FreezerState } from './lifecycle.js';
 export { hostSys, parsePids, type CgroupSys } from './sys.js';
 export { Cgroup, type CgroupOptions } from './manager.js';
+export { ALWAYS_V1, neededHierarchies, neededV1Hierarchies, type NeededHierarchies } from './hierarchies.js';

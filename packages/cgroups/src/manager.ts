@@ -4,15 +4,17 @@
  * fs2 managers and youki's libcgroups do. Creating, applying and adding a process are
  * synchronous (they run inside the spawn engine's parent sync step); waiting ones are async.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
-import { detectLayout, processCgroupDirs, type CgroupLayout } from './layout.js';
+import { neededHierarchies } from './hierarchies.js';
+import { makeCgroupDirs } from './mkdir.js';
+import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
-import { hostSys, parsePids, sleep, type CgroupSys } from './sys.js';
+import { hostSys, sleep, type CgroupSys } from './sys.js';
 import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
 
 export interface CgroupOptions {
@@ -41,14 +43,29 @@ export interface CgroupOptions {
   hierarchies?: 'all' | 'needed';
 }
 
-/** v1 controllers a container's cgroup always has with `hierarchies: 'needed'`. */
-const ALWAYS = ['freezer', 'memory', 'pids', 'cpuacct'];
-
 /** An absolute, normalized cgroup path other than the root. */
 function checkPath(path: string): void {
   if (!path.startsWith('/') || path === '/' || path.split('/').slice(1).some((s) => s === '' || s === '.' || s === '..')) {
     throw configError('linux.cgroupsPath', `expected a normalized absolute cgroup path below the root, got ${JSON.stringify(path)} (see resolveCgroupPath)`);
   }
+}
+
+/**
+ * The cgroup directories this process (the runtime) lives in, read once per layout: a runtime
+ * is not moved between cgroups under its feet, and /proc/self/cgroup costs a start a read.
+ */
+const ownDirsCache = new WeakMap<CgroupLayout, string[]>();
+function ownDirs(layout: CgroupLayout): string[] {
+  let own = ownDirsCache.get(layout);
+  if (own === undefined) {
+    try {
+      own = processCgroupDirs(layout, 'self');
+    } catch {
+      own = [];
+    }
+    ownDirsCache.set(layout, own);
+  }
+  return own;
 }
 
 /** Words of a space-separated cgroup file (cgroup.controllers, cgroup.subtree_control). */
@@ -71,12 +88,7 @@ export class Cgroup implements CgroupHandle {
     this.sys = options.sys ?? hostSys;
     this.dirs = cgroupDirs(this.layout, path);
     // Never manage a cgroup this process itself lives in (or, by construction, a hierarchy root).
-    let own: string[] = [];
-    try {
-      own = processCgroupDirs(this.layout, 'self');
-    } catch {
-      own = [];
-    }
+    const own = ownDirs(this.layout);
     for (const d of allDirs(this.dirs)) {
       if (own.includes(d)) throw new CgroupError(ERR_NS_STATE, `${d} is a cgroup this process (the runtime) lives in: refusing to manage it`, { path: d });
     }
@@ -98,14 +110,16 @@ export class Cgroup implements CgroupHandle {
   static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
-      const devices = options.devices ?? true;
-      const plan = planResources(resources, cg.layout, { devices, defaultDevices: options.defaultDevices ?? true });
-      cg.keepV1([...ALWAYS, ...(devices ? ['devices'] : []), ...plan.writes.map((w) => w.controller)]);
+      const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
+      cg.keepV1(needed.v1);
+      if (!needed.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     }
     const created: string[] = [];
     try {
       cg.makeDirs(created);
-      const busy = cg.pids();
+      // A cgroup made just now is empty: look for processes only in one that was there.
+      const fresh = allDirs(cg.dirs).every((d) => created.includes(d));
+      const busy = fresh ? [] : cg.pids();
       if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes (${busy.join(' ')})`, { path: cg.dirs.unified ?? allDirs(cg.dirs)[0]! });
       cg.apply(resources, { devices: options.devices ?? true });
     } catch (err) {
@@ -131,13 +145,14 @@ export class Cgroup implements CgroupHandle {
     // Made with `hierarchies: 'needed'`, it is in some v1 hierarchies only: those it is in.
     const there = Object.entries(cg.dirs.v1).filter(([, dir]) => cg.sys.exists(dir));
     if (there.length > 0 && there.length < Object.keys(cg.dirs.v1).length) cg.dirs = { ...cg.dirs, v1: Object.fromEntries(there) };
+    // On a hybrid host, one without a cgroup2 directory (neededUnified).
+    if (there.length > 0 && cg.dirs.unified !== undefined && !cg.sys.exists(cg.dirs.unified)) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     return cg;
   }
 
-  /** Keep only the v1 hierarchies holding one of `controllers` (co-mounted ones come along). */
-  private keepV1(controllers: readonly string[]): void {
-    const want = new Set(controllers);
-    const keep = this.layout.v1.filter((h) => h.controllers.some((c) => want.has(c))).map((h) => h.mountPoint);
+  /** Keep only the directories in `hierarchies` (neededV1Hierarchies). */
+  private keepV1(hierarchies: readonly CgroupHierarchy[]): void {
+    const keep = hierarchies.map((h) => h.mountPoint);
     const v1 = Object.entries(this.dirs.v1).filter(([, dir]) => keep.some((m) => dir.startsWith(`${m}/`)));
     this.dirs = { ...this.dirs, v1: Object.fromEntries(v1) };
   }
@@ -148,76 +163,7 @@ export class Cgroup implements CgroupHandle {
   }
 
   private makeDirs(created: string[]): void {
-    const mine = new Set(Object.values(this.dirs.v1));
-    const hierarchies = [...this.layout.v1.filter((h) => mine.has(join(h.mountPoint, this.path))), ...(this.layout.unified ? [this.layout.unified] : [])];
-    for (const h of hierarchies) {
-      const leaf = join(h.mountPoint, this.path);
-      const parent = dirname(leaf);
-      // Fast path: the parent exists (the usual case), one mkdir; on v2 its subtree_control
-      // gets the controllers first, so the new cgroup has them from the start (runc's order).
-      if (h.version === 2 && parent !== h.mountPoint && this.sys.exists(parent)) this.enableControllers(parent);
-      let fresh = false;
-      try {
-        fresh = this.sys.mkdir(leaf);
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'mkdir', leaf, `mkdir ${leaf}`);
-        this.makeLevels(h.mountPoint, h.version, created);
-        fresh = false;
-      }
-      if (fresh) created.push(leaf);
-      if (h.version === 1 && h.controllers.includes('cpuset')) this.ensureCpuset(leaf, h.mountPoint);
-    }
-  }
-
-  /** mkdir -p, level by level, enabling v2 controllers in each new intermediate level. */
-  private makeLevels(mountPoint: string, version: 1 | 2, created: string[]): void {
-    const segs = this.path.split('/').slice(1);
-    let dir = mountPoint;
-    segs.forEach((seg, i) => {
-      dir = join(dir, seg);
-      try {
-        if (this.sys.mkdir(dir)) created.push(dir);
-      } catch (err) {
-        throw fsError(err, 'mkdir', dir, `mkdir ${dir}`);
-      }
-      if (version === 2 && i < segs.length - 1) this.enableControllers(dir);
-    });
-  }
-
-  /**
-   * runc's copyIfNeeded: a new v1 cpuset has empty cpus/mems, so nothing could join it; copy
-   * them from the parent, fixing empty ancestors first (an empty cpuset holds no process, so
-   * this never touches a cgroup in use).
-   */
-  private ensureCpuset(dir: string, mountPoint: string): void {
-    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-      if (this.sys.readFile(join(dir, file)).trim() !== '') continue;
-      const parent = dirname(dir);
-      if (parent !== mountPoint) this.ensureCpuset(parent, mountPoint);
-      this.writeOrThrow(dir, file, this.sys.readFile(join(parent, file)).trim());
-    }
-  }
-
-  /** Enable in a v2 level's subtree_control what its cgroup.controllers offers (runc enables all). */
-  private enableControllers(dir: string): void {
-    const available = words(this.sys.readFile(join(dir, 'cgroup.controllers')));
-    const enabled = new Set(words(this.sys.readFile(join(dir, 'cgroup.subtree_control'))));
-    const want = available.filter((c) => !enabled.has(c));
-    if (want.length === 0) return;
-    // A level with processes cannot enable domain controllers, and is not ours to change.
-    if (parsePids(this.sys.readFile(join(dir, 'cgroup.procs'))).length > 0) return;
-    try {
-      this.sys.writeFile(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
-    } catch {
-      // One refusing controller (cpu with realtime tasks ...) fails the whole write: try each.
-      for (const c of want) {
-        try {
-          this.sys.writeFile(join(dir, 'cgroup.subtree_control'), `+${c}`);
-        } catch {
-          // left disabled; a field needing it fails in apply() with its name
-        }
-      }
-    }
+    makeCgroupDirs(this, created);
   }
 
   private writeOrThrow(dir: string, file: string, value: string, jsonPath?: string): void {
@@ -241,10 +187,11 @@ export class Cgroup implements CgroupHandle {
    * @returns the plan that was applied
    * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
    */
-  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string } = {}): CgroupPlan {
+  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string; checkMemory?: boolean } = {}): CgroupPlan {
     const devices = options.devices ?? resources.devices !== undefined;
     const plan = planResources(resources, this.layout, {
       devices,
+      ...(options.checkMemory ? { checkMemory: true } : {}),
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
@@ -258,7 +205,9 @@ export class Cgroup implements CgroupHandle {
   /**
    * apply() for a live cgroup, as `runc update`: only the fields given change, and v1 device
    * rules go from the cgroup's current devices.list with the fewest writes (no deny-all window
-   * while the container runs).
+   * while the container runs). On v2 a memory limit not above the current usage is refused
+   * (ERR_NS_CONFIG naming `linux.resources.memory.limit` and memory.current), as v1's kernel
+   * refuses it (EBUSY), where runc would write it and the kernel OOM-kill the container.
    */
   update(resources: LinuxResources): CgroupPlan {
     const dir = this.dirs.v1.devices;
@@ -270,7 +219,7 @@ export class Cgroup implements CgroupHandle {
         throw fsError(err, 'read', join(dir, 'devices.list'), `read ${join(dir, 'devices.list')}`, 'linux.resources.devices');
       }
     }
-    return this.apply(resources, devicesList === undefined ? {} : { devicesList });
+    return this.apply(resources, { checkMemory: true, ...(devicesList === undefined ? {} : { devicesList }) });
   }
 
   private checkControllers(writes: CgroupWrite[]): void {
@@ -355,11 +304,13 @@ export class Cgroup implements CgroupHandle {
 
   /**
    * Move a process into the cgroup: its pid into cgroup.procs of every directory (each v1
-   * hierarchy, and the cgroup2 one). Threads follow their process.
+   * hierarchy, and the cgroup2 one). Threads follow their process. `joined`: directories the
+   * process moved itself into (a single-threaded process writing 0 to a v1 `tasks` file skips
+   * the kernel's threadgroup lock and its RCU grace period), left alone.
    * @throws CgroupError with the errno code (`ESRCH` gone, `ENOSPC` empty cpuset ...), naming the file
    */
-  addProcess(pid: number): void {
-    for (const dir of allDirs(this.dirs)) this.writeOrThrow(dir, 'cgroup.procs', String(pid));
+  addProcess(pid: number, options: { joined?: ReadonlySet<string> } = {}): void {
+    for (const dir of allDirs(this.dirs)) if (!options.joined?.has(dir)) this.writeOrThrow(dir, 'cgroup.procs', String(pid));
   }
 
   /** Pids in the cgroup (cgroup.procs of the cgroup2 directory when there is one). */

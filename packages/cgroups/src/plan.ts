@@ -30,6 +30,12 @@ export interface PlanOptions {
   defaultDevices?: boolean;
   /** The cgroup's current devices.list (v1), to update a live cgroup with the fewest writes. */
   devicesList?: string;
+  /**
+   * On v2, check a memory limit against the current usage even without `checkBeforeUpdate`
+   * (an update of a live cgroup: v1's kernel refuses a limit below the usage with EBUSY, v2's
+   * would reclaim and then OOM-kill the container).
+   */
+  checkMemory?: boolean;
 }
 
 const R = 'linux.resources';
@@ -55,10 +61,38 @@ function cached<T>(key: string, make: () => T): T {
  * on v2 ... ; `unified` keys only to controllers on the cgroup2 mount.
  *
  * @param resources `linux.resources` (validated here)
+ * @returns the plan, deeply frozen (the same object for the same limits, options and layout)
  * @throws CgroupError `ERR_NS_CONFIG` naming the field when it is malformed, cannot be converted,
  *   or needs a controller this host does not have
  */
 export function planResources(resources: LinuxResources, layout: CgroupLayout, options: PlanOptions = {}): CgroupPlan {
+  // The same limits are planned again at every start (and twice: the hierarchies, then the
+  // writes): keep the last plans per layout, frozen. A live cgroup's device list is not cached.
+  if (options.devicesList !== undefined) return makePlan(resources, layout, options);
+  const key = `${options.devices ?? true} ${options.defaultDevices ?? true} ${options.checkMemory ?? false} ${JSON.stringify(resources)}`;
+  let plans = planCache.get(layout);
+  if (!plans) planCache.set(layout, (plans = new Map()));
+  let plan = plans.get(key);
+  if (!plan) {
+    plan = deepFreeze(makePlan(resources, layout, options));
+    if (plans.size >= 32) plans.delete(plans.keys().next().value!);
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+const planCache = new WeakMap<CgroupLayout, Map<string, CgroupPlan>>();
+
+function deepFreeze<T>(value: T): T {
+  // Typed arrays (a BPF program) cannot be frozen; nothing writes into them.
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function makePlan(resources: LinuxResources, layout: CgroupLayout, options: PlanOptions): CgroupPlan {
   const r = validateResources(resources);
   const version = (c: string): 1 | 2 | undefined => layout.controllers[c]?.version;
   const missing = (ws: CgroupWrite[], controller: string): never => {
@@ -86,7 +120,7 @@ export function planResources(resources: LinuxResources, layout: CgroupLayout, o
   }
   if (memory) {
     writes.push(...group('memory', 'memory', () => memoryV1(memory), () => memoryV2(memory)));
-    if (version('memory') === 2) checks.push(...memoryChecksV2(memory));
+    if (version('memory') === 2) checks.push(...memoryChecksV2(memory, undefined, options.checkMemory));
   }
   if (cpu) writes.push(...group('cpu', 'cpu', () => cpuV1(cpu), () => cpuV2(cpu)));
   if (pids) writes.push(...group('pids', 'pids', () => pidsV1(pids), () => pidsV2(pids)));

@@ -112,13 +112,13 @@ export function memoryV2(m: LinuxMemory, path = `${R}.memory`): CgroupWrite[] {
  * The check `memory.checkBeforeUpdate` asks for on v2 (crun): the new limit (+ swap) must stay
  * above memory.current (+ memory.swap.current), because v2 would OOM-kill instead of refusing.
  */
-export function memoryChecksV2(m: LinuxMemory, path = `${R}.memory`): CgroupCheck[] {
-  if (!m.checkBeforeUpdate) return [];
+export function memoryChecksV2(m: LinuxMemory, path = `${R}.memory`, always = false): CgroupCheck[] {
+  if (!m.checkBeforeUpdate && !always) return [];
   const limit = m.limit !== undefined && m.limit > 0 ? m.limit : 0;
   const swap = m.swap !== undefined && m.swap > 0 ? m.swap : 0;
   if (limit === 0) return [];
   // swap is memory+swap in the spec: the total allowed is max(limit, swap).
-  return [{ kind: 'memoryUsageBelow', limit: Math.max(limit, swap), withSwap: swap > 0, jsonPath: `${path}.checkBeforeUpdate` }];
+  return [{ kind: 'memoryUsageBelow', limit: Math.max(limit, swap), withSwap: swap > 0, jsonPath: m.checkBeforeUpdate ? `${path}.checkBeforeUpdate` : `${path}.limit` }];
 }
 
 /**

@@ -188,6 +188,18 @@ describe('Cgroup on v2', () => {
     expect(sys.files.get('/fake/v2/a/memory.max')).toBe('20000');
   });
 
+  it('update() on v2 refuses a memory limit below the usage without checkBeforeUpdate too (v1 refuses it with EBUSY); apply() on create does not check', () => {
+    const { sys, layout } = fakeV2();
+    const cg = Cgroup.create('/a', {}, { layout, sys, devices: false });
+    sys.files.set('/fake/v2/a/memory.current', '10000');
+    expect(() => cg.update({ memory: { limit: 8192 } })).toThrow(
+      expect.objectContaining({ code: 'ERR_NS_CONFIG', jsonPath: `${R}.memory.limit`, path: '/fake/v2/a/memory.current', message: expect.stringMatching(/not above the current usage 10000/) }),
+    );
+    expect(sys.files.get('/fake/v2/a/memory.max')).not.toBe('8192');
+    cg.apply({ memory: { limit: 8192 } });
+    expect(sys.files.get('/fake/v2/a/memory.max')).toBe('8192');
+  });
+
   it('kill-all uses cgroup.kill, destroy removes child cgroups first', async () => {
     const { sys, layout } = fakeV2();
     const cg = Cgroup.create('/a', {}, { layout, sys, devices: false });

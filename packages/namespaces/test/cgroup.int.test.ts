@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cgroup, allDirs, cgroupDirs, type LinuxResources } from '@ns/cgroups';
+import { Cgroup, allDirs, cgroupDirs, neededHierarchies, type LinuxResources } from '@ns/cgroups';
 import {
   StateStore,
   containerPids,
@@ -138,6 +138,61 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
       await deleteContainer(store, c.id, { force: true }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('/sys/fs/cgroup inside: its own cgroup only', () => {
+    const cgroupMount = (mode: 'ro' | 'rw') => ({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', mode] });
+    /** A container with a memory limit listing its /sys/fs/cgroup, with or without a cgroup namespace. */
+    const viewer = (cgroupns: boolean, mode: 'ro' | 'rw', script: string) => {
+      const c = limited(script, { memory: { limit: 48 * MiB } });
+      c.mounts = [...(c.mounts ?? []), cgroupMount(mode)];
+      if (cgroupns) c.namespaces = [...c.namespaces, { type: 'cgroup' }];
+      return c;
+    };
+    // Where the memory limit is, as the container sees it.
+    const limitFile = v2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+    /** Directories anywhere below /sys/fs/cgroup, other than the hierarchies themselves: none. */
+    const LIST = 'ls /sys/fs/cgroup | tr "\\n" " "; echo; find /sys/fs/cgroup -mindepth 2 -type d | wc -l; find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d -exec sh -c "ls {} | wc -l" \\; | grep -c "^0$"';
+
+    for (const cgroupns of [true, false]) {
+      it(`${cgroupns ? 'a cgroup namespace: a fresh mount per hierarchy' : 'no cgroup namespace: binds of its cgroup directories'}; read-only; nothing of the host's tree`, async () => {
+        const c = viewer(cgroupns, 'ro', `${LIST}; cat ${limitFile}; echo 1 > ${limitFile} && echo wrote; touch /sys/fs/cgroup/x && echo touched; true`);
+        const r = await run(c);
+        expect(r.exitCode, r.stderr).toBe(0);
+        const [names, nested, empty, limit, ...rest] = r.stdout.trim().split('\n');
+        if (v2) {
+          // cgroup2 alone, as before: the container's cgroup, no child, no host cgroup.
+          expect(names).toContain('memory.max');
+        } else {
+          // The hierarchies it has a cgroup in (pids, devices, freezer, memory, cpuacct always;
+          // the limits' own; cgroup2 on a hybrid host only for a limit there); none it has no
+          // cgroup in (blkio, cpuset, name=systemd).
+          const needed = neededHierarchies(c.resources!, layout!);
+          const want = needed.v1.map((h) => h.mountPoint.split('/').pop()).concat(needed.unified ? [layout!.unified!.mountPoint.split('/').pop()] : []);
+          expect(names!.trim().split(' ').sort()).toEqual([...want].sort());
+          for (const skip of ['blkio', 'cpuset', 'systemd']) expect(names!.split(' ')).not.toContain(skip);
+          expect(Number(empty)).toBe(0); // every hierarchy shows the cgroup's files
+        }
+        expect(Number(nested)).toBe(0); // no cgroup below: nothing of the host's tree
+        expect(Number(limit)).toBe(48 * MiB);
+        expect(rest).toEqual([]); // neither the write nor the touch went through
+        expect(r.stderr).toMatch(/Read-only file system/);
+      });
+    }
+
+    it('rw when the mount says so: the container may change its own limit', async () => {
+      const r = await run(viewer(true, 'rw', `echo ${64 * MiB} > ${limitFile} && cat ${limitFile}`));
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(Number(r.stdout.trim())).toBe(64 * MiB);
+    });
+
+    it('a container without a cgroup of its own sees an empty /sys/fs/cgroup on a v1 host (not the host tree)', async () => {
+      const c = rootfsContainer(ROOTFS, { id: `nocg${n++}`, args: ['/bin/sh', '-c', 'ls -A /sys/fs/cgroup | wc -l'], namespaces: [...viewer(true, 'ro', '').namespaces] });
+      c.mounts = [...(c.mounts ?? []), cgroupMount('ro')];
+      const r = await run(c);
+      expect(r.exitCode, r.stderr).toBe(0);
+      if (!v2) expect(Number(r.stdout.trim())).toBe(0);
+    });
   });
 
   it('bad input fails before the process runs, naming the field, and leaves no cgroup', () => {

@@ -74,6 +74,27 @@ const fake = vi.hoisted(() => {
   const files = new Map<string, string>([
     ['/proc/sys/kernel/cap_last_cap', '40\n'],
     ['/proc/self/limits', 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1048576              1048576              files     \n'],
+    // A cgroup v1/v2 hybrid host (as systemd's hybrid mode), cpu and cpuacct co-mounted: what a
+    // `cgroup` mount shows depends on it (plan/cgroupfs.ts).
+    [
+      '/proc/self/mountinfo',
+      [
+        '22 1 0:20 / / rw,relatime - ext4 /dev/vda1 rw',
+        '31 22 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
+        '32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
+        '34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset',
+        '35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+        '36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices',
+        '37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer',
+        '38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio',
+        '39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+        '40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd',
+        '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+        '',
+      ].join('\n'),
+    ],
+    ['/sys/fs/cgroup/unified/cgroup.controllers', '\n'],
+    ['/proc/self/cgroup', '8:pids:/\n7:blkio:/\n6:freezer:/\n5:devices:/\n4:memory:/\n3:cpuset:/\n2:cpu,cpuacct:/\n1:name=systemd:/\n0::/\n'],
     ['/proc/self/status', 'Name:\tnode\nCapInh:\t0000000000000400\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\n'],
   ]);
   /** The host's /etc/passwd and /etc/group, opened instead of the real ones (set in beforeAll). */
@@ -122,6 +143,9 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 // ---- the configs -----------------------------------------------------------------------------
+
+/** runc spec's /sys/fs/cgroup mount. */
+const CGROUP_RO = { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] };
 
 let tmp: string;
 let rootfs: string;
@@ -212,6 +236,14 @@ function cases(): Case[] {
     { name: 'rootless (euid 1000), terminal', plan: plan(() => rc({ terminal: true }), TERMINAL), euid: 1000 },
     { name: 'rootfs, joined network namespace, no pid namespace', plan: plan(() => rc({ namespaces: [{ type: 'mount' }, { type: 'network', path: '/var/run/netns/blue' }], hostname: '' })) },
     { name: 'rootfs, new cgroup namespace and cgroup mount', plan: plan(() => rc({ namespaces: [...DEFAULT_NAMESPACES, { type: 'cgroup' }], mounts: [...DEFAULT_MOUNTS, { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro'] }] })) },
+    {
+      name: 'rootfs, limits, new cgroup namespace and cgroup mount (v1 hybrid host: its hierarchies mounted, cpu and cpuacct linked)',
+      plan: plan(() => rc({ resources: { cpu: { shares: 512 } }, cgroupsPath: '/ns/plan', namespaces: [...DEFAULT_NAMESPACES, { type: 'cgroup' }], mounts: [...DEFAULT_MOUNTS, CGROUP_RO] })),
+    },
+    {
+      name: 'rootfs, limits, cgroup mount without a cgroup namespace (v1 hybrid host: its cgroup directories bound)',
+      plan: plan(() => rc({ resources: { pids: { limit: 9 } }, cgroupsPath: '/ns/plan', mounts: [...DEFAULT_MOUNTS, CGROUP_RO] })),
+    },
     {
       name: 'rootfs, volumes (dir ro, file, through a symlink in the rootfs)',
       plan: plan(

@@ -10,25 +10,18 @@
 import {
   Cgroup,
   CgroupError,
-  detectLayout,
   resolveCgroupPath,
-  type CgroupLayout,
   type DeviceFilter,
   type LinuxResources,
 } from '@ns/cgroups';
 import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
-import { delegatedCgroupParent } from '../plan/host.js';
+import { delegatedCgroupParent, hostCgroupLayout } from '../plan/host.js';
 import { CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
 import { registerSyncHandler } from '../process/sync.js';
 import { claimCgroup, sweepOrphanCgroups } from './orphans.js';
 
-let layoutCache: CgroupLayout | undefined;
-
-/** The host's cgroup layout, read once (mount points do not move under a running runtime). */
-export function hostCgroupLayout(): CgroupLayout {
-  return (layoutCache ??= detectLayout());
-}
+export { hostCgroupLayout };
 
 /** Whether `resources` asks for any limit (anything besides device rules). */
 export function hasLimits(resources: LinuxResources | undefined): boolean {
@@ -159,8 +152,11 @@ registerSyncHandler(CGROUP_SYNC, (ctx) => {
     made.removeEmpty();
     release();
   });
+  // The v1 directories the process joins itself (its plan's writeFile steps: cgroupJoinSteps).
+  const joined = new Set<string>();
+  for (const s of ctx.plan.steps) if (s.op === 'writeFile' && s.data === '0' && s.path.endsWith('/tasks')) joined.add(s.path.slice(0, -'/tasks'.length));
   try {
-    made.addProcess(ctx.pid);
+    made.addProcess(ctx.pid, { joined });
   } catch (err) {
     throw asNsError(err);
   }

@@ -3,14 +3,14 @@
  * removes it when the process has exited; if the Node process that called exec() is killed in
  * between (SIGKILL, the OOM killer), the container's processes die with it (PR_SET_PDEATHSIG),
  * but the cgroup stays, and with no state file nobody knows of it. So each such cgroup is
- * claimed first: a small record under `<state root>/.cgroups/` naming it and its maker (pid
- * and start time); the maker removes the record with the cgroup. The next cgroup any ns
+ * claimed first: a small record under `<state root>/.cgroups/` (`<maker pid>-<start time>.<path>`) naming it
+ * and its maker (pid and start time); the maker removes the record with the cgroup. The next cgroup any ns
  * process makes first sweeps the records of dead makers, removing their cgroups when empty.
  *
  * runContainer() and createContainer() record the cgroup in the container's state instead,
  * and `delete` removes it (its processes may outlive the maker: a detached container).
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cgroup } from '@ns/cgroups';
 import { defaultStateRoot, processStartTime } from './state.js';
@@ -33,15 +33,35 @@ function maker(): { pid: number; startTime: string } {
  */
 export function claimCgroup(path: string, root?: string): () => void {
   const dir = claimsDir(root);
-  const file = join(dir, encodeURIComponent(path));
+  // Named by maker first, so that a sweep passes over this process's own without reading them.
+  const file = join(dir, `${ownPrefix()}${encodeURIComponent(path)}`);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!madeDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      madeDirs.add(dir);
+    }
     writeFileSync(file, JSON.stringify({ path, ...maker() }), { mode: 0o600 });
   } catch {
+    madeDirs.delete(dir);
     return () => {};
   }
-  return () => rmSync(file, { force: true });
+  return () => {
+    try {
+      unlinkSync(file);
+    } catch {
+      // gone already
+    }
+  };
 }
+
+/** The name prefix of this process's records: its pid and start time (a reused pid differs in the latter). */
+function ownPrefix(): string {
+  const m = maker();
+  return `${m.pid}-${m.startTime}.`;
+}
+
+/** Claim directories this process made (or found) already: one mkdir per process, not per start. */
+const madeDirs = new Set<string>();
 
 /**
  * Remove the cgroups of records whose maker is gone (its pid dead, or reused by another
@@ -57,7 +77,9 @@ export function sweepOrphanCgroups(open: (path: string) => Cgroup, root?: string
   } catch {
     return; // none made yet
   }
+  const own = ownPrefix();
   for (const name of names) {
+    if (name.startsWith(own)) continue; // this process lives: its own to remove
     const file = join(dir, name);
     try {
       const rec = JSON.parse(readFileSync(file, 'utf8')) as { path: string; pid: number; startTime: string };

@@ -6,6 +6,7 @@ import type { Plan, Step } from '@ns/syscalls';
 import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { checkCreateContainerPaths, hasHooks, hookState } from './hooks.js';
+import { cgroupFsNeedsId } from './cgroupfs.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
 import { stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -52,9 +53,11 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
   const container = validatedContainer(input);
   let configKey = configKeys.get(container);
   if (configKey === undefined) {
-    // Hooks run by ns-init carry the state JSON (the id, the bundle) in the plan itself.
+    // The id when the plan carries it: hooks run by ns-init get the state JSON (the id, the
+    // bundle) in the plan itself; the container's default cgroup path names it (cgroupfs.ts).
     const own = hasHooks(container.hooks, 'createContainer', 'startContainer');
-    configKey = JSON.stringify({ ...container, id: own ? container.id : '', ...(own ? { bundle: hookState(container, 'creating', 0).bundle } : {}) }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    const id = own || cgroupFsNeedsId(container) ? container.id : '';
+    configKey = JSON.stringify({ ...container, id, ...(own ? { bundle: hookState(container, 'creating', 0).bundle } : {}) }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
     configKeys.set(container, configKey);
   }
   const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 - io.stdio.length : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;

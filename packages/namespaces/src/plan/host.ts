@@ -7,6 +7,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { parseStatusCapabilities } from '@ns/capabilities';
+import { layoutFromMountInfo, type CgroupLayout } from '@ns/cgroups';
 import { statKind, type Kind } from './hostreads.js';
 
 let inheritableCache: bigint | undefined;
@@ -93,4 +94,28 @@ function findDelegatedParent(): string | null {
   } catch {
     return null;
   }
+}
+
+let layoutCache: CgroupLayout | undefined;
+
+/**
+ * The host's cgroup layout (v1, v2 or hybrid: @ns/cgroups layoutFromMountInfo over
+ * /proc/self/mountinfo and the cgroup2 mount's cgroup.controllers), read once: mount points do
+ * not move under a running runtime. Planning (the container's /sys/fs/cgroup) and the cgroup
+ * manager (container/cgroup.ts) share it.
+ * @throws CgroupError `ENOENT` when no cgroup filesystem is mounted
+ */
+export function hostCgroupLayout(): CgroupLayout {
+  if (layoutCache) return layoutCache;
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  const probe = layoutFromMountInfo(mountinfo);
+  let v2: string[] = [];
+  if (probe.unified) {
+    try {
+      v2 = readFileSync(posix.join(probe.unified.mountPoint, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean);
+    } catch {
+      v2 = [];
+    }
+  }
+  return (layoutCache = v2.length ? layoutFromMountInfo(mountinfo, v2) : probe);
 }

@@ -13,6 +13,7 @@ import { checkCreateContainerPaths, startContainerSteps } from './hooks.js';
 import { HostReads } from './hostreads.js';
 import { networkSyncSteps } from '../net/network.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
+import { cgroupFsView, cgroupJoinSteps } from './cgroupfs.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
@@ -116,7 +117,7 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   checkCreateContainerPaths(container);
   const namespaces = namespacePlan(container, { uidMappings, gidMappings });
   const steps: Step[] = [];
-  if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC });
+  if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC }, ...cgroupJoinSteps(container));
   steps.push(...namespaces.head);
 
   const stdioAt = steps.length;
@@ -138,7 +139,8 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
     // in force (container/cgroup.ts).
     const inUserns = userns || joinedNamespace(container, 'user') !== undefined;
     const devicesCgroup = hasCgroup(container) && !inUserns;
-    steps.push(...ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup }));
+    const cgroupFs = (container.mounts ?? []).some((m) => (m.type ?? m.source) === 'cgroup') ? cgroupFsView(container) : null;
+    steps.push(...ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup, cgroupFs }));
   } else {
     steps.push(...sharedMountTreeSteps(container));
   }

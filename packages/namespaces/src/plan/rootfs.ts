@@ -12,6 +12,7 @@ import type { Container, MountConfig } from '../config/container.js';
 import { HOST_SANDBOX_PATHS } from '../config/defaults.js';
 import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { parseMountOptions } from '../config/mountopts.js';
+import { cgroupV1MountSteps, cgroupV2BindSteps, type CgroupFsView } from './cgroupfs.js';
 import { isKernelPath, kernelKind } from './host.js';
 import { HostReads, kindOfStats, type Kind } from './hostreads.js';
 import { resolveInRoot } from './path.js';
@@ -36,6 +37,10 @@ export interface MountEnv {
    * opening the host's devices, and the default nodes are the host's, bound in.
    */
   devicesCgroup?: boolean;
+  /**
+   * What a `cgroup` mount shows (cgroupfs.ts); unset or null: one cgroup2 mount.
+   */
+  cgroupFs?: CgroupFsView | null;
   /**
    * `rootfsPropagation` shared: the host's mounts keep their peers in the new namespace, and
    * the root bound from the rootfs is made a slave of its host mount at once (root()).
@@ -240,13 +245,21 @@ export class RootfsPlanner {
         return;
       }
       if (fstype === 'cgroup') {
+        const view = this.env.cgroupFs;
+        // A v1 or hybrid host: a tmpfs with the container's own hierarchies; a v2 one without a
+        // cgroup namespace: its own cgroup bound (cgroupfs.ts).
+        if (view?.mode === 'v1' || (view && !ownCgroup && cgroupV2BindSteps(this, dest, view, opts.flags))) {
+          if (view.mode === 'v1') cgroupV1MountSteps(this, dest, view, opts.flags, ownCgroup);
+          if (opts.propagation) this.mountAt(target, null, null, opts.propagation, null);
+          this.markMounted(dest);
+          return;
+        }
         if (userns && !ownCgroup) {
           this.bindHost('/sys/fs/cgroup', target);
           this.markMounted(dest);
           return;
         }
-        // The unified hierarchy, read-only as runc spec asks; on v1/hybrid hosts this shows
-        // the v2 tree only (see the issue notes).
+        // The unified hierarchy (a v2-only host), read-only as runc spec asks.
         fstype = 'cgroup2';
         source = 'cgroup2';
       }
@@ -269,6 +282,11 @@ export class RootfsPlanner {
     }
     if (opts.propagation) this.mountAt(target, null, null, opts.propagation, null);
     this.markMounted(dest);
+  }
+
+  /** Remount `target` (a staged tmpfs) read-only in finish(), once everything below it is made. */
+  readonlyAtEnd(target: string): void {
+    this.readonlyLater.push(target);
   }
 
   /**
