@@ -76,6 +76,7 @@ export {
   currentStatus,
   defaultStateRoot,
   isAlive,
+  notRunningError,
   ociState,
   processStartTime,
   type ContainerState,

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls';
+import { CLONE, NsError, configError, type Step } from '@ns/syscalls';
 import { hasCgroup, type NamespaceType } from '../config/container.js';
 import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
@@ -7,7 +7,7 @@ import type { ContainerProcess } from './process.js';
 import { capabilitySetsOf, processSteps, stdioOwnerSteps, stdioSteps } from '../plan/index.js';
 import { resolveSeccomp } from '../plan/seccomp.js';
 import { mapToHost } from '../config/idmap.js';
-import { isAlive, type ContainerState } from '../container/state.js';
+import { isAlive, notRunningError, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
 
 /** The process to start in a running container; unset fields come from the container's config. */
@@ -142,7 +142,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     ...(proc.capabilities && config.seccomp === 'default' ? { seccomp: resolveSeccomp('default', capabilitySetsOf(config).bounding) } : {}),
     ...(proc.noNewPrivileges !== undefined ? { noNewPrivileges: proc.noNewPrivileges } : {}),
   });
-  if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+  if (!isAlive(state)) throw notRunningError(state.id);
 
   const types = new Set(config.namespaces.map((ns) => ns.type));
   const fds: number[] = [];
@@ -152,7 +152,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
   };
   const notRunning = (err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !(err instanceof NsError)) {
-      return new NsError(ErrorCode.STATE, `container ${state.id} is not running`, { cause: err });
+      return notRunningError(state.id, err);
     }
     return err;
   };
@@ -170,13 +170,13 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     // A container without a mount namespace of its own runs chroot(2)ed into its rootfs in the
     // caller's: the new process takes the same root, that of the container's process.
     if (!types.has('mount')) joins.push({ op: 'chroot', path: `/proc/${state.pid}/root` });
-    if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+    if (!isAlive(state)) throw notRunningError(state.id);
     result = start(
       c.terminal,
       options,
       (io) => {
       // Checked again now that a pty may have been opened in the container's devpts.
-      if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+      if (!isAlive(state)) throw notRunningError(state.id);
       // A user namespace of the container's own: its maps are the config's. One it joined by
       // path has maps of its own, and says itself whether setgroups(2) is allowed there.
       const userns = config.namespaces.some((ns) => ns.type === 'user' && ns.path === undefined);
