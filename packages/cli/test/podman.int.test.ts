@@ -98,6 +98,13 @@ describe.skipIf(skip !== undefined)(`podman --runtime ns${skip ? ` (skipped: ${s
     expect(user).toMatchObject({ status: 0, stdout: '1000\n' });
   });
 
+  it('--read-only (podman adds tmpfs with tmpcopyup on /run, /tmp, /var/tmp) and --device (a fileMode with S_IFCHR), as runc takes them', () => {
+    const ro = podman(['run', '--rm', ...RUN, '--read-only', IMAGE, 'sh', '-c', 'touch /x 2>/dev/null && echo rw; touch /tmp/y /run/z /var/tmp/w && echo ok']);
+    expect(ro).toMatchObject({ status: 0, stdout: 'ok\n' });
+    const dev = podman(['run', '--rm', ...RUN, '--device', '/dev/zero:/dev/myzero', IMAGE, 'sh', '-c', 'stat -c "%F %t,%T %a" /dev/myzero; head -c 3 /dev/myzero | od -An -tx1']);
+    expect(dev).toMatchObject({ status: 0, stdout: 'character special file 1,5 666\n 00 00 00\n' });
+  });
+
   it('--memory and --pids-limit reach the container\'s cgroup', () => {
     const id = podman(['run', '-d', ...RUN, '--memory', '64m', '--pids-limit', '50', IMAGE, 'sleep', '600']).stdout.trim();
     try {

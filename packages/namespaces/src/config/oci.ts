@@ -241,9 +241,9 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (!isContainerId(options.id)) {
     throw configError(`container id ${JSON.stringify(options.id)} is invalid: expected ${CONTAINER_ID_RULE}`, 'id');
   }
-  refuseUnsupported(oci);
-  checkOciLimits(oci, fail);
   const bundle = resolve(options.bundle);
+  refuseUnsupported(oci, oci.root?.path ? resolve(bundle, oci.root.path) : undefined);
+  checkOciLimits(oci, fail);
   const proc = oci.process;
   if (proc === undefined) fail('process', 'missing, the process to run is required');
   if (proc.args === undefined || proc.args.length === 0) {
