@@ -6,15 +6,16 @@
  * the shim takes ns's "container not running" as already gone), `task delete`.
  *
  * The daemon is the test's own: started here with its root, state, sockets and opt folder in
- * a temporary folder (the CRI plugin off), its namespace `ns-ctr-<pid>`, stopped by its pid
+ * a temporary folder (the CRI plugin off; ctr's FIFOs there too), its namespace `ns-ctr-<pid>`, stopped by its pid
  * afterwards; images, snapshots, mounts and the cgroup parent are removed. containerd 1.6
- * still puts the shim's socket under /run/containerd/s (removed as each shim exits).
+ * still puts the shim's socket under /run/containerd/s (removed as each shim exits; the
+ * folders too when the test made them).
  * Skipped with the reason when containerd is not installed (scripts/test.sh installs it).
  *
  * Not here: `ctr run -t` (ns has no --console-socket yet: "unknown option '--console-socket'").
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +28,8 @@ const NAMESPACE = `ns-ctr-${process.pid}`;
 let dir: string;
 let runtime: string;
 let daemon: ChildProcess | undefined;
+/** Whether /run/containerd was there before the test (containerd 1.6 makes /run/containerd/s for shim sockets whatever its state folder). */
+const hadRunContainerd = existsSync('/run/containerd');
 
 /** `ctr ARGS...` against the test's own daemon and namespace. */
 function ctr(args: string[]): SpawnSyncReturns<string> {
@@ -99,6 +102,15 @@ describe.skipIf(skip !== undefined)(`ctr run --runc-binary ns${skip ? ` (skipped
       unmountUnder(dir);
       rmSync(dir, { recursive: true, force: true });
       removeCgroupTree(NAMESPACE);
+      if (!hadRunContainerd) {
+        for (const d of ['/run/containerd/s', '/run/containerd']) {
+          try {
+            rmdirSync(d); // only when empty: nothing of another daemon's is touched
+          } catch {
+            // not empty, or gone
+          }
+        }
+      }
     }
     expect(mountsUnder(dir)).toEqual([]);
     expect(cgroupsNamed(NAMESPACE)).toEqual([]);
@@ -124,9 +136,9 @@ describe.skipIf(skip !== undefined)(`ctr run --runc-binary ns${skip ? ` (skipped
       expect(taskStatus('d1')).toBe('RUNNING');
       // ns exec --detach leaves the process to the shim, which reaps it (ctr hung before).
       for (let i = 0; i < 3; i++) {
-        expect(ctr(['task', 'exec', '--exec-id', `e${i}`, 'd1', 'sh', '-c', 'echo in-exec; exit 5'])).toMatchObject({ status: 5, stdout: 'in-exec\n' });
+        expect(ctr(['task', 'exec', '--fifo-dir', join(dir, 'fifo'), '--exec-id', `e${i}`, 'd1', 'sh', '-c', 'echo in-exec; exit 5'])).toMatchObject({ status: 5, stdout: 'in-exec\n' });
       }
-      const missing = ctr(['task', 'exec', '--exec-id', 'm1', 'd1', 'nonexistent']);
+      const missing = ctr(['task', 'exec', '--fifo-dir', join(dir, 'fifo'), '--exec-id', 'm1', 'd1', 'nonexistent']);
       expect(missing.status).not.toBe(0);
       expect(missing.stderr).toMatch(/OCI runtime exec failed: .*executable file not found in \$PATH/);
       const ps = ctr(['task', 'ps', 'd1']);
