@@ -22,6 +22,8 @@ const IMAGE = 'localhost/nsbusybox:latest';
 const PARENT = `ns-podman-${process.pid}`;
 
 let dir: string;
+/** podman (containers/image) keeps its blob info cache in /var/lib/containers/cache whatever --root says: removed when the test made it. */
+const hadVarLibContainers = existsSync('/var/lib/containers');
 let runtime: string;
 let env: NodeJS.ProcessEnv;
 
@@ -65,6 +67,7 @@ describe.skipIf(skip !== undefined)(`podman --runtime ns${skip ? ` (skipped: ${s
       unmountUnder(dir);
       rmSync(dir, { recursive: true, force: true });
       removeCgroupTree(PARENT);
+      if (!hadVarLibContainers) rmSync('/var/lib/containers', { recursive: true, force: true });
     }
     expect(mountsUnder(dir)).toEqual([]);
     expect(cgroupsNamed(PARENT)).toEqual([]);
