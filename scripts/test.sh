@@ -19,7 +19,9 @@ export TURBO_TELEMETRY_DISABLED=1
 
 if [ "$(id -u)" -eq 0 ]; then
   # 2. Debian packages the tests use, in one apt-get call when any is missing.
-  APT_PACKAGES=(busybox-static runc util-linux iproute2 procps g++-aarch64-linux-gnu qemu-user-static libseccomp-dev)
+  # podman (with conmon) and containerd (with ctr and its runc shim): the real clients that
+  # drive ns as their runtime (packages/cli/test/{podman,containerd}.int.test.ts); about 7 s.
+  APT_PACKAGES=(busybox-static runc util-linux iproute2 procps g++-aarch64-linux-gnu qemu-user-static libseccomp-dev podman containerd)
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"

@@ -72,7 +72,7 @@ function containerOptions(cmd: Command): Command {
       .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
       .option('-v, --volume <host:container[:ro]>', 'bind mount a host path (repeatable)', collect)
       .option('--security-opt <opt>', 'seccomp=unconfined, seccomp=default or seccomp=PROFILE.json; no-new-privileges (repeatable)', collect)
-      .option('--pid-file <file>', "with -d or create: write the container process's pid to FILE (as runc)")
+      .option('--pid-file <file>', "write the container process's pid to FILE once it runs (as runc; also without -d)")
       .option('--preserve-fds <n>', "with -d or create: pass ns's descriptors 3 .. 3+N-1 on to the container (as runc)", parseCount)
       .option('--console-socket <path>', "with -d or create and a terminal: send the pty master to the unix socket at PATH (as runc)");
 }

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import {
+  NsError,
   StateStore,
   runContainer,
   signalNumber,
@@ -11,6 +12,7 @@ import {
   type ContainerProcess,
   type ExecOptions,
 } from '@ns/namespaces';
+import { writePidFile } from './detach.js';
 import { EXIT, reportError, exitCodeFor } from './errors.js';
 import type { ResolvedIo } from './io.js';
 
@@ -125,16 +127,32 @@ export async function runForeground(launch: Launcher, io: ResolvedIo, foreground
  * runForeground}). Its state is recorded in `store` (default: the default state root) while it
  * runs, so `ns exec`, `ns kill`, `ns ps` ... reach it, and removed when it exits. An id already
  * in use fails with 125 before anything starts. The detached form is runDetached().
+ *
+ * @param options.pidFile an absolute path: the process's pid is written there once it runs
+ *   (runc `run --pid-file`, no newline, whole by a rename); when it cannot be written the
+ *   container is killed and the run fails (125, naming `--pid-file`), as runc.
  */
 export async function runAttached(
   container: Container,
   io: ResolvedIo,
-  options: { store?: StateStore; stdio?: ExecOptions['stdio'] } = {},
+  options: { store?: StateStore; stdio?: ExecOptions['stdio']; pidFile?: string } = {},
 ): Promise<number> {
   const store = options.store ?? new StateStore();
   const foreground: ForegroundOptions = { terminal: container.terminal };
   if (options.stdio !== undefined) foreground.stdio = options.stdio;
-  return runForeground((execOptions) => runContainer(container, { ...execOptions, store }).process, io, foreground);
+  const { pidFile } = options;
+  return runForeground((execOptions) => {
+    const proc = runContainer(container, { ...execOptions, store }).process;
+    if (pidFile !== undefined) {
+      try {
+        writePidFile(pidFile, proc.pid);
+      } catch (err) {
+        proc.kill('SIGKILL');
+        throw new NsError((err as NodeJS.ErrnoException).code ?? 'EIO', `--pid-file ${pidFile}: ${(err as Error).message}`, { path: pidFile, cause: err });
+      }
+    }
+    return proc;
+  }, io, foreground);
 }
 
 /**

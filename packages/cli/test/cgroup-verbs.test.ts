@@ -264,7 +264,7 @@ describe('ns pause / resume / update / events through main()', () => {
     expect(err).toBe('ns: container with id gone is not running\n');
     err = '';
     expect(await ns('pause', 'gone')).toBe(125);
-    expect(err).toBe('ns: cannot pause container gone that is stopped\n');
+    expect(err).toBe('ns: container not running: gone\n');
   });
 
   it('bad flag values fail before the container is looked up, naming the flag', async () => {

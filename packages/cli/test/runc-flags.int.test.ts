@@ -5,7 +5,7 @@
  * cannot be written takes the container down again, and a count past what `ns` was given is
  * refused before anything is created. Each test has its own `--root` and removes what it made.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,7 +75,7 @@ describe.skipIf(!isRoot || !ROOTFS)('runc flags clients pass to create and run -
     expect(ns(['exec', '--process', proc, 'ex1', 'ls'])).toMatchObject({ status: 125, stderr: expect.stringMatching(/no words after the ID/) });
   });
 
-  it('refuses a count past what ns was given, a pid file it cannot write (taking the container down), and both in the foreground', () => {
+  it('refuses a count past what ns was given, a pid file it cannot write (taking the container down), and --preserve-fds in the foreground', () => {
     const more = ns(['create', '--rootfs', ROOTFS!, '--preserve-fds', '2', 'pf3', '--', 'true'], `3<'${BIN}'`);
     expect(more.status).toBe(125);
     expect(more.stderr).toMatch(/^ns: --preserve-fds 2: descriptor 4 was not given to ns/);
@@ -83,6 +83,27 @@ describe.skipIf(!isRoot || !ROOTFS)('runc flags clients pass to create and run -
     expect(nopid.status).toBe(125);
     expect(nopid.stderr).toMatch(/^ns: --pid-file .*missing\/pid: ENOENT/);
     expect(ns(['list', '-q']).stdout).toBe('');
-    expect(ns(['run', '--rootfs', ROOTFS!, '--pid-file', join(dir, 'pid'), '--', 'true'])).toMatchObject({ status: 125, stderr: expect.stringMatching(/need -d/) });
+    expect(ns(['run', '--rootfs', ROOTFS!, '--preserve-fds', '1', '--', 'true'], `3<'${BIN}'`)).toMatchObject({ status: 125, stderr: expect.stringMatching(/needs -d/) });
+  });
+
+  it('--pid-file in the foreground (as runc run): the pid of the running process; one that cannot be written kills it, 125', async () => {
+    const pidFile = join(dir, 'fg.pid');
+    const fg = spawn(process.execPath, [BIN, '--root', join(dir, 'state'), 'run', '--rootfs', ROOTFS!, '--pid-file', pidFile, 'fg1', '--', 'sleep', '30'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => fg.once('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
+      const pid = readFileSync(pidFile, 'utf8');
+      expect(pid).toMatch(/^\d+$/);
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toBe('sleep\x0030\x00');
+      expect(JSON.parse(ns(['state', 'fg1']).stdout)).toMatchObject({ status: 'running', pid: Number(pid) });
+      expect(ns(['kill', 'fg1', 'KILL']).status).toBe(0);
+      expect(await exited).toBe(137);
+    } finally {
+      if (fg.exitCode === null && fg.pid !== undefined) process.kill(fg.pid, 'SIGKILL');
+    }
+    const bad = ns(['run', '--rootfs', ROOTFS!, '--pid-file', join(dir, 'missing', 'pid'), 'fg2', '--', 'sleep', '100']);
+    expect(bad.status).toBe(125);
+    expect(bad.stderr).toMatch(/^ns: --pid-file .*missing\/pid: ENOENT/);
+    expect(ns(['list', '-q']).stdout).toBe('');
   });
 });

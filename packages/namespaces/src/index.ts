@@ -78,6 +78,7 @@ export {
   currentStatus,
   defaultStateRoot,
   isAlive,
+  notRunningError,
   ociState,
   processStartTime,
   type ContainerState,

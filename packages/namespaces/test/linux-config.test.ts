@@ -59,8 +59,14 @@ describe('devices: checked by JSON path', () => {
     rejects({ devices: [{ path: '/dev/x', type: 'p' }], mounts: [DEFAULT_MOUNTS[0]!, { destination: '/dev', type: 'bind', source: '/dev', options: ['rbind'] }] }, 'devices', /mounts\[1\] binds/);
   });
   it('names linux.devices in a config.json', () => {
-    const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }], devices: [{ path: '/dev/x', type: 'c', major: 1, minor: 1, fileMode: 0o20666 }] } };
-    expect(() => fromOciSpec(spec, { bundle: '/b', id: 'x' })).toThrow(expect.objectContaining({ path: 'linux.devices[0].fileMode', message: 'config.json: linux.devices[0].fileMode: expected permission bits 0..0o7777, got 0o20666' }));
+    // Type bits of another type (S_IFBLK on a character device) are refused, naming the field.
+    const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }], devices: [{ path: '/dev/x', type: 'c', major: 1, minor: 1, fileMode: 0o60666 }] } };
+    expect(() => fromOciSpec(spec, { bundle: '/b', id: 'x' })).toThrow(expect.objectContaining({ path: 'linux.devices[0].fileMode', message: 'config.json: linux.devices[0].fileMode: expected permission bits 0..0o7777, got 0o60666' }));
+  });
+  it('takes a fileMode with the file type bits of its own type, as podman writes it (S_IFCHR | 0666), as runc', () => {
+    const devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 1, fileMode: 0o20666 }, { path: '/dev/b', type: 'b', major: 7, minor: 0, fileMode: 0o60600 }, { path: '/dev/p', type: 'p', fileMode: 0o10640 }];
+    const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: rootfs }, linux: { namespaces: [{ type: 'mount' }], devices } };
+    expect(fromOciSpec(spec, { bundle: '/b', id: 'x' }).devices!.map((d) => d.fileMode)).toEqual([0o666, 0o600, 0o640]);
   });
 });
 
@@ -215,6 +221,8 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
     ['process.ioPriority', (s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 })],
     ['mounts[0].uidMappings', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }])],
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }])],
+    // tmpcopyup over a directory with files (it would hide them); see the test below for an empty one.
+    ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }])],
     ['linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 10 } })],
     ['linux.mountLabel', (s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0')],
     ['linux.intelRdt', (s) => (s.linux.intelRdt = { closID: 'guaranteed_group' })],
@@ -231,6 +239,19 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
     }
     expect(error).toMatchObject({ code: 'ERR_NS_CONFIG', path });
     expect(error!.message.startsWith(`config.json: ${path}: `)).toBe(true);
+  });
+
+  it('tmpcopyup over a missing or empty directory is taken: nothing to copy (podman --read-only), not through a symlink', () => {
+    const spec = minimal();
+    spec.mounts = ['/tmp', '/var/tmp'].map((destination) => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['rw', 'tmpcopyup'] }));
+    const c = fromOciSpec(spec, { bundle: '/b', id: 'x' });
+    expect(c.mounts!.map((m) => m.destination)).toEqual(['/tmp', '/var/tmp']);
+    // Not mount data for the kernel (tmpfs refuses it: EINVAL).
+    const mounts = planContainer(c).plan.steps.filter((st): st is MountStep => st.op === 'mount');
+    expect(mounts.filter((st) => st.fstype === 'tmpfs' && st.target.endsWith('/tmp')).length).toBeGreaterThanOrEqual(2);
+    for (const st of mounts) expect(st.data ?? '').not.toMatch(/tmpcopyup/);
+    spec.mounts = [{ destination: '/proc/../etc/', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] }];
+    expect(() => fromOciSpec(spec, { bundle: '/b', id: 'x' })).toThrow(/mounts\[0\]\.options\[0\]: tmpcopyup is not implemented .*hiding what/);
   });
 
   it('empty ones are fine (hooks: {}, an empty apparmorProfile)', () => {

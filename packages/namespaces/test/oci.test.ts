@@ -144,6 +144,7 @@ describe('fromOciSpec', () => {
       bounding: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
       effective: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
       permitted: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
+      inheritable: [],
       ambient: ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'],
     });
     // runc 1.1.5 on this host (cgroup v1/hybrid) writes five namespaces, no cgroup one.
@@ -232,7 +233,10 @@ describe('fromOciSpec', () => {
     expect(convert(spec).user).toBe('0:0');
     spec.process.capabilities = { bounding: [], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_CHOWN'] };
     c = convert(spec);
-    expect(c.capabilitySets).toEqual({ bounding: [], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: ['CAP_CHOWN'] });
+    expect(c.capabilitySets).toEqual({ bounding: [], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: [], ambient: ['CAP_CHOWN'] });
+    // A set left out is empty, as runc: podman's --cap-drop ALL is `"capabilities": {}` (it got Docker's defaults).
+    spec.process.capabilities = {};
+    expect(convert(spec).capabilitySets).toEqual({ bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] });
   });
 
   it('rejects capability sets that cannot be applied, naming the set and the capability', () => {
@@ -247,7 +251,7 @@ describe('fromOciSpec', () => {
   it('leaves out capabilities this ns or the kernel does not know, as runc; ociWarnings names each entry', () => {
     const spec = minimal();
     spec.process.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN', 'CAP_FOO'], effective: ['CAP_KILL'], permitted: ['CAP_FOO', 'CAP_KILL'], ambient: ['CAP_BAR'] };
-    expect(convert(spec).capabilitySets).toEqual({ bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], ambient: [] });
+    expect(convert(spec).capabilitySets).toEqual({ bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'], inheritable: [], ambient: [] });
     expect(ociWarnings(parseOciSpec(spec))).toEqual([
       'process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored',
       'process.capabilities.permitted[0]: unknown capability "CAP_FOO", ignored',

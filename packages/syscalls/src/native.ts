@@ -23,6 +23,8 @@ export interface NativeAddon {
   ): number;
   kill(pidfd: number, signal: number): void;
   ref(pidfd: number, ref: boolean): void;
+  /** Stop watching the child of `pidfd` and close the pidfd, never reaping it (its exit callback never runs). */
+  release(pidfd: number): void;
   pidfdOpen(pid: number): number;
   pidfdSignal(pidfd: number, signal: number): void;
   pipe(): [number, number];

@@ -65,6 +65,13 @@ export interface Child {
   /** Let (or stop letting) the running child keep the event loop alive, as ChildProcess. */
   ref(): void;
   unref(): void;
+  /**
+   * Stop watching the child and close its pidfd without ever reaping it: `exited` then never
+   * resolves and kill() returns false. Once this process exits, the child (or its zombie) is
+   * inherited by the nearest subreaper (conmon, containerd's shim), which gets its exit status:
+   * what `runc exec --detach` leaves. A child that already exited is not touched.
+   */
+  release(): void;
 }
 
 /**
@@ -226,6 +233,7 @@ function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeo
     throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno, timeout, result.value ?? 0);
   }
   const { pid, pidfd } = result;
+  let released = false;
   return {
     pid,
     exited: exit.exited,
@@ -236,7 +244,7 @@ function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeo
       return exit.maxRssKiB;
     },
     kill(signal: number): boolean {
-      if (exit.status) return false;
+      if (exit.status || released) return false;
       try {
         addon.kill(pidfd, signal);
         return true;
@@ -250,6 +258,11 @@ function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeo
     },
     unref() {
       if (!exit.status) addon.ref(pidfd, false);
+    },
+    release() {
+      if (exit.status || released) return;
+      released = true;
+      addon.release(pidfd);
     },
   };
 }

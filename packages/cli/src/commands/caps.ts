@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fromMask, parseHexMask, parseStatusCapabilities, type ProcessCapabilities } from '@ns/capabilities';
-import { ErrorCode, NsError, isAlive, type StateStore } from '@ns/namespaces';
+import { ErrorCode, NsError, isAlive, notRunningError, type StateStore } from '@ns/namespaces';
 import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 
@@ -29,7 +29,7 @@ function targetPid(target: string | undefined, store: StateStore): number {
   if (target === undefined || target === 'self') return process.pid;
   if (/^\d+$/.test(target)) return Number(target);
   const state = store.read(target);
-  if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${target} is not running`);
+  if (!isAlive(state)) throw notRunningError(target);
   return state.pid;
 }
 

@@ -4,7 +4,7 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
-import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
+import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, notRunningError, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, exitCodeFor, reportError, reportWarning } from '../errors.js';
 import { consoleSocketError, writePidFile } from '../detach.js';
 import { processFromFile } from './exec-process.js';
@@ -110,7 +110,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   const warnings: string[] = [];
   try {
     state = store.read(options.id);
-    if (currentStatus(state) === 'stopped') throw new NsError(ErrorCode.STATE, `container ${options.id} is not running`);
+    if (currentStatus(state) === 'stopped') throw notRunningError(options.id);
     if (options.process !== undefined) {
       if (options.command !== undefined && options.command.length > 0) throw new NsError(ErrorCode.CONFIG, '--process gives the command: no words after the ID with it', { path: 'args' });
       proc = processFromFile(options.process, baseDir(io), state.config);
@@ -131,6 +131,9 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
     try {
       const consoleSocket = options.consoleSocket !== undefined ? { consoleSocket: absolutePath(baseDir(io), options.consoleSocket, '--console-socket') } : {};
       const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit'], ...consoleSocket });
+      // Never reaped here: its exit status belongs to the caller's subreaper (conmon and
+      // containerd's shim wait for the pid in the pid file), as runc leaves it.
+      p.release();
       if (pidFile !== undefined) writePidFile(pidFile, p.pid);
       return 0;
     } catch (err) {

@@ -1,8 +1,8 @@
 /**
- * `ns ps [--format table|json] ID`: the processes of a running container, as `runc ps`: a
+ * `ns ps [--format table|json] ID`: the processes of a container, as `runc ps`: a
  * table UID PID PPID STAT CMD (host pids and uids, from /proc), or a JSON array of pids.
  */
-import { ErrorCode, NsError, containerProcesses, currentStatus, type StateStore } from '@ns/namespaces';
+import { containerProcesses, type StateStore } from '@ns/namespaces';
 import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { formatTable } from '../table.js';
@@ -13,11 +13,14 @@ export interface PsOptions {
   format?: 'table' | 'json';
 }
 
-/** `ns ps`: 0 with the processes on stdout; 125 for an unknown container or one not running. */
+/**
+ * `ns ps`: 0 with the processes on stdout (none for a stopped container: the table's header
+ * alone, or `[]`, as runc answers containerd's `ps --format json` then); 125 for an unknown
+ * container.
+ */
 export function psCommand(id: string, options: PsOptions, store: StateStore, io: ResolvedIo): number {
   try {
     const state = store.read(id);
-    if (currentStatus(state) === 'stopped') throw new NsError(ErrorCode.STATE, `container ${id} is not running`);
     const processes = containerProcesses(state);
     if (options.format === 'json') {
       io.stdout(`${JSON.stringify(processes.map((p) => p.pid))}\n`);

@@ -82,7 +82,7 @@ export interface RunOptions extends LimitFlags {
   detach?: boolean;
   /** `ns create`: set it up and leave it waiting for `ns start` (implies detach). */
   createOnly?: boolean;
-  /** `--pid-file FILE` (with -d or create): where to write the container process's pid, as runc. */
+  /** `--pid-file FILE`: where to write the container process's pid once it runs, as runc (also in the foreground). */
   pidFile?: string;
   /** `--preserve-fds N` (with -d or create): ns's descriptors 3 .. 3+N-1 passed on, as runc. */
   preserveFds?: number;
@@ -308,8 +308,15 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     return EXIT.FAILURE;
   }
 
-  if ((options.pidFile !== undefined || (options.preserveFds ?? 0) > 0) && !options.detach) {
-    reportError(io, usage('--pid-file and --preserve-fds need -d (or ns create): a foreground run has them in ns itself', options.pidFile !== undefined ? 'pidFile' : 'preserveFds'));
+  if ((options.preserveFds ?? 0) > 0 && !options.detach) {
+    reportError(io, usage('--preserve-fds needs -d (or ns create): a foreground run keeps them in ns itself', 'preserveFds'));
+    return EXIT.FAILURE;
+  }
+  let pidFile: string | undefined;
+  try {
+    if (options.pidFile !== undefined && !options.detach) pidFile = absolutePath(baseDir(io), options.pidFile, '--pid-file');
+  } catch (err) {
+    reportError(io, err);
     return EXIT.FAILURE;
   }
 
@@ -345,6 +352,7 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     return await runAttached(container, io, {
       ...(store !== undefined ? { store } : {}),
       ...(output ? { stdio: ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit'] } : {}),
+      ...(pidFile !== undefined ? { pidFile } : {}),
     });
   } finally {
     output?.close();

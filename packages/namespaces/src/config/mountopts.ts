@@ -120,8 +120,9 @@ export function parseMountOptions(options: readonly string[] = [], type?: string
       recursive ||= option === 'rbind';
       continue;
     }
-    // idmap, X-mount.* and similar userspace-only options are not for the kernel.
-    if (option.startsWith('X-') || option.startsWith('x-')) continue;
+    // idmap, X-mount.* and similar userspace-only options are not for the kernel; nor is
+    // tmpcopyup, a runtime's (taken only where there is nothing to copy: oci-unsupported.ts).
+    if (option.startsWith('X-') || option.startsWith('x-') || option === 'tmpcopyup') continue;
     data.push(option);
   }
   return { flags, cleared, propagation, data: data.length ? data.join(',') : null, bind, recursive };

@@ -50,12 +50,30 @@ export function convertNamespaces(list: NonNullable<NonNullable<OciSpec['linux']
   return out;
 }
 
+/** The file type bits (S_IFMT) of a device node of each OCI type, as stat(2) shows them. */
+const DEVICE_FILE_TYPE: Record<string, number> = { c: 0o020000, u: 0o020000, b: 0o060000, p: 0o010000 };
+const S_IFMT = 0o170000;
+
+/**
+ * A device's `fileMode` without the file type bits its own type stands for: podman and Docker
+ * write the whole st_mode (`0o20666` for a character device, S_IFCHR | 0666), which runc takes
+ * (it ORs the type in for mknod(2) anyway). Type bits of another type are left for
+ * checkDevices() to refuse.
+ */
+function permissionBits(type: unknown, fileMode: unknown): unknown {
+  if (typeof fileMode !== 'number' || !Number.isInteger(fileMode) || typeof type !== 'string') return fileMode;
+  const kind = DEVICE_FILE_TYPE[type];
+  return kind !== undefined && fileMode >= 0 && (fileMode & S_IFMT) === kind ? fileMode & ~S_IFMT : fileMode;
+}
+
 /**
  * `linux.devices` as a Container's `devices`, checked by checkDevices() (a path below /dev,
- * c/b/u/p, device numbers the kernel holds, fileMode 0..0o7777, no path twice).
+ * c/b/u/p, device numbers the kernel holds, fileMode 0..0o7777 after the file type bits of the
+ * device's own type are taken off, no path twice).
  * @throws NsError `ERR_NS_CONFIG` naming the entry (`linux.devices[1].fileMode`).
  */
-export function convertDevices(list: NonNullable<NonNullable<OciSpec['linux']>['devices']>): DeviceConfig[] {
+export function convertDevices(devices: NonNullable<NonNullable<OciSpec['linux']>['devices']>): DeviceConfig[] {
+  const list = devices.map((d) => (d.fileMode === undefined ? d : { ...d, fileMode: permissionBits(d.type, d.fileMode) as number }));
   checkDevices(list, 'linux.devices', fail);
   return list.map(({ path, type, major, minor, fileMode, uid, gid }) => ({
     path,

@@ -5,7 +5,8 @@
  * confinement, or another behaviour, than its config says. docs/conformance.md lists every
  * field and what ns does with it.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { posix } from 'node:path';
 import { configError } from '@ns/syscalls';
 import type { OciSpec } from './oci-schema.js';
 
@@ -39,7 +40,34 @@ function present(value: unknown): boolean {
  * personality, time offsets, id-mapped mounts). Running without them would silently give the
  * container less confinement, or another behaviour, than its config says.
  */
-export function unsupportedFields(spec: OciSpec): [path: string, why: string][] {
+/**
+ * Whether the tmpfs of `destination` hides nothing: the directory under it in `rootfs` is
+ * missing or empty, reached without a symlink (one could point anywhere on the host). Then
+ * tmpcopyup (copy what is there into the new tmpfs, as runc) has nothing to copy. podman's
+ * `--read-only` puts such tmpfs on /run, /tmp and /var/tmp.
+ */
+function nothingToCopy(rootfs: string, destination: string): boolean {
+  let path = rootfs;
+  for (const part of posix.resolve('/', destination).split('/').filter(Boolean)) {
+    path = posix.join(path, part);
+    try {
+      if (lstatSync(path).isSymbolicLink()) return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
+  try {
+    return lstatSync(path).isDirectory() && readdirSync(path).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @param rootfs the root filesystem's absolute path on the host, when known: a `tmpcopyup`
+ *   tmpfs over a missing or empty directory of it is taken (nothing to copy).
+ */
+export function unsupportedFields(spec: OciSpec, rootfs?: string): [path: string, why: string][] {
   const out: [string, string][] = [];
   const proc = spec.process;
   if (proc !== undefined) {
@@ -51,7 +79,9 @@ export function unsupportedFields(spec: OciSpec): [path: string, why: string][] 
   spec.mounts?.forEach((m, i) => {
     m.options?.forEach((o, j) => {
       if (o === 'idmap' || o === 'ridmap') out.push([`mounts[${i}].options[${j}]`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
-      if (o === 'tmpcopyup') out.push([`mounts[${i}].options[${j}]`, 'tmpcopyup is not implemented (the tmpfs would start empty)']);
+      if (o === 'tmpcopyup' && (rootfs === undefined || !nothingToCopy(rootfs, m.destination))) {
+        out.push([`mounts[${i}].options[${j}]`, `tmpcopyup is not implemented (the tmpfs would start empty, hiding what ${m.destination} holds in the rootfs); it is taken over a missing or empty directory`]);
+      }
     });
     for (const key of ['uidMappings', 'gidMappings'] as const) {
       if (present(m[key])) out.push([`mounts[${i}].${key}`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
@@ -74,9 +104,10 @@ export function unsupportedFields(spec: OciSpec): [path: string, why: string][] 
  * ({@link unsupportedFields}): the first one, by JSON path. fromOciSpec() calls this first.
  * @throws NsError `ERR_NS_CONFIG`, `path` the field: `config.json: linux.intelRdt: Intel RDT
  *   (resctrl) classes of service are not applied ...`.
+ * @param rootfs as {@link unsupportedFields}
  */
-export function refuseUnsupported(spec: OciSpec): void {
-  const first = unsupportedFields(spec)[0];
+export function refuseUnsupported(spec: OciSpec, rootfs?: string): void {
+  const first = unsupportedFields(spec, rootfs)[0];
   if (first) throw configError(`config.json: ${first[0]}: ${first[1]}`, first[0]);
 }
 

@@ -207,7 +207,7 @@ export function loadOciSpec(bundleDir: string): OciSpec {
  * - `user` is `"<uid>:<gid>"` from `process.user` (0:0 when absent); when only
  *   `process.user.username` is given, it is used as the name (`"<name>[:<gid>]"`), looked up
  *   later in the container's /etc/passwd.
- * - `process.capabilities` become `capabilitySets`; a name this ns or the running kernel
+ * - `process.capabilities` become `capabilitySets`, a set it leaves out empty (as runc); a name this ns or the running kernel
  *   does not know is left out, as runc does, and {@link ociWarnings} names it
  *   (`process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`).
  * - `linux.namespaces` map 1:1. Duplicate types are an error (config-linux.md "Namespaces"),
@@ -241,9 +241,9 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   if (!isContainerId(options.id)) {
     throw configError(`container id ${JSON.stringify(options.id)} is invalid: expected ${CONTAINER_ID_RULE}`, 'id');
   }
-  refuseUnsupported(oci);
-  checkOciLimits(oci, fail);
   const bundle = resolve(options.bundle);
+  refuseUnsupported(oci, oci.root?.path ? resolve(bundle, oci.root.path) : undefined);
+  checkOciLimits(oci, fail);
   const proc = oci.process;
   if (proc === undefined) fail('process', 'missing, the process to run is required');
   if (proc.args === undefined || proc.args.length === 0) {
@@ -307,7 +307,11 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   }
   if (proc.capabilities !== undefined) {
     // Names this ns or the kernel does not know are left out, as runc (ociWarnings names them).
+    // A set the object leaves out is empty, as runc reads it: podman's `--cap-drop ALL` is
+    // `"capabilities": {}`, which must grant nothing (the library's defaults are for callers
+    // that give no sets at all).
     const sets = knownCapabilitySets(proc.capabilities, []);
+    for (const set of CAPABILITY_SETS) sets[set] ??= [];
     try {
       resolveCapabilitySets(sets);
     } catch (err) {

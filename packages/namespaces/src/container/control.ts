@@ -6,13 +6,15 @@
 import type { Cgroup, CgroupStats, LinuxResources } from '@ns/cgroups';
 import { ErrorCode, NsError } from '@ns/syscalls';
 import { asNsError, openContainerCgroup } from './cgroup.js';
-import { currentStatus, type StateStore } from './state.js';
+import { currentStatus, notRunningError, type StateStore } from './state.js';
 
 /** The cgroup of a container that runs (or is paused), or an error saying why there is none. */
 function cgroupOf(store: StateStore, id: string, what: string): Cgroup {
   const state = store.read(id);
   const status = currentStatus(state);
-  if (status === 'stopped' || status === 'creating') throw new NsError(ErrorCode.STATE, `cannot ${what} container ${id} that is ${status}`);
+  // runc's words for a stopped one (`container not running`), which clients match on.
+  if (status === 'stopped') throw notRunningError(id);
+  if (status === 'creating') throw new NsError(ErrorCode.STATE, `cannot ${what} container ${id} that is ${status}`);
   const cg = openContainerCgroup(state.config);
   if (!cg) throw new NsError(ErrorCode.STATE, `cannot ${what} container ${id}: it has no cgroup of its own (its config has no linux.resources)`);
   return cg;

@@ -14,6 +14,7 @@ import {
   StateStore,
   currentStatus,
   isAlive,
+  notRunningError,
   processStartTime,
   type ContainerState,
 } from './state.js';
@@ -233,6 +234,12 @@ export function containerPids(state: ContainerState): number[] {
   return pids.sort((a, b) => a - b);
 }
 
+/** The processes still in the cgroup of a container whose init has exited (none without a cgroup). */
+function leftInCgroup(state: ContainerState): number[] {
+  const cg = openContainerCgroup(state.config);
+  return cg ? cg.pids({ recursive: true }).sort((a, b) => a - b) : [];
+}
+
 /** One process of a container, for `ns ps`. */
 export interface ContainerProcessInfo {
   pid: number;
@@ -266,15 +273,21 @@ export function containerProcesses(state: ContainerState): ContainerProcessInfo[
  * pidfd opened and then checked against the recorded start time, so a reused pid is never
  * signalled. As `runc kill [--all] ID SIGNAL`.
  *
+ * With `all`, a container whose init has exited is no error: what is left in its cgroup (a
+ * container without a pid namespace of its own may leave processes) is signalled, and nothing
+ * at all when none is, as runc; containerd's shim kills an exited init's children so.
+ *
  * @param signal name (`SIGTERM`, `TERM`) or number; default SIGTERM.
- * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` when it is not
- *   running, `ERR_NS_CONFIG` for an unknown signal.
+ * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` (runc's words
+ *   `container not running`, see {@link notRunningError}) when it is not running and not
+ *   `all`, `ERR_NS_CONFIG` for an unknown signal.
  */
 export function killContainer(store: StateStore, id: string, signal: NodeJS.Signals | number | string = 'SIGTERM', options: { all?: boolean } = {}): void {
   const sig = signalNumber(signal);
   const state = store.read(id);
-  if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${id} is not running`);
-  const pids = options.all ? containerPids(state) : [state.pid];
+  const alive = isAlive(state);
+  if (!alive && !options.all) throw notRunningError(id);
+  const pids = !options.all ? [state.pid] : alive ? containerPids(state) : leftInCgroup(state);
   const addon = native();
   for (const pid of pids) {
     const startTime = processStartTime(pid);

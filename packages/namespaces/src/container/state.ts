@@ -6,6 +6,15 @@ import type * as Lockfile from 'proper-lockfile';
 import { ErrorCode, NsError, configError } from '@ns/syscalls';
 import { CONTAINER_ID, CONTAINER_ID_RULE, isContainerId, type Container } from '../config/container.js';
 
+/**
+ * The error for a container that is not running (stopped, or its process gone): runc's words
+ * `container not running`, which containerd's runc shim matches to take a kill of an exited
+ * container as "already gone" (pkg/process/utils.go checkKillError), then the id.
+ */
+export function notRunningError(id: string, cause?: unknown): NsError {
+  return new NsError(ErrorCode.STATE, `container not running: ${id}`, cause === undefined ? {} : { cause });
+}
+
 /** OCI runtime-spec version of the state we write. */
 export const OCI_VERSION = '1.2.0';
 

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
-import { CLONE, ErrorCode, NsError, configError, type Step } from '@ns/syscalls';
+import { CLONE, NsError, configError, type Step } from '@ns/syscalls';
 import { hasCgroup, type NamespaceType } from '../config/container.js';
 import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
@@ -8,7 +8,7 @@ import type { ContainerProcess } from './process.js';
 import { capabilitySetsOf, processSteps, stdioOwnerSteps, stdioSteps } from '../plan/index.js';
 import { resolveSeccomp } from '../plan/seccomp.js';
 import { mapToHost } from '../config/idmap.js';
-import { OCI_VERSION, isAlive, type ContainerState } from '../container/state.js';
+import { OCI_VERSION, isAlive, notRunningError, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
 
 /** The process to start in a running container; unset fields come from the container's config. */
@@ -146,7 +146,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     ...(proc.capabilities && config.seccomp === 'default' ? { seccomp: resolveSeccomp('default', capabilitySetsOf(config).bounding) } : {}),
     ...(proc.noNewPrivileges !== undefined ? { noNewPrivileges: proc.noNewPrivileges } : {}),
   });
-  if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+  if (!isAlive(state)) throw notRunningError(state.id);
 
   const types = new Set(config.namespaces.map((ns) => ns.type));
   const fds: number[] = [];
@@ -156,7 +156,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
   };
   const notRunning = (err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !(err instanceof NsError)) {
-      return new NsError(ErrorCode.STATE, `container ${state.id} is not running`, { cause: err });
+      return notRunningError(state.id, err);
     }
     return err;
   };
@@ -174,7 +174,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     // A container without a mount namespace of its own runs chroot(2)ed into its rootfs in the
     // caller's: the new process takes the same root, that of the container's process.
     if (!types.has('mount')) joins.push({ op: 'chroot', path: `/proc/${state.pid}/root` });
-    if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+    if (!isAlive(state)) throw notRunningError(state.id);
     // The seccomp agent of a profile with SCMP_ACT_NOTIFY gets the running container's state (runc exec).
     const ociState = () => ({ ociVersion: OCI_VERSION, id: state.id, status: 'running' as const, pid: state.pid, bundle: state.bundle, annotations: { ...(state.annotations ?? {}) } });
     result = start(
@@ -182,7 +182,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       { ...options, [OCI_STATE]: ociState } as ExecOptions,
       (io) => {
       // Checked again now that a pty may have been opened in the container's devpts.
-      if (!isAlive(state)) throw new NsError(ErrorCode.STATE, `container ${state.id} is not running`);
+      if (!isAlive(state)) throw notRunningError(state.id);
       // A user namespace of the container's own: its maps are the config's. One it joined by
       // path has maps of its own, and says itself whether setgroups(2) is allowed there.
       const userns = config.namespaces.some((ns) => ns.type === 'user' && ns.path === undefined);

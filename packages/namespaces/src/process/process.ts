@@ -222,6 +222,17 @@ export class ContainerProcess extends EventEmitter {
     return this;
   }
 
+  /**
+   * Let go of the process for good: stop watching it without reaping it (`'exit'` is never
+   * emitted, wait() never resolves, kill() returns false). When this Node process exits the
+   * process (or its zombie) goes to the nearest subreaper, which reaps it and gets its status,
+   * as with `runc exec --detach`: conmon and containerd's shim wait for the pid themselves.
+   */
+  release(): this {
+    this.child.release();
+    return this;
+  }
+
   /** @internal count a stdio stream that must end before 'close'. */
   trackStream(stream: NodeJS.EventEmitter): void {
     this.openStreams++;

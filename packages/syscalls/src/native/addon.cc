@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnAsync", Napi::Function::New(env, ns::SpawnAsync, "spawnAsync"));
   exports.Set("kill", Napi::Function::New(env, ns::Kill, "kill"));
   exports.Set("ref", Napi::Function::New(env, ns::Ref, "ref"));
+  exports.Set("release", Napi::Function::New(env, ns::Release, "release"));
   exports.Set("pidfdOpen", Napi::Function::New(env, ns::PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New(env, ns::PidfdSignal, "pidfdSignal"));
   exports.Set("readAvailable", Napi::Function::New(env, ns::ReadAvailable, "readAvailable"));

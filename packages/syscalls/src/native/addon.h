@@ -46,6 +46,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info);
 Napi::Value SpawnAsync(const Napi::CallbackInfo& info);
 Napi::Value Kill(const Napi::CallbackInfo& info);
 Napi::Value Ref(const Napi::CallbackInfo& info);
+Napi::Value Release(const Napi::CallbackInfo& info);
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info);
 Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
 Napi::Value Pipe(const Napi::CallbackInfo& info);

@@ -192,6 +192,19 @@ Napi::Value Ref(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// release(pidfd): stop watching a child without ever reaping it, and close its pidfd. Its
+// exit then goes to whoever inherits it once this process exits (the nearest subreaper:
+// conmon, containerd's shim), as runc leaves a detached exec; the exit callback never runs.
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Watcher* w = Lookup(info);
+  if (w) {
+    Watchers().erase(w->pidfd);
+    uv_poll_stop(&w->poll);
+    uv_close((uv_handle_t*)&w->poll, OnWatcherClosed);
+  }
+  return info.Env().Undefined();
+}
+
 // pidfdOpen(pid) -> a close-on-exec pidfd (pidfd_open(2)); the caller closes it.
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
