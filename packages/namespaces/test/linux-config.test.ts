@@ -217,8 +217,6 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
   const cases: [string, (spec: ReturnType<typeof minimal>) => void][] = [
     ['process.apparmorProfile', (s) => (s.process.apparmorProfile = 'docker-default')],
     ['process.selinuxLabel', (s) => (s.process.selinuxLabel = 'system_u:system_r:container_t:s0')],
-    ['process.scheduler', (s) => (s.process.scheduler = { policy: 'SCHED_IDLE' })],
-    ['process.ioPriority', (s) => (s.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 })],
     ['mounts[0].uidMappings', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }])],
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }])],
     // tmpcopyup over a directory with files (it would hide them); see the test below for an empty one.
@@ -226,7 +224,6 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
     ['linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 10 } })],
     ['linux.mountLabel', (s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0')],
     ['linux.intelRdt', (s) => (s.linux.intelRdt = { closID: 'guaranteed_group' })],
-    ['linux.personality', (s) => (s.linux.personality = { domain: 'LINUX32' })],
   ];
   it.each(cases)('%s is an error naming it', (path, set) => {
     const spec = minimal();

@@ -62,6 +62,12 @@ export function describeStep(step: Step): string {
       return `setresuid ${step.ruid}`;
     case 'setrlimit':
       return `setrlimit ${step.resource} ${step.soft}/${step.hard}`;
+    case 'ioprioSet':
+      return `ioprio_set class ${step.ioprio >> 13} level ${step.ioprio & 0x1fff}`;
+    case 'schedSetattr':
+      return `sched_setattr policy ${step.policy}${step.flags ? ` flags ${hex(BigInt(step.flags))}` : ''} nice ${step.nice} priority ${step.priority}${step.policy === 6 ? ` runtime ${step.runtime} deadline ${step.deadline} period ${step.period} ns` : ''}`;
+    case 'personality':
+      return `personality ${hex(BigInt(step.persona))}`;
     case 'umask':
       return `umask ${step.mask.toString(8).padStart(4, '0')}`;
     case 'setsid':

@@ -47,6 +47,9 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   hook: 70,
   seccompNotify: 60,
   awaitRun: 80,
+  ioprioSet: 90,
+  schedSetattr: 91,
+  personality: 92,
 };
 
 const MAGIC = 0x4c50534e;
@@ -190,6 +193,23 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.i(0, step.resource);
       w.i(1, step.soft);
       w.i(2, step.hard);
+      return;
+    case 'ioprioSet':
+      w.i(0, step.which);
+      w.i(1, step.who);
+      w.i(2, step.ioprio);
+      return;
+    case 'schedSetattr':
+      // Seven values in six slots: policy and priority (both u32) share the first.
+      w.i(0, (BigInt(step.priority >>> 0) << 32n) | BigInt(step.policy >>> 0));
+      w.i(1, step.flags);
+      w.i(2, step.nice);
+      w.i(3, step.runtime);
+      w.i(4, step.deadline);
+      w.i(5, step.period);
+      return;
+    case 'personality':
+      w.i(0, step.persona);
       return;
     case 'umask':
       w.i(0, step.mask);

@@ -192,6 +192,40 @@ export interface StdioStep extends StepCommon {
 }
 
 /**
+ * ioprio_set(2) `(which, who, ioprio)`: `ioprio` is `class << 13 | level` (IOPRIO_PRIO_VALUE,
+ * linux/ioprio.h); which 1 (IOPRIO_WHO_PROCESS) with who 0 is the calling process.
+ */
+export interface IoprioSetStep extends StepCommon {
+  op: 'ioprioSet';
+  which: number;
+  who: number;
+  ioprio: number;
+}
+
+/**
+ * sched_setattr(2) of the calling process (pid 0, flags 0) with a `struct sched_attr` of
+ * SCHED_ATTR_SIZE_VER1 (56 bytes, utilization clamps 0): `policy` a SCHED_* number, `flags`
+ * SCHED_FLAG_* bits, `nice` -20..19, `priority` the real-time priority, `runtime`, `deadline`,
+ * `period` nanoseconds (SCHED_DEADLINE).
+ */
+export interface SchedSetattrStep extends StepCommon {
+  op: 'schedSetattr';
+  policy: number;
+  flags: number;
+  nice: number;
+  priority: number;
+  runtime: number | bigint;
+  deadline: number | bigint;
+  period: number | bigint;
+}
+
+/** personality(2) `(persona)`: the execution domain (PER_LINUX 0, PER_LINUX32 8) and its flags. */
+export interface PersonalityStep extends StepCommon {
+  op: 'personality';
+  persona: number;
+}
+
+/**
  * Mark every descriptor from `first` upward close-on-exec: close_range(2) with
  * CLOSE_RANGE_CLOEXEC, or fcntl(2) one by one on kernels without it.
  */
@@ -242,6 +276,9 @@ export type Step =
   | SetresgidStep
   | SetresuidStep
   | SetrlimitStep
+  | IoprioSetStep
+  | SchedSetattrStep
+  | PersonalityStep
   | UmaskStep
   | SetsidStep
   | IoctlStep

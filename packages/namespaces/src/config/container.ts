@@ -5,6 +5,7 @@
  */
 import type { LinuxResources } from '@ns/cgroups';
 import type { SeccompConfig } from './seccomp.js';
+import type { IoPriority, Personality, Scheduler } from './process-attrs.js';
 
 /** Namespace kinds, named as in the OCI runtime spec (config-linux.md "Namespaces", `linux.namespaces[].type`). */
 export const NAMESPACE_TYPES = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'] as const;
@@ -184,6 +185,12 @@ export interface Container {
   rlimits?: { type: string; soft: number; hard: number }[];
   /** OCI `process.oomScoreAdj`: written to /proc/self/oom_score_adj (-1000 ... 1000). */
   oomScoreAdj?: number;
+  /** OCI `process.ioPriority`: ioprio_set(2) of the process before it drops its capabilities. */
+  ioPriority?: IoPriority;
+  /** OCI `process.scheduler`: sched_setattr(2) of the process before it drops its capabilities. */
+  scheduler?: Scheduler;
+  /** OCI `linux.personality`: personality(2) of the process (LINUX32: `uname -m` says i686 on x86_64). */
+  personality?: Personality;
   /**
    * OCI `linux.sysctl`: namespaced kernel parameters only (`net.*` with a new network
    * namespace, IPC ones with a new IPC namespace, `kernel.hostname`/`domainname` with a new

@@ -36,9 +36,9 @@ function present(value: unknown): boolean {
 /**
  * The fields of a spec that ns refuses, in config.json order, as `[json path, why]`: what would
  * confine the container (AppArmor, SELinux, Intel RDT) and ns does not apply, and what
- * the spec asks a runtime to apply and ns does not yet (scheduler, I/O priority,
- * personality, time offsets, id-mapped mounts). Running without them would silently give the
- * container less confinement, or another behaviour, than its config says.
+ * the spec asks a runtime to apply and ns does not yet (time offsets, id-mapped mounts).
+ * Running without them would silently give the container less confinement, or another
+ * behaviour, than its config says.
  */
 /**
  * Whether the tmpfs of `destination` hides nothing: the directory under it in `rootfs` is
@@ -72,9 +72,7 @@ export function unsupportedFields(spec: OciSpec, rootfs?: string): [path: string
   const proc = spec.process;
   if (proc !== undefined) {
     if (present(proc.apparmorProfile)) out.push(['process.apparmorProfile', lsmReason('apparmor')]);
-    if (present(proc.scheduler)) out.push(['process.scheduler', 'scheduling policies are not applied yet (sched_setattr); remove the field to run with the default policy']);
     if (present(proc.selinuxLabel)) out.push(['process.selinuxLabel', lsmReason('selinux')]);
-    if (present(proc.ioPriority)) out.push(['process.ioPriority', 'I/O priorities are not applied yet (ioprio_set); remove the field to run with the default one']);
   }
   spec.mounts?.forEach((m, i) => {
     m.options?.forEach((o, j) => {
@@ -94,7 +92,6 @@ export function unsupportedFields(spec: OciSpec, rootfs?: string): [path: string
     if (present(linux.timeOffsets)) out.push(['linux.timeOffsets', 'ns makes no time namespace of its own yet (one can be joined by path), so there is nothing to offset']);
     if (present(linux.mountLabel)) out.push(['linux.mountLabel', lsmReason('selinux')]);
     if (present(linux.intelRdt)) out.push(['linux.intelRdt', 'Intel RDT (resctrl) classes of service are not applied: the container would get no cache or memory-bandwidth allocation']);
-    if (present(linux.personality)) out.push(['linux.personality', 'execution domains are not applied yet (personality(2))']);
   }
   return out;
 }

@@ -29,6 +29,7 @@ import { validateContainer } from './validate.js';
 import { isBindMount } from './mountopts.js';
 import { buildOciSpecSchema, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 import type { ZodApi } from './zod.js';
+import { processAttributesOf } from './process-attrs.js';
 
 export { OCI_NAMESPACE_TYPES, type OciSpec, type OciSpecSchema } from './oci-schema.js';
 
@@ -321,6 +322,7 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
     container.capabilitySets = sets;
   }
   if (proc.oomScoreAdj !== undefined) container.oomScoreAdj = proc.oomScoreAdj;
+  Object.assign(container, processAttributesOf(proc, oci.linux));
   if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
   if (oci.domainname !== undefined && oci.domainname !== '') container.domainname = oci.domainname;
   // The console's size, with a terminal only (config.md: ignored otherwise).

@@ -14,6 +14,7 @@ import { checkSeccomp } from './seccomp.js';
 import { CONTAINER_FIELDS, checkDevices, checkMountNamespace } from './linux-checks.js';
 import { ROOTFS_PROPAGATION, isBindMount } from './mountopts.js';
 import { MAX_ID } from '../plan/user.js';
+import { checkProcessAttributes } from './process-attrs.js';
 
 /** RLIMIT_* names to resource numbers (getrlimit(2)). */
 export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntries(
@@ -377,6 +378,7 @@ export function validateContainer(input: Container): Container {
   }
   checkCgroup(c);
   checkHooks(c.hooks);
+  checkProcessAttributes(c);
   checkAnnotations(c.annotations);
   checkBridge(c);
 

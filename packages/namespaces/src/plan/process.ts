@@ -12,6 +12,7 @@ import { DEFAULT_PATH } from '../config/defaults.js';
 import { dedupEnv } from '../config/env.js';
 import { formatIdMap, mapToHost, setgroupsAllowed, type IdMapping } from '../config/idmap.js';
 import { RLIMIT_BY_NAME, rlimitValue } from '../config/validate.js';
+import { IOPRIO_WHO_PROCESS, PERSONA, SCHED_POLICY, ioprioValue, schedFlags } from '../config/process-attrs.js';
 import { callerInheritable, callerNofileHard } from './host.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
@@ -98,6 +99,9 @@ export type ProcessConfig = Pick<
   | 'capabilitySets'
   | 'dropCapabilities'
   | 'rlimits'
+  | 'scheduler'
+  | 'ioPriority'
+  | 'personality'
   | 'noNewPrivileges'
   | 'umask'
   | 'rootfs'
@@ -107,7 +111,7 @@ export type ProcessConfig = Pick<
 
 /**
  * The steps that turn the set-up child into the container's process, shared by exec() and
- * execIn(): umask, rlimits, bounding set, user and groups (keeping the permitted set across
+ * execIn(): umask, rlimits, scheduler, I/O priority, personality, bounding set, user and groups (keeping the permitted set across
  * the uid change), capset, no_new_privs, working directory, descriptors, the seccomp filter,
  * with `init` the init step (the program forked from it), execve.
  *
@@ -136,6 +140,8 @@ export function processSteps(
   for (const r of rlimits) {
     steps.push({ op: 'setrlimit', resource: RLIMIT_BY_NAME[r.type]!, soft: Number(BigInt.asIntN(64, rlimitValue(r.soft))), hard: Number(BigInt.asIntN(64, rlimitValue(r.hard))) });
   }
+
+  steps.push(...processAttributeSteps(c));
 
   // Capabilities and user: bounding set first (needs CAP_SETPCAP), keep the permitted set
   // across the uid change, then set effective/permitted/inheritable.
@@ -188,6 +194,34 @@ export function processSteps(
   if (c.init) steps.splice(steps.length - 1, 0, io.console ? { op: 'init', tty: 0 } : { op: 'init' });
 
   return { steps, user, env };
+}
+
+/**
+ * sched_setattr(2), ioprio_set(2) and personality(2) of the process, in runc's order
+ * (setupScheduler, setupIOPriority, setupPersonality), while it still has its capabilities
+ * (a real-time policy needs CAP_SYS_NICE, IOPRIO_CLASS_RT CAP_SYS_ADMIN or CAP_SYS_NICE). The
+ * kernel hands all three on across fork(2) and execve(2), so the init of `init` and the program
+ * both have them; a SCHED_DEADLINE process may not fork (EAGAIN) unless
+ * SCHED_FLAG_RESET_ON_FORK is set. Values are checked by validateContainer().
+ */
+export function processAttributeSteps(c: Pick<Container, 'scheduler' | 'ioPriority' | 'personality'>): Step[] {
+  const steps: Step[] = [];
+  const s = c.scheduler;
+  if (s) {
+    steps.push({
+      op: 'schedSetattr',
+      policy: SCHED_POLICY[s.policy]!,
+      flags: schedFlags(s.flags),
+      nice: s.nice ?? 0,
+      priority: s.priority ?? 0,
+      runtime: s.runtime ?? 0,
+      deadline: s.deadline ?? 0,
+      period: s.period ?? 0,
+    });
+  }
+  if (c.ioPriority) steps.push({ op: 'ioprioSet', which: IOPRIO_WHO_PROCESS, who: 0, ioprio: ioprioValue(c.ioPriority) });
+  if (c.personality) steps.push({ op: 'personality', persona: PERSONA[c.personality.domain]! });
+  return steps;
 }
 
 /**

@@ -52,6 +52,9 @@ enum ns_op : uint32_t {
   NS_OP_SECCOMP_NOTIFY = 60,  // src/encode.ts OP_CODES.seccompNotify
   NS_OP_HOOK = 70,     // src/encode.ts OP_CODES.hook (an OCI hook run in the container, init/hook.cc)
   NS_OP_AWAIT_RUN = 80,  // src/encode.ts OP_CODES.awaitRun (init/pool.cc; ops 80-89: the pool)
+  NS_OP_IOPRIO_SET = 90,     // src/encode.ts OP_CODES.ioprioSet (ops 90-99: process attributes)
+  NS_OP_SCHED_SETATTR = 91,  // src/encode.ts OP_CODES.schedSetattr (init/proc.cc)
+  NS_OP_PERSONALITY = 92,    // src/encode.ts OP_CODES.personality
   NS_OP_MAX
 };
 

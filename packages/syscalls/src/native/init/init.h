@@ -48,6 +48,7 @@ const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size);
 // proc.cc: descriptors, credentials, namespaces, execve
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s);
 long ns_do_close_from(const ns_step* s);
+long ns_do_sched_setattr(const ns_step* s);
 long ns_do_setns(const ns_step* s);
 long ns_do_write_file(const ns_step* s);
 long ns_do_capset(const ns_step* s);

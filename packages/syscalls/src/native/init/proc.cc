@@ -75,6 +75,34 @@ long ns_do_stdio(ns_child_ctx* c, const ns_step* s) {
   return 0;
 }
 
+// sched_setattr(2) of this process with SCHED_ATTR_SIZE_VER1 (the utilization clamps 0).
+// Slot 0 holds the policy (low 32 bits) and the real-time priority (high 32 bits).
+long ns_do_sched_setattr(const ns_step* s) {
+  struct {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+    uint32_t sched_util_min;
+    uint32_t sched_util_max;
+  } attr;
+  attr.size = sizeof attr;  // 56
+  attr.sched_policy = (uint32_t)((uint64_t)s->i[0] & 0xffffffffu);
+  attr.sched_priority = (uint32_t)((uint64_t)s->i[0] >> 32);
+  attr.sched_flags = (uint64_t)s->i[1];
+  attr.sched_nice = (int32_t)s->i[2];
+  attr.sched_runtime = (uint64_t)s->i[3];
+  attr.sched_deadline = (uint64_t)s->i[4];
+  attr.sched_period = (uint64_t)s->i[5];
+  attr.sched_util_min = 0;
+  attr.sched_util_max = 0;
+  return NS_RAW3(SYS_sched_setattr, 0, &attr, 0);
+}
+
 long ns_do_close_from(const ns_step* s) {
   long r = NS_RAW3(SYS_close_range, (unsigned)s->i[0], ~0U, CLOSE_RANGE_CLOEXEC);
   if (r != -ENOSYS && r != -EINVAL) return r;

@@ -248,6 +248,14 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       lim.max = (uint64_t)s->i[2];
       return NS_RAW4(SYS_prlimit64, 0, s->i[0], &lim, 0);
     }
+    case NS_OP_IOPRIO_SET:
+      return NS_RAW3(SYS_ioprio_set, s->i[0], s->i[1], s->i[2]);
+    case NS_OP_SCHED_SETATTR:
+      return ns_do_sched_setattr(s);
+    case NS_OP_PERSONALITY: {
+      long r = NS_RAW1(SYS_personality, s->i[0]);  // the previous persona, or -errno
+      return r < 0 ? r : 0;
+    }
     case NS_OP_UMASK:
       NS_RAW1(SYS_umask, s->i[0]);
       return 0;
