@@ -110,6 +110,9 @@ export const BAD_CONFIGS: BadConfig[] = [
   { name: 'process.oomScoreAdj 5000', edit: (s) => void (s.process.oomScoreAdj = 5000), names: /process\.oomScoreAdj/ },
   { name: 'process.oomScoreAdj a string', edit: (s) => void (s.process.oomScoreAdj = 'high'), names: /process\.oomScoreAdj: expected number/ },
   { name: 'process.consoleSize.height -1', edit: (s) => void ((s.process.terminal = true), (s.process.consoleSize = { height: -1, width: 80 })), names: /process\.consoleSize\.height/ },
+  { name: 'process.scheduler.priority 0 with SCHED_FIFO', edit: (s) => void (s.process.scheduler = { policy: 'SCHED_FIFO', priority: 0 }), names: /process\.scheduler\.priority: expected an integer 1\.\.99/ },
+  { name: 'process.ioPriority.class unknown', edit: (s) => void (s.process.ioPriority = { class: 'IOPRIO_CLASS_NONE', priority: 0 }), names: /process\.ioPriority\.class/ },
+  { name: 'linux.personality.domain LINUX64', edit: (s) => void (s.linux.personality = { domain: 'LINUX64' }), names: /linux\.personality\.domain: expected LINUX or LINUX32/ },
   { name: 'process.apparmorProfile (not applied)', edit: (s) => void (s.process.apparmorProfile = 'docker-default'), names: /process\.apparmorProfile/ },
   // --- root ------------------------------------------------------------------------------------
   { name: 'root missing', edit: (s) => void delete s.root, names: /root: missing/ },

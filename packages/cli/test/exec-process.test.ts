@@ -28,6 +28,13 @@ describe('processFromFile', () => {
     expect(() => processFromFile(file({ args: ['sh'], apparmorProfile: 'x' }), null, {})).toThrow(/process\.apparmorProfile/);
   });
 
+  it('takes scheduler and ioPriority (in place of the container\'s, as runc exec), checked naming the JSON path', () => {
+    const p = processFromFile(file({ args: ['sh'], scheduler: { policy: 'SCHED_RR', priority: 9 }, ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 } }), null);
+    expect(p).toMatchObject({ scheduler: { policy: 'SCHED_RR', priority: 9 }, ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 } });
+    expect(() => processFromFile(file({ args: ['sh'], scheduler: { policy: 'SCHED_OTHER', priority: 9 } }), null)).toThrow(/^--process .*: process\.scheduler\.priority: only SCHED_FIFO and SCHED_RR take a priority/);
+    expect(() => processFromFile(file({ args: ['sh'], ioPriority: { class: 'IOPRIO_CLASS_BE', priority: 9 } }), null)).toThrow(/^--process .*: process\.ioPriority\.priority: expected an integer 0\.\.7, got 9$/);
+  });
+
   it('names the file and the JSON path of a bad field, and a file that is not JSON', () => {
     expect(() => processFromFile(file({ args: [1] }), null)).toThrow(/^--process .*: process\.args\[0\]: expected string/);
     const bad = join(dir, 'bad.json');

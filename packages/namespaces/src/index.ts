@@ -28,7 +28,7 @@ export {
 export { RLIMIT_BY_NAME, rlimitValue, validateContainer } from './config/validate.js';
 export { isValidContainer, validatedContainer, withRootless, type ValidContainer } from './config/valid.js';
 export { parseMountOptions, parsePropagation, type ParsedMountOptions } from './config/mountopts.js';
-export { checkProcessAttributes, type IoPriority, type Personality, type Scheduler } from './config/process-attrs.js';
+export { checkProcessAttributes, processAttributesOf, type IoPriority, type Personality, type Scheduler } from './config/process-attrs.js';
 export { checkIdMappings, formatIdMap, mapToHost, rootlessMappings, setgroupsAllowed, type IdMapping } from './config/idmap.js';
 export {
   UNKNOWN_CAPABILITY_WARNING,

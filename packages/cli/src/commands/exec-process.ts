@@ -4,18 +4,19 @@
  * command line's words and options.
  */
 import { readFileSync } from 'node:fs';
-import { ErrorCode, NsError, parseOciSpec, type Container, type ExecInProcess } from '@ns/namespaces';
+import { ErrorCode, NsError, checkProcessAttributes, parseOciSpec, processAttributesOf, type Container, type ExecInProcess } from '@ns/namespaces';
 import { absolutePath } from '../io.js';
 
 /**
  * Read and check `file` as an OCI `process` (config.md "Process"), and make the process of it:
  * `args`, `env` (the whole environment, as runc), `cwd`, `user.uid`/`gid` (or `username`),
- * `user.additionalGids`, `terminal`, `noNewPrivileges`, and the capabilities it keeps (its
- * `effective` set, else `permitted`, else `bounding`: the smallest, never more than asked).
+ * `user.additionalGids`, `terminal`, `noNewPrivileges`, `scheduler` and `ioPriority` (in place
+ * of the container's, as runc exec; checked as a config.json's), and the capabilities it keeps
+ * (its `effective` set, else `permitted`, else `bounding`: the smallest, never more than asked).
  * @param cwd the directory a relative FILE is taken from (null when gone)
  * @throws NsError `ERR_NS_CONFIG` naming the file and the JSON path (`process.args: ...`);
  *   `ERR_NS_CONFIG` for what exec cannot apply (an AppArmor profile, an SELinux label, a
- *   scheduler, rlimits or an OOM score other than the container's ...), refused, not dropped.
+ *   rlimits or an OOM score other than the container's ...), refused, not dropped.
  * @param container the running container's config: its own rlimits and OOM score are accepted
  */
 export function processFromFile(file: string, cwd: string | null, container: Pick<Container, 'rlimits' | 'oomScoreAdj'> = {}): ExecInProcess {
@@ -43,7 +44,7 @@ export function processFromFile(file: string, cwd: string | null, container: Pic
     rlimits: (container.rlimits ?? []).map((r) => ({ type: r.type, hard: r.hard, soft: r.soft })),
     oomScoreAdj: container.oomScoreAdj,
   };
-  for (const field of ['apparmorProfile', 'selinuxLabel', 'rlimits', 'scheduler', 'ioPriority', 'oomScoreAdj'] as const) {
+  for (const field of ['apparmorProfile', 'selinuxLabel', 'rlimits', 'oomScoreAdj'] as const) {
     const v = p[field];
     if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) continue;
     if (field in sameAsContainer && JSON.stringify(field === 'rlimits' ? (v as { type: string; hard: number; soft: number }[]).map((r) => ({ type: r.type, hard: r.hard, soft: r.soft })) : v) === JSON.stringify(sameAsContainer[field])) continue;
@@ -59,6 +60,15 @@ export function processFromFile(file: string, cwd: string | null, container: Pic
     if (u.additionalGids !== undefined) proc.additionalGids = [...u.additionalGids];
   }
   if (p.noNewPrivileges !== undefined) proc.noNewPrivileges = p.noNewPrivileges;
+  const attrs = processAttributesOf(p);
+  try {
+    checkProcessAttributes(attrs);
+  } catch (err) {
+    const at = (err as NsError).path ?? 'scheduler';
+    fail(at, (err as Error).message.slice(at.length + 2));
+  }
+  if (attrs.scheduler !== undefined) proc.scheduler = attrs.scheduler;
+  if (attrs.ioPriority !== undefined) proc.ioPriority = attrs.ioPriority;
   const caps = p.capabilities;
   const kept = caps?.effective ?? caps?.permitted ?? caps?.bounding;
   if (kept !== undefined) proc.capabilities = [...kept];

@@ -10,6 +10,7 @@ import { resolveSeccomp } from '../plan/seccomp.js';
 import { mapToHost } from '../config/idmap.js';
 import { OCI_VERSION, isAlive, notRunningError, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
+import type { IoPriority, Scheduler } from '../config/process-attrs.js';
 
 /** The process to start in a running container; unset fields come from the container's config. */
 export interface ExecInProcess {
@@ -27,6 +28,10 @@ export interface ExecInProcess {
   /** Capabilities kept (names); default the container's. */
   capabilities?: string[];
   noNewPrivileges?: boolean;
+  /** Scheduling policy (OCI `process.scheduler`); default the container's (as runc exec). */
+  scheduler?: Scheduler;
+  /** I/O priority (OCI `process.ioPriority`); default the container's (as runc exec). */
+  ioPriority?: IoPriority;
 }
 
 /** /proc/PID/ns names, in the order they are joined: user first, mount last (runc's order). */
@@ -145,6 +150,8 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     // The container's filter (runc exec): the default profile as the container's capabilities made it.
     ...(proc.capabilities && config.seccomp === 'default' ? { seccomp: resolveSeccomp('default', capabilitySetsOf(config).bounding) } : {}),
     ...(proc.noNewPrivileges !== undefined ? { noNewPrivileges: proc.noNewPrivileges } : {}),
+    ...(proc.scheduler !== undefined ? { scheduler: proc.scheduler } : {}),
+    ...(proc.ioPriority !== undefined ? { ioPriority: proc.ioPriority } : {}),
   });
   if (!isAlive(state)) throw notRunningError(state.id);
 
