@@ -100,10 +100,10 @@ describe('devices: planned after the default ones', () => {
 });
 
 describe('namespaces joined by path', () => {
-  it('takes every type, and refuses a new time namespace and maps with a joined user namespace', () => {
+  it('takes every type, and refuses time offsets and maps with a joined namespace', () => {
     const types = ['ipc', 'uts', 'pid', 'user', 'cgroup', 'time', 'network'] as const;
     expect(() => validateContainer(rc({ hostname: '', namespaces: [{ type: 'mount' }, ...types.map((type) => ({ type, path: `/proc/1/ns/${type}` }))] }))).not.toThrow();
-    rejects({ namespaces: [...DEFAULT_NAMESPACES, { type: 'time' }] }, `namespaces[${DEFAULT_NAMESPACES.length}]`, /new time namespace/);
+    rejects({ namespaces: [...DEFAULT_NAMESPACES, { type: 'time', path: '/proc/1/ns/time' }], timeOffsets: { boottime: { secs: 5 } } }, 'timeOffsets', /joined by path \(namespaces\[\d\]\) has its offsets already/);
     rejects({ namespaces: [{ type: 'mount' }, { type: 'user', path: '/proc/1/ns/user' }], uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] }, 'uidMappings', /joined by path/);
     rejects({ namespaces: [{ type: 'mount' }, { type: 'ipc', path: 'proc/1/ns/ipc' }] }, 'namespaces[1].path', /absolute/);
   });
@@ -221,7 +221,6 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }])],
     // tmpcopyup over a directory with files (it would hide them); see the test below for an empty one.
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }])],
-    ['linux.timeOffsets', (s) => (s.linux.timeOffsets = { monotonic: { secs: 10 } })],
     ['linux.mountLabel', (s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0')],
     ['linux.intelRdt', (s) => (s.linux.intelRdt = { closID: 'guaranteed_group' })],
   ];

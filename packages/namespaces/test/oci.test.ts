@@ -300,7 +300,8 @@ describe('fromOciSpec', () => {
 
   it('names the JSON path of what the container check refuses (validateContainer in config.json terms)', () => {
     const cases: [(s: any) => void, string, RegExp][] = [
-      [(s) => s.linux.namespaces.push({ type: 'time' }), 'linux.namespaces[2]', /new time namespace/],
+      [(s) => (s.linux.timeOffsets = { monotonic: { secs: 1 } }), 'linux.timeOffsets', /offsets need a new time namespace/],
+      [(s) => (s.linux.namespaces.push({ type: 'time' }), (s.linux.timeOffsets = { realtime: { secs: 1 } })), 'linux.timeOffsets.realtime', /unknown clock/],
       [(s) => (s.process.rlimits = [{ type: 'RLIMIT_FOO', hard: 1, soft: 1 }]), 'process.rlimits[0].type', /unknown resource/],
       [(s) => (s.process.user = { uid: 0, gid: 0, umask: 0o10000 }), 'process.user.umask', /0\.\.0o777/],
       [(s) => (s.process.oomScoreAdj = 5000), 'process.oomScoreAdj', /-1000\.\.1000/],

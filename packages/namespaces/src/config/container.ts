@@ -6,6 +6,7 @@
 import type { LinuxResources } from '@ns/cgroups';
 import type { SeccompConfig } from './seccomp.js';
 import type { IoPriority, Personality, Scheduler } from './process-attrs.js';
+import type { TimeOffsets } from './time-offsets.js';
 
 /** Namespace kinds, named as in the OCI runtime spec (config-linux.md "Namespaces", `linux.namespaces[].type`). */
 export const NAMESPACE_TYPES = ['mount', 'pid', 'uts', 'ipc', 'network', 'user', 'cgroup', 'time'] as const;
@@ -189,6 +190,11 @@ export interface Container {
   ioPriority?: IoPriority;
   /** OCI `process.scheduler`: sched_setattr(2) of the process before it drops its capabilities. */
   scheduler?: Scheduler;
+  /**
+   * OCI `linux.timeOffsets`: offsets of CLOCK_MONOTONIC and CLOCK_BOOTTIME in the container's own
+   * time namespace (`{ monotonic: { secs: 3600 } }`: its /proc/uptime is an hour ahead).
+   */
+  timeOffsets?: TimeOffsets;
   /** OCI `linux.personality`: personality(2) of the process (LINUX32: `uname -m` says i686 on x86_64). */
   personality?: Personality;
   /**

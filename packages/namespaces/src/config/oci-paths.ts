@@ -26,6 +26,7 @@ const FIELD_TO_OCI: Record<string, string> = {
   ioPriority: 'process.ioPriority',
   scheduler: 'process.scheduler',
   personality: 'linux.personality',
+  timeOffsets: 'linux.timeOffsets',
   capabilitySets: 'process.capabilities',
   uidMappings: 'linux.uidMappings',
   gidMappings: 'linux.gidMappings',

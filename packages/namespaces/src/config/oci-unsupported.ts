@@ -36,7 +36,7 @@ function present(value: unknown): boolean {
 /**
  * The fields of a spec that ns refuses, in config.json order, as `[json path, why]`: what would
  * confine the container (AppArmor, SELinux, Intel RDT) and ns does not apply, and what
- * the spec asks a runtime to apply and ns does not yet (time offsets, id-mapped mounts).
+ * the spec asks a runtime to apply and ns does not yet (id-mapped mounts).
  * Running without them would silently give the container less confinement, or another
  * behaviour, than its config says.
  */
@@ -89,7 +89,6 @@ export function unsupportedFields(spec: OciSpec, rootfs?: string): [path: string
   if (present((spec as Record<string, unknown>).vm)) out.push(['vm', 'ns runs containers, not virtual machines: the process would share the host kernel']);
   const linux = spec.linux;
   if (linux !== undefined) {
-    if (present(linux.timeOffsets)) out.push(['linux.timeOffsets', 'ns makes no time namespace of its own yet (one can be joined by path), so there is nothing to offset']);
     if (present(linux.mountLabel)) out.push(['linux.mountLabel', lsmReason('selinux')]);
     if (present(linux.intelRdt)) out.push(['linux.intelRdt', 'Intel RDT (resctrl) classes of service are not applied: the container would get no cache or memory-bandwidth allocation']);
   }

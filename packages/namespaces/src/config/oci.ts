@@ -323,6 +323,7 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
   }
   if (proc.oomScoreAdj !== undefined) container.oomScoreAdj = proc.oomScoreAdj;
   Object.assign(container, processAttributesOf(proc, oci.linux));
+  if (oci.linux?.timeOffsets !== undefined) container.timeOffsets = structuredClone(oci.linux.timeOffsets);
   if (oci.hostname !== undefined && oci.hostname !== '') container.hostname = oci.hostname;
   if (oci.domainname !== undefined && oci.domainname !== '') container.domainname = oci.domainname;
   // The console's size, with a terminal only (config.md: ignored otherwise).

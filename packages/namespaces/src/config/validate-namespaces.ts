@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { configError } from '@ns/syscalls';
 import { NAMESPACE_TYPES, type Container } from './container.js';
 import { checkIdMappings } from './idmap.js';
+import { checkTimeNamespace } from './time-offsets.js';
 
 /** A value for a message (JSON where possible). */
 function show(v: unknown): string {
@@ -35,8 +36,8 @@ function checkMappingShape(value: unknown, field: string): void {
  * Check `namespaces`, `uidMappings` and `gidMappings`: each entry a known type, listed once,
  * with an absolute `path` (no NUL) when joined; id mappings with a new user namespace (at least
  * one line each, as the kernel takes them), none with a joined one (it has its maps already)
- * or without one. A type left out is shared with the caller (config-linux.md "Namespaces"); a
- * new time namespace is refused (ns does not make one yet; joining one works).
+ * or without one. A type left out is shared with the caller (config-linux.md "Namespaces"). A
+ * time namespace and `timeOffsets`: time-offsets.ts.
  * @throws NsError `ERR_NS_CONFIG` naming the entry (`namespaces[2].path`) or the mapping.
  */
 export function checkNamespaces(c: Container): void {
@@ -56,10 +57,7 @@ export function checkNamespaces(c: Container): void {
     }
     types.set(ns.type, i);
     const field = `namespaces[${i}].path`;
-    if (ns.path === undefined) {
-      if (ns.type === 'time') throw configError(`namespaces[${i}]: a new time namespace is not supported yet (one can be joined by path)`, `namespaces[${i}]`);
-      continue;
-    }
+    if (ns.path === undefined) continue;
     if (typeof ns.path !== 'string') throw configError(`${field}: expected a path string, got ${show(ns.path)}`, field);
     if (!isAbsolute(ns.path)) throw configError(`${field}: must be absolute, got ${JSON.stringify(ns.path)}`, field);
     if (ns.path.includes('\0')) throw configError(`${field}: contains a NUL byte`, field);
@@ -76,4 +74,5 @@ export function checkNamespaces(c: Container): void {
     checkIdMappings(c.uidMappings ?? [], 'uidMappings');
     checkIdMappings(c.gidMappings ?? [], 'gidMappings');
   }
+  checkTimeNamespace(c);
 }

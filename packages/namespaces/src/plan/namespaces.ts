@@ -6,6 +6,7 @@
 import { CLONE, PR, type Step } from '@ns/syscalls';
 import { joinedNamespace, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
 import { mapToHost, type IdMapping } from '../config/idmap.js';
+import { timeOffsetsText } from '../config/time-offsets.js';
 
 /** CLONE_NEW* flag of each namespace type (clone(2), namespaces(7)). */
 export const NAMESPACE_FLAGS: Readonly<Record<NamespaceType, number>> = {
@@ -71,11 +72,13 @@ export const JOIN_ORDER: readonly NamespaceType[] = ['user', 'ipc', 'uts', 'netw
  * step for the parent to write its maps, becomes root in it, re-executes itself, and (with a
  * new pid namespace) unshares the rest and forks into the pid namespace. With a joined user
  * namespace a new pid namespace is made the same way, after the join, so that it belongs to
- * that user namespace and not to the caller's.
- * @see user_namespaces(7), pid_namespaces(7), setns(2), runc's nsexec
+ * that user namespace and not to the caller's. A new time namespace too (with or without a user
+ * namespace): unshared with the others, its offsets written to /proc/self/timens_offsets, then
+ * the fork that enters it (and the new pid namespace).
+ * @see user_namespaces(7), pid_namespaces(7), time_namespaces(7), setns(2), runc's nsexec
  */
 export function namespacePlan(
-  container: Pick<Container, 'namespaces'>,
+  container: Pick<Container, 'namespaces' | 'timeOffsets'>,
   maps: { uidMappings: readonly IdMapping[]; gidMappings: readonly IdMapping[] },
 ): NamespacePlan {
   const head: Step[] = joinSteps(container);
@@ -108,8 +111,13 @@ export function namespacePlan(
     head.push({ op: 'reexec' });
   }
   const userns = ownsNamespace(container, 'user') || joinedNamespace(container, 'user') !== undefined;
-  if (userns && cloneFlags & CLONE.NEWPID) {
-    head.push({ op: 'unshare', flags: CLONE.NEWPID | unshareFlags });
+  // A new time namespace holds only the children of who makes it, and takes its offsets only
+  // before a process enters it: unshare, write the offsets, fork (runc's nsexec does the same).
+  const ownTime = ownsNamespace(container, 'time');
+  if ((userns && cloneFlags & CLONE.NEWPID) || ownTime) {
+    head.push({ op: 'unshare', flags: (cloneFlags & CLONE.NEWPID) | unshareFlags });
+    const offsets = timeOffsetsText(container.timeOffsets);
+    if (ownTime && offsets !== null) head.push({ op: 'writeFile', path: '/proc/self/timens_offsets', data: offsets });
     // Before the stdio steps: the session (and a console) belongs to the process that execs.
     head.push({ op: 'cloneParent' });
     cloneFlags = 0;
