@@ -214,6 +214,16 @@ function cases(): Case[] {
     { name: 'busybox rootfs, stdio 0 1 2 (dry run)', plan: () => planContainer(rc()).plan },
     { name: 'rootfs, terminal', plan: plan(() => rc({ terminal: true, args: ['sh'] }), TERMINAL) },
     { name: 'rootfs, init (forked right before execve)', plan: plan(() => rc({ init: true })) },
+    {
+      name: 'rootfs, scheduler, I/O priority, personality (before the capabilities go), a time namespace with offsets (unshared, offsets, fork)',
+      plan: plan(() => rc({
+        scheduler: { policy: 'SCHED_DEADLINE', runtime: 1_000_000, deadline: 2_000_000, period: 3_000_000, flags: ['SCHED_FLAG_RESET_ON_FORK'] },
+        ioPriority: { class: 'IOPRIO_CLASS_BE', priority: 5 },
+        personality: { domain: 'LINUX32' },
+        namespaces: [...DEFAULT_NAMESPACES, { type: 'time' }],
+        timeOffsets: { monotonic: { secs: -5, nanosecs: 1 }, boottime: { secs: 86400 } },
+      })),
+    },
     { name: 'rootfs, overlay layer (upper on a tmpfs of 1 MiB)', plan: plan(() => rc({ rootfsOverlay: { sizeBytes: 1 << 20 } })) },
     { name: 'rootfs, init, terminal (the program takes the foreground group)', plan: plan(() => rc({ init: true, terminal: true, args: ['sh'] }), TERMINAL) },
     { name: 'rootfs, init, seccomp with no_new_privs (the init after the filter)', plan: plan(() => rc({ init: true, seccomp: tiny, noNewPrivileges: true })) },
