@@ -87,6 +87,41 @@ describe.skipIf(!isRoot || !ROOTFS)('process attributes (as root)', () => {
     }
   });
 
+  it('SCHED_DEADLINE: the program runs with it (no fork); ns exec refuses it; with the init it needs SCHED_FLAG_RESET_ON_FORK', async () => {
+    const dl = { policy: 'SCHED_DEADLINE', runtime: 1_000_000, deadline: 10_000_000, period: 100_000_000 };
+    const r = await run(sh('read -r l < /proc/self/stat; echo "$l"', { scheduler: dl }));
+    expect(r.stderr).toBe('');
+    expect(statFields(r.stdout).policy).toBe(6);
+    expect(() => exec(sh('true', { scheduler: dl, init: true }))).toThrow(/^scheduler\.policy: a SCHED_DEADLINE process may not fork/);
+    const root = mkdtempSync(join(tmpdir(), 'ns-attrs-'));
+    const { process: p, state } = runContainer(sh('sleep 30', { id: `attrs-dl-${process.pid}`, scheduler: { ...dl, flags: ['SCHED_FLAG_RESET_ON_FORK'] }, init: true }), { store: new StateStore(root), stdio: 'ignore' });
+    try {
+      expect(() => execIn(state, { args: ['true'] })).toThrow(/^scheduler\.policy: SCHED_DEADLINE is not applied to a process started in a running container/);
+    } finally {
+      p.kill('SIGKILL');
+      await p.wait();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('ns exec with SCHED_FLAG_RESET_ON_FORK: the process itself has the policy, its children not', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ns-attrs-'));
+    const { process: p, state } = runContainer(sh('sleep 30', { id: `attrs-rr-${process.pid}`, scheduler: { policy: 'SCHED_RR', priority: 3, flags: ['SCHED_FLAG_RESET_ON_FORK'] } }), { store: new StateStore(root), stdio: 'ignore' });
+    try {
+      const q = execIn(state, { args: ['/bin/sh', '-c', `read -r l < /proc/self/stat; echo "$l"; ${STAT}; true`] }, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      q.stdout!.on('data', (d: Buffer) => (out += d));
+      expect((await q.wait()).exitCode).toBe(0);
+      const [self, child] = out.trim().split('\n');
+      expect(statFields(self!)).toMatchObject({ policy: 2, rtPriority: 3 });
+      expect(statFields(child!)).toMatchObject({ policy: 0, rtPriority: 0 });
+    } finally {
+      p.kill('SIGKILL');
+      await p.wait();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(arch() !== 'x64')('personality LINUX32: uname -m says i686 on x86_64; LINUX keeps x86_64', async () => {
     expect((await run(sh('uname -m', { personality: { domain: 'LINUX32' } }))).stdout).toBe('i686\n');
     expect((await run(sh('uname -m', { personality: { domain: 'LINUX' } }))).stdout).toBe('x86_64\n');

@@ -108,13 +108,18 @@ const isInt = (v: unknown, min: number, max: number): v is number => typeof v ==
  *   SCHED_RR or outside 1..99 for them, `runtime`/`deadline`/`period` for another policy than
  *   SCHED_DEADLINE, or for it not 1024 <= runtime <= deadline <= period (period 0: the
  *   deadline); a domain other than LINUX or LINUX32, any personality flag (the spec defines
- *   none; runc ignores them with a warning, ns refuses what it would not apply).
+ *   none; runc ignores them with a warning, ns refuses what it would not apply); SCHED_DEADLINE
+ *   with `init` and without SCHED_FLAG_RESET_ON_FORK (the init's fork would fail).
  * @see ioprio_set(2), sched_setattr(2), personality(2), runtime-spec config.md "Scheduler",
  *   "IO Priority", config-linux.md "Personality"
  */
-export function checkProcessAttributes(c: { ioPriority?: unknown; scheduler?: unknown; personality?: unknown }): void {
+export function checkProcessAttributes(c: { ioPriority?: unknown; scheduler?: unknown; personality?: unknown; init?: unknown }): void {
   if (c.ioPriority !== undefined) checkIoPriority(c.ioPriority);
   if (c.scheduler !== undefined) checkScheduler(c.scheduler);
+  const s = c.scheduler as Scheduler | undefined;
+  if (c.init === true && s?.policy === 'SCHED_DEADLINE' && !s.flags?.includes('SCHED_FLAG_RESET_ON_FORK')) {
+    throw configError('scheduler.policy: a SCHED_DEADLINE process may not fork (EAGAIN), and the init forks the program: add SCHED_FLAG_RESET_ON_FORK (the program then runs SCHED_OTHER) or run without init', 'scheduler.policy');
+  }
   if (c.personality !== undefined) checkPersonality(c.personality);
 }
 

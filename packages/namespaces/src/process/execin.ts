@@ -10,7 +10,9 @@ import { resolveSeccomp } from '../plan/seccomp.js';
 import { mapToHost } from '../config/idmap.js';
 import { OCI_VERSION, isAlive, notRunningError, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
-import type { IoPriority, Scheduler } from '../config/process-attrs.js';
+import { SCHED_FLAG, type IoPriority, type Scheduler } from '../config/process-attrs.js';
+
+const SCHED_RESET_ON_FORK = SCHED_FLAG.SCHED_FLAG_RESET_ON_FORK!;
 
 /** The process to start in a running container; unset fields come from the container's config. */
 export interface ExecInProcess {
@@ -86,7 +88,8 @@ export async function execInAsync(state: ContainerState, proc: ExecInProcess, op
  * only): the process a container's root could see, signal, or ptrace with CAP_SYS_PTRACE
  * holds the container's own credentials and capabilities, and none of the runtime's. It
  * makes itself a session leader (with its terminal) and execs: were the first child the
- * session leader, its exit would hang up the terminal under its successor.
+ * session leader, its exit would hang up the terminal under its successor. A scheduling
+ * policy with SCHED_FLAG_RESET_ON_FORK is set again after the fork, with that flag.
  */
 export function execInSteps(joins: readonly Step[], session: readonly Step[], tail: readonly Step[]): Step[] {
   // stdio, and the fchown(2) of the stdio pipes (stdioOwnerSteps) while still privileged.
@@ -99,7 +102,12 @@ export function execInSteps(joins: readonly Step[], session: readonly Step[], ta
   const execve = tail.findIndex((s) => s.op === 'execve');
   const before = tail[execve - 1]?.op;
   const at = before === 'seccomp' || before === 'seccompNotify' ? execve - 1 : execve;
-  return [...joins, ...stdio, ...tail.slice(0, at), { op: 'cloneParent' }, ...leader, ...tail.slice(at)];
+  // A scheduling policy set before the fork is inherited, but for SCHED_FLAG_RESET_ON_FORK:
+  // set without it while privileged, then again with it after the fork (same policy and
+  // priority: allowed without privilege, sched_setattr(2)).
+  const head = tail.slice(0, at).map((s) => (s.op === 'schedSetattr' && s.flags & SCHED_RESET_ON_FORK ? { ...s, flags: s.flags & ~SCHED_RESET_ON_FORK } : s));
+  const again = tail.filter((s) => s.op === 'schedSetattr' && s.flags & SCHED_RESET_ON_FORK);
+  return [...joins, ...stdio, ...head, { op: 'cloneParent' }, ...again, ...leader, ...tail.slice(at)];
 }
 
 /** Whether /proc/PID/setgroups allows setgroups(2) in the user namespace of `pid`. */
@@ -153,6 +161,11 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     ...(proc.scheduler !== undefined ? { scheduler: proc.scheduler } : {}),
     ...(proc.ioPriority !== undefined ? { ioPriority: proc.ioPriority } : {}),
   });
+  if (c.scheduler?.policy === 'SCHED_DEADLINE') {
+    // The process forks into the container's pid namespace once set up, unprivileged: a
+    // SCHED_DEADLINE process may not fork (EAGAIN), and one reset on fork may not get it back.
+    throw configError('scheduler.policy: SCHED_DEADLINE is not applied to a process started in a running container (it is set before the fork into the container, which that policy forbids): give this process another policy', 'scheduler.policy');
+  }
   if (!isAlive(state)) throw notRunningError(state.id);
 
   const types = new Set(config.namespaces.map((ns) => ns.type));
