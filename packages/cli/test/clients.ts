@@ -4,7 +4,7 @@
  * logs the argv the client passes), image tarballs made from the busybox test rootfs, and
  * the clean-up of what a client leaves (mounts under a folder, a cgroup parent).
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +41,15 @@ export function runtimeWrapper(path: string, log: string, extra: string[] = []):
   );
   chmodSync(path, 0o755);
   return path;
+}
+
+/**
+ * `argv` run on a terminal of its own, with script(1) (`-e`: its exit status is the command's):
+ * a client's `-t` needs one, which a test's pipes are not. stdin is empty.
+ */
+export function onTerminal(argv: string[], env?: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+  const line = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  return spawnSync('script', ['-qec', line, '/dev/null'], { encoding: 'utf8', timeout: 60_000, input: '', ...(env ? { env } : {}) });
 }
 
 /** Every argv logged by {@link runtimeWrapper}, split in words (paths here hold no spaces). */

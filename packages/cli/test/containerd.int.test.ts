@@ -19,7 +19,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsNamed, imageTarballs, loggedArgv, mountsUnder, removeCgroupTree, runtimeWrapper, skipReason, unmountUnder, waitFor } from './clients.js';
+import { cgroupsNamed, imageTarballs, loggedArgv, mountsUnder, onTerminal, removeCgroupTree, runtimeWrapper, skipReason, unmountUnder, waitFor } from './clients.js';
 
 const skip = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2']);
 const IMAGE = 'localhost/nsbusybox:latest';
@@ -127,6 +127,13 @@ describe.skipIf(skip !== undefined)(`ctr run --runc-binary ns${skip ? ` (skipped
       'create', '--bundle', expect.stringMatching(/\/r1$/), '--pid-file', expect.stringMatching(/\/r1\/init\.pid$/), 'r1',
     ]);
     expect(ctr(['containers', 'ls', '-q']).stdout).toBe('');
+  });
+
+  it('ctr run -t: the shim gets the console over --console-socket (a terminal from script(1))', () => {
+    const r = onTerminal(['ctr', '--address', join(dir, 'containerd.sock'), '--namespace', NAMESPACE, 'run', ...runtimeOptions(), '-t', '--rm', IMAGE, 't1', 'sh', '-c', 'test -t 0 && echo on-a-tty; exit 6']);
+    expect(r.stdout).toContain('on-a-tty');
+    expect(r.status).toBe(6);
+    expect(loggedArgv(join(dir, 'argv.log')).some((a) => a.includes('create') && a.includes('t1') && a.includes('--console-socket'))).toBe(true);
   });
 
   it('run -d, task exec (output, exit code, a missing command), ps, pause/resume, kill (twice), delete', () => {

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupLimit, cgroupsNamed, imageTarballs, loggedArgv, mountsUnder, removeCgroupTree, runtimeWrapper, skipReason, unmountUnder, waitFor } from './clients.js';
+import { cgroupLimit, cgroupsNamed, imageTarballs, loggedArgv, mountsUnder, onTerminal, removeCgroupTree, runtimeWrapper, skipReason, unmountUnder, waitFor } from './clients.js';
 
 const skip = skipReason(['podman', 'conmon']);
 const IMAGE = 'localhost/nsbusybox:latest';
@@ -27,10 +27,12 @@ const hadVarLibContainers = existsSync('/var/lib/containers');
 let runtime: string;
 let env: NodeJS.ProcessEnv;
 
+/** podman's global options for this test's storage, state and runtime. */
+const globalArgs = () => ['--runtime', runtime, '--root', join(dir, 'graph'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--network-config-dir', join(dir, 'net')];
+
 /** `podman ARGS...` with this test's storage, state and runtime. */
 function podman(args: string[], input?: string): SpawnSyncReturns<string> {
-  const global = ['--runtime', runtime, '--root', join(dir, 'graph'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--network-config-dir', join(dir, 'net')];
-  return spawnSync('podman', [...global, ...args], { encoding: 'utf8', env, timeout: 60_000, ...(input === undefined ? {} : { input }) });
+  return spawnSync('podman', [...globalArgs(), ...args], { encoding: 'utf8', env, timeout: 60_000, ...(input === undefined ? {} : { input }) });
 }
 
 /** The options every container gets: no network (nothing on the host's), the test's cgroup parent. */
@@ -157,6 +159,22 @@ describe.skipIf(skip !== undefined)(`podman --runtime ns${skip ? ` (skipped: ${s
       expect(podman(['rm', '--force', '--time', '0', name]).status).toBe(0);
     }
     expect(podman(['ps', '-a', '--format', '{{.Names}}']).stdout).toBe('');
+  });
+
+  it('run -it and exec -it: conmon gets the console over --console-socket (a terminal from script(1))', () => {
+    // podman -t needs a terminal of its own: script(1) gives it one and passes the exit status on (-e).
+    const run = onTerminal(['podman', ...globalArgs(), 'run', '-it', '--rm', ...RUN, IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo on-a-tty; exit 4'], env);
+    expect(run.stdout).toContain('on-a-tty');
+    expect(run.status).toBe(4);
+    const id = podman(['run', '-d', ...RUN, IMAGE, 'sleep', '600']).stdout.trim();
+    const exec = onTerminal(['podman', ...globalArgs(), 'exec', '-it', id, 'sh', '-c', 'test -t 0 && echo exec-tty; exit 5'], env);
+    expect(exec.stdout).toContain('exec-tty');
+    expect(exec.status).toBe(5);
+    expect(podman(['rm', '--force', '--time', '0', id]).status).toBe(0);
+    // What conmon passed: --console-socket with -t, for create and for exec.
+    const argv = loggedArgv(join(dir, 'argv.log'));
+    expect(argv.some((a) => a.includes('create') && a.includes('--console-socket'))).toBe(true);
+    expect(argv.some((a) => a.includes('exec') && a.includes('--console-socket'))).toBe(true);
   });
 
   it('run -d, then kill: the exit status of a signalled init (137), and rm', () => {
