@@ -42,6 +42,15 @@ describe.skipIf(!isRoot || !ROOTFS)('init: true (as root)', () => {
     expect(r).toMatchObject({ exitCode: 0, signal: null });
   });
 
+  it('the init holds no capability: not for a non-root user (whose execve drops them), nor as root', async () => {
+    const caps = "grep -E '^(CapInh|CapPrm|CapEff|CapAmb)' /proc/1/status | cut -f2 | tr '\\n' ' '";
+    const user = await run(sh(`${caps}; grep ^CapEff /proc/self/status | cut -f2`, { user: '65534:65534' }));
+    expect(user.stdout).toBe('0000000000000000 0000000000000000 0000000000000000 0000000000000000 0000000000000000\n');
+    const root = await run(sh(`${caps}; grep ^CapEff /proc/self/status | cut -f2`));
+    expect(root.stdout).toMatch(/^0000000000000000 0000000000000000 0000000000000000 0000000000000000 0*[1-9a-f][0-9a-f]*\n$/);
+    expect(root.exitCode).toBe(0);
+  });
+
   it('reports the exit code exactly', async () => {
     for (const code of [0, 1, 3, 127, 128, 137, 255]) {
       expect(await run(sh(`exit ${code}`))).toMatchObject({ exitCode: code, signal: null });

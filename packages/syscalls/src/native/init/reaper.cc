@@ -13,12 +13,15 @@
 //   the program's exit code, or 128 + N for signal N (a pid-namespace init cannot die of a
 //   signal it sends itself, so the parent reads the exact status from the header instead).
 //
+// The init drops every capability it has (it needs none; see drop_capabilities()).
+//
 // The program's process gets a process group of its own (setpgid) and, with a terminal, becomes
 // its foreground group (TIOCSPGRP), as tini's isolate_child(): ^C and ^Z reach the program, not
 // the init. The init closes every descriptor it holds (stdio, the pipes to the parent: the
 // parent sees end of file on the error pipe once the program has exec'd) and keeps only the
 // header page of the shared plan memory.
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/prctl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -100,6 +103,18 @@ void release(ns_child_ctx* c) {
   }
 }
 
+// The init needs no privilege: kill(2) of its own child (same user ids), wait4(2),
+// rt_sigtimedwait(2). It keeps none: an empty ambient, inheritable, permitted and effective
+// set, as tini exec'd as the container's user would have (without this, the sets the plan gave
+// a non-root user, which its execve would have cleared, stayed with pid 1). False when the
+// kernel refused (a seccomp profile denying capset or prctl).
+bool drop_capabilities() {
+  if (NS_RAW5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return false;
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {{0, 0, 0}, {0, 0, 0}};
+  return NS_RAW2(SYS_capset, &hdr, data) == 0;
+}
+
 }  // namespace
 
 long ns_do_init(ns_child_ctx* c, const ns_step* s) {
@@ -135,5 +150,12 @@ long ns_do_init(ns_child_ctx* c, const ns_step* s) {
   }
   ns_launch* shared = c->shared;
   release(c);
+  if (!drop_capabilities()) {
+    // Never an init with more privilege than asked: the program goes too (its status, SIGKILL,
+    // is recorded as usual).
+    NS_RAW2(SYS_kill, pid, SIGKILL);
+    reap(shared, pid, 0);
+    ns_quit(255);
+  }
   serve(shared, pid, &all);
 }
