@@ -101,6 +101,7 @@ export {
 } from './container/lifecycle.js';
 export { containerStats, pauseContainer, resumeContainer, updateContainer } from './container/control.js';
 export { containerCgroupPath, createContainerCgroup, hasLimits, hostCgroupLayout, openContainerCgroup } from './container/cgroup.js';
+export { claimCgroup, claimsDir, sweepOrphanCgroups } from './container/orphans.js';
 export type { CgroupStats, LinuxResources } from '@ns/cgroups';
 
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';

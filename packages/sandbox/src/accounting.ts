@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cgroup, parseKeyValues, readOomKills } from '@ns/cgroups';
-import { hostCgroupLayout } from '@ns/namespaces';
+import { claimCgroup, hostCgroupLayout } from '@ns/namespaces';
 
 /** What is read of the run at its end. */
 export interface Usage {
@@ -32,10 +32,12 @@ export class RunCgroup {
   private readonly cg: Cgroup;
   private readonly cpuFile: { file: string; v2: boolean } | null;
   private readonly peakFile: string | null;
+  private readonly release: () => void;
 
-  private constructor(path: string, cg: Cgroup) {
+  private constructor(path: string, cg: Cgroup, release: () => void) {
     this.path = path;
     this.cg = cg;
+    this.release = release;
     const { v1, unified } = cg.dirs;
     this.cpuFile = v1.cpuacct !== undefined ? { file: join(v1.cpuacct, 'cpuacct.usage'), v2: false } : unified !== undefined ? { file: join(unified, 'cpu.stat'), v2: true } : null;
     this.peakFile = v1.memory !== undefined ? join(v1.memory, 'memory.max_usage_in_bytes') : unified !== undefined ? join(unified, 'memory.peak') : null;
@@ -43,11 +45,18 @@ export class RunCgroup {
 
   /**
    * Make the run's cgroup at `path` (no limits, no device rules; on v1 only in the memory,
-   * pids, cpuacct and freezer hierarchies).
+   * pids, cpuacct and freezer hierarchies). It is claimed first (@ns/namespaces claimCgroup()):
+   * if this process is killed before destroy(), the next cgroup an ns process makes removes it.
    * @throws CgroupError (errno code or `ERR_NS_STATE`) when it cannot be made
    */
   static create(path: string): RunCgroup {
-    return new RunCgroup(path, Cgroup.create(path, {}, { layout: hostCgroupLayout(), devices: false, hierarchies: 'needed' }));
+    const release = claimCgroup(path);
+    try {
+      return new RunCgroup(path, Cgroup.create(path, {}, { layout: hostCgroupLayout(), devices: false, hierarchies: 'needed' }), release);
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   /** The container's cgroup path, one level below. */
@@ -87,5 +96,6 @@ export class RunCgroup {
    */
   async destroy(timeoutMs = 5000): Promise<void> {
     await Cgroup.open(this.path, { layout: hostCgroupLayout() }).destroy(timeoutMs);
+    this.release();
   }
 }

@@ -2,6 +2,7 @@
 // verdict within its limits plus a margin, and leaves no cgroup, process or mount behind. On
 // this machine's cgroup v1 (hybrid); run-v2-vm.int.test.ts runs this file in a v2-only VM.
 // Every run's cgroup lives under this file's own parent (/ns-sandbox-test-<pid>).
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -279,6 +280,29 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`run(): verdicts for real (cgroup 
       spy.mockRestore();
     }
     expect(processesWith(`sleep ${marker}`)).toEqual([]);
+  });
+
+  it('a creator SIGKILLed during a run: its run cgroup and the container\'s are removed by the next run', async () => {
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const nsEntry = new URL('../../namespaces/dist/index.js', import.meta.url).href;
+    const script = `const [sb, ns] = await Promise.all([import(${JSON.stringify(entry)}), import(${JSON.stringify(nsEntry)})]);
+      await sb.run(ns.rootfsContainer(${JSON.stringify(ROOTFS)}, { args: ['/bin/sleep', '60'] }), { wallTimeMs: 60000 }, { cgroupParent: ${JSON.stringify(parent)} });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    try {
+      const sbx = () => leftoverCgroups(parent).filter((d) => d.includes(`/sbx-${child.pid}-`));
+      // Wait until the run is on (its cgroups are made, the container's below), then kill the creator.
+      for (let t = 0; t < 200 && !sbx().some((d) => existsSync(join(d, 'box'))); t++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(sbx().length).toBeGreaterThan(0);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // Its container died with it (PR_SET_PDEATHSIG); the cgroups stay until an ns process sweeps.
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await run(sh('true'), {}, options)).status).toBe('OK');
+      expect(sbx()).toEqual([]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('malformed limits reject with ERR_NS_CONFIG naming the field, before anything is made', async () => {

@@ -78,16 +78,27 @@ export function sweepOrphanCgroups(open: (path: string) => Cgroup, root?: string
     return; // none made yet
   }
   const own = ownPrefix();
+  const dead: { file: string; path: string }[] = [];
   for (const name of names) {
     if (name.startsWith(own)) continue; // this process lives: its own to remove
     const file = join(dir, name);
     try {
       const rec = JSON.parse(readFileSync(file, 'utf8')) as { path: string; pid: number; startTime: string };
       if (processStartTime(rec.pid) === rec.startTime) continue; // its maker lives: its own to remove
-      open(rec.path).removeEmpty();
+      dead.push({ file, path: rec.path });
+    } catch {
+      // unreadable or half-written: left for a later sweep
+    }
+  }
+  // Deeper paths first: a claimed cgroup below another claimed one (@ns/sandbox's run cgroup
+  // and the container's `box` in it) goes before its parent, in one sweep.
+  dead.sort((a, b) => b.path.split('/').length - a.path.split('/').length);
+  for (const { file, path } of dead) {
+    try {
+      open(path).removeEmpty();
       rmSync(file, { force: true });
     } catch {
-      // busy, unreadable or half-written: left for a later sweep
+      // busy: left for a later sweep
     }
   }
 }
