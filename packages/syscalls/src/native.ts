@@ -13,6 +13,7 @@ export interface NativeAddon {
     onSync: ((step: number, pid: number, value: number) => void) | undefined,
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
+    earlySync?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,
