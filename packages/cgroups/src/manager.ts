@@ -14,7 +14,7 @@ import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type 
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
-import { hostSys, sleep, type CgroupSys } from './sys.js';
+import { FileWriter, hostSys, sleep, type CgroupSys } from './sys.js';
 import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
 
 export interface CgroupOptions {
@@ -244,6 +244,7 @@ export class Cgroup implements CgroupHandle {
   }
 
   private runWrites(writes: CgroupWrite[]): void {
+    const writer = new FileWriter(this.sys);
     const deferred: CgroupWrite[] = [];
     const one = (w: CgroupWrite, retry: boolean): void => {
       const dir = w.version === 1 ? this.dirs.v1[w.controller] : this.dirs.unified;
@@ -252,7 +253,7 @@ export class Cgroup implements CgroupHandle {
       for (const [i, f] of files.entries()) {
         const path = join(dir, f.file);
         try {
-          this.sys.writeFile(path, f.value);
+          writer.write(path, f.value);
           return;
         } catch (err) {
           const code = errnoCode(err);
@@ -270,8 +271,12 @@ export class Cgroup implements CgroupHandle {
         }
       }
     };
-    for (const w of writes) one(w, true);
-    for (const w of deferred) one(w, false);
+    try {
+      for (const w of writes) one(w, true);
+      for (const w of deferred) one(w, false);
+    } finally {
+      writer.close();
+    }
   }
 
   /** A refused write, with the memory usage when a v1 limit is below it (runc's message). */
@@ -398,3 +403,4 @@ export class Cgroup implements CgroupHandle {
     }
   }
 }
+

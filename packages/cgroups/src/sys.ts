@@ -11,6 +11,12 @@ export interface CgroupSys {
   readFile(path: string): string;
   /** One write(2) of `value` into an existing file. Throws Node's fs errors (`EINVAL`, `EBUSY` ...). */
   writeFile(path: string, value: string): void;
+  /**
+   * Optional: open an existing file once for several writes (each `write` one write(2), parsed
+   * alone by cgroupfs as with writeFile: a run of devices.allow rules), `close` when done.
+   * Throws as writeFile (open: `ENOENT`; write: `EINVAL` ...). Without it, writeFile each.
+   */
+  openWriter?(path: string): { write(value: string): void; close(): void };
   exists(path: string): boolean;
   /** mkdir(2) with mode 0755; true when made, false when it already existed. */
   mkdir(path: string): boolean;
@@ -20,6 +26,40 @@ export interface CgroupSys {
   subdirs(path: string): string[];
   /** kill(2); `ESRCH` (already gone) is not an error. */
   kill(pid: number, signal: NodeJS.Signals | number): void;
+}
+
+/**
+ * Writes for Cgroup's runWrites: consecutive writes into the same file (a new cgroup's devices.allow
+ * rules) share one open descriptor when the sys can (CgroupSys.openWriter), one write(2) each
+ * as before; an open or write error is thrown as writeFile's, and the descriptor is dropped.
+ */
+export class FileWriter {
+  private open: { path: string; file: { write(value: string): void; close(): void } } | undefined;
+  constructor(private readonly sys: CgroupSys) {}
+
+  write(path: string, value: string): void {
+    if (!this.sys.openWriter) return this.sys.writeFile(path, value);
+    if (this.open?.path !== path) {
+      this.close();
+      this.open = { path, file: this.sys.openWriter(path) };
+    }
+    try {
+      this.open.file.write(value);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    const o = this.open;
+    this.open = undefined;
+    try {
+      o?.file.close();
+    } catch {
+      // close(2) of a cgroup file reports nothing the writes did not
+    }
+  }
 }
 
 /** The real host. */
@@ -35,6 +75,13 @@ export const hostSys: CgroupSys = {
     } finally {
       closeSync(fd);
     }
+  },
+  openWriter(path) {
+    const fd = openSync(path, constants.O_WRONLY);
+    return {
+      write: (value: string) => void writeSync(fd, value),
+      close: () => closeSync(fd),
+    };
   },
   exists(path) {
     try {

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deviceRules, v1DeviceWrites } from '../src/devices.js';
 import { detectLayout } from '../src/layout.js';
 import { Cgroup } from '../src/manager.js';
 import { allDirs } from '../src/path.js';
@@ -100,7 +101,11 @@ describe.skipIf(!root || !v1)('cgroup v1 for real (root, v1 controllers)', () =>
   it("devices: runc's defaults allow /dev/null and deny /dev/kmsg; a config rule opens it", async () => {
     const probe = '( : < /dev/null ) 2>/dev/null; echo null=$?; ( : < /dev/kmsg ) 2>/dev/null; echo kmsg=$?; ( : > /dev/full ) 2>/dev/null; echo full=$?';
     const a = setup({ devices: [{ allow: false, access: 'rwm' }] }, probe, { devices: true });
-    expect(readFileSync(join(a.cg.dirs.v1.devices!, 'devices.list'), 'utf8')).toContain('c 1:3 rwm');
+    const list = readFileSync(join(a.cg.dirs.v1.devices!, 'devices.list'), 'utf8');
+    expect(list).toContain('c 1:3 rwm');
+    // The allow rules go through one descriptor (CgroupSys.openWriter), one write(2) each: the
+    // kernel parses each alone, so every rule is there, not just the first.
+    expect(list.trim().split('\n').sort()).toEqual(v1DeviceWrites(deviceRules([{ allow: false, access: 'rwm' }], { defaults: true })).filter((w) => w.file === 'devices.allow').map((w) => w.value).sort());
     a.held.release();
     await a.held.exited;
     expect(a.held.stdout()).toBe('null=0\nkmsg=2\nfull=0\n');

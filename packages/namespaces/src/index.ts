@@ -102,7 +102,8 @@ export {
 export { containerStats, pauseContainer, resumeContainer, updateContainer } from './container/control.js';
 export { containerCgroupPath, createContainerCgroup, hasLimits, hostCgroupLayout, openContainerCgroup } from './container/cgroup.js';
 export { claimCgroup, claimsDir, sweepOrphanCgroups } from './container/orphans.js';
-export type { CgroupStats, LinuxResources } from '@ns/cgroups';
+export type { CgroupStats, LinuxResources, OomWatch } from '@ns/cgroups';
+export { watchOomV1 } from '@ns/cgroups';
 
 export { NsError, ErrorCode, formatPlan, describeStep } from '@ns/syscalls';
 export { checkSeccomp, loadSeccompProfile, type SeccompConfig } from './config/seccomp.js';

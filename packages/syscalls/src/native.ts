@@ -13,6 +13,7 @@ export interface NativeAddon {
     onSync: ((step: number, pid: number, value: number) => void) | undefined,
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
+    earlySync?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,
@@ -30,6 +31,8 @@ export interface NativeAddon {
   pipe(): [number, number];
   dup(fd: number): number;
   mkfifo(path: string, mode: number): void;
+  /** eventfd(2) with EFD_CLOEXEC (blocking), counter starting at `initval` (default 0): its descriptor. */
+  eventfd(initval?: number): number;
   openPath(path: string): number;
   readAvailable(fd: number, max?: number): Buffer | null;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };

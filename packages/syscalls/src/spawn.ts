@@ -31,6 +31,14 @@ export interface SpawnOptions {
    * (SIGSTOP) the process that joins it. onSync's time counts.
    */
   setupTimeout?: number;
+  /**
+   * spawn() only: call onSync of the plan's first step, when it is a `sync` step, right after
+   * clone(2), while the child is still starting (exec of ns-init), instead of once the child
+   * waits there; the child goes on past the step only after the call has returned, as
+   * always. The parent's work there then overlaps the child's start. For a handler that needs
+   * nothing of the child but its pid (making a cgroup). spawnAsync() ignores it.
+   */
+  earlySync?: boolean;
 }
 
 /** How long a set-up may take by default: 30 s (it takes milliseconds; see SpawnOptions.setupTimeout). */
@@ -152,7 +160,8 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const addon = native();
   const exit = exitTracker(options);
   const timeout = setupTimeout(options);
-  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout);
+  const early = options.earlySync && options.onSync && plan.steps[0]?.op === 'sync' ? 0 : -1;
+  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early);
   return childFrom(plan, result, exit, timeout);
 }
 

@@ -118,6 +118,60 @@ describe.skipIf(!root)('spawn (as root)', () => {
     expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow(); // reaped: no zombie left
   });
 
+  it('earlySync: the first sync step\'s onSync runs once, right after the clone, and the child passes the step only after it returned', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/ns-early-`);
+    try {
+      const file = `${dir}/after`;
+      writeFileSync(file, '');
+      const seen: string[] = [];
+      const child = spawn(
+        {
+          cloneFlags: 0,
+          steps: [{ op: 'sync', name: 'early' }, { op: 'writeFile', path: file, data: 'went on' }, { op: 'sync', name: 'later' }, { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] }],
+        },
+        {
+          earlySync: true,
+          onSync: (step, index, pid) => {
+            seen.push(`${step.name}@${index}`);
+            if (step.name !== 'early') return;
+            expect(pid).toBeGreaterThan(0);
+            // However long this takes, the child waits at step 0: step 1 has not run.
+            const until = Date.now() + 30;
+            while (Date.now() < until) {
+              // busy: the child has all the time it needs to reach step 0
+            }
+            expect(readFileSync(file, 'utf8')).toBe('');
+          },
+        },
+      );
+      expect(seen).toEqual(['early@0', 'later@2']);
+      expect(readFileSync(file, 'utf8')).toBe('went on');
+      expect((await child.exited).exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('earlySync: an error thrown by the early call kills and reaps the child, and is rethrown', () => {
+    let pid = 0;
+    expect(() =>
+      spawn(
+        { cloneFlags: 0, steps: [{ op: 'sync', name: 'x' }, { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] }] },
+        {
+          earlySync: true,
+          onSync: (_s, _i, p) => {
+            pid = p;
+            throw new Error('no cgroup for you');
+          },
+        },
+      ),
+    ).toThrow('no cgroup for you');
+    expect(pid).toBeGreaterThan(0);
+    expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow(); // reaped
+  });
+
   it('resets signal dispositions and the mask (Node ignores SIGPIPE; the child must not)', async () => {
     const { out } = await run('grep -E "^(SigIgn|SigBlk|SigCgt)" /proc/self/status');
     expect(out).toMatch(/SigBlk:\s+0+\n/);

@@ -6,14 +6,17 @@
  * - Otherwise a stream: a stats line every `--interval` (a Go duration, default 5s; the first
  *   one after one interval, as runc), and an `{"type":"oom","id":ID}` line each time the
  *   cgroup's count of OOM kills goes up (v1 memory.oom_control `oom_kill`, v2 memory.events
- *   `oom_kill`). The count is polled every 250 ms (or every interval when that is shorter);
- *   on a cgroup v2 memory controller memory.events is also watched (inotify), so a kill shows
- *   at once. The stream ends, with status 0, when the container stops (checked at the same
- *   pace) or is deleted.
+ *   `oom_kill`). The kernel says when to look: on v1 an eventfd registered for
+ *   memory.oom_control (cgroup.event_control, as runc), after which the count is read until
+ *   it goes up (the notification comes before the kill), on v2 memory.events watched with
+ *   inotify. Without either the count is polled every 250 ms (or every interval when that is
+ *   shorter). The stream ends, with status 0, when the container stops (checked at that pace)
+ *   or is deleted.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, NsError, containerStats, currentStatus, openContainerCgroup, type StateStore } from '@ns/namespaces';
+import { ErrorCode, NsError, containerStats, currentStatus, openContainerCgroup, watchOomV1, type OomWatch, type StateStore } from '@ns/namespaces';
+import { native } from '@ns/syscalls';
 import { EXIT, reportError, usage } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
 import { eventLine, runcStats } from '../runc-stats.js';
@@ -29,6 +32,10 @@ export interface EventsOptions {
 
 /** How often the stream checks for OOM kills and whether the container still runs. */
 export const OOM_POLL_MS = 250;
+
+/** After a v1 OOM notification: read the kill count every OOM_SETTLE_MS, at most OOM_SETTLE_TRIES times. */
+const OOM_SETTLE_MS = 20;
+const OOM_SETTLE_TRIES = 50;
 
 /** The longest delay a Node timer takes (a longer one would fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -85,8 +92,22 @@ function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: numbe
       if (now > kills) io.stdout(eventLine({ type: 'oom', id }));
       kills = Math.max(kills, now);
     };
-    const poll = (): void => {
+    let oomWatch: OomWatch | undefined;
+    let notified: ReturnType<typeof setInterval> | undefined;
+    // v1: after a notification, read the count until the kill shows (or a second passes).
+    const onNotify = (): void => {
+      const before = kills;
+      let tries = 0;
+      clearInterval(notified);
       checkOom();
+      if (kills > before) return;
+      notified = setInterval(() => {
+        checkOom();
+        if (kills > before || ++tries >= OOM_SETTLE_TRIES) clearInterval(notified);
+      }, OOM_SETTLE_MS);
+    };
+    const poll = (): void => {
+      if (!oomWatch) checkOom();
       if (!running()) finish(0);
     };
     const emitStats = (): void => {
@@ -105,7 +126,9 @@ function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: numbe
       done = true;
       clearInterval(statsTimer);
       clearInterval(pollTimer);
+      clearInterval(notified);
       watcher?.close();
+      oomWatch?.close();
       signal?.removeEventListener('abort', onAbort);
       resolve(status);
     }
@@ -117,6 +140,17 @@ function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: numbe
         watcher.on('error', () => watcher?.close());
       } catch {
         // no memory controller there: the poll still runs
+      }
+    }
+    // cgroup v1 memory controller: an eventfd for memory.oom_control.
+    const memoryV1 = cg.dirs.v1.memory;
+    if (memoryV1 !== undefined) {
+      try {
+        oomWatch = watchOomV1(memoryV1, () => native().eventfd(), onNotify, () => {
+          oomWatch = undefined; // removed: the poll sees the container gone
+        });
+      } catch {
+        // no event_control (or no eventfd): the poll reads the count
       }
     }
     if (signal?.aborted) onAbort();

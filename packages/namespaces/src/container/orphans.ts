@@ -60,6 +60,9 @@ function ownPrefix(): string {
   return `${m.pid}-${m.startTime}.`;
 }
 
+/** A record's name: `<maker pid>-<start time>.<encoded path>` (ownPrefix). */
+const RECORD_NAME = /^(\d+)-(\d*)\./;
+
 /** Claim directories this process made (or found) already: one mkdir per process, not per start. */
 const madeDirs = new Set<string>();
 
@@ -81,6 +84,9 @@ export function sweepOrphanCgroups(open: (path: string) => Cgroup, root?: string
   const dead: { file: string; path: string }[] = [];
   for (const name of names) {
     if (name.startsWith(own)) continue; // this process lives: its own to remove
+    // The name carries the maker: a live one's record is not read (a busy host has many).
+    const maker = RECORD_NAME.exec(name);
+    if (maker && maker[2] !== '' && processStartTime(Number(maker[1])) === maker[2]) continue;
     const file = join(dir, name);
     try {
       const rec = JSON.parse(readFileSync(file, 'utf8')) as { path: string; pid: number; startTime: string };

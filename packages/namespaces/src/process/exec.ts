@@ -13,6 +13,7 @@ import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
 import { LIFECYCLE, OCI_STATE, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
+import { CGROUP_SYNC } from '../plan/namespaces.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
 import '../net/network.js';
@@ -200,6 +201,8 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     };
     const spawnOptions: SpawnOptions = {
       onSync: (step, index, pid, value) => syncHandler(step.name)({ pid, step, index, value, ...context }),
+      // The cgroup is made while the child starts (it waits at the step until it is there).
+      earlySync: isCgroupSync(plan.steps[0]),
       ...(options.setupTimeout !== undefined
         ? { setupTimeout: options.setupTimeout }
         : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),
@@ -377,4 +380,9 @@ export function improveExecError(err: unknown, cmd: string): unknown {
     return new NsError('ENOENT', `exec ${JSON.stringify(cmd)}: executable file not found in $PATH`, { path: cmd, syscall: 'execve' });
   }
   return err;
+}
+
+/** Whether `step` is the sync step at which the container's cgroup is made (CGROUP_SYNC). */
+function isCgroupSync(step: Plan['steps'][number] | undefined): boolean {
+  return step?.op === 'sync' && step.name === CGROUP_SYNC;
 }

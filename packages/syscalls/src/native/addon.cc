@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readAvailable", Napi::Function::New(env, ns::ReadAvailable, "readAvailable"));
   exports.Set("openPath", Napi::Function::New(env, ns::OpenPath, "openPath"));
   exports.Set("mkfifo", Napi::Function::New(env, ns::Mkfifo, "mkfifo"));
+  exports.Set("eventfd", Napi::Function::New(env, ns::Eventfd, "eventfd"));
   exports.Set("dup", Napi::Function::New(env, ns::Dup, "dup"));
   exports.Set("pipe", Napi::Function::New(env, ns::Pipe, "pipe"));
   exports.Set("openPty", Napi::Function::New(env, ns::OpenPty, "openPty"));

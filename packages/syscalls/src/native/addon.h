@@ -54,6 +54,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info);
 Napi::Value ReadAvailable(const Napi::CallbackInfo& info);
 Napi::Value OpenPath(const Napi::CallbackInfo& info);
 Napi::Value Mkfifo(const Napi::CallbackInfo& info);
+Napi::Value Eventfd(const Napi::CallbackInfo& info);
 Napi::Value SetWinsize(const Napi::CallbackInfo& info);
 Napi::Value OpenPty(const Napi::CallbackInfo& info);
 Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info);

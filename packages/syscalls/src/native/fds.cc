@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -88,6 +89,14 @@ Napi::Value Mkfifo(const Napi::CallbackInfo& info) {
   if (mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value()) < 0)
     return ThrowErrno(env, errno, "mkfifo " + path);
   return env.Undefined();
+}
+
+// eventfd(2) with EFD_CLOEXEC, blocking: a cgroup v1 notification target (cgroup.event_control).
+Napi::Value Eventfd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = eventfd(info.Length() > 0 ? info[0].As<Napi::Number>().Uint32Value() : 0, EFD_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "eventfd");
+  return Napi::Number::New(env, fd);
 }
 
 Napi::Value SetWinsize(const Napi::CallbackInfo& info) {

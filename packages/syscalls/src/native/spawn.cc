@@ -127,11 +127,14 @@ void Go(int syncfd) {
   }
 }
 
-// spawn(plan: Buffer, onSync?: (step, pid, value) => void, onExit: (code, signal) => void, timeoutMs?)
+// spawn(plan: Buffer, onSync?: (step, pid, value) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?)
 //   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
 // With `timeoutMs` > 0, a set-up that has not exec'd (or detached) by then is killed and
 // reported as step NS_STEP_TIMEOUT with ETIMEDOUT: a container that stops the process joining
-// it (SIGSTOP) must not hang this thread for ever.
+// it (SIGSTOP) must not hang this thread for ever. With `earlySync` >= 0 (the index of a sync
+// step before which the plan has no cloneParent), onSync of that step is called right after
+// the clone, while the child execs ns-init and reads its plan, and not again when the child
+// waits there: the child goes on at once then (Go()), the call having returned long before.
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
@@ -148,6 +151,14 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   o.pid = st.pid;
   o.pidfd = st.pidfd;
   int64_t deadline = timeoutMs > 0 ? NowMs() + timeoutMs : -1;
+  int32_t early = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : -1;
+  if (early >= 0 && !onSync.IsEmpty()) {
+    onSync.Call({Napi::Number::New(env, early), Napi::Number::New(env, o.pid), Napi::Number::New(env, 0)});
+    if (env.IsExceptionPending()) {
+      KillAndReap(o.pidfd);
+      return env.Undefined();
+    }
+  }
   for (;;) {
     if (deadline >= 0) {
       struct pollfd p = {st.errfd, POLLIN, 0};
@@ -182,7 +193,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
       break;
     }
     if (m.code == NS_MSG_SYNC && !o.timedOut) {
-      if (!onSync.IsEmpty()) {
+      if (!onSync.IsEmpty() && m.step != early) {
         onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid), Napi::Number::New(env, m.value)});
         if (env.IsExceptionPending()) {
           KillAndReap(o.pidfd);
