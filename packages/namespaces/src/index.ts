@@ -111,5 +111,5 @@ export { resolveSeccomp, seccompStep } from './plan/seccomp.js';
 export { checkSeccompListener, sendSeccompListener, type ContainerProcessState, type ListenerState } from './container/seccomp-listener.js';
 export type { LinuxSeccomp } from '@ns/seccomp';
 export { runtimeFeatures, type RuntimeFeatures } from './features.js';
-export { DEFAULT_BRIDGE, IPAM_DIR, allocateAddress, hostVethName, recordOwner, releaseAddress, setupBridge, subnetOf, teardownBridge, type BridgeAttachment, type BridgeConfig } from './net/bridge.js';
+export { DEFAULT_BRIDGE, IPAM_DIR, allocateAddress, checkSubnetFree, hostRoutes, hostVethName, recordOwner, releaseAddress, setupBridge, subnetOf, teardownBridge, type BridgeAttachment, type BridgeConfig } from './net/bridge.js';
 export * as rtnetlink from './net/rtnetlink.js';

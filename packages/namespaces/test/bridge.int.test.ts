@@ -71,6 +71,15 @@ describe.skipIf(!isRoot || !ROOTFS)('bridge network (root)', () => {
     expect(hasLink(hostVethName('bridge-lo'))).toBe(false);
   });
 
+  it('a second bridge on a subnet the first one routes is refused, and nothing of it is left', async () => {
+    await run(container('bridge-first', 'true')); // the first bridge exists, with its route
+    const c = rootfsContainer(ROOTFS, { id: 'bridge-clash', args: ['/bin/true'] });
+    c.bridge = { name: 'nstest1', subnet: '10.199.77.0/24' };
+    await expect(run(c)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'bridge.subnet', message: expect.stringContaining('routed through nstest0') });
+    expect(hasLink('nstest1')).toBe(false);
+    expect(hasLink(hostVethName('bridge-clash'))).toBe(false);
+  });
+
   it('a start that fails after the network step leaves no veth and no address', async () => {
     const mounts = hostMounts();
     const c = container('bridge-fails', 'true');

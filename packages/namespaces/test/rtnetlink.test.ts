@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { allocateAddress, hostVethName, recordOwner, releaseAddress, subnetOf, validateContainer, rtnetlink, type Container } from '../src/index.js';
+import { allocateAddress, checkSubnetFree, hostRoutes, hostVethName, recordOwner, releaseAddress, subnetOf, validateContainer, rtnetlink, type Container } from '../src/index.js';
 
 const { attr, checkReply, cstr, delLink, getLink, ifinfomsg, linkIndex, newAddr, newBridge, newDefaultRoute, newVeth, nlmsg, parseReplies, replyErrno, setLinkUp, NLM_F, RTM } = rtnetlink;
 
@@ -100,6 +100,25 @@ describe('bridge network: subnet, names, addresses', () => {
     for (const subnet of ['10.89.0.0', '10.89.0.0/8', '10.300.0.0/24', '::1/64']) expect(() => subnetOf({ name: 'b', subnet })).toThrow(expect.objectContaining({ path: 'bridge.subnet' }));
     expect(hostVethName('a')).toMatch(/^nsv[0-9a-f]{8}$/);
     expect(hostVethName('a')).not.toBe(hostVethName('b'));
+  });
+
+  it("a subnet another link routes is refused (bridge names that hash to one /24, a LAN around it); default routes and the bridge's own do not count", () => {
+    const routes = hostRoutes(
+      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n' +
+        'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n' +
+        'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n' +
+        'nsa\t000E590A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n',
+    );
+    expect(routes).toEqual([
+      { iface: 'eth0', base: 0xc0000200, prefix: 24 },
+      { iface: 'nsa', base: 0x0a590e00, prefix: 24 },
+    ]);
+    expect(() => checkSubnetFree({ name: 'nsb', subnet: '10.89.14.0/24' }, routes)).toThrow(
+      expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'bridge.subnet', message: 'bridge nsb: subnet 10.89.14.0/24 overlaps 10.89.14.0/24, routed through nsa (name another bridge, or give bridge.subnet)' }),
+    );
+    expect(() => checkSubnetFree({ name: 'nsb', subnet: '10.89.0.0/16' }, routes)).toThrow(expect.objectContaining({ path: 'bridge.subnet' }));
+    expect(() => checkSubnetFree({ name: 'nsa', subnet: '10.89.14.0/24' }, routes)).not.toThrow();
+    expect(() => checkSubnetFree({ name: 'nsb', subnet: '10.89.15.0/24' }, routes)).not.toThrow();
   });
 
   it('allocates each address once (O_EXCL), releases by container id, reports a full range', () => {

@@ -127,9 +127,50 @@ function talk(netnsFd: number | undefined, ...messages: ((seq: number) => Buffer
   return { seqs, replies };
 }
 
+/**
+ * The host's IPv4 routes (/proc/net/route, the main table of this network namespace) other
+ * than default routes: interface, destination and prefix length.
+ */
+export function hostRoutes(text = readFileSync('/proc/net/route', 'utf8')): { iface: string; base: number; prefix: number }[] {
+  const out: { iface: string; base: number; prefix: number }[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    // Little-endian hex (the kernel's byte order here): 0100590A is 10.89.0.1.
+    const le = (h: string) => (Number.parseInt(h.match(/../g)!.reverse().join(''), 16) >>> 0);
+    const mask = le(f[7]!);
+    const prefix = mask === 0 ? 0 : 32 - Math.log2((~mask >>> 0) + 1);
+    if (prefix > 0 && Number.isInteger(prefix)) out.push({ iface: f[0]!, base: (le(f[1]!) & mask) >>> 0, prefix });
+  }
+  return out;
+}
+
+/**
+ * Refuse a subnet another link already routes (an overlapping, non-default route), as Docker's
+ * bridge driver does: two bridges routing one subnet break both (bridge names that hash to the
+ * same 10.89.N.0/24, a LAN on 10.89.0.0/16). Routes of the bridge itself do not count.
+ * @throws NsError ERR_NS_CONFIG naming the other link and its route
+ */
+export function checkSubnetFree(b: BridgeConfig, routes = hostRoutes()): void {
+  const { base, prefix } = subnetOf(b);
+  for (const r of routes) {
+    if (r.iface === b.name) continue;
+    const p = Math.min(prefix, r.prefix);
+    const mask = (~0 << (32 - p)) >>> 0;
+    if (((base & mask) >>> 0) === ((r.base & mask) >>> 0)) {
+      throw new NsError(
+        'ERR_NS_CONFIG',
+        `bridge ${b.name}: subnet ${b.subnet} overlaps ${dotted(r.base)}/${r.prefix}, routed through ${r.iface} (name another bridge, or give bridge.subnet)`,
+        { path: 'bridge.subnet' },
+      );
+    }
+  }
+}
+
 /** The bridge, made when missing (EEXIST is fine: another start made it), with its gateway address, up; its ifindex. */
 function ensureBridge(b: BridgeConfig): number {
   const { prefix, gateway } = subnetOf(b);
+  checkSubnetFree(b);
   let r = talk(undefined, (s) => newBridge(s, b.name));
   checkReply(r.replies, r.seqs[0]!, `ip link add ${b.name} type bridge`, ['EEXIST']);
   r = talk(undefined, (s) => getLink(s, b.name));
