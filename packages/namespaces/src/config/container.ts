@@ -167,6 +167,14 @@ export interface Container {
   /** Set PR_SET_NO_NEW_PRIVS before execve (OCI `process.noNewPrivileges`). */
   noNewPrivileges?: boolean;
   /**
+   * Keep the caller's session keyring (keyrings(7)) instead of a new one for the container.
+   * Default false: as runc, the container's process joins a new session keyring named
+   * `_ses.<id>` (searchable by its owner, or by others in a user namespace), and a process
+   * started in it with execIn() joins that one. Not an OCI field: `ns run --no-new-keyring`
+   * (runc's flag).
+   */
+  noNewKeyring?: boolean;
+  /**
    * Run a minimal init as the container's process (`docker run --init`, tini's job, built
    * into ns-init): it forks the program, sends on every signal it gets, reaps orphans, and
    * ends with the program. The program is then not pid 1, so a signal it has no handler for

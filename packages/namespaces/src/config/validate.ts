@@ -233,6 +233,7 @@ export function validateContainer(input: Container): Container {
   checkBoolean(c.readonly, 'readonly');
   checkBoolean(c.terminal, 'terminal');
   checkBoolean(c.noNewPrivileges, 'noNewPrivileges');
+  checkBoolean(c.noNewKeyring, 'noNewKeyring');
   checkBoolean(c.init, 'init');
   if (c.bundle !== undefined && typeof c.bundle !== 'string') throw configError(`bundle: expected a directory path, got ${show(c.bundle)}`, 'bundle');
 

@@ -49,6 +49,9 @@ const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size);
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s);
 long ns_do_close_from(const ns_step* s);
 long ns_do_sched_setattr(const ns_step* s);
+
+// keyring.cc: the session keyring
+long ns_do_join_session_keyring(const ns_step* s);
 long ns_do_setns(const ns_step* s);
 long ns_do_write_file(const ns_step* s);
 long ns_do_capset(const ns_step* s);

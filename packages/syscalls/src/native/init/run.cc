@@ -256,6 +256,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       long r = NS_RAW1(SYS_personality, s->i[0]);  // the previous persona, or -errno
       return r < 0 ? r : 0;
     }
+    case NS_OP_JOIN_SESSION_KEYRING:
+      return ns_do_join_session_keyring(s);
     case NS_OP_UMASK:
       NS_RAW1(SYS_umask, s->i[0]);
       return 0;
