@@ -67,6 +67,7 @@ function containerOptions(cmd: Command): Command {
       .option('-t, --tty', 'allocate a pseudo-terminal')
       .option('--readonly', 'mount the root filesystem read-only')
       .option('--init', 'run an init as pid 1 that forwards signals to the command and reaps orphans (as docker run --init)')
+      .option('--no-pivot', 'make the new root without pivot_root(2), for a host running from an initramfs (as runc; less isolated: the old root stays under it)')
       .option('--no-new-keyring', "keep ns's session keyring instead of a new one named _ses.ID for the container (as runc)")
       .option('--net <mode>', 'network: none (new namespace with only lo, default), host, bridge[:NAME] (a veth on bridge NAME, made when missing: ns0 with 10.89.0.0/24 by default, another name a 10.89.N.0/24 of its own), or PATH of a netns to join')
       .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)

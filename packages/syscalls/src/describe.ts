@@ -28,6 +28,10 @@ export function describeStep(step: Step): string {
       return `chown ${step.path} ${step.uid}:${step.gid}`;
     case 'chroot':
       return `chroot ${step.path}`;
+    case 'moveRoot':
+      return `move ${step.path} onto / and chroot (no pivot_root)`;
+    case 'detachMount':
+      return `detach ${step.path} (or cover it with a tmpfs)`;
     case 'fchown':
       return `fchown fd ${step.fd} ${step.uid}:${step.gid}`;
     case 'pivotRoot':

@@ -51,6 +51,8 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   schedSetattr: 91,
   personality: 92,
   joinSessionKeyring: 110,
+  moveRoot: 111,
+  detachMount: 112,
 };
 
 const MAGIC = 0x4c50534e;
@@ -134,6 +136,8 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'chdir':
     case 'chroot':
+    case 'moveRoot':
+    case 'detachMount':
     case 'procRoot':
       w.s(0, step.path);
       return;

@@ -71,6 +71,8 @@ export interface RunOptions extends LimitFlags {
    * keyring instead of a new `_ses.<id>` (runc's flag; the container's `noNewKeyring`).
    */
   newKeyring?: boolean;
+  /** `--no-pivot` (commander's `pivot: false`): the container's `noPivotRoot` (runc's flag). */
+  pivot?: boolean;
   /** `--net none|host|bridge[:NAME]|PATH`. */
   net?: string;
   /** `--cap-add CAP` (or `ALL`). */
@@ -233,6 +235,7 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (options.readonly) container.readonly = true;
   if (options.init) container.init = true;
   if (options.newKeyring === false) container.noNewKeyring = true;
+  if (options.pivot === false) container.noPivotRoot = true;
   if (options.tty) container.terminal = true;
   if (container.terminal) container.env = withTerm(container.env ?? []);
   if (options.net !== undefined) {

@@ -158,6 +158,17 @@ export interface Container {
    * @see https://docs.kernel.org/filesystems/overlayfs.html
    */
   rootfsOverlay?: { sizeBytes?: number };
+  /**
+   * Make the new root without pivot_root(2), for a rootfs pivot_root cannot leave (the host
+   * running from an initramfs: ramfs or tmpfs as `/`): runc's --no-pivot (msMoveRoot). The
+   * new root is moved onto `/` (MS_MOVE) and the process chroot(2)ed into it; the full procfs
+   * and sysfs mounts of the host are detached first (covered by a tmpfs where that is refused)
+   * as runc does. The old root stays under it in the container's mount namespace: a process
+   * with CAP_SYS_CHROOT could climb out of a chroot to it, so use it only where pivot_root
+   * fails. Needs a mount namespace of the container's own. Default false. Not an OCI field:
+   * `ns run --no-pivot`.
+   */
+  noPivotRoot?: boolean;
   /** Paths masked inside the container (OCI `linux.maskedPaths`). */
   maskedPaths?: string[];
   /** Paths made read-only inside the container (OCI `linux.readonlyPaths`). */
