@@ -285,6 +285,8 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('--cwd <dir>', 'working directory inside the container')
     .option('--cap-add <cap>', 'add a capability, or ALL (repeatable)', collect)
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect)
+    .option('-c, --cap <cap>', "add a capability to the process's bounding, effective and permitted sets, as runc exec (repeatable)", collect)
+    .option('--preserve-fds <n>', "pass ns's descriptors 3 .. 3+N-1 on to the process (as runc exec)", parseCount)
     .option('-p, --process <file>', 'the process as an OCI process JSON object (args, env, cwd, user ...), as runc exec --process')
     .option('-d, --detach', 'start it and exit 0 without waiting for it')
     .option('--pid-file <file>', "write the process's pid to FILE once it runs")
