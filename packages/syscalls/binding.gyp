@@ -13,6 +13,7 @@
         "src/native/init/reaper.cc",
         "src/native/init/hook.cc",
         "src/native/init/pool.cc",
+        "src/native/init/keyring.cc",
         "src/native/decode.cc"
       ],
       "defines": ["_GNU_SOURCE"],

@@ -38,6 +38,7 @@ export {
   changeCapabilities,
   ownBoundingSet,
 } from './config/capabilities.js';
+export { addProcessCapabilities } from './config/process-capabilities.js';
 export { checkNetworkNamespace } from './config/network.js';
 export { dedupEnv } from './config/env.js';
 export { OCI_NAMESPACE_TYPES, fromOciSpec, loadOciSpec, ociSpecSchema, parseOciSpec, type OciSpec, type OciSpecSchema } from './config/oci.js';

@@ -112,6 +112,13 @@ describe('planContainerCached', () => {
     same();
     const asRoot = planContainerCached({ ...config('r1'), user: '0:0' });
     expect(asRoot.user.uid).toBe(0);
-    expect(asRoot.plan).toEqual(planContainer({ ...config('r2'), user: '0:0' }).plan);
+    expect(asRoot.plan).toEqual(planContainer({ ...config('r1'), user: '0:0' }).plan);
+  });
+
+  it('names the session keyring after the container started, not the one whose plan it kept', () => {
+    const keyring = (id: string) => planContainerCached(config(id)).plan.steps.filter((s) => s.op === 'joinSessionKeyring');
+    expect(keyring('k1')).toEqual([{ op: 'joinSessionKeyring', name: '_ses.k1', perm: { mask: 0xffffffff, set: 0x80000 } }]);
+    expect(keyring('k2')).toEqual([{ op: 'joinSessionKeyring', name: '_ses.k2', perm: { mask: 0xffffffff, set: 0x80000 } }]);
+    expect(planContainerCached({ ...config('k3'), noNewKeyring: true }).plan.steps.some((s) => s.op === 'joinSessionKeyring')).toBe(false);
   });
 });

@@ -28,6 +28,10 @@ export function describeStep(step: Step): string {
       return `chown ${step.path} ${step.uid}:${step.gid}`;
     case 'chroot':
       return `chroot ${step.path}`;
+    case 'moveRoot':
+      return `move ${step.path} onto / and chroot (no pivot_root)`;
+    case 'detachMount':
+      return `detach ${step.path} (or cover it with a tmpfs)`;
     case 'fchown':
       return `fchown fd ${step.fd} ${step.uid}:${step.gid}`;
     case 'pivotRoot':
@@ -68,6 +72,8 @@ export function describeStep(step: Step): string {
       return `sched_setattr policy ${step.policy}${step.flags ? ` flags ${hex(BigInt(step.flags))}` : ''} nice ${step.nice} priority ${step.priority}${step.policy === 6 ? ` runtime ${step.runtime} deadline ${step.deadline} period ${step.period} ns` : ''}`;
     case 'personality':
       return `personality ${hex(BigInt(step.persona))}`;
+    case 'joinSessionKeyring':
+      return `keyctl join_session_keyring ${step.name}${step.perm ? ` setperm &${hex(BigInt(step.perm.mask))}|${hex(BigInt(step.perm.set))}` : ''}`;
     case 'umask':
       return `umask ${step.mask.toString(8).padStart(4, '0')}`;
     case 'setsid':

@@ -50,6 +50,9 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   ioprioSet: 90,
   schedSetattr: 91,
   personality: 92,
+  joinSessionKeyring: 110,
+  moveRoot: 111,
+  detachMount: 112,
 };
 
 const MAGIC = 0x4c50534e;
@@ -133,6 +136,8 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'chdir':
     case 'chroot':
+    case 'moveRoot':
+    case 'detachMount':
     case 'procRoot':
       w.s(0, step.path);
       return;
@@ -210,6 +215,12 @@ function writeSlots(step: Step, w: SlotWriter): void {
       return;
     case 'personality':
       w.i(0, step.persona);
+      return;
+    case 'joinSessionKeyring':
+      w.s(0, step.name);
+      w.i(0, step.perm ? 1 : 0);
+      w.i(1, step.perm?.mask ?? 0);
+      w.i(2, step.perm?.set ?? 0);
       return;
     case 'umask':
       w.i(0, step.mask);

@@ -106,6 +106,29 @@ export interface PivotRootKeepStep extends StepCommon {
   putOld: string;
 }
 
+/**
+ * A new root without pivot_root(2), for a root pivot_root cannot leave (an initramfs, a ramfs
+ * or tmpfs rootfs: runc's --no-pivot, its msMoveRoot): `chdir(path); mount(".", "/", NULL,
+ * MS_MOVE); chroot("."); chdir("/")`. `path` must be a mount point whose parent mount is not
+ * shared. What was the root stays under it in the mount namespace.
+ */
+export interface MoveRootStep extends StepCommon {
+  op: 'moveRoot';
+  path: string;
+}
+
+/**
+ * Take away a mount before {@link MoveRootStep}, as runc's msMoveRoot does with the full
+ * procfs and sysfs mounts it leaves behind: `mount(NULL, path, NULL, MS_SLAVE | MS_REC)` (so
+ * that the unmount reaches no peer; ENOENT: already gone with a parent, success), then
+ * `umount2(path, MNT_DETACH)`; where the unmount is refused (EINVAL, EPERM: a mount locked in
+ * a user namespace) a tmpfs is mounted over it instead.
+ */
+export interface DetachMountStep extends StepCommon {
+  op: 'detachMount';
+  path: string;
+}
+
 /** chdir(2). */
 export interface ChdirStep extends StepCommon {
   op: 'chdir';

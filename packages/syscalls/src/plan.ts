@@ -47,8 +47,8 @@ export interface StepCommon {
   field?: string;
 }
 
-export type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, ChdirStep } from './plan-fs.js';
-import type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, ChdirStep } from './plan-fs.js';
+export type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, MoveRootStep, DetachMountStep, ChdirStep } from './plan-fs.js';
+import type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, MoveRootStep, DetachMountStep, ChdirStep } from './plan-fs.js';
 
 /** sethostname(2). Only valid in a new UTS namespace (the planner enforces it). */
 export interface SethostnameStep extends StepCommon {
@@ -226,6 +226,21 @@ export interface PersonalityStep extends StepCommon {
 }
 
 /**
+ * keyctl(2) KEYCTL_JOIN_SESSION_KEYRING `(name)`: the process joins the session keyring
+ * called `name` in its user namespace when one exists and it may search it, else a new one
+ * of that name is made (runc's `_ses.<container id>`, keyrings(7)). With `perm`, then the
+ * keyring's permissions (KEYCTL_DESCRIBE) become `(perm & mask) | set` (KEYCTL_SETPERM):
+ * runc's ModKeyringPerm. A kernel without keys (ENOSYS) is not an error, as in runc; any
+ * other failure is (EACCES, EDQUOT of the key quota).
+ */
+export interface JoinSessionKeyringStep extends StepCommon {
+  op: 'joinSessionKeyring';
+  name: string;
+  /** KEY_POS_* / KEY_USR_* / KEY_GRP_* / KEY_OTH_* bits (keyctl_setperm(3)). */
+  perm?: { mask: number; set: number };
+}
+
+/**
  * Mark every descriptor from `first` upward close-on-exec: close_range(2) with
  * CLOSE_RANGE_CLOEXEC, or fcntl(2) one by one on kernels without it.
  */
@@ -279,6 +294,9 @@ export type Step =
   | IoprioSetStep
   | SchedSetattrStep
   | PersonalityStep
+  | JoinSessionKeyringStep
+  | MoveRootStep
+  | DetachMountStep
   | UmaskStep
   | SetsidStep
   | IoctlStep

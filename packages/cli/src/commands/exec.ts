@@ -4,9 +4,9 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
-import { ErrorCode, MAX_ID, NsError, changeCapabilities, currentStatus, execIn, notRunningError, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
+import { ErrorCode, MAX_ID, NsError, addProcessCapabilities, changeCapabilities, currentStatus, execIn, notRunningError, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, exitCodeFor, reportError, reportWarning } from '../errors.js';
-import { consoleSocketError, writePidFile } from '../detach.js';
+import { consoleSocketError, preservedFds, writePidFile } from '../detach.js';
 import { processFromFile } from './exec-process.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runForeground } from '../start.js';
@@ -34,6 +34,13 @@ export interface ExecCommandOptions {
   /** `--cap-add CAP` / `--cap-drop CAP`: change the container's capabilities for this process. */
   capAdd?: string[];
   capDrop?: string[];
+  /**
+   * `-c, --cap CAP` (repeatable), as runc exec: added to the process's bounding, effective and
+   * permitted sets (and ambient where inheritable has it), on top of the container's.
+   */
+  cap?: string[];
+  /** `--preserve-fds N`: pass descriptors 3 .. 3+N-1 of `ns` on to the process at the same numbers (runc exec). */
+  preserveFds?: number;
   /** `-p, --process FILE`: the process as an OCI `process` JSON object instead (runc exec `--process`). */
   process?: string;
   /** `-d, --detach`: start it and exit 0 without waiting (runc exec `--detach`). */
@@ -86,17 +93,22 @@ export function execProcess(options: ExecCommandOptions, state: ContainerState, 
 
 /**
  * The state execIn() is given: with `--cap-add` / `--cap-drop`, a copy whose config has the
- * changed capability sets (as `ns run` changes them, for the exec's user), since execIn()
- * takes the process's capabilities from the container config.
+ * changed capability sets (as `ns run` changes them, for the exec's user), then with `--cap`
+ * the process's own additions (addProcessCapabilities, runc exec's), since execIn() takes the
+ * process's capabilities from the container config.
  * @param warnings receives a warning for each `--cap-add` name the running kernel does not know
  * @throws NsError `ERR_NS_CONFIG` naming an unknown capability.
  */
 export function execState(options: ExecCommandOptions, state: ContainerState, warnings: string[] = []): ContainerState {
   const add = options.capAdd ?? [];
   const drop = options.capDrop ?? [];
-  if (add.length === 0 && drop.length === 0) return state;
-  const config = changeCapabilities({ ...state.config, user: options.user ?? state.config.user }, add, drop, { warnings });
-  return { ...state, config: { ...config, user: state.config.user } };
+  const cap = options.cap ?? [];
+  if (add.length === 0 && drop.length === 0 && cap.length === 0) return state;
+  let config = state.config;
+  if (add.length > 0 || drop.length > 0) config = { ...changeCapabilities({ ...config, user: options.user ?? config.user }, add, drop, { warnings }), user: config.user };
+  // runc exec --cap: on top of the sets as they are now.
+  if (cap.length > 0) config = addProcessCapabilities(config, cap, { warnings });
+  return { ...state, config };
 }
 
 /**
@@ -108,6 +120,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   let state: ContainerState;
   let proc: ExecInProcess;
   const warnings: string[] = [];
+  let extraFds: number[] = [];
   try {
     state = store.read(options.id);
     if (currentStatus(state) === 'stopped') throw notRunningError(options.id);
@@ -118,6 +131,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
       proc = execProcess(options, state, io.env);
     }
     state = execState(options, state, warnings);
+    extraFds = preservedFds(options.preserveFds);
     // runc's two rules (utils_linux.go validateProcessSpec), in its words.
     if (options.consoleSocket !== undefined && (!options.detach || !proc.terminal)) throw new NsError(ErrorCode.CONFIG, 'cannot use console socket if ns will not detach or allocate tty', { path: 'consoleSocket' });
     if (options.detach && proc.terminal && options.consoleSocket === undefined) throw new NsError(ErrorCode.CONFIG, 'cannot allocate tty if ns will detach without setting console socket (--console-socket PATH)', { path: 'terminal' });
@@ -130,7 +144,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   if (options.detach) {
     try {
       const consoleSocket = options.consoleSocket !== undefined ? { consoleSocket: absolutePath(baseDir(io), options.consoleSocket, '--console-socket') } : {};
-      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit'], ...consoleSocket });
+      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit', ...extraFds], ...consoleSocket });
       // Never reaped here: its exit status belongs to the caller's subreaper (conmon and
       // containerd's shim wait for the pid in the pid file), as runc leaves it.
       p.release();
@@ -148,6 +162,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
       return p;
     },
     io,
-    { terminal: proc.terminal ?? false },
+    // --preserve-fds: past 2, at the same numbers (with a terminal too, as runc).
+    { terminal: proc.terminal ?? false, ...(extraFds.length > 0 ? { stdio: ['inherit', 'inherit', 'inherit', ...extraFds] } : {}) },
   );
 }

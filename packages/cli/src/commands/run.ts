@@ -66,6 +66,13 @@ export interface RunOptions extends LimitFlags {
    * reaps orphans (`docker run --init`; the container's `init`, see @ns/namespaces Container).
    */
   init?: boolean;
+  /**
+   * `--no-new-keyring` (commander's `newKeyring: false`): the container keeps ns's session
+   * keyring instead of a new `_ses.<id>` (runc's flag; the container's `noNewKeyring`).
+   */
+  newKeyring?: boolean;
+  /** `--no-pivot` (commander's `pivot: false`): the container's `noPivotRoot` (runc's flag). */
+  pivot?: boolean;
   /** `--net none|host|bridge[:NAME]|PATH`. */
   net?: string;
   /** `--cap-add CAP` (or `ALL`). */
@@ -227,6 +234,8 @@ export function buildContainer(options: RunOptions, cwd: string | null, context:
   if (options.cwd !== undefined) container.cwd = options.cwd;
   if (options.readonly) container.readonly = true;
   if (options.init) container.init = true;
+  if (options.newKeyring === false) container.noNewKeyring = true;
+  if (options.pivot === false) container.noPivotRoot = true;
   if (options.tty) container.terminal = true;
   if (container.terminal) container.env = withTerm(container.env ?? []);
   if (options.net !== undefined) {

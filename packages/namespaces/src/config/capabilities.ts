@@ -126,7 +126,7 @@ export function adjustCapabilities(container: Container, changes: { add?: string
 }
 
 /** A `--cap-add` / `--cap-drop` name as `CAP_...` (or `ALL`). @throws NsError `ERR_NS_CONFIG` naming `option`. */
-function canonicalCapability(name: string, option: string): string {
+export function canonicalCapability(name: string, option: string): string {
   if (name.toUpperCase() === 'ALL') return 'ALL';
   try {
     return formatCapability(parseCapability(name));
@@ -177,7 +177,7 @@ export function ownBoundingSet(container: Pick<Container, 'namespaces'>): bigint
 }
 
 /** The names of the capabilities in `mask` that the library and the running kernel know. */
-function capabilitiesIn(mask: bigint): string[] {
+export function capabilitiesIn(mask: bigint): string[] {
   let last: number;
   try {
     last = readLastCap();

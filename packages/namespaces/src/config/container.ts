@@ -158,6 +158,17 @@ export interface Container {
    * @see https://docs.kernel.org/filesystems/overlayfs.html
    */
   rootfsOverlay?: { sizeBytes?: number };
+  /**
+   * Make the new root without pivot_root(2), for a rootfs pivot_root cannot leave (the host
+   * running from an initramfs: ramfs or tmpfs as `/`): runc's --no-pivot (msMoveRoot). The
+   * new root is moved onto `/` (MS_MOVE) and the process chroot(2)ed into it; the full procfs
+   * and sysfs mounts of the host are detached first (covered by a tmpfs where that is refused)
+   * as runc does. The old root stays under it in the container's mount namespace: a process
+   * with CAP_SYS_CHROOT could climb out of a chroot to it, so use it only where pivot_root
+   * fails. Needs a mount namespace of the container's own. Default false. Not an OCI field:
+   * `ns run --no-pivot`.
+   */
+  noPivotRoot?: boolean;
   /** Paths masked inside the container (OCI `linux.maskedPaths`). */
   maskedPaths?: string[];
   /** Paths made read-only inside the container (OCI `linux.readonlyPaths`). */
@@ -166,6 +177,14 @@ export interface Container {
   rootfsPropagation?: string;
   /** Set PR_SET_NO_NEW_PRIVS before execve (OCI `process.noNewPrivileges`). */
   noNewPrivileges?: boolean;
+  /**
+   * Keep the caller's session keyring (keyrings(7)) instead of a new one for the container.
+   * Default false: as runc, the container's process joins a new session keyring named
+   * `_ses.<id>` (searchable by its owner, or by others in a user namespace), and a process
+   * started in it with execIn() joins that one. Not an OCI field: `ns run --no-new-keyring`
+   * (runc's flag).
+   */
+  noNewKeyring?: boolean;
   /**
    * Run a minimal init as the container's process (`docker run --init`, tini's job, built
    * into ns-init): it forks the program, sends on every signal it gets, reaps orphans, and

@@ -1,5 +1,5 @@
 /**
- * The check of a Container's `rootfsOverlay` (validateContainer): an object with an optional
+ * The checks of a Container's `rootfsOverlay` and `noPivotRoot` (validateContainer). `rootfsOverlay`: an object with an optional
  * size, on a container that has a rootfs and a mount namespace of its own, whose rootfs path
  * overlayfs can take as a `lowerdir` option (no `,`, `:` or `\`, which its option syntax uses).
  */
@@ -27,4 +27,17 @@ export function checkRootfsOverlay(c: Pick<Container, 'rootfsOverlay' | 'rootfs'
   if (/[,:\\]/.test(c.rootfs)) {
     throw configError(`rootfsOverlay: the rootfs path ${JSON.stringify(c.rootfs)} has a character overlayfs options cannot hold (",", ":" or "\\")`, 'rootfsOverlay');
   }
+}
+
+/**
+ * `noPivotRoot` (runc's --no-pivot): a boolean, and true only with a mount namespace of the
+ * container's own (without one there is no pivot_root to leave out: the process is chroot(2)ed
+ * into the rootfs, or has the joined namespace's root).
+ * @throws NsError `ERR_NS_CONFIG` naming `noPivotRoot`
+ */
+export function checkNoPivotRoot(c: Pick<Container, 'noPivotRoot' | 'namespaces'>): void {
+  const v: unknown = c.noPivotRoot;
+  if (v === undefined || v === false) return;
+  if (v !== true) throw configError(`noPivotRoot: expected a boolean, got ${show(v)}`, 'noPivotRoot');
+  if (!ownsNamespace(c, 'mount')) throw configError("noPivotRoot: needs a mount namespace of the container's own (without one ns makes no pivot_root: it chroots into the rootfs)", 'noPivotRoot');
 }

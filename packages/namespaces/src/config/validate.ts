@@ -8,7 +8,7 @@ import { CAPABILITY_SETS, CONTAINER_ID_RULE, isContainerId, ownsNamespace, type 
 import { isEnvEntry } from './env.js';
 import { checkNamespaces } from './validate-namespaces.js';
 import { checkAnnotations, checkHooks } from './validate-hooks.js';
-import { checkRootfsOverlay } from './validate-overlay.js';
+import { checkNoPivotRoot, checkRootfsOverlay } from './validate-overlay.js';
 import { checkBridge } from '../net/network.js';
 import { checkSeccomp } from './seccomp.js';
 import { CONTAINER_FIELDS, checkDevices, checkMountNamespace } from './linux-checks.js';
@@ -233,6 +233,7 @@ export function validateContainer(input: Container): Container {
   checkBoolean(c.readonly, 'readonly');
   checkBoolean(c.terminal, 'terminal');
   checkBoolean(c.noNewPrivileges, 'noNewPrivileges');
+  checkBoolean(c.noNewKeyring, 'noNewKeyring');
   checkBoolean(c.init, 'init');
   if (c.bundle !== undefined && typeof c.bundle !== 'string') throw configError(`bundle: expected a directory path, got ${show(c.bundle)}`, 'bundle');
 
@@ -397,6 +398,7 @@ export function validateContainer(input: Container): Container {
     c.rootfs = real;
   }
   checkRootfsOverlay(c);
+  checkNoPivotRoot(c);
   for (const warning of warnings) process.emitWarning(warning, { code: UNKNOWN_CAPABILITY_WARNING });
   return c;
 }

@@ -7,6 +7,7 @@ import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { checkCreateContainerPaths, hasHooks, hookState } from './hooks.js';
 import { cgroupFsNeedsId } from './cgroupfs.js';
+import { sessionKeyringName } from './keyring.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
 import { stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
@@ -69,7 +70,9 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
     if (stillTrue(hit.reads)) {
       planCache.set(key, hit);
       const stdio = [...stdioSteps(io), ...stdioOwnerSteps(io, hit.stdioOwner)];
-      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...hit.head, ...stdio, ...hit.rest] };
+      // The session keyring is named after the container: this one's, not the cached config's.
+      const named = (s: Step): Step => (s.op === 'joinSessionKeyring' ? { ...s, name: sessionKeyringName(container.id) } : s);
+      const plan: Plan = { cloneFlags: hit.cloneFlags, steps: [...hit.head.map(named), ...stdio, ...hit.rest.map(named)] };
       if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
       const stdioAt = hit.head.length;
       const out: ContainerPlan = { container, plan, user: hit.user, env: hit.env, stdioAt, stdioEnd: stdioAt + stdio.length, stdioOwner: hit.stdioOwner };

@@ -15,6 +15,7 @@ import { networkSyncSteps } from '../net/network.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
 import { cgroupFsView, cgroupJoinSteps } from './cgroupfs.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
+import { containerKeyringSteps } from './keyring.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
 
@@ -125,6 +126,8 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   steps.push(...session);
   steps.push({ op: 'umask', mask: 0 });
   if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
+  // A session keyring of its own, in its user namespace and before it changes user (runc).
+  steps.push(...containerKeyringSteps(container, userns || joinedNamespace(container, 'user') !== undefined));
   // The new network namespace exists now: the parent puts it on its bridge (net/network.ts).
   steps.push(...networkSyncSteps(container));
 

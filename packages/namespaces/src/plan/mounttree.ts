@@ -13,6 +13,7 @@ import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
 import { createContainerSteps, hookSyncSteps, startContainerCheckSteps } from './hooks.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
+import { noPivotRootSteps, noPivotStageSteps } from './nopivot.js';
 import { RootfsPlanner, STAGE, maskedPathSteps, readonlyPathSteps, type MountEnv } from './rootfs.js';
 
 /** The propagation bits of MS_* flags (without MS_REC). */
@@ -55,7 +56,9 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   steps.push({ op: 'mount', source: 'tmpfs', target: STAGE.base, fstype: 'tmpfs', flags: MS.NOSUID | MS.NODEV, data: 'mode=0700' });
   steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.newRoot}`, mode: 0o755, existOk: false });
   steps.push({ op: 'mkdir', path: `${STAGE.base}${STAGE.oldRoot}`, mode: 0o755, existOk: false });
-  steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
+  // Without pivot_root (noPivotRoot, runc's --no-pivot): MS_MOVE and chroot(2) (nopivot.ts).
+  if (container.noPivotRoot) steps.push(...noPivotStageSteps(reads, container.rootfs));
+  else steps.push({ op: 'pivotRootKeep', newRoot: STAGE.base, putOld: `${STAGE.base}${STAGE.oldRoot}` });
   steps.push({ op: 'chdir', path: '/' });
 
   // The new root, built under /newroot: every step there follows no symlink (rootfs.ts).
@@ -79,7 +82,7 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   // the parent, then createContainer here (plan/hooks.ts).
   steps.push(...startContainerCheckSteps(container, (p) => planner.staged(planner.resolve(p))));
   steps.push(...hookSyncSteps(container), ...createContainerTreeSteps(container, propagation));
-  steps.push({ op: 'pivotRoot', newRoot: STAGE.newRoot });
+  steps.push(...(container.noPivotRoot ? noPivotRootSteps() : [{ op: 'pivotRoot', newRoot: STAGE.newRoot } as const]));
   steps.push({ op: 'procRoot', path: '/proc' });
 
   // Inside the new root: sysctls (before /proc/sys turns read-only), read-only paths, then

@@ -7,6 +7,7 @@ import { OCI_STATE } from './sync.js';
 import type { ContainerProcess } from './process.js';
 import { capabilitySetsOf, processSteps, stdioOwnerSteps, stdioSteps } from '../plan/index.js';
 import { resolveSeccomp } from '../plan/seccomp.js';
+import { execKeyringSteps } from '../plan/keyring.js';
 import { mapToHost } from '../config/idmap.js';
 import { OCI_VERSION, isAlive, notRunningError, type ContainerState } from '../container/state.js';
 import { isObject, validateContainer } from '../config/validate.js';
@@ -215,7 +216,8 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       // The stdio pipes are handed to the process's user (runc's fixStdioPermissions).
       const hostUid = idMaps ? mapToHost(tail.user.uid, idMaps.uidMappings) : joinedUser ? null : tail.user.uid;
       const session = [...stdioSteps(io), ...stdioOwnerSteps(io, { uid: tail.user.uid, hostUid })];
-      const steps = [...cgroup, ...execInSteps(joins, session, tail.steps)];
+      // The container's session keyring, once in its user namespace (runc's setns init).
+      const steps = [...cgroup, ...execInSteps([...joins, ...execKeyringSteps({ id: state.id, noNewKeyring: config.noNewKeyring === true })], session, tail.steps)];
       const plan = { cloneFlags: 0, steps, ...(io.parentDeathSignal !== undefined ? { parentDeathSignal: io.parentDeathSignal } : {}) };
       return { id: state.id, container: c, plan, user: tail.user, args: c.args, idMaps };
       },

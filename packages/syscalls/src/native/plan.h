@@ -55,6 +55,9 @@ enum ns_op : uint32_t {
   NS_OP_IOPRIO_SET = 90,     // src/encode.ts OP_CODES.ioprioSet (ops 90-99: process attributes)
   NS_OP_SCHED_SETATTR = 91,  // src/encode.ts OP_CODES.schedSetattr (init/proc.cc)
   NS_OP_PERSONALITY = 92,    // src/encode.ts OP_CODES.personality
+  NS_OP_JOIN_SESSION_KEYRING = 110,  // src/encode.ts OP_CODES.joinSessionKeyring (ops 110-119: runc CLI parity)
+  NS_OP_MOVE_ROOT = 111,     // src/encode.ts OP_CODES.moveRoot (init/fs.cc)
+  NS_OP_DETACH_MOUNT = 112,  // src/encode.ts OP_CODES.detachMount
   NS_OP_MAX
 };
 

@@ -124,6 +124,26 @@ long ns_do_pivot_root(const ns_step* s) {
   return NS_RAW1(SYS_chdir, "/");
 }
 
+// runc's msMoveRoot: the mount at s->s[0] moved onto "/", then chroot(2) into it.
+long ns_do_move_root(const ns_step* s) {
+  long r = NS_RAW1(SYS_chdir, s->s[0]);
+  if (r == 0) r = NS_RAW5(SYS_mount, ".", "/", 0, MS_MOVE, 0);
+  if (r == 0) r = NS_RAW1(SYS_chroot, ".");
+  if (r == 0) r = NS_RAW1(SYS_chdir, "/");
+  return r;
+}
+
+// runc's msMoveRoot for a mount it leaves behind: a slave tree, then detached; covered with a
+// tmpfs where the unmount is refused (a locked mount); ENOENT: gone with a parent already.
+long ns_do_detach_mount(const ns_step* s) {
+  long r = NS_RAW5(SYS_mount, 0, s->s[0], 0, MS_SLAVE | MS_REC, 0);
+  if (r == -ENOENT) return 0;
+  if (r < 0) return r;
+  r = NS_RAW2(SYS_umount2, s->s[0], MNT_DETACH);
+  if (r == -EINVAL || r == -EPERM) r = NS_RAW5(SYS_mount, "tmpfs", s->s[0], "tmpfs", 0, 0);
+  return r;
+}
+
 long ns_do_mount(const ns_child_ctx* c, const ns_step* s) {
   long flags = s->i[0];
   const char* target = s->s[1];

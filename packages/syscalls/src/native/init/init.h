@@ -43,12 +43,17 @@ __attribute__((noreturn)) void ns_run_from(ns_child_ctx* c, uint32_t first);
 long ns_do_mount(const ns_child_ctx* c, const ns_step* s);
 long ns_do_create(const ns_step* s);
 long ns_do_pivot_root(const ns_step* s);
+long ns_do_move_root(const ns_step* s);
+long ns_do_detach_mount(const ns_step* s);
 const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size);
 
 // proc.cc: descriptors, credentials, namespaces, execve
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s);
 long ns_do_close_from(const ns_step* s);
 long ns_do_sched_setattr(const ns_step* s);
+
+// keyring.cc: the session keyring
+long ns_do_join_session_keyring(const ns_step* s);
 long ns_do_setns(const ns_step* s);
 long ns_do_write_file(const ns_step* s);
 long ns_do_capset(const ns_step* s);

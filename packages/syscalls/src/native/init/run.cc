@@ -203,6 +203,10 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return NS_RAW3(SYS_fchmodat, AT_FDCWD, s->s[0], s->i[0]);
     case NS_OP_PIVOT_ROOT:
       return ns_do_pivot_root(s);
+    case NS_OP_MOVE_ROOT:
+      return ns_do_move_root(s);
+    case NS_OP_DETACH_MOUNT:
+      return ns_do_detach_mount(s);
     case NS_OP_PIVOT_ROOT_KEEP:
       return NS_RAW2(SYS_pivot_root, s->s[0], s->s[1]);
     case NS_OP_CHDIR:
@@ -256,6 +260,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       long r = NS_RAW1(SYS_personality, s->i[0]);  // the previous persona, or -errno
       return r < 0 ? r : 0;
     }
+    case NS_OP_JOIN_SESSION_KEYRING:
+      return ns_do_join_session_keyring(s);
     case NS_OP_UMASK:
       NS_RAW1(SYS_umask, s->i[0]);
       return 0;
