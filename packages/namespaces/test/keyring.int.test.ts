@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MOUNTS, DEFAULT_NAMESPACES, StateStore, execIn, rootfsContainer, runContainer, type Container } from '../src/index.js';
+import { DEFAULT_MOUNTS, DEFAULT_NAMESPACES, StateStore, createPool, execIn, rootfsContainer, runContainer, type Container } from '../src/index.js';
 import { ROOTFS, isRoot, run } from './helpers.js';
 
 const haveGcc = spawnSync('gcc', ['--version']).status === 0;
@@ -41,6 +41,25 @@ describe.skipIf(!isRoot || !ROOTFS || !haveGcc)('session keyring (library, as ro
     expect(k.name).toBe('_ses.lk1');
     expect(k.serial).not.toBe(host().serial);
     expect((await run(box('lk2', ['/kr'], { noNewKeyring: true }))).stdout.trim()).toBe(`${host().serial} ${execFileSync(kr, { encoding: 'utf8' }).trim().split(' ')[1]}`);
+  });
+
+  it('pool members: each run a keyring of its own (members share the config id; one found by name would be shared)', async () => {
+    const pool = await createPool(box('lkpool', ['/bin/true']), { size: 2 });
+    try {
+      const seen: { serial: number; name: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        const p = await pool.exec({ args: ['/kr'] });
+        let out = '';
+        p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        expect(await p.wait()).toMatchObject({ exitCode: 0 });
+        seen.push(parse(out));
+      }
+      expect(seen.every((k) => k.name.startsWith('_ses.lkpool.'))).toBe(true);
+      expect(new Set(seen.map((k) => k.serial)).size).toBe(3);
+      expect(seen.map((k) => k.serial)).not.toContain(host().serial);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('in a user namespace: owned by its root, searchable by others, and execIn joins it', async () => {

@@ -20,11 +20,14 @@ export const POOL_FDS = { record: 3, reply: 4 } as const;
  * close-on-exec. Pure.
  *
  * @param idleTimeoutMs how long the member waits for a run before it exits unused (0: no limit)
+ * @param keyring the member's own session keyring name, for its `joinSessionKeyring` step:
+ *   members share their config's id, and a keyring found by name would be shared by every
+ *   member, alive at once, and so by runs (keyrings(7): joining by name finds an existing one)
  * @throws NsError `ERR_NS_CONFIG` when the plan does not end with execve or already detaches
  *   (a created container waiting for `start` cannot be a pool member).
  * @see native/init/pool.cc
  */
-export function poolMemberPlan(plan: Plan, idleTimeoutMs: number): Plan {
+export function poolMemberPlan(plan: Plan, idleTimeoutMs: number, keyring?: string): Plan {
   const steps = plan.steps;
   const last = steps[steps.length - 1];
   if (last?.op !== 'execve' || steps.some((s) => s.op === 'detach' || s.op === 'waitFifo' || s.op === 'awaitRun')) {
@@ -37,7 +40,7 @@ export function poolMemberPlan(plan: Plan, idleTimeoutMs: number): Plan {
   return {
     ...plan,
     steps: [
-      ...steps.slice(0, -1),
+      ...steps.slice(0, -1).map((s) => (keyring !== undefined && s.op === 'joinSessionKeyring' ? { ...s, name: keyring } : s)),
       { op: 'detach', keepFds: 2 },
       { op: 'awaitRun', recordFd: POOL_FDS.record, replyFd: POOL_FDS.reply, idleTimeoutMs },
     ],

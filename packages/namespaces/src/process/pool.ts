@@ -6,6 +6,7 @@
  * member and waits for its execve. A member is used once; after its run it is gone with its
  * namespaces, mounts and cgroup, and the pool makes a fresh one in the background.
  */
+import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { LinuxResources } from '@ns/cgroups';
@@ -13,6 +14,7 @@ import { ErrorCode, NsError, native, RUN_REPLY, stepError, type RunRecord } from
 import { hasCgroup, type Container } from '../config/container.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
+import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runRecordOf, type PoolRun } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
@@ -198,7 +200,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const cp = planContainerCached(memberConfig, io);
         defaults = { env: cp.env, cwd: cp.container.cwd };
         const p = planned(cp);
-        return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs) };
+        // A session keyring of the member's own (not found by name by the next member).
+        return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`) };
       });
       const reply = pipeStream(repR, true);
       const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m) };
