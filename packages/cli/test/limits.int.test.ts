@@ -155,6 +155,9 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run with limit flags (as root)', () => {
       [['--time', '1', '-d'], /^ns: --time, --meta, --cgroup-parent: limit mode runs once in the foreground .* cannot be used with -d/],
       [['--time', '1', '-t'], /cannot be used with a terminal/],
       [['--cgroup-parent', 'relative'], /^ns: --cgroup-parent: expected an absolute cgroup path/],
+      // a container id was silently ignored (not in ns list, ns kill ID "does not exist", hooks got sbx-...)
+      [['box1', '--time', '1'], /^ns: container id "box1": limit mode \(--time.*\) takes no container id/],
+      [['--id', 'box1', '--time', '1'], /^ns: container id "box1": limit mode .* takes no container id/],
     ];
     for (const [flags, message] of cases) {
       const r = await ns([...flags, '--meta', file('no-meta'), '--', 'true']);
