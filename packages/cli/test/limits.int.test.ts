@@ -167,6 +167,21 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run with limit flags (as root)', () => {
     expect(existsSync(file('no-meta'))).toBe(false);
   });
 
+  it('files are checked before the run and untouched by a bad config: an unwritable --meta, a missing rootfs', async () => {
+    // --meta to an unwritable place ran the command first, then exited 125
+    const unwritable = await ns(['--time', '1', '--meta', '/proc/no-such-dir/meta', '--', 'echo', 'ran']);
+    expect({ code: unwritable.code, stdout: unwritable.stdout }).toEqual({ code: 125, stdout: '' });
+    expect(unwritable.stderr).toMatch(/^ns: --meta \/proc\/no-such-dir\/meta: cannot open for writing: ENOENT/);
+    // the --stdout FILE was truncated before a config error (a missing rootfs) that exited 125
+    writeFileSync(file('precious'), 'precious\n');
+    const r = await start(process.execPath, [BIN, '--root', join(tmp, 'state'), 'run', '--rootfs', '/nonexistent-rootfs', '--cgroup-parent', parent,
+      '--stdout', file('precious'), '--meta', file('meta-bad-config'), '--time', '1', '--', 'true'], { timeoutMs: 20_000 }).done;
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/nonexistent-rootfs/);
+    expect(readFileSync(file('precious'), 'utf8')).toBe('precious\n');
+    expect(existsSync(file('meta-bad-config'))).toBe(false);
+  });
+
   it('SIGTERM to ns kills the run, removes its cgroups, and ns exits 143', async () => {
     const marker = `96${process.pid % 10000}1`;
     const run = start(process.execPath, [BIN, '--root', join(tmp, 'state'), 'run', '--rootfs', ROOTFS!, '--cgroup-parent', parent, '--wall-time', '60', '--', 'sh', '-c', `sleep ${marker} & echo ready >&2; wait`]);

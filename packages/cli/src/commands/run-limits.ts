@@ -15,8 +15,8 @@
  * internal error" to a caller that follows isolate's man page. 128 + N when ns itself got
  * signal N (SIGINT, SIGTERM, SIGHUP): the run is killed and cleaned up first.
  */
-import { accessSync, closeSync, constants, openSync, writeSync } from 'node:fs';
-import type { Container } from '@ns/namespaces';
+import { accessSync, closeSync, constants, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { validateContainer, type Container } from '@ns/namespaces';
 import type { Limits, Verdict } from '@ns/sandbox';
 import { EXIT, reportError, usage } from '../errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
@@ -182,6 +182,22 @@ function openTruncated(cwd: string | null, file: string, flag: string): number {
   }
 }
 
+/**
+ * Check now that the meta file can be written at the end (opened for writing, created when
+ * missing, not truncated). @returns whether it was created (to remove on a later failure)
+ * @throws NsError naming the flag
+ */
+function checkWritable(path: string, flag: string): boolean {
+  const existed = existsSync(path);
+  try {
+    closeSync(openSync(path, 'a', 0o644));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+    throw Object.assign(usage(`${flag} ${path}: cannot open for writing: ${code}`, flag), { code });
+  }
+  return !existed;
+}
+
 /** Write all of `data` to descriptor `fd` (blocking: a file, or ns's own stdout / stderr). */
 function writeAll(fd: number, data: Buffer): void {
   for (let at = 0; at < data.length; ) {
@@ -215,8 +231,15 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
   let outFd = 1;
   let errFd = 2;
   let metaPath: string | undefined;
+  let metaMade = false;
+  // Loaded only here: the sandbox (and its schema, p-limit) is no cost to other commands.
+  const { run, writeMeta, validateLimits, sandboxContainer } = await import('@ns/sandbox');
   try {
     limits = limitsFromFlags(flags, cwd);
+    // The limits and the config as run() will check them, before any file is touched: a bad
+    // config (a missing rootfs) must not truncate the --stdout FILE first.
+    const checked = validateLimits(limits);
+    validateContainer(sandboxContainer(container, checked, { id: container.id ?? 'sbx-check', cgroupsPath: '/sbx-check' }));
     if (typeof limits.stdin === 'object' && 'file' in limits.stdin) {
       const path = limits.stdin.file;
       try {
@@ -226,7 +249,10 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
         throw Object.assign(usage(`--stdin ${path}: cannot open for reading: ${code}`, '--stdin'), { code });
       }
     }
-    if (flags.meta !== undefined) metaPath = absolutePath(cwd, flags.meta, '--meta');
+    if (flags.meta !== undefined) {
+      metaPath = absolutePath(cwd, flags.meta, '--meta');
+      metaMade = checkWritable(metaPath, '--meta'); // before the run, not after it (as isolate's open)
+    }
     if (files.stdout !== undefined) opened.push((outFd = openTruncated(cwd, files.stdout, '--stdout')));
     if (files.stderr !== undefined) {
       const same = files.stdout !== undefined && absolutePath(cwd, files.stderr, '--stderr') === absolutePath(cwd, files.stdout, '--stdout');
@@ -235,12 +261,11 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
     }
   } catch (err) {
     for (const fd of opened) closeSync(fd);
-    reportError(io, err);
+    if (metaMade && metaPath !== undefined) rmSync(metaPath, { force: true });
+    reportError(io, byFlag(err));
     return EXIT.FAILURE;
   }
 
-  // Loaded only here: the sandbox (and its schema, p-limit) is no cost to other commands.
-  const { run, writeMeta } = await import('@ns/sandbox');
   const controller = new AbortController();
   let stoppedBy = 0;
   const handlers = STOP_SIGNALS.map(([signal, n]) => {
@@ -256,6 +281,7 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
     try {
       verdict = await run(container, limits, { signal: controller.signal, ...(flags.cgroupParent !== undefined ? { cgroupParent: flags.cgroupParent } : {}) });
     } catch (err) {
+      if (metaMade && metaPath !== undefined) rmSync(metaPath, { force: true }); // no meta file without a verdict
       if (stoppedBy) return 128 + stoppedBy;
       reportError(io, byFlag(err));
       return EXIT.FAILURE;
