@@ -16,7 +16,7 @@ import { stateCommand } from './commands/state.js';
 import { startCommand } from './commands/start.js';
 import { EXIT, reportDebug, reportError, reportWarning } from './errors.js';
 import { addGlobalOptions, setupGlobals } from './global.js';
-import { resolveIo, type CliIo } from './io.js';
+import { refuseEmptyPaths, resolveIo, type CliIo } from './io.js';
 import { openStore, type GlobalOptions } from './store.js';
 import { usageMessage } from './usage.js';
 import { addCgroupVerbs } from './cgroup-verbs.js';
@@ -156,11 +156,13 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     });
   // runc's `Before`: check the global options, open the log, before the verb parses its own.
   program.hook('preSubcommand', (_program, sub) => {
+    refuseEmptyPaths(program);
     const log = setupGlobals(program.opts<GlobalOptions>(), sub.name(), io);
     if (log !== undefined) io.log = log;
     reportDebug(io, `ns ${argv.join(' ')}`);
   });
   program.hook('preAction', (_program, action) => {
+    for (let c: Command | null = action; c !== null; c = c.parent) refuseEmptyPaths(c);
     globals = action.optsWithGlobals<GlobalOptions>();
   });
   // runc's form (`runc version X` / `spec: ...` / `go: ...`), which clients show the first line of.
@@ -184,7 +186,8 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
       '\nExit status: the command\'s own; 128+N when killed by signal N; 125 when ns failed;\n' +
         '126 when the command cannot be executed; 127 when it is not found.\n' +
         'With a limit flag (--time ... --meta, as isolate\'s): 0 for the verdict OK, 1 for RE, SG, TO, OOM, OLE\n' +
-        '(one `ns: STATUS: message` line on stderr), 125 when it could not run (XX, a bad flag).\n\n' +
+        '(one `ns: STATUS: message` line on stderr), 125 when it could not run (XX, a bad flag).\n' +
+        'Limit mode takes no container ID (as isolate: the run is not in ns list); for a bundle, --bundle DIR.\n\n' +
         'Examples:\n' +
         "  ns run -- /bin/sh -c 'echo $$'\n" +
         '  ns run -t --rootfs ./rootfs --hostname box -v "$PWD:/src:ro" web1 -- sh\n' +

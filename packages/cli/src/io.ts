@@ -5,6 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { NsError } from '@ns/namespaces';
+import type { Command } from 'commander';
 import type { RuntimeLog } from './log.js';
 
 export interface CliIo {
@@ -79,12 +80,33 @@ export function baseDir(io: Pick<ResolvedIo, 'cwd' | 'cwdGone'>): string | null 
  * `path` made absolute from `cwd`. With no working directory (null), an absolute path is
  * kept and a relative one fails, as the kernel would fail to look it up.
  * @param what the option naming the path in the message (`--rootfs`, `-v` ...)
- * @throws NsError `ENOENT` for a relative path without a working directory.
+ * @throws NsError `ENOENT` for a relative path without a working directory; `ERR_NS_CONFIG`
+ *   for an empty path (which resolve() would take as the working directory).
  */
 export function absolutePath(cwd: string | null, path: string, what: string): string {
+  if (path === '') throw emptyPath(what);
   if (isAbsolute(path)) return resolve(path);
   if (cwd === null) {
     throw new NsError('ENOENT', `${what} ${path}: a relative path, but the working directory no longer exists`, { path });
   }
   return resolve(cwd, path);
+}
+
+/** A path-valued option (`--rootfs <dir>`, `--meta <file>`, `--console-socket <path>`). */
+const PATH_VALUE = /<(dir|file|path)>/;
+
+const emptyPath = (flag: string): NsError =>
+  new NsError('ERR_NS_CONFIG', `${flag}: an empty path (give a path; "." for the working directory)`, { path: flag });
+
+/**
+ * Refuse an empty value for any path-valued option of `cmd` (`--rootfs ''` was taken as the
+ * working directory: resolve('') is the cwd; `--cwd ''` ran in /). Called before a verb runs.
+ * @throws NsError `ERR_NS_CONFIG` naming the option (exit 125)
+ */
+export function refuseEmptyPaths(cmd: Command): void {
+  for (const option of cmd.options) {
+    if (!PATH_VALUE.test(option.flags)) continue;
+    const value: unknown = cmd.getOptionValue(option.attributeName());
+    if (value === '' || (Array.isArray(value) && value.includes(''))) throw emptyPath(option.long ?? option.flags);
+  }
 }

@@ -6,9 +6,11 @@
  *   id, running the default `sh` silently;
  * - `-u ''` and `-u ':'` running as root;
  * - unknown keys (typos of known fields) passing silently, and `env: null`;
- * - a relative `--root` state directory.
+ * - a relative `--root` state directory;
+ * - an empty path flag (`--rootfs ''`) taken as the working directory (resolve('') is the cwd:
+ *   the cwd became the root and got dev/ proc/ sys/), `--cwd ''` running in /.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +145,29 @@ describe.skipIf(!isRoot || !ROOTFS)('CLI corner cases (as root)', () => {
       const r = await nsBare(['--root', '', 'list'], { cwd: tmp });
       expect(r.code).toBe(125);
       expect(r.stderr).toMatch(/--root/);
+    });
+  });
+
+  describe('an empty path flag', () => {
+    const cases: [string, string[]][] = [
+      ['--rootfs', ['run', '--rootfs', '', '--', 'true']],
+      ['--rootfs', ['run', '--rootfs', '', '--time', '1', '--', 'true']],
+      ['--bundle', ['run', '--bundle', '', 'e1']],
+      ['--cwd', ['run', '--rootfs', ROOTFS ?? '/', '--cwd', '', '--', 'pwd']],
+      ['--meta', ['run', '--rootfs', ROOTFS ?? '/', '--meta', '', '--time', '1', '--', 'true']],
+      ['--stdout', ['run', '--rootfs', ROOTFS ?? '/', '--stdout', '', '--', 'true']],
+      ['--stdin', ['run', '--rootfs', ROOTFS ?? '/', '--stdin', '', '--time', '1', '--', 'true']],
+      ['--pid-file', ['run', '--rootfs', ROOTFS ?? '/', '--pid-file', '', '--', 'true']],
+      ['--console-socket', ['run', '-d', '-t', '--rootfs', ROOTFS ?? '/', '--console-socket', '', 'e2', '--', 'true']],
+      ['--cwd', ['exec', '--cwd', '', 'nosuch', '--', 'pwd']],
+      ['--log', ['--log', '', 'list']],
+    ];
+    it.each(cases)('%s "" is refused (125, naming it), never taken as the working directory', async (flag, args) => {
+      const dir = mkdtempSync(join(tmp, 'empty-'));
+      const r = await ns(args, { cwd: dir });
+      expect(r.code, r.stderr).toBe(125);
+      expect(r.stderr).toContain(flag);
+      expect(readdirSync(dir)).toEqual([]); // no dev/ proc/ sys/ made in the cwd
     });
   });
 });

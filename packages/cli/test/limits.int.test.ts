@@ -155,6 +155,14 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run with limit flags (as root)', () => {
       [['--time', '1', '-d'], /^ns: --time, --meta, --cgroup-parent: limit mode runs once in the foreground .* cannot be used with -d/],
       [['--time', '1', '-t'], /cannot be used with a terminal/],
       [['--cgroup-parent', 'relative'], /^ns: --cgroup-parent: expected an absolute cgroup path/],
+      // were `ns: EPERM: setrlimit 7 ...` and a write to pids.max naming linux.resources.pids.limit, after the set-up
+      [['--open-files', '99999999'], /^ns: --open-files 99999999: too large \(RLIMIT_NOFILE at most \d+: the kernel's fs.nr_open/],
+      [['--processes', '99999999999'], /^ns: --processes 99999999999: too large \(at most 4194303/],
+      [['--time', '1e10'], /^ns: --time 1e10: too large \(at most 1e9 seconds\)/],
+      [['--time', '1x'], /^ns: --time "1x": expected seconds, a number such as 1, 0.5 or 1e3/],
+      // a container id was silently ignored (not in ns list, ns kill ID "does not exist", hooks got sbx-...)
+      [['box1', '--time', '1'], /^ns: container id "box1": limit mode \(--time.*\) takes no container id/],
+      [['--id', 'box1', '--time', '1'], /^ns: container id "box1": limit mode .* takes no container id/],
     ];
     for (const [flags, message] of cases) {
       const r = await ns([...flags, '--meta', file('no-meta'), '--', 'true']);
@@ -162,6 +170,26 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run with limit flags (as root)', () => {
       expect(r.stderr).toMatch(message);
     }
     expect(existsSync(file('no-meta'))).toBe(false);
+  });
+
+  it('--time in the exponent form (1e-1, as isolate\'s strtod) is a time', async () => {
+    const r = await ns(['--time', '1e-1', '--wall-time', '5e0', '--', 'true']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('files are checked before the run and untouched by a bad config: an unwritable --meta, a missing rootfs', async () => {
+    // --meta to an unwritable place ran the command first, then exited 125
+    const unwritable = await ns(['--time', '1', '--meta', '/proc/no-such-dir/meta', '--', 'echo', 'ran']);
+    expect({ code: unwritable.code, stdout: unwritable.stdout }).toEqual({ code: 125, stdout: '' });
+    expect(unwritable.stderr).toMatch(/^ns: --meta \/proc\/no-such-dir\/meta: cannot open for writing: ENOENT/);
+    // the --stdout FILE was truncated before a config error (a missing rootfs) that exited 125
+    writeFileSync(file('precious'), 'precious\n');
+    const r = await start(process.execPath, [BIN, '--root', join(tmp, 'state'), 'run', '--rootfs', '/nonexistent-rootfs', '--cgroup-parent', parent,
+      '--stdout', file('precious'), '--meta', file('meta-bad-config'), '--time', '1', '--', 'true'], { timeoutMs: 20_000 }).done;
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/nonexistent-rootfs/);
+    expect(readFileSync(file('precious'), 'utf8')).toBe('precious\n');
+    expect(existsSync(file('meta-bad-config'))).toBe(false);
   });
 
   it('SIGTERM to ns kills the run, removes its cgroups, and ns exits 143', async () => {

@@ -26,6 +26,11 @@ describe('limitsFromFlags', () => {
     expect(parse({ fsize: '0', outputLimit: '0' })).toEqual({ fileSizeBytes: 0, outputBytes: 0 });
   });
 
+  it('seconds in the exponent form, as isolate\'s strtod takes them (1e9 was "not a number", 99999999999 "at most 1e9")', () => {
+    expect(parse({ time: '1e3', wallTime: '2.5E-1' })).toEqual({ cpuTimeMs: 1_000_000, wallTimeMs: 250 });
+    expect(parse({ time: '1e9' })).toEqual({ cpuTimeMs: 1e12 });
+  });
+
   it('counts: --processes N (alone: no limit), --open-files N', () => {
     expect(parse({ processes: '8', openFiles: '64' })).toEqual({ processes: 8, openFiles: 64 });
     expect(parse({ processes: true })).toEqual({});
@@ -40,7 +45,10 @@ describe('limitsFromFlags', () => {
   const bad: [string, LimitFlags, RegExp][] = [
     ['a word for seconds', { time: 'abc' }, /^--time "abc": expected seconds/],
     ['negative seconds', { wallTime: '-1' }, /^--wall-time "-1": expected seconds/],
-    ['an exponent', { time: '1e3' }, /^--time "1e3": expected seconds/],
+    ['an exponent without digits', { time: '1e' }, /^--time "1e": expected seconds, a number such as 1, 0.5 or 1e3/],
+    ['an exponent too large', { time: '1e10' }, /^--time 1e10: too large \(at most 1e9 seconds\)/],
+    ['open files past the kernel\'s fs.nr_open', { openFiles: '99999999' }, /^--open-files 99999999: too large \(RLIMIT_NOFILE at most \d+/],
+    ['processes past PID_MAX_LIMIT', { processes: '99999999999' }, /^--processes 99999999999: too large \(at most 4194303/],
     ['empty', { time: '' }, /^--time "": expected seconds/],
     ['zero time', { time: '0' }, /^--time 0: expected more than 0 seconds/],
     ['zero wall time', { wallTime: '0.0' }, /^--wall-time 0.0: expected more than 0 seconds/],

@@ -46,7 +46,8 @@ export interface SandboxPool {
    * wall time counted from this call (the set-up was done before; its CPU time, about a
    * millisecond, is in the cgroup's account as with run()). Whatever happens the run's
    * processes are killed and its cgroups removed before this resolves.
-   * @throws NsError `ERR_NS_CONFIG` naming the field of a bad input (`args`, `env[0]`, `cwd`);
+   * @throws NsError `ERR_NS_CONFIG` naming the field of a bad input (`args`, `env[0]`, `cwd`,
+   *   `stdin`: bytes only, a file is refused; an unknown field), before a member is taken;
    *   `ERR_NS_STATE` on a closed pool; `ABORT_ERR` when `input.signal` aborts.
    */
   run(input?: SandboxRunInput): Promise<Verdict>;
@@ -98,6 +99,7 @@ export async function createSandboxPool(container: Container | ValidContainer, l
 
   return {
     async run(input: SandboxRunInput = {}): Promise<Verdict> {
+      checkRunInput(input);
       if (input.signal?.aborted) throw abortError(input.signal);
       const start = performance.now();
       let proc: ContainerProcess;
@@ -140,6 +142,35 @@ export async function createSandboxPool(container: Container | ValidContainer, l
       return pool.idle;
     },
   };
+}
+
+const RUN_INPUT_FIELDS = new Set(['args', 'env', 'cwd', 'stdin', 'signal']);
+
+/**
+ * The shape of a pool run's input, checked before a member is taken (the fields pool.exec()
+ * checks further: `args`, `env`, `cwd`, are checked there, also before it takes a member).
+ * @throws NsError `ERR_NS_CONFIG` naming the field: an unknown one, a `stdin` that is not a
+ *   string or a Uint8Array (a `{ file }` cannot feed a pipe made in advance), a `signal` that
+ *   is not an AbortSignal.
+ */
+function checkRunInput(input: unknown): asserts input is SandboxRunInput {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new NsError('ERR_NS_CONFIG', `run input: expected an object such as { args: [...] }, got ${JSON.stringify(input) ?? String(input)}`, { path: 'input' });
+  }
+  const unknown = Object.keys(input).filter((k) => !RUN_INPUT_FIELDS.has(k));
+  if (unknown.length > 0) {
+    throw new NsError('ERR_NS_CONFIG', `${unknown[0]}: unknown field of a pool run's input (expected ${[...RUN_INPUT_FIELDS].join(', ')})`, { path: unknown[0]! });
+  }
+  const { stdin, signal } = input as SandboxRunInput;
+  if (stdin !== undefined && typeof stdin !== 'string' && !(stdin instanceof Uint8Array)) {
+    const file = typeof stdin === 'object' && stdin !== null && 'file' in stdin;
+    throw new NsError('ERR_NS_CONFIG', file
+      ? 'stdin: a file cannot be the stdin of a pooled run (its stdin is a pipe made in advance): pass its bytes (fs.readFileSync)'
+      : `stdin: expected a string or a Uint8Array, got ${JSON.stringify(stdin) ?? String(stdin)}`, { path: 'stdin' });
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new NsError('ERR_NS_CONFIG', 'signal: expected an AbortSignal', { path: 'signal' });
+  }
 }
 
 /** The run's process gone (an exception while watching must not leave it running). */

@@ -69,6 +69,13 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`createSandboxPool: run()'s verdic
     expect(leftoverCgroups(parent)).toEqual([]);
     const pool = await open();
     await expect(pool.run({ args: [] })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'args' });
+    // a file stdin was taken and never fed (the run hung until its wall time); a number threw
+    // a raw ERR_INVALID_ARG_TYPE; an unknown field was ignored: all refused before a member is used
+    const idle = pool.idle;
+    await expect(pool.run({ stdin: { file: '/etc/hostname' } } as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'stdin' });
+    await expect(pool.run({ stdin: 12345 } as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'stdin' });
+    await expect(pool.run({ argv: ['/bin/true'] } as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'argv' });
+    expect(pool.idle).toBe(idle);
     const ac = new AbortController();
     ac.abort();
     await expect(pool.run({ signal: ac.signal })).rejects.toMatchObject({ code: 'ABORT_ERR' });

@@ -15,8 +15,8 @@
  * internal error" to a caller that follows isolate's man page. 128 + N when ns itself got
  * signal N (SIGINT, SIGTERM, SIGHUP): the run is killed and cleaned up first.
  */
-import { accessSync, closeSync, constants, openSync, writeSync } from 'node:fs';
-import type { Container } from '@ns/namespaces';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { validateContainer, type Container } from '@ns/namespaces';
 import type { Limits, Verdict } from '@ns/sandbox';
 import { EXIT, reportError, usage } from '../errors.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
@@ -95,13 +95,13 @@ export function givenLimitFlags(flags: LimitFlags): string {
 }
 
 /**
- * Seconds as isolate takes them (`1`, `0.5`, `2.25`, `.5`) in whole milliseconds (at least 1
- * for a positive value).
+ * Seconds as isolate takes them (`1`, `0.5`, `2.25`, `.5`, and as its strtod also `1e3`) in
+ * whole milliseconds (at least 1 for a positive value).
  * @throws NsError `ERR_NS_CONFIG` naming the flag
  */
 function seconds(value: string, flag: keyof LimitFlags, allowZero: boolean): number {
-  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(value) || !Number.isFinite(Number(value))) {
-    throw usage(`${FLAG[flag]} ${JSON.stringify(value)}: expected seconds, a number such as 1 or 0.5`, FLAG[flag]);
+  if (!/^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(value) || !Number.isFinite(Number(value))) {
+    throw usage(`${FLAG[flag]} ${JSON.stringify(value)}: expected seconds, a number such as 1, 0.5 or 1e3`, FLAG[flag]);
   }
   const s = Number(value);
   if (!allowZero && s <= 0) throw usage(`${FLAG[flag]} ${value}: expected more than 0 seconds`, FLAG[flag]);
@@ -130,6 +130,36 @@ function kib(value: string, flag: keyof LimitFlags, min = 0): number {
   return n * 1024;
 }
 
+/** The kernel's PID_MAX_LIMIT on 64-bit (include/linux/threads.h): pids.max must be below it + 1. */
+const PID_MAX_LIMIT = 4 * 1024 * 1024;
+/** The largest --processes: pids.max (the run's processes + ns's init) at most PID_MAX_LIMIT. */
+const MAX_PROCESSES = PID_MAX_LIMIT - 1;
+
+/**
+ * The largest RLIMIT_NOFILE setrlimit(2) takes from ns: the kernel's fs.nr_open
+ * (/proc/sys/fs/nr_open, EPERM above it even for root); without CAP_SYS_RESOURCE (not root)
+ * also ns's own hard limit, which it cannot raise. Undefined when neither can be read.
+ */
+function openFilesBound(): { max: number; why: string } | undefined {
+  let bound: { max: number; why: string } | undefined;
+  try {
+    const nrOpen = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8').trim());
+    if (Number.isSafeInteger(nrOpen)) bound = { max: nrOpen, why: `the kernel's fs.nr_open, /proc/sys/fs/nr_open` };
+  } catch {
+    // not readable: the kernel says EPERM at the start
+  }
+  if (process.getuid?.() !== 0) {
+    try {
+      const m = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+      const hard = m ? Number(m[1]) : NaN;
+      if (Number.isSafeInteger(hard) && (bound === undefined || hard < bound.max)) bound = { max: hard, why: "ns's own hard limit (ulimit -Hn), which it cannot raise" };
+    } catch {
+      // as above
+    }
+  }
+  return bound;
+}
+
 /**
  * The sandbox limits of the flags, checked here so a bad value fails naming its flag (and
  * again by @ns/sandbox's schema, whose field is then mapped back to the flag).
@@ -148,9 +178,18 @@ export function limitsFromFlags(flags: LimitFlags, cwd: string | null): Limits {
   }
   const mem = flags.mem ?? flags.cgMem;
   if (mem !== undefined) limits.memoryBytes = kib(mem, flags.mem !== undefined ? 'mem' : 'cgMem', 1024);
-  if (typeof flags.processes === 'string') limits.processes = whole(flags.processes, 'processes', 'processes', 1);
+  if (typeof flags.processes === 'string') {
+    limits.processes = whole(flags.processes, 'processes', 'processes', 1);
+    if (limits.processes > MAX_PROCESSES) {
+      throw usage(`--processes ${flags.processes}: too large (at most ${MAX_PROCESSES}: the cgroup's pids.max is below the kernel's PID_MAX_LIMIT ${PID_MAX_LIMIT}, and ns's init is one of them)`, '--processes');
+    }
+  }
   if (flags.fsize !== undefined) limits.fileSizeBytes = kib(flags.fsize, 'fsize');
-  if (flags.openFiles !== undefined) limits.openFiles = whole(flags.openFiles, 'openFiles', 'descriptors', 3);
+  if (flags.openFiles !== undefined) {
+    limits.openFiles = whole(flags.openFiles, 'openFiles', 'descriptors', 3);
+    const bound = openFilesBound();
+    if (bound !== undefined && limits.openFiles > bound.max) throw usage(`--open-files ${flags.openFiles}: too large (RLIMIT_NOFILE at most ${bound.max}: ${bound.why})`, '--open-files');
+  }
   if (flags.stack !== undefined) limits.stackBytes = kib(flags.stack, 'stack', 1);
   if (flags.outputLimit !== undefined) limits.outputBytes = kib(flags.outputLimit, 'outputLimit');
   if (flags.stdin !== undefined) {
@@ -180,6 +219,22 @@ function openTruncated(cwd: string | null, file: string, flag: string): number {
     const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
     throw Object.assign(usage(`${flag} ${path}: cannot open for writing: ${code}`, flag), { code });
   }
+}
+
+/**
+ * Check now that the meta file can be written at the end (opened for writing, created when
+ * missing, not truncated). @returns whether it was created (to remove on a later failure)
+ * @throws NsError naming the flag
+ */
+function checkWritable(path: string, flag: string): boolean {
+  const existed = existsSync(path);
+  try {
+    closeSync(openSync(path, 'a', 0o644));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
+    throw Object.assign(usage(`${flag} ${path}: cannot open for writing: ${code}`, flag), { code });
+  }
+  return !existed;
 }
 
 /** Write all of `data` to descriptor `fd` (blocking: a file, or ns's own stdout / stderr). */
@@ -215,8 +270,15 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
   let outFd = 1;
   let errFd = 2;
   let metaPath: string | undefined;
+  let metaMade = false;
+  // Loaded only here: the sandbox (and its schema, p-limit) is no cost to other commands.
+  const { run, writeMeta, validateLimits, sandboxContainer } = await import('@ns/sandbox');
   try {
     limits = limitsFromFlags(flags, cwd);
+    // The limits and the config as run() will check them, before any file is touched: a bad
+    // config (a missing rootfs) must not truncate the --stdout FILE first.
+    const checked = validateLimits(limits);
+    validateContainer(sandboxContainer(container, checked, { id: container.id ?? 'sbx-check', cgroupsPath: '/sbx-check' }));
     if (typeof limits.stdin === 'object' && 'file' in limits.stdin) {
       const path = limits.stdin.file;
       try {
@@ -226,7 +288,10 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
         throw Object.assign(usage(`--stdin ${path}: cannot open for reading: ${code}`, '--stdin'), { code });
       }
     }
-    if (flags.meta !== undefined) metaPath = absolutePath(cwd, flags.meta, '--meta');
+    if (flags.meta !== undefined) {
+      metaPath = absolutePath(cwd, flags.meta, '--meta');
+      metaMade = checkWritable(metaPath, '--meta'); // before the run, not after it (as isolate's open)
+    }
     if (files.stdout !== undefined) opened.push((outFd = openTruncated(cwd, files.stdout, '--stdout')));
     if (files.stderr !== undefined) {
       const same = files.stdout !== undefined && absolutePath(cwd, files.stderr, '--stderr') === absolutePath(cwd, files.stdout, '--stdout');
@@ -235,12 +300,11 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
     }
   } catch (err) {
     for (const fd of opened) closeSync(fd);
-    reportError(io, err);
+    if (metaMade && metaPath !== undefined) rmSync(metaPath, { force: true });
+    reportError(io, byFlag(err));
     return EXIT.FAILURE;
   }
 
-  // Loaded only here: the sandbox (and its schema, p-limit) is no cost to other commands.
-  const { run, writeMeta } = await import('@ns/sandbox');
   const controller = new AbortController();
   let stoppedBy = 0;
   const handlers = STOP_SIGNALS.map(([signal, n]) => {
@@ -256,6 +320,7 @@ export async function runLimited(container: Container, flags: LimitFlags, files:
     try {
       verdict = await run(container, limits, { signal: controller.signal, ...(flags.cgroupParent !== undefined ? { cgroupParent: flags.cgroupParent } : {}) });
     } catch (err) {
+      if (metaMade && metaPath !== undefined) rmSync(metaPath, { force: true }); // no meta file without a verdict
       if (stoppedBy) return 128 + stoppedBy;
       reportError(io, byFlag(err));
       return EXIT.FAILURE;

@@ -278,6 +278,13 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     reportError(io, usage(`${options.createOnly ? 'create' : 'run'} --log ${options.log}: ${LOG_AFTER_VERB}`, 'log'));
     return EXIT.FAILURE;
   }
+  // Limit mode (isolate's) has no container id: its run is not in the state (ns list, ns kill),
+  // its cgroups are named sbx-*. An id would be silently ignored: refused, as isolate has none.
+  if (hasLimitFlags(options) && (options.idArgument !== undefined || options.id !== undefined)) {
+    const id = options.idArgument ?? options.id;
+    reportError(io, usage(`container id ${JSON.stringify(id)}: limit mode (${givenLimitFlags(options)}) takes no container id (its run is not a container of ns list / ns kill; stop it with a signal to ns); leave the ID out (a bundle: --bundle DIR)`, 'id'));
+    return EXIT.FAILURE;
+  }
   const warnings: string[] = [];
   let container: Container;
   try {
