@@ -1,6 +1,6 @@
 /**
  * The container's session keyring (issue 12, runc's default and `--no-new-keyring`): seen
- * through a small static program (fixtures/keyring.c, built here with gcc) that prints the
+ * through a small static program (packages/namespaces/test/fixtures/keyring.c, built here with gcc) that prints the
  * serial and KEYCTL_DESCRIBE of its session keyring, run on the host (a child of this process,
  * with the keyring `ns` is started with) and in containers. The default seccomp profile
  * refuses keyctl(2), so the containers run unconfined: exactly the case where a shared
@@ -37,7 +37,7 @@ describe.skipIf(!isRoot || !ROOTFS || !haveGcc)('session keyring of a container 
   beforeAll(() => {
     build = mkdtempSync(join(tmpdir(), 'ns-keyring-bin-'));
     bin = join(build, 'kr');
-    execFileSync('gcc', ['-static', '-O1', '-o', bin, join(import.meta.dirname, 'fixtures', 'keyring.c')]);
+    execFileSync('gcc', ['-static', '-O1', '-o', bin, join(import.meta.dirname, '..', '..', 'namespaces', 'test', 'fixtures', 'keyring.c')]);
   });
   afterAll(() => rmSync(build, { recursive: true, force: true }));
   beforeEach(() => {

@@ -8,13 +8,14 @@
  * go: a process whose listener could not be delivered never runs (the start fails, the child
  * is killed and everything made for it removed).
  */
-import { closeSync, statSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { NsError, configError, pidfdGetfd, sendFd, unixConnect } from '@ns/syscalls';
 import type { LinuxSeccomp } from '@ns/seccomp';
 import type { Container } from '../config/container.js';
 import { SECCOMP_LISTENER_SYNC, seccompNotifies } from '../plan/seccomp.js';
 import { registerSyncHandler, type SyncContext } from '../process/sync.js';
 import { OCI_VERSION } from './state.js';
+import { socketProblem } from '../process/unix-socket.js';
 
 /** The JSON path of the listener's socket in messages. */
 const FIELD = 'linux.seccomp.listenerPath';
@@ -58,15 +59,9 @@ export type ListenerStateOf = (pid: number) => ListenerState;
 export function checkSeccompListener(container: Pick<Container, 'seccomp'>): void {
   if (!seccompNotifies(container.seccomp)) return;
   const path = container.seccomp.listenerPath ?? '';
-  let isSocket: boolean;
-  try {
-    isSocket = statSync(path).isSocket();
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
-    const why = code === 'ENOENT' ? 'does not exist' : `cannot be looked at (${code})`;
-    throw Object.assign(configError(`${FIELD}: ${path} ${why}: the seccomp agent must listen on a unix socket there; nothing was started`, FIELD), { cause });
-  }
-  if (!isSocket) throw configError(`${FIELD}: ${path} is not a unix socket (the seccomp agent's socket is expected there); nothing was started`, FIELD);
+  const problem = socketProblem(path);
+  if (problem?.why === 'is not a unix socket') throw configError(`${FIELD}: ${path} is not a unix socket (the seccomp agent's socket is expected there); nothing was started`, FIELD);
+  if (problem) throw Object.assign(configError(`${FIELD}: ${path} ${problem.why}: the seccomp agent must listen on a unix socket there; nothing was started`, FIELD), { cause: problem.cause });
 }
 
 /**

@@ -4,8 +4,9 @@
  * SCM_RIGHTS message whose data is the master's name (runc's cmsg.SendRawFd), so that the
  * caller (podman's conmon, containerd's shim) owns the console while ns exits.
  */
-import { closeSync, statSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { NsError, sendFd, unixConnect } from '@ns/syscalls';
+import { socketProblem } from './unix-socket.js';
 
 /**
  * Check that `path` is a unix socket, connect to it and send `master` with `name`.
@@ -18,15 +19,9 @@ import { NsError, sendFd, unixConnect } from '@ns/syscalls';
  * @see unix(7), runc docs/terminals.md
  */
 export function sendConsole(path: string, master: number, name: string): void {
-  let isSocket: boolean;
-  try {
-    isSocket = statSync(path).isSocket();
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
-    const why = code === 'ENOENT' ? 'does not exist' : `cannot be looked at (${code})`;
-    throw new NsError('ERR_NS_CONFIG', `consoleSocket ${path}: ${why} (a unix socket to receive the console is expected there)`, { path: 'consoleSocket', cause });
-  }
-  if (!isSocket) throw new NsError('ERR_NS_CONFIG', `consoleSocket ${path}: not a unix socket (the console's receiver must listen on one)`, { path: 'consoleSocket' });
+  const problem = socketProblem(path);
+  if (problem?.why === 'is not a unix socket') throw new NsError('ERR_NS_CONFIG', `consoleSocket ${path}: not a unix socket (the console's receiver must listen on one)`, { path: 'consoleSocket' });
+  if (problem) throw new NsError('ERR_NS_CONFIG', `consoleSocket ${path}: ${problem.why} (a unix socket to receive the console is expected there)`, { path: 'consoleSocket', cause: problem.cause });
   let socket: number;
   try {
     socket = unixConnect(path);

@@ -22,6 +22,8 @@ Napi::Value ThrowErrno(Napi::Env env, int err, const std::string& syscall, const
 
 // Throw a TypeError with code ERR_NS_PLAN (a malformed plan buffer or arguments).
 Napi::Value ThrowPlan(Napi::Env env, const std::string& why);
+// poll(2) for input with a timeout (unix.cc): 1 readable, 0 timed out, -errno.
+int PollIn(int fd, int timeoutMs);
 
 // A new sealed, executable memfd holding ns-init (close-on-exec; the caller closes it).
 // Returns -1 with errno set and `*what` naming the call that failed.

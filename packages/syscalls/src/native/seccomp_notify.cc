@@ -46,12 +46,8 @@ Napi::Value SeccompNotifRecv(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "seccompNotifRecv(listener, timeoutMs?) expected");
   int fd = info[0].As<Napi::Number>().Int32Value();
   int timeout = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
-  struct pollfd p = {fd, POLLIN, 0};
-  int r;
-  do {
-    r = poll(&p, 1, timeout);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return ThrowErrno(env, errno, "poll");
+  int r = PollIn(fd, timeout);
+  if (r < 0) return ThrowErrno(env, -r, "poll");
   if (r == 0) return env.Null();
   struct seccomp_notif_sizes sizes;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) return ThrowErrno(env, errno, "seccomp SECCOMP_GET_NOTIF_SIZES");

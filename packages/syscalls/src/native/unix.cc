@@ -83,6 +83,17 @@ Napi::Value UnixListen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// poll(2) `fd` for input for at most `timeoutMs` (-1: for ever), again after EINTR: 1 when it is
+// readable (or at end of file / in error: the next read says), 0 when the time ran out, -errno.
+int PollIn(int fd, int timeoutMs) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, timeoutMs);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
 // unixAccept(fd, timeoutMs) -> an accepted connection (close-on-exec), or null when none came
 // within `timeoutMs` (poll(2) first: never blocks longer; -1 waits for ever).
 Napi::Value UnixAccept(const Napi::CallbackInfo& info) {
@@ -90,12 +101,8 @@ Napi::Value UnixAccept(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "unixAccept: expected a descriptor");
   int fd = info[0].As<Napi::Number>().Int32Value();
   int timeout = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
-  struct pollfd p = {fd, POLLIN, 0};
-  int r;
-  do {
-    r = poll(&p, 1, timeout);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return ThrowErrno(env, errno, "poll");
+  int r = PollIn(fd, timeout);
+  if (r < 0) return ThrowErrno(env, -r, "poll");
   if (r == 0) return env.Null();
   int c;
   do {
