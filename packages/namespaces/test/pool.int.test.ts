@@ -97,6 +97,7 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
       await expect(createPool(box(), { size })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'size' });
     }
     await expect(createPool(box(), { size: 1, idleTimeoutMs: -1 })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'idleTimeoutMs' });
+    await expect(createPool(box(), { size: 1, idleTimeout: 5 } as unknown as Parameters<typeof createPool>[1])).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'idleTimeout', message: expect.stringMatching(/^idleTimeout: unknown pool option/) });
     await expect(createPool(box({ terminal: true }), { size: 1 })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'terminal' });
     await expect(createPool(box({ rootfs: '/nonexistent-rootfs' }), { size: 1 })).rejects.toMatchObject({ code: 'ERR_NS_NOT_FOUND' });
     // An existing directory: a mount point the rootfs lacks would be made in it.

@@ -97,9 +97,15 @@ interface Member {
 
 let poolSeq = 0;
 
+/** The fields of PoolOptions. */
+const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'stdio', 'memberConfig', 'onDiscard'];
+
 function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, 'size' | 'refill' | 'idleTimeoutMs'>> {
   const bad = (field: string, why: string) => new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
   if (options === null || typeof options !== 'object') throw bad('options', 'expected { size }');
+  // A misspelt option (`idleTimeout`, `sizes`) is an error, not a default silently taken.
+  const unknown = Object.keys(options).find((k) => !POOL_OPTIONS.includes(k));
+  if (unknown !== undefined) throw bad(unknown, `unknown pool option (expected one of ${POOL_OPTIONS.join(', ')})`);
   const { size, refill = true, idleTimeoutMs = 0 } = options;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1024) throw bad('size', `expected an integer from 1 to 1024, got ${String(size)}`);
   if (typeof refill !== 'boolean') throw bad('refill', `expected a boolean, got ${String(refill)}`);
