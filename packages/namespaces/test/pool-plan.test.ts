@@ -58,4 +58,32 @@ describe('runRecordOf', () => {
     ];
     for (const [run, path] of cases) expect(() => runRecordOf(run as never, defaults), path).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path }));
   });
+
+  it("with per-run stdio: entries checked, the record's mask names the descriptors sent", () => {
+    const of = (stdio: unknown) => runRecordOf({ args: ['x'], stdio } as never, defaults, true);
+    expect(of(undefined).stdio).toEqual([{ kind: 'pipe' }, { kind: 'pipe' }, { kind: 'pipe' }]);
+    expect(of(undefined).record.stdio).toBe(7);
+    expect(of('inherit').stdio).toEqual([0, 1, 2].map((fd) => ({ kind: 'fd', fd })));
+    const mixed = of(['ignore', { fd: 9 }, null]);
+    expect(mixed.stdio).toEqual([{ kind: 'ignore' }, { kind: 'fd', fd: 9 }, { kind: 'pipe' }]);
+    expect(mixed.bytes.readUInt32LE(16)).toBe(0b110);
+    expect(of('ignore').record.stdio).toBeUndefined();
+    for (const [stdio, path] of [
+      [['pipe'], 'stdio'],
+      ['tty', 'stdio'],
+      [['pipe', -1, 'pipe'], 'stdio[1]'],
+      [['pipe', 'pipe', 1.5], 'stdio[2]'],
+      [[{}, 'pipe', 'pipe'], 'stdio[0]'],
+    ] as const) {
+      expect(() => of(stdio), path).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path }));
+    }
+    // A pool without per-run stdio says what it would need.
+    expect(() => runRecordOf({ args: ['x'], stdio: 'pipe' }, defaults)).toThrow(/stdio: 'per-run'/);
+  });
+
+  it('a member of a per-run stdio pool reads its record from a socket', () => {
+    const { plan } = planContainer(embeddedDefault({ args: ['/bin/true'] }), io);
+    expect(poolMemberPlan(plan, 0, undefined, true).steps.at(-1)).toEqual({ op: 'awaitRun', recordFd: 3, replyFd: 4, idleTimeoutMs: 0, receiveStdio: true });
+    expect(poolMemberPlan(plan, 0).steps.at(-1)).not.toHaveProperty('receiveStdio');
+  });
 });

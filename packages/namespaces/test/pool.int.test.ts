@@ -1,6 +1,7 @@
 // createPool() for real (issue 14): pre-created containers on the busybox rootfs.
 import { spawn as spawnChild } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -113,6 +114,35 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     await pool.close();
     await expect(pool.exec({ args: ['true'] })).rejects.toMatchObject({ code: 'ERR_NS_STATE' });
     expect(pids.every(gone)).toBe(true);
+  });
+
+  it("stdio: 'per-run': each run's own pipes, the caller's descriptors, 'ignore'; nothing of one run's stdio reaches the next", async () => {
+    const pool = await open(box(), { size: 2, stdio: 'per-run' });
+    const p = await pool.exec({ args: ['sh', '-c', 'cat; echo err >&2; ls /proc/self/fd | wc -l'] });
+    p.stdin!.end('in\n');
+    expect(await finish(p)).toMatchObject({ stdout: 'in\n4\n', stderr: 'err\n', exitCode: 0 });
+    // A file descriptor of the caller's as stdout, stderr ignored.
+    const dir = mkdtempSync(join(tmpdir(), 'ns-pool-'));
+    try {
+      const out = openSync(join(dir, 'out'), 'w');
+      try {
+        const q = await pool.exec({ args: ['sh', '-c', 'echo to-file; echo hidden >&2; exit 3'], stdio: ['ignore', out, 'ignore'] });
+        expect(q.stdout).toBeNull();
+        expect(await finish(q)).toMatchObject({ stdout: '', stderr: '', exitCode: 3 });
+      } finally {
+        closeSync(out);
+      }
+      expect(readFileSync(join(dir, 'out'), 'utf8')).toBe('to-file\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Bad entries fail before a member is taken; a descriptor that is not open fails the run only.
+    const idle = pool.idle;
+    await expect(pool.exec({ args: ['true'], stdio: ['pipe', -1, 'pipe'] as never })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'stdio[1]' });
+    expect(pool.idle).toBe(idle);
+    await expect(pool.exec({ args: ['true'], stdio: ['ignore', 987, 'ignore'] })).rejects.toMatchObject({ code: 'EBADF' });
+    const r = await finish(await pool.exec({ args: ['echo', 'after'] }));
+    expect(r).toMatchObject({ stdout: 'after\n', exitCode: 0 });
   });
 
   it('refill: false still makes the first `size` members; an exec with none ready makes one', async () => {

@@ -276,6 +276,7 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.i(0, step.recordFd);
       w.i(1, step.replyFd);
       w.i(2, step.idleTimeoutMs);
+      w.i(3, step.receiveStdio ? 1 : 0);
       return;
     case 'setsid':
     case 'cloneParent':

@@ -29,6 +29,8 @@ export interface NativeAddon {
   pidfdOpen(pid: number): number;
   pidfdSignal(pidfd: number, signal: number): void;
   pipe(): [number, number];
+  /** socketpair(2) AF_UNIX SOCK_SEQPACKET, both ends close-on-exec. */
+  seqpacketPair(): [number, number];
   dup(fd: number): number;
   mkfifo(path: string, mode: number): void;
   /** eventfd(2) with EFD_CLOEXEC (blocking), counter starting at `initval` (default 0): its descriptor. */
@@ -51,6 +53,8 @@ export interface NativeAddon {
   unixAccept(fd: number, timeoutMs?: number): number | null;
   /** One sendmsg(2): `payload` as data, `fd` as SCM_RIGHTS. */
   sendFd(socket: number, fd: number, payload: Buffer): void;
+  /** One sendmsg(2): `payload` as data, every descriptor of `fds` (at most 16) as SCM_RIGHTS. */
+  sendFds(socket: number, fds: number[], payload: Buffer): void;
   /** One recvmsg(2): the data and the first descriptor (-1: none); null at end of file. */
   recvFd(socket: number, maxBytes?: number): { fd: number; data: Buffer; truncated?: true } | null;
   /** pidfd_getfd(2) of descriptor `fd` of process `pid` (close-on-exec copy). */

@@ -16,4 +16,10 @@ export interface AwaitRunStep extends StepCommon {
   recordFd: number;
   replyFd: number;
   idleTimeoutMs: number;
+  /**
+   * The record descriptor is an AF_UNIX SOCK_SEQPACKET socket, read with one recvmsg(2) whose
+   * SCM_RIGHTS descriptors (at most three) go onto 0, 1, 2 as the record's `stdio` mask says
+   * (a pool with per-run stdio). Otherwise a pipe, read with read(2), and no descriptors.
+   */
+  receiveStdio?: boolean;
 }

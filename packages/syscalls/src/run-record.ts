@@ -1,7 +1,7 @@
 /**
  * The run record a pre-created container (an `awaitRun` step, native/init/pool.cc) reads: the
  * per-run part of a start, everything decided here. Little-endian:
- * `u32 bytes, u32 npaths, u32 argc, u32 envc`, then NUL-terminated strings: cwd,
+ * `u32 bytes, u32 npaths, u32 argc, u32 envc, u32 stdio`, then NUL-terminated strings: cwd,
  * paths[npaths], argv[argc], envp[envc] (`bytes` counts what follows it).
  */
 import { NsError } from './errors.js';
@@ -14,6 +14,11 @@ export interface RunRecord {
   paths: string[];
   argv: string[];
   envp: string[];
+  /**
+   * Which of descriptors 0, 1, 2 the run replaces (bit k for descriptor k), with descriptors
+   * sent along with the record, in order (a member with `receiveStdio`). Default 0.
+   */
+  stdio?: number;
 }
 
 /** Bounds of a record (native NS_RUN_MAX_BYTES, NS_RUN_MAX_STRINGS): ns-init reads it into a static buffer. */
@@ -42,7 +47,9 @@ export function encodeRunRecord(run: RunRecord): Buffer {
   const strings = [run.cwd, ...run.paths, ...run.argv, ...run.envp];
   if (strings.length > RUN_RECORD_LIMITS.strings) throw bad('args', `more than ${RUN_RECORD_LIMITS.strings} arguments and environment entries in all`);
   const fields = ['cwd', ...run.paths.map(() => 'args'), ...run.argv.map((_, k) => `args[${k}]`), ...run.envp.map((_, k) => `env[${k}]`)];
-  let size = 12;
+  const mask = run.stdio ?? 0;
+  if (!Number.isInteger(mask) || mask < 0 || mask > 7) throw bad('stdio', `expected a mask of descriptors 0-2, got ${String(mask)}`);
+  let size = 16;
   const parts = strings.map((s, k) => {
     if (typeof s !== 'string') throw bad(fields[k]!, `expected a string, got ${typeof s}`);
     if (s.includes('\0')) throw bad(fields[k]!, 'contains a NUL byte');
@@ -56,7 +63,8 @@ export function encodeRunRecord(run: RunRecord): Buffer {
   out.writeUInt32LE(run.paths.length, 4);
   out.writeUInt32LE(run.argv.length, 8);
   out.writeUInt32LE(run.envp.length, 12);
-  let at = 16;
+  out.writeUInt32LE(mask, 16);
+  let at = 20;
   for (const b of parts) {
     b.copy(out, at);
     at += b.length;

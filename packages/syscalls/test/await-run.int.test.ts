@@ -26,10 +26,11 @@ function pipe(): [number, number] {
   return p;
 }
 
-/** A member waiting for its run, with its stdout (and stderr) on a pipe. */
-async function member(idleTimeoutMs = 0) {
+/** A member waiting for its run, with its stdout (and stderr) on a pipe; `receiveStdio`: the record on a SOCK_SEQPACKET socket. */
+async function member(idleTimeoutMs = 0, receiveStdio = false) {
   const [outR, outW] = pipe();
-  const [recR, recW] = pipe();
+  const [recR, recW] = receiveStdio ? native().seqpacketPair() : pipe();
+  if (receiveStdio) opened.push(recR, recW);
   const [repR, repW] = pipe();
   const nul = openSync('/dev/null', 'r');
   opened.push(nul);
@@ -39,7 +40,7 @@ async function member(idleTimeoutMs = 0) {
       { op: 'stdio', fds: [nul, outW, outW, recR, repW] },
       { op: 'closeFrom', first: 5 },
       { op: 'detach', keepFds: 2 },
-      { op: 'awaitRun', recordFd: 3, replyFd: 4, idleTimeoutMs },
+      { op: 'awaitRun', recordFd: 3, replyFd: 4, idleTimeoutMs, receiveStdio },
     ],
   };
   const child = await spawnAsync(plan);
@@ -129,5 +130,38 @@ describe.skipIf(!root)('awaitRun step (as root)', () => {
     const m = await member();
     expect(readFileSync(`/proc/${m.child.pid}/comm`, 'utf8')).toBe('ns-init\n');
     expect(m.child.status).toBeUndefined();
+  });
+
+  it('with receiveStdio, puts the descriptors sent with the record on 0, 1, 2 as its mask says', async () => {
+    const m = await member(0, true);
+    const [runOutR, runOutW] = pipe();
+    // Descriptor 1 replaced by the run's pipe; 2 stays the member's own.
+    native().sendFds(m.recW, [runOutW], run({ argv: ['sh', '-c', 'echo to-run; echo to-member >&2; ls /proc/self/fd'], stdio: 0b010 }));
+    closeSync(runOutW);
+    opened.splice(opened.indexOf(runOutW), 1);
+    expect(replies(m.repR)).toEqual([]);
+    expect(readAll(runOutR)).toBe('to-run\n0\n1\n2\n3\n');
+    expect(readAll(m.outR)).toBe('to-member\n');
+    // Without descriptors the record still reads as one message.
+    const plain = await member(0, true);
+    native().sendFds(plain.recW, [], run({ argv: ['sh', '-c', 'echo plain'] }));
+    expect(replies(plain.repR)).toEqual([]);
+    expect(readAll(plain.outR)).toBe('plain\n');
+  });
+
+  it('with receiveStdio, refuses a mask the descriptors sent do not match, and goes away at end of file', async () => {
+    const m = await member(0, true);
+    const nul = openSync('/dev/null', 'w');
+    opened.push(nul);
+    native().sendFds(m.recW, [nul], run({ stdio: 0b110 }));
+    expect(replies(m.repR)).toEqual([[3, 71 /* EPROTO */, RUN_REPLY.record]]);
+    expect((await m.child.exited).exitCode).toBe(1);
+    const extra = await member(0, true);
+    native().sendFds(extra.recW, [nul, nul], run({ stdio: 0b001 }));
+    expect(replies(extra.repR)).toEqual([[3, 71, RUN_REPLY.record]]);
+    const closed = await member(0, true);
+    closeSync(closed.recW);
+    expect(await closed.child.exited).toEqual({ exitCode: 0, signal: null });
+    expect(replies(closed.repR)).toEqual([[3, RUN_REPLY.unused, 0]]);
   });
 });

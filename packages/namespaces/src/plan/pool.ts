@@ -23,11 +23,13 @@ export const POOL_FDS = { record: 3, reply: 4 } as const;
  * @param keyring the member's own session keyring name, for its `joinSessionKeyring` step:
  *   members share their config's id, and a keyring found by name would be shared by every
  *   member, alive at once, and so by runs (keyrings(7): joining by name finds an existing one)
+ * @param receiveStdio the record descriptor is a SOCK_SEQPACKET socket whose messages carry the
+ *   run's stdio descriptors (a pool with `stdio: 'per-run'`; see RunRecord.stdio)
  * @throws NsError `ERR_NS_CONFIG` when the plan does not end with execve or already detaches
  *   (a created container waiting for `start` cannot be a pool member).
  * @see native/init/pool.cc
  */
-export function poolMemberPlan(plan: Plan, idleTimeoutMs: number, keyring?: string): Plan {
+export function poolMemberPlan(plan: Plan, idleTimeoutMs: number, keyring?: string, receiveStdio = false): Plan {
   const steps = plan.steps;
   const last = steps[steps.length - 1];
   if (last?.op !== 'execve' || steps.some((s) => s.op === 'detach' || s.op === 'waitFifo' || s.op === 'awaitRun')) {
@@ -42,7 +44,7 @@ export function poolMemberPlan(plan: Plan, idleTimeoutMs: number, keyring?: stri
     steps: [
       ...steps.slice(0, -1).map((s) => (keyring !== undefined && s.op === 'joinSessionKeyring' ? { ...s, name: keyring } : s)),
       { op: 'detach', keepFds: 2 },
-      { op: 'awaitRun', recordFd: POOL_FDS.record, replyFd: POOL_FDS.reply, idleTimeoutMs },
+      { op: 'awaitRun', recordFd: POOL_FDS.record, replyFd: POOL_FDS.reply, idleTimeoutMs, ...(receiveStdio ? { receiveStdio } : {}) },
     ],
   };
 }
@@ -55,24 +57,68 @@ export interface PoolRun {
   env?: string[];
   /** Absolute working directory inside the container; default the config's cwd. */
   cwd?: string;
+  /**
+   * The run's descriptors 0, 1, 2, only in a pool made with `stdio: 'per-run'`: as
+   * child_process `stdio`, `'pipe'` (the default: streams on the returned process),
+   * `'inherit'` (the caller's 0, 1, 2), `'ignore'` (/dev/null), a descriptor number or an
+   * object with `fd`. They are sent to the member with its record (SCM_RIGHTS).
+   */
+  stdio?: 'pipe' | 'inherit' | 'ignore' | [RunStdio, RunStdio, RunStdio];
+}
+
+/** One of a run's stdio entries (PoolRun.stdio). */
+export type RunStdio = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
+
+/** A run's stdio entry, checked: what the pool does for descriptor k. */
+export type RunStdioEntry = { kind: 'pipe' } | { kind: 'ignore' } | { kind: 'fd'; fd: number };
+
+/**
+ * A run's `stdio` (PoolRun.stdio) as three checked entries: `'inherit'` is the caller's own
+ * descriptor k, `null`/`undefined` are `'pipe'` (as child_process).
+ * @throws NsError `ERR_NS_CONFIG` naming the field (`stdio`, `stdio[1]`): not three entries, an
+ *   unknown string, a negative or non-integer descriptor.
+ */
+export function runStdioEntries(stdio: PoolRun['stdio']): RunStdioEntry[] {
+  const bad = (field: string, why: string) => new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
+  if (typeof stdio === 'string' && stdio !== 'pipe' && stdio !== 'inherit' && stdio !== 'ignore') {
+    throw bad('stdio', `expected 'pipe', 'inherit', 'ignore' or three entries (0, 1, 2), got ${JSON.stringify(stdio)}`);
+  }
+  const list: RunStdio[] = typeof stdio === 'string' || stdio === undefined ? [stdio, stdio, stdio] : stdio;
+  if (!Array.isArray(list) || list.length !== 3) throw bad('stdio', "expected 'pipe', 'inherit', 'ignore' or three entries (0, 1, 2)");
+  return list.map((e, k): RunStdioEntry => {
+    if (e === undefined || e === null || e === 'pipe') return { kind: 'pipe' };
+    if (e === 'ignore') return { kind: 'ignore' };
+    if (e === 'inherit') return { kind: 'fd', fd: k };
+    const fd = typeof e === 'object' ? e.fd : e;
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
+      throw bad(`stdio[${k}]`, `expected 'pipe', 'inherit', 'ignore', a descriptor number or { fd }, got ${JSON.stringify(e)}`);
+    }
+    return { kind: 'fd', fd };
+  });
 }
 
 /**
- * The record a member gets for `run` (and its encoding), decided as exec() decides for a config: env deduplicated
+ * The record a member gets for `run` (and its encoding, and with `perRunStdio` its checked
+ * stdio entries), decided as exec() decides for a config: env deduplicated
  * (the last entry of a key wins), HOME from the member's planned env when missing or empty, the
  * execve candidates from PATH (commandCandidates()).
  *
  * @param defaults the member's planned env (ContainerPlan.env) and the config's cwd
+ * @param perRunStdio the pool was made with `stdio: 'per-run'`: `run.stdio` is allowed
  * @throws NsError `ERR_NS_CONFIG` naming the field (`args`, `env[2]`, `cwd`): not an array of
  *   strings, an empty args, an env entry without `=`, a relative cwd, a NUL byte, a record past
- *   64 KiB (see encodeRunRecord).
+ *   64 KiB (see encodeRunRecord), a `stdio` without `perRunStdio` or a bad entry of it.
  */
-export function runRecordOf(run: PoolRun, defaults: { env: readonly string[]; cwd: string }): { record: RunRecord; bytes: Buffer } {
+export function runRecordOf(
+  run: PoolRun,
+  defaults: { env: readonly string[]; cwd: string },
+  perRunStdio = false,
+): { record: RunRecord; bytes: Buffer; stdio: RunStdioEntry[] | undefined } {
   const bad = (field: string, why: string) => new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
   if (run === null || typeof run !== 'object') throw bad('run', `expected an object with args, got ${run === null ? 'null' : typeof run}`);
   for (const key of Object.keys(run)) {
-    if (key === 'stdio') throw bad('stdio', "not a per-run option: a member's stdio is made with it (createPool's `stdio`)");
-    if (key !== 'args' && key !== 'env' && key !== 'cwd') throw bad(key, 'unknown field of a run (args, env, cwd)');
+    if (key === 'stdio' && !perRunStdio) throw bad('stdio', "a run's own stdio needs a pool made with stdio: 'per-run' (else each member's stdio is made with it)");
+    if (key !== 'args' && key !== 'env' && key !== 'cwd' && key !== 'stdio') throw bad(key, 'unknown field of a run (args, env, cwd, stdio)');
   }
   const { args } = run;
   if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string') || args[0] === '') {
@@ -94,7 +140,10 @@ export function runRecordOf(run: PoolRun, defaults: { env: readonly string[]; cw
   }
   const cwd = run.cwd ?? defaults.cwd;
   if (typeof cwd !== 'string' || !cwd.startsWith('/')) throw bad('cwd', `expected an absolute path, got ${JSON.stringify(cwd)}`);
-  const record: RunRecord = { cwd, paths: commandCandidates(args[0]!, env), argv: [...args], envp: env };
+  const stdio = perRunStdio ? runStdioEntries(run.stdio) : undefined;
+  // Bit k: descriptor k comes with the record ('ignore' keeps the member's own /dev/null).
+  const mask = stdio ? stdio.reduce((m, e, k) => (e.kind === 'ignore' ? m : m | (1 << k)), 0) : 0;
+  const record: RunRecord = { cwd, paths: commandCandidates(args[0]!, env), argv: [...args], envp: env, ...(mask ? { stdio: mask } : {}) };
   // Its bounds and NUL checks, before a member is taken.
-  return { record, bytes: encodeRunRecord(record) };
+  return { record, bytes: encodeRunRecord(record), stdio };
 }

@@ -2,12 +2,11 @@
  * A warm pool of pre-created containers: each member is set up off the event loop
  * (execAsync's way) up to the point just before its command (plan/pool.ts: namespaces,
  * mounts, pivot_root, user, capabilities, no_new_privs, seccomp, its stdio pipes), and waits in
- * ns-init's awaitRun step. pool.exec() only writes the per-run record (args, env, cwd) to one
- * member and waits for its execve. A member is used once; after its run it is gone with its
+ * ns-init's awaitRun step. pool.exec() only writes the per-run record (args, env, cwd, and with
+ * `stdio: 'per-run'` the run's descriptors, sent with it) to one member and waits for its execve. A member is used once; after its run it is gone with its
  * namespaces, mounts and cgroup, and the pool makes a fresh one in the background.
  */
 import { randomBytes } from 'node:crypto';
-import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { LinuxResources } from '@ns/cgroups';
 import { ErrorCode, NsError, native, RUN_REPLY, stepError, type RunRecord } from '@ns/syscalls';
@@ -15,11 +14,12 @@ import { hasCgroup, type Container } from '../config/container.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
-import { poolMemberPlan, runRecordOf, type PoolRun } from '../plan/pool.js';
+import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
+import { attachRunStreams, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
-export type { PoolRun } from '../plan/pool.js';
+export type { PoolRun, RunStdio } from '../plan/pool.js';
 
 export interface PoolOptions {
   /** How many members to keep ready: an integer >= 1. */
@@ -39,8 +39,11 @@ export interface PoolOptions {
   /**
    * The stdio of every member, made when it is prepared (`'pipe'` default: streams on the
    * process exec() returns; `'ignore'`, `'inherit'`, or three entries as ExecOptions.stdio).
+   * `'per-run'`: each exec() gives its own (PoolRun.stdio, default `'pipe'`), sent to the
+   * member with the run's record over a SOCK_SEQPACKET socket (SCM_RIGHTS); the member then
+   * reads its record with recvmsg(2), which a seccomp profile of the config must allow.
    */
-  stdio?: 'pipe' | 'ignore' | 'inherit' | [StdioEntry, StdioEntry, StdioEntry];
+  stdio?: 'pipe' | 'ignore' | 'inherit' | 'per-run' | [StdioEntry, StdioEntry, StdioEntry];
   /**
    * The config of member `n` (1, 2, ...): default `config` itself, with the id `<id>-<n>` when it
    * has a cgroup (`resources`), so that each member gets its own (`/ns/<id>-<n>`). A config
@@ -85,7 +88,7 @@ export interface Pool {
 
 interface Member {
   proc: ContainerProcess;
-  /** Our end of the record pipe; -1 once written (closed). */
+  /** Our end of the record pipe (the record socket with per-run stdio); -1 once written (closed). */
   recordFd: number;
   /** Our end of the reply pipe, read from the start (made in advance: no socket to build at exec time). */
   reply: Socket;
@@ -115,29 +118,6 @@ function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, 'size' |
   return { size, refill, idleTimeoutMs };
 }
 
-/** write(2) all of `bytes` (a blocking pipe); false when the member is gone (EPIPE). */
-function writeRecord(fd: number, bytes: Buffer): boolean {
-  try {
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return false;
-    throw err;
-  } finally {
-    closeAll([fd]);
-  }
-}
-
-/** Let a member's stdio streams keep the event loop alive (a run) or not (an idle member). */
-function setStreamsRef(proc: ContainerProcess, on: boolean): void {
-  for (const s of [proc.stdin, proc.stdout, proc.stderr] as (Socket | null)[]) {
-    if (s && typeof s.ref === 'function') {
-      if (on) s.ref();
-      else s.unref();
-    }
-  }
-}
-
 /**
  * Create a pool of `options.size` pre-created containers of `config` (see the module comment),
  * resolving once the first member is ready: a config that cannot start fails here, with the
@@ -157,7 +137,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
   const { size, refill, idleTimeoutMs } = checkOptions(options);
   if (config?.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: a pool member cannot have a terminal (its stdio is made in advance)', { path: 'terminal' });
   const stdio = options.stdio ?? 'pipe';
-  const entries: StdioEntry[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
+  const perRun = stdio === 'per-run';
+  const entries: StdioEntry[] = perRun ? ['ignore', 'ignore', 'ignore'] : typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
   if (entries.length !== 3) throw new NsError(ErrorCode.CONFIG, 'stdio: expected three entries (0, 1, 2)', { path: 'stdio' });
   const seq = ++poolSeq;
   const configOf =
@@ -198,7 +179,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
     const n = ++count;
     const memberConfig = configOf(n);
     const addon = native();
-    const [recR, recW] = addon.pipe();
+    const [recR, recW] = perRun ? addon.seqpacketPair() : addon.pipe();
     const [repR, repW] = addon.pipe();
     try {
       let defaults: { env: readonly string[]; cwd: string } | undefined;
@@ -207,7 +188,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
         defaults = { env: cp.env, cwd: cp.container.cwd };
         const p = planned(cp);
         // A session keyring of the member's own (not found by name by the next member).
-        return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`) };
+        const keyring = `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`;
+        return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
       const reply = pipeStream(repR, true);
       const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m) };
@@ -267,7 +249,13 @@ export async function createPool(config: Container | ValidContainer, options: Po
   };
 
   /** Hand `bytes` over to `m`: its process once exec'd, or 'gone' when it died before taking it. */
-  const handOver = async (m: Member, bytes: Buffer, record: RunRecord, resources: LinuxResources | undefined): Promise<ContainerProcess | 'gone'> => {
+  const handOver = async (
+    m: Member,
+    bytes: Buffer,
+    record: RunRecord,
+    resources: LinuxResources | undefined,
+    runStdio: RunStdioEntry[] | undefined,
+  ): Promise<ContainerProcess | 'gone'> => {
     m.proc.off('exit', m.onIdleExit);
     m.proc.ref();
     if (resources !== undefined) {
@@ -281,11 +269,21 @@ export async function createPool(config: Container | ValidContainer, options: Po
     }
     const recordFd = m.recordFd;
     m.recordFd = -1;
-    if (!writeRecord(recordFd, bytes)) {
+    let sent: RunStream[] | false;
+    try {
+      sent = runStdio ? sendRecord(recordFd, bytes, runStdio) : writeRecord(recordFd, bytes) && [];
+    } catch (err) {
+      // Its record socket is closed: the member goes away unused.
+      await killIdle(m);
+      discard(m);
+      throw err;
+    }
+    if (!sent) {
       await m.proc.exited();
       discard(m);
       return 'gone';
     }
+    attachRunStreams(m.proc, sent);
     m.reply.ref();
     // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
     const [failure] = await readReplies(m);
@@ -296,6 +294,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       return 'gone';
     }
     if (failure) {
+      for (const s of sent) s.stream.destroy();
       await m.proc.wait();
       discard(m); // it never ran a program: onDiscard
       const [step, errno, phase] = failure;
@@ -311,7 +310,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
     async exec(run: PoolRun, execOptions: PoolExecOptions = {}): Promise<ContainerProcess> {
       if (closed) throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
       const defaults = { env: first.env, cwd: first.cwd };
-      const { record, bytes } = runRecordOf(run, defaults);
+      const { record, bytes, stdio: runStdio } = runRecordOf(run, defaults, perRun);
       stalled = undefined;
       let started: ContainerProcess | undefined;
       try {
@@ -321,7 +320,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
             await killIdle(m);
             throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
           }
-          const out = await handOver(m, bytes, record, execOptions.resources);
+          const out = await handOver(m, bytes, record, execOptions.resources, runStdio);
           if (out !== 'gone') return (started = out);
         }
       } finally {
@@ -361,26 +360,4 @@ export async function createPool(config: Container | ValidContainer, options: Po
   // The other members of the first `size`, whether or not the pool refills later.
   for (let k = 1; k < size; k++) startOne();
   return pool;
-}
-
-/** The awaitRun replies (see RUN_REPLY) until end of file: [step, code, value] each. */
-function readReplies(m: Member): Promise<number[][]> {
-  const parse = () => {
-    const b = Buffer.concat(m.replies);
-    const out: number[][] = [];
-    for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
-    return out;
-  };
-  const s = m.reply;
-  if (s.readableEnded || s.destroyed) return Promise.resolve(parse());
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('end', done);
-      s.off('close', done);
-      resolve(parse());
-    };
-    // 'end' (end of file read) comes a loop turn before 'close' (the handle closed).
-    s.once('end', done);
-    s.once('close', done);
-  });
 }

@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfd", Napi::Function::New(env, ns::Eventfd, "eventfd"));
   exports.Set("dup", Napi::Function::New(env, ns::Dup, "dup"));
   exports.Set("pipe", Napi::Function::New(env, ns::Pipe, "pipe"));
+  exports.Set("seqpacketPair", Napi::Function::New(env, ns::SeqpacketPair, "seqpacketPair"));
   exports.Set("openPty", Napi::Function::New(env, ns::OpenPty, "openPty"));
   exports.Set("setWinsize", Napi::Function::New(env, ns::SetWinsize, "setWinsize"));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, ns::AttachDeviceFilter, "attachDeviceFilter"));
@@ -37,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unixListen", Napi::Function::New(env, ns::UnixListen, "unixListen"));
   exports.Set("unixAccept", Napi::Function::New(env, ns::UnixAccept, "unixAccept"));
   exports.Set("sendFd", Napi::Function::New(env, ns::SendFd, "sendFd"));
+  exports.Set("sendFds", Napi::Function::New(env, ns::SendFds, "sendFds"));
   exports.Set("recvFd", Napi::Function::New(env, ns::RecvFd, "recvFd"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, ns::PidfdGetfd, "pidfdGetfd"));
   exports.Set("seccompNotifRecv", Napi::Function::New(env, ns::SeccompNotifRecv, "seccompNotifRecv"));

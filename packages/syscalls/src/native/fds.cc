@@ -2,6 +2,7 @@
 // ptys (from the host's devpts or a container's own).
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <poll.h>
@@ -34,6 +35,18 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, fds[0]));
+  a.Set(1u, Napi::Number::New(env, fds[1]));
+  return a;
+}
+
+// seqpacketPair() -> two connected AF_UNIX SOCK_SEQPACKET sockets, both close-on-exec
+// (socketpair(2)): one message per send, with descriptors (a pool member's run record).
+Napi::Value SeqpacketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) return ThrowErrno(env, errno, "socketpair");
   Napi::Array a = Napi::Array::New(env, 2);
   a.Set(0u, Napi::Number::New(env, fds[0]));
   a.Set(1u, Napi::Number::New(env, fds[1]));

@@ -152,6 +152,54 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sendFds(socket, fds: number[], payload: Buffer): one sendmsg(2) of `payload` with every
+// descriptor of `fds` (0 to 16) in one SCM_RIGHTS control message; MSG_NOSIGNAL.
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsBuffer())
+    return ThrowPlan(env, "sendFds(socket, fds: number[], payload: Buffer) expected");
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  Napi::Array list = info[1].As<Napi::Array>();
+  uint32_t n = list.Length();
+  if (n > 16) return ThrowPlan(env, "sendFds: at most 16 descriptors");
+  int fds[16];
+  for (uint32_t k = 0; k < n; k++) {
+    Napi::Value v = list.Get(k);
+    if (!v.IsNumber()) return ThrowPlan(env, "sendFds: fds must be numbers");
+    fds[k] = v.As<Napi::Number>().Int32Value();
+  }
+  Napi::Buffer<uint8_t> payload = info[2].As<Napi::Buffer<uint8_t>>();
+  char one = 0;
+  struct iovec iov;
+  iov.iov_base = payload.Length() > 0 ? (void*)payload.Data() : (void*)&one;
+  iov.iov_len = payload.Length() > 0 ? payload.Length() : 1;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 16)];
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (n > 0) {
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(env, errno, "sendmsg");
+  if ((size_t)r != iov.iov_len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
+  return env.Undefined();
+}
+
 // recvFd(socket, maxBytes?) -> { fd, data: Buffer } | null: one recvmsg(2) (MSG_CMSG_CLOEXEC),
 // as runc's RecvFile. `fd` is -1 when the message carried none; every descriptor past the
 // first is closed (the sender may not make us hold more). null at end of file.

@@ -1,12 +1,15 @@
 // ns-init: the awaitRun step of a pre-created container (a pool member, @ns/namespaces
 // createPool). Everything but the command is set up; the process waits here for one run
 // record from the parent, then does chdir(2) and execve(2) as the chdir and execve steps do.
+// A member of a pool with per-run stdio reads its record with recvmsg(2) from a SOCK_SEQPACKET
+// socket instead: the record's message carries the run's descriptors (SCM_RIGHTS), which go
+// onto 0, 1 and 2 as the record's stdio mask says.
 // Every decision (the execvp candidates, the environment, the working directory, the record's
 // size) was made in TypeScript; this only reads, checks bounds and calls.
 //
 // The record (little-endian, written by encodeRunRecord in src/run-record.ts):
-//   u32 bytes (of what follows), u32 npaths, u32 argc, u32 envc,
-//   then NUL-terminated strings: cwd, paths[npaths], argv[argc], envp[envc].
+//   u32 bytes (of what follows), u32 npaths, u32 argc, u32 envc, u32 stdio (bit k: descriptor
+//   k is replaced by the next one received), then NUL-terminated strings: cwd, paths[npaths], argv[argc], envp[envc].
 // Replies on the reply descriptor are ns_msg: {step, errno, NS_RUN_*} when reading the record,
 // the chdir or every execve fails, or {step, NS_RUN_UNUSED, 0} from a member that goes away
 // without taking a run (its idle timeout: the pool may have written a record meanwhile, and
@@ -15,13 +18,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include "init.h"
 
 namespace {
 
 // Static: ns-init allocates nothing. Sizes are checked by the TypeScript encoder too.
-char record[NS_RUN_MAX_BYTES];
+// The head (u32 bytes) and the record, as one message arrives on a socket.
+char message[4 + NS_RUN_MAX_BYTES];
+char* const record = message + 4;
 const char* ptrs[NS_RUN_MAX_STRINGS + 3];
 
 // read(2) until `len` bytes or end of file; the count read, or -errno.
@@ -40,6 +46,45 @@ long read_full(int fd, char* buf, uint32_t len) {
 uint32_t u32(const char* p) {
   const unsigned char* b = (const unsigned char*)p;
   return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+// The run's descriptors received with the record (at most one per stdio descriptor).
+int received[3];
+int nreceived = 0;
+
+// One recvmsg(2) of the whole record with its descriptors (MSG_CMSG_CLOEXEC: none reaches
+// the program unless placed on 0-2). The bytes received (0 at end of file), or -errno;
+// -EPROTO when the control part was cut (more descriptors than stdio has) or not SCM_RIGHTS.
+long recv_record(int fd) {
+  struct iovec iov = {message, sizeof message};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 3)];
+  } control;
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  long r;
+  do {
+    r = NS_RAW3(SYS_recvmsg, fd, &msg, MSG_CMSG_CLOEXEC);
+  } while (r == -EINTR);
+  if (r < 0) return r;
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -EPROTO;
+    int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int k = 0; k < n; k++) {
+      int got;
+      __builtin_memcpy(&got, CMSG_DATA(cm) + k * sizeof(int), sizeof got);
+      if (nreceived < 3)
+        received[nreceived++] = got;
+      else
+        NS_RAW1(SYS_close, got);
+    }
+  }
+  if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) return -EPROTO;
+  return r;
 }
 
 __attribute__((noreturn)) void fail_run(ns_child_ctx* c, int32_t index, long err, int32_t phase) {
@@ -82,18 +127,43 @@ long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s) {
     ns_send(c, index, NS_RUN_UNUSED, 0);
     ns_quit(NS_RUN_IDLE_EXIT);
   }
-  char head[16];
-  long r = read_full(rfd, head, 4);
-  if (r == 0) {
-    ns_send(c, index, NS_RUN_UNUSED, 0);
-    ns_quit(NS_RUN_IDLE_EXIT);
+  uint32_t bytes;
+  if (s->i[3]) {
+    long r = recv_record(rfd);
+    if (r == 0) {
+      ns_send(c, index, NS_RUN_UNUSED, 0);
+      ns_quit(NS_RUN_IDLE_EXIT);
+    }
+    if (r < 4) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
+    bytes = u32(message);
+    if (bytes < 16 || bytes > NS_RUN_MAX_BYTES) fail_run(c, index, -E2BIG, NS_RUN_RECORD);
+    if ((long)bytes != r - 4) fail_run(c, index, -EPROTO, NS_RUN_RECORD);
+  } else {
+    long r = read_full(rfd, message, 4);
+    if (r == 0) {
+      ns_send(c, index, NS_RUN_UNUSED, 0);
+      ns_quit(NS_RUN_IDLE_EXIT);
+    }
+    if (r != 4) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
+    bytes = u32(message);
+    if (bytes < 16 || bytes > NS_RUN_MAX_BYTES) fail_run(c, index, -E2BIG, NS_RUN_RECORD);
+    r = read_full(rfd, record, bytes);
+    if (r != (long)bytes) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
   }
-  if (r != 4) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
-  uint32_t bytes = u32(head);
-  if (bytes < 12 || bytes > NS_RUN_MAX_BYTES) fail_run(c, index, -E2BIG, NS_RUN_RECORD);
-  r = read_full(rfd, record, bytes);
-  if (r != (long)bytes) fail_run(c, index, r < 0 ? r : -EPROTO, NS_RUN_RECORD);
   NS_RAW1(SYS_close, rfd);
+
+  // The run's stdio: each received descriptor onto the next descriptor the mask names.
+  uint32_t mask = u32(record + 12);
+  int placed = 0;
+  for (int k = 0; k < 3; k++) {
+    if (!(mask & (1u << k))) continue;
+    if (placed >= nreceived) fail_run(c, index, -EPROTO, NS_RUN_RECORD);
+    long d = NS_RAW3(SYS_dup3, received[placed], k, 0);
+    if (d < 0) fail_run(c, index, d, NS_RUN_RECORD);
+    NS_RAW1(SYS_close, received[placed]);
+    placed++;
+  }
+  if ((mask & ~7u) || placed != nreceived) fail_run(c, index, -EPROTO, NS_RUN_RECORD);
 
   uint32_t npaths = u32(record), argc = u32(record + 4), envc = u32(record + 8);
   uint64_t nstr = (uint64_t)npaths + argc + envc + 1;
@@ -103,7 +173,7 @@ long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s) {
   const char** paths = ptrs;
   const char** argv = ptrs + npaths + 1;
   const char** envp = argv + argc + 1;
-  uint32_t at = 12;
+  uint32_t at = 16;
   for (uint64_t k = 0; k < nstr; k++) {
     const char* str = record + at;
     while (at < bytes && record[at]) at++;
@@ -122,7 +192,7 @@ long ns_do_await_run(ns_child_ctx* c, int32_t index, const ns_step* s) {
   argv[argc] = nullptr;
   envp[envc] = nullptr;
 
-  r = NS_RAW1(SYS_chdir, cwd);
+  long r = NS_RAW1(SYS_chdir, cwd);
   if (r < 0) fail_run(c, index, r, NS_RUN_CHDIR);
   // As the execve step (execvp(3)): ENOENT, ENOTDIR and EACCES move on to the next candidate.
   long err = -ENOENT;

@@ -1,0 +1,107 @@
+/**
+ * The hand-over of a run to a pool member (process/pool.ts): writing its record (with the run's
+ * stdio descriptors for a pool with per-run stdio), the run's streams, the member's replies.
+ */
+import { writeSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { native } from '@ns/syscalls';
+import type { RunStdioEntry } from '../plan/pool.js';
+import { closeAll, pipeStream, type ContainerProcess } from './process.js';
+
+/** write(2) all of `bytes` (a blocking pipe); false when the member is gone (EPIPE). */
+export function writeRecord(fd: number, bytes: Buffer): boolean {
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return false;
+    throw err;
+  } finally {
+    closeAll([fd]);
+  }
+}
+
+/** Our end of a run's stdio pipe: descriptor `index` of the run, as a stream. */
+export interface RunStream {
+  index: number;
+  stream: Socket;
+}
+
+/**
+ * Send the record with the run's stdio (per-run pools): pipes made here for `'pipe'` entries
+ * (the member's end sent and closed, ours kept as a stream), the caller's descriptors for the
+ * others, in one sendmsg(2) on the record socket, which is then closed. False when the member is
+ * gone (EPIPE, ECONNRESET); its pipes closed again.
+ * @throws NsError the errno of pipe2(2) or sendmsg(2) otherwise (e.g. EBADF for a stdio
+ *   descriptor that is not open), nothing left open.
+ */
+export function sendRecord(socket: number, bytes: Buffer, stdio: RunStdioEntry[]): RunStream[] | false {
+  const addon = native();
+  const fds: number[] = [];
+  const ours: { index: number; fd: number; readable: boolean }[] = [];
+  const theirs: number[] = [];
+  try {
+    stdio.forEach((e, index) => {
+      if (e.kind === 'fd') fds.push(e.fd);
+      else if (e.kind === 'pipe') {
+        const [r, w] = addon.pipe();
+        // Descriptor 0: the member reads; 1 and 2: it writes.
+        const [mine, member] = index === 0 ? [w, r] : [r, w];
+        ours.push({ index, fd: mine, readable: index !== 0 });
+        theirs.push(member);
+        fds.push(member);
+      }
+    });
+    addon.sendFds(socket, fds, bytes);
+  } catch (err) {
+    closeAll(ours.map((o) => o.fd));
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE' || code === 'ECONNRESET') return false;
+    throw err;
+  } finally {
+    closeAll([...theirs, socket]);
+  }
+  return ours.map((o) => ({ index: o.index, stream: pipeStream(o.fd, o.readable) }));
+}
+
+/** A run's pipe streams as the process's stdin/stdout/stderr, counted for its 'close'. */
+export function attachRunStreams(proc: ContainerProcess, streams: RunStream[]): void {
+  for (const { index, stream } of streams) {
+    if (index === 0) proc.stdin = stream;
+    else if (index === 1) proc.stdout = stream;
+    else proc.stderr = stream;
+    if (index !== 0) proc.trackStream(stream);
+  }
+}
+
+/** Let a member's stdio streams keep the event loop alive (a run) or not (an idle member). */
+export function setStreamsRef(proc: ContainerProcess, on: boolean): void {
+  for (const s of [proc.stdin, proc.stdout, proc.stderr] as (Socket | null)[]) {
+    if (s && typeof s.ref === 'function') {
+      if (on) s.ref();
+      else s.unref();
+    }
+  }
+}
+
+/** The awaitRun replies (see RUN_REPLY) until end of file: [step, code, value] each. */
+export function readReplies(m: { reply: Socket; replies: Buffer[] }): Promise<number[][]> {
+  const parse = () => {
+    const b = Buffer.concat(m.replies);
+    const out: number[][] = [];
+    for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
+    return out;
+  };
+  const s = m.reply;
+  if (s.readableEnded || s.destroyed) return Promise.resolve(parse());
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('end', done);
+      s.off('close', done);
+      resolve(parse());
+    };
+    // 'end' (end of file read) comes a loop turn before 'close' (the handle closed).
+    s.once('end', done);
+    s.once('close', done);
+  });
+}
