@@ -2,6 +2,7 @@ import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
 import { DEFAULT_SETUP_TIMEOUT, NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import { connectConsoleSocket, sendConsole, sendConsoleOn } from './console-socket.js';
+import { pipeStdio, terminalExtras } from './stdio.js';
 import { isOwnConsole } from '../plan/console.js';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
@@ -23,7 +24,8 @@ import { checkSeccompListener, type ListenerStateOf } from '../container/seccomp
 import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
-export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
+export type { StdioEntry } from './stdio.js';
+import type { StdioEntry } from './stdio.js';
 
 export interface ExecOptions {
   /**
@@ -142,31 +144,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     } else if (terminal) {
       hostPty();
     } else {
-      const stdio = options.stdio ?? 'pipe';
-      const entries: StdioEntry[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
-      while (entries.length < 3) entries.push(undefined);
-      entries.forEach((entry, index) => {
-        if (entry === 'pipe' || entry === undefined || entry === null) {
-          const [r, w] = addon.pipe();
-          const readable = index !== 0;
-          childFds.push(readable ? w : r);
-          parentFds.push(readable ? r : w);
-          pipes.push({ index, fd: readable ? r : w, readable });
-          io.stdio.push(readable ? w : r);
-        } else if (entry === 'inherit') {
-          io.stdio.push(index);
-        } else if (entry === 'ignore') {
-          const fd = openSync('/dev/null', 'r+');
-          childFds.push(fd);
-          io.stdio.push(fd);
-        } else if (typeof entry === 'number') {
-          io.stdio.push(entry);
-        } else if (typeof entry.fd === 'number') {
-          io.stdio.push(entry.fd);
-        } else {
-          throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: expected 'pipe', 'inherit', 'ignore', a descriptor or a stream with an fd`);
-        }
-      });
+      io.stdio = pipeStdio(options.stdio, { childFds, parentFds, pipes });
     }
     // Which of them are pipes to hand to the process's user (stdioOwnerSteps).
     if (!terminal) io.stdioOwners = stdioOwners(io.stdio);
@@ -257,22 +235,6 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     closeAll(parentFds);
     throw err;
   }
-}
-
-/**
- * The descriptors past 2 of `stdio` in terminal mode (runc's `--preserve-fds` with `-t`): the
- * caller's own descriptors only (a number, `{ fd }`, or `'inherit'` for the same number).
- * @throws NsError `ERR_NS_CONFIG` naming `stdio[N]` for a pipe or `'ignore'` there.
- */
-function terminalExtras(stdio: ExecOptions['stdio']): number[] {
-  if (!Array.isArray(stdio)) return [];
-  return stdio.slice(3).map((entry, k) => {
-    const index = k + 3;
-    if (typeof entry === 'number') return entry;
-    if (entry === 'inherit') return index;
-    if (entry !== null && typeof entry === 'object' && typeof entry.fd === 'number') return entry.fd;
-    throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: with a terminal only descriptors of the caller go past 2 (a number, an object with an fd, or 'inherit')`, { path: `stdio[${index}]` });
-  });
 }
 
 /** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
