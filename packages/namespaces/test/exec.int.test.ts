@@ -146,6 +146,26 @@ describe.skipIf(!isRoot || !ROOTFS).each(sources)('exec on the %s (as root)', (_
     expect(out.replace(/\r/g, '')).toBe('TTY\n33 101\n/dev/console\n');
   });
 
+  it("makes the console in the container's own devpts: its name resolves inside, /dev/console is it, the user owns it, no host pty is there", async () => {
+    const out = async (c: Container) => {
+      const p = exec(c);
+      let text = '';
+      p.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+      const exit = await p.wait();
+      return { text: text.replace(/\r/g, ''), exit };
+    };
+    const script = 'tty; ls -ln /dev/console | cut -c1-10; stat -c "%u %t:%T" /dev/console $(tty); ls /dev/pts | tr "\\n" " "';
+    const r = await out(sh(script, { terminal: true, user: '1000:1000' }));
+    expect(r.exit).toEqual({ exitCode: 0, signal: null });
+    expect(r.text).toBe('/dev/pts/0\ncrw--w----\n1000 88:0\n1000 88:0\n0 ptmx ');
+    // A config without a devpts of its own at /dev/pts: a pty of the host's on /dev/console, as before.
+    const noPts = sh('test -t 0 && echo TTY; stat -c %t /dev/console', {
+      terminal: true,
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
+    });
+    expect((await out(noPts)).text).toBe('TTY\n88\n');
+  });
+
   it('forwards stdin through a pipe', async () => {
     const p = exec(make({ args: ['cat'] }), { stdio: 'pipe' });
     p.stdin!.end('through the pipe\n');

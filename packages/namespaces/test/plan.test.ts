@@ -260,6 +260,25 @@ describe('planContainer on a rootfs', () => {
     expect(mounts(plan.steps)).toContainEqual(expect.objectContaining({ source: `${STAGE.oldRoot}/dev/pts/7`, target: '/newroot/dev/console', flags: MS.BIND }));
   });
 
+  it("with a console of the container's own (its devpts): placeholders on 0-2, then openConsole after /dev/pts is mounted, before pivot_root", () => {
+    const own = { own: true as const, cols: 90, rows: 20 };
+    const { plan } = planContainer(rootfsContainer(rootfs, { id: 'a', terminal: true, user: '1000:1001' }), { stdio: [5, 5, 5], console: own });
+    expect(plan.steps.slice(0, 2)).toEqual([{ op: 'setsid' }, { op: 'stdio', fds: [5, 5, 5] }]);
+    const at = plan.steps.findIndex((s) => s.op === 'openConsole');
+    expect(plan.steps[at]).toEqual({ op: 'openConsole', ptmx: '/newroot/dev/pts/ptmx', console: '/newroot/dev/console', cols: 90, rows: 20, uid: 1000, gid: 1001, name: 'console' });
+    const devpts = plan.steps.findIndex((s) => s.op === 'mount' && s.fstype === 'devpts');
+    expect(devpts).toBeGreaterThan(0);
+    expect(at).toBeGreaterThan(devpts);
+    expect(at).toBeLessThan(plan.steps.findIndex((s) => s.op === 'pivotRoot'));
+    expect(plan.steps.some((s) => s.op === 'touch' && s.path === '/newroot/dev/console')).toBe(true);
+    // Nothing of the host's devpts, and no TIOCSCTTY before the console exists.
+    expect(mounts(plan.steps).some((m) => m.source?.startsWith(`${STAGE.oldRoot}/dev/pts`))).toBe(false);
+    expect(plan.steps.some((s) => s.op === 'ioctl')).toBe(false);
+    // Without a devpts of its own at /dev/pts: no console planned (the caller opens a pty of the host's).
+    const noPts = rootfsContainer(rootfs, { id: 'a', terminal: true, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs' }] });
+    expect(planContainer(noPts, { stdio: [5, 5, 5], console: own }).plan.steps.some((s) => s.op === 'openConsole')).toBe(false);
+  });
+
   it('applies rlimits (RLIM_INFINITY as -1), no_new_privs and umask before execve', () => {
     const { plan } = planContainer(
       rootfsContainer(rootfs, {

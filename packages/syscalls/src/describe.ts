@@ -108,6 +108,8 @@ export function describeStep(step: Step): string {
       return `seccomp filter: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}`;
     case 'init':
       return `init: fork the program, forward signals, reap${step.tty !== undefined && step.tty >= 0 ? ` (terminal fd ${step.tty} to its group)` : ''}`;
+    case 'openConsole':
+      return `console: a pty of ${step.ptmx} (${step.cols}x${step.rows}, owner ${step.uid}:${step.gid}) on 0-2 and ${step.console}; the parent takes the master (${step.name})`;
     case 'seccompNotify':
       return `seccomp filter with a listener: ${step.filter.length >> 1} instructions${step.flags ? ` (flags ${hex(BigInt(step.flags))})` : ''}; the parent takes the listener (${step.name})`;
   }

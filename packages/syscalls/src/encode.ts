@@ -53,6 +53,7 @@ export const OP_CODES: Readonly<Record<Step['op'], number>> = {
   joinSessionKeyring: 110,
   moveRoot: 111,
   detachMount: 112,
+  openConsole: 140,
 };
 
 const MAGIC = 0x4c50534e;
@@ -255,6 +256,15 @@ function writeSlots(step: Step, w: SlotWriter): void {
       w.i(0, step.flags);
       w.v(0, step.filter);
       w.s(0, step.name);
+      return;
+    case 'openConsole':
+      w.i(0, step.cols);
+      w.i(1, step.rows);
+      w.i(2, step.uid);
+      w.i(3, step.gid);
+      w.s(0, step.ptmx);
+      w.s(1, step.console);
+      w.s(2, step.name);
       return;
     case 'detach':
       w.i(0, step.keepFds ?? 0);

@@ -38,6 +38,8 @@ export interface NativeAddon {
   openPath(path: string): number;
   readAvailable(fd: number, max?: number): Buffer | null;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
+  /** A new descriptor of the slave of pty master `master` (ioctl TIOCGPTPEER), close-on-exec. */
+  ptyPeer(master: number): number;
   setWinsize(fd: number, cols: number, rows: number): void;
   attachDeviceFilter(dir: string, program: Buffer, license: string): void;
   deviceFilterCount(dir: string): number;

@@ -113,6 +113,29 @@ export interface SeccompNotifyStep extends StepCommon {
 }
 
 /**
+ * The container's console, as runc makes it in its init: open `ptmx` (the ptmx of the
+ * container's own devpts instance, a staged path; refused with EXDEV when not on devpts),
+ * unlock it and set its size, open the slave from it (TIOCGPTPEER), give the slave to
+ * `uid`:`gid` (-1: left as made) with mode 0620, bind it onto `console` (/dev/console, a staged
+ * path opened without following symlinks), make it 0, 1, 2 and the controlling terminal
+ * (TIOCSCTTY: a `setsid` step came first), then stop as at a `sync` step: `onSync` gets this
+ * step and, as `value`, the master's descriptor number in the waiting process (take it with
+ * pidfd_getfd(2)); the child closes its own copy once let go. Needs a `procRoot` step before.
+ * @see pty(7), ioctl_tty(2), runc's libcontainer/console_linux.go
+ */
+export interface OpenConsoleStep extends StepCommon {
+  op: 'openConsole';
+  ptmx: string;
+  console: string;
+  cols: number;
+  rows: number;
+  uid: number;
+  gid: number;
+  /** The sync name the parent's handler is looked up by (as {@link SyncStep.name}). */
+  name: string;
+}
+
+/**
  * Stay behind as the container's init and let a forked process go on with the plan (the
  * steps after this one, normally just `execve`): tini's and catatonit's job, in ns-init (no
  * binary to ship). The init blocks every signal it can and takes them with

@@ -14,8 +14,8 @@ export type { AwaitRunStep } from './plan-pool.js';
  * `pivotRoot`). Numbers are the kernel's values (flags from <sys/mount.h>, <sched.h> ...).
  */
 
-import type { SyncStep, CloneParentStep, ProcRootStep, WaitFifoStep, DetachStep, ExecCheckStep, ReexecStep, SeccompStep, SeccompNotifyStep, InitStep, HookStep } from './plan-control.js';
-export type { SyncStep, CloneParentStep, ProcRootStep, WaitFifoStep, DetachStep, ExecCheckStep, ReexecStep, SeccompStep, SeccompNotifyStep, InitStep, HookStep } from './plan-control.js';
+import type { SyncStep, CloneParentStep, ProcRootStep, WaitFifoStep, DetachStep, ExecCheckStep, ReexecStep, SeccompStep, SeccompNotifyStep, InitStep, HookStep, OpenConsoleStep } from './plan-control.js';
+export type { SyncStep, CloneParentStep, ProcRootStep, WaitFifoStep, DetachStep, ExecCheckStep, ReexecStep, SeccompStep, SeccompNotifyStep, InitStep, HookStep, OpenConsoleStep } from './plan-control.js';
 
 /** Options every step may carry. */
 export interface StepCommon {
@@ -312,6 +312,7 @@ export type Step =
   | ReexecStep
   | SeccompStep
   | SeccompNotifyStep
+  | OpenConsoleStep
   | InitStep;
 
 export type StepOp = Step['op'];

@@ -3,7 +3,7 @@ import { describeStep } from './describe.js';
 import { ErrorCode, NsError, errnoName } from './errors.js';
 import { native, type NativeSpawnResult } from './native.js';
 import { constants } from 'node:os';
-import type { HookStep, Plan, SeccompNotifyStep, Step, SyncStep } from './plan.js';
+import type { HookStep, OpenConsoleStep, Plan, SeccompNotifyStep, Step, SyncStep } from './plan.js';
 
 /** How a child ended: exactly one of the two is a number. */
 export interface ExitStatus {
@@ -21,7 +21,7 @@ export interface SpawnOptions {
    * `seccompNotify` step, with `value` the number of the listener descriptor in the waiting
    * process (0 at a `sync` step).
    */
-  onSync?: (step: SyncStep | SeccompNotifyStep, index: number, pid: number, value: number) => void;
+  onSync?: (step: SyncStep | SeccompNotifyStep | OpenConsoleStep, index: number, pid: number, value: number) => void;
   /** Called once with the exit status, from the event loop. */
   onExit?: (status: ExitStatus) => void;
   /**
@@ -227,7 +227,7 @@ function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: 
   if (!onSync) return undefined;
   return (index, pid, value) => {
     const step = plan.steps[index];
-    if (step?.op === 'sync' || step?.op === 'seccompNotify') onSync(step, index, pid, value);
+    if (step?.op === 'sync' || step?.op === 'seccompNotify' || step?.op === 'openConsole') onSync(step, index, pid, value);
   };
 }
 

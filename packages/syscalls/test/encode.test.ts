@@ -120,3 +120,14 @@ describe('describeStep / formatPlan', () => {
     expect(text.split('\n')).toEqual(['clone flags 0x20000', '  0  setsid', '  1  chdir /']);
   });
 });
+
+describe('encodePlan: the openConsole step', () => {
+  it('is op 140: size and owner in i[0..3], ptmx, console and the sync name in s[0..2]', () => {
+    expect(OP_CODES.openConsole).toBe(140);
+    const step = { op: 'openConsole' as const, ptmx: '/newroot/dev/pts/ptmx', console: '/newroot/dev/console', cols: 90, rows: 20, uid: 1000, gid: -1, name: 'console' };
+    const buf = encodePlan({ cloneFlags: 0, steps: [step] });
+    expect(buf.readUInt32LE(40)).toBe(140);
+    expect([8, 16, 24, 32].map((o) => buf.readBigInt64LE(40 + o))).toEqual([90n, 20n, 1000n, -1n]);
+    expect(formatPlan({ cloneFlags: 0, steps: [step] })).toMatch(/console: a pty of \/newroot\/dev\/pts\/ptmx \(90x20, owner 1000:-1\) on 0-2 and \/newroot\/dev\/console/);
+  });
+});

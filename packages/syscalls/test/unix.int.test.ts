@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, readSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -101,5 +101,30 @@ describe.skipIf(!root || !x64)('seccompNotify step', () => {
       closeSync(r);
       if (listener >= 0) closeSync(listener);
     }
+  });
+});
+
+describe.skipIf(!root)('openConsole step: refuses what is not a devpts ptmx, before any mount', () => {
+  const fails = (ptmx: string) => {
+    let synced = false;
+    const steps: Step[] = [
+      { op: 'procRoot', path: '/proc' },
+      { op: 'openConsole', ptmx, console: join(dir, 'console'), cols: 80, rows: 24, uid: -1, gid: -1, name: 'console' },
+      { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] },
+    ];
+    try {
+      spawn({ cloneFlags: 0, steps }, { onSync: () => void (synced = true) });
+    } catch (err) {
+      expect(synced).toBe(false);
+      return err as { code: string; message: string };
+    }
+    throw new Error('the step did not fail');
+  };
+
+  it('a file elsewhere (EXDEV), a symlink on the way (ELOOP), a missing ptmx (ENOENT)', () => {
+    expect(fails('/dev/null')).toMatchObject({ code: 'EXDEV' });
+    symlinkSync('/dev/pts/ptmx', join(dir, 'ptmx-link'));
+    expect(fails(join(dir, 'ptmx-link'))).toMatchObject({ code: 'ELOOP' });
+    expect(fails(join(dir, 'none'))).toMatchObject({ code: 'ENOENT', message: expect.stringMatching(/console: a pty of/) });
   });
 });

@@ -7,6 +7,7 @@ import type { Container } from '../config/container.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
 import { checkCreateContainerPaths, hasHooks, hookState } from './hooks.js';
 import { cgroupFsNeedsId } from './cgroupfs.js';
+import { isOwnConsole } from './console.js';
 import { sessionKeyringName } from './keyring.js';
 import { HostReads, stillTrue, type HostRead } from './hostreads.js';
 import { planValidated, type ContainerPlan, type IdMaps, type PlanIo } from './index.js';
@@ -61,7 +62,7 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
     configKey = JSON.stringify({ ...container, id, ...(own ? { bundle: hookState(container, 'creating', 0).bundle } : {}) }, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
     configKeys.set(container, configKey);
   }
-  const key = `${configKey}\0${JSON.stringify([io.console?.path ?? null, io.console ? -1 - io.stdio.length : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;
+  const key = `${configKey}\0${JSON.stringify([consoleKey(io), io.console ? -1 - io.stdio.length : io.stdio.length, io.startFifoFd ?? null, process.geteuid?.() ?? 0, process.getegid?.() ?? 0])}`;
   const hit = planCache.get(key);
   if (hit) {
     checkCreateContainerPaths(container); // made again each time, as a host read
@@ -95,6 +96,12 @@ export function planContainerCached(input: Container | ValidContainer, io: PlanI
   planCache.set(key, entry);
   if (planCache.size > PLAN_CACHE_SIZE) planCache.delete(planCache.keys().next().value!);
   return planned;
+}
+
+/** What of the console a plan depends on: the host pty's path, or the size of the container's own. */
+function consoleKey(io: PlanIo): string | null {
+  if (!io.console) return null;
+  return isOwnConsole(io.console) ? `own ${io.console.cols}x${io.console.rows}` : io.console.path;
 }
 
 /** Forget every plan {@link planContainerCached} kept (tests). @internal */

@@ -13,6 +13,7 @@ import { checkCreateContainerPaths, startContainerSteps } from './hooks.js';
 import { HostReads } from './hostreads.js';
 import { networkSyncSteps } from '../net/network.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
+import { setConsoleOwner, type PlanConsole } from './console.js';
 import { cgroupFsView, cgroupJoinSteps } from './cgroupfs.js';
 import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
 import { containerKeyringSteps } from './keyring.js';
@@ -32,8 +33,13 @@ export interface PlanIo {
    * fchown(2) (stdioOwnerSteps(), runc's fixStdioPermissions). Absent: none is.
    */
   stdioOwners?: (number | null)[];
-  /** Terminal mode: the pty slave (descriptor and path) that becomes 0/1/2 and /dev/console. */
-  console?: { fd: number; path: string };
+  /**
+   * Terminal mode: the pty slave of the parent's (descriptor and path) that becomes 0/1/2 and
+   * /dev/console, or `{ own, cols, rows }`: a console the container makes of its own devpts
+   * (plan/console.ts), when it has one (the plan then has an openConsole step; without one,
+   * nothing of a console is planned and the caller plans again with a pty of its own).
+   */
+  console?: PlanConsole;
   /** PR_SET_PDEATHSIG signal; default SIGKILL, 0 for a detached container. */
   parentDeathSignal?: number;
   /**
@@ -153,6 +159,7 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   // A new network namespace starts with `lo` down: up, as runc does (before capabilities go).
   if (own('network')) steps.push({ op: 'linkUp', name: 'lo' });
   const proc = processSteps(container, io, userns ? { uidMappings, gidMappings } : undefined, reads, setgroupsOption(joinedUserSetgroups(container, reads)));
+  setConsoleOwner(steps, proc.user.uid, proc.user.gid);
   // startContainer hooks right before the program: after the exec FIFO, before the descriptors
   // are closed and the execve (and a seccomp filter that noNewPrivileges puts last), as runc.
   const hooks = startContainerSteps(container, proc.env);

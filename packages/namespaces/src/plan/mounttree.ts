@@ -10,6 +10,7 @@ import { DEFAULT_MOUNTS } from '../config/defaults.js';
 import { parsePropagation } from '../config/mountopts.js';
 import type { ValidContainer } from '../config/valid.js';
 import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
+import { isOwnConsole, ownConsoleSteps, ownsDevpts } from './console.js';
 import { createContainerSteps, hookSyncSteps, startContainerCheckSteps } from './hooks.js';
 import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
@@ -70,7 +71,13 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   // Devices and the console only on a /dev of our own: never into a host directory bound there.
   const devTmpfs = ownDevTmpfs(mounts);
   if (devTmpfs) deviceSteps(planner, { mknod: env.devicesCgroup ?? false, devices: container.devices, field: container.bundle !== undefined ? 'linux.devices' : 'devices' });
-  if (io.console && devTmpfs) consoleSteps(planner, io.console.path);
+  if (isOwnConsole(io.console)) {
+    // Of the container's own devpts; without one nothing here (the caller plans again with a
+    // pty of its own: process/exec.ts).
+    if (devTmpfs && ownsDevpts(mounts)) ownConsoleSteps(planner, io.console);
+  } else if (io.console && devTmpfs) {
+    consoleSteps(planner, io.console.path);
+  }
   // The working directory is created when missing, as runc does.
   planner.ensureDir(planner.resolve(container.cwd));
   planner.finish();

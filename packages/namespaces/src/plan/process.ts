@@ -18,6 +18,7 @@ import type { HostReads } from './hostreads.js';
 import type { PlanIo } from './index.js';
 import { readUserFiles, resolveUser, type ResolvedUser } from './user.js';
 import { insertSeccomp, seccompNotifies } from './seccomp.js';
+import { isOwnConsole } from './console.js';
 
 /**
  * A new session (the process never shares the caller's controlling terminal), then either
@@ -25,7 +26,7 @@ import { insertSeccomp, seccompNotifies } from './seccomp.js';
  * @see setsid(2), ioctl_tty(2)
  */
 export function stdioSteps(io: PlanIo): Step[] {
-  if (io.console) {
+  if (io.console && !isOwnConsole(io.console)) {
     const fd = io.console.fd;
     // Past 2: the caller's own descriptors (runc --preserve-fds), as without a terminal.
     return [{ op: 'setsid' }, { op: 'stdio', fds: [fd, fd, fd, ...io.stdio.slice(3)] }, { op: 'ioctl', fd: 0, request: TIOCSCTTY, arg: 0 }];

@@ -1,7 +1,9 @@
 import { fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
 import { DEFAULT_SETUP_TIMEOUT, NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
-import { sendConsole } from './console-socket.js';
+import { connectConsoleSocket, sendConsole, sendConsoleOn } from './console-socket.js';
+import { pipeStdio, terminalExtras } from './stdio.js';
+import { isOwnConsole } from '../plan/console.js';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
@@ -17,11 +19,13 @@ import { CGROUP_SYNC } from '../plan/namespaces.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
 import '../container/cgroup.js';
 import '../net/network.js';
+import './console-sync.js';
 import { checkSeccompListener, type ListenerStateOf } from '../container/seccomp-listener.js';
 import { refuseLifecycleHooks } from '../container/hooks.js';
 
 /** One stdio slot, as child_process: a pipe, the caller's own descriptor, /dev/null, or a descriptor. */
-export type StdioEntry = 'pipe' | 'inherit' | 'ignore' | number | { fd: number } | null | undefined;
+export type { StdioEntry } from './stdio.js';
+import type { StdioEntry } from './stdio.js';
 
 export interface ExecOptions {
   /**
@@ -89,6 +93,8 @@ interface Prepared {
   spawnOptions: SpawnOptions;
   io: PlanIo;
   pty: { master: number; slave: number; path: string } | undefined;
+  /** The master of a console the container made (plan/console.ts), once the parent took it; else -1. */
+  ownConsole: { master: number };
   pipes: { index: number; fd: number; readable: boolean }[];
   childFds: number[];
   parentFds: number[];
@@ -118,41 +124,27 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     if (options.consoleSocket !== undefined && !terminal) {
       throw new NsError('ERR_NS_CONFIG', `consoleSocket ${options.consoleSocket}: cannot use a console socket for a process without a terminal (process.terminal)`, { path: 'consoleSocket' });
     }
-    if (terminal) {
-      // The descriptors past 2 (runc --preserve-fds) go along with a terminal too.
-      const extra = terminalExtras(options.stdio);
-      const size = options.terminalSize ?? { cols: 80, rows: 24 };
+    // The descriptors past 2 (runc --preserve-fds) go along with a terminal too.
+    const extra = terminal ? terminalExtras(options.stdio) : [];
+    const size = options.terminalSize ?? { cols: 80, rows: 24 };
+    const hostPty = () => {
       pty = ptyRoot === undefined ? addon.openPty(size.cols, size.rows) : addon.openPty(size.cols, size.rows, ptyRoot);
       parentFds.push(pty.master);
       childFds.push(pty.slave);
       io.console = { fd: pty.slave, path: pty.path };
       io.stdio = [pty.slave, pty.slave, pty.slave, ...extra];
+    };
+    if (terminal && ptyRoot === undefined) {
+      // A console of the container's own devpts when it has one (plan/console.ts); /dev/null
+      // holds 0, 1, 2 until the openConsole step puts the slave there.
+      const nul = openSync('/dev/null', 'r+');
+      childFds.push(nul);
+      io.console = { own: true, cols: size.cols, rows: size.rows };
+      io.stdio = [nul, nul, nul, ...extra];
+    } else if (terminal) {
+      hostPty();
     } else {
-      const stdio = options.stdio ?? 'pipe';
-      const entries: StdioEntry[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
-      while (entries.length < 3) entries.push(undefined);
-      entries.forEach((entry, index) => {
-        if (entry === 'pipe' || entry === undefined || entry === null) {
-          const [r, w] = addon.pipe();
-          const readable = index !== 0;
-          childFds.push(readable ? w : r);
-          parentFds.push(readable ? r : w);
-          pipes.push({ index, fd: readable ? r : w, readable });
-          io.stdio.push(readable ? w : r);
-        } else if (entry === 'inherit') {
-          io.stdio.push(index);
-        } else if (entry === 'ignore') {
-          const fd = openSync('/dev/null', 'r+');
-          childFds.push(fd);
-          io.stdio.push(fd);
-        } else if (typeof entry === 'number') {
-          io.stdio.push(entry);
-        } else if (typeof entry.fd === 'number') {
-          io.stdio.push(entry.fd);
-        } else {
-          throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: expected 'pipe', 'inherit', 'ignore', a descriptor or a stream with an fd`);
-        }
-      });
+      io.stdio = pipeStdio(options.stdio, { childFds, parentFds, pipes });
     }
     // Which of them are pipes to hand to the process's user (stdioOwnerSteps).
     if (!terminal) io.stdioOwners = stdioOwners(io.stdio);
@@ -161,7 +153,14 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       parentFds.push(fd);
       io.startFifoFd = fd;
     }
-    const planned = withFault(makePlan(io));
+    let planned = withFault(makePlan(io));
+    if (isOwnConsole(io.console) && !planned.plan.steps.some((s) => s.op === 'openConsole')) {
+      // No devpts of its own to make the console of: a pty of the host's, bound onto
+      // /dev/console, planned again (the first plan's descriptors closed).
+      closeAll(planned.fds ?? []);
+      hostPty();
+      planned = withFault(makePlan(io));
+    }
     childFds.push(...(planned.fds ?? []));
     // SCMP_ACT_NOTIFY: the agent's socket must be there before anything starts.
     checkSeccompListener(planned.container);
@@ -187,6 +186,14 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     // The parent's part of each sync step, by its name (sync.ts).
     const cleanups: (() => void)[] = [];
     const extras: Prepared['extras'] = { exitHooks: [] };
+    const ownConsole = { master: -1 };
+    // The console's receiver, connected before anything starts (runc does the same): the
+    // openConsole step's master is sent on it.
+    let receiver = -1;
+    if (options.consoleSocket !== undefined && isOwnConsole(io.console)) {
+      receiver = connectConsoleSocket(options.consoleSocket);
+      parentFds.push(receiver);
+    }
     const { container, plan, user, idMaps } = planned;
     const context = {
       container,
@@ -196,6 +203,21 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       onFailure: (cleanup: () => void) => void cleanups.push(cleanup),
       onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
       setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
+      takeConsole: (master: number) => {
+        // The receiver gets it now, as runc sends it from its init; else it is ours.
+        if (receiver >= 0) {
+          try {
+            sendConsoleOn(receiver, options.consoleSocket!, master, '/dev/ptmx');
+          } finally {
+            parentFds.splice(parentFds.indexOf(receiver), 1);
+            closeAll([master, receiver]);
+            receiver = -1;
+          }
+          return;
+        }
+        ownConsole.master = master;
+        parentFds.push(master);
+      },
       lifecycle: (options as { [LIFECYCLE]?: boolean })[LIFECYCLE] === true,
       ociState: (options as { [OCI_STATE]?: ListenerStateOf })[OCI_STATE],
     };
@@ -207,28 +229,12 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
         ? { setupTimeout: options.setupTimeout }
         : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),
     };
-    return { planned, spawnOptions, io, pty, pipes, childFds, parentFds, killSignal, cleanups, extras };
+    return { planned, spawnOptions, io, pty, ownConsole, pipes, childFds, parentFds, killSignal, cleanups, extras };
   } catch (err) {
     closeAll(childFds);
     closeAll(parentFds);
     throw err;
   }
-}
-
-/**
- * The descriptors past 2 of `stdio` in terminal mode (runc's `--preserve-fds` with `-t`): the
- * caller's own descriptors only (a number, `{ fd }`, or `'inherit'` for the same number).
- * @throws NsError `ERR_NS_CONFIG` naming `stdio[N]` for a pipe or `'ignore'` there.
- */
-function terminalExtras(stdio: ExecOptions['stdio']): number[] {
-  if (!Array.isArray(stdio)) return [];
-  return stdio.slice(3).map((entry, k) => {
-    const index = k + 3;
-    if (typeof entry === 'number') return entry;
-    if (entry === 'inherit') return index;
-    if (entry !== null && typeof entry === 'object' && typeof entry.fd === 'number') return entry.fd;
-    throw new NsError('ERR_NS_CONFIG', `stdio[${index}]: with a terminal only descriptors of the caller go past 2 (a number, an object with an fd, or 'inherit')`, { path: `stdio[${index}]` });
-  });
 }
 
 /** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
@@ -246,7 +252,9 @@ function abandon(p: Prepared): void {
 
 /** The ContainerProcess of a spawned child: streams on the parent's ends, abort wiring. */
 function complete(p: Prepared, child: Child, options: ExecOptions): ContainerProcess {
-  const { pty, io } = p;
+  const { io } = p;
+  // A console the container made: its slave opened from the master, held as a pty of ours is.
+  const pty = p.pty ?? (p.ownConsole.master >= 0 ? { master: p.ownConsole.master, slave: native().ptyPeer(p.ownConsole.master), path: '/dev/console' } : undefined);
   // The pty slave stays open here until the process exits (see ptyStreams).
   closeAll(p.childFds.filter((fd) => fd !== pty?.slave));
   if (io.startFifoFd !== undefined) closeAll([io.startFifoFd]);

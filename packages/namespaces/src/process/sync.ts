@@ -10,7 +10,7 @@
  * that e.g. a cgroup made for the process can be removed again.
  */
 import type { Cgroup } from '@ns/cgroups';
-import { NsError, type Plan, type SeccompNotifyStep, type SyncStep } from '@ns/syscalls';
+import { NsError, type OpenConsoleStep, type Plan, type SeccompNotifyStep, type SyncStep } from '@ns/syscalls';
 import type { ListenerStateOf } from '../container/seccomp-listener.js';
 import type { ExitHook } from './process.js';
 import type { Container } from '../config/container.js';
@@ -27,9 +27,12 @@ export interface SyncContext {
    */
   readonly pid: number;
   /** The sync step (its `name` chose the handler) and its index in the plan. */
-  readonly step: SyncStep | SeccompNotifyStep;
+  readonly step: SyncStep | SeccompNotifyStep | OpenConsoleStep;
   readonly index: number;
-  /** At a `seccompNotify` step: the listener's descriptor number in the waiting process; else 0. */
+  /**
+   * At a `seccompNotify` step: the listener's descriptor number in the waiting process; at an
+   * `openConsole` step the console master's; else 0.
+   */
   readonly value: number;
   /**
    * For a process joined to a running container (execIn()): that container's OCI state for
@@ -56,6 +59,12 @@ export interface SyncContext {
   onExit(hook: ExitHook): void;
   /** Give the started process's handle the container's cgroup (stats, pause, resume, update). */
   setCgroup(cgroup: Cgroup): void;
+  /**
+   * Hand over the master of the console the container made (a descriptor of this process's,
+   * which the start then owns: sent to the console socket and closed, or kept for the
+   * process's terminal streams). Absent where no console is made (execIn()).
+   */
+  takeConsole?(master: number): void;
   /**
    * True when a lifecycle operation (runContainer(), createContainer()) starts the container
    * and records it in a state file, which `delete` cleans up after; false for exec() alone.

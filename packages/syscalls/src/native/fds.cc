@@ -144,6 +144,16 @@ static int OpenContainerPtmx(const std::string& root, std::string* what) {
   return fd;
 }
 
+// ptyPeer(master) -> a new descriptor of the pty's slave (TIOCGPTPEER: no path lookup, works
+// for a pty of another devpts instance, e.g. a container's console), O_RDWR|O_NOCTTY|O_CLOEXEC.
+Napi::Value PtyPeer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "ptyPeer(master) expected");
+  int slave = ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) return ThrowErrno(env, errno, "ioctl TIOCGPTPEER");
+  return Napi::Number::New(env, slave);
+}
+
 // openPty(cols, rows, root?) -> { master, slave, path }; both ends O_CLOEXEC|O_NOCTTY.
 // With `root` (e.g. /proc/PID/root) the pty comes from that container's own devpts, so its
 // name (`path`, as the container sees it) resolves inside the container.

@@ -58,6 +58,7 @@ enum ns_op : uint32_t {
   NS_OP_JOIN_SESSION_KEYRING = 110,  // src/encode.ts OP_CODES.joinSessionKeyring (ops 110-119: runc CLI parity)
   NS_OP_MOVE_ROOT = 111,     // src/encode.ts OP_CODES.moveRoot (init/fs.cc)
   NS_OP_DETACH_MOUNT = 112,  // src/encode.ts OP_CODES.detachMount
+  NS_OP_OPEN_CONSOLE = 140,  // src/encode.ts OP_CODES.openConsole (init/console.cc; ops 140-149: the console)
   NS_OP_MAX
 };
 

@@ -54,12 +54,20 @@ long mount_flags_of(const char* target, long* out) {
 // hands over were resolved inside the rootfs already, so a symlink found now was planted to
 // lead the step out of it.
 long open_nofollow(const char* path, long flags) {
+  return ns_open_nofollow(path, flags);
+}
+
+}  // namespace
+
+long ns_open_nofollow(const char* path, long flags) {
   k_open_how how;
   how.flags = (uint64_t)flags | O_CLOEXEC;
   how.mode = 0;
   how.resolve = K_RESOLVE_NO_SYMLINKS | K_RESOLVE_NO_MAGICLINKS;
   return NS_RAW4(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
 }
+
+namespace {
 
 // The parent directory of `path`, opened without following symlinks, and its last
 // component copied to `name` (at most 255 bytes). Returns the descriptor or -errno.

@@ -46,6 +46,10 @@ long ns_do_pivot_root(const ns_step* s);
 long ns_do_move_root(const ns_step* s);
 long ns_do_detach_mount(const ns_step* s);
 const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size);
+// open(2) with O_CLOEXEC that follows no symlink (openat2 RESOLVE_NO_SYMLINKS): fs.cc.
+long ns_open_nofollow(const char* path, long flags);
+// console.cc: the openConsole step (a pty of the container's own devpts, its master to the parent).
+long ns_do_open_console(ns_child_ctx* c, int32_t index, const ns_step* s);
 
 // proc.cc: descriptors, credentials, namespaces, execve
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s);

@@ -305,6 +305,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return ns_do_init(c, s);
     case NS_OP_AWAIT_RUN:
       return ns_do_await_run(c, index, s);
+    case NS_OP_OPEN_CONSOLE:
+      return ns_do_open_console(c, index, s);
     default:
       return -ENOSYS;
   }
