@@ -216,7 +216,7 @@ describe('delete', () => {
   it('refuses a running container without --force, naming it', async () => {
     writeState('up', true);
     expect(await main(['--root', root, 'delete', 'up'], io())).toBe(125);
-    expect(err).toMatch(/^ns: cannot delete container up that is running .*--force.*\n$/);
+    expect(err).toMatch(/^ns: cannot delete container up that is not stopped: running .*--force.*\n$/);
     expect(existsSync(join(root, 'up', 'state.json'))).toBe(true);
   });
 
