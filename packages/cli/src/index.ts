@@ -120,7 +120,19 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .configureOutput({
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
-      outputError: (s) => reportError(io, new Error(usageMessage(s, program, head))),
+      outputError: (s) => {
+        // An unknown verb fails before the preSubcommand hook opened the log: open it now, so
+        // the error reaches --log as every other one (runc's Before runs before the lookup).
+        if (io.log === undefined) {
+          try {
+            const log = setupGlobals(program.opts<GlobalOptions>(), '', io);
+            if (log !== undefined) io.log = log;
+          } catch {
+            // a bad global option: reported on stderr below, as runc does before its log exists
+          }
+        }
+        reportError(io, new Error(usageMessage(s, program, head)));
+      },
     });
   // runc's `Before`: check the global options, open the log, before the verb parses its own.
   program.hook('preSubcommand', (_program, sub) => {
