@@ -274,6 +274,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('-d, --detach', 'start it and exit 0 without waiting for it')
     .option('--pid-file <file>', "write the process's pid to FILE once it runs")
     .option('--console-socket <path>', 'with -d and -t: send the pty master to the unix socket at PATH (as runc)')
+    .option('--ignore-paused', 'exec into a paused container (the process waits until resume), as runc')
     .action(async (id: string, words: string[], opts: Omit<ExecCommandOptions, 'id' | 'command'> & { root?: string }) => {
       const { root: _root, ...rest } = opts;
       const options: ExecCommandOptions = { ...rest, id };

@@ -13,7 +13,7 @@
  *   fails naming the field, in the log, leaving no state, cgroup, mount or process.
  * Each test has its own state root; containers are removed by id, processes never by name.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -232,18 +232,45 @@ describe.skipIf(!isRoot || !ROOTFS)("the runtime's log and runc's words, called 
 
     expect(logged(log, ['kill', 'once', '9']).status).toBe(0);
     await until('once', 'stopped');
-    for (const args of [['kill', 'once', '9'], ['pause', 'once'], ['exec', 'once', 'true']]) {
+    for (const args of [['kill', 'once', '9'], ['pause', 'once']]) {
       const r = logged(log, args, '</dev/null');
       expect({ args, status: r.status }).toEqual({ args, status: 125 });
       expect(r.stderr).toBe('ns: container not running: once\n');
       expect(lastError(log)).toBe('container not running: once');
     }
+    const exec = logged(log, ['exec', 'once', 'true'], '</dev/null');
+    expect({ status: exec.status, stderr: exec.stderr }).toEqual({ status: 125, stderr: 'ns: cannot exec in a stopped container: once\n' });
     expect(shimKillVerdict(ns(['kill', 'once', '9']).stderr)).toBe('already finished');
     // kill --all of a stopped container: 0 (runc's kill.go ignores ErrNotRunning with --all).
     expect(ns(['kill', '--all', 'once', '9']).status).toBe(0);
     const again = logged(log, ['start', 'once']);
     expect(again.stderr).toBe('ns: cannot start a container that has stopped: once\n');
     expect(ns(['delete', 'once']).status).toBe(0);
+  });
+
+  it('exec into a paused container: refused in runc\'s words (it hung, frozen), at once; with --ignore-paused it waits for resume', async () => {
+    const b = bundle('frozen', (s) => void (s.linux.resources = { ...(s.linux.resources as object), pids: { limit: 100 } }));
+    const log = join(b, 'log.json');
+    expect(logged(log, ['create', '--bundle', b, 'frozen'], SHIM_STDIO).status).toBe(0);
+    expect(ns(['start', 'frozen']).status).toBe(0);
+    expect(ns(['pause', 'frozen']).status).toBe(0);
+    const r = logged(log, ['exec', 'frozen', 'true'], '</dev/null');
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 125, stderr: 'ns: cannot exec in a paused container (use --ignore-paused to override): frozen\n' });
+    expect(lastError(log)).toBe('cannot exec in a paused container (use --ignore-paused to override): frozen');
+    // --ignore-paused: not refused; the process waits, frozen, until the container is resumed.
+    const late = spawn(process.execPath, [BIN, '--root', state, 'exec', '--ignore-paused', 'frozen', 'echo', 'ran'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    late.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    late.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => late.once('close', (code) => resolve(code)));
+    try {
+      expect(ns(['resume', 'frozen']).status).toBe(0);
+      expect(await exited).toBe(0);
+      expect(output).toBe('ran\n');
+    } finally {
+      if (late.exitCode === null) late.kill('SIGKILL');
+    }
+    expect(ns(['delete', '-f', 'frozen']).status).toBe(0);
   });
 
   it("an rlimit the host refuses: the field and runc's errno words (podman maps `operation not permitted` to 126)", () => {
