@@ -2,11 +2,16 @@
 /** The `ns` executable: `main()` with the process's arguments; its result is the exit status. */
 import { main } from './index.js';
 
-// `ns run --help | head`: a closed stdout or stderr is not worth a stack trace. A terminal
-// run handles the errors of its output itself (another listener; see start.ts).
+// A failed write of ns's own output never changes its exit status: `ns list | head -1`
+// (EPIPE), a closed descriptor (EBADF), or a read-only one (containerd's shim gives `ns
+// create` a /dev/null opened O_RDONLY as stdin, stdout and stderr: EBADF). Without a listener
+// the stream's 'error' event would kill Node with status 1 and the message would be lost; ns's
+// errors and warnings are written to the runtime's log (`--log`) before stderr, so they stay
+// there. A terminal run also handles the errors of its output itself (another listener; see
+// start.ts), as `ns events` does (cgroup-verbs.ts).
 function guard(stream: NodeJS.WriteStream): void {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE' && stream.listenerCount('error') < 2) throw err;
+  stream.on('error', () => {
+    // ignored: the command's own result stands (see above)
   });
 }
 

@@ -120,7 +120,19 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .configureOutput({
       writeOut: (s) => io.stdout(s),
       writeErr: (s) => io.stderr(s),
-      outputError: (s) => reportError(io, new Error(usageMessage(s, program, head))),
+      outputError: (s) => {
+        // An unknown verb fails before the preSubcommand hook opened the log: open it now, so
+        // the error reaches --log as every other one (runc's Before runs before the lookup).
+        if (io.log === undefined) {
+          try {
+            const log = setupGlobals(program.opts<GlobalOptions>(), '', io);
+            if (log !== undefined) io.log = log;
+          } catch {
+            // a bad global option: reported on stderr below, as runc does before its log exists
+          }
+        }
+        reportError(io, new Error(usageMessage(s, program, head)));
+      },
     });
   // runc's `Before`: check the global options, open the log, before the verb parses its own.
   program.hook('preSubcommand', (_program, sub) => {
@@ -262,6 +274,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('-d, --detach', 'start it and exit 0 without waiting for it')
     .option('--pid-file <file>', "write the process's pid to FILE once it runs")
     .option('--console-socket <path>', 'with -d and -t: send the pty master to the unix socket at PATH (as runc)')
+    .option('--ignore-paused', 'exec into a paused container (the process waits until resume), as runc')
     .action(async (id: string, words: string[], opts: Omit<ExecCommandOptions, 'id' | 'command'> & { root?: string }) => {
       const { root: _root, ...rest } = opts;
       const options: ExecCommandOptions = { ...rest, id };

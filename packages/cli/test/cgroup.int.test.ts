@@ -142,7 +142,7 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)('cgroup verbs (as root)', () => {
 
   it('pause freezes the container (state and list say paused), resume thaws it; runc-like errors otherwise', async () => {
     await runLimited('p1', 'exec sleep 300', { pids: { limit: 32 } });
-    expect((await ns(['resume', 'p1'])).stderr).toBe('ns: container p1 is not paused\n');
+    expect((await ns(['resume', 'p1'])).stderr).toBe('ns: container not paused: p1\n');
     expect(await ns(['pause', 'p1'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
     expect(await status('p1')).toBe('paused');
     const list = await ns(['list', '--format', 'json']);

@@ -129,6 +129,22 @@ describe.skipIf(skip !== undefined)(`ctr run --runc-binary ns${skip ? ` (skipped
     expect(ctr(['containers', 'ls', '-q']).stdout).toBe('');
   });
 
+  it("--null-io (the shim gives ns a read-only /dev/null as stdio, as for a pod's sandbox): the exit status; a bad config's error, naming the field, in containerd's error", () => {
+    expect(ctr(['run', ...runtimeOptions(), '--null-io', '--rm', IMAGE, 'n1', 'sh', '-c', 'exit 4']).status).toBe(4);
+    // The ipc namespace joined by path, but the file is a uts namespace (pods join their sandbox's by path).
+    const bad = ctr(['run', ...runtimeOptions(), '--null-io', '--rm', '--with-ns', `ipc:/proc/${process.pid}/ns/uts`, IMAGE, 'n2', 'true']);
+    try {
+      expect(bad.status).not.toBe(0);
+      // Read by the shim from ns's --log file (getLastRuntimeError); was "unable to retrieve OCI runtime error".
+      expect(bad.stderr).toMatch(new RegExp(`OCI runtime create failed: linux\\.namespaces\\[\\d+\\]\\.path: /proc/${process.pid}/ns/uts is a uts namespace, not ipc`));
+      const root = join(dir, 'runc', NAMESPACE);
+      expect(existsSync(root) ? readdirSync(root) : []).not.toContain('n2');
+    } finally {
+      ctr(['task', 'delete', '--force', 'n2']);
+      ctr(['containers', 'delete', 'n2']);
+    }
+  });
+
   it('ctr run -t: the shim gets the console over --console-socket (a terminal from script(1))', () => {
     const r = onTerminal(['ctr', '--address', join(dir, 'containerd.sock'), '--namespace', NAMESPACE, 'run', ...runtimeOptions(), '-t', '--rm', IMAGE, 't1', 'sh', '-c', 'test -t 0 && echo on-a-tty; exit 6']);
     expect(r.stdout).toContain('on-a-tty');

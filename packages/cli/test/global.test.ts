@@ -71,6 +71,17 @@ describe('the runtime log (--log, --log-format)', () => {
     expect(jsonLines(log)).toHaveLength(2);
   });
 
+  it('an unknown verb or option of a verb is in --log too (the verb was looked up before the log was opened)', async () => {
+    const log = join(dir, 'log.json');
+    expect(await main(['--root', root, '--log', log, '--log-format', 'json', 'bogusverb'], io())).toBe(125);
+    expect(await main(['--root', root, '--log', log, '--log-format', 'json', 'create', '--bogus', 'x'], io())).toBe(125);
+    expect(jsonLines(log).map((l) => [l.level, l.msg])).toEqual([
+      ['error', "unknown command 'bogusverb'"],
+      ['error', "unknown option '--bogus'"],
+    ]);
+    expect(err).toBe("ns: unknown command 'bogusverb'\nns: unknown option '--bogus'\n");
+  });
+
   it('--log FILE in the default text format: logrus text lines; a relative FILE is taken from the working directory', async () => {
     expect(await main(['--root', root, '--log', 'ns.log', 'delete', 'ghost'], io())).toBe(125);
     expect(readFileSync(join(dir, 'ns.log'), 'utf8')).toMatch(/^time="[^"]+" level=error msg="container ghost does not exist"\n$/);

@@ -194,10 +194,10 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
       expect(await status('fg1')).toBe('running');
       const again = await ns(['run', '--rootfs', ROOTFS!, 'fg1', '--', 'true']);
       expect(again.code).toBe(125);
-      expect(again.stderr).toMatch(/^ns: container fg1 already exists[^\n]*\n$/);
+      expect(again.stderr).toMatch(/^ns: container with given ID already exists: fg1 [^\n]*\n$/);
       const dup = await ns(['run', '-d', '--rootfs', ROOTFS!, 'fg1', '--', 'true']);
       expect(dup.code).toBe(125);
-      expect(dup.stderr).toMatch(/^ns: container fg1 already exists/);
+      expect(dup.stderr).toMatch(/^ns: container with given ID already exists: fg1/);
       expect((await ns(['exec', 'fg1', '--', 'true'])).code).toBe(0);
       expect((await ns(['kill', 'fg1', 'KILL'])).code).toBe(0);
       const r = await fg.done;
@@ -417,7 +417,7 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
       expect(again.stderr).toBe('ns: container not running: l1\n');
       const exec = await ns(['exec', 'l1', '--', 'true']);
       expect(exec.code).toBe(125);
-      expect(exec.stderr).toMatch(/not running/);
+      expect(exec.stderr).toBe('ns: cannot exec in a stopped container: l1\n');
       expect((await ns(['ps', 'l1'])).code).toBe(0);
     });
 
@@ -499,7 +499,7 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
 
       const refused = await ns(['delete', 'r1']);
       expect(refused.code).toBe(125);
-      expect(refused.stderr).toMatch(/^ns: cannot delete container r1 that is running.*--force.*\n$/);
+      expect(refused.stderr).toMatch(/^ns: cannot delete container r1 that is not stopped: running.*--force.*\n$/);
       expect(alive(state)).toBe(true);
       expect(existsSync(join(root, 'r1', 'state.json'))).toBe(true);
 
@@ -547,7 +547,7 @@ describe.skipIf(!isRoot)('lifecycle (as root)', () => {
       for (const args of [['kill', 'reused', 'KILL'], ['exec', 'reused', '--', 'true']]) {
         const r = await ns(args);
         expect(r.code, args.join(' ')).toBe(125);
-        expect(r.stderr, args.join(' ')).toMatch(/not running/);
+        expect(r.stderr, args.join(' ')).toMatch(/not running|cannot exec in a stopped container/);
       }
       // As runc: nothing left to signal or list is no error (and the reused pid is not touched).
       for (const args of [['kill', '--all', 'reused', 'KILL'], ['ps', 'reused']]) expect((await ns(args)).code, args.join(' ')).toBe(0);
@@ -587,7 +587,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns create / ns start (as root)', () => {
       await until('the command output', () => readFileSync(log, 'utf8') === 'started\n');
       const again = await ns(['start', 'cr']);
       expect(again.code).toBe(125);
-      expect(again.stderr).toBe('ns: cannot start container cr that is running\n');
+      expect(again.stderr).toBe('ns: cannot start an already running container: cr\n');
       expect((await ns(['delete', '-f', 'cr'])).code).toBe(0);
       expect(readdirSync(root)).toEqual([]);
     } finally {

@@ -216,7 +216,7 @@ describe('delete', () => {
   it('refuses a running container without --force, naming it', async () => {
     writeState('up', true);
     expect(await main(['--root', root, 'delete', 'up'], io())).toBe(125);
-    expect(err).toMatch(/^ns: cannot delete container up that is running .*--force.*\n$/);
+    expect(err).toMatch(/^ns: cannot delete container up that is not stopped: running .*--force.*\n$/);
     expect(existsSync(join(root, 'up', 'state.json'))).toBe(true);
   });
 
@@ -243,18 +243,18 @@ describe('exec and run -d: usage errors', () => {
     // Parsed (every word after the ID is the command's, -l included), then refused for the state.
     err = '';
     expect(await main(['--root', root, 'exec', 'down', 'ls', '-l', '/'], io())).toBe(125);
-    expect(err).toBe('ns: container not running: down\n');
+    expect(err).toBe('ns: cannot exec in a stopped container: down\n');
     // Options go before the ID; after it they are the command's (not exec's --user).
     err = '';
     expect(await main(['--root', root, 'exec', '--user', 'nobody:nope', 'down', 'id', '--user'], io())).toBe(125);
-    expect(err).toBe('ns: container not running: down\n');
+    expect(err).toBe('ns: cannot exec in a stopped container: down\n');
   });
 
   it('exec refuses a stopped container and a bad capability', async () => {
     writeState('down', false);
     writeState('up', true);
     expect(await main(['--root', root, 'exec', 'down', '--', 'true'], io())).toBe(125);
-    expect(err).toBe('ns: container not running: down\n');
+    expect(err).toBe('ns: cannot exec in a stopped container: down\n');
     err = '';
     expect(await main(['--root', root, 'exec', '--cap-add', 'NOPE', 'up', '--', 'true'], io())).toBe(125);
     expect(err).toMatch(/^ns: --cap-add: unknown capability "NOPE"/);

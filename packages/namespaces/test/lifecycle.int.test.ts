@@ -62,7 +62,7 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
 
   it('refuses a second container with an id in use, leaving the first alone', () => {
     start('dup');
-    expect(() => start('dup')).toThrow(/container dup already exists/);
+    expect(() => start('dup')).toThrow(/container with given ID already exists: dup/);
     expect(listContainers(store)).toHaveLength(1);
   });
 
@@ -197,7 +197,7 @@ describe.skipIf(!isRoot || !ROOTFS)('lifecycle and execIn (as root)', () => {
     p.ref();
     await new Promise((r) => setTimeout(r, 50));
     const pids = containerPids(state);
-    await expect(deleteContainer(store, 'del')).rejects.toThrow(/that is running .*--force/);
+    await expect(deleteContainer(store, 'del')).rejects.toThrow(/that is not stopped: running .*--force/);
     await deleteContainer(store, 'del', { force: true });
     await p.wait();
     expect(readdirSync(root)).toEqual([]);
@@ -268,7 +268,7 @@ describe.skipIf(!isRoot || !ROOTFS)('create and start (as root)', () => {
     for (let i = 0; i < 100 && readlinkSync(`/proc/${state.pid}/exe`).startsWith('/memfd:'); i++) await new Promise((r) => setTimeout(r, 10));
     expect(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8')).toBe('sleep\u000030\u0000');
     expect(readdirSync(join(root, 'c'))).toEqual(['state.json']); // the exec.fifo is gone
-    await expect(startCreatedContainer(store, 'c')).rejects.toThrow('cannot start container c that is running');
+    await expect(startCreatedContainer(store, 'c')).rejects.toThrow('cannot start an already running container: c');
   });
 
   it('delete takes a created container down without --force, as runc', async () => {
@@ -282,7 +282,7 @@ describe.skipIf(!isRoot || !ROOTFS)('create and start (as root)', () => {
     const { state } = createContainer(rootfsContainer(ROOTFS, { id: 'e', args: ['true'] }), { store, stdio: 'ignore' });
     process.kill(state.pid, 'SIGKILL'); // the pid this test's container recorded
     for (let i = 0; i < 100 && processStartTime(state.pid) !== null; i++) await new Promise((r) => setTimeout(r, 10));
-    await expect(startCreatedContainer(store, 'e')).rejects.toThrow('cannot start container e that is stopped');
+    await expect(startCreatedContainer(store, 'e')).rejects.toThrow('cannot start a container that has stopped: e');
   });
 
   it('create reports a missing program at once and leaves nothing (regression: it was lost)', () => {

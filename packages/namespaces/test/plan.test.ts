@@ -291,8 +291,8 @@ describe('planContainer on a rootfs', () => {
     const limits = plan.steps.filter((s) => s.op === 'setrlimit');
     expect(limits).toEqual([
       { op: 'setrlimit', resource: 7, soft: 1024, hard: expect.any(Number) },
-      { op: 'setrlimit', resource: 4, soft: -1, hard: -1 },
-      { op: 'setrlimit', resource: 6, soft: 10, hard: 20 },
+      { op: 'setrlimit', resource: 4, soft: -1, hard: -1, field: 'rlimits[0]' },
+      { op: 'setrlimit', resource: 6, soft: 10, hard: 20, field: 'rlimits[1]' },
     ]);
     expect(plan.steps).toContainEqual({ op: 'umask', mask: 0o077 });
     const nnp = plan.steps.findIndex((s) => s.op === 'prctl' && s.option === 38);

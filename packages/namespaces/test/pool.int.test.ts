@@ -69,7 +69,7 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     expect(await p.wait()).toMatchObject({ exitCode: null, signal: 'SIGKILL' });
     await expect(pool.exec({ args: ['nope'] })).rejects.toMatchObject({ code: 'ENOENT', message: 'exec "nope": executable file not found in $PATH' });
     await expect(pool.exec({ args: ['/bin/nope'] })).rejects.toMatchObject({ code: 'ENOENT', message: 'execve /bin/nope: ENOENT' });
-    await expect(pool.exec({ args: ['true'], cwd: '/nope' })).rejects.toMatchObject({ code: 'ENOENT', message: 'chdir /nope: ENOENT' });
+    await expect(pool.exec({ args: ['true'], cwd: '/nope' })).rejects.toMatchObject({ code: 'ENOENT', message: 'chdir /nope: ENOENT (no such file or directory)' });
     await expect(pool.exec({ args: ['/etc/passwd'] })).rejects.toMatchObject({ code: 'EACCES' });
     expect((await finish(await pool.exec({ args: ['true'] }))).exitCode).toBe(0);
   });

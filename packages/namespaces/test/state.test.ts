@@ -58,7 +58,7 @@ describe('StateStore', () => {
 
   it('refuses a second container with the same id', () => {
     store.create(state());
-    expect(() => store.create(state())).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/c1 already exists/) }));
+    expect(() => store.create(state())).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/^container with given ID already exists: c1 /) }));
   });
 
   it('refuses ids that are invalid or would escape the root', () => {

@@ -1,4 +1,11 @@
+import { RLIMIT } from './constants.js';
 import type { Plan, Step } from './plan.js';
+
+/** getrlimit(2)'s name of a resource number (`7` -> `RLIMIT_NOFILE`). */
+const rlimitName = (resource: number): string => {
+  const name = Object.entries(RLIMIT).find(([, n]) => n === resource)?.[0];
+  return name === undefined ? `resource ${resource}` : `RLIMIT_${name}`;
+};
 
 const hex = (n: bigint): string => `0x${n.toString(16)}`;
 
@@ -65,7 +72,8 @@ export function describeStep(step: Step): string {
     case 'setresuid':
       return `setresuid ${step.ruid}`;
     case 'setrlimit':
-      return `setrlimit ${step.resource} ${step.soft}/${step.hard}`;
+      // runc: `error setting rlimit type 7: operation not permitted`; its type number kept.
+      return `setrlimit ${rlimitName(step.resource)} (rlimit type ${step.resource}) ${step.soft}/${step.hard}`;
     case 'ioprioSet':
       return `ioprio_set class ${step.ioprio >> 13} level ${step.ioprio & 0x1fff}`;
     case 'schedSetattr':

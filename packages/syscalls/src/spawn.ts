@@ -3,6 +3,7 @@ import { describeStep } from './describe.js';
 import { ErrorCode, NsError, errnoName } from './errors.js';
 import { native, type NativeSpawnResult } from './native.js';
 import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import type { HookStep, OpenConsoleStep, Plan, SeccompNotifyStep, Step, SyncStep } from './plan.js';
 
 /** How a child ended: exactly one of the two is a number. */
@@ -107,13 +108,22 @@ export function stepError(step: Step | undefined, index: number, errno: number, 
   const what = step ? `${describeStep(step)}${step.field !== undefined ? ` (${step.field})` : ''}` : 'child set-up';
   const path =
     step && 'path' in step ? step.path : step && 'target' in step ? step.target : step?.op === 'execve' || step?.op === 'execCheck' ? step.paths[0] : undefined;
-  return new NsError(code, `${what}: ${code}`, {
+  // The errno's text after its name, as runc words it (`operation not permitted`, `no such
+  // file or directory`): podman maps a runtime's error to exit status 126 / 127 by these words
+  // (libpod/oci_util.go getOCIRuntimeError). An execve keeps `CODE` alone: callers word it.
+  const text = step?.op === 'execve' || step?.op === 'execCheck' ? '' : errnoText(errno);
+  return new NsError(code, `${what}: ${code}${text === '' ? '' : ` (${text})`}`, {
     errno: -errno,
     // execCheck reports for the execve it stands in for (exit status 126/127 alike).
     syscall: step?.op === 'execCheck' ? 'execve' : (step?.op ?? 'clone'),
     step: index,
     ...(path === undefined ? {} : { path }),
   });
+}
+
+/** strerror(3)'s text of a positive errno as libuv words it (`operation not permitted`), or ''. */
+function errnoText(errno: number): string {
+  return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? '';
 }
 
 /** Exit status 0x100 | n of a hook step: killed by signal n (see HookStep). */

@@ -3,6 +3,7 @@
  * container is refused unless `--force`, which kills every process in it (SIGKILL) first.
  * Nothing stays mounted: every mount lived in the container's own mount namespace.
  */
+import { join } from 'node:path';
 import { ErrorCode, deleteContainer, type StateStore } from '@ns/namespaces';
 import { EXIT, reportError } from '../errors.js';
 import type { ResolvedIo } from '../io.js';
@@ -15,20 +16,26 @@ export interface DeleteOptions {
 
 /**
  * `ns delete`: 0 when deleted; 125 for a running container without `--force`, or an
- * unknown or invalid id. As runc, `--force` on an unknown id is not an error (a folder left
- * without a state file by an aborted start is removed).
+ * unknown or invalid id. As runc, a folder left without a state file by an aborted create is
+ * removed, and `--force` on an unknown id is not an error.
  */
 export async function deleteCommand(id: string, options: DeleteOptions, store: StateStore, io: ResolvedIo): Promise<number> {
   try {
     await deleteContainer(store, id, { force: options.force ?? false });
     return 0;
   } catch (err) {
-    if (options.force && (err as { code?: unknown }).code === ErrorCode.NOT_FOUND) {
+    const e = err as { code?: unknown; path?: unknown };
+    // Only a missing state file (not some other "not found" while deleting a real container).
+    const noState = e.code === ErrorCode.NOT_FOUND && (options.force || e.path === join(store.dir(id), 'state.json') || e.path === store.dir(id));
+    if (noState) {
+      // As runc's delete.go: a folder left without a state file (a create killed half-way) is
+      // removed with or without --force (containerd's shim deletes a failed create without
+      // it); only --force makes an unknown id a success.
       try {
         store.remove(id);
-        return 0;
+        if (options.force) return 0;
       } catch (removeErr) {
-        err = removeErr;
+        if (options.force) err = removeErr;
       }
     }
     reportError(io, err);

@@ -4,7 +4,7 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
-import { ErrorCode, MAX_ID, NsError, addProcessCapabilities, changeCapabilities, currentStatus, execIn, notRunningError, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
+import { ErrorCode, MAX_ID, NsError, addProcessCapabilities, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, exitCodeFor, reportError, reportWarning } from '../errors.js';
 import { consoleSocketError, preservedFds, writePidFile } from '../detach.js';
 import { processFromFile } from './exec-process.js';
@@ -43,6 +43,8 @@ export interface ExecCommandOptions {
   preserveFds?: number;
   /** `-p, --process FILE`: the process as an OCI `process` JSON object instead (runc exec `--process`). */
   process?: string;
+  /** `--ignore-paused`: exec into a paused container anyway (the process waits, frozen, until resume), as runc. */
+  ignorePaused?: boolean;
   /** `-d, --detach`: start it and exit 0 without waiting (runc exec `--detach`). */
   detach?: boolean;
   /** `--pid-file FILE`: write the process's pid there once it runs (runc exec `--pid-file`). */
@@ -123,7 +125,13 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   let extraFds: number[] = [];
   try {
     state = store.read(options.id);
-    if (currentStatus(state) === 'stopped') throw notRunningError(options.id);
+    // runc exec's words (exec.go): a stopped container, and a paused one, where the process
+    // would hang frozen (ns exec forwards SIGTERM to it, so not even that ends it).
+    const status = currentStatus(state);
+    if (status === 'stopped') throw new NsError(ErrorCode.STATE, `cannot exec in a stopped container: ${options.id}`);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new NsError(ErrorCode.STATE, `cannot exec in a paused container (use --ignore-paused to override): ${options.id}`);
+    }
     if (options.process !== undefined) {
       if (options.command !== undefined && options.command.length > 0) throw new NsError(ErrorCode.CONFIG, '--process gives the command: no words after the ID with it', { path: 'args' });
       proc = processFromFile(options.process, baseDir(io), state.config);

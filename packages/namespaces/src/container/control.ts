@@ -45,7 +45,7 @@ export async function pauseContainer(store: StateStore, id: string, timeoutMs?: 
  */
 export function resumeContainer(store: StateStore, id: string): void {
   const cg = cgroupOf(store, id, 'resume');
-  if (currentStatus(store.read(id)) !== 'paused') throw new NsError(ErrorCode.STATE, `container ${id} is not paused`);
+  if (currentStatus(store.read(id)) !== 'paused') throw new NsError(ErrorCode.STATE, `container not paused: ${id}`); // runc's ErrNotPaused
   try {
     cg.thaw();
   } catch (err) {

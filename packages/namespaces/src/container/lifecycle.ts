@@ -147,7 +147,7 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
   return store.withLock(id, async () => {
     const state = store.read(id);
     const status = currentStatus(state);
-    if (status !== 'created') throw new NsError(ErrorCode.STATE, `cannot start container ${id} that is ${status}`);
+    if (status !== 'created') throw cannotStart(id, status);
     const fifo = execFifoPath(store, id);
     // Non-blocking: opening never waits, and the process's blocked open for writing returns.
     const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -175,6 +175,21 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
     runHooksWarning(state.config.hooks, 'poststart', hookState(state.config, 'running', state.pid));
     return running;
   });
+}
+
+/**
+ * runc start's words for a container that is not `created` (runc start.go), followed by the id:
+ * `cannot start an already running container: ID`, `cannot start a container that has stopped: ID`,
+ * `cannot start a container in the paused state: ID`.
+ */
+function cannotStart(id: string, status: string): NsError {
+  const words =
+    status === 'running'
+      ? 'cannot start an already running container'
+      : status === 'stopped'
+        ? 'cannot start a container that has stopped'
+        : `cannot start a container in the ${status} state`;
+  return new NsError(ErrorCode.STATE, `${words}: ${id}`);
 }
 
 /** The state of a container being set up (`creating`, no pid yet). */
@@ -328,7 +343,7 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
     if (status !== 'stopped') {
       // A created container never ran its program: delete takes it down, as runc's does.
       if (!options.force && status !== 'created') {
-        throw new NsError(ErrorCode.STATE, `cannot delete container ${id} that is ${status} (stop it first, or use --force)`);
+        throw new NsError(ErrorCode.STATE, `cannot delete container ${id} that is not stopped: ${status} (stop it first, or use --force)`);
       }
       openContainerCgroup(state.config)?.thaw(); // a frozen process cannot die
       killContainer(store, id, 'SIGKILL', { all: true });

@@ -172,7 +172,8 @@ export class StateStore {
       mkdirSync(dir, { mode: 0o711 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new NsError(ErrorCode.STATE, `container ${state.id} already exists (state in ${dir})`, { path: dir });
+        // runc's words (libcontainer ErrExist), then the id.
+        throw new NsError(ErrorCode.STATE, `container with given ID already exists: ${state.id} (state in ${dir})`, { path: dir });
       }
       throw err;
     }
@@ -251,6 +252,9 @@ export class StateStore {
     // away with the folder.
     const lockPath = join(dir, '.lock');
     let release: () => Promise<void>;
+    // proper-lockfile retries every failure, a missing folder too: `ns start` of an unknown
+    // id took 5 s (100 retries) to say it does not exist.
+    if (!existsSync(dir)) throw new NsError(ErrorCode.NOT_FOUND, `container ${id} does not exist`, { path: dir });
     try {
       // Loaded on first use: most `ns` calls never lock.
       const lockfile = createRequire(import.meta.url)('proper-lockfile') as typeof Lockfile;

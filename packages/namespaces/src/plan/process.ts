@@ -108,7 +108,8 @@ export type ProcessConfig = Pick<
   | 'rootfs'
   | 'seccomp'
   | 'init'
->;
+> &
+  Partial<Pick<Container, 'bundle'>>;
 
 /**
  * The steps that turn the set-up child into the container's process, shared by exec() and
@@ -138,9 +139,13 @@ export function processSteps(
     const nofileHard = callerNofileHard();
     steps.push({ op: 'setrlimit', resource: RLIMIT.NOFILE, soft: Math.min(1024, nofileHard), hard: nofileHard });
   }
-  for (const r of rlimits) {
-    steps.push({ op: 'setrlimit', resource: RLIMIT_BY_NAME[r.type]!, soft: Number(BigInt.asIntN(64, rlimitValue(r.soft))), hard: Number(BigInt.asIntN(64, rlimitValue(r.hard))) });
-  }
+  // A failure names the entry (`process.rlimits[0]` for a config from a bundle).
+  const field = c.bundle !== undefined ? 'process.rlimits' : 'rlimits';
+  rlimits.forEach((r, i) => {
+    const soft = Number(BigInt.asIntN(64, rlimitValue(r.soft)));
+    const hard = Number(BigInt.asIntN(64, rlimitValue(r.hard)));
+    steps.push({ op: 'setrlimit', resource: RLIMIT_BY_NAME[r.type]!, soft, hard, field: `${field}[${i}]` });
+  });
 
   steps.push(...processAttributeSteps(c));
 
