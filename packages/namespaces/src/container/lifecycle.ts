@@ -172,9 +172,18 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
     rmSync(fifo, { force: true });
     const running: ContainerState = { ...state, status: 'running' };
     store.write(running);
-    runHooksWarning(state.config.hooks, 'poststart', hookState(state.config, 'running', state.pid));
+    runHooksWarning(state.config.hooks, 'poststart', hookState(recordedBundle(state), 'running', state.pid));
     return running;
   });
+}
+
+/**
+ * The container's config with the bundle its state recorded at create (the working directory
+ * then, for a container without one): the hooks of `start` and `delete` see the bundle the
+ * create hooks saw, never the working directory of whoever calls later (a warm `ns serve`).
+ */
+function recordedBundle(state: ContainerState): Container {
+  return state.config.bundle === undefined && state.bundle ? { ...state.config, bundle: state.bundle } : state.config;
 }
 
 /** The state of a container being set up (`creating`, no pid yet). */
@@ -349,7 +358,7 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
     }
     releaseNetwork(state.config);
     store.remove(id);
-    runHooksWarning(state.config.hooks, 'poststop', hookState(state.config, 'stopped', 0));
+    runHooksWarning(state.config.hooks, 'poststop', hookState(recordedBundle(state), 'stopped', 0));
   });
 }
 
