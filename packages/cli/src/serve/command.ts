@@ -30,10 +30,11 @@ export function addServeCommand(program: Command, { io, store, main, done }: Ser
         'Other verbs, and every call when no server runs, start a Node of their own. Stops on SIGTERM or SIGINT.',
     )
     .action(async () => {
-      const server = startServer(store().root, main, io);
-      io.stdout(`ns serve: listening on ${server.path}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
+      // The signals are taken before the socket exists: a SIGTERM right after the socket
+      // appears (or the line below is read) must stop the server cleanly, never kill it.
+      let stop = (): void => {};
+      const stopped = new Promise<void>((resolve) => {
+        stop = (): void => {
           process.removeListener('SIGTERM', stop);
           process.removeListener('SIGINT', stop);
           resolve();
@@ -41,6 +42,15 @@ export function addServeCommand(program: Command, { io, store, main, done }: Ser
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
       });
+      let server;
+      try {
+        server = startServer(store().root, main, io);
+      } catch (err) {
+        stop();
+        throw err;
+      }
+      io.stdout(`ns serve: listening on ${server.path}\n`);
+      await stopped;
       await server.close();
       done(0);
     });
