@@ -194,6 +194,37 @@ function buildC(name, flags) {
   return bin;
 }
 
+/**
+ * Build the front's hand-off as a test executable (handoff.c + handoff-main.c) and start
+ * `ns --root ROOT serve`; its stop (SIGTERM, by pid) goes to `cleanups`.
+ * @returns the argv of ns through the hand-off, or undefined (noted) when either failed
+ */
+async function startHandoff(root, cleanups) {
+  const cc = which('cc') ?? which('gcc');
+  const front = join(BENCH, '..', 'packages', 'syscalls', 'front');
+  const bin = join(OUT, 'handoff-test');
+  if (!cc || tryRun(cc, ['-O2', '-o', bin, join(front, 'handoff.c'), join(front, 'handoff-main.c')]).status !== 0) {
+    note('the hand-off rows need a C compiler: skipped');
+    return undefined;
+  }
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const server = spawn(NODE, [CLI, '--root', root, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise((resolve) => {
+    let out = '';
+    server.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      if (out.includes('listening on')) resolve(true);
+    });
+    server.on('exit', () => resolve(false));
+  });
+  if (!ready) {
+    note('ns serve did not start: the hand-off rows are skipped');
+    return undefined;
+  }
+  cleanups.push(() => server.kill('SIGTERM'));
+  return [bin, root, '--root', root];
+}
+
 /** bench/helper.c, the floor's stand-in for ns-init (a static program with no C library), or null. */
 function buildHelper() {
   return buildC('helper', ['-O2', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-no-pie']);
@@ -666,7 +697,9 @@ async function main() {
     if (which('crun')) runtimes.push({ name: 'crun', argv: ['crun', '--root', join(tmp, 'cycle-crun-root')], hideUnified: info.cgroups === 'v1/v2 hybrid' });
     else note('crun not found: the client cycle skips it (bench --install)');
     log(`client cycle: ${runtimes.map((r) => r.name).join(', ')}, ${N.cycleRuns} cycles each in ${N.procRounds} rounds`);
-    const cy = clientCycle({ cycleBin, runtimes, node: NODE, rootfs, tmp, prefix: `nsbench-${process.pid}`, runs: N.cycleRuns, rounds: Math.min(N.procRounds, N.cycleRuns / 2) });
+    // The front's hand-off (packages/syscalls/front/handoff.c) to an `ns serve` on ns's root.
+    const handoff = await startHandoff(join(tmp, 'cycle-ns-root'), cleanups);
+    const cy = clientCycle({ cycleBin, runtimes, node: NODE, rootfs, tmp, prefix: `nsbench-${process.pid}`, runs: N.cycleRuns, rounds: Math.min(N.procRounds, N.cycleRuns / 2), handoff });
     cleanups.push(...cy.cleanups);
     for (const m of cy.measurements) add(m);
     for (const n of cy.notes) note(n);
