@@ -36,7 +36,11 @@ const handed = (args: string[], cwd = tmpdir(), serverRoot = root, uid?: number)
 
 /** Start `ns --root R serve` and wait until it listens. */
 async function serve(serverRoot = root): Promise<{ child: ChildProcess; stderr: () => string; exit: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, '--root', serverRoot, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Without the NODE_PATH pnpm's bin wrapper gives vitest (it makes every package findable,
+  // which hid a module resolution bug of a warm server): as a user's server runs.
+  const env = { ...process.env };
+  delete env.NODE_PATH;
+  const child = spawn(process.execPath, [BIN, '--root', serverRoot, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   servers.push(child);
   let out = '';
   let err = '';
@@ -120,6 +124,21 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
       expect({ args, ...got }).toEqual({ args, ...want });
     }
     expect(server.stderr()).toBe('');
+  });
+
+  it('takes a lock in its first call (delete --force of a running container) as through Node', async () => {
+    // The server's own lstat of its socket once made Node's realpath stop at a cached prefix:
+    // proper-lockfile, loaded lazily, missed graceful-fs and the lock "was held by another ns".
+    await serve();
+    const r = ['--root', root];
+    const outcome = async (call: (args: string[]) => Promise<Result>) => {
+      expect((await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'f1', '--', 'sleep', '100'])).code).toBe(0);
+      return { deleted: await call([...r, 'delete', '--force', 'f1']), left: existsSync(join(root, 'f1')) };
+    };
+    const got = await outcome((a) => handed(a));
+    const want = await outcome((a) => plain(a));
+    expect(want).toEqual({ deleted: { code: 0, signal: null, stdout: '', stderr: '' }, left: false });
+    expect(got).toEqual(want);
   });
 
   it('start, kill and delete act and answer as through Node', async () => {

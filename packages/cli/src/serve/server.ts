@@ -11,7 +11,7 @@
  * every call exactly as it would run in a Node of its own. A malformed request, another
  * user, or a request not complete in time closes that connection only.
  */
-import { closeSync, write, writeSync } from 'node:fs';
+import { closeSync, statSync, write, writeSync } from 'node:fs';
 import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
 import type { CliIo, ResolvedIo } from '../io.js';
 import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, type HandoffRequest } from './protocol.js';
@@ -77,6 +77,12 @@ async function runCall(main: MainFunction, request: HandoffRequest, fds: number[
     const data = Buffer.from(text, 'utf8');
     output = output.then(() => writeAll(fd, data));
   };
+  // Node's fs.realpathSync (lib/fs.js) takes a path prefix it has cached as "not a link" to
+  // end the walk when the *last stat made anywhere in the process* was of a FIFO or a socket,
+  // so a module the call loads lazily (proper-lockfile) would resolve through its pnpm symlink
+  // and miss its dependencies. A fresh `ns` never has that; this server has just stat'ed its
+  // socket or a previous call's FIFO: make the last stat a directory's before each call.
+  statSync('/');
   let status: number;
   try {
     status = await main(request.argv, { stdout: writer(fds[1]!), stderr: writer(fds[2]!), cwd: request.cwd, env: request.env });
