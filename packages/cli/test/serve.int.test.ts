@@ -163,6 +163,38 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     expect(got).toEqual(want);
   });
 
+  it("runs start's and delete's hooks in the caller's working directory, as through Node", async () => {
+    await serve();
+    const r = ['--root', root];
+    const bundle = join(root, '..', `${basename(root)}-bundle`);
+    const elsewhere = join(root, '..', `${basename(root)}-elsewhere`);
+    mkdirSync(elsewhere);
+    mkdirSync(bundle);
+    try {
+      expect((await plain(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal', '--', 'sleep', '100'])).code).toBe(0);
+      const configPath = join(bundle, 'config.json');
+      const log = join(bundle, 'hooks.log');
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as { hooks?: unknown };
+      const hook = (name: string) => [{ path: '/bin/sh', args: ['sh', '-c', `echo ${name} $(pwd) >> ${log}`] }];
+      config.hooks = { prestart: hook('prestart'), poststart: hook('poststart'), poststop: hook('poststop') };
+      writeFileSync(configPath, JSON.stringify(config));
+      const outcome = async (call: (args: string[], cwd: string) => Promise<Result>) => {
+        rmSync(log, { force: true });
+        expect((await plain([...r, 'create', '--bundle', bundle, 'h1'], bundle)).code).toBe(0);
+        const started = await call([...r, 'start', 'h1'], elsewhere);
+        const deleted = await call([...r, 'delete', '--force', 'h1'], elsewhere);
+        return { started, deleted, log: readFileSync(log, 'utf8') };
+      };
+      const want = await outcome((a, cwd) => plain(a, cwd));
+      const got = await outcome((a, cwd) => handed(a, cwd));
+      expect(want.log).toBe(`prestart ${bundle}\npoststart ${elsewhere}\npoststop ${elsewhere}\n`);
+      expect(got).toEqual(want);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it("takes the caller's working directory for relative paths, not the server's", async () => {
     await serve();
     const cwd = dirname(root);
