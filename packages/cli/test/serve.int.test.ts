@@ -271,6 +271,40 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     expect((await handed(['--root', root, 'list'])).code).toBe(0);
   });
 
+  it('answers calls handed over at once, each as through Node (one at a time, in arrival order)', async () => {
+    await serve();
+    const r = ['--root', root];
+    expect((await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'q1', '--', 'sleep', '100'])).code).toBe(0);
+    const calls = [['state', 'q1'], ['list'], ['state', 'nope'], ['ps', 'q1'], ['features'], ['kill', 'q1', 'CONT']].map((c) => [...r, ...c]);
+    const want = await Promise.all(calls.map((c) => plain(c)));
+    const got = await Promise.all([...calls, ...calls].map((c) => handed(c)));
+    expect(got).toEqual([...want, ...want]);
+  });
+
+  it('the front: -1 on F, the status after R, 125 and a line when the server goes away after R', async () => {
+    // A stand-in server speaking the wire format, to check the front's side alone.
+    const { createServer } = await import('node:net');
+    const path = join(root, '.server');
+    const answers: Buffer[] = [];
+    const server = createServer((s) => {
+      s.once('data', () => s.end(answers.shift()));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      answers.push(Buffer.from('F'));
+      expect(await handed(['list'])).toEqual({ code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+      answers.push(Buffer.from([0x52, 7, 0, 0, 0]));
+      expect(await handed(['list'])).toEqual({ code: 7, signal: null, stdout: '', stderr: '' });
+      answers.push(Buffer.from('R'));
+      expect(await handed(['list'])).toEqual({ code: 125, signal: null, stdout: '', stderr: `ns: the server at ${path} went away before the call ended\n` });
+      answers.push(Buffer.alloc(0));
+      expect((await handed(['list'])).code).toBe(FELL_BACK);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('refuses to start next to a server that answers, or on a path that is not its own socket', async () => {
     await serve();
     const twice = await plain(['--root', root, 'serve']);
