@@ -221,12 +221,16 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
   };
 
   watchReadable(socket.fd, onConnection);
+  // Leaving some other way than close() (an uncaught error): no socket left behind either.
+  const onExit = (): void => removeServerSocket(socket);
+  process.on('exit', onExit);
 
   return {
     path: socket.path,
     async close() {
       if (closed) return queue;
       closed = true;
+      process.removeListener('exit', onExit);
       unwatchFd(socket.fd);
       removeServerSocket(socket);
       for (const p of [...pending.values()]) drop(p);
