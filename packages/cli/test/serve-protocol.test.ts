@@ -57,6 +57,8 @@ describe('which calls a server runs', () => {
     [['exec', 'x', 'state'], false],
     [['serve'], false],
     [['--help'], false],
+    [['state', '--help'], false],
+    [['kill', '-h'], false],
     [[], false],
     [['--bogus', 'state', 'x'], false],
     [['--version', 'run'], false],

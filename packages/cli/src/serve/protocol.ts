@@ -115,7 +115,8 @@ export const HANDED_OFF_VERBS: ReadonlySet<string> = new Set(['state', 'list', '
  * Whether a server runs the call `argv` (the command line without the program's name): a verb
  * of {@link HANDED_OFF_VERBS}, `events` with `--stats` (one line, then exit), or only
  * `--version` / `-V`, after runc's global options. Anything else (another verb, an unknown
- * option before the verb, `--help` alone) is refused and the front runs it in a Node of its own.
+ * option before the verb, `--help` / `-h` anywhere before a `--`) is refused and the front
+ * runs it in a Node of its own.
  */
 export function handedOff(argv: readonly string[]): boolean {
   let i = 0;
@@ -138,6 +139,11 @@ export function handedOff(argv: readonly string[]): boolean {
   if (i >= argv.length) return version;
   if (version) return false;
   const verb = argv[i]!;
+  // Help is wrapped to the width of the terminal on *this process's* stdout (commander): the
+  // caller's own Node gets it right, and help is never on a client's hot path.
+  const words = argv.slice(i + 1);
+  const end = words.indexOf('--');
+  if ((end < 0 ? words : words.slice(0, end)).some((w) => w === '-h' || w === '--help')) return false;
   if (verb === 'events') {
     const rest = argv.slice(i + 1);
     const dashes = rest.indexOf('--');
