@@ -925,6 +925,20 @@ function targets(r) {
       detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms` : 'not measured',
     });
   }
+  // Issue 17, option C: `state` and `kill` handed to a running `ns serve` by the front.
+  for (const verb of ['state', 'kill']) {
+    const a = m(`single.ns-handoff.${verb}`);
+    const b = m(`single.runc.${verb}`);
+    out.push({
+      id: `handoff.${verb}`,
+      target: `\`ns ${verb}\` through the hand-off to \`ns serve\` ≤ 2× \`runc ${verb}\` (median, a running container)`,
+      value: a && b ? a.summary.median / b.summary.median : null,
+      unit: '×',
+      limit: 2,
+      met: a && b ? a.summary.median / b.summary.median <= 2 : null,
+      detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms${m(`single.ns.${verb}`) ? `; through Node ${fmt(m(`single.ns.${verb}`).summary.median)} ms` : ''}` : 'not measured',
+    });
+  }
   // Issue 14: a start from the warm pool.
   const hand = m('pool.handover');
   const poolCold = m('pool.cold');
