@@ -194,6 +194,37 @@ function buildC(name, flags) {
   return bin;
 }
 
+/**
+ * Build the front's hand-off as a test executable (handoff.c + handoff-main.c) and start
+ * `ns --root ROOT serve`; its stop (SIGTERM, by pid) goes to `cleanups`.
+ * @returns the argv of ns through the hand-off, or undefined (noted) when either failed
+ */
+async function startHandoff(root, cleanups) {
+  const cc = which('cc') ?? which('gcc');
+  const front = join(BENCH, '..', 'packages', 'syscalls', 'front');
+  const bin = join(OUT, 'handoff-test');
+  if (!cc || tryRun(cc, ['-O2', '-o', bin, join(front, 'handoff.c'), join(front, 'handoff-main.c')]).status !== 0) {
+    note('the hand-off rows need a C compiler: skipped');
+    return undefined;
+  }
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const server = spawn(NODE, [CLI, '--root', root, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise((resolve) => {
+    let out = '';
+    server.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      if (out.includes('listening on')) resolve(true);
+    });
+    server.on('exit', () => resolve(false));
+  });
+  if (!ready) {
+    note('ns serve did not start: the hand-off rows are skipped');
+    return undefined;
+  }
+  cleanups.push(() => server.kill('SIGTERM'));
+  return [bin, root, '--root', root];
+}
+
 /** bench/helper.c, the floor's stand-in for ns-init (a static program with no C library), or null. */
 function buildHelper() {
   return buildC('helper', ['-O2', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-no-pie']);
@@ -666,7 +697,9 @@ async function main() {
     if (which('crun')) runtimes.push({ name: 'crun', argv: ['crun', '--root', join(tmp, 'cycle-crun-root')], hideUnified: info.cgroups === 'v1/v2 hybrid' });
     else note('crun not found: the client cycle skips it (bench --install)');
     log(`client cycle: ${runtimes.map((r) => r.name).join(', ')}, ${N.cycleRuns} cycles each in ${N.procRounds} rounds`);
-    const cy = clientCycle({ cycleBin, runtimes, node: NODE, rootfs, tmp, prefix: `nsbench-${process.pid}`, runs: N.cycleRuns, rounds: Math.min(N.procRounds, N.cycleRuns / 2) });
+    // The front's hand-off (packages/syscalls/front/handoff.c) to an `ns serve` on ns's root.
+    const handoff = await startHandoff(join(tmp, 'cycle-ns-root'), cleanups);
+    const cy = clientCycle({ cycleBin, runtimes, node: NODE, rootfs, tmp, prefix: `nsbench-${process.pid}`, runs: N.cycleRuns, rounds: Math.min(N.procRounds, N.cycleRuns / 2), handoff });
     cleanups.push(...cy.cleanups);
     for (const m of cy.measurements) add(m);
     for (const n of cy.notes) note(n);
@@ -890,6 +923,20 @@ function targets(r) {
       limit: 2,
       met: a && b ? a.summary.median / b.summary.median <= 2 : null,
       detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms` : 'not measured',
+    });
+  }
+  // Issue 17, option C: `state` and `kill` handed to a running `ns serve` by the front.
+  for (const verb of ['state', 'kill']) {
+    const a = m(`single.ns-handoff.${verb}`);
+    const b = m(`single.runc.${verb}`);
+    out.push({
+      id: `handoff.${verb}`,
+      target: `\`ns ${verb}\` through the hand-off to \`ns serve\` ≤ 2× \`runc ${verb}\` (median, a running container)`,
+      value: a && b ? a.summary.median / b.summary.median : null,
+      unit: '×',
+      limit: 2,
+      met: a && b ? a.summary.median / b.summary.median <= 2 : null,
+      detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms${m(`single.ns.${verb}`) ? `; through Node ${fmt(m(`single.ns.${verb}`).summary.median)} ms` : ''}` : 'not measured',
     });
   }
   // Issue 14: a start from the warm pool.

@@ -36,9 +36,12 @@ function harness(bin, args) {
  * @param o.cycleBin  bench/cycle.c built
  * @param o.runtimes  [{ name, argv: [binary, ...global flags], hideUnified?: boolean }]
  * @param o.node      the node binary (for the `node -e 0` floor)
+ * @param o.handoff   optional: the argv of ns through the front's hand-off to a running
+ *                    `ns serve` on ns's root ([handoff-test, ROOT, '--root', ROOT]): rows for
+ *                    `state ID` and `kill ID CONT` of the running container handed over
  * @returns {{ measurements: object[], notes: string[], cleanups: Function[] }}
  */
-export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, runs, rounds }) {
+export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, runs, rounds, handoff }) {
   const notes = [];
   const cleanups = [];
   const per = Math.max(2, Math.ceil(runs / rounds));
@@ -92,6 +95,20 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
           notes.push(`${rt.name} exec failed, skipped: ${e.error}`);
         } else for (const [ms] of e.lines) push(`cycle.${rt.name}.exec`, ms);
       }
+      // `state ID` and `kill ID CONT` (harmless) of the running container, alone; for ns also
+      // handed to `ns serve` by the front's hand-off (docs/cli-start.md option C).
+      const single = [[rt.name, rt.argv, pre]];
+      if (rt.name === 'ns' && handoff) single.push(['ns-handoff', handoff, []]);
+      for (const [name, argv, flags] of sid ? single : []) {
+        for (const [verb, extra] of [['state', []], ['kill', ['CONT']]]) {
+          if (failed.has(`${name}.${verb}`)) continue;
+          const r = harness(cycleBin, [...flags, 'cmd', String(per), '--', ...argv, verb, sid, ...extra]);
+          if (r.error) {
+            failed.add(`${name}.${verb}`);
+            notes.push(`${name} ${verb} of a running container failed, skipped: ${r.error}`);
+          } else for (const [ms] of r.lines) push(`single.${name}.${verb}`, ms);
+        }
+      }
     }
   }
 
@@ -105,6 +122,12 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
       add(`cycle.${rt.name}.${p}`, `${rt.name}: ${p === 'wait' ? 'wait (the container exits)' : p}`, kind, rt.name === 'runc' || p === 'wait' ? undefined : `cycle.runc.${p}`);
     }
     add(`cycle.${rt.name}.exec`, `${rt.name}: exec ID /bin/true`, kind, rt.name === 'runc' ? undefined : 'cycle.runc.exec');
+  }
+  for (const name of [...live.map((rt) => rt.name), 'ns-handoff']) {
+    const kind = name.startsWith('ns') ? 'ns' : 'ref';
+    const label = name === 'ns-handoff' ? 'ns through the front\'s hand-off to `ns serve`' : name;
+    add(`single.${name}.state`, `${label}: state ID (a running container)`, kind, name === 'runc' ? undefined : 'single.runc.state');
+    add(`single.${name}.kill`, `${label}: kill ID CONT`, kind, name === 'runc' ? undefined : 'single.runc.kill');
   }
   return { measurements, notes, cleanups };
 }

@@ -46,6 +46,7 @@
         "src/native/nsfd.cc",
         "src/native/netlink.cc",
         "src/native/unix.cc",
+        "src/native/fdwatch.cc",
         "src/native/seccomp_notify.cc",
         "src/native/decode.cc"
       ],

@@ -24,10 +24,13 @@ export const SYSTEMD_CGROUP_REFUSED =
   '(cgroupsPath a path, not "slice:prefix:name"); set the client to cgroupfs (podman: cgroup_manager = "cgroupfs"; ' +
   'containerd: SystemdCgroup = false)';
 
-/** Add runc's global options to `program` (help text included). */
-export function addGlobalOptions(program: Command): Command {
+/**
+ * Add runc's global options to `program` (help text included).
+ * @param env the caller's environment, for the default root shown in the help (process.env)
+ */
+export function addGlobalOptions(program: Command, env: NodeJS.ProcessEnv = process.env): Command {
   return program
-    .option('--root <dir>', `directory for container state (default: ${defaultStateRoot()})`)
+    .option('--root <dir>', `directory for container state (default: ${defaultStateRoot(env)})`)
     .option('--log <file>', "ns's own log: its errors and warnings, appended (default: stderr), never a container's output")
     .addOption(new Option('--log-format <format>', 'format of the log: text or json (JSON lines {"level","msg","time"}, as runc)').default('text'))
     .option('--debug', 'also write debug lines to the log')

@@ -20,6 +20,7 @@ import { refuseEmptyPaths, resolveIo, type CliIo } from './io.js';
 import { openStore, type GlobalOptions } from './store.js';
 import { usageMessage } from './usage.js';
 import { addCgroupVerbs } from './cgroup-verbs.js';
+import { addServeCommand } from './serve/command.js';
 import { collect, containerOptions, parseCount } from './options.js';
 import { OCI_VERSION, runtimeFeatures } from '@ns/namespaces';
 
@@ -103,7 +104,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .description('Run Linux containers straight from Node.js, without a daemon (runc-like).')
     // As commander's .version(), but package.json is read only when asked (a ms of every start).
     .option('-V, --version', 'print the version');
-  addGlobalOptions(program)
+  addGlobalOptions(program, io.env)
     .helpOption('-h, --help', 'show help')
     .configureHelp({
       showGlobalOptions: true,
@@ -340,6 +341,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     });
 
   addCgroupVerbs(program, { io, store, cliIo, done: (code) => void (status = code) });
+  addServeCommand(program, { io, store, main, done: (code) => void (status = code) });
 
   program
     .command('delete')

@@ -25,9 +25,13 @@ export interface GlobalOptions {
   rootless?: string;
 }
 
-/** The state store `--root` selects (nothing is created until a container is). */
-export function openStore(global: GlobalOptions, io: Pick<ResolvedIo, 'cwd' | 'cwdGone'>): StateStore {
+/**
+ * The state store `--root` selects (nothing is created until a container is); without
+ * `--root`, the default root of `io.env` (the caller's XDG_RUNTIME_DIR, also for a call handed
+ * to `ns serve`).
+ */
+export function openStore(global: GlobalOptions, io: Pick<ResolvedIo, 'cwd' | 'cwdGone'> & { env?: NodeJS.ProcessEnv }): StateStore {
   // An empty --root would be the working directory: a slip, never meant.
   if (global.root === '') throw usage('--root: empty (a directory for container state is needed)', 'root');
-  return new StateStore(absolutePath(baseDir(io), global.root ?? defaultStateRoot(), '--root'));
+  return new StateStore(absolutePath(baseDir(io), global.root ?? defaultStateRoot(io.env), '--root'));
 }

@@ -170,4 +170,28 @@ describe.skipIf(!isRoot || !ROOTFS)('hooks, run for real (root)', () => {
     expect(entries()[2]!.state).toMatchObject({ id: 'hooks-create', status: 'stopped' });
     expect(store.list()).toEqual([]);
   });
+
+  it('without a bundle, start and delete give their hooks the bundle recorded at create, not their own working directory', async () => {
+    // A warm `ns serve` runs start and delete for callers in other directories than create's.
+    reset();
+    const store = new StateStore(join(dir, 'state'));
+    const hooks: ContainerHooks = { prestart: [{ path: script('prestart') }], poststart: [{ path: script('poststart') }], poststop: [{ path: script('poststop') }] };
+    const before = process.cwd();
+    const elsewhere = mkdtempSync(join(tmpdir(), 'ns-hooks-cwd-'));
+    try {
+      process.chdir(dir);
+      createContainer(container('hooks-cwd', hooks, ['/bin/sleep', '30']), { store, stdio: ['ignore', 'ignore', 'ignore'] });
+      process.chdir(elsewhere);
+      await startCreatedContainer(store, 'hooks-cwd');
+      await deleteContainer(store, 'hooks-cwd', { force: true });
+    } finally {
+      process.chdir(before);
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    expect(entries().map((x) => [x.name, x.state.bundle])).toEqual([
+      ['prestart', dir],
+      ['poststart', dir],
+      ['poststop', dir],
+    ]);
+  });
 });

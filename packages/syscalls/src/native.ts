@@ -59,6 +59,14 @@ export interface NativeAddon {
   sendFds(socket: number, fds: number[], payload: Buffer): void;
   /** One recvmsg(2): the data and the first descriptor (-1: none); null at end of file. */
   recvFd(socket: number, maxBytes?: number): { fd: number; data: Buffer; truncated?: true } | null;
+  /** One recvmsg(2) with MSG_DONTWAIT: data and up to `maxFds` descriptors; null when nothing is there yet. */
+  recvFds(socket: number, maxBytes: number, maxFds: number): { data: Buffer; fds: number[]; truncated?: true } | null;
+  /** SO_PEERCRED of a connected unix socket. */
+  peerCred(socket: number): { pid: number; uid: number; gid: number };
+  /** Call `onReadable` each time `fd` can be read, until unwatchFd(fd) (which closes it). See fdwatch.cc. */
+  watchReadable(fd: number, onReadable: () => void): void;
+  /** Stop watching `fd` and close it; false when it was not watched. */
+  unwatchFd(fd: number): boolean;
   /** pidfd_getfd(2) of descriptor `fd` of process `pid` (close-on-exec copy). */
   pidfdGetfd(pid: number, fd: number): number;
   /** SECCOMP_IOCTL_NOTIF_RECV after waiting at most `timeoutMs`; null when none came. */

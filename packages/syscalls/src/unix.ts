@@ -80,6 +80,68 @@ export function recvFd(socket: number, maxBytes?: number): ReceivedFd | null {
   return native().recvFd(socket, maxBytes);
 }
 
+/** A message received with {@link recvFds}. */
+export interface ReceivedFds {
+  /** The message's data; empty with no descriptor at end of file. */
+  data: Buffer;
+  /** The descriptors it carried (SCM_RIGHTS), in order, close-on-exec and the caller's to close. */
+  fds: number[];
+  /** The control part was cut (MSG_CTRUNC): the kernel closed the descriptors that did not fit. */
+  truncated?: true;
+}
+
+/**
+ * Receive what is there on a connected AF_UNIX stream socket without waiting (one recvmsg(2)
+ * with MSG_DONTWAIT), with the descriptors its SCM_RIGHTS control messages carry.
+ * @param maxBytes the most data taken in this call (the rest stays for the next)
+ * @param maxFds the most descriptors kept (at most 16); those past it are closed
+ * @returns the data and descriptors, or null when nothing is there yet (EAGAIN)
+ * @throws NsError `ECONNRESET`, `EBADF`, `ENOTSOCK` as recvmsg(2) says
+ * @see recvmsg(2), unix(7) "SCM_RIGHTS"
+ */
+export function recvFds(socket: number, maxBytes: number, maxFds: number): ReceivedFds | null {
+  return native().recvFds(socket, maxBytes, maxFds);
+}
+
+/** The credentials of the peer of a connected unix socket (struct ucred). */
+export interface PeerCredentials {
+  /** Its pid, in this process's pid namespace (0 when it is not visible there). */
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Who is at the other end of the connected AF_UNIX socket `socket`, as the kernel recorded it
+ * when the peer called connect(2) (or socketpair(2)): SO_PEERCRED.
+ * @throws NsError `ENOTSOCK`, `EBADF`, `ENOTCONN`
+ * @see unix(7) "SO_PEERCRED"
+ */
+export function peerCred(socket: number): PeerCredentials {
+  return native().peerCred(socket);
+}
+
+/**
+ * Call `onReadable()` each time descriptor `fd` can be read without blocking (data, a
+ * connection to accept, end of file or an error: the next read or accept says which), polled
+ * by libuv on Node's event loop, until {@link unwatchFd}. The watcher keeps the event loop
+ * alive and takes `fd` over: unwatchFd closes it (never close it yourself meanwhile).
+ * @throws NsError `EEXIST` when `fd` is watched already; another errno when libuv refuses it
+ *   (then `fd` stays the caller's)
+ * @see uv_poll_t (libuv), poll(2)
+ */
+export function watchReadable(fd: number, onReadable: () => void): void {
+  native().watchReadable(fd, onReadable);
+}
+
+/**
+ * Stop the watcher of `fd` ({@link watchReadable}) and close `fd` once libuv is done with it.
+ * @returns false when `fd` was not watched (it is then left alone)
+ */
+export function unwatchFd(fd: number): boolean {
+  return native().unwatchFd(fd);
+}
+
 /**
  * A copy of descriptor `fd` of process `pid` (pidfd_open(2), pidfd_getfd(2)), as runc takes
  * the seccomp listener from runc init. Needs ptrace access to the process.

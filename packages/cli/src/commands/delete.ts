@@ -21,7 +21,8 @@ export interface DeleteOptions {
  */
 export async function deleteCommand(id: string, options: DeleteOptions, store: StateStore, io: ResolvedIo): Promise<number> {
   try {
-    await deleteContainer(store, id, { force: options.force ?? false });
+    // Its poststop hooks run where this call runs (the caller's directory, also for `ns serve`).
+    await deleteContainer(store, id, { force: options.force ?? false, ...(io.cwdGone === true ? {} : { cwd: io.cwd }) });
     return 0;
   } catch (err) {
     const e = err as { code?: unknown; path?: unknown };

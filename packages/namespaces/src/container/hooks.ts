@@ -29,11 +29,12 @@ export const HOOK_WARNING = 'NS_HOOK_FAILED';
  * Run one hook: `path` with `args` (argv, `args[0]` as argv[0]; `[path]` when absent), exactly
  * the environment `env` (none when absent, as runc), the state on stdin, killed with SIGKILL
  * after `timeout` seconds. Blocks until it ends (hooks are rare and short; runc waits the same).
+ * @param cwd its working directory (default this process's, as runc's hooks inherit runc's)
  * @throws NsError `ERR_NS_HOOK` naming `field` (`hooks.prestart[0]`), the path and why: not
  *   executable (the errno), a non-zero exit status or signal (with the end of its stderr), or
  *   the timeout.
  */
-export function runHook(field: string, hook: Hook, state: HookState): void {
+export function runHook(field: string, hook: Hook, state: HookState, cwd?: string): void {
   const env: Record<string, string> = {};
   for (const e of hook.env ?? []) {
     const eq = e.indexOf('=');
@@ -48,6 +49,7 @@ export function runHook(field: string, hook: Hook, state: HookState): void {
     ...(hook.timeout !== undefined ? { timeout: hook.timeout * 1000 } : {}),
     killSignal: 'SIGKILL',
     maxBuffer: 1 << 20,
+    ...(cwd !== undefined ? { cwd } : {}),
   });
   const what = `${field} (${hook.path})`;
   // A hook that does not read the state ends before it is written: EPIPE on its stdin is no
@@ -79,11 +81,13 @@ export function runHooks(hooks: ContainerHooks | undefined, kinds: HookKind[], s
  * Run the hooks of `kind` where the spec says a failure is only a warning (poststart,
  * poststop): each one, whatever the others did; a failure goes to `process.emitWarning`
  * (code {@link HOOK_WARNING}), never to the container's stdio.
+ * @param cwd the working directory they run in (default this process's, as runc's hooks
+ *   inherit runc's: a warm `ns serve` gives the caller's)
  */
-export function runHooksWarning(hooks: ContainerHooks | undefined, kind: 'poststart' | 'poststop', state: HookState): void {
+export function runHooksWarning(hooks: ContainerHooks | undefined, kind: 'poststart' | 'poststop', state: HookState, cwd?: string): void {
   (hooks?.[kind] ?? []).forEach((hook, i) => {
     try {
-      runHook(`hooks.${kind}[${i}]`, hook, state);
+      runHook(`hooks.${kind}[${i}]`, hook, state, cwd);
     } catch (err) {
       process.emitWarning((err as Error).message, { code: HOOK_WARNING });
     }

@@ -139,11 +139,12 @@ function startRecorded(store: StateStore, c: ValidContainer, state: ContainerSta
  * exec.fifo it waits on and read its byte), then record it as running.
  *
  * @param timeoutMs how long to wait for the process's byte (default 5000).
+ * @param cwd where the poststart hooks run (default this process's working directory)
  * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` when it is not
  *   `created` (already started, or its process died).
  * @see OCI runtime-spec runtime.md "Operations: Start"
  */
-export async function startCreatedContainer(store: StateStore, id: string, options: { timeoutMs?: number } = {}): Promise<ContainerState> {
+export async function startCreatedContainer(store: StateStore, id: string, options: { timeoutMs?: number; cwd?: string } = {}): Promise<ContainerState> {
   return store.withLock(id, async () => {
     const state = store.read(id);
     const status = currentStatus(state);
@@ -172,7 +173,7 @@ export async function startCreatedContainer(store: StateStore, id: string, optio
     rmSync(fifo, { force: true });
     const running: ContainerState = { ...state, status: 'running' };
     store.write(running);
-    runHooksWarning(state.config.hooks, 'poststart', hookState(state.config, 'running', state.pid));
+    runHooksWarning(state.config.hooks, 'poststart', hookState(recordedBundle(state), 'running', state.pid), options.cwd);
     return running;
   });
 }
@@ -190,6 +191,15 @@ function cannotStart(id: string, status: string): NsError {
         ? 'cannot start a container that has stopped'
         : `cannot start a container in the ${status} state`;
   return new NsError(ErrorCode.STATE, `${words}: ${id}`);
+}
+
+/**
+ * The container's config with the bundle its state recorded at create (the working directory
+ * then, for a container without one): the hooks of `start` and `delete` see the bundle the
+ * create hooks saw, never the working directory of whoever calls later (a warm `ns serve`).
+ */
+function recordedBundle(state: ContainerState): Container {
+  return state.config.bundle === undefined && state.bundle ? { ...state.config, bundle: state.bundle } : state.config;
 }
 
 /** The state of a container being set up (`creating`, no pid yet). */
@@ -330,12 +340,12 @@ export function killContainer(store: StateStore, id: string, signal: NodeJS.Sign
  * SIGKILLs every process in it and waits (up to `timeoutMs`, default 5000) for the init to be
  * gone. Its cgroup is removed (anything left in it killed first), also when the process that
  * started it is gone. Nothing stays mounted: every mount lived in the container's own mount
- * namespace.
+ * namespace. `cwd`: where the poststop hooks run (default this process's working directory).
  *
  * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` for a running
  *   container without `force`, or when it does not die in time.
  */
-export async function deleteContainer(store: StateStore, id: string, options: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
+export async function deleteContainer(store: StateStore, id: string, options: { force?: boolean; timeoutMs?: number; cwd?: string } = {}): Promise<void> {
   store.read(id); // ERR_NS_NOT_FOUND before anything (the lock) is created
   await store.withLock(id, async () => {
     const state = store.read(id);
@@ -364,7 +374,7 @@ export async function deleteContainer(store: StateStore, id: string, options: { 
     }
     releaseNetwork(state.config);
     store.remove(id);
-    runHooksWarning(state.config.hooks, 'poststop', hookState(state.config, 'stopped', 0));
+    runHooksWarning(state.config.hooks, 'poststop', hookState(recordedBundle(state), 'stopped', 0), options.cwd);
   });
 }
 

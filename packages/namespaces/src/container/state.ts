@@ -60,11 +60,13 @@ export interface ContainerState {
 /**
  * The state root: `/run/ns` for root, `$XDG_RUNTIME_DIR/ns` for another user (runc uses
  * /run/runc and $XDG_RUNTIME_DIR/runc the same way), `/tmp/ns-<uid>` without one.
+ * @param env where XDG_RUNTIME_DIR is read (default process.env; the caller's for a call
+ *   handed to `ns serve`)
  */
-export function defaultStateRoot(): string {
+export function defaultStateRoot(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) return '/run/ns';
-  const xdg = process.env.XDG_RUNTIME_DIR;
+  const xdg = env.XDG_RUNTIME_DIR;
   return xdg ? join(xdg, 'ns') : `/tmp/ns-${uid}`;
 }
 

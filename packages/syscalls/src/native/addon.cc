@@ -10,6 +10,7 @@ namespace {
 void OnEnvCleanup(void*) {
   ns::CloseWatchers();
   ns::ClosePendingSpawns();
+  ns::CloseFdWatchers();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -41,6 +42,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFd", Napi::Function::New(env, ns::SendFd, "sendFd"));
   exports.Set("sendFds", Napi::Function::New(env, ns::SendFds, "sendFds"));
   exports.Set("recvFd", Napi::Function::New(env, ns::RecvFd, "recvFd"));
+  exports.Set("recvFds", Napi::Function::New(env, ns::RecvFds, "recvFds"));
+  exports.Set("peerCred", Napi::Function::New(env, ns::PeerCred, "peerCred"));
+  exports.Set("watchReadable", Napi::Function::New(env, ns::WatchReadable, "watchReadable"));
+  exports.Set("unwatchFd", Napi::Function::New(env, ns::UnwatchFd, "unwatchFd"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, ns::PidfdGetfd, "pidfdGetfd"));
   exports.Set("seccompNotifRecv", Napi::Function::New(env, ns::SeccompNotifRecv, "seccompNotifRecv"));
   exports.Set("seccompNotifSend", Napi::Function::New(env, ns::SeccompNotifSend, "seccompNotifSend"));

@@ -6,6 +6,7 @@
 //   bpf.cc     cgroup v2 device filters            addon.cc        exports and teardown
 //   nsfd.cc    the type of a namespace descriptor
 //   unix.cc    descriptors over unix sockets       seccomp_notify.cc  seccomp listeners
+//   fdwatch.cc readable watchers over descriptors
 #pragma once
 #include <napi.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@ bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit, int statusfd = -
 // Environment teardown of the watchers and of the children still being set up.
 void CloseWatchers();
 void ClosePendingSpawns();
+void CloseFdWatchers();
 
 // The exported functions, by file.
 Napi::Value Spawn(const Napi::CallbackInfo& info);
@@ -71,6 +73,10 @@ Napi::Value UnixAccept(const Napi::CallbackInfo& info);
 Napi::Value SendFd(const Napi::CallbackInfo& info);
 Napi::Value SendFds(const Napi::CallbackInfo& info);
 Napi::Value RecvFd(const Napi::CallbackInfo& info);
+Napi::Value RecvFds(const Napi::CallbackInfo& info);
+Napi::Value PeerCred(const Napi::CallbackInfo& info);
+Napi::Value WatchReadable(const Napi::CallbackInfo& info);
+Napi::Value UnwatchFd(const Napi::CallbackInfo& info);
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);
 Napi::Value SeccompNotifRecv(const Napi::CallbackInfo& info);
 Napi::Value SeccompNotifSend(const Napi::CallbackInfo& info);

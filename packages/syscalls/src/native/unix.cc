@@ -248,3 +248,74 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace ns
+
+namespace ns {
+
+// peerCred(socket) -> { pid, uid, gid } of the process that connected (SO_PEERCRED, as it was
+// at connect(2) time; unix(7)). The pid is as this process's pid namespace sees it (0 if not).
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "peerCred(socket) expected");
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return ThrowErrno(env, errno, "getsockopt SO_PEERCRED");
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, cred.pid));
+  r.Set("uid", Napi::Number::New(env, cred.uid));
+  r.Set("gid", Napi::Number::New(env, cred.gid));
+  return r;
+}
+
+// recvFds(socket, maxBytes, maxFds) -> { data: Buffer, fds: number[], truncated? } | null: one
+// recvmsg(2) that never waits (MSG_DONTWAIT; null when nothing is there yet). Descriptors come
+// close-on-exec; those past `maxFds` (at most 16) are closed. Empty data and no descriptor: end
+// of file. `truncated` when the control part was cut (MSG_CTRUNC: the kernel closed the rest).
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    return ThrowPlan(env, "recvFds(socket, maxBytes, maxFds) expected");
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  size_t max = info[1].As<Napi::Number>().Uint32Value();
+  uint32_t maxFds = info[2].As<Napi::Number>().Uint32Value();
+  if (max == 0) max = 1;
+  std::vector<char> data(max);
+  struct iovec iov = {data.data(), max};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 16)];
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return env.Null();
+  if (n < 0) return ThrowErrno(env, errno, "recvmsg");
+  Napi::Array fds = Napi::Array::New(env);
+  uint32_t kept = 0;
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
+      if (kept < maxFds)
+        fds.Set(kept++, Napi::Number::New(env, fd));
+      else
+        close(fd);
+    }
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("data", Napi::Buffer<char>::Copy(env, data.data(), (size_t)n));
+  r.Set("fds", fds);
+  if (msg.msg_flags & MSG_CTRUNC) r.Set("truncated", Napi::Boolean::New(env, true));
+  return r;
+}
+
+}  // namespace ns

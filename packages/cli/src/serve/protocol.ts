@@ -1,0 +1,153 @@
+/**
+ * The wire format between the front (packages/syscalls/front/handoff.c) and `ns serve`, and
+ * which calls a server runs: every decision about a handed-off call is made here, in
+ * TypeScript; the front only carries the call and the exit status.
+ *
+ * Request, on a connected AF_UNIX stream socket: `NSH1`, three little-endian u32 (the body's
+ * length, argc, envc), then the body: the working directory, argc arguments (the command line
+ * without the program's name) and envc `KEY=value` entries, each ended by a NUL. The first
+ * message carries the caller's descriptors 0, 1, 2 (SCM_RIGHTS, unix(7)).
+ * Answer: `F` (refused: nothing ran, the front runs the call itself), or `R` when the call
+ * starts and then its exit status as a little-endian i32.
+ */
+
+/** The request's first four bytes. */
+export const REQUEST_MAGIC = 'NSH1';
+/** The request header: magic and three u32. */
+export const HEADER_BYTES = 16;
+/** The largest body a server takes (argv, environment and working directory), as handoff.c. */
+export const MAX_BODY = 1 << 20;
+/** The descriptors a request carries: the caller's 0, 1 and 2. */
+export const REQUEST_FDS = 3;
+/** Answer: refused, nothing ran. */
+export const ANSWER_REFUSED = Buffer.from('F');
+/** Answer: the call starts (its status follows). */
+export const ANSWER_RUNNING = Buffer.from('R');
+
+/** A call handed over by a front. */
+export interface HandoffRequest {
+  /** The caller's working directory (absolute). */
+  cwd: string;
+  /** The command line without the program's name (as `process.argv.slice(2)`). */
+  argv: string[];
+  /** The caller's environment. */
+  env: Record<string, string>;
+}
+
+/** A request that is not well formed: its connection is closed, nothing runs. */
+export class MalformedRequest extends Error {}
+
+/**
+ * The length of the whole request once `head` (its first bytes) holds the header, or null
+ * while fewer than {@link HEADER_BYTES} bytes have come.
+ * @throws MalformedRequest for another magic or a body past {@link MAX_BODY}
+ */
+export function requestLength(head: Buffer): number | null {
+  if (head.length < HEADER_BYTES) return null;
+  if (head.toString('latin1', 0, 4) !== REQUEST_MAGIC) throw new MalformedRequest('not a hand-off request (magic)');
+  const body = head.readUInt32LE(4);
+  if (body > MAX_BODY) throw new MalformedRequest(`a body of ${body} bytes (at most ${MAX_BODY})`);
+  return HEADER_BYTES + body;
+}
+
+/**
+ * Decode a complete request (header and body, exactly {@link requestLength} bytes).
+ * @throws MalformedRequest when the counts do not match the body's NUL-ended strings, the
+ *   working directory is not absolute, or an environment entry has no `=`
+ */
+export function decodeRequest(message: Buffer): HandoffRequest {
+  const total = requestLength(message);
+  if (total === null || total !== message.length) throw new MalformedRequest('a request cut short or too long');
+  const argc = message.readUInt32LE(8);
+  const envc = message.readUInt32LE(12);
+  const body = message.subarray(HEADER_BYTES);
+  if (body.length === 0 || body[body.length - 1] !== 0) throw new MalformedRequest('the body does not end with a NUL');
+  const strings = body.toString('utf8', 0, body.length - 1).split('\0');
+  if (strings.length !== 1 + argc + envc) {
+    throw new MalformedRequest(`${strings.length} strings for 1 + ${argc} arguments + ${envc} environment entries`);
+  }
+  const cwd = strings[0]!;
+  if (!cwd.startsWith('/')) throw new MalformedRequest('the working directory is not absolute');
+  const env: Record<string, string> = {};
+  for (const entry of strings.slice(1 + argc)) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new MalformedRequest('an environment entry without KEY=');
+    // The first of a repeated key wins, as getenv(3) finds it.
+    const key = entry.slice(0, eq);
+    if (!(key in env)) env[key] = entry.slice(eq + 1);
+  }
+  return { cwd, argv: strings.slice(1, 1 + argc), env };
+}
+
+/** Encode a request as handoff.c does (for tests and for a client written in JavaScript). */
+export function encodeRequest(request: HandoffRequest): Buffer {
+  const env = Object.entries(request.env).map(([k, v]) => `${k}=${v}`);
+  const body = Buffer.from([request.cwd, ...request.argv, ...env].map((s) => `${s}\0`).join(''), 'utf8');
+  const head = Buffer.alloc(HEADER_BYTES);
+  head.write(REQUEST_MAGIC, 0, 'latin1');
+  head.writeUInt32LE(body.length, 4);
+  head.writeUInt32LE(request.argv.length, 8);
+  head.writeUInt32LE(env.length, 12);
+  return Buffer.concat([head, body]);
+}
+
+/** The answer that ends a call: its exit status as a little-endian i32. */
+export function statusAnswer(status: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(status);
+  return b;
+}
+
+/** runc's global options that take a value (`--root DIR`, also as `--root=DIR`). */
+const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--rootless']);
+/** The global flags without a value. */
+const GLOBAL_FLAGS = new Set(['--debug', '--systemd-cgroup']);
+
+/**
+ * The verbs a server runs: those that only read or signal state. Each runs in the server's
+ * process with the caller's descriptors, working directory and environment, and leaves no
+ * process behind that a client would have to reap. `create`, `run` and `exec` are not among
+ * them: their container must be the caller's child (docs/cli-start.md), so the front runs them.
+ */
+export const HANDED_OFF_VERBS: ReadonlySet<string> = new Set(['state', 'list', 'ls', 'kill', 'start', 'delete', 'rm', 'ps', 'features']);
+
+/**
+ * Whether a server runs the call `argv` (the command line without the program's name): a verb
+ * of {@link HANDED_OFF_VERBS}, `events` with `--stats` (one line, then exit), or only
+ * `--version` / `-V`, after runc's global options. Anything else (another verb, an unknown
+ * option before the verb, `--help` / `-h` anywhere before a `--`) is refused and the front
+ * runs it in a Node of its own.
+ */
+export function handedOff(argv: readonly string[]): boolean {
+  let i = 0;
+  let version = false;
+  for (; i < argv.length; i++) {
+    const word = argv[i]!;
+    const name = word.startsWith('--') && word.includes('=') ? word.slice(0, word.indexOf('=')) : word;
+    if (GLOBAL_WITH_VALUE.has(name)) {
+      if (name === word) i++; // the value is the next word
+    } else if (GLOBAL_FLAGS.has(word)) {
+      // nothing to skip
+    } else if (word === '--version' || word === '-V') {
+      version = true;
+    } else if (word.startsWith('-')) {
+      return false;
+    } else {
+      break;
+    }
+  }
+  if (i >= argv.length) return version;
+  if (version) return false;
+  const verb = argv[i]!;
+  // Help is wrapped to the width of the terminal on *this process's* stdout (commander): the
+  // caller's own Node gets it right, and help is never on a client's hot path.
+  const words = argv.slice(i + 1);
+  const end = words.indexOf('--');
+  if ((end < 0 ? words : words.slice(0, end)).some((w) => w === '-h' || w === '--help')) return false;
+  if (verb === 'events') {
+    const rest = argv.slice(i + 1);
+    const dashes = rest.indexOf('--');
+    return (dashes < 0 ? rest : rest.slice(0, dashes)).includes('--stats');
+  }
+  return HANDED_OFF_VERBS.has(verb);
+}

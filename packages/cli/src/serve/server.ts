@@ -1,0 +1,240 @@
+/**
+ * `ns serve`: a warm `ns` that runs the calls fronts hand to it (docs/cli-start.md, option C).
+ *
+ * Each connection is checked with SO_PEERCRED (this user's only), then its request is read
+ * without ever blocking the event loop (a libuv watcher and MSG_DONTWAIT): argv, working
+ * directory, environment and the caller's descriptors 0, 1, 2. A call the policy
+ * (protocol.ts handedOff) does not take is answered `F` at once. The others run one at a time,
+ * in arrival order, with the CLI's main() in this process, its writers on the caller's
+ * descriptors 1 and 2: main() swaps process-wide state while it runs (the `warning` listeners,
+ * see index.ts), and the verbs served take milliseconds, so a queue costs nothing and keeps
+ * every call exactly as it would run in a Node of its own. A malformed request, another
+ * user, or a request not complete in time closes that connection only.
+ */
+import { closeSync, statSync, write, writeSync } from 'node:fs';
+import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
+import type { CliIo, ResolvedIo } from '../io.js';
+import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, type HandoffRequest } from './protocol.js';
+import { bindServerSocket, removeServerSocket } from './socket.js';
+
+/** main() of the CLI, as index.ts exports it. */
+export type MainFunction = (argv: readonly string[], io?: CliIo) => Promise<number>;
+
+/** How long a client may take to send its whole request (ms) before its connection is closed. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/** A server, once listening. */
+export interface Server {
+  /** The socket's path, `<root>/.server`. */
+  path: string;
+  /** Stop: no new connection is taken, the socket file goes; resolves once the running call and those queued are done. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  fd: number;
+  chunks: Buffer[];
+  bytes: number;
+  fds: number[];
+  timer: NodeJS.Timeout;
+}
+
+const closeQuietly = (fd: number): void => {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+};
+
+/**
+ * Write all of `data` to `fd` (one of the caller's descriptors, whose file description the
+ * caller shares: it may be non-blocking, so EAGAIN waits a little and tries again). A reader
+ * gone (EPIPE) or another error drops the rest, as `ns` ignores EPIPE on its own output.
+ */
+function writeAll(fd: number, data: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const step = (offset: number): void => {
+      if (offset >= data.length) return resolve();
+      write(fd, data, offset, data.length - offset, null, (err, n) => {
+        if (err?.code === 'EAGAIN') return void setTimeout(() => step(offset), 2);
+        if (err) return resolve();
+        step(offset + n);
+      });
+    };
+    step(0);
+  });
+}
+
+/**
+ * Run one handed-off call: main() with writers on the caller's descriptors 1 and 2 (in the
+ * order they were written), its working directory and environment.
+ * @returns the exit status, once everything written has reached the caller's descriptors
+ */
+async function runCall(main: MainFunction, request: HandoffRequest, fds: number[]): Promise<number> {
+  let output = Promise.resolve();
+  const writer = (fd: number) => (text: string) => {
+    const data = Buffer.from(text, 'utf8');
+    output = output.then(() => writeAll(fd, data));
+  };
+  // Node's fs.realpathSync (lib/fs.js) takes a path prefix it has cached as "not a link" to
+  // end the walk when the *last stat made anywhere in the process* was of a FIFO or a socket,
+  // so a module the call loads lazily (proper-lockfile) would resolve through its pnpm symlink
+  // and miss its dependencies. A fresh `ns` never has that; this server has just stat'ed its
+  // socket or a previous call's FIFO: make the last stat a directory's before each call.
+  statSync('/');
+  let status: number;
+  try {
+    status = await main(request.argv, { stdout: writer(fds[1]!), stderr: writer(fds[2]!), cwd: request.cwd, env: request.env });
+  } catch (err) {
+    // main() reports its own errors; this is a bug of ns, said as bin.ts says it.
+    writer(fds[2]!)(`ns: ${err instanceof Error ? err.message : String(err)}\n`);
+    status = 125;
+  }
+  await output;
+  return status;
+}
+
+/**
+ * Listen on `<root>/.server` and serve this user's calls until close().
+ * @param root the state root (absolute)
+ * @param main the CLI's main(), run for each call
+ * @param io where the server's own lines go (a refused peer)
+ * @throws NsError `ERR_NS_STATE` when a server answers at the path already, `EPERM` when the
+ *   root or the path is not this user's (see bindServerSocket())
+ */
+export function startServer(root: string, main: MainFunction, io: Pick<ResolvedIo, 'stderr'>): Server {
+  const socket = bindServerSocket(root);
+  const uid = process.geteuid?.() ?? 0;
+  const pending = new Map<number, Pending>();
+  let queue = Promise.resolve();
+  let closed = false;
+
+  const drop = (p: Pending): void => {
+    clearTimeout(p.timer);
+    pending.delete(p.fd);
+    unwatchFd(p.fd);
+    for (const fd of p.fds) closeQuietly(fd);
+  };
+
+  const answer = (fd: number, data: Buffer): void => {
+    try {
+      writeSync(fd, data);
+    } catch {
+      // the front went away: nothing to tell
+    }
+  };
+
+  const dispatch = (p: Pending): void => {
+    // The request is complete: stop watching (which closes the watched descriptor once
+    // libuv is done with it) and answer on a copy.
+    const conn = native().dup(p.fd);
+    const fds = p.fds;
+    p.fds = [];
+    const message = Buffer.concat(p.chunks);
+    drop(p);
+    let request: HandoffRequest;
+    try {
+      request = decodeRequest(message);
+    } catch {
+      for (const fd of fds) closeQuietly(fd);
+      return closeQuietly(conn);
+    }
+    const finish = (): void => {
+      for (const fd of fds) closeQuietly(fd);
+      closeQuietly(conn);
+    };
+    if (closed || !handedOff(request.argv)) {
+      answer(conn, ANSWER_REFUSED);
+      return finish();
+    }
+    queue = queue.then(async () => {
+      answer(conn, ANSWER_RUNNING);
+      const status = await runCall(main, request, fds);
+      answer(conn, statusAnswer(status));
+      finish();
+    });
+  };
+
+  const onReadable = (p: Pending): void => {
+    for (;;) {
+      let got;
+      try {
+        got = recvFds(p.fd, 65536, REQUEST_FDS + 1);
+      } catch {
+        return drop(p);
+      }
+      if (got === null) return; // nothing more for now
+      p.fds.push(...got.fds);
+      // Descriptors come with the header only, exactly 0, 1 and 2; the kernel cut none.
+      if (got.truncated || p.fds.length > REQUEST_FDS || (got.fds.length > 0 && p.bytes > 0)) return drop(p);
+      if (got.data.length === 0) return drop(p); // end of file before the request was complete
+      p.chunks.push(got.data);
+      p.bytes += got.data.length;
+      let total: number | null;
+      try {
+        total = requestLength(Buffer.concat(p.chunks));
+      } catch (err) {
+        if (err instanceof MalformedRequest) return drop(p);
+        throw err;
+      }
+      if (total !== null && p.bytes > total) return drop(p);
+      if (total !== null && p.bytes === total) {
+        if (p.fds.length !== REQUEST_FDS) return drop(p);
+        return dispatch(p);
+      }
+    }
+  };
+
+  const onConnection = (): void => {
+    for (;;) {
+      let fd: number | null;
+      try {
+        fd = unixAccept(socket.fd, 0);
+      } catch {
+        return; // ECONNABORTED, EMFILE ...: the next readable event tries again
+      }
+      if (fd === null) return;
+      let cred;
+      try {
+        cred = peerCred(fd);
+      } catch {
+        closeQuietly(fd);
+        continue;
+      }
+      if (cred.uid !== uid) {
+        io.stderr(`ns serve: refused a connection of uid ${cred.uid} (pid ${cred.pid}): this server serves uid ${uid} only\n`);
+        closeQuietly(fd);
+        continue;
+      }
+      const p: Pending = { fd, chunks: [], bytes: 0, fds: [], timer: setTimeout(() => drop(p), REQUEST_TIMEOUT_MS) };
+      p.timer.unref();
+      pending.set(fd, p);
+      try {
+        watchReadable(fd, () => onReadable(p));
+      } catch {
+        clearTimeout(p.timer);
+        pending.delete(fd);
+        closeQuietly(fd);
+      }
+    }
+  };
+
+  watchReadable(socket.fd, onConnection);
+  // Leaving some other way than close() (an uncaught error): no socket left behind either.
+  const onExit = (): void => removeServerSocket(socket);
+  process.on('exit', onExit);
+
+  return {
+    path: socket.path,
+    async close() {
+      if (closed) return queue;
+      closed = true;
+      process.removeListener('exit', onExit);
+      unwatchFd(socket.fd);
+      removeServerSocket(socket);
+      for (const p of [...pending.values()]) drop(p);
+      await queue;
+    },
+  };
+}

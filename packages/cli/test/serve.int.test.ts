@@ -1,0 +1,343 @@
+/**
+ * `ns serve` and the front's hand-off (packages/syscalls/front/handoff.c) for real, as root:
+ * each call handed over must answer exactly as the plain Node path (stdout, stderr, exit
+ * status, byte for byte); other users, foreign socket paths and malformed requests are
+ * refused; no server means the front goes on (-1, exit 222 of the test executable).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { unixListen } from '@ns/syscalls';
+import { start, type Result } from './run-command.js';
+
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
+const BIN = join(REPO, 'packages/cli/dist/ns.cjs');
+const FRONT = join(REPO, 'packages/syscalls/front');
+const isRoot = process.getuid?.() === 0;
+const ROOTFS = process.env.NS_TEST_ROOTFS;
+/** The test executable's status when ns_front_handoff() returned -1 (handoff-main.c). */
+const FELL_BACK = 222;
+const NOBODY = 65534;
+
+let build: string;
+let handoff: string;
+let root: string;
+let servers: ChildProcess[] = [];
+
+/** `ns ARGS` through Node, in `cwd`. */
+const plain = (args: string[], cwd = tmpdir()): Promise<Result> => start(process.execPath, [BIN, ...args], { cwd }).done;
+/** `ns ARGS` handed to the server of `serverRoot` by the front's hand-off, in `cwd`. */
+const handed = (args: string[], cwd = tmpdir(), serverRoot = root, uid?: number): Promise<Result> =>
+  start(handoff, [serverRoot, ...args], { cwd, ...(uid === undefined ? {} : { uid }) }).done;
+
+/** Start `ns --root R serve` and wait until it listens. */
+async function serve(serverRoot = root): Promise<{ child: ChildProcess; stderr: () => string; exit: Promise<number | null> }> {
+  // Without the NODE_PATH pnpm's bin wrapper gives vitest (it makes every package findable,
+  // which hid a module resolution bug of a warm server): as a user's server runs.
+  const env = { ...process.env };
+  delete env.NODE_PATH;
+  const child = spawn(process.execPath, [BIN, '--root', serverRoot, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  servers.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('listening on')) resolve();
+    });
+    void exit.then((code) => reject(new Error(`ns serve exited ${code}: ${err}`)));
+  });
+  return { child, stderr: () => err, exit };
+}
+
+/** A raw connection that sends `data` (no descriptors) and reports what came back before the server closed it. */
+function rawCall(path: string, data: Buffer, keepOpen = false): Promise<{ answer: string; end: () => void }> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    let answer = '';
+    s.on('data', (d) => (answer += d.toString('latin1')));
+    s.on('error', () => {});
+    s.on('connect', () => {
+      s.write(data);
+      if (keepOpen) resolve({ answer, end: () => s.destroy() });
+    });
+    s.on('close', () => resolve({ answer, end: () => {} }));
+  });
+}
+
+/** The ids of containers left in `dir`, deleted with -f through Node. */
+async function deleteAll(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const id of readdirSync(dir)) if (!id.startsWith('.')) await plain(['--root', dir, 'delete', '-f', id]);
+}
+
+describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () => {
+  beforeAll(() => {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first`);
+    build = mkdtempSync(join(tmpdir(), 'ns-handoff-build-'));
+    handoff = join(build, 'handoff-test');
+    execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', handoff, join(FRONT, 'handoff.c'), join(FRONT, 'handoff-main.c')]);
+    // Reachable by the other user of the tests below.
+    execFileSync('chmod', ['755', build]);
+  });
+  afterAll(() => rmSync(build, { recursive: true, force: true }));
+
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'ns-serve-'));
+    servers = [];
+  });
+  afterEach(async () => {
+    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+    await deleteAll(root);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('answers every read/signal verb as the Node path does, byte for byte', async () => {
+    const server = await serve();
+    const r = ['--root', root];
+    const run = await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'box', '--', 'sleep', '100']);
+    expect(run.code).toBe(0);
+    const calls = [
+      ['state', 'box'],
+      ['list'],
+      ['list', '--format', 'json'],
+      ['ps', 'box'],
+      ['events', '--stats', 'box'],
+      ['state', 'nope'],
+      ['kill', 'nope'],
+      ['delete', 'nope'],
+      ['start', 'nope'],
+      ['state', 'bad/id'],
+      ['kill', 'box', 'NOSUCHSIG'],
+    ].map((c) => [...r, ...c]);
+    calls.push(['features'], ['--version'], ['-V'], ['--log-format', 'bogus', '--root', root, 'state', 'box']);
+    for (const args of calls) {
+      const want = await plain(args);
+      const got = await handed(args);
+      expect({ args, ...got }).toEqual({ args, ...want });
+    }
+    expect(server.stderr()).toBe('');
+  });
+
+  it('takes a lock in its first call (delete --force of a running container) as through Node', async () => {
+    // The server's own lstat of its socket once made Node's realpath stop at a cached prefix:
+    // proper-lockfile, loaded lazily, missed graceful-fs and the lock "was held by another ns".
+    await serve();
+    const r = ['--root', root];
+    const outcome = async (call: (args: string[]) => Promise<Result>) => {
+      expect((await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'f1', '--', 'sleep', '100'])).code).toBe(0);
+      return { deleted: await call([...r, 'delete', '--force', 'f1']), left: existsSync(join(root, 'f1')) };
+    };
+    const got = await outcome((a) => handed(a));
+    const want = await outcome((a) => plain(a));
+    expect(want).toEqual({ deleted: { code: 0, signal: null, stdout: '', stderr: '' }, left: false });
+    expect(got).toEqual(want);
+  });
+
+  it('start, kill and delete act and answer as through Node', async () => {
+    await serve();
+    const r = ['--root', root];
+    const outcome = async (call: (args: string[]) => Promise<Result>) => {
+      const create = await plain([...r, 'create', '--rootfs', ROOTFS!, 'c1', '--', 'sleep', '100']);
+      expect(create.code).toBe(0);
+      const started = await call([...r, 'start', 'c1']);
+      const status1 = JSON.parse((await plain([...r, 'state', 'c1'])).stdout).status as string;
+      const again = await call([...r, 'start', 'c1']);
+      const running = await call([...r, 'delete', 'c1']);
+      const killed = await call([...r, 'kill', 'c1', 'KILL']);
+      for (let i = 0; i < 100 && JSON.parse((await plain([...r, 'state', 'c1'])).stdout).status !== 'stopped'; i++) await new Promise((w) => setTimeout(w, 20));
+      const deleted = await call([...r, 'delete', 'c1']);
+      return { started, status1, again, running, killed, deleted, left: existsSync(join(root, 'c1')) };
+    };
+    const want = await outcome((a) => plain(a));
+    const got = await outcome((a) => handed(a));
+    expect(want.status1).toBe('running');
+    expect(want.left).toBe(false);
+    expect(got).toEqual(want);
+  });
+
+  it("runs start's and delete's hooks in the caller's working directory, as through Node", async () => {
+    await serve();
+    const r = ['--root', root];
+    const bundle = join(root, '..', `${basename(root)}-bundle`);
+    const elsewhere = join(root, '..', `${basename(root)}-elsewhere`);
+    mkdirSync(elsewhere);
+    mkdirSync(bundle);
+    try {
+      expect((await plain(['spec', '--bundle', bundle, '--rootfs', ROOTFS!, '--no-terminal', '--', 'sleep', '100'])).code).toBe(0);
+      const configPath = join(bundle, 'config.json');
+      const log = join(bundle, 'hooks.log');
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as { hooks?: unknown };
+      const hook = (name: string) => [{ path: '/bin/sh', args: ['sh', '-c', `echo ${name} $(pwd) >> ${log}`] }];
+      config.hooks = { prestart: hook('prestart'), poststart: hook('poststart'), poststop: hook('poststop') };
+      writeFileSync(configPath, JSON.stringify(config));
+      const outcome = async (call: (args: string[], cwd: string) => Promise<Result>) => {
+        rmSync(log, { force: true });
+        expect((await plain([...r, 'create', '--bundle', bundle, 'h1'], bundle)).code).toBe(0);
+        const started = await call([...r, 'start', 'h1'], elsewhere);
+        const deleted = await call([...r, 'delete', '--force', 'h1'], elsewhere);
+        return { started, deleted, log: readFileSync(log, 'utf8') };
+      };
+      const want = await outcome((a, cwd) => plain(a, cwd));
+      const got = await outcome((a, cwd) => handed(a, cwd));
+      expect(want.log).toBe(`prestart ${bundle}\npoststart ${elsewhere}\npoststop ${elsewhere}\n`);
+      expect(got).toEqual(want);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("takes the caller's working directory for relative paths, not the server's", async () => {
+    await serve();
+    const cwd = dirname(root);
+    const args = ['--root', basename(root), '--log', `${basename(root)}-log`, 'state', 'nope'];
+    try {
+      const want = await plain(args, cwd);
+      const log = readFileSync(`${root}-log`, 'utf8');
+      rmSync(`${root}-log`);
+      const got = await handed(args, cwd);
+      expect(got).toEqual(want);
+      expect(want.code).toBe(125);
+      expect(readFileSync(`${root}-log`, 'utf8').replace(/time="[^"]*"/g, '')).toBe(log.replace(/time="[^"]*"/g, ''));
+    } finally {
+      rmSync(`${root}-log`, { force: true });
+    }
+  });
+
+  it('leaves create, run, exec and unknown calls to the front (-1), running nothing', async () => {
+    const server = await serve();
+    for (const args of [['create', '--rootfs', ROOTFS!, 'x'], ['run', '--rootfs', ROOTFS!, 'x', '--', 'true'], ['exec', 'x', 'true'], ['events', 'x'], ['serve'], ['state', '--help'], []]) {
+      const got = await handed(['--root', root, ...args]);
+      expect({ args, ...got }).toEqual({ args, code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+    }
+    expect(readdirSync(root)).toEqual(['.server']);
+    expect(server.stderr()).toBe('');
+  });
+
+  it('serves no other uid: the server refuses the peer, the front never uses another user\'s socket', async () => {
+    const server = await serve();
+    const path = join(root, '.server');
+    expect(lstatSync(path).mode & 0o777).toBe(0o600);
+    // The front as another user: the socket is not its own, it falls back without connecting.
+    execFileSync('chmod', ['755', root]);
+    expect(await handed(['--root', root, 'list'], tmpdir(), root, NOBODY)).toMatchObject({ code: FELL_BACK, stdout: '', stderr: '' });
+    // Another user that can open the socket anyway (CAP_DAC_OVERRIDE) is refused by SO_PEERCRED.
+    const script = `const s=require('net').connect(${JSON.stringify(path)});let a='';s.on('data',d=>a+=d);s.on('error',e=>{});s.on('connect',()=>s.write(Buffer.from('NSH1')));s.on('close',()=>process.stdout.write(JSON.stringify(a)))`;
+    const other = await start('setpriv', ['--reuid', `${NOBODY}`, '--regid', `${NOBODY}`, '--clear-groups', '--inh-caps', '+dac_override', '--ambient-caps', '+dac_override', process.execPath, '-e', script]).done;
+    expect(other).toMatchObject({ code: 0, stdout: '""' });
+    expect(server.stderr()).toMatch(new RegExp(`refused a connection of uid ${NOBODY} \\(pid \\d+\\): this server serves uid 0 only\\n`));
+    // Still serving its own user.
+    expect((await handed(['--root', root, 'list'])).code).toBe(0);
+  });
+
+  it('closes a malformed connection only, and an unfinished request blocks nobody', async () => {
+    await serve();
+    const path = join(root, '.server');
+    expect((await rawCall(path, Buffer.from('XXXXxxxxxxxxxxxxxxxx'))).answer).toBe('');
+    // A complete request without descriptors 0, 1, 2.
+    const body = Buffer.from(`/\0--root\0${root}\0list\0`);
+    const head = Buffer.alloc(16);
+    head.write('NSH1', 0, 'latin1');
+    head.writeUInt32LE(body.length, 4);
+    head.writeUInt32LE(3, 8);
+    expect((await rawCall(path, Buffer.concat([head, body]))).answer).toBe('');
+    const hanging = await rawCall(path, head.subarray(0, 8), true);
+    const want = await plain(['--root', root, 'list']);
+    expect(await handed(['--root', root, 'list'])).toEqual(want);
+    hanging.end();
+  });
+
+  it('falls back once the server is gone: stopped (socket removed) or killed (stale socket, replaced by the next server)', async () => {
+    const first = await serve();
+    const path = join(root, '.server');
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    expect(existsSync(path)).toBe(false);
+    expect((await handed(['--root', root, 'list'])).code).toBe(FELL_BACK);
+    const second = await serve();
+    second.child.kill('SIGKILL');
+    await second.exit;
+    expect(lstatSync(path).isSocket()).toBe(true);
+    expect((await handed(['--root', root, 'list'])).code).toBe(FELL_BACK);
+    await serve();
+    expect((await handed(['--root', root, 'list'])).code).toBe(0);
+  });
+
+  it('answers calls handed over at once, each as through Node (one at a time, in arrival order)', async () => {
+    await serve();
+    const r = ['--root', root];
+    expect((await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'q1', '--', 'sleep', '100'])).code).toBe(0);
+    const calls = [['state', 'q1'], ['list'], ['state', 'nope'], ['ps', 'q1'], ['features'], ['kill', 'q1', 'CONT']].map((c) => [...r, ...c]);
+    const want = await Promise.all(calls.map((c) => plain(c)));
+    const got = await Promise.all([...calls, ...calls].map((c) => handed(c)));
+    expect(got).toEqual([...want, ...want]);
+  });
+
+  it('the front: -1 on F, the status after R, 125 and a line when the server goes away after R', async () => {
+    // A stand-in server speaking the wire format, to check the front's side alone.
+    const { createServer } = await import('node:net');
+    const path = join(root, '.server');
+    const answers: Buffer[] = [];
+    const server = createServer((s) => {
+      s.once('data', () => s.end(answers.shift()));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      answers.push(Buffer.from('F'));
+      expect(await handed(['list'])).toEqual({ code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+      answers.push(Buffer.from([0x52, 7, 0, 0, 0]));
+      expect(await handed(['list'])).toEqual({ code: 7, signal: null, stdout: '', stderr: '' });
+      answers.push(Buffer.from('R'));
+      expect(await handed(['list'])).toEqual({ code: 125, signal: null, stdout: '', stderr: `ns: the server at ${path} went away before the call ended\n` });
+      answers.push(Buffer.alloc(0));
+      expect((await handed(['list'])).code).toBe(FELL_BACK);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('refuses to start next to a server that answers, or on a path that is not its own socket', async () => {
+    await serve();
+    const twice = await plain(['--root', root, 'serve']);
+    expect(twice).toMatchObject({ code: 125, stdout: '' });
+    expect(twice.stderr).toMatch(/a server already answers at .*\.server\n$/);
+
+    const other = mkdtempSync(join(tmpdir(), 'ns-serve-other-'));
+    try {
+      const path = join(other, '.server');
+      const refused = async (what: string) => {
+        const r = await plain(['--root', other, 'serve']);
+        expect({ what, code: r.code, stderr: r.stderr }).toEqual({ what, code: 125, stderr: `ns: ns serve: ${path} exists and is not a socket of uid 0: left alone\n` });
+      };
+      symlinkSync(join(root, '.server'), path);
+      await refused('a symlink to a live server');
+      // Nor does the front follow it.
+      expect((await handed(['--root', other, 'list'], tmpdir(), other)).code).toBe(FELL_BACK);
+      expect(lstatSync(path).isSymbolicLink()).toBe(true);
+      rmSync(path);
+      writeFileSync(path, 'x');
+      await refused('a file');
+      rmSync(path);
+      closeSync(unixListen(path));
+      chownSync(path, NOBODY, NOBODY);
+      await refused("another user's socket");
+      expect(lstatSync(path).uid).toBe(NOBODY);
+      rmSync(path);
+      mkdirSync(join(other, 'sub'));
+      chownSync(join(other, 'sub'), NOBODY, NOBODY);
+      const foreignRoot = await plain(['--root', join(other, 'sub'), 'serve']);
+      expect(foreignRoot.code).toBe(125);
+      expect(foreignRoot.stderr).toMatch(/not a directory owned by uid 0/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});

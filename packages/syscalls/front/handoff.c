@@ -1,0 +1,173 @@
+// The front's hand-off of a call to a warm `ns serve`: see handoff.h for the wire format. No
+// policy here: which verbs a server runs, and everything about them, is decided by the server
+// in TypeScript; this file only carries the call there and the exit status back.
+#define _GNU_SOURCE
+#include "handoff.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define HANDOFF_MAX_BODY (1u << 20)  // the server refuses more (protocol.ts MAX_BODY)
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
+}
+
+// Connect to `path` if it is a socket owned by this user, served by a process of this user.
+static int connect_own(const char *path) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) return -1;
+  strcpy(addr.sun_path, path);
+  // Never a symlink, never another user's socket: it would receive our descriptors.
+  struct stat st;
+  if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) return -1;
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) return -1;
+  int r;
+  do {
+    r = connect(s, (struct sockaddr *)&addr, sizeof addr);
+  } while (r < 0 && errno == EINTR);
+  // ENOENT / ECONNREFUSED: no server; EAGAIN: its queue is full (never wait for it).
+  if (r < 0) goto fail;
+  // The path was checked before connect: the peer's own credentials settle who answered.
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) goto fail;
+  int fl = fcntl(s, F_GETFL);
+  if (fl < 0 || fcntl(s, F_SETFL, fl & ~O_NONBLOCK) < 0) goto fail;
+  return s;
+fail:
+  close(s);
+  return -1;
+}
+
+// The request's body: cwd, argv[1..], environ, each NUL-ended. NULL when it is too big.
+static char *request_body(int argc, char **argv, const char *cwd, uint32_t *len, uint32_t *envc) {
+  size_t n = strlen(cwd) + 1;
+  for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
+  uint32_t e = 0;
+  for (char **p = environ; p && *p; p++, e++) n += strlen(*p) + 1;
+  if (n > HANDOFF_MAX_BODY) return NULL;
+  char *body = malloc(n);
+  if (!body) return NULL;
+  size_t k = 0;
+  size_t l = strlen(cwd) + 1;
+  memcpy(body + k, cwd, l);
+  k += l;
+  for (int i = 1; i < argc; i++) {
+    l = strlen(argv[i]) + 1;
+    memcpy(body + k, argv[i], l);
+    k += l;
+  }
+  for (char **p = environ; p && *p; p++) {
+    l = strlen(*p) + 1;
+    memcpy(body + k, *p, l);
+    k += l;
+  }
+  *len = (uint32_t)n;
+  *envc = e;
+  return body;
+}
+
+// Send the header with descriptors 0, 1, 2, then the body. 0 on success.
+static int send_request(int s, const unsigned char *header, const char *body, size_t len) {
+  struct iovec iov = {(void *)header, 16};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(3 * sizeof(int))];
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+  int fds[3] = {0, 1, 2};
+  memcpy(CMSG_DATA(cm), fds, sizeof fds);
+  ssize_t n;
+  do {
+    n = sendmsg(s, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n != 16) return -1;  // EBADF: one of 0, 1, 2 is closed; a short write cannot be resumed with the descriptors
+  size_t k = 0;
+  while (k < len) {
+    n = send(s, body + k, len - k, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    k += (size_t)n;
+  }
+  return 0;
+}
+
+// Read up to `len` bytes unless end of file comes first; the count read, -1 on error.
+static ssize_t read_full(int s, unsigned char *buf, size_t len) {
+  size_t k = 0;
+  while (k < len) {
+    ssize_t n = read(s, buf + k, len - k);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    k += (size_t)n;
+  }
+  return (ssize_t)k;
+}
+
+int ns_front_handoff(int argc, char **argv, const char *root) {
+  if (!root || !*root || argc < 1) return -1;
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0) return -1;  // a closed stdio: Node's way handles it
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+  if (snprintf(path, sizeof path, "%s/.server", root) >= (int)sizeof path - 1) return -1;
+  char *cwd = getcwd(NULL, 0);  // a removed working directory: Node's way says what it means
+  if (!cwd) return -1;
+  uint32_t len = 0, envc = 0;
+  char *body = request_body(argc, argv, cwd, &len, &envc);
+  free(cwd);
+  if (!body) return -1;
+  int s = connect_own(path);
+  if (s < 0) {
+    free(body);
+    return -1;
+  }
+  unsigned char header[16] = {'N', 'S', 'H', '1'};
+  put_u32(header + 4, len);
+  put_u32(header + 8, (uint32_t)(argc - 1));
+  put_u32(header + 12, envc);
+  int sent = send_request(s, header, body, len);
+  free(body);
+  unsigned char answer[5];
+  // Nothing ran unless the server said 'R': a refusal, a server gone or a short send all fall back.
+  ssize_t got = sent == 0 ? read_full(s, answer, 1) : -1;
+  if (got != 1 || answer[0] != 'R') {
+    close(s);
+    return -1;
+  }
+  got = read_full(s, answer + 1, 4);
+  close(s);
+  if (got != 4) {
+    fprintf(stderr, "ns: the server at %s went away before the call ended\n", path);
+    return 125;
+  }
+  uint32_t status = (uint32_t)answer[1] | (uint32_t)answer[2] << 8 | (uint32_t)answer[3] << 16 | (uint32_t)answer[4] << 24;
+  return (int)status & 0xff;
+}

@@ -1,0 +1,17 @@
+// The front's hand-off of a call to a warm `ns serve` (docs/cli-start.md, option C).
+//
+// The wire format, defined with the server in packages/cli/src/serve/protocol.ts:
+//   request  "NSH1", then three little-endian u32: the body's length, argc, envc; then the
+//            body: the working directory, each argument (argv[1..], without the program's
+//            name) and each environment entry, every one ended by a NUL. The first sendmsg(2)
+//            carries descriptors 0, 1 and 2 (SCM_RIGHTS).
+//   answer   'F': refused, nothing ran (the front goes on); or 'R' when the call starts, then
+//            its exit status as a little-endian i32 once it is done.
+#pragma once
+
+// Hand the call `argv` (argv[0] is the program's name, not sent) to the server listening on
+// `<root>/.server`, with this process's working directory, environment and descriptors 0, 1, 2.
+// Returns the call's exit status when the server ran it, or -1 when there is no server (or it
+// is not this user's, or it refused the call before running anything): then the caller runs
+// the call itself. Once the server has started the call, a server gone before answering is 125.
+int ns_front_handoff(int argc, char **argv, const char *root);
