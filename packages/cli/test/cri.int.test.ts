@@ -1,0 +1,245 @@
+/**
+ * Kubernetes pods through containerd's CRI plugin with `ns` as a runtime handler (issue 22),
+ * driven over the CRI gRPC API as the kubelet drives it (cri-client.ts), with the same pods
+ * under the `runc` handler first as the reference. The daemon is the test's own (cri-daemon.ts:
+ * its root, state, socket, CNI bridge network, images from the busybox test rootfs). Each pod
+ * runs under a cgroup parent below `/ns-cri-<pid>`, which the test makes and removes.
+ *
+ * Per handler: a pod whose containers have their own pid namespace and one with
+ * shareProcessNamespace (pid mode POD); the containers share ipc, uts and network with the
+ * sandbox and get its hostname; ExecSync (output, exit code) and Exec (a URL); exit code and
+ * reason Completed / Error / OOMKilled; StopContainer with a grace period (TERM), then KILL
+ * for a process that ignores TERM; RemoveContainer, StopPodSandbox, RemovePodSandbox; then
+ * nothing is left (shim, mount, network namespace, cgroup, runtime state). See
+ * docs/kubernetes.md. Skipped with the reason when containerd, runc or the CNI plugins are not
+ * installed (scripts/test.sh installs them).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cgroupRoots, cgroupsNamed, loggedArgv, mountsUnder, removeCgroupTree, unmountUnder } from './clients.js';
+import { criClient, rejection, type CriClient } from './cri-client.js';
+import { IMAGE, criSkipReason, netnsEntries, removeBridge, removeEmptyRunDirs, shimsOf, startCri, stopCri, type CriDaemon } from './cri-daemon.js';
+
+const skip = criSkipReason();
+const PARENT = `ns-cri-${process.pid}`;
+const HANDLERS = ['runc', 'ns'] as const;
+
+let d: CriDaemon | undefined;
+let cri: CriClient;
+let dir: string;
+let netnsBefore: string[];
+const runDirsMade = ['/run/containerd/s', '/run/containerd/runc', '/run/containerd'].filter((p) => !existsSync(p));
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Msg = Record<string, any>;
+type PidMode = 'CONTAINER' | 'POD';
+
+interface Pod {
+  id: string;
+  config: Msg;
+  pidMode: PidMode;
+}
+
+/** RunPodSandbox as the kubelet calls it: a hostname, a log folder, the test's cgroup parent. */
+async function runPod(handler: string, name: string, pidMode: PidMode): Promise<Pod> {
+  const logDirectory = join(dir, 'logs', name);
+  mkdirSync(logDirectory, { recursive: true });
+  const config = {
+    metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
+    hostname: name,
+    logDirectory,
+    linux: {
+      cgroupParent: `/${PARENT}/${name}`,
+      securityContext: { namespaceOptions: { network: 'POD', pid: pidMode, ipc: 'POD' } },
+    },
+  };
+  const r = await cri.runtime('RunPodSandbox', { config, runtimeHandler: handler });
+  return { id: r.podSandboxId, config, pidMode };
+}
+
+/** CreateContainer + StartContainer of `args` in `pod`; `memory` a limit in bytes. */
+async function startContainer(pod: Pod, name: string, args: string[], memory = 0): Promise<string> {
+  const config = {
+    metadata: { name, attempt: 0 },
+    image: { image: IMAGE },
+    command: args,
+    logPath: `${name}.log`,
+    linux: {
+      resources: memory ? { memoryLimitInBytes: memory } : {},
+      securityContext: { namespaceOptions: { network: 'POD', pid: pod.pidMode, ipc: 'POD' } },
+    },
+  };
+  const { containerId } = await cri.runtime('CreateContainer', { podSandboxId: pod.id, config, sandboxConfig: pod.config });
+  await cri.runtime('StartContainer', { containerId });
+  return containerId;
+}
+
+async function containerStatus(id: string): Promise<Msg> {
+  return (await cri.runtime('ContainerStatus', { containerId: id })).status;
+}
+
+/** The container's status once it has exited (polled every 100 ms, up to `ms`). */
+async function exited(id: string, ms = 20_000): Promise<Msg> {
+  for (let waited = 0; ; waited += 100) {
+    const s = await containerStatus(id);
+    if (s.state === 'CONTAINER_EXITED' || waited > ms) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function execSync(id: string, cmd: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const r = await cri.runtime('ExecSync', { containerId: id, cmd, timeout: 20 });
+  return { stdout: Buffer.from(r.stdout).toString(), stderr: Buffer.from(r.stderr).toString(), exitCode: r.exitCode };
+}
+
+/** The pid of the sandbox's process on the host (PodSandboxStatus verbose info). */
+async function sandboxPid(pod: Pod): Promise<number> {
+  const r = await cri.runtime('PodSandboxStatus', { podSandboxId: pod.id, verbose: true });
+  return JSON.parse(r.info.info).pid;
+}
+
+/** The namespace links of a host pid (`ipc:[4026...]`). */
+function nsLinks(pid: number): Record<string, string> {
+  return Object.fromEntries(['ipc', 'uts', 'net', 'pid'].map((t) => [t, readlinkSync(`/proc/${pid}/ns/${t}`)]));
+}
+
+/** The same links as seen from inside a container (ExecSync readlink). */
+async function containerNsLinks(id: string): Promise<Record<string, string>> {
+  const r = await execSync(id, ['sh', '-c', 'for t in ipc uts net pid; do echo "$t $(readlink /proc/self/ns/$t)"; done']);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+}
+
+/** Stop, remove every container of the pod, stop and remove the pod. */
+async function removePod(pod: Pod): Promise<void> {
+  const { containers } = await cri.runtime('ListContainers', { filter: { podSandboxId: pod.id } });
+  for (const c of containers) {
+    await cri.runtime('StopContainer', { containerId: c.id, timeout: 0 });
+    await cri.runtime('RemoveContainer', { containerId: c.id });
+  }
+  await cri.runtime('StopPodSandbox', { podSandboxId: pod.id });
+  await cri.runtime('RemovePodSandbox', { podSandboxId: pod.id });
+}
+
+/** The cgroups left below the test's parent deeper than a pod's own cgroup parent. */
+function cgroupsLeft(): string[] {
+  return cgroupsNamed(PARENT).filter((c) => c.split(`/${PARENT}`)[1]!.split('/').filter(Boolean).length > 1);
+}
+
+describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ns-cri-'));
+    netnsBefore = netnsEntries();
+    for (const root of cgroupRoots()) mkdirSync(join(root, PARENT), { recursive: true });
+    d = startCri(dir, process.env.NS_TEST_ROOTFS!);
+    cri = criClient(d.socket);
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      if (d) {
+        try {
+          const { items } = await cri.runtime('ListPodSandbox', {});
+          for (const p of items) {
+            await cri.runtime('StopPodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+            await cri.runtime('RemovePodSandbox', { podSandboxId: p.id }).catch(() => undefined);
+          }
+          for (const ref of (await cri.image('ListImages', {})).images) await cri.image('RemoveImage', { image: { image: ref.id } }).catch(() => undefined);
+        } finally {
+          cri.close();
+          await stopCri(d);
+          removeBridge(d);
+        }
+      }
+    } finally {
+      if (dir) {
+        unmountUnder(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }
+      removeCgroupTree(PARENT);
+      removeEmptyRunDirs(runDirsMade);
+    }
+    expect(mountsUnder(dir)).toEqual([]);
+    expect(cgroupsNamed(PARENT)).toEqual([]);
+    expect(netnsEntries()).toEqual(netnsBefore);
+  }, 120_000);
+
+  it('serves the CRI v1 API', async () => {
+    const v = await cri.runtime('Version', { version: 'v1' });
+    expect(v).toMatchObject({ runtimeName: 'containerd', runtimeApiVersion: 'v1' });
+  });
+
+  describe.each(HANDLERS)('handler %s', (handler) => {
+    it('a pod whose containers have their own pid namespace: shared ipc/uts/net, hostname, ExecSync, Exec, stop with KILL', async () => {
+      const pod = await runPod(handler, `${handler}-own`, 'CONTAINER');
+      try {
+        const sandbox = nsLinks(await sandboxPid(pod));
+        const main = await startContainer(pod, 'main', ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done']);
+        const links = await containerNsLinks(main);
+        expect(links).toMatchObject({ ipc: sandbox.ipc, uts: sandbox.uts, net: sandbox.net });
+        expect(links.pid).not.toBe(sandbox.pid);
+        expect(await execSync(main, ['hostname'])).toMatchObject({ stdout: `${handler}-own\n`, exitCode: 0 });
+        // Its own pid namespace: pid 1 is the container's command, not the sandbox's.
+        expect((await execSync(main, ['cat', '/proc/1/cmdline'])).stdout).toMatch(/^sh\0-c\0trap/);
+        expect(await execSync(main, ['sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+        const exec = await cri.runtime('Exec', { containerId: main, cmd: ['echo', 'hi'], stdout: true, stderr: true });
+        expect(exec.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+        // TERM is ignored: after the grace period, KILL.
+        await cri.runtime('StopContainer', { containerId: main, timeout: 2 });
+        expect(await containerStatus(main)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137, reason: 'Error' });
+        await cri.runtime('RemoveContainer', { containerId: main });
+      } finally {
+        await removePod(pod);
+      }
+    }, 120_000);
+
+    it('a pod with shareProcessNamespace: shared pid namespace, TERM then exit, exit reasons Completed / Error / OOMKilled', async () => {
+      const pod = await runPod(handler, `${handler}-shared`, 'POD');
+      try {
+        const sandbox = nsLinks(await sandboxPid(pod));
+        const main = await startContainer(pod, 'main', ['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 1; done']);
+        expect(await containerNsLinks(main)).toEqual(sandbox);
+        expect(await execSync(main, ['hostname'])).toMatchObject({ stdout: `${handler}-shared\n`, exitCode: 0 });
+        // The sandbox's process is pid 1 of the pod.
+        expect((await execSync(main, ['cat', '/proc/1/cmdline'])).stdout).toBe('/bin/sleep\0infinity\0');
+        const ok = await startContainer(pod, 'ok', ['true']);
+        const bad = await startContainer(pod, 'bad', ['sh', '-c', 'exit 3']);
+        const oom = await startContainer(pod, 'oom', ['sh', '-c', 'x=0123456789; while :; do x="$x$x"; done'], 32 * 1024 * 1024);
+        expect(await exited(ok)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 0, reason: 'Completed' });
+        expect(await exited(bad)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 3, reason: 'Error' });
+        expect(await exited(oom)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137, reason: 'OOMKilled' });
+        const ignorer = await startContainer(pod, 'ignorer', ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done']);
+        await cri.runtime('StopContainer', { containerId: main, timeout: 30 });
+        expect(await containerStatus(main)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 7 });
+        await cri.runtime('StopContainer', { containerId: ignorer, timeout: 2 });
+        expect(await containerStatus(ignorer)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137 });
+        for (const id of [main, ok, bad, oom, ignorer]) await cri.runtime('RemoveContainer', { containerId: id });
+      } finally {
+        await removePod(pod);
+      }
+    }, 120_000);
+
+    it('leaves nothing once its pods are removed: no shim, mount, network namespace, cgroup or runtime state', () => {
+      expect(shimsOf(d!)).toEqual([]);
+      expect(mountsUnder(dir)).toEqual([]);
+      expect(netnsEntries()).toEqual(netnsBefore);
+      expect(cgroupsLeft()).toEqual([]);
+      const root = join(d!.roots[handler], 'k8s.io');
+      expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+      // The shim ran the handler's binary: ns only for the ns pods (runc's come first), with
+      // runc's global flags and the handler's Root.
+      const creates = loggedArgv(d!.argvLog).filter((a) => a.includes('create'));
+      if (handler === 'runc') expect(creates).toEqual([]);
+      else {
+        expect(creates.length).toBe(2 + 1 + 5); // two sandboxes, their containers
+        for (const a of creates) expect(a.slice(0, 5)).toEqual(['--root', root, '--log', expect.stringMatching(/\/log\.json$/), '--log-format']);
+      }
+    });
+  });
+
+  it('keeps rejection helper', async () => {
+    expect(await rejection(cri.runtime('ContainerStatus', { containerId: 'nonexistent' }))).toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
