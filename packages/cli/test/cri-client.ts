@@ -23,7 +23,6 @@ export class CriError extends Error {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;
 
 /** One CRI endpoint: `call(method, request)` on the runtime or the image service. */
@@ -41,12 +40,10 @@ export interface CriClient {
  */
 export function criClient(socket: string): CriClient {
   const definition = protoLoader.loadSync(CRI_PROTO, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const v1 = (grpc.loadPackageDefinition(definition) as any).runtime.v1;
   const address = `unix://${socket}`;
   const runtime = new v1.RuntimeService(address, grpc.credentials.createInsecure());
   const image = new v1.ImageService(address, grpc.credentials.createInsecure());
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const call = (service: any, method: string, request: Msg, timeoutMs: number) =>
     new Promise<Msg>((resolve, reject) => {
       const lower = method[0]!.toLowerCase() + method.slice(1);

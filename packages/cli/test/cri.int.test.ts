@@ -14,7 +14,8 @@
  * docs/kubernetes.md. Skipped with the reason when containerd, runc or the CNI plugins are not
  * installed (scripts/test.sh installs them).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +33,6 @@ let dir: string;
 let netnsBefore: string[];
 const runDirsMade = ['/run/containerd/s', '/run/containerd/runc', '/run/containerd'].filter((p) => !existsSync(p));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;
 type PidMode = 'CONTAINER' | 'POD';
 
@@ -112,6 +112,13 @@ async function containerNsLinks(id: string): Promise<Record<string, string>> {
   return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ') as [string, string]));
 }
 
+/** A v1 cgroup file of a host pid's cgroup in the hierarchy of `controller` (this hybrid host's limits are v1). */
+function v1Limit(pid: number, controller: string, file: string): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller))!;
+  expect(line.split(':')[2]).toMatch(new RegExp(`^/${PARENT}/`));
+  return readFileSync(join('/sys/fs/cgroup', controller, line.split(':')[2]!, file), 'utf8').trim();
+}
+
 /** Stop, remove every container of the pod, stop and remove the pod. */
 async function removePod(pod: Pod): Promise<void> {
   const { containers } = await cri.runtime('ListContainers', { filter: { podSandboxId: pod.id } });
@@ -155,6 +162,7 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       }
     } finally {
       if (dir) {
+        if (process.env.NS_CRI_KEEP) spawnSync('cp', ['-r', dir, process.env.NS_CRI_KEEP]);
         unmountUnder(dir);
         rmSync(dir, { recursive: true, force: true });
       }
@@ -186,6 +194,20 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
         expect(await execSync(main, ['sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
         const exec = await cri.runtime('Exec', { containerId: main, cmd: ['echo', 'hi'], stdout: true, stderr: true });
         expect(exec.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+        // The pod's network: an address of the CNI bridge's subnet on eth0.
+        const { status } = await cri.runtime('PodSandboxStatus', { podSandboxId: pod.id });
+        expect(status.network.ip.startsWith(d!.subnet.slice(0, -'0/24'.length))).toBe(true);
+        expect((await execSync(main, ['ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout).toContain(`inet ${status.network.ip}/24`);
+        // What the kubelet also calls: stats, a resources update (runc's `update`), an ExecSync past its timeout.
+        const { stats } = await cri.runtime('ContainerStats', { containerId: main });
+        expect(stats.memory.workingSetBytes.value).toBeGreaterThan(0);
+        // (cpu shares and a cpuset as the CPU manager sets them: ns made the cgroup only in the hierarchies it used).
+        await cri.runtime('UpdateContainerResources', { containerId: main, linux: { memoryLimitInBytes: 64 * 1024 * 1024, cpuShares: 512, cpusetCpus: '0' } });
+        const pid = JSON.parse((await cri.runtime('ContainerStatus', { containerId: main, verbose: true })).info.info).pid;
+        expect(v1Limit(pid, 'memory', 'memory.limit_in_bytes')).toBe(`${64 * 1024 * 1024}`);
+        expect(v1Limit(pid, 'cpu', 'cpu.shares')).toBe('512');
+        expect(v1Limit(pid, 'cpuset', 'cpuset.cpus')).toBe('0');
+        expect((await rejection(cri.runtime('ExecSync', { containerId: main, cmd: ['sleep', '30'], timeout: 1 }))).details).toMatch(/timeout 1s exceeded/);
         // TERM is ignored: after the grace period, KILL.
         await cri.runtime('StopContainer', { containerId: main, timeout: 2 });
         expect(await containerStatus(main)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137, reason: 'Error' });
@@ -239,7 +261,26 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
     });
   });
 
-  it('keeps rejection helper', async () => {
-    expect(await rejection(cri.runtime('ContainerStatus', { containerId: 'nonexistent' }))).toMatchObject({ code: 'NOT_FOUND' });
+  describe.each(HANDLERS)('bad input, handler %s', (handler) => {
+    it('a sysctl that is not namespaced: RunPodSandbox fails with the runtime\'s message, nothing is left', async () => {
+      const name = `${handler}-sysctl`;
+      mkdirSync(join(dir, 'logs', name), { recursive: true });
+      const config = {
+        metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
+        hostname: name,
+        logDirectory: join(dir, 'logs', name),
+        linux: { cgroupParent: `/${PARENT}/${name}`, sysctls: { 'vm.swappiness': '10' } },
+      };
+      const err = await rejection(cri.runtime('RunPodSandbox', { config, runtimeHandler: handler }));
+      console.log(err.details);
+      expect(err.details).toMatch(handler === 'ns' ? /linux\.sysctl.*vm\.swappiness.*not a namespaced sysctl/ : /sysctl "vm.swappiness" is not in a separate kernel namespace/);
+      expect((await cri.runtime('ListPodSandbox', {})).items).toEqual([]);
+      expect(shimsOf(d!)).toEqual([]);
+      expect(mountsUnder(dir)).toEqual([]);
+      expect(netnsEntries()).toEqual(netnsBefore);
+      expect(cgroupsLeft()).toEqual([]);
+      const root = join(d!.roots[handler], 'k8s.io');
+      expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+    });
   });
 });
