@@ -7,7 +7,8 @@
  *
  * Per handler: a pod whose containers have their own pid namespace and one with
  * shareProcessNamespace (pid mode POD); the containers share ipc, uts and network with the
- * sandbox and get its hostname; ExecSync (output, exit code) and Exec (a URL); exit code and
+ * sandbox and get its hostname; ExecSync (output, exit code, a missing command) and Exec (its
+ * stream, as kubectl exec reads it: k8s-stream.ts); stats; UpdateContainerResources; exit code and
  * reason Completed / Error / OOMKilled; StopContainer with a grace period (TERM), then KILL
  * for a process that ignores TERM; RemoveContainer, StopPodSandbox, RemovePodSandbox; then
  * nothing is left (shim, mount, network namespace, cgroup, runtime state). See
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgroupRoots, cgroupsNamed, loggedArgv, mountsUnder, removeCgroupTree, unmountUnder } from './clients.js';
 import { criClient, rejection, type CriClient } from './cri-client.js';
+import { runExecStream } from './k8s-stream.js';
 import { IMAGE, criSkipReason, netnsEntries, removeBridge, removeEmptyRunDirs, shimsOf, startCri, stopCri, type CriDaemon } from './cri-daemon.js';
 
 const skip = criSkipReason();
@@ -192,8 +194,14 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
         // Its own pid namespace: pid 1 is the container's command, not the sandbox's.
         expect((await execSync(main, ['cat', '/proc/1/cmdline'])).stdout).toMatch(/^sh\0-c\0trap/);
         expect(await execSync(main, ['sh', '-c', 'echo out; echo err >&2; exit 3'])).toEqual({ stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
-        const exec = await cri.runtime('Exec', { containerId: main, cmd: ['echo', 'hi'], stdout: true, stderr: true });
+        // Exec: a URL, and over it (as kubectl exec) the output and the exit code.
+        const exec = await cri.runtime('Exec', { containerId: main, cmd: ['sh', '-c', 'echo streamed; echo e >&2; exit 4'], stdout: true, stderr: true });
         expect(exec.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+        expect(await runExecStream(exec.url)).toMatchObject({ stdout: 'streamed\n', stderr: 'e\n', exitCode: 4 });
+        const ok = await cri.runtime('Exec', { containerId: main, cmd: ['hostname'], stdout: true, stderr: true });
+        expect(await runExecStream(ok.url)).toMatchObject({ stdout: `${handler}-own\n`, exitCode: 0 });
+        // A missing command: the runtime's message, as with runc.
+        expect((await rejection(execSync(main, ['nonexistent']))).details).toMatch(/OCI runtime exec failed: .*executable file not found in \$PATH/);
         // The pod's network: an address of the CNI bridge's subnet on eth0.
         const { status } = await cri.runtime('PodSandboxStatus', { podSandboxId: pod.id });
         expect(status.network.ip.startsWith(d!.subnet.slice(0, -'0/24'.length))).toBe(true);
