@@ -280,12 +280,35 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
         linux: { cgroupParent: `/${PARENT}/${name}`, sysctls: { 'vm.swappiness': '10' } },
       };
       const err = await rejection(cri.runtime('RunPodSandbox', { config, runtimeHandler: handler }));
-      console.log(err.details);
       expect(err.details).toMatch(handler === 'ns' ? /linux\.sysctl.*vm\.swappiness.*not a namespaced sysctl/ : /sysctl "vm.swappiness" is not in a separate kernel namespace/);
       expect((await cri.runtime('ListPodSandbox', {})).items).toEqual([]);
       expect(shimsOf(d!)).toEqual([]);
       expect(mountsUnder(dir)).toEqual([]);
       expect(netnsEntries()).toEqual(netnsBefore);
+      expect(cgroupsLeft()).toEqual([]);
+      const root = join(d!.roots[handler], 'k8s.io');
+      expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+    });
+
+    it('a container limit the host cannot honour (a cgroup v2 key on this v1 memory controller): StartContainer fails with the runtime\'s message, nothing is left', async () => {
+      const pod = await runPod(handler, `${handler}-unified`, 'CONTAINER');
+      try {
+        const config = {
+          metadata: { name: 'v2key', attempt: 0 },
+          image: { image: IMAGE },
+          command: ['true'],
+          logPath: 'v2key.log',
+          linux: { resources: { unified: { 'memory.high': '10000000' } } },
+        };
+        const { containerId } = await cri.runtime('CreateContainer', { podSandboxId: pod.id, config, sandboxConfig: pod.config });
+        const err = await rejection(cri.runtime('StartContainer', { containerId }));
+        expect(err.details).toMatch(handler === 'ns' ? /linux\.resources\.unified\["memory\.high"\]: the memory controller is on a cgroup v1 hierarchy here/ : /cannot use unified on cgroup v1/);
+        await cri.runtime('RemoveContainer', { containerId });
+      } finally {
+        await removePod(pod);
+      }
+      expect(shimsOf(d!)).toEqual([]);
+      expect(mountsUnder(dir)).toEqual([]);
       expect(cgroupsLeft()).toEqual([]);
       const root = join(d!.roots[handler], 'k8s.io');
       expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
