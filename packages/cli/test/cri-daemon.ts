@@ -92,6 +92,13 @@ export function criConfig(d: { dir: string; socket: string; roots: { runc: strin
     `[${cri}.containerd.runtimes.ns.options]`,
     `  BinaryName = "${d.nsBinary}"`,
     `  Root = "${d.roots.ns}"`,
+    // The same binary with containerd's systemd cgroup driver: ns refuses --systemd-cgroup.
+    `[${cri}.containerd.runtimes.ns-systemd]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `[${cri}.containerd.runtimes.ns-systemd.options]`,
+    `  BinaryName = "${d.nsBinary}"`,
+    `  Root = "${d.roots.ns}"`,
+    '  SystemdCgroup = true',
     `[${cri}.cni]`,
     '  bin_dir = "/usr/lib/cni"',
     `  conf_dir = "${join(d.dir, 'cni')}"`,

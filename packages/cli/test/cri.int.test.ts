@@ -269,6 +269,27 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
     });
   });
 
+  it("containerd's systemd cgroup driver (SystemdCgroup = true): RunPodSandbox fails with ns's message, nothing is left", async () => {
+    const name = 'ns-systemd';
+    mkdirSync(join(dir, 'logs', name), { recursive: true });
+    const config = {
+      metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
+      hostname: name,
+      logDirectory: join(dir, 'logs', name),
+      linux: { cgroupParent: 'nscri.slice' },
+    };
+    const err = await rejection(cri.runtime('RunPodSandbox', { config, runtimeHandler: 'ns-systemd' }));
+    // ns's message reaches containerd only through the --log file, which a usage error of the
+    // global flags does not reach yet (the runtime's own log is another part of issue 22); the
+    // shim then says "unable to retrieve OCI runtime error". Tighten to the first form once it does.
+    expect(err.details).toMatch(/OCI runtime create failed: (.*--systemd-cgroup: ns has no systemd cgroup driver|unable to retrieve OCI runtime error .*\/ns did not terminate successfully)/);
+    expect((await cri.runtime('ListPodSandbox', {})).items).toEqual([]);
+    expect(shimsOf(d!)).toEqual([]);
+    expect(mountsUnder(dir)).toEqual([]);
+    expect(netnsEntries()).toEqual(netnsBefore);
+    expect(readdirSync(join(d!.roots.ns, 'k8s.io'))).toEqual([]);
+  });
+
   describe.each(HANDLERS)('bad input, handler %s', (handler) => {
     it('a sysctl that is not namespaced: RunPodSandbox fails with the runtime\'s message, nothing is left', async () => {
       const name = `${handler}-sysctl`;
