@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { extendToDirs, missingDirs } from './extend.js';
-import { neededHierarchies } from './hierarchies.js';
+import { neededHierarchies, parentHierarchies } from './hierarchies.js';
 import { makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
@@ -43,6 +43,13 @@ export interface CgroupOptions {
    * hierarchies where the cgroup exists.
    */
   hierarchies?: 'all' | 'needed';
+  /**
+   * With `hierarchies: 'needed'`, also every hierarchy where the cgroup's parent exists
+   * (parentHierarchies): limits someone set on the parent (a Kubernetes pod's cgroup) then
+   * reach the container, as with runc. For a cgroupsPath the config gives; not for the
+   * runtime's own default parent, which only it makes (default false).
+   */
+  followParent?: boolean;
 }
 
 /** An absolute, normalized cgroup path other than the root. */
@@ -111,8 +118,10 @@ export class Cgroup implements CgroupHandle {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
       const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
-      cg.keepV1(needed.v1);
-      if (!needed.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
+      // And wherever its parent exists: limits set there must reach the container (a pod's).
+      const parents = options.followParent ? parentHierarchies(cg.layout, path, needed, (d) => cg.sys.exists(d)) : { v1: [], unified: false };
+      cg.keepV1([...needed.v1, ...parents.v1]);
+      if (!needed.unified && !parents.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     }
     const created: string[] = [];
     try {

@@ -333,3 +333,38 @@ describe("update of a cgroup made with hierarchies: 'needed' (issue 22: the kube
     expect(sys.exists('/fake/cpuset/t/none')).toBe(false);
   });
 });
+
+describe("hierarchies: 'needed' under a parent made by someone else (issue 22: the kubelet's pod cgroup)", () => {
+  it('makes the cgroup in every hierarchy where its parent exists, so limits set on the parent reach it', () => {
+    const { sys, layout } = fakeV1({ hybrid: true });
+    // The pod's cgroup, made by the kubelet in every hierarchy but blkio, and in the cgroup2 tree.
+    for (const h of ['cpu,cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'pids', 'hugetlb', 'net_cls,net_prio', 'unified']) {
+      sys.mkdir(`/fake/${h}/kube`);
+      sys.mkdir(`/fake/${h}/kube/pod1`);
+    }
+    sys.files.set('/fake/cpuset/kube/cpuset.cpus', '0-3');
+    sys.files.set('/fake/cpuset/kube/cpuset.mems', '0');
+    sys.files.set('/fake/cpuset/kube/pod1/cpuset.cpus', '2');
+    sys.files.set('/fake/cpuset/kube/pod1/cpuset.mems', '0');
+    const cg = Cgroup.create('/kube/pod1/c1', {}, { layout, sys, hierarchies: 'needed', followParent: true, devices: false });
+    expect(Object.keys(cg.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'cpuset', 'freezer', 'hugetlb', 'memory', 'net_cls', 'net_prio', 'pids', 'devices'].sort());
+    expect(cg.dirs.unified).toBe('/fake/unified/kube/pod1/c1');
+    expect(sys.exists('/fake/blkio/kube/pod1/c1')).toBe(false);
+    // The new cpuset is the pod's.
+    expect(sys.files.get('/fake/cpuset/kube/pod1/c1/cpuset.cpus')).toBe('2');
+  });
+
+  it('where the parent does not exist (ns\'s own /ns made only where needed), only the needed hierarchies', () => {
+    const { sys, layout } = fakeV1({ hybrid: true });
+    const cg = Cgroup.create('/ns/a', {}, { layout, sys, hierarchies: 'needed', followParent: true, devices: false });
+    expect(Object.keys(cg.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'freezer', 'memory', 'pids']);
+    expect(cg.dirs.unified).toBeUndefined();
+    // A second container under the same /ns: still only those.
+    const b = Cgroup.create('/ns/b', {}, { layout, sys, hierarchies: 'needed', followParent: true, devices: false });
+    expect(Object.keys(b.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'freezer', 'memory', 'pids']);
+    // Without followParent (the runtime's own default parent), a parent made elsewhere is not followed.
+    sys.mkdir('/fake/cpuset/kube');
+    const c = Cgroup.create('/kube/c', {}, { layout, sys, hierarchies: 'needed', devices: false });
+    expect(c.dirs.v1.cpuset).toBeUndefined();
+  });
+});

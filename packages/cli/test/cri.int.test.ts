@@ -44,10 +44,15 @@ interface Pod {
   pidMode: PidMode;
 }
 
-/** RunPodSandbox as the kubelet calls it: a hostname, a log folder, the test's cgroup parent. */
+/**
+ * RunPodSandbox as the kubelet calls it: a hostname, a log folder, the pod's cgroup under the
+ * test's parent, made first in every hierarchy (the kubelet makes a pod's cgroup before its
+ * sandbox, where it sets the pod's limits).
+ */
 async function runPod(handler: string, name: string, pidMode: PidMode): Promise<Pod> {
   const logDirectory = join(dir, 'logs', name);
   mkdirSync(logDirectory, { recursive: true });
+  for (const root of cgroupRoots()) mkdirSync(join(root, PARENT, name), { recursive: true });
   const config = {
     metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
     hostname: name,
@@ -121,6 +126,17 @@ function v1Limit(pid: number, controller: string, file: string): string {
   return readFileSync(join('/sys/fs/cgroup', controller, line.split(':')[2]!, file), 'utf8').trim();
 }
 
+/**
+ * The cgroups of a host pid (/proc/PID/cgroup) that are not below the pod's cgroup: none, as
+ * with runc, so that limits the kubelet sets on the pod's cgroup reach every process of the
+ * pod (the named systemd hierarchy aside: no runtime places a container there without systemd).
+ */
+function outsidePod(pid: number, pod: string): string[] {
+  return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.includes(':name=') && !l.split(':')[2]!.startsWith(`/${PARENT}/${pod}/`));
+}
+
 /** Stop, remove every container of the pod, stop and remove the pod. */
 async function removePod(pod: Pod): Promise<void> {
   const { containers } = await cri.runtime('ListContainers', { filter: { podSandboxId: pod.id } });
@@ -187,6 +203,9 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       try {
         const sandbox = nsLinks(await sandboxPid(pod));
         const main = await startContainer(pod, 'main', ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done']);
+        const mainPid = JSON.parse((await cri.runtime('ContainerStatus', { containerId: main, verbose: true })).info.info).pid;
+        expect(outsidePod(await sandboxPid(pod), `${handler}-own`)).toEqual([]);
+        expect(outsidePod(mainPid, `${handler}-own`)).toEqual([]);
         const links = await containerNsLinks(main);
         expect(links).toMatchObject({ ipc: sandbox.ipc, uts: sandbox.uts, net: sandbox.net });
         expect(links.pid).not.toBe(sandbox.pid);
