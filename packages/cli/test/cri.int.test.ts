@@ -8,7 +8,8 @@
  * Per handler: a pod whose containers have their own pid namespace and one with
  * shareProcessNamespace (pid mode POD); the containers share ipc, uts and network with the
  * sandbox and get its hostname; ExecSync (output, exit code, a missing command) and Exec (its
- * stream, as kubectl exec reads it: k8s-stream.ts); stats; UpdateContainerResources; exit code and
+ * stream, as kubectl exec reads it: k8s-stream.ts); stats; UpdateContainerResources; security
+ * contexts (privileged, ids, read-only rootfs, capabilities, seccomp: compared with runc); exit code and
  * reason Completed / Error / OOMKilled; StopContainer with a grace period (TERM), then KILL
  * for a process that ignores TERM; RemoveContainer, StopPodSandbox, RemovePodSandbox; then
  * nothing is left (shim, mount, network namespace, cgroup, runtime state). See
@@ -28,6 +29,8 @@ import { IMAGE, criSkipReason, netnsEntries, removeBridge, removeEmptyRunDirs, s
 const skip = criSkipReason();
 const PARENT = `ns-cri-${process.pid}`;
 const HANDLERS = ['runc', 'ns'] as const;
+/** What the security-context pod's container saw, per handler (ns is compared with runc). */
+const securityOutputs: Record<string, unknown> = {};
 
 let d: CriDaemon | undefined;
 let cri: CriClient;
@@ -270,6 +273,59 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       }
     }, 120_000);
 
+    it('security contexts: privileged, runAsUser/runAsGroup, readOnlyRootFilesystem, capabilities, RuntimeDefault seccomp, noNewPrivs', async () => {
+      const name = `${handler}-sec`;
+      mkdirSync(join(dir, 'logs', name), { recursive: true });
+      for (const root of cgroupRoots()) mkdirSync(join(root, PARENT, name), { recursive: true });
+      const nsOpts = { network: 'POD', pid: 'CONTAINER', ipc: 'POD' };
+      const config = {
+        metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
+        hostname: name,
+        logDirectory: join(dir, 'logs', name),
+        linux: { cgroupParent: `/${PARENT}/${name}`, securityContext: { namespaceOptions: nsOpts, privileged: true } },
+      };
+      const pod: Pod = { id: (await cri.runtime('RunPodSandbox', { config, runtimeHandler: handler })).podSandboxId, config, pidMode: 'CONTAINER' };
+      try {
+        const start = async (cname: string, securityContext: Msg) => {
+          const c = { metadata: { name: cname, attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: `${cname}.log`, linux: { securityContext: { namespaceOptions: nsOpts, ...securityContext } } };
+          const { containerId } = await cri.runtime('CreateContainer', { podSandboxId: pod.id, config: c, sandboxConfig: config });
+          await cri.runtime('StartContainer', { containerId });
+          return containerId;
+        };
+        const capEff = async (id: string) => (await execSync(id, ['grep', '^CapEff', '/proc/self/status'])).stdout.trim().split(/\s+/)[1];
+        const priv = await start('priv', { privileged: true });
+        // Privileged: every capability of the runtime's bounding set (CAP_SYS_ADMIN among them), the host's devices.
+        expect(BigInt(`0x${await capEff(priv)}`) & (1n << 21n)).not.toBe(0n);
+        expect(await execSync(priv, ['test', '-c', '/dev/kmsg'])).toMatchObject({ exitCode: 0 });
+        const plain = await start('plain', {
+          runAsUser: { value: 1000 },
+          runAsGroup: { value: 1000 },
+          supplementalGroups: [2000],
+          readonlyRootfs: true,
+          noNewPrivs: true,
+          capabilities: { dropCapabilities: ['ALL'], addCapabilities: ['NET_BIND_SERVICE'] },
+          seccompProfilePath: 'runtime/default',
+        });
+        const seen = {
+          id: (await execSync(plain, ['sh', '-c', 'id -u; id -g; id -G'])).stdout,
+          status: (await execSync(plain, ['grep', '-E', '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):', '/proc/self/status'])).stdout,
+          touch: await execSync(plain, ['touch', '/x']),
+          // The RuntimeDefault profile refuses unshare(2) of a user namespace (EPERM).
+          unshare: (await execSync(plain, ['sh', '-c', 'unshare -U true 2>/dev/null; echo $?'])).stdout,
+        };
+        expect(seen.id).toBe('1000\n1000\n1000 10 100 2000\n'); // containerd adds the image's /etc/group entries of uid 1000
+        expect(seen.status).toBe('CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000400\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n');
+        expect(seen.touch.exitCode).not.toBe(0);
+        expect(seen.touch.stderr).toMatch(/Read-only file system/);
+        expect(seen.unshare).not.toBe('0\n');
+        // The same as under runc, field by field.
+        securityOutputs[handler] = seen;
+        if (handler === 'ns') expect(seen).toEqual(securityOutputs.runc);
+      } finally {
+        await removePod(pod);
+      }
+    }, 120_000);
+
     it('leaves nothing once its pods are removed: no shim, mount, network namespace, cgroup or runtime state', () => {
       expect(shimsOf(d!)).toEqual([]);
       expect(mountsUnder(dir)).toEqual([]);
@@ -282,7 +338,7 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       const creates = loggedArgv(d!.argvLog).filter((a) => a.includes('create'));
       if (handler === 'runc') expect(creates).toEqual([]);
       else {
-        expect(creates.length).toBe(2 + 1 + 5); // two sandboxes, their containers
+        expect(creates.length).toBe(3 + 1 + 5 + 2); // three sandboxes, their containers
         for (const a of creates) expect(a.slice(0, 5)).toEqual(['--root', root, '--log', expect.stringMatching(/\/log\.json$/), '--log-format']);
       }
     });
