@@ -326,6 +326,33 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       }
     }, 120_000);
 
+    it("a pod on the host's network, pid and ipc namespaces (hostNetwork, hostPID, hostIPC)", async () => {
+      const name = `${handler}-host`;
+      mkdirSync(join(dir, 'logs', name), { recursive: true });
+      for (const root of cgroupRoots()) mkdirSync(join(root, PARENT, name), { recursive: true });
+      const nsOpts = { network: 'NODE', pid: 'NODE', ipc: 'NODE' };
+      const config = {
+        metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
+        hostname: '', // the kubelet gives a hostNetwork pod none: it has the host's UTS namespace
+        logDirectory: join(dir, 'logs', name),
+        linux: { cgroupParent: `/${PARENT}/${name}`, securityContext: { namespaceOptions: nsOpts } },
+      };
+      const pod: Pod = { id: (await cri.runtime('RunPodSandbox', { config, runtimeHandler: handler })).podSandboxId, config, pidMode: 'CONTAINER' };
+      try {
+        const c = { metadata: { name: 'main', attempt: 0 }, image: { image: IMAGE }, command: ['sleep', '3600'], logPath: 'main.log', linux: { securityContext: { namespaceOptions: nsOpts } } };
+        const { containerId } = await cri.runtime('CreateContainer', { podSandboxId: pod.id, config: c, sandboxConfig: config });
+        await cri.runtime('StartContainer', { containerId });
+        const host = nsLinks(process.pid);
+        const links = await containerNsLinks(containerId);
+        expect(links).toMatchObject({ net: host.net, pid: host.pid, ipc: host.ipc });
+        // The host's network: the container sees this host's address.
+        const hostAddr = spawnSync('ip', ['-o', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }).stdout.match(/inet (\S+)/)?.[1];
+        if (hostAddr) expect((await execSync(containerId, ['ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout).toContain(hostAddr);
+      } finally {
+        await removePod(pod);
+      }
+    }, 120_000);
+
     it('leaves nothing once its pods are removed: no shim, mount, network namespace, cgroup or runtime state', () => {
       expect(shimsOf(d!)).toEqual([]);
       expect(mountsUnder(dir)).toEqual([]);
@@ -338,7 +365,7 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       const creates = loggedArgv(d!.argvLog).filter((a) => a.includes('create'));
       if (handler === 'runc') expect(creates).toEqual([]);
       else {
-        expect(creates.length).toBe(3 + 1 + 5 + 2); // three sandboxes, their containers
+        expect(creates.length).toBe(4 + 1 + 5 + 2 + 1); // four sandboxes, their containers
         for (const a of creates) expect(a.slice(0, 5)).toEqual(['--root', root, '--log', expect.stringMatching(/\/log\.json$/), '--log-format']);
       }
     });
