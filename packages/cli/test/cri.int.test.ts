@@ -36,7 +36,12 @@ let d: CriDaemon | undefined;
 let cri: CriClient;
 let dir: string;
 let netnsBefore: string[];
-const runDirsMade = ['/run/containerd/s', '/run/containerd/runc', '/run/containerd'].filter((p) => !existsSync(p));
+/**
+ * Host folders containerd and its CNI library make outside the test's own folder, whatever the
+ * config says (the shims' sockets, pod network namespaces, libcni's result cache): removed
+ * afterwards when the test made them and they are empty again.
+ */
+const runDirsMade = ['/run/containerd/s', '/run/containerd/runc', '/run/containerd', '/run/netns', '/var/lib/cni/results', '/var/lib/cni'].filter((p) => !existsSync(p));
 
 type Msg = Record<string, any>;
 type PidMode = 'CONTAINER' | 'POD';
