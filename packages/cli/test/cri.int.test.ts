@@ -326,6 +326,9 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
         // The same as under runc, field by field.
         securityOutputs[handler] = seen;
         if (handler === 'ns') expect(seen).toEqual(securityOutputs.runc);
+        // StopPodSandbox with its containers running (the kubelet's forced path): they are killed.
+        await cri.runtime('StopPodSandbox', { podSandboxId: pod.id });
+        for (const id of [priv, plain]) expect(await containerStatus(id)).toMatchObject({ state: 'CONTAINER_EXITED', exitCode: 137 });
       } finally {
         await removePod(pod);
       }
