@@ -68,7 +68,7 @@ export function runExecStream(url: string, timeoutMs = 20_000): Promise<StreamRe
     req.on('error', reject);
     req.on('upgrade', (_res, socket, head) => {
       const out: Record<number, Buffer[]> = { 1: [], 2: [], 3: [] };
-      let pending = Buffer.from(head);
+      let pending: Buffer = Buffer.from(head);
       const take = () => {
         const { messages, rest } = frames(pending);
         pending = rest;
