@@ -48,3 +48,24 @@ export function neededHierarchies(resources: LinuxResources, layout: CgroupLayou
 export function neededV1Hierarchies(resources: LinuxResources, layout: CgroupLayout, options: { devices?: boolean; defaultDevices?: boolean } = {}): CgroupHierarchy[] {
   return neededHierarchies(resources, layout, options).v1;
 }
+
+/**
+ * The hierarchies, beyond `have`, where the parent of the cgroup `path` already exists (not the
+ * hierarchy's root): the v1 ones with a controller, and the cgroup2 one when it offers any
+ * controller. Someone made the parent there, and it may hold limits meant for everything below
+ * it (the kubelet's pod cgroup: a pod's cpu quota, its cpuset, hugetlb). A cgroup made with
+ * `hierarchies: 'needed'` is made in these too, so its processes stay under those limits, as
+ * with runc (whose cgroups are in every hierarchy); where the parent does not exist, nothing
+ * was set to apply there.
+ *
+ * @param path the cgroup's absolute path (`/kubepods/pod1/ctr`)
+ * @param exists whether a directory exists (CgroupSys.exists)
+ */
+export function parentHierarchies(layout: CgroupLayout, path: string, have: NeededHierarchies, exists: (dir: string) => boolean): NeededHierarchies {
+  const parent = path.slice(0, path.lastIndexOf('/'));
+  if (parent === '') return { v1: [], unified: false };
+  const v1 = layout.v1.filter((h) => !have.v1.includes(h) && h.controllers.some((c) => !c.startsWith('name=')) && exists(`${h.mountPoint}${parent}`));
+  const u = layout.unified;
+  const unified = !have.unified && u !== undefined && layout.mode === 'hybrid' && u.controllers.length > 0 && exists(`${u.mountPoint}${parent}`);
+  return { v1, unified };
+}

@@ -92,4 +92,4 @@ export { watchOomV1, type OomWatch } from './oom-events.js';
 export { freeze, freezerState, killAll, listPids, thaw, waitEmpty, type CgroupHandle, type FreezerState } from './lifecycle.js';
 export { hostSys, parsePids, type CgroupSys } from './sys.js';
 export { Cgroup, type CgroupOptions } from './manager.js';
-export { ALWAYS_V1, neededHierarchies, neededV1Hierarchies, type NeededHierarchies } from './hierarchies.js';
+export { ALWAYS_V1, neededHierarchies, neededV1Hierarchies, parentHierarchies, type NeededHierarchies } from './hierarchies.js';

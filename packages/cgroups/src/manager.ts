@@ -6,16 +6,18 @@
  */
 import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
-import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
-import { neededHierarchies } from './hierarchies.js';
+import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
+import { extendToDirs, missingDirs } from './extend.js';
+import { neededHierarchies, parentHierarchies } from './hierarchies.js';
 import { makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
-import { FileWriter, hostSys, sleep, type CgroupSys } from './sys.js';
-import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
+import { hostSys, sleep, type CgroupSys } from './sys.js';
+import type { LinuxResources } from './types.js';
+import { checkControllers, runCheck, runWrites } from './writes.js';
 
 export interface CgroupOptions {
   /** The host layout (default: detectLayout()). */
@@ -41,6 +43,13 @@ export interface CgroupOptions {
    * hierarchies where the cgroup exists.
    */
   hierarchies?: 'all' | 'needed';
+  /**
+   * With `hierarchies: 'needed'`, also every hierarchy where the cgroup's parent exists
+   * (parentHierarchies): limits someone set on the parent (a Kubernetes pod's cgroup) then
+   * reach the container, as with runc. For a cgroupsPath the config gives; not for the
+   * runtime's own default parent, which only it makes (default false).
+   */
+  followParent?: boolean;
 }
 
 /** An absolute, normalized cgroup path other than the root. */
@@ -68,8 +77,6 @@ function ownDirs(layout: CgroupLayout): string[] {
   return own;
 }
 
-/** Words of a space-separated cgroup file (cgroup.controllers, cgroup.subtree_control). */
-const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
 /** One container's cgroup, in every hierarchy of the host. */
 export class Cgroup implements CgroupHandle {
@@ -111,8 +118,10 @@ export class Cgroup implements CgroupHandle {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
       const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
-      cg.keepV1(needed.v1);
-      if (!needed.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
+      // And wherever its parent exists: limits set there must reach the container (a pod's).
+      const parents = options.followParent ? parentHierarchies(cg.layout, path, needed, (d) => cg.sys.exists(d)) : { v1: [], unified: false };
+      cg.keepV1([...needed.v1, ...parents.v1]);
+      if (!needed.unified && !parents.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     }
     const created: string[] = [];
     try {
@@ -195,9 +204,9 @@ export class Cgroup implements CgroupHandle {
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
-    this.checkControllers(plan.writes);
-    for (const check of plan.checks) this.runCheck(check);
-    this.runWrites(plan.writes);
+    checkControllers(this, plan.writes);
+    for (const check of plan.checks) runCheck(this, check);
+    runWrites(this, plan.writes);
     if (plan.deviceFilter) this.attach(plan.deviceFilter);
     return plan;
   }
@@ -208,6 +217,8 @@ export class Cgroup implements CgroupHandle {
    * while the container runs). On v2 a memory limit not above the current usage is refused
    * (ERR_NS_CONFIG naming `linux.resources.memory.limit` and memory.current), as v1's kernel
    * refuses it (EBUSY), where runc would write it and the kernel OOM-kill the container.
+   * A cgroup made with `hierarchies: 'needed'` is first made in the hierarchies the new limits
+   * write to, its processes moved there (extendToDirs), as runc's is in all of them.
    */
   update(resources: LinuxResources): CgroupPlan {
     const dir = this.dirs.v1.devices;
@@ -219,80 +230,11 @@ export class Cgroup implements CgroupHandle {
         throw fsError(err, 'read', join(dir, 'devices.list'), `read ${join(dir, 'devices.list')}`, 'linux.resources.devices');
       }
     }
+    // Made with `hierarchies: 'needed'`: first into the hierarchies the new limits write to.
+    const { writes } = planResources(resources, this.layout, { devices: false });
+    const add = missingDirs(this.layout, this.dirs, writes);
+    if (allDirs(add).length > 0 && allDirs(this.dirs).some((d) => this.sys.exists(d))) extendToDirs(this, add);
     return this.apply(resources, { checkMemory: true, ...(devicesList === undefined ? {} : { devicesList }) });
-  }
-
-  private checkControllers(writes: CgroupWrite[]): void {
-    const dir = this.dirs.unified;
-    const needed = writes.filter((w) => w.version === 2 && w.controller !== 'cgroup');
-    if (dir === undefined || needed.length === 0) return;
-    const enabled = new Set(words(this.sys.readFile(join(dir, 'cgroup.controllers'))));
-    for (const w of needed) {
-      if (!enabled.has(w.controller)) {
-        throw configError(w.jsonPath, `the ${w.controller} controller is not enabled for ${dir} (not in its parent's cgroup.subtree_control)`, join(dir, w.file));
-      }
-    }
-  }
-
-  private runCheck(check: CgroupCheck): void {
-    const dir = this.dirs.v1.memory ?? this.dirs.unified!;
-    const read = (file: string): number => Number(this.sys.readFile(join(dir, file)).trim());
-    const used = read('memory.current') + (check.withSwap && this.sys.exists(join(dir, 'memory.swap.current')) ? read('memory.swap.current') : 0);
-    if (check.limit <= used) {
-      throw configError(check.jsonPath, `the new limit ${check.limit} is not above the current usage ${used}`, join(dir, 'memory.current'));
-    }
-  }
-
-  private runWrites(writes: CgroupWrite[]): void {
-    const writer = new FileWriter(this.sys);
-    const deferred: CgroupWrite[] = [];
-    const one = (w: CgroupWrite, retry: boolean): void => {
-      const dir = w.version === 1 ? this.dirs.v1[w.controller] : this.dirs.unified;
-      if (dir === undefined) throw configError(w.jsonPath, `no ${w.controller} controller directory for ${this.path}`);
-      const files = [{ file: w.file, value: w.value }, ...(w.fallback ? [w.fallback] : [])];
-      for (const [i, f] of files.entries()) {
-        const path = join(dir, f.file);
-        try {
-          writer.write(path, f.value);
-          return;
-        } catch (err) {
-          const code = errnoCode(err);
-          if (code === 'ENOENT' && i < files.length - 1) continue;
-          if (code === 'ENOENT' && w.optional) return;
-          if (code === 'ENOENT') {
-            const tried = files.map((x) => x.file).join(' or ');
-            throw new CgroupError(ERR_NS_CONFIG, `${w.jsonPath}: this host cannot honour it: ${tried} does not exist in ${dir}`, { path, jsonPath: w.jsonPath, cause: err });
-          }
-          if (code === 'EINVAL' && w.retryOnEINVAL && retry) {
-            deferred.push(w);
-            return;
-          }
-          throw this.writeError(err, path, f.value, w);
-        }
-      }
-    };
-    try {
-      for (const w of writes) one(w, true);
-      for (const w of deferred) one(w, false);
-    } finally {
-      writer.close();
-    }
-  }
-
-  /** A refused write, with the memory usage when a v1 limit is below it (runc's message). */
-  private writeError(err: unknown, path: string, value: string, w: CgroupWrite): CgroupError {
-    const e = fsError(err, 'write', path, `write ${JSON.stringify(value)} to ${path}`, w.jsonPath);
-    if (errnoCode(err) === 'EBUSY' && w.file === 'memory.limit_in_bytes') {
-      try {
-        const dir = this.dirs.v1.memory!;
-        const usage = this.sys.readFile(join(dir, 'memory.usage_in_bytes')).trim();
-        const peak = this.sys.readFile(join(dir, 'memory.max_usage_in_bytes')).trim();
-        e.message += ` (current usage ${usage}, peak ${peak})`;
-      } catch {
-        // keep the plain message
-      }
-    }
-    return e;
   }
 
   private attach(filter: DeviceFilter): void {

@@ -64,10 +64,11 @@ function sha256(data: Buffer | string): string {
 /**
  * A tarball of `rootfs` (for `podman import`) at `dir/rootfs.tar`, and an OCI image layout
  * archive of it (one uncompressed layer; for `ctr images import`) at `dir/oci.tar`, named
- * `ref` (`localhost/nsbusybox:latest`). Returns both paths.
+ * `ref` (`localhost/nsbusybox:latest`), whose config's `Cmd` is `cmd` (`/bin/sh` unless given;
+ * a pod's sandbox ("pause") image needs one that stays up). Returns both paths.
  * @see OCI image-spec image-layout.md, manifest.md, config.md
  */
-export function imageTarballs(rootfs: string, dir: string, ref: string): { rootfsTar: string; ociTar: string } {
+export function imageTarballs(rootfs: string, dir: string, ref: string, cmd: string[] = ['/bin/sh']): { rootfsTar: string; ociTar: string } {
   const rootfsTar = join(dir, 'rootfs.tar');
   const tar = spawnSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', rootfsTar, '.'], { encoding: 'utf8' });
   if (tar.status !== 0) throw new Error(`tar ${rootfs}: ${tar.stderr}`);
@@ -85,7 +86,7 @@ export function imageTarballs(rootfs: string, dir: string, ref: string): { rootf
     JSON.stringify({
       architecture: arch,
       os: 'linux',
-      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'] },
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: cmd },
       rootfs: { type: 'layers', diff_ids: [layer.digest] },
     }),
   );

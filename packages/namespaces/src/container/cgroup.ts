@@ -84,6 +84,10 @@ export function createContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'c
       layout: hostCgroupLayout(),
       // On v1, only the hierarchies its limits, devices, pause, OOM, ps and stats need.
       hierarchies: 'needed',
+      // A cgroupsPath of the config's (a Kubernetes pod's, a podman --cgroup-parent): also every
+      // hierarchy its parent exists in, so the parent's limits reach the container as with runc.
+      // Not for the default <parent>/ns/<id>, a parent only the runtime makes.
+      followParent: c.cgroupsPath !== undefined && c.cgroupsPath !== '',
       // Rootless: no device program (loading one needs privilege), and none is needed: in a
       // user namespace the device nodes are the host's, bound in, with the host's permissions.
       ...(rootless

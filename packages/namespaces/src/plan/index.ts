@@ -139,7 +139,9 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
 
   if (container.oomScoreAdj !== undefined) {
     // Before capabilities are dropped: lowering it needs CAP_SYS_RESOURCE.
-    steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(container.oomScoreAdj) });
+    // Named in its error: lowering it without CAP_SYS_RESOURCE is EACCES (containerd's
+    // restrict_oom_score_adj exists for that; docs/kubernetes.md).
+    steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(container.oomScoreAdj), field: container.bundle !== undefined ? 'process.oomScoreAdj' : 'oomScoreAdj' });
   }
 
   if (own('mount')) {
