@@ -91,9 +91,12 @@ long do_wait_fifo(const ns_child_ctx* c, const ns_step* s) {
   return r < 0 ? r : 0;
 }
 
-// close_range(2), or one close(2) at a time on kernels without it (before 5.9).
+// close_range(2), or one close(2) at a time on kernels without it (before 5.9) or under a
+// seccomp profile older than it (EPERM).
 void close_range(unsigned first, unsigned last) {
-  if (first > last || NS_RAW3(SYS_close_range, first, last, 0) != -ENOSYS) return;
+  if (first > last) return;
+  long r = NS_RAW3(SYS_close_range, first, last, 0);
+  if (r != -ENOSYS && r != -EPERM) return;
   for (unsigned fd = first; fd <= last && fd < 65536; fd++) NS_RAW1(SYS_close, fd);
 }
 
