@@ -14,6 +14,7 @@
         "src/native/init/hook.cc",
         "src/native/init/pool.cc",
         "src/native/init/keyring.cc",
+        "src/native/init/idmap.cc",
         "src/native/decode.cc"
       ],
       "defines": ["_GNU_SOURCE"],

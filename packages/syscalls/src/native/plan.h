@@ -58,6 +58,8 @@ enum ns_op : uint32_t {
   NS_OP_JOIN_SESSION_KEYRING = 110,  // src/encode.ts OP_CODES.joinSessionKeyring (ops 110-119: runc CLI parity)
   NS_OP_MOVE_ROOT = 111,     // src/encode.ts OP_CODES.moveRoot (init/fs.cc)
   NS_OP_DETACH_MOUNT = 112,  // src/encode.ts OP_CODES.detachMount
+  NS_OP_IDMAP_OPEN = 150,    // src/encode.ts OP_CODES.idmapOpen (init/idmap.cc; ops 150-159: id-mapped mounts)
+  NS_OP_IDMAP_MOVE = 151,    // src/encode.ts OP_CODES.idmapMove
   NS_OP_MAX
 };
 

@@ -47,6 +47,10 @@ long ns_do_move_root(const ns_step* s);
 long ns_do_detach_mount(const ns_step* s);
 const char* ns_fd_path(const char* proc, long fd, char* buf, size_t size);
 
+// idmap.cc: id-mapped bind mounts (open_tree, mount_setattr MOUNT_ATTR_IDMAP, move_mount)
+long ns_do_idmap_open(const ns_step* s);
+long ns_do_idmap_move(const ns_step* s);
+
 // proc.cc: descriptors, credentials, namespaces, execve
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s);
 long ns_do_close_from(const ns_step* s);

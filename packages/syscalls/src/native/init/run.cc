@@ -210,6 +210,10 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return ns_do_move_root(s);
     case NS_OP_DETACH_MOUNT:
       return ns_do_detach_mount(s);
+    case NS_OP_IDMAP_OPEN:
+      return ns_do_idmap_open(s);
+    case NS_OP_IDMAP_MOVE:
+      return ns_do_idmap_move(s);
     case NS_OP_PIVOT_ROOT_KEEP:
       return NS_RAW2(SYS_pivot_root, s->s[0], s->s[1]);
     case NS_OP_CHDIR:
