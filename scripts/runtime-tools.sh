@@ -12,7 +12,7 @@
 #   NS_TEST_ROOTFS     the busybox root filesystem (read-only: a tarball of it is made)
 #   NS_BIN             the ns to test (default: node packages/cli/dist/ns.cjs of this tree)
 #   RT_TIMEOUT         seconds per program (default 120)
-#   RT_OUT             folder for each program's full output (default: a temporary one)
+#   RT_OUT             keep each program's full output (NAME.tap) in this folder (default: none kept)
 #
 # The source comes from github.com/opencontainers/runtime-tools (no network is needed to
 # build: its vendor/ folder has every module). It wants Go 1.21; with an older Go (Debian 12
@@ -143,6 +143,9 @@ run() {
   case $(uname -m) in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
   tar -C "$rootfs" -czf "$work/rootfs-$arch.tar.gz" .
   cp "$dir/runtimetest" "$work/"
+  # The programs make their bundles in $TMPDIR (ocitest*): under the work folder, so that what a
+  # failing program leaves is removed with it.
+  mkdir -p "$work/tmp"
   local names=("$@") failed=0
   if [ ${#names[@]} -eq 0 ]; then
     mapfile -t names < <(cd "$dir/validation" && find . -name '*.t' | sed 's|^\./||; s|/.*||' | sort)
@@ -152,7 +155,7 @@ run() {
     t=$dir/validation/$name/$name.t
     [ -x "$t" ] || { echo "not ok $name # no program $t"; failed=1; continue; }
     status=0
-    (cd "$work" && RUNTIME="$work/ns" timeout "${RT_TIMEOUT:-120}" "$t") >"$out/$name.tap" 2>&1 || status=$?
+    (cd "$work" && TMPDIR="$work/tmp" RUNTIME="$work/ns" timeout "${RT_TIMEOUT:-120}" "$t") >"$out/$name.tap" 2>&1 || status=$?
     ok=$(grep -c '^ok ' "$out/$name.tap" || true)
     skip=$(grep -c '^ok .*# SKIP' "$out/$name.tap" || true)
     notok=$(grep -c '^not ok ' "$out/$name.tap" || true)
@@ -165,11 +168,24 @@ run() {
       failed=1
     fi
   done
-  echo "# output in $out"
   # Containers a program left (a failed one may not delete its own).
-  local id
+  local id m
   for id in $(ls "$work/state" 2>/dev/null); do "$work/ns" delete --force "$id" >/dev/null 2>&1 || true; done
-  [ -n "${RT_OUT:-}" ] || rm -rf "$work/state" "$work/rootfs-$arch.tar.gz" "$work/runtimetest" "$work/ns"
+  # Mounts left on the host under a bundle are a failure of the runtime (runc 1.1.5 leaves the
+  # mounts of a container without a mount namespace): reported, then taken away.
+  local left
+  left=$(awk '{print $5}' /proc/self/mountinfo | grep -F "$work/" | sort -r || true)
+  if [ -n "$left" ]; then
+    echo "not ok mounts left on the host: $(echo "$left" | tr '\n' ' ')"
+    failed=1
+    for m in $left; do umount "$m" 2>/dev/null || umount -l "$m"; done
+  fi
+  if [ -n "${RT_OUT:-}" ]; then
+    echo "# output in $out"
+    rm -rf "$work/tmp" "$work/state" "$work/rootfs-$arch.tar.gz" "$work/runtimetest" "$work/ns"
+  else
+    rm -rf "$work"
+  fi
   return $failed
 }
 
