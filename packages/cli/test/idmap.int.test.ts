@@ -21,7 +21,14 @@ type Spec = Record<string, any>;
 let tmp: string;
 let vol: string;
 let n = 0;
-const mountPoints = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[4]).sort();
+/** The host's mount points, but other test runs' own under /tmp and /run/netns (engineers share this machine) outside ours. */
+const mountPoints = () =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[4]!)
+    .filter((m) => !(m.startsWith('/tmp/') || m.startsWith('/run/netns/')) || m.startsWith(tmp))
+    .sort();
 let mountsBefore: string[];
 
 beforeAll(() => {

@@ -5,8 +5,11 @@ import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MOUNTS, DEFAULT_NAMESPACES, exec, planContainer, rootfsContainer, type Container } from '../src/index.js';
-import { ROOTFS, hostMounts, isRoot, run } from './helpers.js';
+import { DEFAULT_MOUNTS, DEFAULT_NAMESPACES, createPool, exec, planContainer, rootfsContainer, type Container } from '../src/index.js';
+import { ROOTFS, hostMounts as allHostMounts, isRoot, run } from './helpers.js';
+
+/** The host's mount points but other test runs' own under /tmp and /run/netns (engineers share this machine). */
+const hostMounts = () => allHostMounts().filter((m) => !(m.startsWith('/tmp/') || m.startsWith('/run/netns/')) || m.startsWith(ROOTFS));
 
 const MAP = [{ containerID: 0, hostID: 100000, size: 65536 }];
 /** Kernel major version: /tmp's file system takes id-mapped mounts (ext4 since 5.12, tmpfs since 6.3). */
@@ -91,6 +94,20 @@ describe.skipIf(!isRoot || !ROOTFS || major < 6)('id-mapped bind mounts (as root
       }
     });
     expect(children).toEqual([]);
+  });
+
+  it('a pool member (stdio with descriptors past 2) gets the id-mapped mount too', async () => {
+    const pool = await createPool(box('true', {}, { uidMappings: MAP, gidMappings: MAP }), { size: 1 });
+    try {
+      const p = await pool.exec({ args: ['stat', '-c', '%u', '/mnt/user-file'] });
+      p.stdin?.end();
+      const chunks: Buffer[] = [];
+      for await (const c of p.stdout!) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks).toString()).toBe('101000\n');
+      expect((await p.wait()).exitCode).toBe(0);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('plans the open first, before the user namespace is made, and the move under the new root', () => {

@@ -49,6 +49,21 @@ export function openMappedUserns(uidMappings: readonly IdMapping[], gidMappings:
   throw new NsError('ERR_NS_CHILD_DIED', 'the helper for an id-mapped mount ran past its sync step');
 }
 
+/** A close-on-exec duplicate of `fd` numbered `floor` or above. */
+function dupAbove(fd: number, floor: number): number {
+  const low: number[] = [];
+  try {
+    let out = native().dup(fd);
+    while (out < floor) {
+      low.push(out);
+      out = native().dup(fd);
+    }
+    return out;
+  } finally {
+    for (const l of low) closeSync(l);
+  }
+}
+
 /** The mappings of an idmapOpen step as a key (the order of entries does not matter to the kernel). */
 function mappingKey(s: IdmapOpenStep): string {
   const list = (m: readonly IdMapping[]) => m.map((x) => `${x.containerID}:${x.hostID}:${x.size}`).sort().join(',');
@@ -68,6 +83,10 @@ export function withIdmapDescriptors(steps: readonly Step[]): { steps: Step[]; f
   if (!steps.some((s) => s.op === 'idmapOpen' && s.fd < 0)) return { steps: steps as Step[], fds: [] };
   const namespaces = new Map<string, number>();
   const fds: number[] = [];
+  // The move step comes after the stdio step, which puts the process's descriptors at 0..n-1:
+  // the detached mount must not be among them.
+  const stdio = steps.find((s) => s.op === 'stdio');
+  const floor = stdio?.op === 'stdio' ? stdio.fds.length : 3;
   const byField = new Map<string | undefined, number>();
   try {
     const out = steps.map((s): Step => {
@@ -78,7 +97,7 @@ export function withIdmapDescriptors(steps: readonly Step[]): { steps: Step[]; f
         ns = openMappedUserns(s.uidMappings, s.gidMappings);
         namespaces.set(key, ns);
       }
-      const fd = native().dup(ns);
+      const fd = dupAbove(ns, floor);
       fds.push(fd);
       byField.set(s.field, fd);
       return { ...s, fd };
