@@ -146,6 +146,9 @@ run() {
   # The programs make their bundles in $TMPDIR (ocitest*): under the work folder, so that what a
   # failing program leaves is removed with it.
   mkdir -p "$work/tmp"
+  # Reachable as /tmp is: a container with a user namespace maps its root to another host uid.
+  chmod 755 "$work"
+  chmod 1777 "$work/tmp"
   local names=("$@") failed=0
   if [ ${#names[@]} -eq 0 ]; then
     mapfile -t names < <(cd "$dir/validation" && find . -name '*.t' | sed 's|^\./||; s|/.*||' | sort)
