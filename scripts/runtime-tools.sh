@@ -186,6 +186,7 @@ run() {
   if [ -n "${RT_OUT:-}" ]; then
     echo "# output in $out"
     rm -rf "$work/tmp" "$work/state" "$work/rootfs-$arch.tar.gz" "$work/runtimetest" "$work/ns"
+    rmdir "$work" 2>/dev/null || true
   else
     rm -rf "$work"
   fi
