@@ -15,6 +15,7 @@
         "src/native/init/pool.cc",
         "src/native/init/keyring.cc",
         "src/native/init/console.cc",
+        "src/native/init/idmap.cc",
         "src/native/decode.cc"
       ],
       "defines": ["_GNU_SOURCE"],

@@ -2,6 +2,7 @@
  * What this runtime supports, in the shape of the OCI runtime-spec's features.md (`runc
  * features`): clients such as containerd read it to know what a config may ask for.
  */
+import { release } from 'node:os';
 import { CAPABILITIES } from '@ns/capabilities';
 import { ACTIONS, FLAGS, OCI_ARCHES, OPS } from '@ns/seccomp';
 import { NAMESPACE_TYPES } from './config/container.js';
@@ -27,12 +28,18 @@ export interface RuntimeFeatures {
   annotations: Record<string, string>;
 }
 
+/** Whether the running kernel has mount_setattr(2) MOUNT_ATTR_IDMAP (Linux 5.12). */
+function idmappedMounts(): boolean {
+  const [major = 0, minor = 0] = release().split('.').map((n) => Number.parseInt(n, 10));
+  return major > 5 || (major === 5 && minor >= 12);
+}
+
 /**
  * This runtime's features (runtime-spec features.md): the hooks it runs (all six), the mount
  * options it knows, every namespace type, the capabilities it knows, cgroups v1 and v2 without
  * a systemd driver, seccomp with every action (SCMP_ACT_NOTIFY with a seccomp agent at
- * listenerPath), and no
- * AppArmor, SELinux, Intel RDT or id-mapped mounts (a config asking for them is refused).
+ * listenerPath), id-mapped bind mounts (`idmap`, `ridmap`) on a kernel with mount_setattr(2)
+ * (5.12), and no AppArmor, SELinux or Intel RDT (a config asking for them is refused).
  */
 export function runtimeFeatures(version = '0.0.0'): RuntimeFeatures {
   return {
@@ -55,7 +62,7 @@ export function runtimeFeatures(version = '0.0.0'): RuntimeFeatures {
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: idmappedMounts() } },
     },
     annotations: { 'io.github.ns.version': version },
   };

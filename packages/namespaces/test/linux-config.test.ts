@@ -217,8 +217,6 @@ describe('fromOciSpec: fields ns refuses rather than ignores', () => {
   const cases: [string, (spec: ReturnType<typeof minimal>) => void][] = [
     ['process.apparmorProfile', (s) => (s.process.apparmorProfile = 'docker-default')],
     ['process.selinuxLabel', (s) => (s.process.selinuxLabel = 'system_u:system_r:container_t:s0')],
-    ['mounts[0].uidMappings', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind'], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }])],
-    ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/x', type: 'bind', source: '/tmp', options: ['bind', 'idmap'] }])],
     // tmpcopyup over a directory with files (it would hide them); see the test below for an empty one.
     ['mounts[0].options[1]', (s) => (s.mounts = [{ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }])],
     ['linux.mountLabel', (s) => (s.linux.mountLabel = 'system_u:object_r:container_file_t:s0')],

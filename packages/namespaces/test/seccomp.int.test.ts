@@ -113,6 +113,18 @@ describe.skipIf(!isRoot || !ROOTFS || !haveGcc || !x64)('seccomp filters on the 
     expect(() => planContainer(box(['/sc'], { seccomp: noSetuid }))).toThrow(/^seccomp: setresgid fails with errno 1 under this profile: ns-init makes it after installing the filter/);
   });
 
+  it('runs under a profile older than close_range that fails it with EPERM (runtime-tools\' default profile), as runc', async () => {
+    // ns-init falls back to fcntl(FD_CLOEXEC) one descriptor at a time. Before, planning
+    // refused it ("close_range fails with errno 1 under this profile").
+    const old = profile([{ names: ['faccessat2', 'close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM }]);
+    expect(await sc([NR.getpid], { seccomp: old })).toMatch(/^ok /);
+    // The descriptors above 2 are still closed at execve: ls sees only its own directory's.
+    expect((await run(box(['/bin/ls', '/proc/self/fd'], { seccomp: old }))).stdout.trim().split('\n').sort()).toEqual(['0', '1', '2', '3']);
+    // A failure ns-init cannot fall back from is still refused before anything starts.
+    expect(() => planContainer(box(['/sc'], { seccomp: profile([{ names: ['close_range', 'fcntl'], action: 'SCMP_ACT_ERRNO' }]) }))).toThrow(/^seccomp: close_range fails with errno 1 under this profile/);
+    expect(() => planContainer(box(['/sc'], { seccomp: profile([{ names: ['close_range'], action: 'SCMP_ACT_KILL' }]) }))).toThrow(/^seccomp: close_range gets KILL/);
+  });
+
   it('a process started with execIn gets the container\'s filter', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ns-seccomp-state-'));
     const store = new StateStore(root);

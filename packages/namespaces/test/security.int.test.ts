@@ -3,7 +3,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseStatusCapabilities, toMask } from '@ns/capabilities';
+import { formatCapability, parseStatusCapabilities, toMask } from '@ns/capabilities';
 import { DEFAULT_NAMESPACES, adjustCapabilities, embeddedDefault, exec, execAsync, rootfsContainer, type Container } from '../src/index.js';
 import { ROOTFS, hostMounts, isRoot, run, spawnCli } from './helpers.js';
 
@@ -83,6 +83,30 @@ describe.skipIf(!isRoot || !ROOTFS)('process security context (as root)', () => 
       // A malformed entry stays an error.
       expect(() => exec(sh('true', { capabilitySets: { bounding: ['CAP_KILL', 7 as unknown as string] } }))).toThrow(
         expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'capabilitySets.bounding[1]' }),
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('leaves out, with a warning, a capability outside its own bounding set instead of failing capset (runtime-tools process_capabilities)', async () => {
+    // Every capability the kernel knows, as `podman --privileged` or runtime-tools'
+    // SetupPrivileged ask: on a host whose runtime lacks one (CAP_SYS_RESOURCE here), capset
+    // failed with EPERM; the spec (1.2) says log a warning and do not fail.
+    const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+    const all = Array.from({ length: last + 1 }, (_, n) => n);
+    const own = parseStatusCapabilities(readFileSync('/proc/self/status', 'utf8')).bounding;
+    const names = all.map((n) => formatCapability(n));
+    const sets = { bounding: names, effective: names, permitted: names };
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const caps = await statusCaps(sh('cat /proc/self/status', { capabilitySets: sets }));
+      const expected = all.reduce((m, n) => m | bit(n), 0n) & own;
+      expect(caps.bounding).toBe(expected);
+      expect(caps.effective).toBe(expected);
+      const missing = all.filter((n) => !((own >> BigInt(n)) & 1n));
+      expect(warn.mock.calls.map((c) => c[0])).toEqual(
+        ['bounding', 'effective', 'permitted'].flatMap((set) => missing.map((n) => `capabilitySets.${set}[${n}]: ${formatCapability(n)} is not in the bounding set of the ns process, so no process it starts can hold it, ignored`)),
       );
     } finally {
       warn.mockRestore();

@@ -193,6 +193,10 @@ describe('validateContainer names the field of a malformed value (ERR_NS_CONFIG,
     expect(capabilityProblem('CAP_BPF', 40)).toBeUndefined();
     expect(capabilityProblem('net_admin', 40)).toBeUndefined();
     expect(capabilityProblem('CAP_41', 63)).toBe('unknown capability "CAP_41"');
+    // Outside the caller's bounding set: no process it starts can hold it (capset EPERM).
+    const withoutSysResource = ((1n << 41n) - 1n) & ~(1n << 24n);
+    expect(capabilityProblem('CAP_SYS_RESOURCE', 40, withoutSysResource)).toBe('CAP_SYS_RESOURCE is not in the bounding set of the ns process, so no process it starts can hold it');
+    expect(capabilityProblem('CAP_KILL', 40, withoutSysResource)).toBeUndefined();
   });
 
   it('still accepts a full valid config, any capability spelling parseCapability takes', () => {

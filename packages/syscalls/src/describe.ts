@@ -39,6 +39,10 @@ export function describeStep(step: Step): string {
       return `move ${step.path} onto / and chroot (no pivot_root)`;
     case 'detachMount':
       return `detach ${step.path} (or cover it with a tmpfs)`;
+    case 'idmapOpen':
+      return `id-map ${step.source}${step.recursive ? ' (recursive)' : ''} (open_tree, mount_setattr MOUNT_ATTR_IDMAP)`;
+    case 'idmapMove':
+      return `move the id-mapped mount onto ${step.target}`;
     case 'fchown':
       return `fchown fd ${step.fd} ${step.uid}:${step.gid}`;
     case 'pivotRoot':

@@ -134,3 +134,41 @@ export interface ChdirStep extends StepCommon {
   op: 'chdir';
   path: string;
 }
+
+/**
+ * The first half of an id-mapped bind mount (config.md `idmap`/`ridmap`), made where the
+ * process still has CAP_SYS_ADMIN over the source's file system (before it makes or joins a
+ * user namespace): `open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
+ * [| AT_RECURSIVE])`, a detached copy of the mount (tree) at `source`, then
+ * `mount_setattr(tree, "", AT_EMPTY_PATH [| AT_RECURSIVE], {attr_set: MOUNT_ATTR_IDMAP,
+ * userns_fd: fd})`, then the detached tree takes `fd`'s number (dup3, no close-on-exec) for the
+ * {@link IdmapMoveStep} with the same `fd`. `fd` is a descriptor the parent opened on a user
+ * namespace holding the mount's mappings (its uid_map/gid_map: on-disk id `containerID` is shown
+ * as `hostID`). EINVAL from mount_setattr: the file system does not support id-mapped mounts.
+ * @see open_tree(2), mount_setattr(2), move_mount(2)
+ */
+export interface IdmapOpenStep extends StepCommon {
+  op: 'idmapOpen';
+  /** The host path to bind (resolved: no symlink). */
+  source: string;
+  /** The user namespace descriptor; filled in by the parent before spawning (-1 in a plan made for a dry run). */
+  fd: number;
+  /** Clone the whole tree under `source` (`rbind`): AT_RECURSIVE to open_tree. */
+  recursive: boolean;
+  /** Map every mount of the tree (`ridmap`): AT_RECURSIVE to mount_setattr. */
+  recursiveIdmap: boolean;
+  /** For the parent, which opens `fd`: the mappings of its user namespace (not encoded). */
+  uidMappings: readonly { containerID: number; hostID: number; size: number }[];
+  gidMappings: readonly { containerID: number; hostID: number; size: number }[];
+}
+
+/**
+ * The second half of an id-mapped bind mount: `move_mount(fd, "", AT_FDCWD, target,
+ * MOVE_MOUNT_F_EMPTY_PATH)` of the detached tree {@link IdmapOpenStep} left at `fd`, then
+ * close(fd). `target` is a staged path under the new root (made by earlier steps).
+ */
+export interface IdmapMoveStep extends StepCommon {
+  op: 'idmapMove';
+  fd: number;
+  target: string;
+}

@@ -47,8 +47,8 @@ export interface StepCommon {
   field?: string;
 }
 
-export type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, MoveRootStep, DetachMountStep, ChdirStep } from './plan-fs.js';
-import type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, MoveRootStep, DetachMountStep, ChdirStep } from './plan-fs.js';
+export type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, MoveRootStep, DetachMountStep, ChdirStep, IdmapOpenStep, IdmapMoveStep } from './plan-fs.js';
+import type { MountStep, Umount2Step, MkdirStep, TouchStep, MknodStep, SymlinkStep, ChownStep, FchownStep, ChrootStep, ChmodStep, PivotRootStep, PivotRootKeepStep, MoveRootStep, DetachMountStep, ChdirStep, IdmapOpenStep, IdmapMoveStep } from './plan-fs.js';
 
 /** sethostname(2). Only valid in a new UTS namespace (the planner enforces it). */
 export interface SethostnameStep extends StepCommon {
@@ -297,6 +297,8 @@ export type Step =
   | JoinSessionKeyringStep
   | MoveRootStep
   | DetachMountStep
+  | IdmapOpenStep
+  | IdmapMoveStep
   | UmaskStep
   | SetsidStep
   | IoctlStep

@@ -96,6 +96,11 @@ export function stepError(step: Step | undefined, index: number, errno: number, 
     const path = step.displayPath ?? step.paths[0]!;
     return new NsError(ErrorCode.HOOK, `${step.field} (${path}): cannot be run: ${code}`, { errno: -errno, syscall: 'hook', step: index, path });
   }
+  if (step?.op === 'idmapOpen') {
+    // mount_setattr(2): EINVAL for a file system without FS_ALLOW_IDMAP (sysfs, procfs ...).
+    const why = code === 'EINVAL' ? 'its file system does not support id-mapped mounts (mount_setattr MOUNT_ATTR_IDMAP: EINVAL)' : `${describeStep(step)}: ${code}`;
+    return new NsError(code, `${step.field ?? 'mount'}: ${step.source}: ${why}`, { errno: -errno, syscall: 'mount_setattr', step: index, path: step.source });
+  }
   if (index === STEP_TIMEOUT) {
     return new NsError(code, `container set-up did not finish within ${timeout ?? DEFAULT_SETUP_TIMEOUT} ms and was killed (a process that stops it, or a slow sync step?)`, {
       errno: -errno,

@@ -17,29 +17,52 @@ type Sets = NonNullable<Container['capabilitySets']>;
 export const UNKNOWN_CAPABILITY_WARNING = 'NS_UNKNOWN_CAPABILITY';
 
 let lastCap: number | undefined;
+let ownBounding: bigint | undefined;
+
+/** The calling process's bounding set (/proc/self/status CapBnd), read once; all ones when unreadable. */
+function callerBounding(): bigint {
+  if (ownBounding === undefined) {
+    try {
+      ownBounding = readProcessCapabilities('self').bounding;
+    } catch {
+      ownBounding = (1n << 64n) - 1n;
+    }
+  }
+  return ownBounding;
+}
 
 /**
  * Why the capability `name` cannot be applied here, or undefined when it can: a name not in
- * @ns/capabilities' table (`unknown capability "CAP_FOO"`), or one above the running kernel's
+ * @ns/capabilities' table (`unknown capability "CAP_FOO"`), one above the running kernel's
  * /proc/sys/kernel/cap_last_cap (`CAP_BPF is not known to the running kernel (cap_last_cap is
- * 38)`).
+ * 38)`), or one outside the bounding set of the calling process (`CAP_SYS_RESOURCE is not in
+ * the bounding set of the ns process, so no process it starts can hold it`): no new user
+ * namespace or setns(2) gives that back (capabilities(7)), and capset(2) would fail with EPERM.
+ * The spec (config.md, "process.capabilities", 1.2) says such a value MUST be logged as a
+ * warning and the runtime SHOULD NOT fail "if the runtime operates in a restricted environment
+ * with a limited set of capabilities".
  * @param last the kernel's highest capability number; default read once from /proc
+ * @param bounding the caller's bounding set; default read once from /proc/self/status
  */
-export function capabilityProblem(name: string, last: number = (lastCap ??= readLastCap())): string | undefined {
+export function capabilityProblem(name: string, last: number = (lastCap ??= readLastCap()), bounding: bigint = callerBounding()): string | undefined {
   let n: number;
   try {
     n = parseCapability(name);
   } catch {
     return `unknown capability ${JSON.stringify(name)}`;
   }
-  return n > last ? `${formatCapability(n)} is not known to the running kernel (cap_last_cap is ${last})` : undefined;
+  if (n > last) return `${formatCapability(n)} is not known to the running kernel (cap_last_cap is ${last})`;
+  if (!((bounding >> BigInt(n)) & 1n)) return `${formatCapability(n)} is not in the bounding set of the ns process, so no process it starts can hold it`;
+  return undefined;
 }
 
 /**
- * `names` without the capabilities this ns or the running kernel does not know (see
- * {@link capabilityProblem}), as runc does ("ignoring unknown or unavailable capabilities"):
- * leaving one out grants less, never more, and a config written for a newer kernel or runtime
- * still runs. One warning per entry left out is pushed to `warnings`, naming its path:
+ * `names` without the capabilities that cannot be applied here (see {@link capabilityProblem}:
+ * unknown to ns or the running kernel, or outside the caller's bounding set), as runc does
+ * ("ignoring unknown or unavailable capabilities"): leaving one out grants less, never more, and
+ * a config written for a newer kernel or runtime, or a privileged one (`podman --privileged`)
+ * on a host whose runtime lacks a capability, still runs. One warning per entry left out is
+ * pushed to `warnings`, naming its path:
  * `process.capabilities.bounding[2]: unknown capability "CAP_FOO", ignored`.
  * @param names capability names (strings: the caller refuses anything else first)
  * @param field the path of the list in messages (`capabilitySets.bounding`, `process.capabilities.bounding`)

@@ -66,8 +66,20 @@ export interface MountConfig {
   type?: string;
   /** For bind mounts, an absolute host path; otherwise the fs source name. */
   source?: string;
-  /** mount(8) style options: `ro`, `nosuid`, `bind`, `rbind`, `mode=755`, `size=64m` ... */
+  /**
+   * mount(8) style options: `ro`, `nosuid`, `bind`, `rbind`, `mode=755`, `size=64m` ...; `idmap`
+   * or `ridmap` (recursive) for an id-mapped bind mount (see `uidMappings`).
+   */
   options?: string[];
+  /**
+   * An id-mapped bind mount's uid mappings (OCI `mounts[].uidMappings`): a file owned by
+   * `containerID` on disk shows as owned by `hostID` on the mount (mount_setattr(2)
+   * MOUNT_ATTR_IDMAP). With `gidMappings`; without both, an `idmap` mount takes the
+   * container's `uidMappings`/`gidMappings` (its user namespace's).
+   */
+  uidMappings?: { containerID: number; hostID: number; size: number }[];
+  /** Same for gids (OCI `mounts[].gidMappings`). */
+  gidMappings?: { containerID: number; hostID: number; size: number }[];
 }
 
 export interface Container {

@@ -46,7 +46,7 @@ const FLAG_OPTIONS: Record<string, [set: number, clear: number]> = {
 
 /** Every mount option parseMountOptions() knows (runtime-spec features.md `mountOptions`). */
 export function knownMountOptions(): string[] {
-  return [...Object.keys(FLAG_OPTIONS), ...ROOTFS_PROPAGATION, 'bind', 'rbind'];
+  return [...Object.keys(FLAG_OPTIONS), ...ROOTFS_PROPAGATION, 'bind', 'rbind', 'idmap', 'ridmap'];
 }
 
 /**
@@ -122,7 +122,8 @@ export function parseMountOptions(options: readonly string[] = [], type?: string
     }
     // idmap, X-mount.* and similar userspace-only options are not for the kernel; nor is
     // tmpcopyup, a runtime's (taken only where there is nothing to copy: oci-unsupported.ts).
-    if (option.startsWith('X-') || option.startsWith('x-') || option === 'tmpcopyup') continue;
+    // idmap and ridmap are made with mount_setattr(2) (config/idmap-mounts.ts).
+    if (option.startsWith('X-') || option.startsWith('x-') || option === 'tmpcopyup' || option === 'idmap' || option === 'ridmap') continue;
     data.push(option);
   }
   return { flags, cleared, propagation, data: data.length ? data.join(',') : null, bind, recursive };

@@ -76,14 +76,10 @@ export function unsupportedFields(spec: OciSpec, rootfs?: string): [path: string
   }
   spec.mounts?.forEach((m, i) => {
     m.options?.forEach((o, j) => {
-      if (o === 'idmap' || o === 'ridmap') out.push([`mounts[${i}].options[${j}]`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
       if (o === 'tmpcopyup' && (rootfs === undefined || !nothingToCopy(rootfs, m.destination))) {
         out.push([`mounts[${i}].options[${j}]`, `tmpcopyup is not implemented (the tmpfs would start empty, hiding what ${m.destination} holds in the rootfs); it is taken over a missing or empty directory`]);
       }
     });
-    for (const key of ['uidMappings', 'gidMappings'] as const) {
-      if (present(m[key])) out.push([`mounts[${i}].${key}`, 'id-mapped mounts are not made yet (mount_setattr MOUNT_ATTR_IDMAP): the files would show other owners than asked']);
-    }
   });
   // A config for a virtual machine runtime (kata ...): a container is not the isolation it asks for.
   if (present((spec as Record<string, unknown>).vm)) out.push(['vm', 'ns runs containers, not virtual machines: the process would share the host kernel']);

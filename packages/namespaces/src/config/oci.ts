@@ -338,6 +338,8 @@ export function specToContainer(spec: OciSpec, options: { bundle: string; id: st
         out.source = isBindMount(m) && !isAbsolute(m.source) ? resolve(bundle, m.source) : m.source;
       }
       if (m.options !== undefined) out.options = [...m.options];
+      if (m.uidMappings !== undefined) out.uidMappings = m.uidMappings.map((x) => ({ ...x }));
+      if (m.gidMappings !== undefined) out.gidMappings = m.gidMappings.map((x) => ({ ...x }));
       return out;
     });
   }

@@ -127,7 +127,7 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC }, ...cgroupJoinSteps(container));
   steps.push(...namespaces.head);
 
-  const stdioAt = steps.length;
+  let stdioAt = steps.length;
   const session = stdioSteps(io);
   steps.push(...session);
   steps.push({ op: 'umask', mask: 0 });
@@ -144,6 +144,7 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
     steps.push({ op: 'writeFile', path: '/proc/self/oom_score_adj', data: String(container.oomScoreAdj), field: container.bundle !== undefined ? 'process.oomScoreAdj' : 'oomScoreAdj' });
   }
 
+  let idmapOpens: Step[] = [];
   if (own('mount')) {
     // In a user namespace (made or joined) mknod(2) is refused and sysfs, cgroupfs and devpts
     // mount with conditions. A cgroup of its own (and no user namespace) puts a devices cgroup
@@ -151,7 +152,12 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
     const inUserns = userns || joinedNamespace(container, 'user') !== undefined;
     const devicesCgroup = hasCgroup(container) && !inUserns;
     const cgroupFs = (container.mounts ?? []).some((m) => (m.type ?? m.source) === 'cgroup') ? cgroupFsView(container) : null;
-    steps.push(...ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup, cgroupFs }));
+    const tree = ownMountTreeSteps(container, io, reads, { userns: inUserns, ownNet: own('network'), ownCgroup: own('cgroup'), gidMappings, devicesCgroup, cgroupFs });
+    // Id-mapped mounts are opened and mapped first, while the child is in the host's user and
+    // mount namespaces with their privileges (mount_setattr MOUNT_ATTR_IDMAP needs
+    // CAP_SYS_ADMIN over the source's file system), and moved into place with the others.
+    idmapOpens = tree.filter((s) => s.op === 'idmapOpen');
+    steps.push(...tree.filter((s) => s.op !== 'idmapOpen'));
   } else {
     steps.push(...sharedMountTreeSteps(container));
   }
@@ -177,6 +183,10 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   const chowns = stdioOwnerSteps(io, owner);
   steps.splice(stdioAt + session.length, 0, ...chowns);
 
+  if (idmapOpens.length > 0) {
+    steps.splice(steps.indexOf(namespaces.head[0] ?? steps[stdioAt]!), 0, ...idmapOpens);
+    stdioAt += idmapOpens.length;
+  }
   const plan: Plan = { cloneFlags: namespaces.cloneFlags, steps };
   if (io.parentDeathSignal !== undefined) plan.parentDeathSignal = io.parentDeathSignal;
   const stdioEnd = stdioAt + session.length + chowns.length;

@@ -7,6 +7,7 @@
 import { MS, type Step } from '@ns/syscalls';
 import { joinedNamespace, type Container } from '../config/container.js';
 import { DEFAULT_MOUNTS } from '../config/defaults.js';
+import { mountIdmap } from '../config/idmap-mounts.js';
 import { parsePropagation } from '../config/mountopts.js';
 import type { ValidContainer } from '../config/valid.js';
 import { consoleSteps, deviceSteps, ownDevTmpfs } from './devices.js';
@@ -67,7 +68,7 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   const rootFlags = planner.root(container.rootfs, container.rootfsOverlay);
   if (container.rootfs === null) planner.hostSandbox();
   const mounts = container.mounts ?? DEFAULT_MOUNTS;
-  mounts.forEach((m, i) => planner.mount(m, i));
+  mounts.forEach((m, i) => planner.mount(m, i, mountIdmap(container, m, i)));
   // Devices and the console only on a /dev of our own: never into a host directory bound there.
   const devTmpfs = ownDevTmpfs(mounts);
   if (devTmpfs) deviceSteps(planner, { mknod: env.devicesCgroup ?? false, devices: container.devices, field: container.bundle !== undefined ? 'linux.devices' : 'devices' });

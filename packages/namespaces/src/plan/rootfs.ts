@@ -11,6 +11,7 @@ import { ErrorCode, MS, NsError, configError, type MountStep, type Step } from '
 import type { Container, MountConfig } from '../config/container.js';
 import { HOST_SANDBOX_PATHS } from '../config/defaults.js';
 import { mapToHost, type IdMapping } from '../config/idmap.js';
+import type { MountIdmap } from '../config/idmap-mounts.js';
 import { parseMountOptions } from '../config/mountopts.js';
 import { cgroupV1MountSteps, cgroupV2BindSteps, type CgroupFsView } from './cgroupfs.js';
 import { isKernelPath, kernelKind } from './host.js';
@@ -201,17 +202,20 @@ export class RootfsPlanner {
     return 0;
   }
 
-  /** The steps of one OCI mount, each naming it (`mounts[3]`) in its error. */
-  mount(m: MountConfig, index: number): void {
+  /**
+   * The steps of one OCI mount, each naming it (`mounts[3]`) in its error.
+   * @param idmap how the mount is id-mapped (config/idmap-mounts.ts), or null
+   */
+  mount(m: MountConfig, index: number, idmap: MountIdmap | null = null): void {
     const first = this.steps.length;
     try {
-      this.mountSteps(m, index);
+      this.mountSteps(m, index, idmap);
     } finally {
       for (let k = first; k < this.steps.length; k++) this.steps[k]!.field ??= `mounts[${index}]`;
     }
   }
 
-  private mountSteps(m: MountConfig, index: number): void {
+  private mountSteps(m: MountConfig, index: number, idmap: MountIdmap | null): void {
     const dest = this.resolve(m.destination);
     const opts = parseMountOptions(m.options, m.type);
     const target = this.staged(dest);
@@ -227,7 +231,16 @@ export class RootfsPlanner {
         throw new NsError(ErrorCode.NOT_FOUND, `mounts[${index}].source: ${source}: no such file or directory`, { path: source, cause });
       }
       this.ensureTarget(dest, this.reads.kind(real, true) !== 'dir');
-      this.mountAt(target, real === '/' ? STAGE.oldRoot : STAGE.oldRoot + real, null, MS.BIND | (opts.recursive ? MS.REC : 0), null);
+      if (idmap) {
+        // Opened and id-mapped first in the plan, in the host's mount namespace and with its
+        // privileges (planValidated moves the idmapOpen step there); moved here. The parent
+        // fills in `fd` (process/idmap-userns.ts).
+        const { uidMappings, gidMappings } = idmap;
+        this.steps.push({ op: 'idmapOpen', source: real, fd: -1, recursive: opts.recursive, recursiveIdmap: idmap.recursive, uidMappings, gidMappings });
+        this.steps.push({ op: 'idmapMove', fd: -1, target });
+      } else {
+        this.mountAt(target, real === '/' ? STAGE.oldRoot : STAGE.oldRoot + real, null, MS.BIND | (opts.recursive ? MS.REC : 0), null);
+      }
       // nodev unless asked (`dev`) or a devices cgroup is in force: a device node in a volume
       // must not open the host's devices.
       const flags = opts.flags | (opts.cleared & MS.NODEV || this.env.devicesCgroup ? 0 : MS.NODEV);

@@ -128,8 +128,23 @@ export function seccompNotifies(seccomp: SeccompConfig | undefined): seccomp is 
 }
 
 /**
+ * Calls ns-init makes with a fallback: when the filter fails the first with one of `errnos`,
+ * ns-init makes the calls `then` instead (proc.cc access_exec: faccessat2 -> faccessat on
+ * EPERM or ENOSYS, as Go's exec.LookPath does), so that a container starts under a profile
+ * older than these calls, as with runc (runtime-tools' `oci-runtime-tool generate` default
+ * profile has neither faccessat2 nor close_range, and fails what it lacks with EPERM).
+ */
+const FALLBACKS: Record<string, { errnos: readonly number[]; then: readonly string[] }> = {
+  faccessat2: { errnos: [1 /* EPERM */, 38 /* ENOSYS */], then: ['faccessat'] },
+  // proc.cc ns_do_close_from: FD_CLOEXEC one descriptor at a time below RLIMIT_NOFILE;
+  // run.cc close_range() (the detach step): close(2) one at a time.
+  close_range: { errnos: [1 /* EPERM */, 38 /* ENOSYS */], then: ['prlimit64', 'fcntl', 'close'] },
+};
+
+/**
  * Refuse a compiled filter that does not allow (or log) each of `calls` with arguments 0 on
- * the native architecture.
+ * the native architecture (or, for a call in FALLBACKS, fails it with one of its errnos and
+ * allows its fallback).
  * @throws NsError `ERR_NS_CONFIG` naming `field` and the first call refused
  */
 export function checkCalls(c: CompiledSeccomp, calls: readonly string[], field: string): void {
@@ -137,6 +152,14 @@ export function checkCalls(c: CompiledSeccomp, calls: readonly string[], field: 
   for (const call of calls) {
     const v = filterVerdict(c.instructions, native, call);
     if (v.action === 'ALLOW' || v.action === 'LOG') continue;
+    const fallback = FALLBACKS[call];
+    if (fallback && v.action === 'ERRNO' && fallback.errnos.includes(v.data)) {
+      const allowed = (then: string): boolean => {
+        const w = filterVerdict(c.instructions, native, then);
+        return w.action === 'ALLOW' || w.action === 'LOG';
+      };
+      if (fallback.then.every(allowed)) continue;
+    }
     const what = v.action === 'ERRNO' ? `fails with errno ${v.data}` : `gets ${v.action}`;
     const why =
       call === 'execve'

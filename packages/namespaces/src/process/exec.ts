@@ -1,4 +1,4 @@
-import { fchmodSync, fchownSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { Cgroup } from '@ns/cgroups';
 import { DEFAULT_SETUP_TIMEOUT, NsError, native, spawn, spawnAsync, type Child, type Plan, type SpawnOptions } from '@ns/syscalls';
 import { connectConsoleSocket, sendConsole, sendConsoleOn } from './console-socket.js';
@@ -7,6 +7,7 @@ import { isOwnConsole } from '../plan/console.js';
 import type { Container } from '../config/container.js';
 import { mapToHost } from '../config/idmap.js';
 import { openJoinedNamespaces, withJoinDescriptors } from '../config/nsfiles.js';
+import { withIdmapDescriptors } from './idmap-userns.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
 import { hookSetupMs } from '../plan/hooks.js';
@@ -354,14 +355,23 @@ export function exec(container: Container | ValidContainer, options: ExecOptions
  * What launch() needs of a container's plan. The namespaces it joins by path are opened and
  * checked now (nsfiles.ts), and their setns steps given those descriptors: a file that is
  * missing, not a namespace, or of another type fails here, naming its JSON path, before
- * anything is spawned.
+ * anything is spawned. Id-mapped mounts get a user namespace with their mappings (idmap-userns.ts).
  * @internal exec() and createPool()
  */
 export function planned({ plan, container, user, idMaps }: ReturnType<typeof planContainerCached>): Planned {
   refuseLifecycleHooks(container);
   const joined = openJoinedNamespaces(container);
   const fds = joined.map((j) => j.fd);
-  const steps = withJoinDescriptors(plan.steps, joined);
+  let steps = withJoinDescriptors(plan.steps, joined);
+  try {
+    // Id-mapped mounts: a user namespace with each one's mappings (idmap-userns.ts).
+    const idmap = withIdmapDescriptors(steps);
+    steps = idmap.steps;
+    fds.push(...idmap.fds);
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    throw err;
+  }
   return { id: container.id, container, plan: steps === plan.steps ? plan : { ...plan, steps }, user, args: container.args, idMaps, fds };
 }
 

@@ -59,6 +59,8 @@ enum ns_op : uint32_t {
   NS_OP_MOVE_ROOT = 111,     // src/encode.ts OP_CODES.moveRoot (init/fs.cc)
   NS_OP_DETACH_MOUNT = 112,  // src/encode.ts OP_CODES.detachMount
   NS_OP_OPEN_CONSOLE = 140,  // src/encode.ts OP_CODES.openConsole (init/console.cc; ops 140-149: the console)
+  NS_OP_IDMAP_OPEN = 150,    // src/encode.ts OP_CODES.idmapOpen (init/idmap.cc; ops 150-159: id-mapped mounts)
+  NS_OP_IDMAP_MOVE = 151,    // src/encode.ts OP_CODES.idmapMove
   NS_OP_MAX
 };
 

@@ -88,7 +88,7 @@ struct Checked {
   uint32_t cloneFlags = 0;
   uint32_t pdeathsig = 0;
   bool init = false;     // an init step: the program's status comes back in the memfd
-  std::vector<int> fds;  // descriptors of ours that the plan names (stdio, setns, waitFifo)
+  std::vector<int> fds;  // descriptors of ours that the plan names (stdio, setns, waitFifo, idmapOpen)
 };
 
 // Decode the plan once here, so a malformed one fails before anything is made, and collect
@@ -114,6 +114,8 @@ bool CheckPlan(Napi::Env env, const uint8_t* b, size_t len, Checked* out) {
         if ((int32_t)s.iv[k] >= 0) out->fds.push_back((int)(int32_t)s.iv[k]);
     } else if (s.op == NS_OP_SETNS && s.i[1] >= 0) {
       out->fds.push_back((int)s.i[1]);
+    } else if (s.op == NS_OP_IDMAP_OPEN && s.i[0] >= 0) {
+      out->fds.push_back((int)s.i[0]);  // the mapping's user namespace, later the detached mount
     } else if (s.op == NS_OP_WAIT_FIFO && s.i[0] >= 0) {
       out->fds.push_back((int)s.i[0]);
     } else if (s.op == NS_OP_INIT) {

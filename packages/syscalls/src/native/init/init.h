@@ -51,6 +51,10 @@ long ns_open_nofollow(const char* path, long flags);
 // console.cc: the openConsole step (a pty of the container's own devpts, its master to the parent).
 long ns_do_open_console(ns_child_ctx* c, int32_t index, const ns_step* s);
 
+// idmap.cc: id-mapped bind mounts (open_tree, mount_setattr MOUNT_ATTR_IDMAP, move_mount)
+long ns_do_idmap_open(const ns_step* s);
+long ns_do_idmap_move(const ns_step* s);
+
 // proc.cc: descriptors, credentials, namespaces, execve
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s);
 long ns_do_close_from(const ns_step* s);

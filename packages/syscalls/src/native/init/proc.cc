@@ -104,8 +104,10 @@ long ns_do_sched_setattr(const ns_step* s) {
 }
 
 long ns_do_close_from(const ns_step* s) {
+  // Before 5.9 no close_range (ENOSYS), before 5.11 no CLOSE_RANGE_CLOEXEC (EINVAL), and a
+  // seccomp profile older than it may fail it with EPERM: then one fcntl at a time.
   long r = NS_RAW3(SYS_close_range, (unsigned)s->i[0], ~0U, CLOSE_RANGE_CLOEXEC);
-  if (r != -ENOSYS && r != -EINVAL) return r;
+  if (r != -ENOSYS && r != -EINVAL && r != -EPERM) return r;
   struct {
     uint64_t cur, max;
   } lim;
@@ -155,10 +157,12 @@ long ns_do_capset(const ns_step* s) {
 // Whether execve would be allowed to run `path`, judged as execve judges it: with the
 // effective ids and capabilities the process has now (faccessat2 AT_EACCESS). Plain
 // access(2) uses the real ids, and no capabilities for a non-root user: it refused a program
-// that the user may run only through CAP_DAC_OVERRIDE (runc#3715).
+// that the user may run only through CAP_DAC_OVERRIDE (runc#3715). faccessat when a kernel
+// lacks faccessat2 or a seccomp profile older than it fails it with ENOSYS or EPERM (as Go's
+// exec.LookPath falls back; the plan checked that the profile allows faccessat then).
 static long access_exec(const char* path) {
   long r = NS_RAW4(SYS_faccessat2, AT_FDCWD, path, X_OK, AT_EACCESS);
-  if (r == -ENOSYS) r = NS_RAW3(SYS_faccessat, AT_FDCWD, path, X_OK);
+  if (r == -ENOSYS || r == -EPERM) r = NS_RAW3(SYS_faccessat, AT_FDCWD, path, X_OK);
   return r;
 }
 

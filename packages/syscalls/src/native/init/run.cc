@@ -91,9 +91,12 @@ long do_wait_fifo(const ns_child_ctx* c, const ns_step* s) {
   return r < 0 ? r : 0;
 }
 
-// close_range(2), or one close(2) at a time on kernels without it (before 5.9).
+// close_range(2), or one close(2) at a time on kernels without it (before 5.9) or under a
+// seccomp profile older than it (EPERM).
 void close_range(unsigned first, unsigned last) {
-  if (first > last || NS_RAW3(SYS_close_range, first, last, 0) != -ENOSYS) return;
+  if (first > last) return;
+  long r = NS_RAW3(SYS_close_range, first, last, 0);
+  if (r != -ENOSYS && r != -EPERM) return;
   for (unsigned fd = first; fd <= last && fd < 65536; fd++) NS_RAW1(SYS_close, fd);
 }
 
@@ -207,6 +210,10 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
       return ns_do_move_root(s);
     case NS_OP_DETACH_MOUNT:
       return ns_do_detach_mount(s);
+    case NS_OP_IDMAP_OPEN:
+      return ns_do_idmap_open(s);
+    case NS_OP_IDMAP_MOVE:
+      return ns_do_idmap_move(s);
     case NS_OP_PIVOT_ROOT_KEEP:
       return NS_RAW2(SYS_pivot_root, s->s[0], s->s[1]);
     case NS_OP_CHDIR:
