@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Result } from './run-command.js';
+import { hostMountPoints } from '../../../scripts/testing/host-mounts.mjs';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = process.env.NS_TEST_BIN ?? join(REPO, 'packages/cli/dist/ns.cjs');
@@ -24,7 +25,7 @@ type Spec = Record<string, any>;
 
 let tmp: string;
 let n = 0;
-const mountPoints = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[4]).sort();
+const mountPoints = hostMountPoints;
 let mountsBefore: string[];
 const others: ChildProcess[] = [];
 

@@ -4,23 +4,12 @@
  * processes marked with an environment variable of the test's own.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** Mount points of podman's, containerd's and CNI's own, made by the client tests (podman, containerd, cri). */
-const CLIENT_MOUNTS = new RegExp(`^(${tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/ns-(podman|ctr|cri)-|/run/netns/cni-)`);
+import { hostMountPoints } from '../../../scripts/testing/host-mounts.mjs';
 
 /** The host's mount points (this process's mount namespace), sorted. */
 export function hostMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[4]!)
-    // What the client tests' daemons mount while other tests run beside them (their own
-    // folders; the network namespaces CNI's bridge plugin pins for containerd's pods): never a
-    // leak of the test that looks. Those tests check their own folders themselves.
-    .filter((m) => !CLIENT_MOUNTS.test(m))
-    .sort();
+  return hostMountPoints();
 }
 
 /** Every cgroup directory named `ns*` one or two levels below each hierarchy (runc-style `/ns/<id>`). */

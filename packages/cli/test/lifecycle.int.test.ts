@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { interfaces, start, type Result } from './run-command.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { processStartTime, type ContainerState } from '@ns/namespaces';
+import { hostMountPoints } from '../../../scripts/testing/host-mounts.mjs';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(REPO, 'packages/cli/dist/ns.cjs');
@@ -65,7 +66,7 @@ async function runDetached(id: string, command: string[], extra: string[] = []):
   return readState(id);
 }
 
-const mountinfoLines = (): number => readFileSync('/proc/self/mountinfo', 'utf8').trimEnd().split('\n').length;
+const mountinfoLines = (): number => hostMountPoints().length;
 
 /** Processes a test spawned itself (killed by pid in afterEach). */
 let spawned: ChildProcess[] = [];

@@ -3,6 +3,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { hostMountPoints } from '../../../scripts/testing/host-mounts.mjs';
 import { exec, type Container, type ContainerExit, type ExecOptions } from '../src/index.js';
 
 export const isRoot = process.getuid?.() === 0;
@@ -29,20 +30,8 @@ export async function run(container: Container, options: ExecOptions = {}): Prom
   return { stdout, stderr, ...exit, pid: p.pid };
 }
 
-/** Mount points of podman's, containerd's and CNI's own, made by the client tests (podman, containerd, cri). */
-const CLIENT_MOUNTS = new RegExp(`^(${tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/ns-(podman|ctr|cri)-|/run/netns/cni-)`);
-
-/** The host's mount table (mount points), to check nothing is left behind. */
 export function hostMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[4]!)
-    // What the client tests' daemons mount while other tests run beside them (their own
-    // folders; the network namespaces CNI's bridge plugin pins for containerd's pods): never a
-    // leak of the test that looks. Those tests check their own folders themselves.
-    .filter((m) => !CLIENT_MOUNTS.test(m))
-    .sort();
+  return hostMountPoints();
 }
 
 /** True when no process with this pid exists any more (reaped, not a zombie). */

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cgroup, allDirs, cgroupDirs } from '@ns/cgroups';
 import { hostCgroupLayout, rootfsContainer, type Container } from '@ns/namespaces';
+import { hostMountPoints } from '../../../scripts/testing/host-mounts.mjs';
 
 export const isRoot = process.getuid?.() === 0;
 /** The busybox rootfs built by scripts/build-test-rootfs.sh (vitest global setup). */
@@ -38,11 +39,7 @@ export async function removeParent(parent: string): Promise<void> {
 
 /** The host's mount points, to check nothing is left mounted. */
 export function hostMounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[4]!)
-    .sort();
+  return hostMountPoints();
 }
 
 /** Host pids whose command line contains `marker` (a process a test planted, still alive). */
