@@ -6,16 +6,18 @@
  */
 import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
-import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
+import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { neededHierarchies } from './hierarchies.js';
+import { adoptLazyFreezer, joinFrozenV1Freezer, removeLazyFreezer } from './freezer-v1.js';
+import { applyPlan } from './apply.js';
 import { makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
-import { FileWriter, hostSys, sleep, type CgroupSys } from './sys.js';
-import type { CgroupCheck, CgroupWrite, LinuxResources } from './types.js';
+import { hostSys, sleep, type CgroupSys } from './sys.js';
+import type { LinuxResources } from './types.js';
 
 export interface CgroupOptions {
   /** The host layout (default: detectLayout()). */
@@ -36,7 +38,8 @@ export interface CgroupOptions {
   /**
    * Which v1 hierarchies to make the cgroup in (cgroup v2 has one directory anyway): `all`
    * (default, as runc), or `needed`: those the limits write to, devices when device rules
-   * apply, and freezer, memory, pids and cpuacct (pause, OOM kills, processes, cpu usage).
+   * apply, and memory, pids and cpuacct (OOM kills, processes, cpu usage); freezer only once
+   * paused (freeze() makes it then).
    * Every mkdir, attach and rmdir in a v1 hierarchy costs a start; open() then sees only the
    * hierarchies where the cgroup exists.
    */
@@ -67,9 +70,6 @@ function ownDirs(layout: CgroupLayout): string[] {
   }
   return own;
 }
-
-/** Words of a space-separated cgroup file (cgroup.controllers, cgroup.subtree_control). */
-const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
 /** One container's cgroup, in every hierarchy of the host. */
 export class Cgroup implements CgroupHandle {
@@ -195,10 +195,7 @@ export class Cgroup implements CgroupHandle {
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
-    this.checkControllers(plan.writes);
-    for (const check of plan.checks) this.runCheck(check);
-    this.runWrites(plan.writes);
-    if (plan.deviceFilter) this.attach(plan.deviceFilter);
+    applyPlan(this, plan, { attachDeviceFilter: this.options.attachDeviceFilter });
     return plan;
   }
 
@@ -222,90 +219,6 @@ export class Cgroup implements CgroupHandle {
     return this.apply(resources, { checkMemory: true, ...(devicesList === undefined ? {} : { devicesList }) });
   }
 
-  private checkControllers(writes: CgroupWrite[]): void {
-    const dir = this.dirs.unified;
-    const needed = writes.filter((w) => w.version === 2 && w.controller !== 'cgroup');
-    if (dir === undefined || needed.length === 0) return;
-    const enabled = new Set(words(this.sys.readFile(join(dir, 'cgroup.controllers'))));
-    for (const w of needed) {
-      if (!enabled.has(w.controller)) {
-        throw configError(w.jsonPath, `the ${w.controller} controller is not enabled for ${dir} (not in its parent's cgroup.subtree_control)`, join(dir, w.file));
-      }
-    }
-  }
-
-  private runCheck(check: CgroupCheck): void {
-    const dir = this.dirs.v1.memory ?? this.dirs.unified!;
-    const read = (file: string): number => Number(this.sys.readFile(join(dir, file)).trim());
-    const used = read('memory.current') + (check.withSwap && this.sys.exists(join(dir, 'memory.swap.current')) ? read('memory.swap.current') : 0);
-    if (check.limit <= used) {
-      throw configError(check.jsonPath, `the new limit ${check.limit} is not above the current usage ${used}`, join(dir, 'memory.current'));
-    }
-  }
-
-  private runWrites(writes: CgroupWrite[]): void {
-    const writer = new FileWriter(this.sys);
-    const deferred: CgroupWrite[] = [];
-    const one = (w: CgroupWrite, retry: boolean): void => {
-      const dir = w.version === 1 ? this.dirs.v1[w.controller] : this.dirs.unified;
-      if (dir === undefined) throw configError(w.jsonPath, `no ${w.controller} controller directory for ${this.path}`);
-      const files = [{ file: w.file, value: w.value }, ...(w.fallback ? [w.fallback] : [])];
-      for (const [i, f] of files.entries()) {
-        const path = join(dir, f.file);
-        try {
-          writer.write(path, f.value);
-          return;
-        } catch (err) {
-          const code = errnoCode(err);
-          if (code === 'ENOENT' && i < files.length - 1) continue;
-          if (code === 'ENOENT' && w.optional) return;
-          if (code === 'ENOENT') {
-            const tried = files.map((x) => x.file).join(' or ');
-            throw new CgroupError(ERR_NS_CONFIG, `${w.jsonPath}: this host cannot honour it: ${tried} does not exist in ${dir}`, { path, jsonPath: w.jsonPath, cause: err });
-          }
-          if (code === 'EINVAL' && w.retryOnEINVAL && retry) {
-            deferred.push(w);
-            return;
-          }
-          throw this.writeError(err, path, f.value, w);
-        }
-      }
-    };
-    try {
-      for (const w of writes) one(w, true);
-      for (const w of deferred) one(w, false);
-    } finally {
-      writer.close();
-    }
-  }
-
-  /** A refused write, with the memory usage when a v1 limit is below it (runc's message). */
-  private writeError(err: unknown, path: string, value: string, w: CgroupWrite): CgroupError {
-    const e = fsError(err, 'write', path, `write ${JSON.stringify(value)} to ${path}`, w.jsonPath);
-    if (errnoCode(err) === 'EBUSY' && w.file === 'memory.limit_in_bytes') {
-      try {
-        const dir = this.dirs.v1.memory!;
-        const usage = this.sys.readFile(join(dir, 'memory.usage_in_bytes')).trim();
-        const peak = this.sys.readFile(join(dir, 'memory.max_usage_in_bytes')).trim();
-        e.message += ` (current usage ${usage}, peak ${peak})`;
-      } catch {
-        // keep the plain message
-      }
-    }
-    return e;
-  }
-
-  private attach(filter: DeviceFilter): void {
-    const dir = this.dirs.unified!;
-    const hook = this.options.attachDeviceFilter;
-    if (!hook) {
-      throw configError(
-        'linux.resources.devices',
-        `device rules on cgroup v2 need a BPF device filter loaded and attached to ${dir} (bpf(2)); no attachDeviceFilter was given (or pass devices: false to leave device access alone)`,
-      );
-    }
-    hook(dir, filter);
-  }
 
   /**
    * Move a process into the cgroup: its pid into cgroup.procs of every directory (each v1
@@ -333,23 +246,30 @@ export class Cgroup implements CgroupHandle {
     return readStats(this.dirs, this.sys);
   }
 
-  /** Freeze every process and wait until frozen (lifecycle freeze()). */
-  freeze(timeoutMs?: number): Promise<void> {
+  /**
+   * Freeze every process and wait until frozen (lifecycle freeze()). On v1, a cgroup made
+   * without a freezer cgroup (`hierarchies: 'needed'`) gets one now (freezer-v1.ts).
+   */
+  async freeze(timeoutMs?: number): Promise<void> {
+    await joinFrozenV1Freezer(this, timeoutMs);
     return freeze(this, timeoutMs);
   }
 
   /** Thaw (lifecycle thaw()). */
   thaw(): void {
+    adoptLazyFreezer(this);
     thaw(this);
   }
 
-  /** FROZEN, FREEZING or THAWED; undefined without a freezer. */
+  /** FROZEN, FREEZING or THAWED; undefined without a freezer (on v1: before a first pause). */
   freezerState(): FreezerState | undefined {
+    adoptLazyFreezer(this);
     return freezerState(this);
   }
 
   /** Signal every process (default SIGKILL, then wait until empty): lifecycle killAll(). */
   killAll(signal?: NodeJS.Signals | number, timeoutMs?: number): Promise<void> {
+    adoptLazyFreezer(this);
     return killAll(this, signal, timeoutMs);
   }
 
@@ -364,11 +284,14 @@ export class Cgroup implements CgroupHandle {
     for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
       try {
         for (const dir of allDirs(this.dirs)) this.removeTree(dir);
+        removeLazyFreezer(this, (dir) => this.removeTree(dir));
         return;
       } catch (err) {
         const code = (err as CgroupError).code;
         if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
         if (Date.now() > deadline) throw new CgroupError(ERR_NS_STATE, `${(err as CgroupError).path} is still busy after ${timeoutMs} ms`, { path: (err as CgroupError).path ?? this.path, cause: err });
+        // Paused elsewhere: killAll freezes, signals and thaws through that freezer cgroup.
+        adoptLazyFreezer(this);
       }
       await killAll(this, 'SIGKILL', Math.max(100, deadline - Date.now())).catch(() => undefined);
       await sleep(delay);
@@ -382,6 +305,7 @@ export class Cgroup implements CgroupHandle {
    */
   removeEmpty(): void {
     for (const dir of allDirs(this.dirs)) this.removeTree(dir);
+    removeLazyFreezer(this, (dir) => this.removeTree(dir));
   }
 
   private removeTree(dir: string): void {
