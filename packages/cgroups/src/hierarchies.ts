@@ -9,8 +9,11 @@ import type { CgroupHierarchy, CgroupLayout } from './layout.js';
 import { planResources } from './plan.js';
 import type { LinuxResources } from './types.js';
 
-/** v1 controllers a container's cgroup always has with `hierarchies: 'needed'`: pause, OOM kills, processes, cpu usage. */
-export const ALWAYS_V1 = ['freezer', 'memory', 'pids', 'cpuacct'] as const;
+/**
+ * v1 controllers a container's cgroup always has with `hierarchies: 'needed'`: OOM kills,
+ * processes, cpu usage. Not freezer: Cgroup.freeze() makes that at the first pause.
+ */
+export const ALWAYS_V1 = ['memory', 'pids', 'cpuacct'] as const;
 
 /** Which hierarchies a cgroup made with `hierarchies: 'needed'` is in. */
 export interface NeededHierarchies {
@@ -26,7 +29,7 @@ export interface NeededHierarchies {
  * and {@link ALWAYS_V1} (co-mounted controllers come along: cpu with cpuacct), never a named one
  * (`name=systemd`); and the cgroup2 one always on a unified host, on a hybrid one only when a
  * limit writes there (hugetlb on v2, `unified` keys): there the v1 hierarchies track the
- * processes (pids, freezer), and a migration into the cgroup2 hierarchy costs a start an RCU
+ * processes (pids), and a migration into the cgroup2 hierarchy costs a start an RCU
  * grace period of the kernel's threadgroup lock.
  *
  * @param resources `linux.resources` (validated by planResources)

@@ -9,6 +9,8 @@ import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { extendToDirs, missingDirs } from './extend.js';
 import { neededHierarchies, parentHierarchies } from './hierarchies.js';
+import { adoptLazyFreezer, joinFrozenV1Freezer, removeLazyFreezer } from './freezer-v1.js';
+import { applyPlan } from './apply.js';
 import { makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
@@ -17,7 +19,6 @@ import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
 import { hostSys, sleep, type CgroupSys } from './sys.js';
 import type { LinuxResources } from './types.js';
-import { checkControllers, runCheck, runWrites } from './writes.js';
 
 export interface CgroupOptions {
   /** The host layout (default: detectLayout()). */
@@ -38,7 +39,8 @@ export interface CgroupOptions {
   /**
    * Which v1 hierarchies to make the cgroup in (cgroup v2 has one directory anyway): `all`
    * (default, as runc), or `needed`: those the limits write to, devices when device rules
-   * apply, and freezer, memory, pids and cpuacct (pause, OOM kills, processes, cpu usage).
+   * apply, and memory, pids and cpuacct (OOM kills, processes, cpu usage); freezer only once
+   * paused (freeze() makes it then).
    * Every mkdir, attach and rmdir in a v1 hierarchy costs a start; open() then sees only the
    * hierarchies where the cgroup exists.
    */
@@ -76,7 +78,6 @@ function ownDirs(layout: CgroupLayout): string[] {
   }
   return own;
 }
-
 
 /** One container's cgroup, in every hierarchy of the host. */
 export class Cgroup implements CgroupHandle {
@@ -204,10 +205,7 @@ export class Cgroup implements CgroupHandle {
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
-    checkControllers(this, plan.writes);
-    for (const check of plan.checks) runCheck(this, check);
-    runWrites(this, plan.writes);
-    if (plan.deviceFilter) this.attach(plan.deviceFilter);
+    applyPlan(this, plan, { attachDeviceFilter: this.options.attachDeviceFilter });
     return plan;
   }
 
@@ -237,17 +235,6 @@ export class Cgroup implements CgroupHandle {
     return this.apply(resources, { checkMemory: true, ...(devicesList === undefined ? {} : { devicesList }) });
   }
 
-  private attach(filter: DeviceFilter): void {
-    const dir = this.dirs.unified!;
-    const hook = this.options.attachDeviceFilter;
-    if (!hook) {
-      throw configError(
-        'linux.resources.devices',
-        `device rules on cgroup v2 need a BPF device filter loaded and attached to ${dir} (bpf(2)); no attachDeviceFilter was given (or pass devices: false to leave device access alone)`,
-      );
-    }
-    hook(dir, filter);
-  }
 
   /**
    * Move a process into the cgroup: its pid into cgroup.procs of every directory (each v1
@@ -275,23 +262,30 @@ export class Cgroup implements CgroupHandle {
     return readStats(this.dirs, this.sys);
   }
 
-  /** Freeze every process and wait until frozen (lifecycle freeze()). */
-  freeze(timeoutMs?: number): Promise<void> {
+  /**
+   * Freeze every process and wait until frozen (lifecycle freeze()). On v1, a cgroup made
+   * without a freezer cgroup (`hierarchies: 'needed'`) gets one now (freezer-v1.ts).
+   */
+  async freeze(timeoutMs?: number): Promise<void> {
+    await joinFrozenV1Freezer(this, timeoutMs);
     return freeze(this, timeoutMs);
   }
 
   /** Thaw (lifecycle thaw()). */
   thaw(): void {
+    adoptLazyFreezer(this);
     thaw(this);
   }
 
-  /** FROZEN, FREEZING or THAWED; undefined without a freezer. */
+  /** FROZEN, FREEZING or THAWED; undefined without a freezer (on v1: before a first pause). */
   freezerState(): FreezerState | undefined {
+    adoptLazyFreezer(this);
     return freezerState(this);
   }
 
   /** Signal every process (default SIGKILL, then wait until empty): lifecycle killAll(). */
   killAll(signal?: NodeJS.Signals | number, timeoutMs?: number): Promise<void> {
+    adoptLazyFreezer(this);
     return killAll(this, signal, timeoutMs);
   }
 
@@ -306,11 +300,14 @@ export class Cgroup implements CgroupHandle {
     for (let delay = 1; ; delay = Math.min(delay * 2, 100)) {
       try {
         for (const dir of allDirs(this.dirs)) this.removeTree(dir);
+        removeLazyFreezer(this, (dir) => this.removeTree(dir));
         return;
       } catch (err) {
         const code = (err as CgroupError).code;
         if (code !== 'EBUSY' && code !== 'ENOTEMPTY') throw err;
         if (Date.now() > deadline) throw new CgroupError(ERR_NS_STATE, `${(err as CgroupError).path} is still busy after ${timeoutMs} ms`, { path: (err as CgroupError).path ?? this.path, cause: err });
+        // Paused elsewhere: killAll freezes, signals and thaws through that freezer cgroup.
+        adoptLazyFreezer(this);
       }
       await killAll(this, 'SIGKILL', Math.max(100, deadline - Date.now())).catch(() => undefined);
       await sleep(delay);
@@ -324,6 +321,7 @@ export class Cgroup implements CgroupHandle {
    */
   removeEmpty(): void {
     for (const dir of allDirs(this.dirs)) this.removeTree(dir);
+    removeLazyFreezer(this, (dir) => this.removeTree(dir));
   }
 
   private removeTree(dir: string): void {

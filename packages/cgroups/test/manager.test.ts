@@ -256,6 +256,55 @@ describe('Cgroup on v1: freeze, kill, destroy', () => {
     expect([...sys.dirs].filter((d) => d.endsWith('/a'))).toEqual([]);
   });
 
+  it("hierarchies 'needed': no freezer cgroup until the first freeze, which makes it FROZEN, moves every process in (forks caught on a later pass), and destroy removes it", async () => {
+    const { sys, layout } = fakeV1();
+    const cg = Cgroup.create('/t/a', { pids: { limit: 9 } }, { layout, sys, devices: false, hierarchies: 'needed' });
+    expect(sys.dirs.has('/fake/freezer/t/a')).toBe(false);
+    expect(cg.freezerState()).toBeUndefined();
+    cg.addProcess(11);
+    cg.addProcess(12);
+    let forked = false;
+    sys.onWrite = (path, value) => {
+      if (path.endsWith('freezer.state')) sys.files.set(path, value);
+      // 12 forks 13 while the first pass moves it: 13 starts in the pids cgroup, outside the freezer.
+      if (path === '/fake/freezer/t/a/cgroup.procs' && value === '12' && !forked) {
+        forked = true;
+        sys.files.set('/fake/pids/t/a/cgroup.procs', `${sys.files.get('/fake/pids/t/a/cgroup.procs')}13\n`);
+      }
+    };
+    await cg.freeze();
+    const moves = sys.writes().filter(([p]) => p.startsWith('/fake/freezer/'));
+    expect(moves).toEqual([
+      ['/fake/freezer/t/a/freezer.state', 'FROZEN'],
+      ['/fake/freezer/t/a/cgroup.procs', '11'],
+      ['/fake/freezer/t/a/cgroup.procs', '12'],
+      ['/fake/freezer/t/a/cgroup.procs', '13'],
+      ['/fake/freezer/t/a/freezer.state', 'FROZEN'],
+    ]);
+    expect(cg.freezerState()).toBe('FROZEN');
+    // Another handle (as `ns resume` in another process, or exec()'s own) finds it.
+    const other = Cgroup.open('/t/a', { layout, sys });
+    expect(other.freezerState()).toBe('FROZEN');
+    other.thaw();
+    expect(cg.freezerState()).toBe('THAWED');
+    const first = Cgroup.create('/t/b', {}, { layout, sys, devices: false, hierarchies: 'needed' });
+    first.removeEmpty(); // never paused: nothing in the freezer hierarchy to remove
+    await cg.destroy();
+    expect([...sys.dirs].filter((d) => d.endsWith('/t/a') || d.endsWith('/t/b'))).toEqual([]);
+  });
+
+  it('a process the kernel does not move (exiting) does not keep the first freeze going', async () => {
+    const { sys, layout } = fakeV1();
+    const cg = Cgroup.create('/a', {}, { layout, sys, devices: false, hierarchies: 'needed' });
+    cg.addProcess(21);
+    sys.onWrite = (path, value) => {
+      if (path.endsWith('freezer.state')) sys.files.set(path, value);
+      if (path === '/fake/freezer/a/cgroup.procs') sys.files.set(path, ''); // refused silently
+    };
+    await cg.freeze();
+    expect(sys.writes().filter(([p]) => p === '/fake/freezer/a/cgroup.procs')).toEqual([['/fake/freezer/a/cgroup.procs', '21']]);
+  });
+
   it('a non-KILL signal goes once to each pid and does not wait', async () => {
     const { sys, layout } = fakeV1();
     const cg = Cgroup.create('/a', {}, { layout, sys, devices: false });

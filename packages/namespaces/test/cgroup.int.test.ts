@@ -3,7 +3,7 @@
 // same file there. Every container's cgroup lives under a parent of this file's own
 // (/ns-test-<pid>), removed at the end; nothing is written to the host's own cgroups.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -113,17 +113,25 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
       await new Promise((r) => setTimeout(r, 100));
       expect(containerPids(state)).toHaveLength(3); // sh and two sleeps, from the cgroup
       if (!v2) {
-        // v1: only the hierarchies it needs (pids for its limit; devices, freezer, memory, cpuacct
-        // always), and those its parent exists in (made there for an earlier container: cpuset).
+        // v1: only the hierarchies it needs (pids for its limit; devices, memory, cpuacct always;
+        // freezer once paused), and those its parent exists in (made there for an earlier
+        // container, or by the kubelet for a pod: linux.cgroupsPath follows its parent).
         const made = layout!.v1.filter((h) => existsSync(join(h.mountPoint, c.cgroupsPath!))).map((h) => h.controllers.join(','));
-        for (const need of ['pids', 'devices', 'freezer', 'memory', 'cpuacct']) expect(made.join(' ')).toContain(need);
-        for (const skip of ['blkio', 'cpuset']) {
+        for (const need of ['pids', 'devices', 'memory', 'cpuacct']) expect(made.join(' ')).toContain(need);
+        for (const skip of ['blkio', 'cpuset', 'freezer']) {
           const h = layout!.controllers[skip];
           if (h?.version === 1) expect(made.includes(skip)).toBe(existsSync(join(h.mountPoint, parent)));
         }
       }
       await pauseContainer(store, c.id);
       expect(currentStatus(store.read(c.id))).toBe('paused');
+      const freezerDir = layout!.v1.find((h) => h.controllers.includes('freezer'));
+      if (!v2 && freezerDir) {
+        // Made by the pause, with every process in it, frozen.
+        const dir = join(freezerDir.mountPoint, c.cgroupsPath!);
+        expect(readFileSync(join(dir, 'freezer.state'), 'utf8').trim()).toBe('FROZEN');
+        expect(readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number).sort()).toEqual([...containerPids(store.read(c.id))].sort());
+      }
       resumeContainer(store, c.id);
       expect(currentStatus(store.read(c.id))).toBe('running');
       updateContainer(store, c.id, { pids: { limit: 8 } });

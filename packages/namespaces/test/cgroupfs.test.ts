@@ -32,13 +32,12 @@ describe('cgroupFsView', () => {
     expect(cgroupFsView({ id: 'a' }, UNIFIED)).toEqual({ mode: 'v2', entries: [], links: [] });
   });
 
-  it('the hierarchies its cgroup is in, with its directories; cpu and cpuacct linked; never cpuset, blkio or name=systemd without a cgroup there', () => {
+  it('the hierarchies its cgroup is in, with its directories; cpu and cpuacct linked; never cpuset, blkio, freezer (until paused) or name=systemd without a cgroup there', () => {
     const view = cgroupFsView({ id: 'a', resources: { memory: { limit: 1 << 25 } }, cgroupsPath: '/ns/x' }, HYBRID)!;
     expect(view.entries.map((e) => [e.name, e.fstype, e.data, e.hostDir])).toEqual([
       ['cpu,cpuacct', 'cgroup', 'cpu,cpuacct', '/sys/fs/cgroup/cpu,cpuacct/ns/x'],
       ['memory', 'cgroup', 'memory', '/sys/fs/cgroup/memory/ns/x'],
       ['devices', 'cgroup', 'devices', '/sys/fs/cgroup/devices/ns/x'],
-      ['freezer', 'cgroup', 'freezer', '/sys/fs/cgroup/freezer/ns/x'],
       ['pids', 'cgroup', 'pids', '/sys/fs/cgroup/pids/ns/x'],
     ]);
     expect(view.links).toEqual([
@@ -49,7 +48,7 @@ describe('cgroupFsView', () => {
 
   it('a limit brings its hierarchy (cpuset, blkio); the default path is ns/<id>', () => {
     const view = cgroupFsView({ id: 'web', resources: { cpu: { cpus: '0' }, blockIO: { weight: 100 } } }, HYBRID)!;
-    expect(view.entries.map((e) => e.name)).toEqual(['cpu,cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids']);
+    expect(view.entries.map((e) => e.name)).toEqual(['cpu,cpuacct', 'cpuset', 'memory', 'devices', 'blkio', 'pids']);
     expect(view.entries[1]!.hostDir).toBe('/sys/fs/cgroup/cpuset/ns/web');
   });
 
@@ -61,7 +60,7 @@ describe('cgroupFsView', () => {
   it('the process joins its v1 cgroups itself (0 into tasks) right after the cgroup step; not with a user namespace, nor on v2', () => {
     const c = { id: 'j', resources: { pids: { limit: 5 } }, cgroupsPath: '/ns/j', namespaces: [{ type: 'mount' as const }] };
     expect(cgroupJoinSteps(c, HYBRID)).toEqual(
-      ['cpu,cpuacct', 'memory', 'devices', 'freezer', 'pids'].map((h) => ({ op: 'writeFile', path: `/sys/fs/cgroup/${h}/ns/j/tasks`, data: '0', field: 'linux.cgroupsPath' })),
+      ['cpu,cpuacct', 'memory', 'devices', 'pids'].map((h) => ({ op: 'writeFile', path: `/sys/fs/cgroup/${h}/ns/j/tasks`, data: '0', field: 'linux.cgroupsPath' })),
     );
     expect(cgroupJoinSteps({ ...c, namespaces: [{ type: 'user' as const }, { type: 'mount' as const }] }, HYBRID)).toEqual([]);
     expect(cgroupJoinSteps(c, UNIFIED)).toEqual([]);

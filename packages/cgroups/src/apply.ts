@@ -1,25 +1,44 @@
 /**
- * Writing a plan's cgroup files (Cgroup.apply): the v2 controller check, update()'s memory
- * check, and the writes in order with their fallbacks and runc's EINVAL retry.
+ * Applying a planned `linux.resources` to a cgroup's directories (Cgroup.apply): the checks,
+ * the writes in order (fallback files, optional ones, runc's EINVAL retry for cpu period /
+ * memory limit ordering) and the v2 device filter.
  */
 import { join } from 'node:path';
+import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_CONFIG, configError, errnoCode, fsError } from './errors.js';
+import type { CgroupPlan } from './plan.js';
 import type { CgroupDirs } from './path.js';
 import { FileWriter, type CgroupSys } from './sys.js';
 import type { CgroupCheck, CgroupWrite } from './types.js';
 
-/** What of a Cgroup these use. */
-export interface WritesOwner {
+/** What of a Cgroup applying uses. */
+export interface ApplyTarget {
   readonly path: string;
   readonly dirs: CgroupDirs;
   readonly sys: CgroupSys;
 }
 
+export interface ApplyHooks {
+  /** CgroupOptions.attachDeviceFilter. */
+  attachDeviceFilter?: ((dir: string, filter: DeviceFilter) => void) | undefined;
+}
+
 /** Words of a space-separated cgroup file (cgroup.controllers). */
 const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
-/** v2 writes need their controller enabled for the cgroup (its cgroup.controllers). */
-export function checkControllers(cg: WritesOwner, writes: CgroupWrite[]): void {
+/**
+ * Apply `plan` to `cg`: controllers enabled for its v2 writes, the checks, the writes, the
+ * device filter.
+ * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
+ */
+export function applyPlan(cg: ApplyTarget, plan: CgroupPlan, hooks: ApplyHooks): void {
+  checkControllers(cg, plan.writes);
+  for (const check of plan.checks) runCheck(cg, check);
+  runWrites(cg, plan.writes);
+  if (plan.deviceFilter) attach(cg, plan.deviceFilter, hooks.attachDeviceFilter);
+}
+
+function checkControllers(cg: ApplyTarget, writes: CgroupWrite[]): void {
   const dir = cg.dirs.unified;
   const needed = writes.filter((w) => w.version === 2 && w.controller !== 'cgroup');
   if (dir === undefined || needed.length === 0) return;
@@ -31,8 +50,7 @@ export function checkControllers(cg: WritesOwner, writes: CgroupWrite[]): void {
   }
 }
 
-/** A memory limit check of update(): the new limit must be above the current usage. */
-export function runCheck(cg: WritesOwner, check: CgroupCheck): void {
+function runCheck(cg: ApplyTarget, check: CgroupCheck): void {
   const dir = cg.dirs.v1.memory ?? cg.dirs.unified!;
   const read = (file: string): number => Number(cg.sys.readFile(join(dir, file)).trim());
   const used = read('memory.current') + (check.withSwap && cg.sys.exists(join(dir, 'memory.swap.current')) ? read('memory.swap.current') : 0);
@@ -41,11 +59,7 @@ export function runCheck(cg: WritesOwner, check: CgroupCheck): void {
   }
 }
 
-/**
- * Each write in order: a missing file uses its fallback, or is skipped when optional, or fails
- * naming the field; a write marked retryOnEINVAL is retried once after the others.
- */
-export function runWrites(cg: WritesOwner, writes: CgroupWrite[]): void {
+function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
   const writer = new FileWriter(cg.sys);
   const deferred: CgroupWrite[] = [];
   const one = (w: CgroupWrite, retry: boolean): void => {
@@ -82,7 +96,7 @@ export function runWrites(cg: WritesOwner, writes: CgroupWrite[]): void {
 }
 
 /** A refused write, with the memory usage when a v1 limit is below it (runc's message). */
-function writeError(cg: WritesOwner, err: unknown, path: string, value: string, w: CgroupWrite): CgroupError {
+function writeError(cg: ApplyTarget, err: unknown, path: string, value: string, w: CgroupWrite): CgroupError {
   const e = fsError(err, 'write', path, `write ${JSON.stringify(value)} to ${path}`, w.jsonPath);
   if (errnoCode(err) === 'EBUSY' && w.file === 'memory.limit_in_bytes') {
     try {
@@ -95,4 +109,15 @@ function writeError(cg: WritesOwner, err: unknown, path: string, value: string, 
     }
   }
   return e;
+}
+
+function attach(cg: ApplyTarget, filter: DeviceFilter, hook: ApplyHooks['attachDeviceFilter']): void {
+  const dir = cg.dirs.unified!;
+    if (!hook) {
+    throw configError(
+      'linux.resources.devices',
+      `device rules on cgroup v2 need a BPF device filter loaded and attached to ${dir} (bpf(2)); no attachDeviceFilter was given (or pass devices: false to leave device access alone)`,
+    );
+  }
+  hook(dir, filter);
 }
