@@ -403,14 +403,14 @@ describe("hierarchies: 'needed' under a parent made by someone else (issue 22: t
     expect(sys.files.get('/fake/cpuset/kube/pod1/c1/cpuset.cpus')).toBe('2');
   });
 
-  it('where the parent does not exist (ns\'s own /ns made only where needed), only the needed hierarchies', () => {
+  it('where the parent does not exist (ns\'s own /ns made only where needed), only the needed hierarchies (the freezer made at the first pause)', () => {
     const { sys, layout } = fakeV1({ hybrid: true });
     const cg = Cgroup.create('/ns/a', {}, { layout, sys, hierarchies: 'needed', followParent: true, devices: false });
-    expect(Object.keys(cg.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'freezer', 'memory', 'pids']);
+    expect(Object.keys(cg.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'memory', 'pids']);
     expect(cg.dirs.unified).toBeUndefined();
     // A second container under the same /ns: still only those.
     const b = Cgroup.create('/ns/b', {}, { layout, sys, hierarchies: 'needed', followParent: true, devices: false });
-    expect(Object.keys(b.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'freezer', 'memory', 'pids']);
+    expect(Object.keys(b.dirs.v1).sort()).toEqual(['cpu', 'cpuacct', 'memory', 'pids']);
     // Without followParent (the runtime's own default parent), a parent made elsewhere is not followed.
     sys.mkdir('/fake/cpuset/kube');
     const c = Cgroup.create('/kube/c', {}, { layout, sys, hierarchies: 'needed', devices: false });
