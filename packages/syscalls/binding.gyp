@@ -29,6 +29,18 @@
       "ldflags": ["-nostdlib", "-static", "-no-pie", "-Wl,--gc-sections", "-Wl,--build-id=none", "-s"]
     },
     {
+      # ns-front: the native front of the `ns` command (front/main.c, docs/cli-start.md), a
+      # small C program shipped next to the addon as prebuilds/<platform>/ns-front.
+      "target_name": "ns_front",
+      "type": "executable",
+      "sources": ["front/main.c", "front/record.c", "front/verbs.c", "front/handoff.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags!": ["-pthread"],
+      "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags!": ["-rdynamic", "-pthread"],
+      "ldflags": ["-Wl,--as-needed", "-s"]
+    },
+    {
       "target_name": "ns_syscalls",
       "dependencies": ["ns_init"],
       "sources": [

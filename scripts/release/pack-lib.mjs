@@ -118,7 +118,8 @@ export function workspaceVersions() {
 /**
  * What is wrong with a packed package, as one line each (empty when all is well):
  * only package.json, README.md, LICENSE, CHANGELOG.md, dist/**\/*.js and .d.ts (each with its
- * source under src/, so no stale outputs), and for @ns/syscalls prebuilds/linux-*\/*.node;
+ * source under src/, so no stale outputs), and for @ns/syscalls prebuilds/linux-*\/*.node and
+ * prebuilds/linux-*\/ns-front;
  * no sources, tests, maps, build/ or binding.gyp; the entry points, types and bin exist; no
  * `workspace:` or `catalog:` range; @ns dependencies as ^<version>; every bare import in dist
  * declared; engines.node >= 20; no install-time scripts.
@@ -139,7 +140,7 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
     else if (/^dist\/.+\.(js|d\.ts|cjs|d\.cts)$/.test(p)) {
       const src = join(pkgDir, 'src', p.slice('dist/'.length).replace(/\.(js|d\.ts)$/, '.ts').replace(/\.(cjs|d\.cts)$/, '.cts'));
       if (checkStale && !existsSync(src) && !existsSync(src.replace(/\.ts$/, '.tsx'))) problems.push(`${p}: stale build output (no ${relative(pkgDir, src)}); rebuild dist/ from clean`);
-    } else if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/@ns\+syscalls\.(glibc|musl)\.node$/.test(p)) continue;
+    } else if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/(@ns\+syscalls\.(glibc|musl)\.node|ns-front)$/.test(p)) continue;
     else problems.push(`${p}: not a published kind of file`);
   }
   for (const need of ['package.json', 'README.md', 'LICENSE']) if (!paths.has(need)) problems.push(`${need}: missing`);
@@ -157,7 +158,9 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
   for (const [name, file] of Object.entries(manifest.bin ?? {})) {
     const e = entries.find((x) => x.path === target(file));
     if (!e) problems.push(`bin ${name}: ${file} not in the tarball`);
-    else if (!e.data.toString('utf8', 0, 64).startsWith('#!/usr/bin/env node')) problems.push(`bin ${name}: ${file} has no #!/usr/bin/env node line`);
+    // A Node script, or @ns/cli's `ns`: a shell launcher of the native front that is also
+    // JavaScript (each shell line is `":" //;`, see packages/cli/scripts/bundle.mjs).
+    else if (!/^#!\/usr\/bin\/env node\n|^#!\/usr\/bin\/env sh\n":" \/\/;/.test(e.data.toString('utf8', 0, 64))) problems.push(`bin ${name}: ${file} has no #!/usr/bin/env node line (nor the ns launcher's #!/usr/bin/env sh and ":" //; lines)`);
   }
 
   if (manifest.type !== 'module') problems.push('type: expected "module"');
@@ -219,9 +222,9 @@ export function attwProblems(tarball) {
   return [`attw (esm-only) failed (${r.status}): ${detail.slice(0, 2000)}`];
 }
 
-/** The prebuilds present in a @ns/syscalls folder, as `linux-x64/@ns+syscalls.glibc.node`. */
+/** The prebuilds present in a @ns/syscalls folder, as `linux-x64/@ns+syscalls.glibc.node` and `linux-x64/ns-front`. */
 export function localPrebuilds(pkgDir) {
   const dir = join(pkgDir, 'prebuilds');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).filter((f) => f.endsWith('.node')).map((f) => `${d}/${f}`));
+  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).filter((f) => f.endsWith('.node') || f === 'ns-front').map((f) => `${d}/${f}`));
 }

@@ -10,7 +10,7 @@
 // - @ns/syscalls' native addon (a .node file found by node-gyp-build in that package),
 // - proper-lockfile, which the code loads lazily with require() on first use.
 // zod is in the bundle (see lazyZod), loaded on first use too.
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +62,27 @@ await build({
   // here, it stays a module initialized on that first import, not at every start.
   output: { file, format: 'cjs', minify: process.env.NS_BUNDLE_MINIFY !== '0', sourcemap: false, codeSplitting: false },
 });
-chmodSync(`${cli}dist/ns.cjs`, 0o755);
+
+/**
+ * The first lines of dist/ns.cjs, the installed `ns`: a shell script that is also JavaScript.
+ * sh runs them (`#!/usr/bin/env sh`: publint wants an env shebang; each line is `":"`, a no-op, then the shell's code); Node reads `":"`,
+ * a string, and a comment, then the CLI below. The shell part finds the native front
+ * (@ns/syscalls' build/Release/ns_front, then prebuilds/<platform>/ns-front, of this
+ * machine's architecture: /proc/sys/kernel/arch, or `uname -m` on kernels without it) and
+ * execs it with this file's real path first; without one (another architecture, a layout
+ * where @ns/syscalls is not beside @ns/cli, `readlink` missing for a symlinked bin, or
+ * NS_NO_FRONT set) it execs `node` on this file itself, as the old `#!/usr/bin/env node` did.
+ * The front in turn runs `node THIS-FILE ARGS...` for every call it does not carry out.
+ */
+export const LAUNCHER = [
+  '#!/usr/bin/env sh',
+  '":" //; f=$0; if [ -L "$f" ]; then command -v readlink >/dev/null 2>&1 && f=$(readlink -f -- "$f") || exec node -- "$f" "$@"; fi',
+  '":" //; a=; read -r a 2>/dev/null </proc/sys/kernel/arch || a=$(uname -m 2>/dev/null); case $a in x86_64) p=linux-x64;; aarch64) p=linux-arm64;; *) p=;; esac',
+  '":" //; d=${f%/*}; if [ -n "$p" ] && [ -z "$NS_NO_FRONT" ]; then for s in "$d/../node_modules/@ns/syscalls" "$d/../../syscalls"; do for b in "$s/build/Release/ns_front" "$s/prebuilds/$p/ns-front"; do [ -x "$b" ] && exec "$b" "$f" "$@"; done; done; fi; exec node -- "$f" "$@"',
+].join('\n');
+
+const nsFile = `${cli}dist/ns.cjs`;
+const nsText = readFileSync(nsFile, 'utf8');
+if (!nsText.startsWith('#!/usr/bin/env node\n')) throw new Error(`${nsFile}: expected tsc's #!/usr/bin/env node line first`);
+writeFileSync(nsFile, `${LAUNCHER}\n${nsText.slice(nsText.indexOf('\n') + 1)}`);
+chmodSync(nsFile, 0o755);
