@@ -137,6 +137,7 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
     if (/(^|\/)(src|test|tests|build|node_modules)\//.test(p) && !p.startsWith('dist/')) problems.push(`${p}: sources, tests or build outputs are not published`);
     else if (p === 'package.json' || p === 'README.md' || p === 'CHANGELOG.md' || /^LICEN[CS]E(\.md|\.txt)?$/.test(p)) continue;
     else if (/^dist\/[^/]+-bundle\.cjs$/.test(p)) continue; // a bundler's output (packages/cli/scripts/bundle.mjs)
+    else if (Object.values(manifest.bin ?? {}).some((f) => typeof f === 'string' && f.replace(/^\.\//, '') === p)) continue; // a bin script (@ns/cli's dist/ns launcher)
     else if (/^dist\/.+\.(js|d\.ts|cjs|d\.cts)$/.test(p)) {
       const src = join(pkgDir, 'src', p.slice('dist/'.length).replace(/\.(js|d\.ts)$/, '.ts').replace(/\.(cjs|d\.cts)$/, '.cts'));
       if (checkStale && !existsSync(src) && !existsSync(src.replace(/\.ts$/, '.tsx'))) problems.push(`${p}: stale build output (no ${relative(pkgDir, src)}); rebuild dist/ from clean`);
@@ -158,9 +159,9 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
   for (const [name, file] of Object.entries(manifest.bin ?? {})) {
     const e = entries.find((x) => x.path === target(file));
     if (!e) problems.push(`bin ${name}: ${file} not in the tarball`);
-    // A Node script, or @ns/cli's `ns`: a shell launcher of the native front that is also
-    // JavaScript (each shell line is `":" //;`, see packages/cli/scripts/bundle.mjs).
-    else if (!/^#!\/usr\/bin\/env node\n|^#!\/usr\/bin\/env sh\n":" \/\/;/.test(e.data.toString('utf8', 0, 64))) problems.push(`bin ${name}: ${file} has no #!/usr/bin/env node line (nor the ns launcher's #!/usr/bin/env sh and ":" //; lines)`);
+    // A Node script, or @ns/cli's `ns`: a /bin/sh launcher of the native front (packages/cli/scripts/bundle.mjs).
+    else if (!/^#!\/usr\/bin\/env node\n|^#!\/bin\/sh\n/.test(e.data.toString('utf8', 0, 64))) problems.push(`bin ${name}: ${file} has no #!/usr/bin/env node (or #!/bin/sh) line`);
+    else if ((e.mode & 0o111) === 0) problems.push(`bin ${name}: ${file} is not executable`);
   }
 
   if (manifest.type !== 'module') problems.push('type: expected "module"');

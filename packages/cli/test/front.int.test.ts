@@ -5,8 +5,8 @@
  * unknown ids and a missing or foreign-architecture front reach Node with the same output
  * and exit status. Three ways to call ns here:
  *   - NODE:     `node dist/ns.cjs ...`, the Node path as before;
- *   - LAUNCHER: `dist/ns.cjs ...` run as a program, as the installed `ns` (shell header,
- *               then the front, then Node for what the front leaves);
+ *   - LAUNCHER: `dist/ns ...`, the installed `ns` (a /bin/sh launcher, then the front, then
+ *               Node for what the front leaves);
  *   - FRONT:    `ns_front FAKE ...`, the front with a stand-in for Node that prints `NODE`
  *               and its argv: proves the front did the call itself.
  * Cleanup kills only pids recorded in the test's own state folder, by pid.
@@ -22,6 +22,7 @@ import { start, type Result } from './run-command.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(REPO, 'packages/cli/dist/ns.cjs');
+const LAUNCHER_BIN = join(REPO, 'packages/cli/dist/ns');
 const FRONT = join(REPO, 'packages/syscalls/build/Release/ns_front');
 const ROOTFS = process.env.NS_TEST_ROOTFS;
 const isRoot = process.getuid?.() === 0;
@@ -32,7 +33,7 @@ let root: string;
 let n = 0;
 
 const NODE = (args: string[]): Promise<Result> => start(process.execPath, [BIN, '--root', root, ...args]).done;
-const LAUNCHER = (args: string[], bin = BIN): Promise<Result> => start(bin, ['--root', root, ...args]).done;
+const LAUNCHER = (args: string[], bin = LAUNCHER_BIN): Promise<Result> => start(bin, ['--root', root, ...args]).done;
 const FRONT_ONLY = (args: string[]): Promise<Result> => start(FRONT, [FAKE, '--root', root, ...args]).done;
 
 const readState = (id: string): ContainerState => JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as ContainerState;
@@ -102,7 +103,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(!isRoot || !ROOTFS)('the native front with real containers (as root)', () => {
   beforeAll(() => {
-    for (const f of [BIN, FRONT]) if (!existsSync(f)) throw new Error(`${f} is missing: build @ns/syscalls and @ns/cli first`);
+    for (const f of [BIN, LAUNCHER_BIN, FRONT]) if (!existsSync(f)) throw new Error(`${f} is missing: build @ns/syscalls and @ns/cli first`);
   });
 
   it('state: byte-identical to Node for created, running, paused and stopped, done by the front itself', async () => {
@@ -168,12 +169,12 @@ describe.skipIf(!isRoot || !ROOTFS)('the native front with real containers (as r
     // A copy of the CLI with no @ns/syscalls beside it, then one with only an arm64 "front".
     const copy = join(work, 'copy');
     mkdirSync(join(copy, 'dist'), { recursive: true });
-    for (const f of ['ns.cjs', 'ns-bundle.cjs', 'compile-cache.cjs']) cpSync(join(REPO, 'packages/cli/dist', f), join(copy, 'dist', f));
+    for (const f of ['ns', 'ns.cjs', 'ns-bundle.cjs', 'compile-cache.cjs']) cpSync(join(REPO, 'packages/cli/dist', f), join(copy, 'dist', f));
     cpSync(join(REPO, 'packages/cli/package.json'), join(copy, 'package.json'));
-    expect(same(await LAUNCHER(['state', 'c5'], join(copy, 'dist/ns.cjs')))).toEqual(want);
+    expect(same(await LAUNCHER(['state', 'c5'], join(copy, 'dist/ns')))).toEqual(want);
     const foreign = join(copy, 'node_modules/@ns/syscalls/prebuilds/linux-arm64');
     mkdirSync(foreign, { recursive: true });
     writeFileSync(join(foreign, 'ns-front'), '#!/bin/sh\necho WRONG FRONT\n', { mode: 0o755 });
-    expect(same(await LAUNCHER(['state', 'c5'], join(copy, 'dist/ns.cjs')))).toEqual(want);
+    expect(same(await LAUNCHER(['state', 'c5'], join(copy, 'dist/ns')))).toEqual(want);
   });
 });
