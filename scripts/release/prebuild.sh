@@ -133,6 +133,10 @@ build() {
   [ -f "$front" ] || die "$name: no $front (the native front of ns)"
   got="$(elf_machine "$front")"
   [ "$got" = "$machine" ] || die "$name: ns-front is ELF machine $got, expected $machine"
+  # Static (binding.gyp): no program interpreter, so no glibc version it could lack.
+  if LC_ALL=C readelf -lW "$front" 2>/dev/null | grep -q 'program interpreter'; then
+    die "$name: ns-front is dynamically linked (binding.gyp links it -static)"
+  fi
   mkdir -p "$OUT/prebuilds/linux-$arch"
   cp "$file" "$OUT/prebuilds/linux-$arch/"
   cp "$front" "$OUT/prebuilds/linux-$arch/ns-front"
