@@ -24,7 +24,7 @@
 //   node scripts/release/test-release.mjs [--keep] [--no-arm64]
 // The last line is `test-release: N passed, M failed`.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -329,7 +329,8 @@ async function main() {
   writeFileSync(join(cliDir, 'package.json'), JSON.stringify({ name: 'cli', private: true }));
   const cliInst = run('npm-install-cli', 'npm', ['install', '--no-audit', '--no-fund', '@ns/cli'], { cwd: cliDir, env: uenv, allowFail: true });
   check('npm install @ns/cli', cliInst.status === 0, cliInst.out.split('\n').slice(-10).join('\n'));
-  check('  ns-front installed in @ns/syscalls/prebuilds/linux-x64', existsSync(join(cliDir, 'node_modules/@ns/syscalls/prebuilds/linux-x64/ns-front')));
+  const frontFile = join(cliDir, 'node_modules/@ns/syscalls/prebuilds/linux-x64/ns-front');
+  check('  ns-front installed in @ns/syscalls/prebuilds/linux-x64, executable', existsSync(frontFile) && (statSync(frontFile).mode & 0o111) !== 0);
   const sleeper = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
   try {
     const root = join(work, 'front-root');

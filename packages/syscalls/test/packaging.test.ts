@@ -43,8 +43,12 @@ describe('@ns/syscalls package', () => {
     expect(m.dependencies['node-gyp-build']).toMatch(/^\^4\./);
   });
 
-  it('publishes the native front of `ns` beside each prebuilt addon (prebuilds/linux-*/ns-front)', () => {
+  it('publishes the native front of `ns` beside each prebuilt addon (prebuilds/linux-*/ns-front), as bins so it stays executable', () => {
     expect(packed.manifest.files).toContain('prebuilds/linux-*/ns-front');
+    // pnpm pack and npm install give files mode 0644 unless they are bins (publishConfig.bin:
+    // not linked in the workspace, where the prebuilds are absent until made).
+    expect(packed.manifest.bin).toEqual({ 'ns-front-linux-x64': './prebuilds/linux-x64/ns-front', 'ns-front-linux-arm64': './prebuilds/linux-arm64/ns-front' });
+    for (const e of packed.entries.filter((x) => x.path.endsWith('/ns-front'))) expect(e.mode & 0o111, e.path).not.toBe(0);
   });
 
   it('installs on Linux x64 and arm64 only, Node >= 20', () => {
