@@ -689,7 +689,11 @@ async function main() {
   const cycleBin = buildC('cycle', ['-O2', '-Wall']);
   if (cycleBin && which('runc')) {
     const runtimes = [
-      { name: 'ns', argv: [NODE, CLI, '--root', join(tmp, 'cycle-ns-root')] },
+      // ns as clients run it: the installed `ns` (dist/ns: a /bin/sh launcher of the native
+      // front, which does start, state and delete itself and hands create and exec to Node);
+      // and the same calls all in Node, as before the front.
+      { name: 'ns', argv: [join(dirname(CLI), 'ns'), '--root', join(tmp, 'cycle-ns-root')] },
+      { name: 'ns-node', argv: [NODE, CLI, '--root', join(tmp, 'cycle-ns-node-root')] },
       { name: 'runc', argv: ['runc', '--root', join(tmp, 'cycle-runc-root')] },
     ];
     // crun refuses this hybrid host while /sys/fs/cgroup/unified holds a controller: the

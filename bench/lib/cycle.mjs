@@ -1,7 +1,8 @@
 // A client's cycle (issue 17): what podman's conmon or containerd's shim make a runtime do per
 // container, `create --bundle B --pid-file P ID` + `start ID` + `state ID` + wait + `delete ID`
 // of a /bin/true bundle, and `exec ID /bin/true` into a running container, for ns, runc and crun
-// side by side, with `node -e 0` as Node's floor for one call. bench/cycle.c does the timing
+// side by side, with `node -e 0` as Node's floor for one call. ns runs as clients run it (the
+// installed `ns`, through its native front), and all in Node for comparison. bench/cycle.c does the timing
 // (a subreaper, so every runtime's container is waited for the same way).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -34,7 +35,8 @@ function harness(bin, args) {
  * rounds` cycles each (runtimes in turn within a round, so they share the machine's noise).
  *
  * @param o.cycleBin  bench/cycle.c built
- * @param o.runtimes  [{ name, argv: [binary, ...global flags], hideUnified?: boolean }]
+ * @param o.runtimes  [{ name, argv: [binary, ...global flags], hideUnified?: boolean }]; `ns`
+ *   is labelled the native front, `ns-node` all in Node
  * @param o.node      the node binary (for the `node -e 0` floor)
  * @param o.handoff   optional: the argv of ns through the front's hand-off to a running
  *                    `ns serve` on ns's root ([handoff-test, ROOT, '--root', ROOT]): rows for
@@ -116,12 +118,13 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
   const add = (id, label, kind, floorId) => samples.has(id) && measurements.push({ id, section: CYCLE_SECTION, label, kind, samples: samples.get(id), floorId });
   add('cycle.node0', 'node -e 0 (Node\'s floor for one call; a cycle makes 4)', 'node');
   for (const rt of live) {
-    const kind = rt.name === 'ns' ? 'ns' : 'ref';
-    add(`cycle.${rt.name}`, `${rt.name}: create + start + state + wait + delete`, kind, rt.name === 'runc' ? undefined : 'cycle.runc');
+    const kind = rt.name.startsWith('ns') ? 'ns' : 'ref';
+    const name = rt.name === 'ns' ? 'ns (native front)' : rt.name === 'ns-node' ? 'ns (all in Node)' : rt.name;
+    add(`cycle.${rt.name}`, `${name}: create + start + state + wait + delete`, kind, rt.name === 'runc' ? undefined : 'cycle.runc');
     for (const p of CYCLE_PHASES) {
-      add(`cycle.${rt.name}.${p}`, `${rt.name}: ${p === 'wait' ? 'wait (the container exits)' : p}`, kind, rt.name === 'runc' || p === 'wait' ? undefined : `cycle.runc.${p}`);
+      add(`cycle.${rt.name}.${p}`, `${name}: ${p === 'wait' ? 'wait (the container exits)' : p}`, kind, rt.name === 'runc' || p === 'wait' ? undefined : `cycle.runc.${p}`);
     }
-    add(`cycle.${rt.name}.exec`, `${rt.name}: exec ID /bin/true`, kind, rt.name === 'runc' ? undefined : 'cycle.runc.exec');
+    add(`cycle.${rt.name}.exec`, `${name}: exec ID /bin/true`, kind, rt.name === 'runc' ? undefined : 'cycle.runc.exec');
   }
   for (const name of [...live.map((rt) => rt.name), 'ns-handoff']) {
     const kind = name.startsWith('ns') ? 'ns' : 'ref';

@@ -31,6 +31,21 @@
       "ldflags": ["-nostdlib", "-static", "-no-pie", "-Wl,--gc-sections", "-Wl,--build-id=none", "-s"]
     },
     {
+      # ns-front: the native front of the `ns` command (front/main.c, docs/cli-start.md), a
+      # small C program shipped next to the addon as prebuilds/<platform>/ns-front. Static:
+      # linked dynamically on Debian 12 it needs GLIBC_2.34 (__libc_start_main) where the addon
+      # needs 2.28, and on an older glibc the loader would refuse it after the launcher's exec
+      # (a failed call, not a fall-back to Node); static, it also starts faster.
+      "target_name": "ns_front",
+      "type": "executable",
+      "sources": ["front/main.c", "front/record.c", "front/verbs.c", "front/handoff.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags!": ["-pthread", "-fPIC"],
+      "cflags": ["-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags!": ["-rdynamic", "-pthread"],
+      "ldflags": ["-static", "-s", "-Wl,--gc-sections"]
+    },
+    {
       "target_name": "ns_syscalls",
       "dependencies": ["ns_init"],
       "sources": [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prove the linux-arm64 prebuild of @ns/syscalls loads: Debian's own arm64 `nodejs` runs under
-# qemu-user on this x86_64 machine and calls one function of the addon (pipe()), twice:
+# qemu-user on this x86_64 machine and calls one function of the addon (pipe()), twice (and
+# its ns-front, the native front of `ns`, reads a front record under qemu):
 #   1. require() of prebuilds/linux-arm64/@ns+syscalls.glibc.node directly;
 #   2. through the package's loader (dist/index.js -> node-gyp-build) in a scratch copy of
 #      the package that has prebuilds/linux-arm64 and no build/ folder, as a registry install.
@@ -117,4 +118,15 @@ out="$(run_arm64 --input-type=module -e "
   console.log('native().pipe() -> [' + r + ', ' + w + ']');
 " 2>&1)" || fail "loading @ns/syscalls (node-gyp-build, prebuilds/linux-arm64) under arm64 node: $out"
 say "@ns/syscalls loader: $out"
-echo "check-arm64: OK: the linux-arm64 prebuild loads in Debian's arm64 node ($version) under qemu"
+# 4c. ns-front, the native front of `ns`, beside the addon: reads a front record (one for this
+# shell's own process) and prints the state text it holds, as on an arm64 machine.
+FRONT="$PKG/prebuilds/linux-arm64/ns-front"
+[ -f "$FRONT" ] || fail "no $FRONT (scripts/release/prebuild.sh makes it beside the addon)"
+stat="$(cat /proc/$$/stat)"
+set -- ${stat##*) }
+mkdir -p "$WORK/front-root/probe"
+printf 'ns-front-record 1\npid %s\nstart-time %s\ntext alive 6\nfront\n\nend\n' "$$" "${20}" >"$WORK/front-root/probe/state.front"
+out="$("$QEMU" -L "$SYSROOT" "$FRONT" "$WORK/none.cjs" --root "$WORK/front-root" state probe 2>&1)" || fail "ns-front under qemu: $out"
+[ "$out" = front ] || fail "ns-front under qemu printed $out, expected the record's text"
+say "prebuilds/linux-arm64/ns-front: reads a front record under qemu"
+echo "check-arm64: OK: the linux-arm64 prebuild loads in Debian's arm64 node ($version) under qemu, and its ns-front runs"

@@ -118,7 +118,8 @@ export function workspaceVersions() {
 /**
  * What is wrong with a packed package, as one line each (empty when all is well):
  * only package.json, README.md, LICENSE, CHANGELOG.md, dist/**\/*.js and .d.ts (each with its
- * source under src/, so no stale outputs), and for @ns/syscalls prebuilds/linux-*\/*.node;
+ * source under src/, so no stale outputs), and for @ns/syscalls prebuilds/linux-*\/*.node and
+ * prebuilds/linux-*\/ns-front;
  * no sources, tests, maps, build/ or binding.gyp; the entry points, types and bin exist; no
  * `workspace:` or `catalog:` range; @ns dependencies as ^<version>; every bare import in dist
  * declared; engines.node >= 20; no install-time scripts.
@@ -136,10 +137,11 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
     if (/(^|\/)(src|test|tests|build|node_modules)\//.test(p) && !p.startsWith('dist/')) problems.push(`${p}: sources, tests or build outputs are not published`);
     else if (p === 'package.json' || p === 'README.md' || p === 'CHANGELOG.md' || /^LICEN[CS]E(\.md|\.txt)?$/.test(p)) continue;
     else if (/^dist\/[^/]+-bundle\.cjs$/.test(p)) continue; // a bundler's output (packages/cli/scripts/bundle.mjs)
+    else if (Object.values(manifest.bin ?? {}).some((f) => typeof f === 'string' && f.replace(/^\.\//, '') === p)) continue; // a bin script (@ns/cli's dist/ns launcher)
     else if (/^dist\/.+\.(js|d\.ts|cjs|d\.cts)$/.test(p)) {
       const src = join(pkgDir, 'src', p.slice('dist/'.length).replace(/\.(js|d\.ts)$/, '.ts').replace(/\.(cjs|d\.cts)$/, '.cts'));
       if (checkStale && !existsSync(src) && !existsSync(src.replace(/\.ts$/, '.tsx'))) problems.push(`${p}: stale build output (no ${relative(pkgDir, src)}); rebuild dist/ from clean`);
-    } else if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/@ns\+syscalls\.(glibc|musl)\.node$/.test(p)) continue;
+    } else if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/(@ns\+syscalls\.(glibc|musl)\.node|ns-front)$/.test(p)) continue;
     else problems.push(`${p}: not a published kind of file`);
   }
   for (const need of ['package.json', 'README.md', 'LICENSE']) if (!paths.has(need)) problems.push(`${need}: missing`);
@@ -156,8 +158,16 @@ export function tarballProblems(pkgDir, entries, manifest, options = {}) {
   else if (Object.keys(manifest.exports['.'])[0] !== 'types') problems.push('exports["."]: "types" must come first');
   for (const [name, file] of Object.entries(manifest.bin ?? {})) {
     const e = entries.find((x) => x.path === target(file));
+    // @ns/syscalls' ns-front (a bin so that packing and npm keep it executable): an ELF file,
+    // absent from a developer's pack until prebuild.sh made it (check-prebuilds guards a publish).
+    if (isSyscalls && /^prebuilds\/linux-(x64|arm64)\/ns-front$/.test(target(file) ?? '')) {
+      if (e && (e.mode & 0o111) === 0) problems.push(`bin ${name}: ${file} is not executable`);
+      continue;
+    }
     if (!e) problems.push(`bin ${name}: ${file} not in the tarball`);
-    else if (!e.data.toString('utf8', 0, 64).startsWith('#!/usr/bin/env node')) problems.push(`bin ${name}: ${file} has no #!/usr/bin/env node line`);
+    // A Node script, or @ns/cli's `ns`: a /bin/sh launcher of the native front (packages/cli/scripts/bundle.mjs).
+    else if (!/^#!\/usr\/bin\/env node\n|^#!\/bin\/sh\n/.test(e.data.toString('utf8', 0, 64))) problems.push(`bin ${name}: ${file} has no #!/usr/bin/env node (or #!/bin/sh) line`);
+    else if ((e.mode & 0o111) === 0) problems.push(`bin ${name}: ${file} is not executable`);
   }
 
   if (manifest.type !== 'module') problems.push('type: expected "module"');
@@ -197,6 +207,9 @@ export async function publintProblems(tarball) {
   const { messages, pkg } = await publint({ pack: { tarball: ab }, level: 'warning', strict: true });
   return messages
     .filter((m) => m.type !== 'suggestion')
+    // @ns/syscalls' ns-front bins (prebuilds/<platform>/ns-front) are absent from a developer's
+    // pack until scripts/release/prebuild.sh made them; check-prebuilds guards a publish.
+    .filter((m) => !(m.code === 'FILE_DOES_NOT_EXIST' && m.path?.[0] === 'bin' && /^ns-front-linux-/.test(m.path?.[1] ?? '')))
     .map((m) => `publint ${m.type}: ${formatMessage(m, pkg, { color: false }) ?? m.code}`);
 }
 
@@ -219,9 +232,9 @@ export function attwProblems(tarball) {
   return [`attw (esm-only) failed (${r.status}): ${detail.slice(0, 2000)}`];
 }
 
-/** The prebuilds present in a @ns/syscalls folder, as `linux-x64/@ns+syscalls.glibc.node`. */
+/** The prebuilds present in a @ns/syscalls folder, as `linux-x64/@ns+syscalls.glibc.node` and `linux-x64/ns-front`. */
 export function localPrebuilds(pkgDir) {
   const dir = join(pkgDir, 'prebuilds');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).filter((f) => f.endsWith('.node')).map((f) => `${d}/${f}`));
+  return readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).filter((f) => f.endsWith('.node') || f === 'ns-front').map((f) => `${d}/${f}`));
 }

@@ -3,6 +3,8 @@
 #   prebuilds/linux-x64/@ns+syscalls.glibc.node     built here (x86_64 host)
 #   prebuilds/linux-arm64/@ns+syscalls.glibc.node   cross-built with Debian's g++-aarch64-linux-gnu
 #   prebuilds/linux-x64/@ns+syscalls.musl.node      only with a musl C++ compiler (see below)
+#   prebuilds/linux-<arch>/ns-front                   beside each glibc addon: the native front of
+#                                                     the `ns` command (front/main.c)
 #
 #   usage: scripts/release/prebuild.sh [--out PKGDIR] [TARGET...]
 #     TARGET   linux-x64 | linux-arm64 | linux-x64-musl | all   (default: all)
@@ -107,7 +109,7 @@ build() {
   local name=$1 arch=$2 libc=$3 machine=$4 strip=$5; shift 5
   local stage="$WORK/$name"
   mkdir -p "$stage"
-  cp -r "$PKG_SRC/package.json" "$PKG_SRC/binding.gyp" "$PKG_SRC/src" "$stage/"
+  cp -r "$PKG_SRC/package.json" "$PKG_SRC/binding.gyp" "$PKG_SRC/src" "$PKG_SRC/front" "$stage/"
   ln -s "$PKG_SRC/node_modules" "$stage/node_modules"
   say "$name: prebuildify --napi --strip --tag-libc --arch $arch --libc $libc"
   local log="$WORK/$name.log"
@@ -126,13 +128,24 @@ build() {
   [ -f "$init" ] || die "$name: no $init (the embedded set-up helper)"
   got="$(elf_machine "$init")"
   [ "$got" = "$machine" ] || die "$name: the embedded ns-init is ELF machine $got, expected $machine"
+  # ns-front, the native front of the `ns` command (front/main.c), ships beside the addon.
+  local front="$stage/build/Release/ns_front"
+  [ -f "$front" ] || die "$name: no $front (the native front of ns)"
+  got="$(elf_machine "$front")"
+  [ "$got" = "$machine" ] || die "$name: ns-front is ELF machine $got, expected $machine"
+  # Static (binding.gyp): no program interpreter, so no glibc version it could lack.
+  if LC_ALL=C readelf -lW "$front" 2>/dev/null | grep -q 'program interpreter'; then
+    die "$name: ns-front is dynamically linked (binding.gyp links it -static)"
+  fi
   mkdir -p "$OUT/prebuilds/linux-$arch"
   cp "$file" "$OUT/prebuilds/linux-$arch/"
+  cp "$front" "$OUT/prebuilds/linux-$arch/ns-front"
+  chmod 0755 "$OUT/prebuilds/linux-$arch/ns-front"
   local objdump=objdump
   [ "$arch" = arm64 ] && objdump=aarch64-linux-gnu-objdump
   local floor=''
   [ "$libc" = glibc ] && floor=" (needs glibc >= $(glibc_floor "$objdump" "$file"))"
-  say "$name: $OUT/prebuilds/linux-$arch/@ns+syscalls.$libc.node, $(stat -c %s "$file") bytes$floor"
+  say "$name: $OUT/prebuilds/linux-$arch/@ns+syscalls.$libc.node, $(stat -c %s "$file") bytes$floor; ns-front $(stat -c %s "$front") bytes"
 }
 
 for t in "${want[@]}"; do
@@ -163,4 +176,4 @@ for t in "${want[@]}"; do
       ;;
   esac
 done
-say "done: $(cd "$OUT" && find prebuilds -name '*.node' | sort | tr '\n' ' ')"
+say "done: $(cd "$OUT" && find prebuilds -name '*.node' -o -name ns-front | sort | tr '\n' ' ')"

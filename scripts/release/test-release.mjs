@@ -11,9 +11,10 @@
 //     with a scratch storage; @ns/* is local only, everything else is proxied to the registry
 //     npm is configured with;
 //  4. in fresh folders whose .npmrc names only that Verdaccio, with PATH holding only node,
-//     npm, npx and sh (no cc, gcc, g++, make, python3):
+//     npm, npx, sh and readlink (no cc, gcc, g++, make, python3):
 //       npm install @ns/namespaces, then a 5-line script starts a container that prints ok;
 //       npx @ns/cli run -- /bin/sh -c 'echo ok' prints ok;
+//       npm install @ns/cli: its `ns` runs the native front (ns-front from the prebuilds);
 //       npm install @ns/capabilities installs that package alone (no native addon).
 //
 // Needs root (containers), the npm registry (Verdaccio proxies zod, commander ... from it),
@@ -23,7 +24,7 @@
 //   node scripts/release/test-release.mjs [--keep] [--no-arm64]
 // The last line is `test-release: N passed, M failed`.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -185,7 +186,7 @@ async function addUser(url) {
   return body.token;
 }
 
-/** A folder of symlinks: node, npm, npx, sh. Nothing that compiles. */
+/** A folder of symlinks: node, npm, npx, sh, readlink (the `ns` launcher resolves its npm bin link with it). Nothing that compiles. */
 function bareBin() {
   const bin = join(work, 'bin');
   mkdirSync(bin);
@@ -196,6 +197,8 @@ function bareBin() {
   symlinkSync(realpathSync(npm), join(bin, 'npm'));
   symlinkSync(realpathSync(npx), join(bin, 'npx'));
   symlinkSync('/bin/sh', join(bin, 'sh'));
+  const readlink = which('readlink');
+  if (readlink) symlinkSync(readlink, join(bin, 'readlink'));
   return bin;
 }
 
@@ -226,7 +229,7 @@ async function main() {
   run('prebuild', 'bash', [join(copy, 'scripts/release/prebuild.sh'), ...targets], { cwd: copy, env: { ...env, NS_NO_APT: '1' } });
   const syscallsDir = join(copy, 'packages/syscalls');
   rmSync(join(syscallsDir, 'build'), { recursive: true, force: true });
-  check(`prebuilds made (${targets.join(', ')})`, targets.every((t) => existsSync(join(syscallsDir, 'prebuilds', t, '@ns+syscalls.glibc.node'))));
+  check(`prebuilds made (${targets.join(', ')}), each with ns-front`, targets.every((t) => existsSync(join(syscallsDir, 'prebuilds', t, '@ns+syscalls.glibc.node')) && existsSync(join(syscallsDir, 'prebuilds', t, 'ns-front'))));
 
   // 2. The tarballs, as they will be published.
   const packDir = join(work, 'pack');
@@ -316,6 +319,29 @@ async function main() {
   writeFileSync(join(npxDir, '.npmrc'), `registry=${url}\n`);
   const npx = run('npx-cli', 'npx', ['--yes', '@ns/cli', 'run', '--', '/bin/sh', '-c', 'echo ok'], { cwd: npxDir, env: uenv, allowFail: true, timeout: 300_000 });
   check("npx @ns/cli run -- /bin/sh -c 'echo ok' prints ok", npx.status === 0 && npx.stdout.trim().split('\n').at(-1) === 'ok', JSON.stringify(npx.out.slice(-2000)));
+
+  // The installed `ns` runs the native front from @ns/syscalls' prebuilds: a record-only
+  // container (a front record for a process of this script, no state.json) reads through the
+  // front as the record says, where Node would say it does not exist.
+  const cliDir = join(work, 'cli');
+  mkdirSync(cliDir);
+  writeFileSync(join(cliDir, '.npmrc'), `registry=${url}\n`);
+  writeFileSync(join(cliDir, 'package.json'), JSON.stringify({ name: 'cli', private: true }));
+  const cliInst = run('npm-install-cli', 'npm', ['install', '--no-audit', '--no-fund', '@ns/cli'], { cwd: cliDir, env: uenv, allowFail: true });
+  check('npm install @ns/cli', cliInst.status === 0, cliInst.out.split('\n').slice(-10).join('\n'));
+  const frontFile = join(cliDir, 'node_modules/@ns/syscalls/prebuilds/linux-x64/ns-front');
+  check('  ns-front installed in @ns/syscalls/prebuilds/linux-x64, executable', existsSync(frontFile) && (statSync(frontFile).mode & 0o111) !== 0);
+  const sleeper = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const root = join(work, 'front-root');
+    mkdirSync(join(root, 'probe'), { recursive: true });
+    const startTime = readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    writeFileSync(join(root, 'probe', 'state.front'), `ns-front-record 1\npid ${sleeper.pid}\nstart-time ${startTime}\ntext alive 6\nfront\n\nend\n`);
+    const st = run('ns-front-state', join(cliDir, 'node_modules/.bin/ns'), ['--root', root, 'state', 'probe'], { cwd: cliDir, env: uenv, allowFail: true });
+    check('  the installed ns reads a front record through ns-front', st.status === 0 && st.stdout === 'front\n', JSON.stringify(st.out));
+  } finally {
+    sleeper.kill('SIGKILL');
+  }
 
   const capsDir = join(work, 'caps');
   mkdirSync(capsDir);

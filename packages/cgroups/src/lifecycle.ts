@@ -70,6 +70,22 @@ export function freezerState(h: CgroupHandle): FreezerState | undefined {
   return h.sys.readFile(join(f.dir, 'cgroup.freeze')).trim() === '1' ? 'FREEZING' : 'THAWED';
 }
 
+/**
+ * What {@link freezerState} reads, as data: the files and lines any one of which means FROZEN
+ * or FREEZING (v1 freezer.state `FROZEN` / `FREEZING`; v2 cgroup.events `frozen 1`,
+ * cgroup.freeze `1`). For a reader that cannot call freezerState() (the native front's
+ * record, @ns/namespaces front-record.ts). Empty when the host has no freezer for this cgroup.
+ */
+export function freezerProbes(h: CgroupHandle): { file: string; line: string }[] {
+  const f = freezer(h);
+  if (!f) return [];
+  if (f.kind === 'v1') return ['FROZEN', 'FREEZING'].map((line) => ({ file: join(f.dir, 'freezer.state'), line }));
+  return [
+    { file: join(f.dir, 'cgroup.events'), line: 'frozen 1' },
+    { file: join(f.dir, 'cgroup.freeze'), line: '1' },
+  ];
+}
+
 function write(h: CgroupHandle, dir: string, file: string, value: string): void {
   const path = join(dir, file);
   try {

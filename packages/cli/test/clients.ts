@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 /** The CLI bundle under test (built by `pnpm run build` in packages/cli). */
 export const NS_BIN = join(fileURLToPath(new URL('../../..', import.meta.url)), 'packages/cli/dist/ns.cjs');
 
+/** The installed form of `ns`: dist/ns, the launcher of the native front (which runs NS_BIN in Node for the rest). */
+export const NS_LAUNCHER = join(fileURLToPath(new URL('../../..', import.meta.url)), 'packages/cli/dist/ns');
+
 /** The absolute path of `name` on PATH, or undefined (the test then skips, saying so). */
 export function which(name: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
@@ -29,15 +32,16 @@ export function skipReason(names: string[]): string | undefined {
 }
 
 /**
- * A shell script that runs `ns` (this checkout's bundle, with this Node) and first appends
- * its argv, one line per call, to `log`: what a client passes its runtime. `extra` go before
- * the client's own arguments (a `--root` for a client that passes none).
+ * A shell script that runs `ns` as installed (this checkout's dist/ns: the native front, then
+ * the bundle in Node) and first appends its argv, one line per call, to `log`: what a client
+ * passes its runtime. `extra` go before the client's own arguments (a `--root` for a client
+ * that passes none).
  */
 export function runtimeWrapper(path: string, log: string, extra: string[] = []): string {
   const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
   writeFileSync(
     path,
-    `#!/bin/sh\nprintf '%s\\n' "$*" >> ${q(log)}\nexec ${[process.execPath, NS_BIN, ...extra].map(q).join(' ')} "$@"\n`,
+    `#!/bin/sh\nprintf '%s\\n' "$*" >> ${q(log)}\nexec ${[NS_LAUNCHER, ...extra].map(q).join(' ')} "$@"\n`,
   );
   chmodSync(path, 0o755);
   return path;

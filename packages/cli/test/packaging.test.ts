@@ -23,13 +23,19 @@ describe('@ns/cli package', () => {
     expect(paths.some((p) => /(^|\/)(src|test|build)\//.test(p) || p.endsWith('.map'))).toBe(false);
   });
 
-  it('installs `ns` from dist/ns.cjs (runs the one-file bundle), executable, with a node shebang', () => {
-    expect(packed.manifest.bin).toEqual({ ns: './dist/ns.cjs' });
+  it('installs `ns` as dist/ns, a /bin/sh launcher of the native front that runs dist/ns.cjs (the one-file bundle) in Node otherwise', () => {
+    expect(packed.manifest.bin).toEqual({ ns: './dist/ns' });
+    const launcher = packed.entries.find((e) => e.path === 'dist/ns');
     const bin = packed.entries.find((e) => e.path === 'dist/ns.cjs');
     expect(packed.entries.some((e) => e.path === 'dist/ns-bundle.cjs')).toBe(true);
+    expect(launcher).toBeDefined();
     expect(bin).toBeDefined();
+    const text = launcher!.data.toString('utf8');
+    expect(text.split('\n')[0]).toBe('#!/bin/sh');
+    expect(text).toContain('exec "$b" "$d/ns.cjs" "$@"');
+    expect(text).toContain('exec node "$d/ns.cjs" "$@"');
     expect(bin!.data.toString('utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
-    expect(bin!.mode & 0o111).not.toBe(0);
+    expect(launcher!.mode & 0o111).not.toBe(0); // dist/ns.cjs runs as `node dist/ns.cjs`
   });
 
   it('depends on @ns/capabilities and @ns/namespaces by ^version', () => {

@@ -76,7 +76,7 @@ describe('StateStore', () => {
   it('writes atomically: no temporary file is left', () => {
     store.create(state());
     for (let i = 0; i < 10; i++) store.write(state({ annotations: { n: String(i) } }));
-    expect(readdirSync(join(root, 'c1'))).toEqual(['state.json']);
+    expect(readdirSync(join(root, 'c1'))).toEqual(['state.front', 'state.json']); // and the native front's record
     expect(store.read('c1').annotations).toEqual({ n: '9' });
   });
 
@@ -100,7 +100,7 @@ describe('StateStore', () => {
       });
     await Promise.all([slow('a'), slow('b')]);
     expect(order.join(' ')).toMatch(/^(a\+ a- b\+ b-|b\+ b- a\+ a-)$/);
-    expect(readdirSync(join(root, 'c1'))).toEqual(['state.json']); // the lock is gone
+    expect(readdirSync(join(root, 'c1'))).toEqual(['state.front', 'state.json']); // the lock is gone
   });
 });
 

@@ -2,7 +2,8 @@
 // that layout. Published: dist/*.js, dist/*.d.ts, README.md, package.json and the prebuilt
 // binaries prebuilds/linux-{x64,arm64}/@ns+syscalls.glibc.node (made by
 // scripts/release/prebuild.sh; absent from a developer's tree until then). Not published:
-// binding.gyp, src/ (C++ and TypeScript), build/, tests, source maps. No install script runs:
+// binding.gyp, src/ (C++ and TypeScript), front/ (the C of ns-front, shipped built as
+// prebuilds/<platform>/ns-front), build/, tests, source maps. No install script runs:
 // node-gyp-build loads the matching prebuild at first use, and on a platform without one the
 // error names the platform and what is prebuilt.
 import { spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ describe('@ns/syscalls package', () => {
     const other = paths.filter((p) => !p.startsWith('dist/') && !p.startsWith('prebuilds/'));
     expect(other.sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
     expect(paths.filter((p) => p.startsWith('prebuilds/')).sort()).toEqual(localPrebuilds(pkgDir).map((p) => `prebuilds/${p}`).sort());
-    for (const p of paths) expect(p).not.toMatch(/binding\.gyp|\.(cc|h)$|(?<!\.d)\.ts$|(^|\/)(src|build|test)\/|\.map$/);
+    for (const p of paths) expect(p).not.toMatch(/binding\.gyp|\.(c|cc|h)$|(?<!\.d)\.ts$|(^|\/)(src|build|test)\/|\.map$/);
   });
 
   it('runs nothing at install and cannot compile: no install script, no gyp, no node-addon-api', () => {
@@ -40,6 +41,14 @@ describe('@ns/syscalls package', () => {
     expect(m.gypfile).toBe(false);
     expect(Object.keys(m.dependencies)).toEqual(['node-gyp-build']);
     expect(m.dependencies['node-gyp-build']).toMatch(/^\^4\./);
+  });
+
+  it('publishes the native front of `ns` beside each prebuilt addon (prebuilds/linux-*/ns-front), as bins so it stays executable', () => {
+    expect(packed.manifest.files).toContain('prebuilds/linux-*/ns-front');
+    // pnpm pack and npm install give files mode 0644 unless they are bins (publishConfig.bin:
+    // not linked in the workspace, where the prebuilds are absent until made).
+    expect(packed.manifest.bin).toEqual({ 'ns-front-linux-x64': './prebuilds/linux-x64/ns-front', 'ns-front-linux-arm64': './prebuilds/linux-arm64/ns-front' });
+    for (const e of packed.entries.filter((x) => x.path.endsWith('/ns-front'))) expect(e.mode & 0o111, e.path).not.toBe(0);
   });
 
   it('installs on Linux x64 and arm64 only, Node >= 20', () => {

@@ -10,6 +10,7 @@ import { LIFECYCLE } from '../process/sync.js';
 import type { ContainerProcess } from '../process/process.js';
 import { signalNumber } from '../process/process.js';
 import {
+  EXEC_FIFO,
   OCI_VERSION,
   StateStore,
   currentStatus,
@@ -70,7 +71,7 @@ export const startContainer: typeof runContainer = runContainer;
 
 /** The FIFO a created container's process waits on before execve (runc's exec.fifo). */
 export function execFifoPath(store: StateStore, id: string): string {
-  return join(store.dir(id), 'exec.fifo');
+  return join(store.dir(id), EXEC_FIFO);
 }
 
 /**

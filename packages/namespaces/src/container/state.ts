@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { openContainerCgroup } from './cgroup.js';
+import { FRONT_RECORD, frontRecord } from './front-record.js';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Lockfile from 'proper-lockfile';
@@ -14,6 +15,9 @@ import { CONTAINER_ID, CONTAINER_ID_RULE, isContainerId, type Container } from '
 export function notRunningError(id: string, cause?: unknown): NsError {
   return new NsError(ErrorCode.STATE, `container not running: ${id}`, cause === undefined ? {} : { cause });
 }
+
+/** The FIFO a created container's process waits on before execve, in its folder (runc's exec.fifo). */
+export const EXEC_FIFO = 'exec.fifo';
 
 /** OCI runtime-spec version of the state we write. */
 export const OCI_VERSION = '1.2.0';
@@ -99,9 +103,18 @@ export function currentStatus(state: ContainerState): ContainerStatus {
     if (state.pid > 0) return isAlive(state) ? 'creating' : 'stopped';
     return state.creator && !isAlive(state.creator) ? 'stopped' : 'creating';
   }
-  if (state.status === 'stopped' || !isAlive(state)) return 'stopped';
-  if (state.status === 'running' && frozen(state)) return 'paused';
-  return state.status === 'paused' ? 'running' : state.status;
+  return liveStatus(state.status, isAlive(state), () => frozen(state));
+}
+
+/**
+ * The live status of a container recorded as `recorded` (not `creating`), given whether its
+ * process is alive and (asked only when it matters) whether its cgroup is frozen. The one
+ * rule {@link currentStatus} and the native front's record (front-record.ts) both follow.
+ */
+export function liveStatus(recorded: Exclude<ContainerStatus, 'creating'>, alive: boolean, frozen: () => boolean): ContainerStatus {
+  if (recorded === 'stopped' || !alive) return 'stopped';
+  if (recorded === 'running' && frozen()) return 'paused';
+  return recorded === 'paused' ? 'running' : recorded;
 }
 
 /** Whether the container's cgroup is frozen (FROZEN or FREEZING); false without one. */
@@ -115,7 +128,12 @@ function frozen(state: ContainerState): boolean {
 }
 
 /** The OCI state document (runtime.md "State") with the live status, as `ns state` prints it. */
-export function ociState(state: ContainerState): {
+export function ociState(state: ContainerState): OciStateDocument {
+  return ociDocument(state, currentStatus(state));
+}
+
+/** The OCI state document `ns state` prints. */
+export interface OciStateDocument {
   ociVersion: string;
   id: string;
   status: ContainerStatus;
@@ -124,8 +142,10 @@ export function ociState(state: ContainerState): {
   annotations?: Record<string, string>;
   created: string;
   rootfs: string | null;
-} {
-  const status = currentStatus(state);
+}
+
+/** {@link ociState} for a given live `status` (the pid is left out once stopped). */
+export function ociDocument(state: ContainerState, status: ContainerStatus): OciStateDocument {
   return {
     ociVersion: state.ociVersion,
     id: state.id,
@@ -187,12 +207,21 @@ export class StateStore {
     }
   }
 
-  /** Replace the state file atomically. */
+  /**
+   * Replace the state file atomically, and the native front's record beside it
+   * (front-record.ts): the old record goes first, so a reader never finds a record older
+   * than state.json (without one, the front leaves the call to Node).
+   */
   write(state: ContainerState): void {
     const dir = this.dir(state.id);
-    const tmp = join(dir, `.state.json.${process.pid}.${Math.random().toString(36).slice(2)}`);
-    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, join(dir, 'state.json'));
+    try {
+      unlinkSync(join(dir, FRONT_RECORD));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    writeAtomic(dir, 'state.json', stateFileText(state));
+    const record = frontRecord(state, dir);
+    if (record !== null) writeAtomic(dir, FRONT_RECORD, record);
   }
 
   /**
@@ -280,6 +309,18 @@ export class StateStore {
       await release().catch(() => undefined);
     }
   }
+}
+
+/** The text of state.json for `state`. */
+export function stateFileText(state: ContainerState): string {
+  return `${JSON.stringify(state, null, 2)}\n`;
+}
+
+/** Write `dir/name` atomically: a temporary file (mode 0600), then rename(2). */
+function writeAtomic(dir: string, name: string, text: string): void {
+  const tmp = join(dir, `.${name}.${process.pid}.${Math.random().toString(36).slice(2)}`);
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, join(dir, name));
 }
 
 /**
