@@ -9,11 +9,11 @@ import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { extendToDirs, missingDirs } from './extend.js';
 import { neededHierarchies, parentHierarchies } from './hierarchies.js';
-import { adoptLazyFreezer, joinFrozenV1Freezer, removeLazyFreezer } from './freezer-v1.js';
+import { adoptLazyFreezer, joinFrozenV1Freezer, lazyFreezerDir, removeLazyFreezer } from './freezer-v1.js';
 import { applyPlan } from './apply.js';
 import { makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
-import { freeze, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
+import { freeze, freezerProbes, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
@@ -281,6 +281,30 @@ export class Cgroup implements CgroupHandle {
   freezerState(): FreezerState | undefined {
     adoptLazyFreezer(this);
     return freezerState(this);
+  }
+
+  /**
+   * The files and lines that mean frozen (lifecycle freezerProbes()), for a reader that cannot
+   * ask this object (the native front's record), including those of the v1 freezer cgroup a
+   * first pause would make (freezer-v1.ts) while there is none yet: a missing file reads as
+   * not frozen, and the container reads as paused once a pause made it.
+   */
+  freezerProbes(): { file: string; line: string }[] {
+    adoptLazyFreezer(this);
+    const lazy = lazyFreezerDir(this);
+    if (lazy !== undefined) return ['FROZEN', 'FREEZING'].map((line) => ({ file: join(lazy, 'freezer.state'), line }));
+    return freezerProbes(this);
+  }
+
+  /**
+   * Every directory destroy() removes, each hierarchy's (allDirs) and the v1 freezer cgroup a
+   * pause may make later (freezer-v1.ts): for a reader that removes them itself (the native
+   * front's record), which must take an absent one as removed.
+   */
+  removalDirs(): string[] {
+    adoptLazyFreezer(this);
+    const lazy = lazyFreezerDir(this);
+    return lazy === undefined ? allDirs(this.dirs) : [...allDirs(this.dirs), lazy];
   }
 
   /** Signal every process (default SIGKILL, then wait until empty): lifecycle killAll(). */

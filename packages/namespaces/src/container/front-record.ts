@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path';
 import { constants } from 'node:os';
-import { allDirs, freezerProbes } from '@ns/cgroups';
 import { openContainerCgroup } from './cgroup.js';
 import { EXEC_FIFO, liveStatus, ociDocument, stateFileText, type ContainerState } from './state.js';
 
@@ -43,8 +42,9 @@ export function frontRecord(state: ContainerState, dir: string): string | null {
   const lines: string[] = [FRONT_RECORD_HEADER, `pid ${state.pid}`, `start-time ${state.startTime}`];
   if (state.status === 'created') lines.push(`fifo ${join(dir, EXEC_FIFO)}`);
   // Only a running container reads as paused when frozen (liveStatus()).
-  if (state.status === 'running' && cg) for (const p of freezerProbes(cg)) lines.push(`frozen-if ${p.file}\t${p.line}`);
-  if (cg) for (const d of allDirs(cg.dirs)) lines.push(`rmdir ${d}`);
+  // With the v1 freezer cgroup a first pause makes (not there yet at create or start).
+  if (state.status === 'running' && cg) for (const p of cg.freezerProbes()) lines.push(`frozen-if ${p.file}\t${p.line}`);
+  if (cg) for (const d of cg.removalDirs()) lines.push(`rmdir ${d}`);
   const hooks = state.config.hooks;
   if (hooks?.poststart?.length) lines.push('node start');
   if (hooks?.poststop?.length || state.config.bridge || cgroupUnknown) lines.push('node delete');
