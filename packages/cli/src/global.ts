@@ -57,19 +57,35 @@ export function parseRootless(value: string): boolean | null {
  * `--systemd-cgroup` is refused for `run` / `create`, and `--log FILE` (relative to the
  * working directory) is opened for appending, created 0644. Nothing else is created.
  *
+ * A refused `--rootless` or `--systemd-cgroup` is reported once the log exists (`onLog` gets
+ * it first), so that a client reading only `--log` (containerd's shim) sees why.
+ *
  * @param verb the command's name (`run`, `create`, `delete` ...)
+ * @param onLog called with the log as soon as it is made, before the remaining checks
  * @returns the log: the file of `--log`, or with `--log-format json` or `--debug` a log on
  *   `io.stderr`; undefined for ns's plain `ns: ...` lines on stderr
  * @throws NsError `ERR_NS_CONFIG` naming the option, or the errno code of opening `--log`.
  */
-export function setupGlobals(globals: GlobalOptions, verb: string, io: Pick<ResolvedIo, 'cwd' | 'cwdGone' | 'stderr'>): RuntimeLog | undefined {
+export function setupGlobals(
+  globals: GlobalOptions,
+  verb: string,
+  io: Pick<ResolvedIo, 'cwd' | 'cwdGone' | 'stderr'>,
+  onLog?: (log: RuntimeLog) => void,
+): RuntimeLog | undefined {
   const format = globals.logFormat ?? 'text';
   if (!LOG_FORMATS.includes(format as LogFormat)) {
     throw usage(`--log-format ${JSON.stringify(format)}: expected text or json`, 'logFormat');
   }
+  const log = openLog(globals, format as LogFormat, io);
+  if (log !== undefined) onLog?.(log);
   if (globals.rootless !== undefined) parseRootless(globals.rootless);
   if (globals.systemdCgroup && CGROUP_VERBS.has(verb)) throw usage(SYSTEMD_CGROUP_REFUSED, 'systemdCgroup');
-  const options = { format: format as LogFormat, debug: globals.debug ?? false };
+  return log;
+}
+
+/** The runtime's log of the global options (see setupGlobals), or undefined. */
+function openLog(globals: GlobalOptions, format: LogFormat, io: Pick<ResolvedIo, 'cwd' | 'cwdGone' | 'stderr'>): RuntimeLog | undefined {
+  const options = { format, debug: globals.debug ?? false };
   if (globals.log !== undefined && globals.log !== '') {
     return openRuntimeLog(absolutePath(baseDir(io), globals.log, '--log'), options);
   }

@@ -126,8 +126,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
         // the error reaches --log as every other one (runc's Before runs before the lookup).
         if (io.log === undefined) {
           try {
-            const log = setupGlobals(program.opts<GlobalOptions>(), '', io);
-            if (log !== undefined) io.log = log;
+            setupGlobals(program.opts<GlobalOptions>(), '', io, (log) => (io.log = log));
           } catch {
             // a bad global option: reported on stderr below, as runc does before its log exists
           }
@@ -138,8 +137,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
   // runc's `Before`: check the global options, open the log, before the verb parses its own.
   program.hook('preSubcommand', (_program, sub) => {
     refuseEmptyPaths(program);
-    const log = setupGlobals(program.opts<GlobalOptions>(), sub.name(), io);
-    if (log !== undefined) io.log = log;
+    setupGlobals(program.opts<GlobalOptions>(), sub.name(), io, (log) => (io.log = log));
     reportDebug(io, `ns ${argv.join(' ')}`);
   });
   program.hook('preAction', (_program, action) => {

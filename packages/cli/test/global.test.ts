@@ -141,6 +141,12 @@ describe('runc global flags', () => {
       expect(err).toMatch(/^ns: --systemd-cgroup: ns has no systemd cgroup driver: [^\n]*cgroupfs[^\n]*\n$/);
       expect(existsSync(root)).toBe(false);
     }
+    // Written to --log too, where containerd's shim reads the error (regression: the refusal came
+    // before the log was opened).
+    const log = join(dir, 'systemd.json');
+    expect(await main(['--root', root, '--log', log, '--log-format', 'json', '--systemd-cgroup', 'create', '--rootfs', dir, 'c1', '--', 'true'], io())).toBe(125);
+    expect(JSON.parse(readFileSync(log, 'utf8'))).toMatchObject({ level: 'error', msg: expect.stringMatching(/^--systemd-cgroup: ns has no systemd cgroup driver/) });
+    expect(existsSync(root)).toBe(false);
     err = '';
     expect(await main(['--root', root, '--systemd-cgroup', 'list', '-q'], io())).toBe(0);
     expect(await main(['--root', root, '--systemd-cgroup', 'delete', '-f', 'gone'], io())).toBe(0);
