@@ -27,6 +27,41 @@ bool UnixAddress(const std::string& path, struct sockaddr_un* addr) {
   return true;
 }
 
+// One sendmsg(2) of `payload` (at least one byte: a message needs data to carry its control
+// part) with `fds[0..n)` (n <= 16) as one SCM_RIGHTS message; MSG_NOSIGNAL, retried on EINTR.
+// Throws EPIPE / ECONNRESET when the peer is gone, EMSGSIZE on a short write.
+Napi::Value SendWithFds(Napi::Env env, int sock, const int* fds, uint32_t n, const Napi::Buffer<uint8_t>& payload) {
+  char one = 0;
+  struct iovec iov;
+  iov.iov_base = payload.Length() > 0 ? (void*)payload.Data() : (void*)&one;
+  iov.iov_len = payload.Length() > 0 ? payload.Length() : 1;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 16)];
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (n > 0) {
+    msg.msg_control = control.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return ThrowErrno(env, errno, "sendmsg");
+  if ((size_t)r != iov.iov_len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
+  return env.Undefined();
+}
+
 }  // namespace
 
 // unixConnect(path) -> a connected SOCK_STREAM socket (close-on-exec), as runc's
@@ -119,37 +154,8 @@ Napi::Value SendFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsBuffer())
     return ThrowPlan(env, "sendFd(socket, fd, payload: Buffer) expected");
-  int sock = info[0].As<Napi::Number>().Int32Value();
   int fd = info[1].As<Napi::Number>().Int32Value();
-  Napi::Buffer<uint8_t> payload = info[2].As<Napi::Buffer<uint8_t>>();
-  char one = 0;
-  struct iovec iov;
-  // A message needs at least one byte of data to carry its control part.
-  iov.iov_base = payload.Length() > 0 ? (void*)payload.Data() : (void*)&one;
-  iov.iov_len = payload.Length() > 0 ? payload.Length() : 1;
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return ThrowErrno(env, errno, "sendmsg");
-  if ((size_t)n != iov.iov_len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
-  return env.Undefined();
+  return SendWithFds(env, info[0].As<Napi::Number>().Int32Value(), &fd, 1, info[2].As<Napi::Buffer<uint8_t>>());
 }
 
 // sendFds(socket, fds: number[], payload: Buffer): one sendmsg(2) of `payload` with every
@@ -158,7 +164,6 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsBuffer())
     return ThrowPlan(env, "sendFds(socket, fds: number[], payload: Buffer) expected");
-  int sock = info[0].As<Napi::Number>().Int32Value();
   Napi::Array list = info[1].As<Napi::Array>();
   uint32_t n = list.Length();
   if (n > 16) return ThrowPlan(env, "sendFds: at most 16 descriptors");
@@ -168,36 +173,7 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     if (!v.IsNumber()) return ThrowPlan(env, "sendFds: fds must be numbers");
     fds[k] = v.As<Napi::Number>().Int32Value();
   }
-  Napi::Buffer<uint8_t> payload = info[2].As<Napi::Buffer<uint8_t>>();
-  char one = 0;
-  struct iovec iov;
-  iov.iov_base = payload.Length() > 0 ? (void*)payload.Data() : (void*)&one;
-  iov.iov_len = payload.Length() > 0 ? payload.Length() : 1;
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 16)];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (n > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-    memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-  }
-  ssize_t r;
-  do {
-    r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return ThrowErrno(env, errno, "sendmsg");
-  if ((size_t)r != iov.iov_len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
-  return env.Undefined();
+  return SendWithFds(env, info[0].As<Napi::Number>().Int32Value(), fds, n, info[2].As<Napi::Buffer<uint8_t>>());
 }
 
 // recvFd(socket, maxBytes?) -> { fd, data: Buffer } | null: one recvmsg(2) (MSG_CMSG_CLOEXEC),
