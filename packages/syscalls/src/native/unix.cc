@@ -62,6 +62,40 @@ Napi::Value SendWithFds(Napi::Env env, int sock, const int* fds, uint32_t n, con
   return env.Undefined();
 }
 
+
+// One recvmsg(2) into `data` (its whole size) with `flags` | MSG_CMSG_CLOEXEC, retried on
+// EINTR: the byte count, or -1 with errno. Every SCM_RIGHTS descriptor received (at most 16
+// fit; MSG_CTRUNC in `msgFlags` when the kernel closed more) is appended to `fds`.
+ssize_t RecvWithFds(int sock, std::vector<char>& data, int flags, std::vector<int>& fds, int* msgFlags) {
+  struct iovec iov = {data.data(), data.size()};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * 16)];
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return n;
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t k = 0; k < count; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
+      fds.push_back(fd);
+    }
+  }
+  *msgFlags = msg.msg_flags;
+  return n;
+}
+
 }  // namespace
 
 // unixConnect(path) -> a connected SOCK_STREAM socket (close-on-exec), as runc's
@@ -184,42 +218,18 @@ Napi::Value RecvFd(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) return ThrowPlan(env, "recvFd(socket, maxBytes?) expected");
   int sock = info[0].As<Napi::Number>().Int32Value();
   size_t max = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 4096;
-  if (max == 0) max = 1;
-  std::vector<char> data(max);
-  struct iovec iov = {data.data(), max};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 16)];
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+  std::vector<char> data(max == 0 ? 1 : max);
+  std::vector<int> fds;
+  int flags = 0;
+  ssize_t n = RecvWithFds(sock, data, 0, fds, &flags);
   if (n < 0) return ThrowErrno(env, errno, "recvmsg");
-  int got = -1;
-  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t k = 0; k < count; k++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
-      if (got < 0)
-        got = fd;
-      else
-        close(fd);
-    }
-  }
+  for (size_t k = 1; k < fds.size(); k++) close(fds[k]);
+  int got = fds.empty() ? -1 : fds[0];
   if (n == 0 && got < 0) return env.Null();
   Napi::Object r = Napi::Object::New(env);
   r.Set("fd", Napi::Number::New(env, got));
   r.Set("data", Napi::Buffer<char>::Copy(env, data.data(), (size_t)n));
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) r.Set("truncated", Napi::Boolean::New(env, true));
+  if (flags & (MSG_TRUNC | MSG_CTRUNC)) r.Set("truncated", Napi::Boolean::New(env, true));
   return r;
 }
 
@@ -254,43 +264,23 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   int sock = info[0].As<Napi::Number>().Int32Value();
   size_t max = info[1].As<Napi::Number>().Uint32Value();
   uint32_t maxFds = info[2].As<Napi::Number>().Uint32Value();
-  if (max == 0) max = 1;
-  std::vector<char> data(max);
-  struct iovec iov = {data.data(), max};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 16)];
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
+  std::vector<char> data(max == 0 ? 1 : max);
+  std::vector<int> got;
+  int flags = 0;
+  ssize_t n = RecvWithFds(sock, data, MSG_DONTWAIT, got, &flags);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return env.Null();
   if (n < 0) return ThrowErrno(env, errno, "recvmsg");
   Napi::Array fds = Napi::Array::New(env);
-  uint32_t kept = 0;
-  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t k = 0; k < count; k++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
-      if (kept < maxFds)
-        fds.Set(kept++, Napi::Number::New(env, fd));
-      else
-        close(fd);
-    }
+  for (size_t k = 0; k < got.size(); k++) {
+    if (k < maxFds)
+      fds.Set((uint32_t)k, Napi::Number::New(env, got[k]));
+    else
+      close(got[k]);
   }
   Napi::Object r = Napi::Object::New(env);
   r.Set("data", Napi::Buffer<char>::Copy(env, data.data(), (size_t)n));
   r.Set("fds", fds);
-  if (msg.msg_flags & MSG_CTRUNC) r.Set("truncated", Napi::Boolean::New(env, true));
+  if (flags & MSG_CTRUNC) r.Set("truncated", Napi::Boolean::New(env, true));
   return r;
 }
 
