@@ -182,4 +182,23 @@ describe.skipIf(!isRoot || !ROOTFS)('the native front with real containers (as r
     writeFileSync(join(foreign, 'ns-front'), '#!/bin/sh\necho WRONG FRONT\n', { mode: 0o755 });
     expect(same(await LAUNCHER(['state', 'c5'], join(copy, 'dist/ns')))).toEqual(want);
   });
+
+  it('with `ns serve` running, every verb the server runs is handed to it, not only the record verbs (list, features, --version; regression)', async () => {
+    const server = start(process.execPath, [BIN, '--root', root, 'serve']);
+    try {
+      await server.waitFor('listening on');
+      // FRONT_ONLY's Node is a fake that prints NODE [args]: a served call never reaches it.
+      for (const args of [['list'], ['--version'], ['features']]) {
+        const served = await FRONT_ONLY(args);
+        expect(served.stdout, args.join(' ')).not.toMatch(/^NODE /);
+        expect(same(served), args.join(' ')).toEqual(same(await NODE(args)));
+      }
+      // --root after the verb is the server's too; create is never served.
+      expect((await start(FRONT, [FAKE, 'list', '--root', root]).done).stdout).not.toMatch(/^NODE /);
+      expect((await FRONT_ONLY(['create', '--rootfs', ROOTFS!, 'never', '--', 'true'])).stdout).toMatch(/^NODE /);
+    } finally {
+      process.kill(server.pid, 'SIGTERM');
+      await server.done;
+    }
+  });
 });

@@ -257,6 +257,10 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
   it('falls back once the server is gone: stopped (socket removed) or killed (stale socket, replaced by the next server)', async () => {
     const first = await serve();
     const path = join(root, '.server');
+    // After a call that took a container's lock (proper-lockfile's signal-exit then listens
+    // for SIGTERM too, and re-raised it: the server died with 143 and left its socket).
+    expect((await plain(['--root', root, 'run', '-d', '--rootfs', ROOTFS!, 'sig1', '--', 'sleep', '100'])).code).toBe(0);
+    expect((await handed(['--root', root, 'delete', '-f', 'sig1'])).code).toBe(0);
     first.child.kill('SIGTERM');
     expect(await first.exit).toBe(0);
     expect(existsSync(path)).toBe(false);

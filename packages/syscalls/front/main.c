@@ -118,6 +118,30 @@ static int parse(int argc, char **argv, struct call *c) {
   return 0;
 }
 
+/* The --root of any call, for the hand-off to a warm server (which decides in TypeScript
+   what it runs: `list`, `ps`, `features` ... as well as the record verbs): the last --root
+   among runc's global options and the verb's own options up to `--`, as commander takes it.
+   0 when unsure (an option before the verb the front does not know, a bad --root): no
+   hand-off then, and the call goes on to the record verbs or Node. */
+static int call_root(int argc, char **argv, const char **root) {
+  int i = 0, bad = 0;
+  const char *v;
+  *root = NULL;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) break; /* a verb of its own */
+    if ((v = option_value(argc, argv, &i, "--root", &bad))) *root = v;
+    else if (option_value(argc, argv, &i, "--log-format", &bad) || option_value(argc, argv, &i, "--log", &bad) ||
+             option_value(argc, argv, &i, "--rootless", &bad)) {
+    } else if (strcmp(argv[i], "--systemd-cgroup") != 0 && strcmp(argv[i], "--debug") != 0) return 0;
+    if (bad) return 0;
+  }
+  for (i++; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    if (argv[i][0] == '-' && (v = option_value(argc, argv, &i, "--root", &bad))) *root = v;
+    if (bad) return 0;
+  }
+  return *root == NULL || plain_path(*root);
+}
+
 /* The state root: --root (relative to the working directory), else defaultStateRoot() of
    @ns/namespaces: /run/ns for root, $XDG_RUNTIME_DIR/ns, /tmp/ns-UID. NULL when unsure. */
 static const char *state_root(const char *root, char *buf, size_t size) {
@@ -162,10 +186,14 @@ int main(int argc, char **argv) {
   char rootbuf[4096];
   int ours = parse(n, args, &c) == 0;
   const char *root = ours ? state_root(c.root, rootbuf, sizeof rootbuf) : NULL;
+  /* Any other verb may be the server's too (it answers F for what it does not run). */
+  const char *given;
+  char anybuf[4096];
+  const char *server_root = ours ? root : call_root(n, args, &given) ? state_root(given, anybuf, sizeof anybuf) : NULL;
 
   /* 1. A warm server takes the whole call (argv[1], the ns.cjs path, becomes argv[0] "ns"). */
   argv[1] = (char *)"ns";
-  int handed = ns_front_handoff(argc - 1, argv + 1, root);
+  int handed = ns_front_handoff(argc - 1, argv + 1, server_root);
   argv[1] = (char *)cli;
   if (handed >= 0) return handed;
 

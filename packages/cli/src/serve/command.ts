@@ -32,13 +32,12 @@ export function addServeCommand(program: Command, { io, store, main, done }: Ser
     .action(async () => {
       // The signals are taken before the socket exists: a SIGTERM right after the socket
       // appears (or the line below is read) must stop the server cleanly, never kill it.
+      // The listeners stay until the process exits: proper-lockfile's signal-exit (loaded by
+      // the first call that takes a lock) re-raises a signal it finds no other listener for,
+      // which killed the server (143) before it removed its socket.
       let stop = (): void => {};
       const stopped = new Promise<void>((resolve) => {
-        stop = (): void => {
-          process.removeListener('SIGTERM', stop);
-          process.removeListener('SIGINT', stop);
-          resolve();
-        };
+        stop = (): void => resolve();
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
       });
