@@ -74,6 +74,10 @@ describe('runRecordOf', () => {
       [['pipe', -1, 'pipe'], 'stdio[1]'],
       [['pipe', 'pipe', 1.5], 'stdio[2]'],
       [[{}, 'pipe', 'pipe'], 'stdio[0]'],
+      // Past an int: it wrapped around to another descriptor (2 ** 32 + 1 was the caller's fd 1).
+      [['ignore', 2 ** 32 + 1, 'ignore'], 'stdio[1]'],
+      [['ignore', 'ignore', { fd: 2 ** 40 }], 'stdio[2]'],
+      [['ignore', Number.NaN, 'ignore'], 'stdio[1]'],
     ] as const) {
       expect(() => of(stdio), path).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path }));
     }

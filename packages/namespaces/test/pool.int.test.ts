@@ -140,7 +140,11 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     const idle = pool.idle;
     await expect(pool.exec({ args: ['true'], stdio: ['pipe', -1, 'pipe'] as never })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'stdio[1]' });
     expect(pool.idle).toBe(idle);
-    await expect(pool.exec({ args: ['true'], stdio: ['ignore', 987, 'ignore'] })).rejects.toMatchObject({ code: 'EBADF' });
+    // Named, and before a member is taken (it cost one before).
+    await until(() => pool.idle === 2);
+    await expect(pool.exec({ args: ['true'], stdio: ['ignore', 987, 'ignore'] })).rejects.toMatchObject({ code: 'EBADF', path: 'stdio[1]', message: 'stdio[1]: descriptor 987 is not open' });
+    expect(pool.idle).toBe(2);
+    await expect(createPool(box(), { size: 1, stdio: 'per-run ' as never })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'stdio', message: expect.stringMatching(/'per-run'/) });
     const r = await finish(await pool.exec({ args: ['echo', 'after'] }));
     expect(r).toMatchObject({ stdout: 'after\n', exitCode: 0 });
   });

@@ -90,8 +90,9 @@ export function runStdioEntries(stdio: PoolRun['stdio']): RunStdioEntry[] {
     if (e === 'ignore') return { kind: 'ignore' };
     if (e === 'inherit') return { kind: 'fd', fd: k };
     const fd = typeof e === 'object' ? e.fd : e;
-    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
-      throw bad(`stdio[${k}]`, `expected 'pipe', 'inherit', 'ignore', a descriptor number or { fd }, got ${JSON.stringify(e)}`);
+    // A descriptor is an int: larger values would wrap around to another one in the addon.
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+      throw bad(`stdio[${k}]`, `expected 'pipe', 'inherit', 'ignore', a descriptor number (0 to 2147483647) or { fd }, got ${typeof e === 'number' ? String(e) : JSON.stringify(e)}`);
     }
     return { kind: 'fd', fd };
   });

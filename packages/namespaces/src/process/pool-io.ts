@@ -2,9 +2,9 @@
  * The hand-over of a run to a pool member (process/pool.ts): writing its record (with the run's
  * stdio descriptors for a pool with per-run stdio), the run's streams, the member's replies.
  */
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { native } from '@ns/syscalls';
+import { NsError, native } from '@ns/syscalls';
 import type { RunStdioEntry } from '../plan/pool.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
@@ -62,6 +62,21 @@ export function sendRecord(socket: number, bytes: Buffer, stdio: RunStdioEntry[]
     closeAll([...theirs, socket]);
   }
   return ours.map((o) => ({ index: o.index, stream: pipeStream(o.fd, o.readable) }));
+}
+
+/**
+ * Check that the caller's descriptors of a run's stdio are open, before a member is taken for it.
+ * @throws NsError `EBADF` naming `stdio[N]` for a descriptor that is not open
+ */
+export function checkRunDescriptors(stdio: readonly RunStdioEntry[]): void {
+  stdio.forEach((e, index) => {
+    if (e.kind !== 'fd') return;
+    try {
+      fstatSync(e.fd);
+    } catch {
+      throw new NsError('EBADF', `stdio[${index}]: descriptor ${e.fd} is not open`, { path: `stdio[${index}]` });
+    }
+  });
 }
 
 /** A run's pipe streams as the process's stdin/stdout/stderr, counted for its 'close'. */

@@ -16,7 +16,7 @@ import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
-import { attachRunStreams, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
 export type { PoolRun, RunStdio } from '../plan/pool.js';
@@ -138,6 +138,9 @@ export async function createPool(config: Container | ValidContainer, options: Po
   if (config?.terminal) throw new NsError(ErrorCode.CONFIG, 'terminal: a pool member cannot have a terminal (its stdio is made in advance)', { path: 'terminal' });
   const stdio = options.stdio ?? 'pipe';
   const perRun = stdio === 'per-run';
+  if (typeof stdio === 'string' && !['pipe', 'ignore', 'inherit', 'per-run'].includes(stdio)) {
+    throw new NsError(ErrorCode.CONFIG, `stdio: expected 'pipe', 'ignore', 'inherit', 'per-run' or three entries, got ${JSON.stringify(stdio)}`, { path: 'stdio' });
+  }
   const entries: StdioEntry[] = perRun ? ['ignore', 'ignore', 'ignore'] : typeof stdio === 'string' ? [stdio, stdio, stdio] : [...stdio];
   if (entries.length !== 3) throw new NsError(ErrorCode.CONFIG, 'stdio: expected three entries (0, 1, 2)', { path: 'stdio' });
   const seq = ++poolSeq;
@@ -311,6 +314,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       if (closed) throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
       const defaults = { env: first.env, cwd: first.cwd };
       const { record, bytes, stdio: runStdio } = runRecordOf(run, defaults, perRun);
+      if (runStdio) checkRunDescriptors(runStdio);
       stalled = undefined;
       let started: ContainerProcess | undefined;
       try {
