@@ -16,17 +16,23 @@ function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The largest value of an OCI int64 field as a JSON number: 2^63-1 reads as 2^63 (written back
+ * as 2^63-1 by num()). Past it a value is no int64 (it wrapped modulo 2^64 when written).
+ */
+const INT64_MAX = 2 ** 63;
+
 /** An integer JSON number (beyond 2^53 it loses precision but stays an integer). */
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
 
-function int(o: Obj, key: string, path: string, min: number, max = Number.MAX_VALUE, what?: string): void {
+function int(o: Obj, key: string, path: string, min: number, max = INT64_MAX, what?: string): void {
   const v = o[key];
   if (v === undefined) return;
   if (!isInt(v) || v < min || v > max) {
-    const range = what ?? (max === Number.MAX_VALUE ? `an integer >= ${min}` : `an integer in ${min}..${max}`);
-    throw configError(`${path}.${key}`, `expected ${range}, got ${JSON.stringify(v)}`);
+    const range = what ?? (max === INT64_MAX ? `an integer >= ${min}` : `an integer in ${min}..${max}`);
+    throw configError(`${path}.${key}`, `expected ${range}${isInt(v) && v > max && max === INT64_MAX ? ' (at most 2^63-1)' : ''}, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -83,7 +89,7 @@ function devices(v: unknown, path: string): void {
 
 function memory(v: unknown, path: string): void {
   const m = object(v, path);
-  for (const key of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP']) int(m, key, path, -1, Number.MAX_VALUE, 'bytes (an integer >= -1, -1 for unlimited)');
+  for (const key of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP']) int(m, key, path, -1, INT64_MAX, 'bytes (an integer >= -1, -1 for unlimited)');
   int(m, 'swappiness', path, 0, 100);
   for (const key of ['disableOOMKiller', 'useHierarchy', 'checkBeforeUpdate']) bool(m, key, path);
   const { limit, swap } = m as { limit?: number; swap?: number };
@@ -95,7 +101,7 @@ function memory(v: unknown, path: string): void {
 function cpu(v: unknown, path: string): void {
   const c = object(v, path);
   int(c, 'shares', path, 0);
-  int(c, 'quota', path, -1, Number.MAX_VALUE, 'microseconds (an integer >= -1, -1 for unlimited)');
+  int(c, 'quota', path, -1, INT64_MAX, 'microseconds (an integer >= -1, -1 for unlimited)');
   int(c, 'burst', path, 0);
   int(c, 'period', path, 0);
   int(c, 'realtimeRuntime', path, -1);
@@ -213,7 +219,7 @@ export function validateResources(resources: unknown, path = RESOURCES): LinuxRe
   if (r.pids !== undefined) {
     const p = object(r.pids, `${path}.pids`);
     if (p.limit === undefined) throw configError(`${path}.pids.limit`, 'required');
-    int(p, 'limit', `${path}.pids`, -Number.MAX_VALUE, Number.MAX_VALUE, 'an integer (-1 for unlimited)');
+    int(p, 'limit', `${path}.pids`, -INT64_MAX, INT64_MAX, 'an integer (-1 for unlimited)');
   }
   if (r.blockIO !== undefined) blockIO(r.blockIO, `${path}.blockIO`);
   if (r.hugepageLimits !== undefined) hugepageLimits(r.hugepageLimits, `${path}.hugepageLimits`);
@@ -225,5 +231,6 @@ export function validateResources(resources: unknown, path = RESOURCES): LinuxRe
 
 /** A JSON integer as the decimal text cgroup files take (no `1e+21` for big values). */
 export function num(n: number): string {
+  if (n >= INT64_MAX) return '9223372036854775807';
   return Number.isSafeInteger(n) ? String(n) : BigInt(n).toString();
 }

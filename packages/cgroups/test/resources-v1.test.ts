@@ -86,8 +86,9 @@ describe('toV1Writes: special values', () => {
       ['memory', 'memory.use_hierarchy', '0', 'memory.useHierarchy'],
     ]);
   });
-  it('huge values are written as integers, not 1e+21', () => {
-    expect(toV1Writes({ memory: { limit: 2 ** 70 } })[0]!.value).toBe('1180591620717411303424');
+  it('huge values are written as integers, not 1e+21; 2^63-1 (read as 2^63) as itself', () => {
+    expect(toV1Writes({ memory: { limit: 2 ** 60 + 2 ** 59 } })[0]!.value).toBe('1729382256910270464');
+    expect(toV1Writes({ memory: { limit: 9223372036854775807 } })[0]!.value).toBe('9223372036854775807');
   });
   it('an empty cpus/mems is unset', () => {
     expect(toV1Writes({ cpu: { cpus: '', mems: '' } })).toEqual([]);

@@ -31,6 +31,10 @@ describe('validateResources', () => {
     [{ memory: 5 }, '.memory', /expected an object/],
     [{ memory: { limit: 1.5 } }, '.memory.limit', /bytes/],
     [{ memory: { limit: -2 } }, '.memory.limit', /-1 for unlimited/],
+    // Past int64 (it was written modulo 2^64: 99999999999999999999 became 7766279631452241920).
+    [{ memory: { limit: 99999999999999999999 } }, '.memory.limit', /at most 2\^63-1/],
+    [{ memory: { limit: 1e300 } }, '.memory.limit', /at most 2\^63-1/],
+    [{ cpu: { shares: 2 ** 70 } }, '.cpu.shares', /at most 2\^63-1/],
     [{ memory: { limit: '1G' } }, '.memory.limit'],
     [{ memory: { swappiness: 101 } }, '.memory.swappiness', /0\.\.100/],
     [{ memory: { disableOOMKiller: 'yes' } }, '.memory.disableOOMKiller', /boolean/],

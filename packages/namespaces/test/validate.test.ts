@@ -40,6 +40,7 @@ describe('validateContainer: rlimits are never read as unlimited by mistake', ()
   it('rejects negative limits', () => rejects(rl(-5, 200), 'rlimits[0].soft'));
   it('rejects NaN', () => rejects(rl(NaN, 200), 'rlimits[0].soft'));
   it('rejects -Infinity', () => rejects(rl(-Infinity, 200), 'rlimits[0].soft'));
+  it('rejects a value past uint64 (1e20 was taken as unlimited)', () => rejects(rl(1e20, 1e20), 'rlimits[0].soft'));
   it('rejects bigints (the config is stored as JSON)', () => rejects(rl(5n, 10n), 'rlimits[0].soft'));
   it('rejects a soft limit above the hard one', () => rejects(rl(9, 8), 'rlimits[0]'));
   it('rejects an unlimited soft limit under a finite hard one', () => rejects(rl(Infinity, 8), 'rlimits[0]'));

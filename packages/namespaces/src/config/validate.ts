@@ -25,11 +25,12 @@ export const RLIMIT_BY_NAME: Readonly<Record<string, number>> = Object.fromEntri
 const RLIM_INFINITY = 2n ** 64n - 1n;
 
 /**
- * True for a value {@link rlimitValue} takes: a non-negative integer number (OCI uint64;
- * JSON numbers past 2^53 lose precision but stay integers) or `Infinity`.
+ * True for a value {@link rlimitValue} takes: a non-negative integer number up to 2^64 (OCI
+ * uint64; JSON numbers past 2^53 lose precision but stay integers, 2^64-1 reads as 2^64) or
+ * `Infinity`. Past 2^64 it is no uint64 (1e20 was taken as unlimited).
  */
 function isRlimitNumber(n: unknown): n is number {
-  return typeof n === 'number' && (n === Infinity || (Number.isInteger(n) && n >= 0));
+  return typeof n === 'number' && (n === Infinity || (Number.isInteger(n) && n >= 0 && n <= 2 ** 64));
 }
 
 /**
