@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -66,6 +66,17 @@ describe('ns spec', () => {
 
     expect(await main(['spec', '--force'], io())).toBe(0);
     expect(parseOciSpec(read()).process?.args).toEqual(['sh']);
+  });
+
+  it('--force replaces a symlinked config.json, never writes through it (regression: the link target was overwritten)', async () => {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    symlinkSync(victim, join(dir, 'config.json'));
+    expect(await main(['spec', '--force'], io())).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(lstatSync(join(dir, 'config.json')).isFile()).toBe(true);
+    expect(parseOciSpec(read()).process?.args).toEqual(['sh']);
+    expect(readdirSync(dir).filter((n) => n.includes('.tmp'))).toEqual([]);
   });
 
   it('refuses what it could not run: an invalid or empty --hostname, an empty command (125, nothing written)', async () => {

@@ -3,7 +3,7 @@
  * config.json into a bundle directory, as `runc spec` does. It never overwrites one unless
  * `--force` is given.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, NsError, defaultOciSpec, fromOciSpec, parseOciSpec, validateContainer } from '@ns/namespaces';
 import { EXIT, reportError } from '../errors.js';
@@ -71,7 +71,21 @@ export function writeSpec(options: SpecOptions, cwd: string | null): string {
   });
   checkSpec(spec, bundle); // what we write must read back, and run
   try {
-    writeFileSync(file, `${JSON.stringify(spec, null, 2)}\n`, { flag: options.force ? 'w' : 'wx', mode: 0o644 });
+    const text = `${JSON.stringify(spec, null, 2)}\n`;
+    if (options.force) {
+      // A file of its own renamed over config.json: a symlink there is replaced, never written
+      // through (it could lead anywhere the caller may write).
+      const tmp = join(bundle, `.config.json.${process.pid}.tmp`);
+      writeFileSync(tmp, text, { flag: 'wx', mode: 0o644 });
+      try {
+        renameSync(tmp, file);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+    } else {
+      writeFileSync(file, text, { flag: 'wx', mode: 0o644 });
+    }
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
     if (code === 'EEXIST') {
