@@ -15,6 +15,7 @@ import {
 import { writePidFile } from './detach.js';
 import { EXIT, reportError, exitCodeFor } from './errors.js';
 import type { ResolvedIo } from './io.js';
+import { native } from '@ns/syscalls';
 
 /**
  * Signals `ns` passes on to the container's process during a foreground run: as runc, every
@@ -240,9 +241,27 @@ function attachTerminal(proc: ContainerProcess): { output?: TerminalOutput; undo
 
   if (stdin.isTTY) {
     stdin.setRawMode(true);
+    // Output raw too, as runc's cfmakeraw: the pty has made \n into \r\n already (libuv's raw
+    // mode keeps ONLCR, and lines ended \r\r\n on the caller's terminal).
+    let opost = false;
+    if (stdout.isTTY) {
+      try {
+        opost = native().ttyOpost(1, false);
+      } catch {
+        // not ours to change (a terminal of another session): output keeps its processing
+      }
+    }
     // Also on an unexpected exit, never leave the user's terminal raw.
     const restore = () => {
       if (stdin.isTTY && stdin.isRaw) stdin.setRawMode(false);
+      if (opost) {
+        opost = false;
+        try {
+          native().ttyOpost(1, true);
+        } catch {
+          // the terminal went away
+        }
+      }
     };
     process.once('exit', restore);
     undo.push(() => {

@@ -225,8 +225,16 @@ describe.skipIf(!isRoot)('ns run (as root)', () => {
     const cmd = `${process.execPath} ${BIN} run -t -- /bin/sh -c 'tty; test -t 0 && echo TTY'`;
     const r = await start('script', ['-qec', cmd, '/dev/null']).done;
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\/dev\/(pts\/0|console)/);
+    expect(r.stdout).toMatch(/\/dev\/pts\/0\r\n/);
     expect(r.stdout).toContain('TTY');
+  });
+
+  it("-t: the caller's terminal takes the pty's output raw (OPOST off, as runc), and gets it back after", async () => {
+    // The pty made \n into \r\n already: with the caller's ONLCR on too, lines ended \r\r\n.
+    const cmd = `${process.execPath} ${BIN} run -t -- /bin/sh -c 'echo A; echo B'; stty -a | grep -o -- '-\\?opost'`;
+    const r = await start('script', ['-qec', cmd, '/dev/null']).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('A\r\nB\r\nopost\r\n');
   });
 
   it('-t with piped stdin: the input reaches the pty, its end is EOF', async () => {

@@ -40,6 +40,8 @@ export interface NativeAddon {
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   /** A new descriptor of the slave of pty master `master` (ioctl TIOCGPTPEER), close-on-exec. */
   ptyPeer(master: number): number;
+  /** Set or clear OPOST in terminal `fd`'s termios; whether it was set before. */
+  ttyOpost(fd: number, on: boolean): boolean;
   setWinsize(fd: number, cols: number, rows: number): void;
   attachDeviceFilter(dir: string, program: Buffer, license: string): void;
   deviceFilterCount(dir: string): number;

@@ -30,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, ns::Pipe, "pipe"));
   exports.Set("seqpacketPair", Napi::Function::New(env, ns::SeqpacketPair, "seqpacketPair"));
   exports.Set("ptyPeer", Napi::Function::New(env, ns::PtyPeer, "ptyPeer"));
+  exports.Set("ttyOpost", Napi::Function::New(env, ns::TtyOpost, "ttyOpost"));
   exports.Set("openPty", Napi::Function::New(env, ns::OpenPty, "openPty"));
   exports.Set("setWinsize", Napi::Function::New(env, ns::SetWinsize, "setWinsize"));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, ns::AttachDeviceFilter, "attachDeviceFilter"));

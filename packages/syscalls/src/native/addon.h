@@ -56,6 +56,7 @@ Napi::Value PidfdSignal(const Napi::CallbackInfo& info);
 Napi::Value Pipe(const Napi::CallbackInfo& info);
 Napi::Value SeqpacketPair(const Napi::CallbackInfo& info);
 Napi::Value PtyPeer(const Napi::CallbackInfo& info);
+Napi::Value TtyOpost(const Napi::CallbackInfo& info);
 Napi::Value Dup(const Napi::CallbackInfo& info);
 Napi::Value ReadAvailable(const Napi::CallbackInfo& info);
 Napi::Value OpenPath(const Napi::CallbackInfo& info);

@@ -123,6 +123,25 @@ Napi::Value SetWinsize(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ttyOpost(fd, on) -> whether OPOST (output processing: ONLCR ...) was set before: sets or
+// clears it in the terminal's termios (tcsetattr TCSANOW). For a terminal the caller relays a
+// pty to: libuv's raw mode keeps ONLCR, so \n already made \r\n by the pty became \r\r\n
+// (runc's cfmakeraw clears OPOST).
+Napi::Value TtyOpost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return ThrowPlan(env, "ttyOpost(fd, on: boolean) expected");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct termios t;
+  if (tcgetattr(fd, &t) < 0) return ThrowErrno(env, errno, "tcgetattr");
+  bool was = (t.c_oflag & OPOST) != 0;
+  if (info[1].As<Napi::Boolean>().Value())
+    t.c_oflag |= OPOST;
+  else
+    t.c_oflag &= ~OPOST;
+  if (tcsetattr(fd, TCSANOW, &t) < 0) return ThrowErrno(env, errno, "tcsetattr");
+  return Napi::Boolean::New(env, was);
+}
+
 // The ptmx of the devpts instance mounted at <root>/dev/pts, opened without following any
 // symlink and without leaving <root> (openat2 RESOLVE_IN_ROOT), and checked to be on devpts.
 static int OpenContainerPtmx(const std::string& root, std::string* what) {
