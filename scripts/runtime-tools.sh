@@ -154,6 +154,10 @@ run() {
     mapfile -t names < <(cd "$dir/validation" && find . -name '*.t' | sed 's|^\./||; s|/.*||' | sort)
   fi
   local name t status ok notok skip
+  # The cgroups programs use cgroupsPath /testdir/cgrouptest (and relative ones under it):
+  # what this run makes there is removed afterwards, never what was there before.
+  local cg_before
+  cg_before=$(ls -d /sys/fs/cgroup/*/testdir /sys/fs/cgroup/testdir 2>/dev/null || true)
   for name in "${names[@]}"; do
     t=$dir/validation/$name/$name.t
     [ -x "$t" ] || { echo "not ok $name # no program $t"; failed=1; continue; }
@@ -174,6 +178,12 @@ run() {
   # Containers a program left (a failed one may not delete its own).
   local id m
   for id in $(ls "$work/state" 2>/dev/null); do "$work/ns" delete --force "$id" >/dev/null 2>&1 || true; done
+  local cg
+  for cg in $(ls -d /sys/fs/cgroup/*/testdir /sys/fs/cgroup/testdir 2>/dev/null || true); do
+    if ! grep -qxF "$cg" <<<"$cg_before"; then
+      find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || echo "# cgroup left: $cg"
+    fi
+  done
   # Mounts left on the host under a bundle are a failure of the runtime (runc 1.1.5 leaves the
   # mounts of a container without a mount namespace): reported, then taken away.
   local left
