@@ -38,6 +38,19 @@ let cri: CriClient;
 let pods: Pods;
 let dir: string;
 let netnsBefore: string[];
+
+/**
+ * The host has nothing of `handler`'s pods left: no shim, no mount under the test's folder, no
+ * runtime state, and unless left out, no network namespace and no pod cgroup.
+ */
+function expectNothingLeft(handler: keyof CriDaemon['roots'], { netns = true, cgroups = true } = {}): void {
+  expect(shimsOf(d!)).toEqual([]);
+  expect(mountsUnder(dir)).toEqual([]);
+  if (netns) expect(netnsEntries()).toEqual(netnsBefore);
+  if (cgroups) expect(pods.cgroupsLeft()).toEqual([]);
+  const root = join(d!.roots[handler], 'k8s.io');
+  expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+}
 /**
  * Host folders containerd and its CNI library make outside the test's own folder, whatever the
  * config says (the shims' sockets, pod network namespaces, libcni's result cache): removed
@@ -222,12 +235,8 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
     }, 120_000);
 
     it('leaves nothing once its pods are removed: no shim, mount, network namespace, cgroup or runtime state', () => {
-      expect(shimsOf(d!)).toEqual([]);
-      expect(mountsUnder(dir)).toEqual([]);
-      expect(netnsEntries()).toEqual(netnsBefore);
-      expect(pods.cgroupsLeft()).toEqual([]);
+      expectNothingLeft(handler);
       const root = join(d!.roots[handler], 'k8s.io');
-      expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
       // The shim ran the handler's binary: ns only for the ns pods (runc's come first), with
       // runc's global flags and the handler's Root.
       const creates = loggedArgv(d!.argvLog).filter((a) => a.includes('create'));
@@ -253,10 +262,7 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
     // was not written there, and the shim said "unable to retrieve OCI runtime error").
     expect(err.details).toMatch(/OCI runtime create failed: .*--systemd-cgroup: ns has no systemd cgroup driver/);
     expect((await cri.runtime('ListPodSandbox', {})).items).toEqual([]);
-    expect(shimsOf(d!)).toEqual([]);
-    expect(mountsUnder(dir)).toEqual([]);
-    expect(netnsEntries()).toEqual(netnsBefore);
-    expect(existsSync(join(d!.roots.ns, 'k8s.io')) ? readdirSync(join(d!.roots.ns, 'k8s.io')) : []).toEqual([]);
+    expectNothingLeft('ns', { cgroups: false });
   });
 
   describe.each(HANDLERS)('bad input, handler %s', (handler) => {
@@ -272,12 +278,7 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       const err = await rejection(cri.runtime('RunPodSandbox', { config, runtimeHandler: handler }));
       expect(err.details).toMatch(handler === 'ns' ? /linux\.sysctl.*vm\.swappiness.*not a namespaced sysctl/ : /sysctl "vm.swappiness" is not in a separate kernel namespace/);
       expect((await cri.runtime('ListPodSandbox', {})).items).toEqual([]);
-      expect(shimsOf(d!)).toEqual([]);
-      expect(mountsUnder(dir)).toEqual([]);
-      expect(netnsEntries()).toEqual(netnsBefore);
-      expect(pods.cgroupsLeft()).toEqual([]);
-      const root = join(d!.roots[handler], 'k8s.io');
-      expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+      expectNothingLeft(handler);
     });
 
     it('a container limit the host cannot honour (a cgroup v2 key on this v1 memory controller): StartContainer fails with the runtime\'s message, nothing is left', async () => {
@@ -297,11 +298,7 @@ describe.skipIf(skip !== undefined)(`pods through containerd's CRI${skip ? ` (sk
       } finally {
         await pods.removePod(pod);
       }
-      expect(shimsOf(d!)).toEqual([]);
-      expect(mountsUnder(dir)).toEqual([]);
-      expect(pods.cgroupsLeft()).toEqual([]);
-      const root = join(d!.roots[handler], 'k8s.io');
-      expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
+      expectNothingLeft(handler, { netns: false });
     });
   });
 });
