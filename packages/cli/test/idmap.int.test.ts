@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start } from './run-command.js';
+import { hostMountPoints } from '../../../scripts/testing/host-mounts.mjs';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = process.env.NS_TEST_BIN ?? join(REPO, 'packages/cli/dist/ns.cjs');
@@ -22,13 +23,7 @@ let tmp: string;
 let vol: string;
 let n = 0;
 /** The host's mount points, but other test runs' own under /tmp and /run/netns (engineers share this machine) outside ours. */
-const mountPoints = () =>
-  readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' ')[4]!)
-    .filter((m) => !(m.startsWith('/tmp/') || m.startsWith('/run/netns/')) || m.startsWith(tmp))
-    .sort();
+const mountPoints = () => hostMountPoints().filter((m) => !(m.startsWith('/tmp/') || m.startsWith('/run/netns/')) || m.startsWith(tmp));
 let mountsBefore: string[];
 
 beforeAll(() => {
