@@ -195,7 +195,7 @@ function buildC(name, flags) {
 }
 
 /**
- * Build the front's hand-off as a test executable (handoff.c + handoff-main.c) and start
+ * Build the front's hand-off as a test executable (handoff.c + clone.c + handoff-main.c) and start
  * `ns --root ROOT serve`; its stop (SIGTERM, by pid) goes to `cleanups`.
  * @returns the argv of ns through the hand-off, or undefined (noted) when either failed
  */
@@ -203,7 +203,7 @@ async function startHandoff(root, cleanups) {
   const cc = which('cc') ?? which('gcc');
   const front = join(BENCH, '..', 'packages', 'syscalls', 'front');
   const bin = join(OUT, 'handoff-test');
-  if (!cc || tryRun(cc, ['-O2', '-o', bin, join(front, 'handoff.c'), join(front, 'handoff-main.c')]).status !== 0) {
+  if (!cc || tryRun(cc, ['-O2', '-o', bin, join(front, 'handoff.c'), join(front, 'clone.c'), join(front, 'handoff-main.c')]).status !== 0) {
     note('the hand-off rows need a C compiler: skipped');
     return undefined;
   }

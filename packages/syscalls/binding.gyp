@@ -38,7 +38,7 @@
       # (a failed call, not a fall-back to Node); static, it also starts faster.
       "target_name": "ns_front",
       "type": "executable",
-      "sources": ["front/main.c", "front/record.c", "front/verbs.c", "front/handoff.c"],
+      "sources": ["front/main.c", "front/record.c", "front/verbs.c", "front/handoff.c", "front/clone.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags!": ["-pthread", "-fPIC"],
       "cflags": ["-O2", "-std=gnu11", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Wno-unused-parameter"],
@@ -55,6 +55,7 @@
         "src/native/stub.cc",
         "src/native/start.cc",
         "src/native/spawn.cc",
+        "src/native/spawn_via.cc",
         "src/native/spawn_async.cc",
         "src/native/watch.cc",
         "src/native/fds.cc",

@@ -158,9 +158,18 @@ export async function runDetached(container: Container, files: OutputFiles, stor
   }
   try {
     const pidFile = extras.pidFile !== undefined ? absolutePath(baseDir(io), extras.pidFile, '--pid-file') : undefined;
-    const stdio: StdioEntry[] = ['inherit', output.stdout ?? 'inherit', output.stderr ?? 'inherit', ...preservedFds(extras.preserveFds)];
+    // Handed over by a front (ns serve): the caller's descriptors, and the front clones.
+    const front = io.front;
+    const inherit = (k: 0 | 1 | 2): StdioEntry => (front ? front.stdio[k] : 'inherit');
+    const stdio: StdioEntry[] = [inherit(0), output.stdout ?? inherit(1), output.stderr ?? inherit(2), ...preservedFds(extras.preserveFds)];
     const console = consoleSocket !== undefined && container.terminal ? { consoleSocket } : {};
-    const { state } = createOnly ? createContainer(container, { store, stdio, ...console }) : runContainer(container, { store, detached: true, stdio, ...console });
+    const via = front ? { cloneVia: front.cloneVia } : {};
+    const { state, process: proc } = createOnly ? createContainer(container, { store, stdio, ...console, ...via }) : runContainer(container, { store, detached: true, stdio, ...console, ...via });
+    if (front) {
+      // The front's child: its exit is the client's to reap, never watched here.
+      proc.release();
+      front.containerPid = state.pid;
+    }
     if (pidFile !== undefined) {
       try {
         writePidFile(pidFile, state.pid);

@@ -20,6 +20,21 @@ export interface CliIo {
   cwd?: string;
   /** Environment `-e KEY` (without `=`) copies values from. Default: process.env. */
   env?: NodeJS.ProcessEnv;
+  /** A call handed over by an ns front that clones (`ns serve`): see {@link FrontCall}. */
+  front?: FrontCall;
+}
+
+/**
+ * A `create` handed to `ns serve` by a front that clones (docs/cli-start.md): the container's
+ * process must be the caller's child, with the caller's stdio, not this server's.
+ */
+export interface FrontCall {
+  /** The caller's descriptors 0, 1, 2, as numbers in this process: what the container inherits. */
+  stdio: readonly [number, number, number];
+  /** The connection to the front, which clones the container's process (ExecOptions.cloneVia). */
+  cloneVia: number;
+  /** Set by the call: the pid of the container's process made for the caller (the front leaves it alone). */
+  containerPid?: number;
 }
 
 /** {@link CliIo} with every field filled in. */
@@ -34,6 +49,8 @@ export interface ResolvedIo {
    */
   cwdGone?: boolean;
   env: NodeJS.ProcessEnv;
+  /** {@link CliIo.front}. */
+  front?: FrontCall;
   /**
    * The runtime's own log (global `--log FILE`, `--log-format`, `--debug`): where ns's errors
    * and warnings go besides, or instead of, stderr (see reportError(), reportWarning()).
@@ -65,6 +82,7 @@ export function resolveIo(io: CliIo = {}): ResolvedIo {
     cwd,
     cwdGone,
     env: io.env ?? process.env,
+    ...(io.front ? { front: io.front } : {}),
   };
 }
 

@@ -193,9 +193,14 @@ describe.skipIf(!isRoot || !ROOTFS)('the native front with real containers (as r
         expect(served.stdout, args.join(' ')).not.toMatch(/^NODE /);
         expect(same(served), args.join(' ')).toEqual(same(await NODE(args)));
       }
-      // --root after the verb is the server's too; create is never served.
+      // --root after the verb is the server's too; run is never served, create is (the
+      // front clones the container's process for the server).
       expect((await start(FRONT, [FAKE, 'list', '--root', root]).done).stdout).not.toMatch(/^NODE /);
-      expect((await FRONT_ONLY(['create', '--rootfs', ROOTFS!, 'never', '--', 'true'])).stdout).toMatch(/^NODE /);
+      expect((await FRONT_ONLY(['run', '--rootfs', ROOTFS!, 'never', '--', 'true'])).stdout).toMatch(/^NODE /);
+      const created = await FRONT_ONLY(['create', '--rootfs', ROOTFS!, 'served', '--', 'true']);
+      expect(created).toMatchObject({ code: 0, stdout: '' });
+      expect(JSON.parse((await NODE(['state', 'served'])).stdout)).toMatchObject({ id: 'served', status: 'created' });
+      expect((await NODE(['delete', '--force', 'served'])).code).toBe(0);
     } finally {
       process.kill(server.pid, 'SIGTERM');
       await server.done;

@@ -34,8 +34,17 @@ describe('hand-off requests', () => {
     expect(() => decodeRequest(good.subarray(0, good.length - 1))).toThrow(MalformedRequest);
   });
 
-  it('answers the status as a little-endian i32', () => {
+  it('answers the status as a little-endian i32; to a front that clones, X, the status and the container pid', () => {
     expect([...statusAnswer(125)]).toEqual([125, 0, 0, 0]);
+    expect([...statusAnswer(1, true, 0x01020304)]).toEqual([0x58, 1, 0, 0, 0, 4, 3, 2, 1]);
+  });
+
+  it('tells a front that clones (NSH2) from one that does not (NSH1)', () => {
+    const request = { cwd: '/', argv: ['create', 'x'], env: {}, clones: true };
+    const bytes = encodeRequest(request);
+    expect(bytes.toString('latin1', 0, 4)).toBe('NSH2');
+    expect(decodeRequest(bytes)).toEqual(request);
+    expect(decodeRequest(encodeRequest({ cwd: '/', argv: [], env: {} })).clones).toBeUndefined();
   });
 });
 
@@ -65,5 +74,18 @@ describe('which calls a server runs', () => {
     [['--root', 'state', 'run'], false],
   ])('%j -> %s', (argv, expected) => {
     expect(handedOff(argv)).toBe(expected);
+  });
+
+  it.each([
+    [['create', '--bundle', 'b', 'x'], true],
+    [['--root', '/r', 'create', '--pid-file', 'p', 'x'], true],
+    [['create', '--preserve-fds', '1', 'x'], false],
+    [['create', '--preserve-fds=1', 'x'], false],
+    [['create', '-h'], false],
+    [['run', '-d', 'x'], false],
+    [['exec', 'x', 'true'], false],
+    [['state', 'x'], true],
+  ])('from a front that clones: %j -> %s', (argv, expected) => {
+    expect(handedOff(argv, true)).toBe(expected);
   });
 });

@@ -4,8 +4,8 @@
  * status, byte for byte); other users, foreign socket paths and malformed requests are
  * refused; no server means the front goes on (-1, exit 222 of the test executable).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -82,7 +82,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @ns/cli first`);
     build = mkdtempSync(join(tmpdir(), 'ns-handoff-build-'));
     handoff = join(build, 'handoff-test');
-    execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', handoff, join(FRONT, 'handoff.c'), join(FRONT, 'handoff-main.c')]);
+    execFileSync('cc', ['-O2', '-Wall', '-Werror', '-o', handoff, join(FRONT, 'handoff.c'), join(FRONT, 'clone.c'), join(FRONT, 'handoff-main.c')]);
     // Reachable by the other user of the tests below.
     execFileSync('chmod', ['755', build]);
   });
@@ -96,6 +96,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
     await deleteAll(root);
     rmSync(root, { recursive: true, force: true });
+    for (const extra of ['out', 'pid', 'bundle']) rmSync(`${root}-${extra}`, { recursive: true, force: true });
   });
 
   it('answers every read/signal verb as the Node path does, byte for byte', async () => {
@@ -211,9 +212,71 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     }
   });
 
-  it('leaves create, run, exec and unknown calls to the front (-1), running nothing', async () => {
+  it('creates through a front that clones: the container is the caller\'s child on the caller\'s stdio, never the server\'s', async () => {
     const server = await serve();
-    for (const args of [['create', '--rootfs', ROOTFS!, 'x'], ['run', '--rootfs', ROOTFS!, 'x', '--', 'true'], ['exec', 'x', 'true'], ['events', 'x'], ['serve'], ['state', '--help'], []]) {
+    const r = ['--root', root];
+    const out = `${root}-out`;
+    const pidFile = `${root}-pid`;
+    const fd = openSync(out, 'w');
+    let created;
+    try {
+      created = spawnSync(handoff, [root, ...r, 'create', '--rootfs', ROOTFS!, '--pid-file', pidFile, 'c1', '--', 'sh', '-c', 'echo out; echo err >&2'], { stdio: ['ignore', fd, fd], timeout: 15_000 });
+    } finally {
+      closeSync(fd);
+    }
+    // Not 222: the server ran it (before, a front could only hand create to Node).
+    expect(created.status).toBe(0);
+    const state = JSON.parse((await plain([...r, 'state', 'c1'])).stdout) as { status: string; pid: number };
+    expect(state.status).toBe('created');
+    expect(readFileSync(pidFile, 'utf8')).toBe(String(state.pid));
+    // The front cloned it and has exited: the process went to init (or the nearest
+    // subreaper), as runc create's does; never a child of the server.
+    const ppid = Number(readFileSync(`/proc/${state.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    expect(ppid).not.toBe(server.child.pid);
+    // What waits for `start` is ns-init from its sealed memfd, not the front (CVE-2019-5736).
+    expect(readlinkSync(`/proc/${state.pid}/exe`)).toMatch(/^\/memfd:ns-init/);
+    // The caller's descriptors 1 and 2, not the server's: its output reaches the caller's file.
+    expect((await plain([...r, 'start', 'c1'])).code).toBe(0);
+    for (let i = 0; i < 200 && !readFileSync(out, 'utf8').includes('err'); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(readFileSync(out, 'utf8').split('\n').sort()).toEqual(['', 'err', 'out']);
+    expect(server.stderr()).toBe('');
+    rmSync(out, { force: true });
+    rmSync(pidFile, { force: true });
+  });
+
+  it('a create that fails through the server says what Node says and leaves nothing, before or after the clone', async () => {
+    await serve();
+    const r = ['--root', root];
+    // Before the clone (no rootfs), and after it: the cgroup's limit is refused while the
+    // front's child waits at its cgroup step (cpus outside the host's set).
+    const bundle = `${root}-bundle`;
+    mkdirSync(bundle);
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.2.0',
+        process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } },
+        root: { path: ROOTFS!, readonly: true },
+        linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }], cgroupsPath: `/ns-serve-test-${process.pid}`, resources: { cpu: { cpus: '4095' } } },
+      }),
+    );
+    try {
+      for (const args of [['create', '--rootfs', '/nonexistent', 'bad1'], ['create', '--bundle', bundle, 'bad2']]) {
+        const want = await plain([...r, ...args]);
+        const got = await handed([...r, ...args]);
+        expect(want.code).toBe(125);
+        expect({ args, ...got }).toEqual({ args, ...want });
+        expect(readdirSync(root)).toEqual(['.server']);
+      }
+      expect(existsSync(`/sys/fs/cgroup/cpuset/ns-serve-test-${process.pid}`)).toBe(false);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves run, exec, create --preserve-fds and unknown calls to the front (-1), running nothing', async () => {
+    const server = await serve();
+    for (const args of [['create', '--preserve-fds', '1', '--rootfs', ROOTFS!, 'x'], ['run', '--rootfs', ROOTFS!, 'x', '--', 'true'], ['exec', 'x', 'true'], ['events', 'x'], ['serve'], ['state', '--help'], []]) {
       const got = await handed(['--root', root, ...args]);
       expect({ args, ...got }).toEqual({ args, code: FELL_BACK, signal: null, stdout: '', stderr: '' });
     }
@@ -297,7 +360,8 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     try {
       answers.push(Buffer.from('F'));
       expect(await handed(['list'])).toEqual({ code: FELL_BACK, signal: null, stdout: '', stderr: '' });
-      answers.push(Buffer.from([0x52, 7, 0, 0, 0]));
+      // A front that clones (NSH2): the status comes as X, i32 status, i32 the container's pid.
+      answers.push(Buffer.from([0x52, 0x58, 7, 0, 0, 0, 0, 0, 0, 0]));
       expect(await handed(['list'])).toEqual({ code: 7, signal: null, stdout: '', stderr: '' });
       answers.push(Buffer.from('R'));
       expect(await handed(['list'])).toEqual({ code: 125, signal: null, stdout: '', stderr: `ns: the server at ${path} went away before the call ended\n` });

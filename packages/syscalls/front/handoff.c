@@ -1,8 +1,12 @@
 // The front's hand-off of a call to a warm `ns serve`: see handoff.h for the wire format. No
 // policy here: which verbs a server runs, and everything about them, is decided by the server
 // in TypeScript; this file only carries the call there and the exit status back.
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "handoff.h"
+
+#include "clone.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,10 @@
 extern char **environ;
 
 #define HANDOFF_MAX_BODY (1u << 20)  // the server refuses more (protocol.ts MAX_BODY)
+
+static uint32_t get_u32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 static void put_u32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -132,6 +140,74 @@ static ssize_t read_full(int s, unsigned char *buf, size_t len) {
   return (ssize_t)k;
 }
 
+// Receive one message's first `len` bytes with the descriptors that come with them (at most
+// NS_FRONT_MAX_FDS, close-on-exec) into `fds`/`*nfds`; the count read, 0 at EOF, -1 on error.
+static ssize_t recv_with_fds(int s, unsigned char *buf, size_t len, int *fds, size_t *nfds) {
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(NS_FRONT_MAX_FDS * sizeof(int))];
+  } control;
+  struct iovec iov = {buf, len};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  *nfds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (*nfds < NS_FRONT_MAX_FDS) fds[(*nfds)++] = fd;
+      else close(fd);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) return -1;
+  if (n > 0 && (size_t)n < len) {
+    ssize_t more = read_full(s, buf + n, len - (size_t)n);
+    if (more < 0) return -1;
+    n += more;
+  }
+  return n;
+}
+
+// After 'R': the server's messages until the call's end. 'S' asks for a clone (clone.c), 'X'
+// ends the call with its status and the pid of the container's process the server made.
+// Returns the status, or -1 when the server went away (or spoke out of turn).
+static int run_messages(int s) {
+  struct ns_front_child child = {0, -1};
+  unsigned char body[24 + 4 * NS_FRONT_MAX_FDS];
+  for (;;) {
+    unsigned char head[9];
+    int fds[NS_FRONT_MAX_FDS];
+    size_t nfds = 0;
+    ssize_t got = recv_with_fds(s, head, 1, fds, &nfds);
+    int status = -1;
+    if (got == 1 && head[0] == 'X' && nfds == 0 && read_full(s, head + 1, 8) == 8) {
+      status = (int)get_u32(head + 1);
+      ns_front_child_done(&child, status, (int)get_u32(head + 5));
+      return status;
+    }
+    if (got == 1 && head[0] == 'S' && child.pid == 0 && read_full(s, head + 1, 4) == 4) {
+      uint32_t len = get_u32(head + 1);
+      if (len <= sizeof body && read_full(s, body, len) == (ssize_t)len && ns_front_clone(s, body, len, fds, nfds, &child) == 0) {
+        for (size_t k = 0; k < nfds; k++) close(fds[k]);
+        continue;
+      }
+    }
+    for (size_t k = 0; k < nfds; k++) close(fds[k]);
+    ns_front_child_done(&child, 1, 0);
+    return -1;
+  }
+}
+
 int ns_front_handoff(int argc, char **argv, const char *root) {
   if (!root || !*root || argc < 1) return -1;
   for (int fd = 0; fd <= 2; fd++)
@@ -149,25 +225,24 @@ int ns_front_handoff(int argc, char **argv, const char *root) {
     free(body);
     return -1;
   }
-  unsigned char header[16] = {'N', 'S', 'H', '1'};
+  unsigned char header[16] = {'N', 'S', 'H', '2'};
   put_u32(header + 4, len);
   put_u32(header + 8, (uint32_t)(argc - 1));
   put_u32(header + 12, envc);
   int sent = send_request(s, header, body, len);
   free(body);
-  unsigned char answer[5];
+  unsigned char answer[1];
   // Nothing ran unless the server said 'R': a refusal, a server gone or a short send all fall back.
   ssize_t got = sent == 0 ? read_full(s, answer, 1) : -1;
   if (got != 1 || answer[0] != 'R') {
     close(s);
     return -1;
   }
-  got = read_full(s, answer + 1, 4);
+  int status = run_messages(s);
   close(s);
-  if (got != 4) {
+  if (status < 0) {
     fprintf(stderr, "ns: the server at %s went away before the call ended\n", path);
     return 125;
   }
-  uint32_t status = (uint32_t)answer[1] | (uint32_t)answer[2] << 8 | (uint32_t)answer[3] << 16 | (uint32_t)answer[4] << 24;
-  return (int)status & 0xff;
+  return status & 0xff;
 }

@@ -1,12 +1,15 @@
 // The front's hand-off of a call to a warm `ns serve` (docs/cli-start.md, option C).
 //
 // The wire format, defined with the server in packages/cli/src/serve/protocol.ts:
-//   request  "NSH1", then three little-endian u32: the body's length, argc, envc; then the
-//            body: the working directory, each argument (argv[1..], without the program's
-//            name) and each environment entry, every one ended by a NUL. The first sendmsg(2)
-//            carries descriptors 0, 1 and 2 (SCM_RIGHTS).
+//   request  "NSH2" (a front that clones for the server; "NSH1" is one that does not), then
+//            three little-endian u32: the body's length, argc, envc; then the body: the
+//            working directory, each argument (argv[1..], without the program's name) and each
+//            environment entry, every one ended by a NUL. The first sendmsg(2) carries
+//            descriptors 0, 1 and 2 (SCM_RIGHTS).
 //   answer   'F': refused, nothing ran (the front goes on); or 'R' when the call starts, then
-//            its exit status as a little-endian i32 once it is done.
+//            messages: 'S' asks the front to clone the container's process (clone.h; format
+//            in src/native/spawn_via.cc), 'X' ends the call with two little-endian i32, its
+//            exit status and the pid of the container's process made (0: none).
 #pragma once
 
 // Hand the call `argv` (argv[0] is the program's name, not sent) to the server listening on

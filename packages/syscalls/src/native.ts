@@ -14,6 +14,7 @@ export interface NativeAddon {
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
     earlySync?: number,
+    via?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,

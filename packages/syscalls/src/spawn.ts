@@ -40,6 +40,18 @@ export interface SpawnOptions {
    * nothing of the child but its pid (making a cgroup). spawnAsync() ignores it.
    */
   earlySync?: boolean;
+  /**
+   * spawn() only: a connected AF_UNIX stream socket whose peer is an ns front (`ns serve`'s
+   * caller, packages/syscalls/front/clone.c) that clones the child instead of this process, so
+   * that it is the front's child (a client's subreaper reaps it) while this process drives its
+   * set-up as usual. The front answers with the child's pid and a pidfd; the child must be the
+   * front's (checked), which reaps it: this process never gets its exit status (a child that
+   * dies before execve without an error is `ERR_NS_CHILD_DIED` with an unknown status), so the
+   * caller releases it once set up (Child.release()). Fails with `ETIMEDOUT` (no answer in
+   * 10 s), `EPIPE` (the front went away) or `EPROTO` (a malformed answer, or a pid that is not
+   * the front's child). Wire format: src/native/spawn_via.cc.
+   */
+  cloneVia?: number;
 }
 
 /** How long a set-up may take by default: 30 s (it takes milliseconds; see SpawnOptions.setupTimeout). */
@@ -176,7 +188,9 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const exit = exitTracker(options);
   const timeout = setupTimeout(options);
   const early = options.earlySync && options.onSync && plan.steps[0]?.op === 'sync' ? 0 : -1;
-  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early);
+  const via = options.cloneVia ?? -1;
+  if (!Number.isInteger(via) || via < -1) throw new NsError(ErrorCode.CONFIG, `cloneVia: expected a descriptor number, got ${String(options.cloneVia)}`, { path: 'cloneVia' });
+  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early, via);
   return childFrom(plan, result, exit, timeout);
 }
 
@@ -191,6 +205,7 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
  */
 export function spawnAsync(plan: Plan, options: SpawnOptions = {}): Promise<Child> {
   const addon = native();
+  if (options.cloneVia !== undefined) throw new NsError(ErrorCode.CONFIG, 'cloneVia: spawn() only (spawnAsync() clones here)', { path: 'cloneVia' });
   const exit = exitTracker(options);
   return new Promise<Child>((resolve, reject) => {
     const timeout = setupTimeout(options);
@@ -251,7 +266,8 @@ function childFrom(plan: Plan, result: NativeSpawnResult, exit: ReturnType<typeo
   const addon = native();
   if (!('pidfd' in result)) {
     if ('diedBeforeExec' in result) {
-      const how = result.signal !== null ? `signal ${result.signal}` : `exit status ${result.exitCode}`;
+      // Unknown for a child cloned through a front (cloneVia): the front reaps it.
+      const how = result.signal !== null ? `signal ${result.signal}` : result.exitCode !== null ? `exit status ${result.exitCode}` : 'status unknown';
       throw new NsError(ErrorCode.DIED, `container process died before execve (${how})`);
     }
     throw stepError(plan.steps[result.failedStep], result.failedStep, result.errno, timeout, result.value ?? 0);

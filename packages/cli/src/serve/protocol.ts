@@ -9,10 +9,18 @@
  * message carries the caller's descriptors 0, 1, 2 (SCM_RIGHTS, unix(7)).
  * Answer: `F` (refused: nothing ran, the front runs the call itself), or `R` when the call
  * starts and then its exit status as a little-endian i32.
+ *
+ * A front that can clone for the server (packages/syscalls/front/clone.c) says `NSH2` instead
+ * of `NSH1`; it may then be handed `create` too. After `R` the server sends tagged messages:
+ * `S` (clone a child: src/native/spawn_via.cc has its format and the front's answer) and, to
+ * end the call, `X` with two little-endian i32: the exit status and the pid of the container
+ * process made for the caller (0 for none), which the front leaves alone.
  */
 
-/** The request's first four bytes. */
+/** The request's first four bytes (a front that cannot clone). */
 export const REQUEST_MAGIC = 'NSH1';
+/** The request's first four bytes from a front that clones for the server (`S` messages). */
+export const REQUEST_MAGIC_CLONES = 'NSH2';
 /** The request header: magic and three u32. */
 export const HEADER_BYTES = 16;
 /** The largest body a server takes (argv, environment and working directory), as handoff.c. */
@@ -32,6 +40,8 @@ export interface HandoffRequest {
   argv: string[];
   /** The caller's environment. */
   env: Record<string, string>;
+  /** The front clones for the server (`NSH2`): `create` may be handed over, the end is `X`. */
+  clones?: boolean;
 }
 
 /** A request that is not well formed: its connection is closed, nothing runs. */
@@ -44,7 +54,8 @@ export class MalformedRequest extends Error {}
  */
 export function requestLength(head: Buffer): number | null {
   if (head.length < HEADER_BYTES) return null;
-  if (head.toString('latin1', 0, 4) !== REQUEST_MAGIC) throw new MalformedRequest('not a hand-off request (magic)');
+  const magic = head.toString('latin1', 0, 4);
+  if (magic !== REQUEST_MAGIC && magic !== REQUEST_MAGIC_CLONES) throw new MalformedRequest('not a hand-off request (magic)');
   const body = head.readUInt32LE(4);
   if (body > MAX_BODY) throw new MalformedRequest(`a body of ${body} bytes (at most ${MAX_BODY})`);
   return HEADER_BYTES + body;
@@ -76,7 +87,8 @@ export function decodeRequest(message: Buffer): HandoffRequest {
     const key = entry.slice(0, eq);
     if (!(key in env)) env[key] = entry.slice(eq + 1);
   }
-  return { cwd, argv: strings.slice(1, 1 + argc), env };
+  const clones = message.toString('latin1', 0, 4) === REQUEST_MAGIC_CLONES;
+  return { cwd, argv: strings.slice(1, 1 + argc), env, ...(clones ? { clones } : {}) };
 }
 
 /** Encode a request as handoff.c does (for tests and for a client written in JavaScript). */
@@ -84,17 +96,27 @@ export function encodeRequest(request: HandoffRequest): Buffer {
   const env = Object.entries(request.env).map(([k, v]) => `${k}=${v}`);
   const body = Buffer.from([request.cwd, ...request.argv, ...env].map((s) => `${s}\0`).join(''), 'utf8');
   const head = Buffer.alloc(HEADER_BYTES);
-  head.write(REQUEST_MAGIC, 0, 'latin1');
+  head.write(request.clones ? REQUEST_MAGIC_CLONES : REQUEST_MAGIC, 0, 'latin1');
   head.writeUInt32LE(body.length, 4);
   head.writeUInt32LE(request.argv.length, 8);
   head.writeUInt32LE(env.length, 12);
   return Buffer.concat([head, body]);
 }
 
-/** The answer that ends a call: its exit status as a little-endian i32. */
-export function statusAnswer(status: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32LE(status);
+/**
+ * The answer that ends a call: its exit status as a little-endian i32; to a front that clones,
+ * `X`, the status and the pid of the container's process made for the caller (0: none).
+ */
+export function statusAnswer(status: number, clones = false, containerPid = 0): Buffer {
+  if (!clones) {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(status);
+    return b;
+  }
+  const b = Buffer.alloc(9);
+  b.write('X', 0, 'latin1');
+  b.writeInt32LE(status, 1);
+  b.writeInt32LE(containerPid, 5);
   return b;
 }
 
@@ -106,19 +128,21 @@ const GLOBAL_FLAGS = new Set(['--debug', '--systemd-cgroup']);
 /**
  * The verbs a server runs: those that only read or signal state. Each runs in the server's
  * process with the caller's descriptors, working directory and environment, and leaves no
- * process behind that a client would have to reap. `create`, `run` and `exec` are not among
- * them: their container must be the caller's child (docs/cli-start.md), so the front runs them.
+ * process behind that a client would have to reap. `run` and `exec` are not among them:
+ * their process must be the caller's child and the caller waits for it (docs/cli-start.md),
+ * so the front runs them; `create` is taken from a front that clones (handedOff()).
  */
 export const HANDED_OFF_VERBS: ReadonlySet<string> = new Set(['state', 'list', 'ls', 'kill', 'start', 'delete', 'rm', 'ps', 'features']);
 
 /**
  * Whether a server runs the call `argv` (the command line without the program's name): a verb
- * of {@link HANDED_OFF_VERBS}, `events` with `--stats` (one line, then exit), or only
- * `--version` / `-V`, after runc's global options. Anything else (another verb, an unknown
+ * of {@link HANDED_OFF_VERBS}, `events` with `--stats` (one line, then exit), `create` from a
+ * front that `clones` (without `--preserve-fds`), or only `--version` / `-V`, after runc's
+ * global options. Anything else (another verb, an unknown
  * option before the verb, `--help` / `-h` anywhere before a `--`) is refused and the front
  * runs it in a Node of its own.
  */
-export function handedOff(argv: readonly string[]): boolean {
+export function handedOff(argv: readonly string[], clones = false): boolean {
   let i = 0;
   let version = false;
   for (; i < argv.length; i++) {
@@ -144,6 +168,9 @@ export function handedOff(argv: readonly string[]): boolean {
   const words = argv.slice(i + 1);
   const end = words.indexOf('--');
   if ((end < 0 ? words : words.slice(0, end)).some((w) => w === '-h' || w === '--help')) return false;
+  // `create` only from a front that clones (the container is the caller's child), and without
+  // --preserve-fds (the front sends its 0, 1, 2 only).
+  if (verb === 'create') return clones && !(end < 0 ? words : words.slice(0, end)).some((w) => w === '--preserve-fds' || w.startsWith('--preserve-fds='));
   if (verb === 'events') {
     const rest = argv.slice(i + 1);
     const dashes = rest.indexOf('--');

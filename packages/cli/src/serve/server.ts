@@ -13,7 +13,7 @@
  */
 import { closeSync, statSync, write, writeSync } from 'node:fs';
 import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
-import type { CliIo, ResolvedIo } from '../io.js';
+import type { CliIo, FrontCall, ResolvedIo } from '../io.js';
 import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, type HandoffRequest } from './protocol.js';
 import { bindServerSocket, removeServerSocket } from './socket.js';
 
@@ -71,7 +71,7 @@ function writeAll(fd: number, data: Buffer): Promise<void> {
  * order they were written), its working directory and environment.
  * @returns the exit status, once everything written has reached the caller's descriptors
  */
-async function runCall(main: MainFunction, request: HandoffRequest, fds: number[]): Promise<number> {
+async function runCall(main: MainFunction, request: HandoffRequest, fds: number[], front?: FrontCall): Promise<number> {
   let output = Promise.resolve();
   const writer = (fd: number) => (text: string) => {
     const data = Buffer.from(text, 'utf8');
@@ -85,7 +85,7 @@ async function runCall(main: MainFunction, request: HandoffRequest, fds: number[
   statSync('/');
   let status: number;
   try {
-    status = await main(request.argv, { stdout: writer(fds[1]!), stderr: writer(fds[2]!), cwd: request.cwd, env: request.env });
+    status = await main(request.argv, { stdout: writer(fds[1]!), stderr: writer(fds[2]!), cwd: request.cwd, env: request.env, ...(front ? { front } : {}) });
   } catch (err) {
     // main() reports its own errors; this is a bug of ns, said as bin.ts says it.
     writer(fds[2]!)(`ns: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -144,14 +144,17 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       for (const fd of fds) closeQuietly(fd);
       closeQuietly(conn);
     };
-    if (closed || !handedOff(request.argv)) {
+    const clones = request.clones === true;
+    if (closed || !handedOff(request.argv, clones)) {
       answer(conn, ANSWER_REFUSED);
       return finish();
     }
     queue = queue.then(async () => {
       answer(conn, ANSWER_RUNNING);
-      const status = await runCall(main, request, fds);
-      answer(conn, statusAnswer(status));
+      // A front that clones: the container's process (create) is made by it, on the caller's stdio.
+      const front: FrontCall | undefined = clones ? { stdio: [fds[0]!, fds[1]!, fds[2]!], cloneVia: conn } : undefined;
+      const status = await runCall(main, request, fds, front);
+      answer(conn, statusAnswer(status, clones, front?.containerPid ?? 0));
       finish();
     });
   };

@@ -68,6 +68,14 @@ export interface ExecOptions {
    * joins it, which must not hang the caller. See @ns/syscalls SpawnOptions.setupTimeout.
    */
   setupTimeout?: number;
+  /**
+   * exec() only: have the ns front at the other end of this connected unix socket clone the
+   * process, so that it is the front's child and not this process's (`ns serve` creating a
+   * container for a client: the client's subreaper must reap it). See @ns/syscalls
+   * SpawnOptions.cloneVia. The returned process is then not watched for its exit by this
+   * process (its exit status goes to the front): release() it once created.
+   */
+  cloneVia?: number;
 }
 
 function abortError(signal: AbortSignal): NsError {
@@ -226,6 +234,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       onSync: (step, index, pid, value) => syncHandler(step.name)({ pid, step, index, value, ...context }),
       // The cgroup is made while the child starts (it waits at the step until it is there).
       earlySync: isCgroupSync(plan.steps[0]),
+      ...(options.cloneVia !== undefined ? { cloneVia: options.cloneVia } : {}),
       ...(options.setupTimeout !== undefined
         ? { setupTimeout: options.setupTimeout }
         : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),

@@ -2,6 +2,7 @@
 //   errors.cc  errno errors for JavaScript        image.cc        the sealed memfd of ns-init
 //   stub.cc    the clone of Node, until it execs   start.cc        checking a plan, cloning
 //   spawn.cc   spawn(), outcomes                   spawn_async.cc  spawnAsync()
+//   spawn_via.cc  cloning through an ns front (ns serve)
 //   watch.cc   exit watchers over pidfds           fds.cc          pipes, ptys, FIFOs, reads
 //   bpf.cc     cgroup v2 device filters            addon.cc        exports and teardown
 //   nsfd.cc    the type of a namespace descriptor

@@ -31,7 +31,9 @@ bool RecordMessage(Outcome* o, const ns_msg& m) {
     // must not make us watch, reap or signal some other process.
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    if (o->realPid == 0 && m.value > 0 && syscall(SYS_waitid, P_PID, m.value, &si, WEXITED | WNOHANG | WNOWAIT, nullptr) == 0) {
+    // Cloned through a front, the process is the front's child (CLONE_PARENT of its child).
+    bool ours = o->front > 0 ? ParentOf(m.value) == o->front : syscall(SYS_waitid, P_PID, m.value, &si, WEXITED | WNOHANG | WNOWAIT, nullptr) == 0;
+    if (o->realPid == 0 && m.value > 0 && ours) {
       o->realPid = m.value;
     } else if (o->failedErrno == 0) {
       o->failedStep = m.step;
@@ -77,8 +79,11 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
   if (o.failedErrno != 0 || !(o.execing || o.detached)) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    while (syscall(SYS_waitid, P_PIDFD, o.pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+    int reaped;
+    while ((reaped = (int)syscall(SYS_waitid, P_PIDFD, o.pidfd, &si, WEXITED, nullptr)) < 0 && errno == EINTR) {
     }
+    // The front's child (ECHILD here): the front reaps it; how it ended is not known here.
+    if (reaped < 0) si.si_code = 0;
     close(o.pidfd);
     if (o.statusfd >= 0) close(o.statusfd);
     Napi::Object r = Napi::Object::New(env);
@@ -88,8 +93,9 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
     if (o.failedErrno && o.failedValue) r.Set("value", Napi::Number::New(env, o.failedValue));
     if (!o.failedErrno) {
       r.Set("diedBeforeExec", Napi::Boolean::New(env, true));
+      bool signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
       r.Set("exitCode", si.si_code == CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
-      r.Set("signal", si.si_code != CLD_EXITED ? Napi::Number::New(env, si.si_status) : env.Null());
+      r.Set("signal", signaled ? Napi::Number::New(env, si.si_status) : env.Null());
     }
     return r;
   }
@@ -127,7 +133,7 @@ void Go(int syncfd) {
   }
 }
 
-// spawn(plan: Buffer, onSync?: (step, pid, value) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?)
+// spawn(plan: Buffer, onSync?: (step, pid, value) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?, via?)
 //   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
 // With `timeoutMs` > 0, a set-up that has not exec'd (or detached) by then is killed and
 // reported as step NS_STEP_TIMEOUT with ETIMEDOUT: a container that stops the process joining
@@ -135,14 +141,16 @@ void Go(int syncfd) {
 // step before which the plan has no cloneParent), onSync of that step is called right after
 // the clone, while the child execs ns-init and reads its plan, and not again when the child
 // waits there: the child goes on at once then (Go()), the call having returned long before.
+// With `via` (a connected unix socket to an ns front), the front clones the child (CloneVia).
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsBuffer() || !info[2].IsFunction())
     return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit, timeoutMs?) expected");
   Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
   int64_t timeoutMs = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
+  int via = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : -1;
   Started st;
-  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st)) return env.Undefined();
+  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st, via)) return env.Undefined();
   std::unique_ptr<Launch> launch(st.launch);  // freed at return: after EOF, a detach or the child's death
   Fds ours;
   ours.v[kErrRead] = st.errfd;
@@ -150,6 +158,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Outcome o;
   o.pid = st.pid;
   o.pidfd = st.pidfd;
+  o.front = st.front;
   int64_t deadline = timeoutMs > 0 ? NowMs() + timeoutMs : -1;
   int32_t early = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : -1;
   if (early >= 0 && !onSync.IsEmpty()) {

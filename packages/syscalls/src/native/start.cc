@@ -159,6 +159,61 @@ int PlanMemfd(const uint8_t* plan, size_t len, const Fds& f, int initfd) {
 }
 
 
+// Clone the child here: CLONE_VM, on a stack of its own, running stub.cc until it execs ns-init.
+bool CloneHere(Napi::Env env, const Checked& ck, const Fds& f, Launch* l, uint32_t nkeep, Started* out) {
+  l->stack = AcquireStack();
+  if (!l->stack) return ThrowErrno(env, errno, "mmap"), false;
+  l->planArg = std::to_string(f.v[kPlan]);
+  l->argv[0] = (char*)"ns-init";
+  l->argv[1] = l->planArg.data();
+  l->argv[2] = nullptr;
+  l->envp[0] = nullptr;
+  ns_stub_ctx& ctx = l->ctx;
+  ctx.initfd = f.v[kInit];
+  ctx.argv = l->argv;
+  ctx.envp = l->envp;
+  ctx.errfd = f.v[kErrWrite];
+  ctx.parentfd = f.v[kSelf];
+  ctx.pdeathsig = (int)ck.pdeathsig;
+  ctx.keep = l->keep;
+  ctx.nkeep = nkeep;
+
+  sigset_t all, old;
+  sigfillset(&all);
+  // The raw call (pthread_sigmask needs glibc 2.32): this thread only, briefly. The child
+  // starts with everything blocked, so none of Node's handlers runs in it before the stub
+  // has set every disposition to the default.
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
+  int pidfd = -1;
+  int flags = (int)ck.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
+  pid_t pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
+  int cloneErr = errno;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
+  if (pid < 0) return ThrowErrno(env, cloneErr, "clone"), false;
+  out->pid = pid;
+  out->pidfd = pidfd;
+  return true;
+}
+
+// Have the front at the other end of `via` clone the child (spawn_via.cc): it is then the
+// front's child, which it reaps; ours are the pipes and the memfd, as for one cloned here.
+bool CloneThroughFront(Napi::Env env, int via, const Checked& ck, const Fds& f, Launch* l, uint32_t nkeep, Started* out) {
+  CloneRequest req = {ck.cloneFlags, ck.pdeathsig, f.v[kInit], f.v[kPlan], f.v[kErrWrite], l->keep, nkeep};
+  pid_t pid = 0, front = 0;
+  int pidfd = -1;
+  int err = CloneVia(via, req, &pid, &pidfd, &front);
+  // The answer must name the front's own child: nothing else may be watched or signalled.
+  if (err == 0 && ParentOf(pid) != front) {
+    close(pidfd);
+    err = EPROTO;
+  }
+  if (err) return ThrowErrno(env, err, "clone (through the ns front)"), false;
+  out->pid = pid;
+  out->pidfd = pidfd;
+  out->front = front;
+  return true;
+}
+
 }  // namespace
 
 Launch::~Launch() {
@@ -184,7 +239,7 @@ void Launch::SetPid(pid_t pid) const {
   }
 }
 
-bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int via) {
   Checked ck;
   if (!CheckPlan(env, buf.Data(), buf.Length(), &ck)) return false;
   Fds f;
@@ -205,9 +260,6 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   f.v[kPlan] = PlanMemfd(buf.Data(), buf.Length(), f, initfd);
   if (f.v[kPlan] < 0) return ThrowErrno(env, errno, "memfd_create ns-plan"), false;
   std::unique_ptr<Launch> l(new Launch());
-  l->stack = AcquireStack();
-  if (!l->stack) return ThrowErrno(env, errno, "mmap"), false;
-
   uint32_t nkeep = 0;
   l->keep[nkeep++] = f.v[kErrWrite];
   l->keep[nkeep++] = f.v[kSyncRead];
@@ -215,36 +267,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   l->keep[nkeep++] = initfd;  // for a reexec step (sealed: ns-init can only run it)
   if (f.v[kSelf] >= 0) l->keep[nkeep++] = f.v[kSelf];
   for (int fd : ck.fds) l->keep[nkeep++] = fd;
-  l->planArg = std::to_string(f.v[kPlan]);
-  l->argv[0] = (char*)"ns-init";
-  l->argv[1] = l->planArg.data();
-  l->argv[2] = nullptr;
-  l->envp[0] = nullptr;
-  ns_stub_ctx& ctx = l->ctx;
-  ctx.initfd = initfd;
-  ctx.argv = l->argv;
-  ctx.envp = l->envp;
-  ctx.errfd = f.v[kErrWrite];
-  ctx.parentfd = f.v[kSelf];
-  ctx.pdeathsig = (int)ck.pdeathsig;
-  ctx.keep = l->keep;
-  ctx.nkeep = nkeep;
-
-  sigset_t all, old;
-  sigfillset(&all);
-  // The raw call (pthread_sigmask needs glibc 2.32): this thread only, briefly. The child
-  // starts with everything blocked, so none of Node's handlers runs in it before the stub
-  // has set every disposition to the default.
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
-  int pidfd = -1;
-  int flags = (int)ck.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
-  pid_t pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
-  int cloneErr = errno;
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
-  if (pid < 0) return ThrowErrno(env, cloneErr, "clone"), false;
-
-  out->pid = pid;
-  out->pidfd = pidfd;
+  if (!(via >= 0 ? CloneThroughFront(env, via, ck, f, l.get(), nkeep, out) : CloneHere(env, ck, f, l.get(), nkeep, out))) return false;
   out->errfd = f.Take(kErrRead);
   out->syncfd = f.Take(kSyncWrite);
   l->planfd = f.Take(kPlan);

@@ -58,20 +58,42 @@ struct Launch {
 struct Started {
   pid_t pid = 0;
   int pidfd = -1;
+  pid_t front = 0;  // cloned through a front (CloneVia): its pid; the child is its child, not ours
   int errfd = -1;
   int syncfd = -1;
   Launch* launch = nullptr;
 };
 
 // Check the plan, make the pipes and the plan's memfd, and clone the child, which execs
-// ns-init at once. Returns false with a pending exception, having freed what it made.
-bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out);
+// ns-init at once. With `via` >= 0 (a connected unix socket to an ns front), the front clones
+// it instead (CloneVia). Returns false with a pending exception, having freed what it made.
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int via = -1);
+
+// What a front needs to clone a child that execs ns-init (spawn_via.cc).
+struct CloneRequest {
+  uint32_t flags;      // the plan's clone flags (namespaces); the front adds CLONE_PIDFD | SIGCHLD
+  uint32_t pdeathsig;  // PR_SET_PDEATHSIG in the child, 0 for none
+  int initfd;          // ns-init's sealed memfd (one of `fds`)
+  int planfd;          // the plan's memfd: ns-init's argv[1]
+  int errfd;           // where the child reports a failed exec (step NS_STEP_INIT)
+  const int* fds;      // what the child inherits, each at the same number as here
+  uint32_t nfds;
+};
+
+// Have the front at the other end of `via` clone the child (wire format in spawn_via.cc).
+// Returns 0 with the child's pid, a pidfd of it and the front's pid (SO_PEERCRED), or an errno
+// (ETIMEDOUT: no answer in 10 s; EPIPE: the front went away; EPROTO: a malformed answer).
+int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* front);
+
+// The parent pid of `pid` (/proc/PID/stat), or -1.
+pid_t ParentOf(pid_t pid);
 
 
 // What the error pipe said about a child, once it reached end of file.
 struct Outcome {
   pid_t pid = 0;
   int pidfd = -1;
+  pid_t front = 0;       // Started::front: the child and a cloneParent process are the front's to reap
   pid_t realPid = 0;     // a cloneParent step handed the plan to this process
   bool execing = false;  // the child reached the final execve (Launch::Execing)
   bool detached = false;
