@@ -36,10 +36,11 @@ function harness(bin, args) {
  *
  * @param o.cycleBin  bench/cycle.c built
  * @param o.runtimes  [{ name, argv: [binary, ...global flags], hideUnified?: boolean }]; `ns`
- *   is labelled the native front, `ns-node` all in Node
+ *   is labelled the native front, `ns-serve` the front with a warm `ns serve` on its root,
+ *   `ns-node` all in Node
  * @param o.node      the node binary (for the `node -e 0` floor)
  * @param o.handoff   optional: the argv of ns through the front's hand-off to a running
- *                    `ns serve` on ns's root ([handoff-test, ROOT, '--root', ROOT]): rows for
+ *                    `ns serve` on ns-serve's root ([handoff-test, ROOT, '--root', ROOT]): rows for
  *                    `state ID` and `kill ID CONT` of the running container handed over
  * @returns {{ measurements: object[], notes: string[], cleanups: Function[] }}
  */
@@ -100,7 +101,7 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
       // `state ID` and `kill ID CONT` (harmless) of the running container, alone; for ns also
       // handed to `ns serve` by the front's hand-off (docs/cli-start.md option C).
       const single = [[rt.name, rt.argv, pre]];
-      if (rt.name === 'ns' && handoff) single.push(['ns-handoff', handoff, []]);
+      if (rt.name === 'ns-serve' && handoff) single.push(['ns-handoff', handoff, []]);
       for (const [name, argv, flags] of sid ? single : []) {
         for (const [verb, extra] of [['state', []], ['kill', ['CONT']]]) {
           if (failed.has(`${name}.${verb}`)) continue;
@@ -119,7 +120,7 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
   add('cycle.node0', 'node -e 0 (Node\'s floor for one call; a cycle makes 4)', 'node');
   for (const rt of live) {
     const kind = rt.name.startsWith('ns') ? 'ns' : 'ref';
-    const name = rt.name === 'ns' ? 'ns (native front)' : rt.name === 'ns-node' ? 'ns (all in Node)' : rt.name;
+    const name = rt.name === 'ns' ? 'ns (native front)' : rt.name === 'ns-serve' ? 'ns (native front + `ns serve`)' : rt.name === 'ns-node' ? 'ns (all in Node)' : rt.name;
     add(`cycle.${rt.name}`, `${name}: create + start + state + wait + delete`, kind, rt.name === 'runc' ? undefined : 'cycle.runc');
     for (const p of CYCLE_PHASES) {
       add(`cycle.${rt.name}.${p}`, `${name}: ${p === 'wait' ? 'wait (the container exits)' : p}`, kind, rt.name === 'runc' || p === 'wait' ? undefined : `cycle.runc.${p}`);

@@ -284,6 +284,16 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     expect(server.stderr()).toBe('');
   });
 
+  it('serves no caller in other namespaces (its paths, pids and network would not be the server\'s): the front runs the call itself', async () => {
+    const server = await serve();
+    for (const flags of [['--mount'], ['--net'], ['--pid', '--fork']]) {
+      const got = await start('unshare', [...flags, handoff, root, '--root', root, 'list']).done;
+      expect({ flags, ...got }).toEqual({ flags, code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+    }
+    expect((await handed(['--root', root, 'list'])).code).toBe(0);
+    expect(server.stderr()).toBe('');
+  });
+
   it('serves no other uid: the server refuses the peer, the front never uses another user\'s socket', async () => {
     const server = await serve();
     const path = join(root, '.server');

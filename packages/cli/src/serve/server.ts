@@ -33,6 +33,8 @@ export interface Server {
 
 interface Pending {
   fd: number;
+  /** The peer's pid (SO_PEERCRED, in this server's pid namespace; 0 when not visible here). */
+  pid: number;
   chunks: Buffer[];
   bytes: number;
   fds: number[];
@@ -64,6 +66,29 @@ function writeAll(fd: number, data: Buffer): Promise<void> {
     };
     step(0);
   });
+}
+
+/** The namespaces a caller must share with the server for its call to mean the same here. */
+const NAMESPACES = ['mnt', 'pid', 'net', 'user', 'uts', 'ipc', 'cgroup'] as const;
+
+/**
+ * Whether the process `pid` is in this server's namespaces: paths, pids, cgroups and the
+ * network a call names must be the same for both, and a container created for it starts in
+ * the caller's (the front clones it). A caller elsewhere (another mount namespace, a pid
+ * namespace where the server cannot see it: pid 0) is refused, and its front runs the call in
+ * a Node of its own there.
+ */
+function sameNamespaces(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    return NAMESPACES.every((ns) => {
+      const theirs = statSync(`/proc/${pid}/ns/${ns}`);
+      const ours = statSync(`/proc/self/ns/${ns}`);
+      return theirs.ino === ours.ino && theirs.dev === ours.dev;
+    });
+  } catch {
+    return false; // gone, or a namespace this kernel does not have for it
+  }
 }
 
 /**
@@ -145,7 +170,7 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       closeQuietly(conn);
     };
     const clones = request.clones === true;
-    if (closed || !handedOff(request.argv, clones)) {
+    if (closed || !handedOff(request.argv, clones) || !sameNamespaces(p.pid)) {
       answer(conn, ANSWER_REFUSED);
       return finish();
     }
@@ -210,7 +235,7 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
         closeQuietly(fd);
         continue;
       }
-      const p: Pending = { fd, chunks: [], bytes: 0, fds: [], timer: setTimeout(() => drop(p), REQUEST_TIMEOUT_MS) };
+      const p: Pending = { fd, pid: cred.pid, chunks: [], bytes: 0, fds: [], timer: setTimeout(() => drop(p), REQUEST_TIMEOUT_MS) };
       p.timer.unref();
       pending.set(fd, p);
       try {
