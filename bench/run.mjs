@@ -955,7 +955,7 @@ function targets(r) {
       unit: '×',
       limit: 2,
       met: a && b ? a.summary.median / b.summary.median <= 2 : null,
-      detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms${m(`single.ns.${verb}`) ? `; through Node ${fmt(m(`single.ns.${verb}`).summary.median)} ms` : ''}` : 'not measured',
+      detail: a && b ? `${fmt(a.summary.median)} ms vs ${fmt(b.summary.median)} ms${m(`single.ns.${verb}`) ? `; by the front's record ${fmt(m(`single.ns.${verb}`).summary.median)} ms` : ''}${m(`single.ns-node.${verb}`) ? `; through Node ${fmt(m(`single.ns-node.${verb}`).summary.median)} ms` : ''}` : 'not measured',
     });
   }
   // Issue 14: a start from the warm pool.
