@@ -5,6 +5,7 @@
 //
 //   cycle [--hide-unified] cycle N BUNDLE ID-PREFIX -- RUNTIME [GLOBAL FLAGS...]
 //   cycle [--hide-unified] exec N ID -- RUNTIME [GLOBAL FLAGS...]
+//   cycle [--hide-unified] execd N ID -- RUNTIME [GLOBAL FLAGS...]   (exec --detach --pid-file, then waitpid)
 //   cycle cmd N -- ARGV...
 //
 // One line per round on stdout: the phases' wall times in ms, separated by spaces
@@ -104,7 +105,7 @@ int main(int argc, char **argv) {
     if (umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) die("umount /sys/fs/cgroup/unified");
   }
   if (argc - a < 4) {
-    fprintf(stderr, "usage: cycle [--hide-unified] cycle N BUNDLE ID-PREFIX -- RT... | exec N ID -- RT... | cmd N -- ARGV...\n");
+    fprintf(stderr, "usage: cycle [--hide-unified] cycle N BUNDLE ID-PREFIX -- RT... | exec|execd N ID -- RT... | cmd N -- ARGV...\n");
     return 2;
   }
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER");
@@ -137,6 +138,29 @@ int main(int argc, char **argv) {
       printf("%.4f\n", now_ms() - t0);
       reap_strays();
     }
+  } else if (strcmp(mode, "execd") == 0) {
+    // As conmon and containerd's shim exec: detached, the pid from the pid file, then waited
+    // for as its subreaper; the time until it has exited and been reaped.
+    const char *id = argv[a + 2];
+    char pidfile[] = "/tmp/nsbench-execd-pid.XXXXXX";
+    int pfd = mkstemp(pidfile);
+    if (pfd < 0) die("mkstemp");
+    close(pfd);
+    for (int i = 0; i < n; i++) {
+      unlink(pidfile);
+      double t0 = now_ms();
+      run(with(rt, nrt, (const char *[]){"exec", "--detach", "--pid-file", pidfile, id, "/bin/true", NULL}), errfile);
+      pid_t pid = read_pid(pidfile);
+      int status;
+      while (waitpid(pid, &status, 0) < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ECHILD) break;
+        die("waitpid(exec)");
+      }
+      printf("%.4f\n", now_ms() - t0);
+      reap_strays();
+    }
+    unlink(pidfile);
   } else if (strcmp(mode, "cycle") == 0 && sep - a >= 4) {
     const char *bundle = argv[a + 2], *prefix = argv[a + 3];
     char pidfile[] = "/tmp/nsbench-cycle-pid.XXXXXX";

@@ -106,6 +106,13 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
           notes.push(`${rt.name} exec failed, skipped: ${e.error}`);
         } else for (const [ms] of e.lines) push(`cycle.${rt.name}.exec`, ms);
       }
+      if (sid && !failed.has(`${rt.name}.execd`)) {
+        const e = harness(cycleBin, [...pre, 'execd', String(per), sid, '--', ...rt.argv]);
+        if (e.error) {
+          failed.add(`${rt.name}.execd`);
+          notes.push(`${rt.name} exec --detach failed, skipped: ${e.error}`);
+        } else for (const [ms] of e.lines) push(`cycle.${rt.name}.execd`, ms);
+      }
       // `state ID` and `kill ID CONT` (harmless) of the running container, alone; for ns also
       // handed to `ns serve` by the front's hand-off (docs/cli-start.md option C).
       const single = [[rt.name, rt.argv, pre]];
@@ -134,6 +141,7 @@ export function clientCycle({ cycleBin, runtimes, node, rootfs, tmp, prefix, run
       add(`cycle.${rt.name}.${p}`, `${name}: ${p === 'wait' ? 'wait (the container exits)' : p}`, kind, rt.name === 'runc' || p === 'wait' ? undefined : `cycle.runc.${p}`);
     }
     add(`cycle.${rt.name}.exec`, `${name}: exec ID /bin/true`, kind, rt.name === 'runc' ? undefined : 'cycle.runc.exec');
+    add(`cycle.${rt.name}.execd`, `${name}: exec --detach --pid-file P ID /bin/true, waited for (as conmon and the shim)`, kind, rt.name === 'runc' ? undefined : 'cycle.runc.execd');
   }
   for (const name of [...live.map((rt) => rt.name), 'ns-handoff']) {
     const kind = name.startsWith('ns') ? 'ns' : 'ref';

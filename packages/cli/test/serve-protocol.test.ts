@@ -84,6 +84,15 @@ describe('which calls a server runs', () => {
     [['create', '-h'], false],
     [['run', '-d', 'x'], false],
     [['exec', 'x', 'true'], false],
+    // A detached exec, as conmon and containerd's shim call it; options before the id only.
+    [['exec', '--process', 'p.json', '--detach', '--pid-file', 'p', 'x'], true],
+    [['exec', '-d', '-e', 'A=1', '--cwd=/', '-u', '0', 'x', 'true'], true],
+    [['exec', 'x', 'sh', '-d'], false],
+    [['exec', '-d', '--preserve-fds', '1', 'x', 'true'], false],
+    [['exec', '-dt', 'x', 'true'], false],
+    [['exec', '-d', '--bogus', 'x', 'true'], false],
+    [['exec', '-d'], false],
+    [['exec', '--pid-file', '-d', 'x', 'true'], false],
     [['state', 'x'], true],
   ])('from a front that clones: %j -> %s', (argv, expected) => {
     expect(handedOff(argv, true)).toBe(expected);

@@ -244,6 +244,35 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     rmSync(pidFile, { force: true });
   });
 
+  it('runs a detached exec through a front that clones (as conmon and the shim call it): the caller\'s child, stdio and pid file', async () => {
+    const server = await serve();
+    const r = ['--root', root];
+    expect((await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'box', '--', 'sleep', '100'])).code).toBe(0);
+    const out = `${root}-out`;
+    const pidFile = `${root}-pid`;
+    const fd = openSync(out, 'w');
+    let ran;
+    try {
+      ran = spawnSync(handoff, [root, ...r, 'exec', '--detach', '--pid-file', pidFile, 'box', 'sh', '-c', 'echo in $(hostname); sleep 100'], { stdio: ['ignore', fd, fd], timeout: 15_000 });
+    } finally {
+      closeSync(fd);
+    }
+    expect(ran.status).toBe(0);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    // The process in the container (its pid namespace's child, handed over by the first
+    // child): never the server's child, its exe the container's sh, not the front.
+    const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    expect(ppid).not.toBe(server.child.pid);
+    expect(readlinkSync(`/proc/${pid}/exe`)).not.toMatch(/handoff|ns_front|node/);
+    const ps = JSON.parse((await plain([...r, 'ps', '--format', 'json', 'box'])).stdout) as number[];
+    expect(ps).toContain(pid);
+    for (let i = 0; i < 200 && !readFileSync(out, 'utf8').includes('\n'); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(readFileSync(out, 'utf8')).toMatch(/^in \S+\n$/);
+    // A foreground exec is not the server's: the front runs it in Node.
+    expect((await handed([...r, 'exec', 'box', 'true'])).code).toBe(FELL_BACK);
+    expect(server.stderr()).toBe('');
+  });
+
   it('a create that fails through the server says what Node says and leaves nothing, before or after the clone', async () => {
     await serve();
     const r = ['--root', root];

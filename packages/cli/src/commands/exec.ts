@@ -149,13 +149,22 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   }
   for (const w of warnings) reportWarning(io, w);
   const pidFile = options.pidFile !== undefined ? absolutePath(baseDir(io), options.pidFile, '--pid-file') : undefined;
+  // Handed over by a front that clones (ns serve): only a detached exec (protocol.ts).
+  const front = io.front;
+  if (front && !options.detach) {
+    reportError(io, new NsError(ErrorCode.STATE, 'ns serve: a foreground exec reached the server (it runs detached ones only)'));
+    return EXIT.FAILURE;
+  }
   if (options.detach) {
     try {
       const consoleSocket = options.consoleSocket !== undefined ? { consoleSocket: absolutePath(baseDir(io), options.consoleSocket, '--console-socket') } : {};
-      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit', ...extraFds], ...consoleSocket });
+      // The caller's descriptors and a clone by its front, through a server; else ours.
+      const stdio = front ? [...front.stdio] : ['inherit' as const, 'inherit' as const, 'inherit' as const];
+      const p = execIn(state, proc, { detached: true, stdio: [...stdio, ...extraFds], ...consoleSocket, ...(front ? { cloneVia: front.cloneVia } : {}) });
       // Never reaped here: its exit status belongs to the caller's subreaper (conmon and
       // containerd's shim wait for the pid in the pid file), as runc leaves it.
       p.release();
+      if (front) front.containerPid = p.pid;
       if (pidFile !== undefined) writePidFile(pidFile, p.pid);
       return 0;
     } catch (err) {

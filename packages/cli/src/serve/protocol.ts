@@ -134,10 +134,35 @@ const GLOBAL_FLAGS = new Set(['--debug', '--systemd-cgroup']);
  */
 export const HANDED_OFF_VERBS: ReadonlySet<string> = new Set(['state', 'list', 'ls', 'kill', 'start', 'delete', 'rm', 'ps', 'features']);
 
+/** `ns exec`'s options that take a value (packages/cli/src/index.ts), as separate words or `--opt=value`. */
+const EXEC_WITH_VALUE = new Set(['-u', '--user', '-g', '--additional-gids', '-e', '--env', '--cwd', '--cap-add', '--cap-drop', '-c', '--cap', '-p', '--process', '--pid-file', '--console-socket']);
+/** `ns exec`'s flags without a value, besides `-d` / `--detach`. */
+const EXEC_FLAGS = new Set(['-t', '--tty', '--ignore-paused']);
+
+/**
+ * Whether the words after `exec` are a detached exec a server may run (runc exec `--detach`,
+ * what conmon and containerd's shim call): `-d` or `--detach` among the options, which all
+ * come before the container id (commander's passThroughOptions), no `--preserve-fds`, and
+ * nothing the front cannot be sure of (combined short flags, an unknown option: Node's).
+ */
+function detachedExec(words: readonly string[]): boolean {
+  let detach = false;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (!word.startsWith('-') || word === '-') return detach; // the id: the options end
+    const name = word.startsWith('--') && word.includes('=') ? word.slice(0, word.indexOf('=')) : word;
+    if (word === '-d' || word === '--detach') detach = true;
+    else if (EXEC_WITH_VALUE.has(name)) {
+      if (name === word) i++;
+    } else if (!EXEC_FLAGS.has(word)) return false; // --preserve-fds, --, -h, combined flags, unknown
+  }
+  return false; // no id
+}
+
 /**
  * Whether a server runs the call `argv` (the command line without the program's name): a verb
- * of {@link HANDED_OFF_VERBS}, `events` with `--stats` (one line, then exit), `create` from a
- * front that `clones` (without `--preserve-fds`), or only `--version` / `-V`, after runc's
+ * of {@link HANDED_OFF_VERBS}, `events` with `--stats` (one line, then exit), `create` and
+ * a detached `exec` from a front that `clones` (without `--preserve-fds`), or only `--version` / `-V`, after runc's
  * global options. Anything else (another verb, an unknown
  * option before the verb, `--help` / `-h` anywhere before a `--`) is refused and the front
  * runs it in a Node of its own.
@@ -171,6 +196,7 @@ export function handedOff(argv: readonly string[], clones = false): boolean {
   // `create` only from a front that clones (the container is the caller's child), and without
   // --preserve-fds (the front sends its 0, 1, 2 only).
   if (verb === 'create') return clones && !(end < 0 ? words : words.slice(0, end)).some((w) => w === '--preserve-fds' || w.startsWith('--preserve-fds='));
+  if (verb === 'exec') return clones && detachedExec(words);
   if (verb === 'events') {
     const rest = argv.slice(i + 1);
     const dashes = rest.indexOf('--');
