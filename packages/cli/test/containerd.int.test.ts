@@ -15,11 +15,11 @@
  * Not here: `ctr run -t` (ns has no --console-socket yet: "unknown option '--console-socket'").
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cgroupsNamed, imageTarballs, loggedArgv, mountsUnder, onTerminal, removeCgroupTree, runtimeWrapper, skipReason, unmountUnder, waitFor } from './clients.js';
+import { NS_LAUNCHER, cgroupsNamed, imageTarballs, loggedArgv, mountsUnder, onTerminal, removeCgroupTree, runtimeWrapper, skipReason, unmountUnder, waitFor } from './clients.js';
 
 const skip = skipReason(['containerd', 'ctr', 'containerd-shim-runc-v2']);
 const IMAGE = 'localhost/nsbusybox:latest';
@@ -150,6 +150,48 @@ describe.skipIf(skip !== undefined)(`ctr run --runc-binary ns${skip ? ` (skipped
     expect(r.stdout).toContain('on-a-tty');
     expect(r.status).toBe(6);
     expect(loggedArgv(join(dir, 'argv.log')).some((a) => a.includes('create') && a.includes('t1') && a.includes('--console-socket'))).toBe(true);
+  });
+
+  it('with `ns serve` on the shim\'s root, every call the shim makes is served without a Node of its own (run --rm, run -d, task exec, ps, pause/resume, kill, delete)', async () => {
+    const nsRoot = join(dir, 'runc', NAMESPACE);
+    mkdirSync(nsRoot, { recursive: true });
+    const server = spawn(process.execPath, [join(dirname(NS_LAUNCHER), 'ns.cjs'), '--root', nsRoot, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    server.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    try {
+      let out = '';
+      server.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      for (let i = 0; i < 500 && !out.includes('listening on') && server.exitCode === null; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(out, err).toContain('listening on');
+      // A runtime that cannot start Node (no node on its PATH): a call the front hands to Node fails.
+      const served = join(dir, 'ns-served');
+      writeFileSync(served, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${join(dir, 'served.log')}'\nPATH=/nonexistent exec '${NS_LAUNCHER}' "$@"\n`);
+      chmodSync(served, 0o755);
+      const opts = ['--runc-binary', served, '--runc-root', join(dir, 'runc'), '--fifo-dir', join(dir, 'fifo')];
+      expect(ctr(['run', ...opts, '--rm', IMAGE, 's1', 'sh', '-c', 'echo served; exit 4'])).toMatchObject({ status: 4, stdout: 'served\n' });
+      const d = ctr(['run', ...opts, '-d', IMAGE, 's2', 'sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.1; done']);
+      expect(d.status, d.stderr).toBe(0);
+      try {
+        expect(ctr(['task', 'exec', '--fifo-dir', join(dir, 'fifo'), '--exec-id', 'se', 's2', 'sh', '-c', 'echo in-exec; exit 5'])).toMatchObject({ status: 5, stdout: 'in-exec\n' });
+        expect(ctr(['task', 'ps', 's2']).status).toBe(0);
+        expect(ctr(['task', 'pause', 's2']).status).toBe(0);
+        expect(taskStatus('s2')).toBe('PAUSED');
+        expect(ctr(['task', 'resume', 's2']).status).toBe(0);
+        expect(ctr(['task', 'kill', 's2']).status).toBe(0);
+        expect(waitFor(() => taskStatus('s2') === 'STOPPED')).toBe(true);
+        expect(ctr(['task', 'delete', 's2']).status).toBe(0);
+      } finally {
+        ctr(['task', 'delete', '--force', 's2']);
+        ctr(['containers', 'delete', 's2']);
+      }
+      const calls = loggedArgv(join(dir, 'served.log'));
+      for (const verb of ['create', 'start', 'exec', 'ps', 'pause', 'resume', 'kill', 'delete']) expect(calls.some((a) => a.includes(verb)), verb).toBe(true);
+      expect(readFileSync(join(dir, 'containerd.log'), 'utf8')).not.toMatch(/node: not found|exec: node/);
+      expect(err).toBe('');
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => (server.exitCode !== null ? resolve(null) : server.once('exit', resolve)));
+    }
   });
 
   it('run -d, task exec (output, exit code, a missing command), ps, pause/resume, kill (twice), delete', () => {

@@ -244,6 +244,31 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     rmSync(pidFile, { force: true });
   });
 
+  it('pauses and resumes (a client\'s pause/resume) as through Node', async () => {
+    const server = await serve();
+    const r = ['--root', root];
+    // A cgroup of its own (cgroupsPath), which pause needs.
+    const bundle = `${root}-bundle`;
+    mkdirSync(bundle);
+    writeFileSync(
+      join(bundle, 'config.json'),
+      JSON.stringify({
+        ociVersion: '1.2.0',
+        process: { args: ['sleep', '100'], cwd: '/', user: { uid: 0, gid: 0 } },
+        root: { path: ROOTFS!, readonly: true },
+        linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }], cgroupsPath: `/ns-serve-test-pz-${process.pid}` },
+      }),
+    );
+    expect((await plain([...r, 'run', '-d', '--bundle', bundle, 'pz'])).code).toBe(0);
+    expect(await handed([...r, 'pause', 'pz'])).toEqual({ code: 0, signal: null, stdout: '', stderr: '' });
+    expect(JSON.parse((await plain([...r, 'state', 'pz'])).stdout)).toMatchObject({ status: 'paused' });
+    const twice = [...r, 'pause', 'pz'];
+    expect(await handed(twice)).toEqual(await plain(twice));
+    expect(await handed([...r, 'resume', 'pz'])).toEqual({ code: 0, signal: null, stdout: '', stderr: '' });
+    expect(JSON.parse((await plain([...r, 'state', 'pz'])).stdout)).toMatchObject({ status: 'running' });
+    expect(server.stderr()).toBe('');
+  });
+
   it('runs a detached exec through a front that clones (as conmon and the shim call it): the caller\'s child, stdio and pid file', async () => {
     const server = await serve();
     const r = ['--root', root];

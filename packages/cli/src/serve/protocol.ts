@@ -126,13 +126,14 @@ const GLOBAL_WITH_VALUE = new Set(['--root', '--log', '--log-format', '--rootles
 const GLOBAL_FLAGS = new Set(['--debug', '--systemd-cgroup']);
 
 /**
- * The verbs a server runs: those that only read or signal state. Each runs in the server's
+ * The verbs a server runs: those that only read or signal state (pause and resume: the
+ * cgroup's freezer). Each runs in the server's
  * process with the caller's descriptors, working directory and environment, and leaves no
  * process behind that a client would have to reap. `run` and `exec` are not among them:
  * their process must be the caller's child and the caller waits for it (docs/cli-start.md),
  * so the front runs them; `create` is taken from a front that clones (handedOff()).
  */
-export const HANDED_OFF_VERBS: ReadonlySet<string> = new Set(['state', 'list', 'ls', 'kill', 'start', 'delete', 'rm', 'ps', 'features']);
+export const HANDED_OFF_VERBS: ReadonlySet<string> = new Set(['state', 'list', 'ls', 'kill', 'start', 'delete', 'rm', 'ps', 'pause', 'resume', 'features']);
 
 /** `ns exec`'s options that take a value (packages/cli/src/index.ts), as separate words or `--opt=value`. */
 const EXEC_WITH_VALUE = new Set(['-u', '--user', '-g', '--additional-gids', '-e', '--env', '--cwd', '--cap-add', '--cap-drop', '-c', '--cap', '-p', '--process', '--pid-file', '--console-socket']);
