@@ -338,10 +338,16 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     expect(server.stderr()).toBe('');
   });
 
-  it('serves no caller in other namespaces (its paths, pids and network would not be the server\'s): the front runs the call itself', async () => {
+  it('serves no caller in other namespaces (its paths, pids and network would not be the server\'s), nor one less privileged: the front runs the call itself', async () => {
     const server = await serve();
     for (const flags of [['--mount'], ['--net'], ['--pid', '--fork']]) {
       const got = await start('unshare', [...flags, handoff, root, '--root', root, 'list']).done;
+      expect({ flags, ...got }).toEqual({ flags, code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+    }
+    // Nor a caller confined more than the server (a capability less, no_new_privs): the server
+    // would act for it with privileges it does not have.
+    for (const flags of [['--bounding-set', '-sys_admin'], ['--no-new-privs']]) {
+      const got = await start('setpriv', [...flags, handoff, root, '--root', root, 'list']).done;
       expect({ flags, ...got }).toEqual({ flags, code: FELL_BACK, signal: null, stdout: '', stderr: '' });
     }
     expect((await handed(['--root', root, 'list'])).code).toBe(0);

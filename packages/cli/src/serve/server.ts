@@ -11,7 +11,7 @@
  * every call exactly as it would run in a Node of its own. A malformed request, another
  * user, or a request not complete in time closes that connection only.
  */
-import { closeSync, statSync, write, writeSync } from 'node:fs';
+import { closeSync, readFileSync, statSync, write, writeSync } from 'node:fs';
 import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
 import type { CliIo, FrontCall, ResolvedIo } from '../io.js';
 import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, type HandoffRequest } from './protocol.js';
@@ -89,6 +89,34 @@ function sameNamespaces(pid: number): boolean {
   } catch {
     return false; // gone, or a namespace this kernel does not have for it
   }
+}
+
+/** The fields of /proc/PID/status that say how confined a process is. */
+function confinement(pid: number | 'self'): { eff: bigint; bnd: bigint; nnp: string; seccomp: string } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): string | undefined => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(text)?.[1];
+    const eff = field('CapEff');
+    const bnd = field('CapBnd');
+    if (eff === undefined || bnd === undefined) return null;
+    return { eff: BigInt(`0x${eff}`), bnd: BigInt(`0x${bnd}`), nnp: field('NoNewPrivs') ?? '0', seccomp: field('Seccomp') ?? '0' };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the process `pid` is at least as privileged as this server: every capability the
+ * server has in its effective and bounding sets, no `no_new_privs` or seccomp filter the
+ * server does not have. The server acts for its caller with its own privileges (cgroups, id
+ * maps, hooks): a caller confined more than it (a root process without CAP_SYS_ADMIN, under a
+ * seccomp filter) must not get a container made with more; its front runs the call itself.
+ */
+function asPrivileged(pid: number): boolean {
+  const theirs = confinement(pid);
+  const ours = confinement('self');
+  if (!theirs || !ours) return false;
+  return (theirs.eff & ours.eff) === ours.eff && (theirs.bnd & ours.bnd) === ours.bnd && (theirs.nnp === ours.nnp || theirs.nnp === '0') && theirs.seccomp === ours.seccomp;
 }
 
 /**
@@ -170,7 +198,7 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       closeQuietly(conn);
     };
     const clones = request.clones === true;
-    if (closed || !handedOff(request.argv, clones) || !sameNamespaces(p.pid)) {
+    if (closed || !handedOff(request.argv, clones) || !sameNamespaces(p.pid) || !asPrivileged(p.pid)) {
       answer(conn, ANSWER_REFUSED);
       return finish();
     }
