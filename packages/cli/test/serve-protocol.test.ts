@@ -40,10 +40,15 @@ describe('hand-off requests', () => {
   });
 
   it('tells a front that clones (NSH2) from one that does not (NSH1)', () => {
-    const request = { cwd: '/', argv: ['create', 'x'], env: {}, clones: true };
+    const request = { cwd: '/', argv: ['create', 'x'], env: {}, clones: true, umask: 0o027 };
     const bytes = encodeRequest(request);
     expect(bytes.toString('latin1', 0, 4)).toBe('NSH2');
+    // Its body starts with the caller's umask, in octal.
+    expect(bytes.toString('latin1', 16, 21)).toBe('0027\0');
     expect(decodeRequest(bytes)).toEqual(request);
+    const bad = Buffer.from(bytes);
+    bad.write('0928', 16, 'latin1');
+    expect(() => decodeRequest(bad)).toThrow(/umask/);
     expect(decodeRequest(encodeRequest({ cwd: '/', argv: [], env: {} })).clones).toBeUndefined();
   });
 });

@@ -5,7 +5,7 @@
  * refused; no server means the front goes on (-1, exit 222 of the test executable).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -220,7 +220,8 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     const fd = openSync(out, 'w');
     let created;
     try {
-      created = spawnSync(handoff, [root, ...r, 'create', '--rootfs', ROOTFS!, '--pid-file', pidFile, 'c1', '--', 'sh', '-c', 'echo out; echo err >&2'], { stdio: ['ignore', fd, fd], timeout: 15_000 });
+      // With the caller's umask (077), not the server's, for what the call creates.
+      created = spawnSync('sh', ['-c', 'umask 077; exec "$0" "$@"', handoff, root, ...r, 'create', '--rootfs', ROOTFS!, '--pid-file', pidFile, 'c1', '--', 'sh', '-c', 'echo out; echo err >&2'], { stdio: ['ignore', fd, fd], timeout: 15_000 });
     } finally {
       closeSync(fd);
     }
@@ -229,6 +230,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     const state = JSON.parse((await plain([...r, 'state', 'c1'])).stdout) as { status: string; pid: number };
     expect(state.status).toBe('created');
     expect(readFileSync(pidFile, 'utf8')).toBe(String(state.pid));
+    expect(statSync(pidFile).mode & 0o777).toBe(0o600);
     // The front cloned it and has exited: the process went to init (or the nearest
     // subreaper), as runc create's does; never a child of the server.
     const ppid = Number(readFileSync(`/proc/${state.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);

@@ -64,9 +64,14 @@ fail:
   return -1;
 }
 
-// The request's body: cwd, argv[1..], environ, each NUL-ended. NULL when it is too big.
+// The request's body: the umask (octal), cwd, argv[1..], environ, each NUL-ended. NULL when
+// it is too big.
 static char *request_body(int argc, char **argv, const char *cwd, uint32_t *len, uint32_t *envc) {
-  size_t n = strlen(cwd) + 1;
+  mode_t mask = umask(0);
+  umask(mask);
+  char um[8];
+  snprintf(um, sizeof um, "%04o", (unsigned)(mask & 0777));
+  size_t n = strlen(um) + 1 + strlen(cwd) + 1;
   for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
   uint32_t e = 0;
   for (char **p = environ; p && *p; p++, e++) n += strlen(*p) + 1;
@@ -74,7 +79,10 @@ static char *request_body(int argc, char **argv, const char *cwd, uint32_t *len,
   char *body = malloc(n);
   if (!body) return NULL;
   size_t k = 0;
-  size_t l = strlen(cwd) + 1;
+  size_t l = strlen(um) + 1;
+  memcpy(body + k, um, l);
+  k += l;
+  l = strlen(cwd) + 1;
   memcpy(body + k, cwd, l);
   k += l;
   for (int i = 1; i < argc; i++) {

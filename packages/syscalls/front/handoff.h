@@ -2,8 +2,8 @@
 //
 // The wire format, defined with the server in packages/cli/src/serve/protocol.ts:
 //   request  "NSH2" (a front that clones for the server; "NSH1" is one that does not), then
-//            three little-endian u32: the body's length, argc, envc; then the body: the
-//            working directory, each argument (argv[1..], without the program's name) and each
+//            three little-endian u32: the body's length, argc, envc; then the body: (NSH2
+//            only) the umask in octal, the working directory, each argument (argv[1..], without the program's name) and each
 //            environment entry, every one ended by a NUL. The first sendmsg(2) carries
 //            descriptors 0, 1 and 2 (SCM_RIGHTS).
 //   answer   'F': refused, nothing ran (the front goes on); or 'R' when the call starts, then

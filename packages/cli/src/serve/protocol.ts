@@ -11,7 +11,8 @@
  * starts and then its exit status as a little-endian i32.
  *
  * A front that can clone for the server (packages/syscalls/front/clone.c) says `NSH2` instead
- * of `NSH1`; it may then be handed `create` too. After `R` the server sends tagged messages:
+ * of `NSH1`, and its body starts with its umask (octal, NUL-ended) before the working
+ * directory; it may then be handed `create` too. After `R` the server sends tagged messages:
  * `S` (clone a child: src/native/spawn_via.cc has its format and the front's answer) and, to
  * end the call, `X` with two little-endian i32: the exit status and the pid of the container
  * process made for the caller (0 for none), which the front leaves alone.
@@ -42,6 +43,8 @@ export interface HandoffRequest {
   env: Record<string, string>;
   /** The front clones for the server (`NSH2`): `create` may be handed over, the end is `X`. */
   clones?: boolean;
+  /** The caller's umask (`NSH2`: the body's first string, in octal): files the call creates get it. */
+  umask?: number;
 }
 
 /** A request that is not well formed: its connection is closed, nothing runs. */
@@ -73,7 +76,16 @@ export function decodeRequest(message: Buffer): HandoffRequest {
   const envc = message.readUInt32LE(12);
   const body = message.subarray(HEADER_BYTES);
   if (body.length === 0 || body[body.length - 1] !== 0) throw new MalformedRequest('the body does not end with a NUL');
-  const strings = body.toString('utf8', 0, body.length - 1).split('\0');
+  const all = body.toString('utf8', 0, body.length - 1).split('\0');
+  const clones = message.toString('latin1', 0, 4) === REQUEST_MAGIC_CLONES;
+  // NSH2: the caller's umask first, in octal.
+  let umask: number | undefined;
+  if (clones) {
+    const text = all.shift() ?? '';
+    if (!/^[0-7]{1,4}$/.test(text)) throw new MalformedRequest('the umask is not an octal number');
+    umask = Number.parseInt(text, 8) & 0o777;
+  }
+  const strings = all;
   if (strings.length !== 1 + argc + envc) {
     throw new MalformedRequest(`${strings.length} strings for 1 + ${argc} arguments + ${envc} environment entries`);
   }
@@ -87,14 +99,14 @@ export function decodeRequest(message: Buffer): HandoffRequest {
     const key = entry.slice(0, eq);
     if (!(key in env)) env[key] = entry.slice(eq + 1);
   }
-  const clones = message.toString('latin1', 0, 4) === REQUEST_MAGIC_CLONES;
-  return { cwd, argv: strings.slice(1, 1 + argc), env, ...(clones ? { clones } : {}) };
+  return { cwd, argv: strings.slice(1, 1 + argc), env, ...(clones ? { clones, umask: umask! } : {}) };
 }
 
 /** Encode a request as handoff.c does (for tests and for a client written in JavaScript). */
 export function encodeRequest(request: HandoffRequest): Buffer {
   const env = Object.entries(request.env).map(([k, v]) => `${k}=${v}`);
-  const body = Buffer.from([request.cwd, ...request.argv, ...env].map((s) => `${s}\0`).join(''), 'utf8');
+  const umask = request.clones ? [(request.umask ?? 0o022).toString(8).padStart(4, '0')] : [];
+  const body = Buffer.from([...umask, request.cwd, ...request.argv, ...env].map((s) => `${s}\0`).join(''), 'utf8');
   const head = Buffer.alloc(HEADER_BYTES);
   head.write(request.clones ? REQUEST_MAGIC_CLONES : REQUEST_MAGIC, 0, 'latin1');
   head.writeUInt32LE(body.length, 4);

@@ -137,12 +137,17 @@ async function runCall(main: MainFunction, request: HandoffRequest, fds: number[
   // socket or a previous call's FIFO: make the last stat a directory's before each call.
   statSync('/');
   let status: number;
+  // The caller's umask for the files the call creates (state, pid file, log), as in its own
+  // process; one call runs at a time, and nothing else here creates files meanwhile.
+  const umask = request.umask !== undefined ? process.umask(request.umask) : undefined;
   try {
     status = await main(request.argv, { stdout: writer(fds[1]!), stderr: writer(fds[2]!), cwd: request.cwd, env: request.env, ...(front ? { front } : {}) });
   } catch (err) {
     // main() reports its own errors; this is a bug of ns, said as bin.ts says it.
     writer(fds[2]!)(`ns: ${err instanceof Error ? err.message : String(err)}\n`);
     status = 125;
+  } finally {
+    if (umask !== undefined) process.umask(umask);
   }
   await output;
   return status;
