@@ -356,6 +356,34 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     expect(server.stderr()).toBe('');
   });
 
+  it('out of descriptors (EMFILE), a new connection is closed at once and its front goes on; never a front left waiting', async () => {
+    // A server with few descriptors, filled with connections that send nothing.
+    const env = { ...process.env };
+    delete env.NODE_PATH;
+    const child = spawn('prlimit', ['--nofile=48:48', process.execPath, BIN, '--root', root, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    servers.push(child);
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    for (let i = 0; i < 500 && !out.includes('listening on'); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(out).toContain('listening on');
+    const idle: { end: () => void }[] = [];
+    try {
+      for (let i = 0; i < 60; i++) idle.push(await rawCall(join(root, '.server'), Buffer.alloc(0), true));
+      // Before, accept() failed with EMFILE for ever: the front's connection stayed queued and
+      // it waited for an answer that never came (killed by start()'s timer here).
+      expect(await handed(['--root', root, 'list'])).toEqual({ code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+    } finally {
+      for (const c of idle) c.end();
+    }
+    // Once the idle ones are gone, it serves again.
+    let served = -1;
+    for (let i = 0; i < 100 && served !== 0; i++) {
+      served = (await handed(['--root', root, 'list'])).code ?? -1;
+      if (served !== 0) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(served).toBe(0);
+  });
+
   it('serves no other uid: the server refuses the peer, the front never uses another user\'s socket', async () => {
     const server = await serve();
     const path = join(root, '.server');

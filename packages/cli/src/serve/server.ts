@@ -11,7 +11,7 @@
  * every call exactly as it would run in a Node of its own. A malformed request, another
  * user, or a request not complete in time closes that connection only.
  */
-import { closeSync, readFileSync, statSync, write, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, write, writeSync } from 'node:fs';
 import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
 import type { CliIo, FrontCall, ResolvedIo } from '../io.js';
 import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, type HandoffRequest } from './protocol.js';
@@ -247,13 +247,44 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
     }
   };
 
+  // A descriptor held in reserve: out of descriptors (EMFILE), accept() fails and leaves the
+  // connection queued, the socket stays readable and the watcher would spin while the front
+  // waits for an answer for ever. Closing the spare lets one accept() take the connection,
+  // which is closed at once (the front runs the call itself), until the queue is empty.
+  let spare = -1;
+  const reserve = (): void => {
+    try {
+      spare = openSync('/dev/null', 'r');
+    } catch {
+      spare = -1;
+    }
+  };
+  reserve();
+
+  const shed = (): boolean => {
+    if (spare < 0) return false;
+    closeQuietly(spare);
+    spare = -1;
+    let fd: number | null = null;
+    try {
+      fd = unixAccept(socket.fd, 0);
+    } catch {
+      // gone meanwhile
+    }
+    if (fd !== null) closeQuietly(fd);
+    reserve();
+    return fd !== null;
+  };
+
   const onConnection = (): void => {
     for (;;) {
       let fd: number | null;
       try {
         fd = unixAccept(socket.fd, 0);
-      } catch {
-        return; // ECONNABORTED, EMFILE ...: the next readable event tries again
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code === 'EMFILE' || code === 'ENFILE') && shed()) continue;
+        return; // ECONNABORTED ...: the next readable event tries again
       }
       if (fd === null) return;
       let cred;
@@ -294,6 +325,7 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       process.removeListener('exit', onExit);
       unwatchFd(socket.fd);
       removeServerSocket(socket);
+      if (spare >= 0) closeQuietly(spare);
       for (const p of [...pending.values()]) drop(p);
       await queue;
     },
