@@ -483,7 +483,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
       const path = join(other, '.server');
       const refused = async (what: string) => {
         const r = await plain(['--root', other, 'serve']);
-        expect({ what, code: r.code, stderr: r.stderr }).toEqual({ what, code: 125, stderr: `ns: ns serve: ${path} exists and is not a socket of uid 0: left alone\n` });
+        expect({ what, code: r.code, stderr: r.stderr }).toEqual({ what, code: 125, stderr: `ns: serve: ${path} exists and is not a socket of uid 0: left alone\n` });
       };
       symlinkSync(join(root, '.server'), path);
       await refused('a symlink to a live server');

@@ -152,7 +152,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   // Handed over by a front that clones (ns serve): only a detached exec (protocol.ts).
   const front = io.front;
   if (front && !options.detach) {
-    reportError(io, new NsError(ErrorCode.STATE, 'ns serve: a foreground exec reached the server (it runs detached ones only)'));
+    reportError(io, new NsError(ErrorCode.STATE, 'serve: a foreground exec reached the server (it runs detached ones only)'));
     return EXIT.FAILURE;
   }
   if (options.detach) {

@@ -44,7 +44,7 @@ function ownRoot(root: string): void {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const st = lstatSync(root);
   if (!st.isDirectory() || st.uid !== euid()) {
-    throw new NsError('EPERM', `ns serve: ${root}: not a directory owned by uid ${euid()} (a state root must be the server's own)`, { path: root });
+    throw new NsError('EPERM', `serve: ${root}: not a directory owned by uid ${euid()} (a state root must be the server's own)`, { path: root });
   }
 }
 
@@ -57,7 +57,7 @@ function clearStale(path: string): void {
   const st = lstatOrNull(path);
   if (st === null) return;
   if (!st.isSocket() || st.uid !== euid()) {
-    throw new NsError('EPERM', `ns serve: ${path} exists and is not a socket of uid ${euid()}: left alone`, { path });
+    throw new NsError('EPERM', `serve: ${path} exists and is not a socket of uid ${euid()}: left alone`, { path });
   }
   let fd: number;
   try {
@@ -69,10 +69,10 @@ function clearStale(path: string): void {
       return;
     }
     if ((err as NsError).code === 'ENOENT') return;
-    throw new NsError(ErrorCode.STATE, `ns serve: a server already answers at ${path} (its queue is full)`, { path });
+    throw new NsError(ErrorCode.STATE, `serve: a server already answers at ${path} (its queue is full)`, { path });
   }
   closeSync(fd);
-  throw new NsError(ErrorCode.STATE, `ns serve: a server already answers at ${path}`, { path });
+  throw new NsError(ErrorCode.STATE, `serve: a server already answers at ${path}`, { path });
 }
 
 /**
@@ -95,7 +95,7 @@ export function bindServerSocket(root: string): ServerSocket {
       linkSync(tmp, path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new NsError(ErrorCode.STATE, `ns serve: another server started at ${path} meanwhile`, { path });
+        throw new NsError(ErrorCode.STATE, `serve: another server started at ${path} meanwhile`, { path });
       }
       throw err;
     }
