@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "clone3.h"
 #include "start.h"
 
 #ifndef CLONE_PIDFD
@@ -184,7 +185,7 @@ void Launch::SetPid(pid_t pid) const {
   }
 }
 
-bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int cgroupFd) {
   Checked ck;
   if (!CheckPlan(env, buf.Data(), buf.Length(), &ck)) return false;
   Fds f;
@@ -238,7 +239,11 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out) {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
   int pidfd = -1;
   int flags = (int)ck.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
-  pid_t pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
+  // Born in the container's cgroup when the caller made it already (cgroup v2); else, or where
+  // the kernel refuses that, a plain clone and the sync step's write to cgroup.procs.
+  pid_t pid = cgroupFd >= 0 ? Clone3IntoCgroup(ns_stub_main, &ctx, l->stack, kStubStackSize, (uint32_t)flags, cgroupFd, &pidfd) : -1;
+  out->intoCgroup = pid > 0;
+  if (pid <= 0) pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
   int cloneErr = errno;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
   if (pid < 0) return ThrowErrno(env, cloneErr, "clone"), false;

@@ -61,11 +61,14 @@ struct Started {
   int errfd = -1;
   int syncfd = -1;
   Launch* launch = nullptr;
+  bool intoCgroup = false;  // cloned into the cgroup of `cgroupFd` (clone3 CLONE_INTO_CGROUP)
 };
 
 // Check the plan, make the pipes and the plan's memfd, and clone the child, which execs
-// ns-init at once. Returns false with a pending exception, having freed what it made.
-bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out);
+// ns-init at once. With `cgroupFd` >= 0 (a cgroup2 directory) the child is born in that cgroup
+// when the kernel can (clone3.h; Started::intoCgroup), else cloned as without it.
+// Returns false with a pending exception, having freed what it made.
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int cgroupFd = -1);
 
 
 // What the error pipe said about a child, once it reached end of file.
