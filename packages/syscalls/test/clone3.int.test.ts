@@ -66,11 +66,12 @@ describe.skipIf(!root || !cgroup2)('spawn with cgroupFd (clone3 CLONE_INTO_CGROU
   });
 
   it('falls back where the cgroup may not hold processes (a parent with controllers in its subtree_control: EBUSY)', async () => {
-    // A cgroup with a child cgroup and a controller enabled for it (no internal processes).
+    // A cgroup with a child cgroup and a domain controller (memory: not a threaded one, which
+    // would let it be a thread root) enabled for it: no internal processes.
     const controllers = readFileSync(`${parent}/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    if (controllers.length === 0) return; // hybrid hosts: no controller on v2 (nothing to enable)
+    if (!controllers.includes('memory')) return; // hybrid hosts: no controller on v2 (nothing to enable)
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(`${parent}/cgroup.subtree_control`, `+${controllers[0]}`);
+    writeFileSync(`${parent}/cgroup.subtree_control`, '+memory');
     const fd = openSync(parent, constants.O_RDONLY | constants.O_DIRECTORY);
     const seen: boolean[] = [];
     try {
@@ -78,7 +79,7 @@ describe.skipIf(!root || !cgroup2)('spawn with cgroupFd (clone3 CLONE_INTO_CGROU
       expect((await child.exited).exitCode).toBe(0);
     } finally {
       closeSync(fd);
-      writeFileSync(`${parent}/cgroup.subtree_control`, `-${controllers[0]}`);
+      writeFileSync(`${parent}/cgroup.subtree_control`, '-memory');
     }
     expect(seen).toEqual([false]);
   });
