@@ -54,6 +54,7 @@
         "src/native/image.cc",
         "src/native/stub.cc",
         "src/native/start.cc",
+        "src/native/clone3.cc",
         "src/native/spawn.cc",
         "src/native/spawn_via.cc",
         "src/native/spawn_async.cc",

@@ -10,18 +10,20 @@ import { ErrorCode, NsError, errnoName } from './errors.js';
 export interface NativeAddon {
   spawn(
     plan: Buffer,
-    onSync: ((step: number, pid: number, value: number) => void) | undefined,
+    onSync: ((step: number, pid: number, value: number, intoCgroup: boolean) => void) | undefined,
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
     earlySync?: number,
+    cgroupFd?: number,
     via?: number,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,
-    onSync: ((step: number, pid: number, value: number) => void) | undefined,
+    onSync: ((step: number, pid: number, value: number, intoCgroup: boolean) => void) | undefined,
     onReady: (error: Error | null, result: NativeSpawnResult | undefined) => void,
     onExit: (exitCode: number | null, signal: number | null, maxRssKiB?: number) => void,
     timeoutMs?: number,
+    cgroupFd?: number,
   ): number;
   kill(pidfd: number, signal: number): void;
   ref(pidfd: number, ref: boolean): void;

@@ -20,9 +20,11 @@ export interface SpawnOptions {
    * cgroup ...), with the pid of the waiting process (after a `cloneParent` step: the new
    * one). Throwing kills and reaps the child, and spawn() throws the same error. Also at a
    * `seccompNotify` step, with `value` the number of the listener descriptor in the waiting
-   * process (0 at a `sync` step).
+   * process (0 at a `sync` step). `intoCgroup`: the child was born in the cgroup of
+   * `cgroupFd` (clone3 CLONE_INTO_CGROUP); false without `cgroupFd` or where the kernel
+   * could not, and then a sync step must put it there.
    */
-  onSync?: (step: SyncStep | SeccompNotifyStep | OpenConsoleStep, index: number, pid: number, value: number) => void;
+  onSync?: (step: SyncStep | SeccompNotifyStep | OpenConsoleStep, index: number, pid: number, value: number, intoCgroup: boolean) => void;
   /** Called once with the exit status, from the event loop. */
   onExit?: (status: ExitStatus) => void;
   /**
@@ -52,6 +54,17 @@ export interface SpawnOptions {
    * the front's child). Wire format: src/native/spawn_via.cc.
    */
   cloneVia?: number;
+  /**
+   * A cgroup v2 directory (an `O_PATH | O_DIRECTORY` descriptor, kept open by the caller until
+   * spawn() returns or spawnAsync() has been called) to start the child in: clone3(2) with
+   * CLONE_INTO_CGROUP (Linux >= 5.7), so the child is never migrated by a write to
+   * cgroup.procs (which waits for an RCU grace period in the kernel's
+   * cgroup_threadgroup_rwsem on kernels without favordynmods). Where clone3 or the flag is
+   * missing or refused (ENOSYS, E2BIG, EINVAL, EBUSY, EBADF: not a cgroup2 directory ...) the
+   * child is cloned as without it: onSync's `intoCgroup` says which.
+   * @see clone(2) CLONE_INTO_CGROUP, cgroups(7)
+   */
+  cgroupFd?: number;
 }
 
 /** How long a set-up may take by default: 30 s (it takes milliseconds; see SpawnOptions.setupTimeout). */
@@ -190,7 +203,7 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const early = options.earlySync && options.onSync && plan.steps[0]?.op === 'sync' ? 0 : -1;
   const via = options.cloneVia ?? -1;
   if (!Number.isInteger(via) || via < -1) throw new NsError(ErrorCode.CONFIG, `cloneVia: expected a descriptor number, got ${String(options.cloneVia)}`, { path: 'cloneVia' });
-  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early, via);
+  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early, options.cgroupFd ?? -1, via);
   return childFrom(plan, result, exit, timeout);
 }
 
@@ -222,6 +235,7 @@ export function spawnAsync(plan: Plan, options: SpawnOptions = {}): Promise<Chil
       },
       exit.onExit,
       timeout,
+      options.cgroupFd ?? -1,
     );
   });
 }
@@ -252,12 +266,12 @@ function exitTracker(options: SpawnOptions) {
   return tracker;
 }
 
-function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: number, value: number) => void) | undefined {
+function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: number, value: number, intoCgroup: boolean) => void) | undefined {
   const onSync = options.onSync;
   if (!onSync) return undefined;
-  return (index, pid, value) => {
+  return (index, pid, value, intoCgroup) => {
     const step = plan.steps[index];
-    if (step?.op === 'sync' || step?.op === 'seccompNotify' || step?.op === 'openConsole') onSync(step, index, pid, value);
+    if (step?.op === 'sync' || step?.op === 'seccompNotify' || step?.op === 'openConsole') onSync(step, index, pid, value, intoCgroup === true);
   };
 }
 

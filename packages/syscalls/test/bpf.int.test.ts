@@ -56,6 +56,24 @@ describe.skipIf(!root || !mount)('attachDeviceFilter (cgroup2 device programs, a
     expect(openNull()).toBe('opened');
   });
 
+  it('the same rules again (a cached program: loaded once per process) keep one filter, in each cgroup it is attached to', () => {
+    const other = `${dir}-2`;
+    mkdirSync(other);
+    try {
+      attachDeviceFilter(dir, verdict(false));
+      attachDeviceFilter(other, verdict(false)); // the program loaded for `dir`, attached to both
+      attachDeviceFilter(dir, verdict(false)); // attached already: stays, not stacked (no EEXIST)
+      expect(deviceFilterCount(dir)).toBe(1);
+      expect(deviceFilterCount(other)).toBe(1);
+      expect(openNull()).toMatch(/Operation not permitted/);
+      attachDeviceFilter(dir, verdict(true)); // the other cached program replaces it
+      expect(deviceFilterCount(dir)).toBe(1);
+      expect(openNull()).toBe('opened');
+    } finally {
+      rmdirSync(other);
+    }
+  });
+
   it('a program the verifier refuses fails with the verifier log, naming the directory', () => {
     const noExit = Buffer.alloc(8);
     noExit[0] = 0xb7; // r0 = 0, then falls off the end

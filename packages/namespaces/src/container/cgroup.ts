@@ -18,7 +18,8 @@ import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
 import { delegatedCgroupParent, hostCgroupLayout } from '../plan/host.js';
 import { CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
-import { registerSyncHandler } from '../process/sync.js';
+import { constants, openSync } from 'node:fs';
+import { registerCloneHandler, registerSyncHandler, type SyncContext } from '../process/sync.js';
 import { claimCgroup, sweepOrphanCgroups } from './orphans.js';
 
 export { hostCgroupLayout };
@@ -138,7 +139,7 @@ export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) 
 // later (the child is reaped by then: the cgroup is empty), or once the process has exited.
 // exec() alone claims the cgroup before making it (orphans.ts): if this process is killed
 // before it removes the cgroup, the next one to make a cgroup removes it.
-registerSyncHandler(CGROUP_SYNC, (ctx) => {
+function makeCgroup(ctx: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 'intoCgroup'>): Cgroup | null {
   const layout = hostCgroupLayout();
   sweepOrphanCgroups((path) => Cgroup.open(path, { layout }));
   const path = containerCgroupPath(ctx.container);
@@ -150,12 +151,45 @@ registerSyncHandler(CGROUP_SYNC, (ctx) => {
     release();
     throw err;
   }
-  if (!cg) return release();
+  if (!cg) {
+    release();
+    return null;
+  }
   const made = cg;
   ctx.onFailure(() => {
     made.removeEmpty();
     release();
   });
+  ctx.setCgroup(made);
+  ctx.onExit(async () => {
+    const { oomKilled } = await finishContainerCgroup(made);
+    release();
+    return { oomKilled };
+  });
+  return made;
+}
+
+// On cgroup v2 alone the cgroup is made before the clone, and the child is born in it (clone3
+// CLONE_INTO_CGROUP, Linux >= 5.7): no write to cgroup.procs, whose migration waits for the
+// kernel's cgroup_threadgroup_rwsem (an RCU grace period: tens of ms measured on Debian 12's
+// 6.1). On v1 and hybrid hosts (the process joins its v1 cgroups itself: cgroupJoinSteps) the
+// cgroup is made at the sync step, while the child starts (earlySync).
+registerCloneHandler(CGROUP_SYNC, (ctx) => {
+  if (hostCgroupLayout().mode !== 'unified') return;
+  const made = makeCgroup(ctx);
+  ctx.shared.set(CGROUP_SYNC, made);
+  const dir = made?.dirs.unified;
+  if (!made || dir === undefined || Object.keys(made.dirs.v1).length > 0) return;
+  try {
+    return { cgroupFd: openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY) };
+  } catch {
+    return; // the sync step moves the process there, naming the file if that fails too
+  }
+});
+
+registerSyncHandler(CGROUP_SYNC, (ctx) => {
+  const made = ctx.shared.has(CGROUP_SYNC) ? (ctx.shared.get(CGROUP_SYNC) as Cgroup | null) : makeCgroup(ctx);
+  if (!made || ctx.intoCgroup) return;
   // The v1 directories the process joins itself (its plan's writeFile steps: cgroupJoinSteps).
   const joined = new Set<string>();
   for (const s of ctx.plan.steps) if (s.op === 'writeFile' && s.data === '0' && s.path.endsWith('/tasks')) joined.add(s.path.slice(0, -'/tasks'.length));
@@ -164,12 +198,6 @@ registerSyncHandler(CGROUP_SYNC, (ctx) => {
   } catch (err) {
     throw asNsError(err);
   }
-  ctx.setCgroup(made);
-  ctx.onExit(async () => {
-    const { oomKilled } = await finishContainerCgroup(made);
-    release();
-    return { oomKilled };
-  });
 });
 
 // execIn(): the new process joins the running container's cgroup (as runc exec).

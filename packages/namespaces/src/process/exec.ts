@@ -14,7 +14,7 @@ import { hookSetupMs } from '../plan/hooks.js';
 import { stdioOwners, type IdMaps, type PlanIo } from '../plan/index.js';
 import type { ResolvedUser } from '../plan/user.js';
 import { ContainerProcess, closeAll, pipeStream, ptyStreams, signalNumber, type ExitHook } from './process.js';
-import { LIFECYCLE, OCI_STATE, syncHandler } from './sync.js';
+import { LIFECYCLE, OCI_STATE, cloneHandler, syncHandler } from './sync.js';
 import { withFault } from './fault.js';
 import { CGROUP_SYNC } from '../plan/namespaces.js';
 // The handlers of the cgroup sync steps register themselves (container/cgroup.ts).
@@ -112,6 +112,8 @@ interface Prepared {
   cleanups: (() => void)[];
   /** Registered by sync handlers for the process handle: work after its exit, its cgroup. */
   extras: { exitHooks: ExitHook[]; cgroup?: Cgroup };
+  /** The clone handler of the plan's first sync step (sync.ts), run just before the clone. */
+  beforeClone: () => { cgroupFd: number } | void;
 }
 
 /**
@@ -205,6 +207,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     }
     const { container, plan, user, idMaps } = planned;
     const context = {
+      shared: new Map<string, unknown>(),
       container,
       plan,
       user,
@@ -231,7 +234,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       ociState: (options as { [OCI_STATE]?: ListenerStateOf })[OCI_STATE],
     };
     const spawnOptions: SpawnOptions = {
-      onSync: (step, index, pid, value) => syncHandler(step.name)({ pid, step, index, value, ...context }),
+      onSync: (step, index, pid, value, intoCgroup) => syncHandler(step.name)({ pid, step, index, value, intoCgroup, ...context }),
       // The cgroup is made while the child starts (it waits at the step until it is there).
       earlySync: isCgroupSync(plan.steps[0]),
       ...(options.cloneVia !== undefined ? { cloneVia: options.cloneVia } : {}),
@@ -239,7 +242,10 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
         ? { setupTimeout: options.setupTimeout }
         : { setupTimeout: DEFAULT_SETUP_TIMEOUT + hookSetupMs(container, options.startFifo !== undefined) }),
     };
-    return { planned, spawnOptions, io, pty, ownConsole, pipes, childFds, parentFds, killSignal, cleanups, extras };
+    const first = plan.steps[0];
+    const clone = first?.op === 'sync' ? cloneHandler(first.name) : undefined;
+    const beforeClone = () => clone?.(context);
+    return { planned, spawnOptions, io, pty, ownConsole, pipes, childFds, parentFds, killSignal, cleanups, extras, beforeClone };
   } catch (err) {
     closeAll(childFds);
     closeAll(parentFds);
@@ -306,11 +312,15 @@ function complete(p: Prepared, child: Child, options: ExecOptions): ContainerPro
 export function launch(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo) => Planned, ptyRoot?: string): ContainerProcess {
   const p = prepare(terminal, options, makePlan, ptyRoot);
   let child: Child;
+  let into: { cgroupFd: number } | void = undefined;
   try {
-    child = spawn(p.planned.plan, p.spawnOptions);
+    into = p.beforeClone();
+    child = spawn(p.planned.plan, into ? { ...p.spawnOptions, cgroupFd: into.cgroupFd } : p.spawnOptions);
   } catch (err) {
     abandon(p);
     throw improveExecError(err, p.planned.args[0]!);
+  } finally {
+    if (into) closeSync(into.cgroupFd);
   }
   return complete(p, child, options);
 }
@@ -328,7 +338,16 @@ export async function launchAsync(
   const p = prepare(terminal, options, makePlan, ptyRoot);
   let child: Child;
   try {
-    child = await spawnAsync(p.planned.plan, p.spawnOptions);
+    let into: { cgroupFd: number } | void = undefined;
+    let pending: Promise<Child>;
+    try {
+      into = p.beforeClone();
+      // The clone is made within this call: the descriptor may be closed right after it.
+      pending = spawnAsync(p.planned.plan, into ? { ...p.spawnOptions, cgroupFd: into.cgroupFd } : p.spawnOptions);
+    } finally {
+      if (into) closeSync(into.cgroupFd);
+    }
+    child = await pending;
   } catch (err) {
     abandon(p);
     throw improveExecError(err, p.planned.args[0]!);

@@ -35,6 +35,16 @@ export interface SyncContext {
    */
   readonly value: number;
   /**
+   * The child was born in the cgroup a clone handler gave it (clone3 CLONE_INTO_CGROUP): it
+   * need not be moved there. False otherwise (no clone handler, or a kernel that could not).
+   */
+  readonly intoCgroup: boolean;
+  /**
+   * What this start's handlers keep between a step's clone handler and its sync handler
+   * (one map per start, keyed by the step's name).
+   */
+  readonly shared: Map<string, unknown>;
+  /**
    * For a process joined to a running container (execIn()): that container's OCI state for
    * the seccomp agent (see container/seccomp-listener.ts); undefined when a container starts.
    */
@@ -89,7 +99,33 @@ export const OCI_STATE: unique symbol = Symbol('ns.ociState');
 /** Does the parent's part of a sync step; throwing fails the start (the child is killed and reaped). */
 export type SyncHandler = (context: SyncContext) => void;
 
+/**
+ * A clone handler: the part of the plan's first sync step done before the clone, with no child
+ * yet. It may return a cgroup v2 directory's descriptor to clone the child into
+ * (SpawnOptions.cgroupFd; closed by the caller once the clone is made); the sync handler then
+ * reads `intoCgroup`. Throwing fails the start before anything is spawned (its onFailure
+ * cleanups run).
+ */
+export type CloneHandler = (context: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 'intoCgroup'>) => { cgroupFd: number } | void;
+
 const handlers = new Map<string, SyncHandler>();
+const cloneHandlers = new Map<string, CloneHandler>();
+
+/**
+ * Register the clone handler of the sync steps named `name` (see CloneHandler): called only
+ * when such a step is the plan's first.
+ * @throws Error when `name` has a clone handler already
+ * @internal
+ */
+export function registerCloneHandler(name: string, handler: CloneHandler): void {
+  if (cloneHandlers.has(name)) throw new Error(`sync step ${JSON.stringify(name)} has a clone handler already`);
+  cloneHandlers.set(name, handler);
+}
+
+/** The clone handler of a sync step, if it has one. @internal */
+export function cloneHandler(name: string): CloneHandler | undefined {
+  return cloneHandlers.get(name);
+}
 
 /**
  * Register the handler of the sync steps named `name`.

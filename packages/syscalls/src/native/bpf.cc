@@ -20,6 +20,73 @@ namespace {
 
 long Bpf(int cmd, union bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
+// BPF_PROG_LOAD of a device program, or -1 with errno and the verifier's log in `why`. The
+// verifier runs without a log first (a log costs it time: most of a load here); only a
+// refused program is loaded again with one, for the message.
+int LoadDeviceProgram(const uint8_t* insns, size_t count, const char* license, std::string* why) {
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  a.insns = (uint64_t)(uintptr_t)insns;
+  a.insn_cnt = (uint32_t)count;
+  a.license = (uint64_t)(uintptr_t)license;
+  int fd = (int)Bpf(BPF_PROG_LOAD, &a);
+  if (fd >= 0) return fd;
+  int first = errno;
+  std::vector<char> log(1 << 16, 0);
+  a.log_buf = (uint64_t)(uintptr_t)log.data();
+  a.log_size = (uint32_t)log.size();
+  a.log_level = 1;
+  fd = (int)Bpf(BPF_PROG_LOAD, &a);
+  if (fd >= 0) return fd;  // refused once, then taken: use it
+  *why = log.data();
+  while (!why->empty() && why->back() == '\n') why->pop_back();
+  errno = errno == ENOSPC ? first : errno;  // a log too small for the message: the first errno
+  return -1;
+}
+
+// Device programs loaded by this thread, by their bytes and license: the same rules (runc's
+// default list, the usual case) give the same program, which the kernel lets many cgroups
+// share, so each start need not run the verifier again. A few are kept (descriptors of ours,
+// close-on-exec: no container inherits them); the oldest goes first.
+struct ProgramCache {
+  static constexpr size_t kMax = 8;
+  struct Entry {
+    std::string key;
+    int fd;
+    uint32_t id;  // the kernel's id of the program (BPF_OBJ_GET_INFO_BY_FD), 0 if unknown
+  };
+  std::vector<Entry> entries;
+  ~ProgramCache() {
+    for (auto& e : entries) close(e.fd);
+  }
+};
+thread_local ProgramCache programs;
+
+// The cached program of `key`, or null.
+const ProgramCache::Entry* LoadedProgram(const std::string& key) {
+  for (auto& e : programs.entries)
+    if (e.key == key) return &e;
+  return nullptr;
+}
+
+const ProgramCache::Entry* KeepProgram(const std::string& key, int fd) {
+  if (programs.entries.size() >= ProgramCache::kMax) {
+    close(programs.entries.front().fd);
+    programs.entries.erase(programs.entries.begin());
+  }
+  struct bpf_prog_info info;
+  memset(&info, 0, sizeof info);
+  union bpf_attr a;
+  memset(&a, 0, sizeof a);
+  a.info.bpf_fd = (uint32_t)fd;
+  a.info.info_len = sizeof info;
+  a.info.info = (uint64_t)(uintptr_t)&info;
+  uint32_t id = Bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? info.id : 0;
+  programs.entries.push_back({key, fd, id});
+  return &programs.entries.back();
+}
+
 // The ids of the device programs attached to `cgfd` (BPF_PROG_QUERY), or -1 with errno.
 int QueryDevicePrograms(int cgfd, std::vector<uint32_t>* ids) {
   for (uint32_t cap = 8;; cap *= 2) {
@@ -53,44 +120,44 @@ Napi::Value AttachDeviceFilter(const Napi::CallbackInfo& info) {
   if (prog.Length() == 0 || prog.Length() % 8 != 0 || prog.Length() / 8 > 1000000)
     return ThrowPlan(env, "a device filter is a non-empty array of 8-byte instructions");
 
-  std::vector<char> log(1 << 16, 0);
-  union bpf_attr a;
-  memset(&a, 0, sizeof a);
-  a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-  a.insns = (uint64_t)(uintptr_t)prog.Data();
-  a.insn_cnt = (uint32_t)(prog.Length() / 8);
-  a.license = (uint64_t)(uintptr_t)license.c_str();
-  a.log_buf = (uint64_t)(uintptr_t)log.data();
-  a.log_size = (uint32_t)log.size();
-  a.log_level = 1;
-  int progfd = (int)Bpf(BPF_PROG_LOAD, &a);
-  if (progfd < 0) {
-    int e = errno;
-    std::string why = log.data();
-    while (!why.empty() && why.back() == '\n') why.pop_back();
-    return ThrowErrno(env, e, "bpf BPF_PROG_LOAD (device filter for " + dir + ")", why);
+  std::string key(reinterpret_cast<const char*>(prog.Data()), prog.Length());
+  key.append(1, '\0').append(license);
+  const ProgramCache::Entry* cached = LoadedProgram(key);
+  if (!cached) {
+    std::string why;
+    int fd = LoadDeviceProgram(prog.Data(), prog.Length() / 8, license.c_str(), &why);
+    if (fd < 0) {
+      int e = errno;
+      return ThrowErrno(env, e, "bpf BPF_PROG_LOAD (device filter for " + dir + ")", why);
+    }
+    cached = KeepProgram(key, fd);
   }
+  int progfd = cached->fd;
+  uint32_t progid = cached->id;
   int cgfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cgfd < 0) {
     int e = errno;
-    close(progfd);
     return ThrowErrno(env, e, "open " + dir);
   }
   std::vector<uint32_t> old;
   if (QueryDevicePrograms(cgfd, &old) < 0) old.clear();  // nothing to replace, or no query
+  // The same program attached already (update() with the same rules): it stays, the others go.
+  bool there = false;
+  for (uint32_t id : old) there = there || (progid != 0 && id == progid);
+  union bpf_attr a;
   memset(&a, 0, sizeof a);
   a.target_fd = (uint32_t)cgfd;
   a.attach_bpf_fd = (uint32_t)progfd;
   a.attach_type = BPF_CGROUP_DEVICE;
   a.attach_flags = BPF_F_ALLOW_MULTI;
-  if (Bpf(BPF_PROG_ATTACH, &a) < 0) {
+  if (!there && Bpf(BPF_PROG_ATTACH, &a) < 0) {
     int e = errno;
-    close(progfd);
     close(cgfd);
     return ThrowErrno(env, e, "bpf BPF_PROG_ATTACH " + dir);
   }
-  close(progfd);  // the attachment holds the program
+  // The attachment holds the program; our descriptor stays in the cache (KeepProgram).
   for (uint32_t id : old) {
+    if (there && id == progid) continue;
     memset(&a, 0, sizeof a);
     a.prog_id = id;
     int oldfd = (int)Bpf(BPF_PROG_GET_FD_BY_ID, &a);

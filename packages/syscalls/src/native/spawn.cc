@@ -133,7 +133,7 @@ void Go(int syncfd) {
   }
 }
 
-// spawn(plan: Buffer, onSync?: (step, pid, value) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?, via?)
+// spawn(plan: Buffer, onSync?: (step, pid, value, intoCgroup) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?, cgroupFd?, via?)
 //   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
 // With `timeoutMs` > 0, a set-up that has not exec'd (or detached) by then is killed and
 // reported as step NS_STEP_TIMEOUT with ETIMEDOUT: a container that stops the process joining
@@ -148,9 +148,13 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     return ThrowPlan(env, "spawn(plan: Buffer, onSync, onExit, timeoutMs?) expected");
   Napi::Function onSync = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
   int64_t timeoutMs = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
-  int via = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : -1;
+  int via = info.Length() > 6 && info[6].IsNumber() ? info[6].As<Napi::Number>().Int32Value() : -1;
   Started st;
-  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st, via)) return env.Undefined();
+  // With `cgroupFd` (a cgroup2 directory) the child is born in it where the kernel can; onSync's
+  // `intoCgroup` says whether it was (else a sync step must put it there).
+  int cgroupFd = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : -1;
+  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st, cgroupFd, via)) return env.Undefined();
+  Napi::Boolean intoCgroup = Napi::Boolean::New(env, st.intoCgroup);
   std::unique_ptr<Launch> launch(st.launch);  // freed at return: after EOF, a detach or the child's death
   Fds ours;
   ours.v[kErrRead] = st.errfd;
@@ -162,7 +166,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   int64_t deadline = timeoutMs > 0 ? NowMs() + timeoutMs : -1;
   int32_t early = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : -1;
   if (early >= 0 && !onSync.IsEmpty()) {
-    onSync.Call({Napi::Number::New(env, early), Napi::Number::New(env, o.pid), Napi::Number::New(env, 0)});
+    onSync.Call({Napi::Number::New(env, early), Napi::Number::New(env, o.pid), Napi::Number::New(env, 0), intoCgroup});
     if (env.IsExceptionPending()) {
       KillAndReap(o.pidfd);
       return env.Undefined();
@@ -203,7 +207,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     }
     if (m.code == NS_MSG_SYNC && !o.timedOut) {
       if (!onSync.IsEmpty() && m.step != early) {
-        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid), Napi::Number::New(env, m.value)});
+        onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid), Napi::Number::New(env, m.value), intoCgroup});
         if (env.IsExceptionPending()) {
           KillAndReap(o.pidfd);
           if (o.realPid > 0) {

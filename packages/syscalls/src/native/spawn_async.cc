@@ -37,6 +37,7 @@ struct Pending {
   uint8_t buf[sizeof(ns_msg) * 32];
   size_t have = 0;
   bool finished = false;
+  bool intoCgroup = false;  // Started::intoCgroup: told to onSync
   Napi::FunctionReference onSync, onReady, onExit;
   Napi::Reference<Napi::Value> syncError;  // an exception thrown by onSync
   napi_async_context context = nullptr;
@@ -86,9 +87,9 @@ void PendingMessage(Pending* p, const ns_msg& m) {
     if (!p->onSync.IsEmpty() && p->syncError.IsEmpty()) {
       Napi::HandleScope scope(env);
       pid_t pid = p->o.realPid > 0 ? p->o.realPid : p->o.pid;  // after a cloneParent step: the process that waits
-      napi_value argv[3] = {Napi::Number::New(env, m.step), Napi::Number::New(env, pid), Napi::Number::New(env, m.value)};
+      napi_value argv[4] = {Napi::Number::New(env, m.step), Napi::Number::New(env, pid), Napi::Number::New(env, m.value), Napi::Boolean::New(env, p->intoCgroup)};
       napi_value result;
-      napi_status st = napi_make_callback(env, p->context, env.Global(), p->onSync.Value(), 3, argv, &result);
+      napi_status st = napi_make_callback(env, p->context, env.Global(), p->onSync.Value(), 4, argv, &result);
       if (st == napi_pending_exception) {
         napi_value err;
         napi_get_and_clear_last_exception(env, &err);
@@ -171,7 +172,7 @@ void OnPendingReadable(uv_poll_t* h, int status, int events) {
 
 }  // namespace
 
-// spawnAsync(plan, onSync?, onReady: (error, result) => void, onExit, timeoutMs?) -> pid of the
+// spawnAsync(plan, onSync?, onReady: (error, result) => void, onExit, timeoutMs?, cgroupFd?) -> pid of the
 // first child. Returns once the child is cloned; the plan runs while the event loop does.
 // onReady gets spawn()'s result ({ pid, pidfd } or a failure object) or the error thrown by
 // onSync. With `timeoutMs` > 0, a set-up not done by then is killed (NS_STEP_TIMEOUT).
@@ -181,8 +182,10 @@ Napi::Value SpawnAsync(const Napi::CallbackInfo& info) {
     return ThrowPlan(env, "spawnAsync(plan: Buffer, onSync, onReady, onExit, timeoutMs?) expected");
   int64_t timeoutMs = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : 0;
   Started st;
-  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st)) return env.Undefined();
+  int cgroupFd = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : -1;
+  if (!Start(env, info[0].As<Napi::Buffer<uint8_t>>(), &st, cgroupFd)) return env.Undefined();
   Pending* p = new Pending();
+  p->intoCgroup = st.intoCgroup;
   p->env = env;
   p->errfd = st.errfd;
   p->syncfd = st.syncfd;

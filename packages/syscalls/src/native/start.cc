@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "clone3.h"
 #include "start.h"
 
 #ifndef CLONE_PIDFD
@@ -160,7 +161,7 @@ int PlanMemfd(const uint8_t* plan, size_t len, const Fds& f, int initfd) {
 
 
 // Clone the child here: CLONE_VM, on a stack of its own, running stub.cc until it execs ns-init.
-bool CloneHere(Napi::Env env, const Checked& ck, const Fds& f, Launch* l, uint32_t nkeep, Started* out) {
+bool CloneHere(Napi::Env env, const Checked& ck, const Fds& f, Launch* l, uint32_t nkeep, int cgroupFd, Started* out) {
   l->stack = AcquireStack();
   if (!l->stack) return ThrowErrno(env, errno, "mmap"), false;
   l->planArg = std::to_string(f.v[kPlan]);
@@ -186,7 +187,11 @@ bool CloneHere(Napi::Env env, const Checked& ck, const Fds& f, Launch* l, uint32
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
   int pidfd = -1;
   int flags = (int)ck.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
-  pid_t pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
+  // Born in the container's cgroup when the caller made it already (cgroup v2); else, or where
+  // the kernel refuses that, a plain clone and the sync step's write to cgroup.procs.
+  pid_t pid = cgroupFd >= 0 ? Clone3IntoCgroup(ns_stub_main, &ctx, l->stack, kStubStackSize, (uint32_t)flags, cgroupFd, &pidfd) : -1;
+  out->intoCgroup = pid > 0;
+  if (pid <= 0) pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
   int cloneErr = errno;
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
   if (pid < 0) return ThrowErrno(env, cloneErr, "clone"), false;
@@ -239,7 +244,7 @@ void Launch::SetPid(pid_t pid) const {
   }
 }
 
-bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int via) {
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int cgroupFd, int via) {
   Checked ck;
   if (!CheckPlan(env, buf.Data(), buf.Length(), &ck)) return false;
   Fds f;
@@ -267,7 +272,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int via) {
   l->keep[nkeep++] = initfd;  // for a reexec step (sealed: ns-init can only run it)
   if (f.v[kSelf] >= 0) l->keep[nkeep++] = f.v[kSelf];
   for (int fd : ck.fds) l->keep[nkeep++] = fd;
-  if (!(via >= 0 ? CloneThroughFront(env, via, ck, f, l.get(), nkeep, out) : CloneHere(env, ck, f, l.get(), nkeep, out))) return false;
+  if (!(via >= 0 ? CloneThroughFront(env, via, ck, f, l.get(), nkeep, out) : CloneHere(env, ck, f, l.get(), nkeep, cgroupFd, out))) return false;
   out->errfd = f.Take(kErrRead);
   out->syncfd = f.Take(kSyncWrite);
   l->planfd = f.Take(kPlan);

@@ -62,12 +62,16 @@ struct Started {
   int errfd = -1;
   int syncfd = -1;
   Launch* launch = nullptr;
+  bool intoCgroup = false;  // cloned into the cgroup of `cgroupFd` (clone3 CLONE_INTO_CGROUP)
 };
 
 // Check the plan, make the pipes and the plan's memfd, and clone the child, which execs
-// ns-init at once. With `via` >= 0 (a connected unix socket to an ns front), the front clones
-// it instead (CloneVia). Returns false with a pending exception, having freed what it made.
-bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int via = -1);
+// ns-init at once. With `cgroupFd` >= 0 (a cgroup2 directory) the child is born in that cgroup
+// when the kernel can (clone3.h; Started::intoCgroup), else cloned as without it. With `via`
+// >= 0 (a connected unix socket to an ns front), the front clones it instead (CloneVia; never
+// into the cgroup: the sync step moves it). Returns false with a pending exception, having
+// freed what it made.
+bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int cgroupFd = -1, int via = -1);
 
 // What a front needs to clone a child that execs ns-init (spawn_via.cc).
 struct CloneRequest {
