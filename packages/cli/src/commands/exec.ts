@@ -152,7 +152,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   if (options.detach) {
     try {
       const consoleSocket = options.consoleSocket !== undefined ? { consoleSocket: absolutePath(baseDir(io), options.consoleSocket, '--console-socket') } : {};
-      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit', ...extraFds], ...consoleSocket });
+      const p = execIn(state, proc, { detached: true, stdio: ['inherit', 'inherit', 'inherit', ...extraFds], ...consoleSocket, ignorePaused: options.ignorePaused === true });
       // Never reaped here: its exit status belongs to the caller's subreaper (conmon and
       // containerd's shim wait for the pid in the pid file), as runc leaves it.
       p.release();
@@ -165,7 +165,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   }
   return runForeground(
     (execOptions) => {
-      const p = execIn(state, proc, execOptions);
+      const p = execIn(state, proc, { ...execOptions, ignorePaused: options.ignorePaused === true });
       if (pidFile !== undefined) writePidFile(pidFile, p.pid);
       return p;
     },
