@@ -82,7 +82,8 @@ export function addCgroupVerbs(program: Command, { io, store, cliIo, done }: Ver
     .summary("stream a container's stats and OOM kills as JSON lines (as runc events)")
     .description(
       'Print a running container\'s cgroup statistics as JSON lines, as runc events: {"type":"stats","id":ID,"data":{...}} every ' +
-        '--interval, and {"type":"oom","id":ID} when the OOM killer kills a process in it, until the container stops. ' +
+        '--interval, and {"type":"oom","id":ID} when the OOM killer kills a process in it, until the container stops ' +
+        'or the reader of the output goes away (status 0 for both; runc dies of SIGPIPE there). ' +
         'With --stats, one stats line and exit.',
     )
     .argument('<ID>', 'container id')

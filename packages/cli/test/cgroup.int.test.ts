@@ -5,6 +5,7 @@
  * file's own parent (/ns-test-cli-<pid>), removed in afterAll whatever happened; nothing is
  * written to the host's own cgroups, and cleanup only kills processes inside that parent.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -226,6 +227,20 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)('cgroup verbs (as root)', () => {
 
     expect((await ns(['delete', '-f', 'e1'])).code).toBe(0);
     expect(existsSync(cgroupDir('memory', 'e1'))).toBe(false);
+  });
+
+  it('events | head -1: the stream ends quietly with status 0 when its reader goes away (runc dies of SIGPIPE: 141)', async () => {
+    await runLimited('e2', 'exec sleep 300', { pids: { limit: 8 } });
+    try {
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} --root ${JSON.stringify(root)} events --interval 100ms e2`;
+      const r = spawnSync('bash', ['-c', `${cmd} | head -1; echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      const [line, status] = r.stdout.trimEnd().split('\n');
+      expect(JSON.parse(line!)).toMatchObject({ type: 'stats', id: 'e2' });
+      expect(status).toBe('status 0');
+    } finally {
+      await ns(['delete', '-f', 'e2']);
+    }
   });
 
   it('ps and kill --all reach every process of the cgroup, also without a pid namespace of its own; delete removes the cgroup', async () => {

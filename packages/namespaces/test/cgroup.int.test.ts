@@ -16,6 +16,7 @@ import {
   deleteContainer,
   exec,
   execIn,
+  execInAsync,
   hostCgroupLayout,
   pauseContainer,
   resumeContainer,
@@ -146,6 +147,32 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
       expect(containerStats(store, c.id).pids!.current).toBe(3);
       await deleteContainer(store, c.id, { force: true });
       for (const d of dirsOf(c)) expect(existsSync(d), d).toBe(false);
+    } finally {
+      await deleteContainer(store, c.id, { force: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('execIn() into a paused container fails at once with ERR_NS_STATE (runc exec), starting nothing; ignorePaused starts it frozen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-cg-paused-'));
+    const store = new StateStore(dir);
+    const c = limited('sleep 60', { pids: { limit: 32 } });
+    try {
+      runContainer(c, { store, stdio: 'ignore', detached: true });
+      await pauseContainer(store, c.id);
+      const pids = containerPids(store.read(c.id));
+      // Before the fix the process joined the frozen cgroup, froze there, and the set-up
+      // waited for it for good (a frozen process does not die of SIGKILL): execIn() blocked.
+      const paused = { code: 'ERR_NS_STATE', message: `cannot exec in a paused container: ${c.id} (resume it first, or pass ignorePaused)` };
+      expect(() => execIn(store.read(c.id), { args: ['true'] }, { stdio: 'ignore' })).toThrow(expect.objectContaining(paused));
+      await expect(execInAsync(store.read(c.id), { args: ['true'] }, { stdio: 'ignore' })).rejects.toMatchObject(paused);
+      expect(containerPids(store.read(c.id))).toEqual(pids);
+      // As `runc exec --ignore-paused`: it joins, frozen, and runs once resumed.
+      const started = execInAsync(store.read(c.id), { args: ['sh', '-c', 'exit 4'] }, { stdio: 'ignore', ignorePaused: true });
+      for (let i = 0; i < 100 && containerPids(store.read(c.id)).length === pids.length; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(containerPids(store.read(c.id))).toHaveLength(pids.length + 1);
+      resumeContainer(store, c.id);
+      expect(await (await started).wait()).toMatchObject({ exitCode: 4 });
     } finally {
       await deleteContainer(store, c.id, { force: true }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

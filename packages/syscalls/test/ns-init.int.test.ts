@@ -1,6 +1,6 @@
 // ns-init, the set-up helper every plan runs in: what the breaker found (issue 21 follow-ups).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,33 @@ setInterval(() => {}, 1000);`,
       expect(open).toBe(false);
     } finally {
       closeSync(fd);
+    }
+  });
+
+  it('a descriptor a later step names (setns, waitFifo) survives a stdio step with more slots than its number', async () => {
+    // The stdio step fills 0 .. n-1 (here closing every slot past 2): a namespace or FIFO
+    // descriptor numbered below n was overwritten or closed before its step (EBADF).
+    const nsFd = openSync('/proc/self/ns/uts', 'r');
+    const fifo = join(work, 'low.fifo');
+    native().mkfifo(fifo, 0o600);
+    const fifoFd = native().openPath(fifo);
+    try {
+      const slots = Math.max(nsFd, fifoFd) + 2;
+      const stdio: Step = { op: 'stdio', fds: [0, 1, 2, ...Array<number>(slots - 3).fill(-1)] };
+      const joined = spawn({ cloneFlags: 0, steps: [stdio, { op: 'setns', fd: nsFd, nstype: 0 }, { op: 'closeFrom', first: 3 }, TRUE] });
+      expect((await joined.exited).exitCode).toBe(0);
+      // What `ns start` does: open the FIFO for reading (here first, and not blocking), read the byte.
+      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        const waiting = await spawnAsync({ cloneFlags: 0, steps: [stdio, { op: 'waitFifo', fd: fifoFd }, { op: 'closeFrom', first: 3 }, TRUE] });
+        expect((await waiting.exited).exitCode).toBe(0);
+        expect(readFileSync(reader, 'utf8')).toBe('0');
+      } finally {
+        closeSync(reader);
+      }
+    } finally {
+      closeSync(nsFd);
+      closeSync(fifoFd);
     }
   });
 

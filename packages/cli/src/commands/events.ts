@@ -11,7 +11,11 @@
  *   it goes up (the notification comes before the kill), on v2 memory.events watched with
  *   inotify. Without either the count is polled every 250 ms (or every interval when that is
  *   shorter). The stream ends, with status 0, when the container stops (checked at that pace)
- *   or is deleted.
+ *   or is deleted, and quietly with status 0 when the reader of ns's stdout goes away
+ *   (`ns events ID | head -1`, noticed at the next line written). runc dies of SIGPIPE there
+ *   (a shell reports 141); a reader that stops reading is how a stream meant to go on until
+ *   stopped is stopped, so ns does not make a failure of it (a `set -o pipefail` script
+ *   reading the first line succeeds), as `ns list | head -1` ends with 0.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +47,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * `ns events`. Resolves to 0 when `--stats` printed, or when the stream ends because the
  * container stopped; 125 for a bad `--interval`, an unknown container, one that is not
- * running or has no cgroup; 141 when `signal` aborts the stream (ns's stdout went away).
+ * running or has no cgroup; 0 too when `signal` aborts the stream (ns's stdout went away).
  * Stats that cannot be read while it runs are reported on stderr and the stream goes on.
  */
 export async function eventsCommand(id: string, options: EventsOptions, store: StateStore, io: ResolvedIo, signal?: AbortSignal): Promise<number> {
@@ -64,7 +68,7 @@ export async function eventsCommand(id: string, options: EventsOptions, store: S
   }
 }
 
-/** The stream of stats and oom lines until the container stops (0) or `signal` aborts (141). */
+/** The stream of stats and oom lines until the container stops or `signal` aborts (both 0). */
 function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: number, oomKills: number, signal?: AbortSignal): Promise<number> {
   const cg = openContainerCgroup(store.read(id).config);
   if (!cg) return Promise.resolve(0); // gone since containerStats(): it stopped
@@ -118,7 +122,7 @@ function stream(id: string, store: StateStore, io: ResolvedIo, intervalMs: numbe
         else finish(0);
       }
     };
-    const onAbort = (): void => finish(EXIT.BROKEN_PIPE);
+    const onAbort = (): void => finish(0);
     const statsTimer = setInterval(emitStats, intervalMs);
     const pollTimer = setInterval(poll, Math.min(OOM_POLL_MS, intervalMs));
     function finish(status: number): void {

@@ -160,7 +160,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
       const consoleSocket = options.consoleSocket !== undefined ? { consoleSocket: absolutePath(baseDir(io), options.consoleSocket, '--console-socket') } : {};
       // The caller's descriptors and a clone by its front, through a server; else ours.
       const stdio = front ? [...front.stdio] : ['inherit' as const, 'inherit' as const, 'inherit' as const];
-      const p = execIn(state, proc, { detached: true, stdio: [...stdio, ...extraFds], ...consoleSocket, ...(front ? { cloneVia: front.cloneVia } : {}) });
+      const p = execIn(state, proc, { detached: true, stdio: [...stdio, ...extraFds], ...consoleSocket, ignorePaused: options.ignorePaused === true, ...(front ? { cloneVia: front.cloneVia } : {}) });
       // Never reaped here: its exit status belongs to the caller's subreaper (conmon and
       // containerd's shim wait for the pid in the pid file), as runc leaves it.
       p.release();
@@ -174,7 +174,7 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
   }
   return runForeground(
     (execOptions) => {
-      const p = execIn(state, proc, execOptions);
+      const p = execIn(state, proc, { ...execOptions, ignorePaused: options.ignorePaused === true });
       if (pidFile !== undefined) writePidFile(pidFile, p.pid);
       return p;
     },

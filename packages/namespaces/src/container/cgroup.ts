@@ -17,7 +17,7 @@ import {
 import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
 import { delegatedCgroupParent, hostCgroupLayout } from '../plan/host.js';
-import { CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
+import { CGROUP_JOIN_FROZEN_SYNC, CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
 import { constants, openSync } from 'node:fs';
 import { registerCloneHandler, registerSyncHandler, type SyncContext } from '../process/sync.js';
 import { claimCgroup, sweepOrphanCgroups } from './orphans.js';
@@ -200,13 +200,37 @@ registerSyncHandler(CGROUP_SYNC, (ctx) => {
   }
 });
 
-// execIn(): the new process joins the running container's cgroup (as runc exec).
-registerSyncHandler(CGROUP_JOIN_SYNC, (ctx) => {
+/** Whether `cg` is frozen (`FROZEN` or `FREEZING`: paused); false without a cgroup or when its state cannot be read. */
+export function cgroupFrozen(cg: Cgroup | null): boolean {
+  try {
+    const s = cg?.freezerState();
+    return s === 'FROZEN' || s === 'FREEZING';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The error of execIn() into a paused container: a process that joins a frozen cgroup is
+ * frozen at once, and its set-up (and a caller waiting for it) would hang until a resume.
+ */
+export function pausedExecError(id: string): NsError {
+  return new NsError(ErrorCode.STATE, `cannot exec in a paused container: ${id} (resume it first, or pass ignorePaused)`);
+}
+
+// execIn(): the new process joins the running container's cgroup (as runc exec). Not a frozen
+// one (unless asked): the process would freeze there, and could not even be killed (a frozen
+// task acts on SIGKILL only once thawed) to fail the start. Checked again here, right before
+// it joins, since execIn() checked.
+function joinCgroup(ctx: SyncContext, frozenToo: boolean): void {
   const cg = openContainerCgroup(ctx.container);
   if (!cg) return; // rootless without limits: the container has none
+  if (!frozenToo && cgroupFrozen(cg)) throw pausedExecError(ctx.container.id);
   try {
     cg.addProcess(ctx.pid);
   } catch (err) {
     throw asNsError(err);
   }
-});
+}
+registerSyncHandler(CGROUP_JOIN_SYNC, (ctx) => joinCgroup(ctx, false));
+registerSyncHandler(CGROUP_JOIN_FROZEN_SYNC, (ctx) => joinCgroup(ctx, true));

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { openContainerCgroup } from './cgroup.js';
+import { cgroupFrozen, openContainerCgroup } from './cgroup.js';
 import { FRONT_RECORD, frontRecord } from './front-record.js';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -120,8 +120,7 @@ export function liveStatus(recorded: Exclude<ContainerStatus, 'creating'>, alive
 /** Whether the container's cgroup is frozen (FROZEN or FREEZING); false without one. */
 function frozen(state: ContainerState): boolean {
   try {
-    const s = openContainerCgroup(state.config)?.freezerState();
-    return s === 'FROZEN' || s === 'FREEZING';
+    return cgroupFrozen(openContainerCgroup(state.config));
   } catch {
     return false;
   }

@@ -30,8 +30,14 @@ export const IDMAP_SYNC = 'idmap';
  */
 export const CGROUP_SYNC = 'cgroup';
 
-/** The name of the sync step at which a process started in a running container joins its cgroup. */
+/**
+ * The name of the sync step at which a process started in a running container joins its
+ * cgroup; the parent refuses a frozen (paused) one there, where the process would hang.
+ */
 export const CGROUP_JOIN_SYNC = 'cgroup-join';
+
+/** As {@link CGROUP_JOIN_SYNC}, joining a frozen cgroup too (execIn's `ignorePaused`, runc exec --ignore-paused). */
+export const CGROUP_JOIN_FROZEN_SYNC = 'cgroup-join-frozen';
 
 /** prctl(PR_SET_DUMPABLE, on): whether the process's /proc files are its own user's. */
 function dumpable(on: 0 | 1): Step {

@@ -1,7 +1,8 @@
 import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { CLONE, NsError, configError, type Step } from '@ns/syscalls';
 import { hasCgroup, type NamespaceType } from '../config/container.js';
-import { CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
+import { CGROUP_JOIN_FROZEN_SYNC, CGROUP_JOIN_SYNC } from '../plan/namespaces.js';
+import { cgroupFrozen, openContainerCgroup, pausedExecError } from '../container/cgroup.js';
 import { launch, launchAsync, type ExecOptions } from './exec.js';
 import { OCI_STATE } from './sync.js';
 import type { ContainerProcess } from './process.js';
@@ -37,6 +38,17 @@ export interface ExecInProcess {
   ioPriority?: IoPriority;
 }
 
+/** The options of execIn() and execInAsync(): exec()'s, and one of its own. */
+export interface ExecInOptions extends ExecOptions {
+  /**
+   * Start the process in a paused (frozen) container too, as `runc exec --ignore-paused`: it
+   * joins the frozen cgroup and is frozen there, so execIn() (and execInAsync()'s promise)
+   * waits until the container is resumed, or fails once `setupTimeout` passes. Default false:
+   * a paused container is refused with `ERR_NS_STATE`.
+   */
+  ignorePaused?: boolean;
+}
+
 /** /proc/PID/ns names, in the order they are joined: user first, mount last (runc's order). */
 const JOIN_ORDER: [NamespaceType, string, number][] = [
   ['user', 'user', CLONE.NEWUSER],
@@ -61,12 +73,14 @@ const JOIN_ORDER: [NamespaceType, string, number][] = [
  *
  * @throws NsError `ERR_NS_CONFIG` naming `state`, `state.config` or `process` when they are
  *   not objects, or the field of the process or config that is invalid (as validateContainer);
- *   `ERR_NS_STATE` when the container is not running, `ERR_NS_NOT_FOUND` for an unknown user,
+ *   `ERR_NS_STATE` when the container is not running, or is paused (its cgroup frozen: `cannot
+ *   exec in a paused container: ID ...`, as runc exec; see `options.ignorePaused`), before
+ *   anything is started; `ERR_NS_NOT_FOUND` for an unknown user,
  *   an errno name for a failed step (`execve /bin/nope: ENOENT`). An unknown capability is
  *   left out with a process warning, as exec(). With duplicate keys in `env`, the last wins.
  * @see setns(2), pid_namespaces(7), runc exec
  */
-export function execIn(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): ContainerProcess {
+export function execIn(state: ContainerState, proc: ExecInProcess, options: ExecInOptions = {}): ContainerProcess {
   return joinAndLaunch(state, proc, options, launch);
 }
 
@@ -77,7 +91,7 @@ export function execIn(state: ContainerState, proc: ExecInProcess, options: Exec
  * plan and clone(2).
  * @see execIn
  */
-export async function execInAsync(state: ContainerState, proc: ExecInProcess, options: ExecOptions = {}): Promise<ContainerProcess> {
+export async function execInAsync(state: ContainerState, proc: ExecInProcess, options: ExecInOptions = {}): Promise<ContainerProcess> {
   return joinAndLaunch(state, proc, options, launchAsync);
 }
 
@@ -139,7 +153,7 @@ function checkExecInArguments(state: unknown, proc: unknown): void {
 function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
   state: ContainerState,
   proc: ExecInProcess,
-  options: ExecOptions,
+  options: ExecInOptions,
   start: (terminal: boolean, options: ExecOptions, makePlan: Parameters<typeof launch>[2], ptyRoot?: string) => R,
 ): R {
   checkExecInArguments(state, proc);
@@ -168,6 +182,9 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     throw configError('scheduler.policy: SCHED_DEADLINE is not applied to a process started in a running container (it is set before the fork into the container, which that policy forbids): give this process another policy', 'scheduler.policy');
   }
   if (!isAlive(state)) throw notRunningError(state.id);
+  // As runc exec: a process joining a frozen cgroup would hang, frozen (checked again at the join).
+  const { ignorePaused = false, ...execOptions } = options;
+  if (!ignorePaused && hasCgroup(config) && cgroupFrozen(openContainerCgroup(config))) throw pausedExecError(state.id);
 
   const types = new Set(config.namespaces.map((ns) => ns.type));
   const fds: number[] = [];
@@ -200,7 +217,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
     const ociState = () => ({ ociVersion: OCI_VERSION, id: state.id, status: 'running' as const, pid: state.pid, bundle: state.bundle, annotations: { ...(state.annotations ?? {}) } });
     result = start(
       c.terminal,
-      { ...options, [OCI_STATE]: ociState } as ExecOptions,
+      { ...execOptions, [OCI_STATE]: ociState } as ExecOptions,
       (io) => {
       // Checked again now that a pty may have been opened in the container's devpts.
       if (!isAlive(state)) throw notRunningError(state.id);
@@ -212,7 +229,7 @@ function joinAndLaunch<R extends ContainerProcess | Promise<ContainerProcess>>(
       const setgroups = joinedUser ? readSetgroups(state.pid) : undefined;
       const tail = processSteps(c, io, idMaps, undefined, setgroups === undefined ? {} : { setgroups });
       // A container with a cgroup of its own: the new process joins it first (as runc exec).
-      const cgroup: Step[] = hasCgroup(config) ? [{ op: 'sync', name: CGROUP_JOIN_SYNC }] : [];
+      const cgroup: Step[] = hasCgroup(config) ? [{ op: 'sync', name: ignorePaused ? CGROUP_JOIN_FROZEN_SYNC : CGROUP_JOIN_SYNC }] : [];
       // The stdio pipes are handed to the process's user (runc's fixStdioPermissions).
       const hostUid = idMaps ? mapToHost(tail.user.uid, idMaps.uidMappings) : joinedUser ? null : tail.user.uid;
       const session = [...stdioSteps(io), ...stdioOwnerSteps(io, { uid: tail.user.uid, hostUid })];

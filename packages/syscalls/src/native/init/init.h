@@ -18,7 +18,7 @@
 
 // What the steps share while the plan runs.
 struct ns_child_ctx {
-  const ns_step* steps;
+  ns_step* steps;  // ns-init's own decoded copy: the stdio step renumbers descriptors later steps name
   uint32_t nsteps;
   int errfd;      // child -> parent messages (close-on-exec); -1 once detached
   int syncfd;     // parent -> child go-ahead bytes (close-on-exec)

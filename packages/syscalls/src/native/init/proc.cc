@@ -35,6 +35,42 @@ long lift_fd(int* fd, int n) {
   return 0;
 }
 
+// The descriptor slot of a step after the stdio step that names one of the parent's
+// descriptors by number (those that crossed the exec into ns-init: see start.cc CheckPlan),
+// or null.
+int64_t* named_fd(ns_step* s) {
+  switch (s->op) {
+    case NS_OP_SETNS:
+      return &s->i[1];  // -1: joined by path
+    case NS_OP_WAIT_FIFO:
+    case NS_OP_IDMAP_OPEN:
+    case NS_OP_IDMAP_MOVE:
+      return &s->i[0];
+    default:
+      return nullptr;
+  }
+}
+
+// Move each descriptor that a step after `at` names, and that the stdio step is about to
+// replace or close (a number below n), above n: every step naming that number then names the
+// copy (the idmapOpen and idmapMove of one mount share theirs). The copies are close-on-exec,
+// as they only serve ns-init's own steps. A reexec step decodes the plan again, with the old
+// numbers: every plan has its reexec before its stdio step (namespaces plan/namespaces.ts).
+long lift_named_fds(ns_child_ctx* c, uint32_t at, int n) {
+  for (uint32_t k = at + 1; k < c->nsteps; k++) {
+    int64_t* slot = named_fd(&c->steps[k]);
+    if (slot == nullptr || *slot < 0 || *slot >= n) continue;
+    const int64_t old = *slot;
+    long r = NS_RAW3(SYS_fcntl, old, F_DUPFD_CLOEXEC, n);
+    if (r < 0) return r;
+    for (uint32_t j = k; j < c->nsteps; j++) {
+      int64_t* other = named_fd(&c->steps[j]);
+      if (other != nullptr && *other == old) *other = r;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 long ns_do_stdio(ns_child_ctx* c, const ns_step* s) {
@@ -57,6 +93,9 @@ long ns_do_stdio(ns_child_ctx* c, const ns_step* s) {
     if (r < 0) return r;
     tmp[i] = (int)r;
   }
+  // After the sources were copied (one may be named by a later step too): the slots are
+  // replaced or closed below, so the copy is all that later step will find.
+  if ((r = lift_named_fds(c, (uint32_t)(s - c->steps), (int)n)) < 0) return r;
   for (uint32_t i = 0; i < n; i++) {
     if (tmp[i] == -1) {
       NS_RAW1(SYS_close, i);
