@@ -149,6 +149,20 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     expect(r).toMatchObject({ stdout: 'after\n', exitCode: 0 });
   });
 
+  it("refills only after the run's wait() has resolved (a refill's planning and clone block the event loop for ~1 ms)", async () => {
+    let made = 0;
+    const pool = await open(box(), { size: 2, memberConfig: () => (made++, box()) });
+    expect(await until(() => pool.idle === 2)).toBe(true);
+    for (let k = 0; k < 3; k++) {
+      const before = made;
+      // Output nobody reads: wait() drains it, so the streams close a loop turn after 'exit'.
+      const p = await pool.exec({ args: ['echo', 'out'] });
+      expect(await p.wait()).toMatchObject({ exitCode: 0 });
+      expect(made).toBe(before);
+      expect(await until(() => made === before + 1 && pool.idle === 2)).toBe(true);
+    }
+  });
+
   it('refill: false still makes the first `size` members; an exec with none ready makes one', async () => {
     const pool = await open(box(), { size: 2, refill: false });
     expect(await until(() => pool.idle === 2)).toBe(true);

@@ -100,6 +100,26 @@ interface Member {
 
 let poolSeq = 0;
 
+/**
+ * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
+ * resolved), or, when its output is never read (no 'close'), 50 ms after its 'exit'.
+ */
+function afterRun(proc: ContainerProcess, work: () => void): void {
+  let done = false;
+  let late: NodeJS.Timeout | undefined;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(late);
+    work();
+  };
+  proc.once('close', () => setImmediate(once));
+  proc.once('exit', () => {
+    late = setTimeout(once, 50);
+    late.unref();
+  });
+}
+
 /** The fields of PoolOptions. */
 const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'stdio', 'memberConfig', 'onDiscard'];
 
@@ -329,9 +349,12 @@ export async function createPool(config: Container | ValidContainer, options: Po
         }
       } finally {
         // A refill's planning and clone(2) block the event loop for a while (about half an
-        // exec()): never before the hand-over, and not while this run's start and end are
-        // being noticed either, unless no member is ready: then at once.
-        if (started && idle.length > 0) started.once('exit', () => setImmediate(fill));
+        // exec(), ~1 ms): never before the hand-over, and not before this run's wait() has
+        // resolved either ('close': exited and its output delivered; the caller's code after
+        // `await wait()` runs first, as a microtask), unless no member is ready: then at once.
+        // 'exit' alone was too early: its setImmediate ran before the streams' close callbacks
+        // of the same loop turn, and wait() resolved only after the refill.
+        if (started && idle.length > 0) afterRun(started, fill);
         else setImmediate(fill);
       }
       throw new NsError(ErrorCode.DIED, `pool members kept dying before their run (${size + 3} tried)`);
