@@ -1,6 +1,6 @@
 // createPool() for real (issue 14): pre-created containers on the busybox rootfs.
 import { spawn as spawnChild } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -161,6 +161,30 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
       expect(made).toBe(before);
       expect(await until(() => made === before + 1 && pool.idle === 2)).toBe(true);
     }
+  });
+
+  it("holds each member's mount namespace open past its run's exit, released after wait(); close() leaves none held", async () => {
+    const heldMnt = () =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const l = readlinkSync(`/proc/self/fd/${fd}`);
+          return l.startsWith('mnt:[') ? [l] : [];
+        } catch {
+          return [];
+        }
+      });
+    const outside = heldMnt();
+    // No refill: a new member's namespace could get the number just freed (nsfs inodes are reused).
+    const pool = await open(box(), { size: 1, refill: false });
+    const p = await pool.exec({ args: ['sleep', '60'] });
+    const mnt = readlinkSync(`/proc/${p.pid}/ns/mnt`);
+    expect(heldMnt()).toContain(mnt);
+    // The run's exit no longer tears its mount tree down: the pool's descriptor keeps it.
+    p.kill('SIGKILL');
+    await p.wait();
+    expect(await until(() => !heldMnt().includes(mnt))).toBe(true);
+    await pool.close();
+    expect(heldMnt()).toEqual(outside);
   });
 
   it('refill: false still makes the first `size` members; an exec with none ready makes one', async () => {

@@ -17,6 +17,7 @@ import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
 import { attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
 export type { PoolRun, RunStdio } from '../plan/pool.js';
@@ -96,6 +97,8 @@ interface Member {
   env: readonly string[];
   cwd: string;
   onIdleExit: () => void;
+  /** Its mount namespace held open (pool-hold.ts), -1 once released or when it could not be. */
+  mntFd: number;
 }
 
 let poolSeq = 0;
@@ -181,6 +184,16 @@ export async function createPool(config: Container | ValidContainer, options: Po
   let closing: Promise<void> | undefined;
   let stalled: unknown; // the error of a background start; no refilling until exec() asks
   const discards = new Set<Promise<void>>();
+  const releases = new Set<Promise<void>>();
+
+  /** Let a member's mount tree go (its process has exited): torn down on the thread pool. */
+  const release = (m: Member) => {
+    if (m.mntFd < 0) return;
+    const p = releaseNamespace(m.mntFd);
+    m.mntFd = -1;
+    releases.add(p);
+    void p.finally(() => releases.delete(p));
+  };
 
   const discard = (m: Member) => {
     const at = idle.indexOf(m);
@@ -188,6 +201,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
     closeAll([m.recordFd].filter((fd) => fd >= 0));
     m.recordFd = -1;
     m.reply.destroy();
+    release(m);
     if (options.onDiscard) {
       const p = Promise.resolve()
         .then(() => options.onDiscard!(m.proc.id))
@@ -215,7 +229,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
       const reply = pipeStream(repR, true);
-      const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m) };
+      const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
       reply.unref();
       reply.on('data', (c: Buffer) => m.replies.push(c));
       reply.on('error', () => undefined);
@@ -326,6 +340,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       throw new NsError('EPROTO', `pool member ${m.proc.id} could not read its run record: errno ${errno}`);
     }
     setStreamsRef(m.proc, true);
+    afterRun(m.proc, () => release(m));
     return m.proc;
   };
 
@@ -367,6 +382,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
         await Promise.allSettled([...preparing]);
         await Promise.all(idle.splice(0).map(killIdle));
         await Promise.allSettled([...discards]);
+        await Promise.all([...releases]);
       })();
       return closing;
     },
