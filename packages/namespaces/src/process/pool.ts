@@ -7,7 +7,6 @@
  * namespaces, mounts and cgroup, and the pool makes a fresh one in the background.
  */
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { LinuxResources } from '@ns/cgroups';
 import { ErrorCode, NsError, native, RUN_REPLY, stepError, type RunRecord } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
@@ -18,7 +17,7 @@ import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '.
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
 import { attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
 import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
-import { closeAll, pipeStream, type ContainerProcess } from './process.js';
+import { closeAll, type ContainerProcess } from './process.js';
 
 export type { PoolRun, RunStdio } from '../plan/pool.js';
 
@@ -91,9 +90,11 @@ interface Member {
   proc: ContainerProcess;
   /** Our end of the record pipe (the record socket with per-run stdio); -1 once written (closed). */
   recordFd: number;
-  /** Our end of the reply pipe, read from the start (made in advance: no socket to build at exec time). */
-  reply: Socket;
-  replies: Buffer[];
+  /**
+   * Our end of the reply pipe, -1 once handed to readReplies() or closed. Read only at the
+   * hand-over (what an idle member says waits in the pipe), through a libuv poll watcher.
+   */
+  replyFd: number;
   env: readonly string[];
   cwd: string;
   onIdleExit: () => void;
@@ -200,7 +201,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
     if (at >= 0) idle.splice(at, 1);
     closeAll([m.recordFd].filter((fd) => fd >= 0));
     m.recordFd = -1;
-    m.reply.destroy();
+    closeAll([m.replyFd].filter((fd) => fd >= 0));
+    m.replyFd = -1;
     release(m);
     if (options.onDiscard) {
       const p = Promise.resolve()
@@ -228,17 +230,13 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const keyring = `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`;
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
-      const reply = pipeStream(repR, true);
-      const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
-      reply.unref();
-      reply.on('data', (c: Buffer) => m.replies.push(c));
-      reply.on('error', () => undefined);
+      const m: Member = { proc, recordFd: recW, replyFd: repR, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
       proc.unref();
       setStreamsRef(proc, false);
       proc.once('exit', m.onIdleExit);
       return m;
     } catch (err) {
-      closeAll([recW, repR]); // the streams' descriptors: not made when launchAsync failed
+      closeAll([recW, repR]); // ours: no member holds them
       if (options.onDiscard) await Promise.resolve(options.onDiscard(typeof memberConfig?.id === 'string' ? memberConfig.id : '')).catch(() => undefined);
       throw err;
     } finally {
@@ -321,9 +319,10 @@ export async function createPool(config: Container | ValidContainer, options: Po
       return 'gone';
     }
     attachRunStreams(m.proc, sent);
-    m.reply.ref();
     // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
-    const [failure] = await readReplies(m);
+    const replyFd = m.replyFd;
+    m.replyFd = -1;
+    const [failure] = await readReplies(replyFd);
     if (failure && failure[1] === RUN_REPLY.unused) {
       // It went away before it took the run (its idle timeout): the next one.
       await m.proc.exited();
