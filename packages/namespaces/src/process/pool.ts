@@ -353,7 +353,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       let started: ContainerProcess | undefined;
       try {
         for (let tries = 0; tries < size + 3; tries++) {
-          const m = await take();
+          const m = idle.shift() ?? (await take()); // no await when one is ready: the record goes out in this call
           if (closed) {
             await killIdle(m);
             throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
