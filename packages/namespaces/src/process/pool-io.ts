@@ -132,3 +132,27 @@ export function readReplies(fd: number): Promise<number[][]> {
     }
   });
 }
+
+/**
+ * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
+ * resolved), or, when its output is never read (no 'close'), 50 ms after its 'exit'.
+ */
+export function afterRun(proc: ContainerProcess, work: () => void): void {
+  let done = false;
+  let late: NodeJS.Timeout | undefined;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(late);
+    work();
+  };
+  if (proc.exitCode !== null || proc.signalCode !== null) {
+    setImmediate(once); // it has exited already: 'exit' will not come again
+    return;
+  }
+  proc.once('close', () => setImmediate(once));
+  proc.once('exit', () => {
+    late = setTimeout(once, 50);
+    late.unref();
+  });
+}

@@ -15,7 +15,8 @@ import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
-import { attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { afterRun, attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { checkOptions } from './pool-options.js';
 import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
 import { closeAll, type ContainerProcess } from './process.js';
 
@@ -103,44 +104,6 @@ interface Member {
 }
 
 let poolSeq = 0;
-
-/**
- * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
- * resolved), or, when its output is never read (no 'close'), 50 ms after its 'exit'.
- */
-function afterRun(proc: ContainerProcess, work: () => void): void {
-  let done = false;
-  let late: NodeJS.Timeout | undefined;
-  const once = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(late);
-    work();
-  };
-  proc.once('close', () => setImmediate(once));
-  proc.once('exit', () => {
-    late = setTimeout(once, 50);
-    late.unref();
-  });
-}
-
-/** The fields of PoolOptions. */
-const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'stdio', 'memberConfig', 'onDiscard'];
-
-function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, 'size' | 'refill' | 'idleTimeoutMs'>> {
-  const bad = (field: string, why: string) => new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
-  if (options === null || typeof options !== 'object') throw bad('options', 'expected { size }');
-  // A misspelt option (`idleTimeout`, `sizes`) is an error, not a default silently taken.
-  const unknown = Object.keys(options).find((k) => !POOL_OPTIONS.includes(k));
-  if (unknown !== undefined) throw bad(unknown, `unknown pool option (expected one of ${POOL_OPTIONS.join(', ')})`);
-  const { size, refill = true, idleTimeoutMs = 0 } = options;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1024) throw bad('size', `expected an integer from 1 to 1024, got ${String(size)}`);
-  if (typeof refill !== 'boolean') throw bad('refill', `expected a boolean, got ${String(refill)}`);
-  if (typeof idleTimeoutMs !== 'number' || !Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0) {
-    throw bad('idleTimeoutMs', `expected milliseconds (an integer >= 0), got ${String(idleTimeoutMs)}`);
-  }
-  return { size, refill, idleTimeoutMs };
-}
 
 /**
  * Create a pool of `options.size` pre-created containers of `config` (see the module comment),
