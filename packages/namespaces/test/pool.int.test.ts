@@ -1,6 +1,6 @@
 // createPool() for real (issue 14): pre-created containers on the busybox rootfs.
 import { spawn as spawnChild } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -147,6 +147,44 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     await expect(createPool(box(), { size: 1, stdio: 'per-run ' as never })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'stdio', message: expect.stringMatching(/'per-run'/) });
     const r = await finish(await pool.exec({ args: ['echo', 'after'] }));
     expect(r).toMatchObject({ stdout: 'after\n', exitCode: 0 });
+  });
+
+  it("refills only after the run's wait() has resolved (a refill's planning and clone block the event loop for ~1 ms)", async () => {
+    let made = 0;
+    const pool = await open(box(), { size: 2, memberConfig: () => (made++, box()) });
+    expect(await until(() => pool.idle === 2)).toBe(true);
+    for (let k = 0; k < 3; k++) {
+      const before = made;
+      // Output nobody reads: wait() drains it, so the streams close a loop turn after 'exit'.
+      const p = await pool.exec({ args: ['echo', 'out'] });
+      expect(await p.wait()).toMatchObject({ exitCode: 0 });
+      expect(made).toBe(before);
+      expect(await until(() => made === before + 1 && pool.idle === 2)).toBe(true);
+    }
+  });
+
+  it("holds each member's mount namespace open past its run's exit, released after wait(); close() leaves none held", async () => {
+    const heldMnt = () =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const l = readlinkSync(`/proc/self/fd/${fd}`);
+          return l.startsWith('mnt:[') ? [l] : [];
+        } catch {
+          return [];
+        }
+      });
+    const outside = heldMnt();
+    // No refill: a new member's namespace could get the number just freed (nsfs inodes are reused).
+    const pool = await open(box(), { size: 1, refill: false });
+    const p = await pool.exec({ args: ['sleep', '60'] });
+    const mnt = readlinkSync(`/proc/${p.pid}/ns/mnt`);
+    expect(heldMnt()).toContain(mnt);
+    // The run's exit no longer tears its mount tree down: the pool's descriptor keeps it.
+    p.kill('SIGKILL');
+    await p.wait();
+    expect(await until(() => !heldMnt().includes(mnt))).toBe(true);
+    await pool.close();
+    expect(heldMnt()).toEqual(outside);
   });
 
   it('refill: false still makes the first `size` members; an exec with none ready makes one', async () => {

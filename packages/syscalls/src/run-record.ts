@@ -44,19 +44,26 @@ function bad(field: string, why: string): NsError {
 export function encodeRunRecord(run: RunRecord): Buffer {
   if (run.argv.length === 0) throw bad('args', 'expected at least the program');
   if (run.paths.length === 0) throw bad('args', 'no path to execute');
-  const strings = [run.cwd, ...run.paths, ...run.argv, ...run.envp];
-  if (strings.length > RUN_RECORD_LIMITS.strings) throw bad('args', `more than ${RUN_RECORD_LIMITS.strings} arguments and environment entries in all`);
-  const fields = ['cwd', ...run.paths.map(() => 'args'), ...run.argv.map((_, k) => `args[${k}]`), ...run.envp.map((_, k) => `env[${k}]`)];
+  const count = 1 + run.paths.length + run.argv.length + run.envp.length;
+  if (count > RUN_RECORD_LIMITS.strings) throw bad('args', `more than ${RUN_RECORD_LIMITS.strings} arguments and environment entries in all`);
   const mask = run.stdio ?? 0;
   if (!Number.isInteger(mask) || mask < 0 || mask > 7) throw bad('stdio', `expected a mask of descriptors 0-2, got ${String(mask)}`);
+  // One pass to check and size, one to write: this runs in every pool.exec(), on the caller's time.
+  const lists: [readonly string[], (k: number) => string][] = [
+    [[run.cwd], () => 'cwd'],
+    [run.paths, () => 'args'],
+    [run.argv, (k) => `args[${k}]`],
+    [run.envp, (k) => `env[${k}]`],
+  ];
   let size = 16;
-  const parts = strings.map((s, k) => {
-    if (typeof s !== 'string') throw bad(fields[k]!, `expected a string, got ${typeof s}`);
-    if (s.includes('\0')) throw bad(fields[k]!, 'contains a NUL byte');
-    const b = Buffer.from(s, 'utf8');
-    size += b.length + 1;
-    return b;
-  });
+  for (const [list, field] of lists) {
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k];
+      if (typeof s !== 'string') throw bad(field(k), `expected a string, got ${typeof s}`);
+      if (s.includes('\0')) throw bad(field(k), 'contains a NUL byte');
+      size += Buffer.byteLength(s, 'utf8') + 1;
+    }
+  }
   if (size > RUN_RECORD_LIMITS.bytes) throw bad('args', `the run's arguments, environment and cwd take ${size} bytes, more than the ${RUN_RECORD_LIMITS.bytes} a pool member reads`);
   const out = Buffer.allocUnsafe(4 + size);
   out.writeUInt32LE(size, 0);
@@ -65,10 +72,11 @@ export function encodeRunRecord(run: RunRecord): Buffer {
   out.writeUInt32LE(run.envp.length, 12);
   out.writeUInt32LE(mask, 16);
   let at = 20;
-  for (const b of parts) {
-    b.copy(out, at);
-    at += b.length;
-    out[at++] = 0;
+  for (const [list] of lists) {
+    for (const s of list) {
+      at += out.write(s, at, 'utf8');
+      out[at++] = 0;
+    }
   }
   return out;
 }

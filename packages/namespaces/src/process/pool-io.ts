@@ -4,7 +4,7 @@
  */
 import { fstatSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { NsError, native } from '@ns/syscalls';
+import { NsError, native, unwatchFd, watchReadable } from '@ns/syscalls';
 import type { RunStdioEntry } from '../plan/pool.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
@@ -99,24 +99,60 @@ export function setStreamsRef(proc: ContainerProcess, on: boolean): void {
   }
 }
 
-/** The awaitRun replies (see RUN_REPLY) until end of file: [step, code, value] each. */
-export function readReplies(m: { reply: Socket; replies: Buffer[] }): Promise<number[][]> {
-  const parse = () => {
-    const b = Buffer.concat(m.replies);
-    const out: number[][] = [];
-    for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
-    return out;
-  };
-  const s = m.reply;
-  if (s.readableEnded || s.destroyed) return Promise.resolve(parse());
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('end', done);
-      s.off('close', done);
-      resolve(parse());
+/**
+ * The awaitRun replies (see RUN_REPLY) on the reply pipe `fd` until end of file, as
+ * [step, code, value] each; `fd` is closed. Read through a libuv poll watcher
+ * (watchReadable) and read(2) as the pipe becomes readable, not a net.Socket: no stream
+ * machinery (its 'end' comes a nextTick later, its destroy another) between the member's
+ * execve, whose end of file this waits for, and the caller. The watcher keeps the event loop
+ * alive until end of file (the member has exec'd or exited).
+ */
+export function readReplies(fd: number): Promise<number[][]> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    const onReadable = () => {
+      // Readable with nothing to read: end of file (or an error, which ends it too). Data: keep
+      // it and wait for the next call (level-triggered: end of file still comes).
+      const chunk = native().readAvailable(fd, 4096);
+      if (chunk) {
+        chunks.push(chunk);
+        return;
+      }
+      unwatchFd(fd);
+      const b = Buffer.concat(chunks);
+      const out: number[][] = [];
+      for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
+      resolve(out);
     };
-    // 'end' (end of file read) comes a loop turn before 'close' (the handle closed).
-    s.once('end', done);
-    s.once('close', done);
+    try {
+      watchReadable(fd, onReadable);
+    } catch (err) {
+      closeAll([fd]);
+      reject(err);
+    }
+  });
+}
+
+/**
+ * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
+ * resolved), or, when its output is never read (no 'close'), 50 ms after its 'exit'.
+ */
+export function afterRun(proc: ContainerProcess, work: () => void): void {
+  let done = false;
+  let late: NodeJS.Timeout | undefined;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(late);
+    work();
+  };
+  if (proc.exitCode !== null || proc.signalCode !== null) {
+    setImmediate(once); // it has exited already: 'exit' will not come again
+    return;
+  }
+  proc.once('close', () => setImmediate(once));
+  proc.once('exit', () => {
+    late = setTimeout(once, 50);
+    late.unref();
   });
 }

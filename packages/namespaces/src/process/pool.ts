@@ -7,7 +7,6 @@
  * namespaces, mounts and cgroup, and the pool makes a fresh one in the background.
  */
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { LinuxResources } from '@ns/cgroups';
 import { ErrorCode, NsError, native, RUN_REPLY, stepError, type RunRecord } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
@@ -16,8 +15,10 @@ import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
-import { attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
-import { closeAll, pipeStream, type ContainerProcess } from './process.js';
+import { afterRun, attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { checkOptions } from './pool-options.js';
+import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
+import { closeAll, type ContainerProcess } from './process.js';
 
 export type { PoolRun, RunStdio } from '../plan/pool.js';
 
@@ -90,33 +91,19 @@ interface Member {
   proc: ContainerProcess;
   /** Our end of the record pipe (the record socket with per-run stdio); -1 once written (closed). */
   recordFd: number;
-  /** Our end of the reply pipe, read from the start (made in advance: no socket to build at exec time). */
-  reply: Socket;
-  replies: Buffer[];
+  /**
+   * Our end of the reply pipe, -1 once handed to readReplies() or closed. Read only at the
+   * hand-over (what an idle member says waits in the pipe), through a libuv poll watcher.
+   */
+  replyFd: number;
   env: readonly string[];
   cwd: string;
   onIdleExit: () => void;
+  /** Its mount namespace held open (pool-hold.ts), -1 once released or when it could not be. */
+  mntFd: number;
 }
 
 let poolSeq = 0;
-
-/** The fields of PoolOptions. */
-const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'stdio', 'memberConfig', 'onDiscard'];
-
-function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, 'size' | 'refill' | 'idleTimeoutMs'>> {
-  const bad = (field: string, why: string) => new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
-  if (options === null || typeof options !== 'object') throw bad('options', 'expected { size }');
-  // A misspelt option (`idleTimeout`, `sizes`) is an error, not a default silently taken.
-  const unknown = Object.keys(options).find((k) => !POOL_OPTIONS.includes(k));
-  if (unknown !== undefined) throw bad(unknown, `unknown pool option (expected one of ${POOL_OPTIONS.join(', ')})`);
-  const { size, refill = true, idleTimeoutMs = 0 } = options;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1024) throw bad('size', `expected an integer from 1 to 1024, got ${String(size)}`);
-  if (typeof refill !== 'boolean') throw bad('refill', `expected a boolean, got ${String(refill)}`);
-  if (typeof idleTimeoutMs !== 'number' || !Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0) {
-    throw bad('idleTimeoutMs', `expected milliseconds (an integer >= 0), got ${String(idleTimeoutMs)}`);
-  }
-  return { size, refill, idleTimeoutMs };
-}
 
 /**
  * Create a pool of `options.size` pre-created containers of `config` (see the module comment),
@@ -161,13 +148,25 @@ export async function createPool(config: Container | ValidContainer, options: Po
   let closing: Promise<void> | undefined;
   let stalled: unknown; // the error of a background start; no refilling until exec() asks
   const discards = new Set<Promise<void>>();
+  const releases = new Set<Promise<void>>();
+
+  /** Let a member's mount tree go (its process has exited): torn down on the thread pool. */
+  const release = (m: Member) => {
+    if (m.mntFd < 0) return;
+    const p = releaseNamespace(m.mntFd);
+    m.mntFd = -1;
+    releases.add(p);
+    void p.finally(() => releases.delete(p));
+  };
 
   const discard = (m: Member) => {
     const at = idle.indexOf(m);
     if (at >= 0) idle.splice(at, 1);
     closeAll([m.recordFd].filter((fd) => fd >= 0));
     m.recordFd = -1;
-    m.reply.destroy();
+    closeAll([m.replyFd].filter((fd) => fd >= 0));
+    m.replyFd = -1;
+    release(m);
     if (options.onDiscard) {
       const p = Promise.resolve()
         .then(() => options.onDiscard!(m.proc.id))
@@ -194,17 +193,13 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const keyring = `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`;
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
-      const reply = pipeStream(repR, true);
-      const m: Member = { proc, recordFd: recW, reply, replies: [], env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m) };
-      reply.unref();
-      reply.on('data', (c: Buffer) => m.replies.push(c));
-      reply.on('error', () => undefined);
+      const m: Member = { proc, recordFd: recW, replyFd: repR, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
       proc.unref();
       setStreamsRef(proc, false);
       proc.once('exit', m.onIdleExit);
       return m;
     } catch (err) {
-      closeAll([recW, repR]); // the streams' descriptors: not made when launchAsync failed
+      closeAll([recW, repR]); // ours: no member holds them
       if (options.onDiscard) await Promise.resolve(options.onDiscard(typeof memberConfig?.id === 'string' ? memberConfig.id : '')).catch(() => undefined);
       throw err;
     } finally {
@@ -287,9 +282,10 @@ export async function createPool(config: Container | ValidContainer, options: Po
       return 'gone';
     }
     attachRunStreams(m.proc, sent);
-    m.reply.ref();
     // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
-    const [failure] = await readReplies(m);
+    const replyFd = m.replyFd;
+    m.replyFd = -1;
+    const [failure] = await readReplies(replyFd);
     if (failure && failure[1] === RUN_REPLY.unused) {
       // It went away before it took the run (its idle timeout): the next one.
       await m.proc.exited();
@@ -306,6 +302,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       throw new NsError('EPROTO', `pool member ${m.proc.id} could not read its run record: errno ${errno}`);
     }
     setStreamsRef(m.proc, true);
+    afterRun(m.proc, () => release(m));
     return m.proc;
   };
 
@@ -319,7 +316,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
       let started: ContainerProcess | undefined;
       try {
         for (let tries = 0; tries < size + 3; tries++) {
-          const m = await take();
+          const m = idle.shift() ?? (await take()); // no await when one is ready: the record goes out in this call
           if (closed) {
             await killIdle(m);
             throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
@@ -329,9 +326,12 @@ export async function createPool(config: Container | ValidContainer, options: Po
         }
       } finally {
         // A refill's planning and clone(2) block the event loop for a while (about half an
-        // exec()): never before the hand-over, and not while this run's start and end are
-        // being noticed either, unless no member is ready: then at once.
-        if (started && idle.length > 0) started.once('exit', () => setImmediate(fill));
+        // exec(), ~1 ms): never before the hand-over, and not before this run's wait() has
+        // resolved either ('close': exited and its output delivered; the caller's code after
+        // `await wait()` runs first, as a microtask), unless no member is ready: then at once.
+        // 'exit' alone was too early: its setImmediate ran before the streams' close callbacks
+        // of the same loop turn, and wait() resolved only after the refill.
+        if (started && idle.length > 0) afterRun(started, fill);
         else setImmediate(fill);
       }
       throw new NsError(ErrorCode.DIED, `pool members kept dying before their run (${size + 3} tried)`);
@@ -344,6 +344,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
         await Promise.allSettled([...preparing]);
         await Promise.all(idle.splice(0).map(killIdle));
         await Promise.allSettled([...discards]);
+        await Promise.all([...releases]);
       })();
       return closing;
     },
