@@ -135,24 +135,37 @@ export function readReplies(fd: number): Promise<number[][]> {
 
 /**
  * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
- * resolved), or, when its output is never read (no 'close'), 50 ms after its 'exit'.
+ * resolved), or, when its output is not being read (no 'close' would come: a stream neither
+ * flowing, ended nor destroyed), 50 ms after its 'exit'. Output being read (wait() drains it)
+ * waits for 'close' however long the loaded machine takes: the refill never overtakes wait().
  */
 export function afterRun(proc: ContainerProcess, work: () => void): void {
   let done = false;
   let late: NodeJS.Timeout | undefined;
-  const once = () => {
+  const once = (): void => {
     if (done) return;
     done = true;
     clearTimeout(late);
     work();
   };
-  if (proc.exitCode !== null || proc.signalCode !== null) {
-    setImmediate(once); // it has exited already: 'exit' will not come again
+  if (proc.closed) {
+    setImmediate(once);
     return;
   }
   proc.once('close', () => setImmediate(once));
-  proc.once('exit', () => {
-    late = setTimeout(once, 50);
+  const unread = (): boolean => [proc.stdout, proc.stderr].some((s) => s !== undefined && s !== null && !s.destroyed && !s.readableEnded && s.readableFlowing !== true);
+  // Exited, and output nobody reads: no 'close' would come. Read meanwhile: 'close' comes,
+  // or the reading stops (looked at again every 50 ms).
+  const check = (): void => {
+    if (done) return;
+    if (unread()) return once();
+    late = setTimeout(check, 50);
     late.unref();
-  });
+  };
+  const exited = (): void => {
+    late = setTimeout(check, 50);
+    late.unref();
+  };
+  if (proc.exitCode !== null || proc.signalCode !== null) exited();
+  else proc.once('exit', exited);
 }

@@ -248,8 +248,18 @@ export class ContainerProcess extends EventEmitter {
 
   private maybeClose(): void {
     if (this.hasExited && this.openStreams === 0) {
-      queueMicrotask(() => this.emit('close', this.exitCode, this.signalCode));
+      queueMicrotask(() => {
+        this.closedFlag = true;
+        this.emit('close', this.exitCode, this.signalCode);
+      });
     }
+  }
+
+  private closedFlag = false;
+
+  /** Whether `'close'` has been emitted: the process has exited and its stdio streams have closed (wait() resolves). */
+  get closed(): boolean {
+    return this.closedFlag;
   }
 }
 
