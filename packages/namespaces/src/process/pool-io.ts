@@ -135,7 +135,8 @@ export function readReplies(fd: number): Promise<number[][]> {
 
 /**
  * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
- * resolved), or, when its output is never read (no 'close'), 50 ms after its 'exit'.
+ * resolved), or, when its output is never read (no 'close'), 200 ms after its 'exit' (or after
+ * this call, when it has exited already: its exit may be seen before its hand-over's end).
  */
 export function afterRun(proc: ContainerProcess, work: () => void): void {
   let done = false;
@@ -146,13 +147,11 @@ export function afterRun(proc: ContainerProcess, work: () => void): void {
     clearTimeout(late);
     work();
   };
-  if (proc.exitCode !== null || proc.signalCode !== null) {
-    setImmediate(once); // it has exited already: 'exit' will not come again
-    return;
-  }
-  proc.once('close', () => setImmediate(once));
-  proc.once('exit', () => {
-    late = setTimeout(once, 50);
+  const arm = () => {
+    late = setTimeout(once, 200);
     late.unref();
-  });
+  };
+  proc.once('close', () => setImmediate(once));
+  if (proc.exitCode !== null || proc.signalCode !== null) arm();
+  else proc.once('exit', arm);
 }
