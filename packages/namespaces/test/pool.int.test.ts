@@ -161,6 +161,13 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
       expect(made).toBe(before);
       expect(await until(() => made === before + 1 && pool.idle === 2)).toBe(true);
     }
+    // A run whose output nobody reads never 'close's: its member is replaced after its 'exit'.
+    const before = made;
+    const p = await pool.exec({ args: ['echo', 'unread'] });
+    await p.exited();
+    expect(await until(() => made === before + 1 && pool.idle === 2)).toBe(true);
+    p.stdout?.destroy();
+    p.stderr?.destroy();
   });
 
   it("holds each member's mount namespace open past its run's exit, released after wait(); close() leaves none held", async () => {
