@@ -71,6 +71,25 @@ function rawCall(path: string, data: Buffer, keepOpen = false): Promise<{ answer
   });
 }
 
+/**
+ * A bundle `<root>-bundle` (removed after each test) running `args` on the test rootfs, read-only,
+ * in new mount and pid namespaces, with `linux` fields added.
+ */
+function writeBundle(args: string[], linux: Record<string, unknown>): string {
+  const bundle = `${root}-bundle`;
+  mkdirSync(bundle);
+  writeFileSync(
+    join(bundle, 'config.json'),
+    JSON.stringify({
+      ociVersion: '1.2.0',
+      process: { args, cwd: '/', user: { uid: 0, gid: 0 } },
+      root: { path: ROOTFS!, readonly: true },
+      linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }], ...linux },
+    }),
+  );
+  return bundle;
+}
+
 /** The ids of containers left in `dir`, deleted with -f through Node. */
 async function deleteAll(dir: string): Promise<void> {
   if (!existsSync(dir)) return;
@@ -250,17 +269,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     const server = await serve();
     const r = ['--root', root];
     // A cgroup of its own (cgroupsPath), which pause needs.
-    const bundle = `${root}-bundle`;
-    mkdirSync(bundle);
-    writeFileSync(
-      join(bundle, 'config.json'),
-      JSON.stringify({
-        ociVersion: '1.2.0',
-        process: { args: ['sleep', '100'], cwd: '/', user: { uid: 0, gid: 0 } },
-        root: { path: ROOTFS!, readonly: true },
-        linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }], cgroupsPath: `/ns-serve-test-pz-${process.pid}` },
-      }),
-    );
+    const bundle = writeBundle(['sleep', '100'], { cgroupsPath: `/ns-serve-test-pz-${process.pid}` });
     expect((await plain([...r, 'run', '-d', '--bundle', bundle, 'pz'])).code).toBe(0);
     expect(await handed([...r, 'pause', 'pz'])).toEqual({ code: 0, signal: null, stdout: '', stderr: '' });
     expect(JSON.parse((await plain([...r, 'state', 'pz'])).stdout)).toMatchObject({ status: 'paused' });
@@ -305,17 +314,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     const r = ['--root', root];
     // Before the clone (no rootfs), and after it: the cgroup's limit is refused while the
     // front's child waits at its cgroup step (cpus outside the host's set).
-    const bundle = `${root}-bundle`;
-    mkdirSync(bundle);
-    writeFileSync(
-      join(bundle, 'config.json'),
-      JSON.stringify({
-        ociVersion: '1.2.0',
-        process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } },
-        root: { path: ROOTFS!, readonly: true },
-        linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }], cgroupsPath: `/ns-serve-test-${process.pid}`, resources: { cpu: { cpus: '4095' } } },
-      }),
-    );
+    const bundle = writeBundle(['true'], { cgroupsPath: `/ns-serve-test-${process.pid}`, resources: { cpu: { cpus: '4095' } } });
     try {
       for (const args of [['create', '--rootfs', '/nonexistent', 'bad1'], ['create', '--bundle', bundle, 'bad2']]) {
         const want = await plain([...r, ...args]);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include "clone.h"
+#include "../src/native/scm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,30 +100,7 @@ static int answer(int s, char tag, int32_t value, int pidfd) {
   unsigned char buf[5];
   buf[0] = (unsigned char)tag;
   put_i32(buf + 1, value);
-  struct iovec iov = {buf, sizeof buf};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (pidfd >= 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &pidfd, sizeof pidfd);
-  }
-  ssize_t n;
-  do {
-    n = sendmsg(s, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n == (ssize_t)sizeof buf ? 0 : -1;
+  return ns_scm_send(s, buf, sizeof buf, &pidfd, pidfd >= 0 ? 1 : 0, MSG_NOSIGNAL) == (ssize_t)sizeof buf ? 0 : -1;
 }
 
 int ns_front_clone(int s, const unsigned char *body, size_t len, const int *got, size_t ngot, struct ns_front_child *child) {

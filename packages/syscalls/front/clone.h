@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 // At most this many descriptors come with a request (the addon's kMaxKeep).
-#define NS_FRONT_MAX_FDS 128
+#define NS_FRONT_MAX_FDS 128  // NS_SCM_MAX_FDS
 
 // The child the front cloned for the server: it is the front's to reap.
 struct ns_front_child {

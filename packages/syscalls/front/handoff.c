@@ -7,6 +7,7 @@
 #include "handoff.h"
 
 #include "clone.h"
+#include "../src/native/scm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,32 +103,12 @@ static char *request_body(int argc, char **argv, const char *cwd, uint32_t *len,
 
 // Send the header with descriptors 0, 1, 2, then the body. 0 on success.
 static int send_request(int s, const unsigned char *header, const char *body, size_t len) {
-  struct iovec iov = {(void *)header, 16};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(3 * sizeof(int))];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
-  int fds[3] = {0, 1, 2};
-  memcpy(CMSG_DATA(cm), fds, sizeof fds);
-  ssize_t n;
-  do {
-    n = sendmsg(s, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n != 16) return -1;  // EBADF: one of 0, 1, 2 is closed; a short write cannot be resumed with the descriptors
+  const int fds[3] = {0, 1, 2};
+  // EBADF: one of 0, 1, 2 is closed; a short write cannot be resumed with the descriptors.
+  if (ns_scm_send(s, header, 16, fds, 3, MSG_NOSIGNAL) != 16) return -1;
   size_t k = 0;
   while (k < len) {
-    n = send(s, body + k, len - k, MSG_NOSIGNAL);
+    ssize_t n = send(s, body + k, len - k, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return -1;
     k += (size_t)n;
@@ -149,35 +130,12 @@ static ssize_t read_full(int s, unsigned char *buf, size_t len) {
 }
 
 // Receive one message's first `len` bytes with the descriptors that come with them (at most
-// NS_FRONT_MAX_FDS, close-on-exec) into `fds`/`*nfds`; the count read, 0 at EOF, -1 on error.
+// NS_FRONT_MAX_FDS, close-on-exec) into `fds`/`*nfds`; the count read, 0 at EOF, -1 on error
+// or when descriptors were cut.
 static ssize_t recv_with_fds(int s, unsigned char *buf, size_t len, int *fds, size_t *nfds) {
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(NS_FRONT_MAX_FDS * sizeof(int))];
-  } control;
-  struct iovec iov = {buf, len};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  ssize_t n;
-  do {
-    n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  *nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (*nfds < NS_FRONT_MAX_FDS) fds[(*nfds)++] = fd;
-      else close(fd);
-    }
-  }
-  if (msg.msg_flags & MSG_CTRUNC) return -1;
+  int flags = 0;
+  ssize_t n = ns_scm_recv(s, buf, len, 0, fds, NS_FRONT_MAX_FDS, nfds, &flags);
+  if (n < 0 || (flags & MSG_CTRUNC)) return -1;
   if (n > 0 && (size_t)n < len) {
     ssize_t more = read_full(s, buf + n, len - (size_t)n);
     if (more < 0) return -1;

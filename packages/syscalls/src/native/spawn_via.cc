@@ -23,6 +23,7 @@
 
 #include <vector>
 
+#include "scm.h"
 #include "start.h"
 
 namespace ns {
@@ -89,24 +90,10 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
   PutU32(&msgbuf, (uint32_t)body.size());
   msgbuf.insert(msgbuf.end(), body.begin(), body.end());
 
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * req.nfds));
-  struct iovec iov = {msgbuf.data(), msgbuf.size()};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int) * req.nfds);
-  memcpy(CMSG_DATA(cm), req.fds, sizeof(int) * req.nfds);
   for (;;) {
-    ssize_t n = sendmsg(via, &msg, MSG_NOSIGNAL);
+    ssize_t n = ns_scm_send(via, msgbuf.data(), msgbuf.size(), req.fds, req.nfds, MSG_NOSIGNAL);
     if (n == (ssize_t)msgbuf.size()) break;
     if (n >= 0) return EPROTO;  // a short send cannot be resumed with its descriptors
-    if (errno == EINTR) continue;
     if (errno != EAGAIN) return errno;
     int w = WaitFor(via, POLLOUT, kAnswerTimeoutMs);
     if (w) return w;
@@ -122,34 +109,22 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
       if (got >= 0) close(got);
       return w;
     }
-    union {
-      struct cmsghdr align;
-      char buf[CMSG_SPACE(sizeof(int))];
-    } rc;
-    struct iovec riov = {answer + have, sizeof answer - have};
-    struct msghdr r;
-    memset(&r, 0, sizeof r);
-    r.msg_iov = &riov;
-    r.msg_iovlen = 1;
-    r.msg_control = rc.buf;
-    r.msg_controllen = sizeof rc.buf;
-    ssize_t n = recvmsg(via, &r, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) {
-      if (got >= 0) close(got);
-      return n == 0 ? EPIPE : errno;  // the front went away
+    int fds[NS_SCM_MAX_FDS];
+    size_t nfds = 0;
+    int flags = 0;
+    ssize_t n = ns_scm_recv(via, answer + have, sizeof answer - have, MSG_DONTWAIT, fds, NS_SCM_MAX_FDS, &nfds, &flags);
+    if (n < 0 && errno == EAGAIN) continue;
+    // Only the first message's first descriptor, with a 'P': any other is closed.
+    for (size_t k = 0; k < nfds; k++) {
+      if (got < 0 && have == 0 && answer[0] == 'P')
+        got = fds[k];
+      else
+        close(fds[k]);
     }
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&r); c; c = CMSG_NXTHDR(&r, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < k; i++) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        if (got < 0 && answer[0] == 'P')
-          got = fd;
-        else
-          close(fd);
-      }
+    if (n <= 0) {
+      int e = n == 0 ? EPIPE : errno;  // the front went away
+      if (got >= 0) close(got);
+      return e;
     }
     have += (size_t)n;
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "scm.h"
 
 namespace ns {
 
@@ -32,68 +33,23 @@ bool UnixAddress(const std::string& path, struct sockaddr_un* addr) {
 // Throws EPIPE / ECONNRESET when the peer is gone, EMSGSIZE on a short write.
 Napi::Value SendWithFds(Napi::Env env, int sock, const int* fds, uint32_t n, const Napi::Buffer<uint8_t>& payload) {
   char one = 0;
-  struct iovec iov;
-  iov.iov_base = payload.Length() > 0 ? (void*)payload.Data() : (void*)&one;
-  iov.iov_len = payload.Length() > 0 ? payload.Length() : 1;
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 16)];
-  } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (n > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-    memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-  }
-  ssize_t r;
-  do {
-    r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
+  const void* data = payload.Length() > 0 ? (const void*)payload.Data() : (const void*)&one;
+  size_t len = payload.Length() > 0 ? payload.Length() : 1;
+  ssize_t r = ns_scm_send(sock, data, len, fds, n, MSG_NOSIGNAL);
   if (r < 0) return ThrowErrno(env, errno, "sendmsg");
-  if ((size_t)r != iov.iov_len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
+  if ((size_t)r != len) return ThrowErrno(env, EMSGSIZE, "sendmsg", "short write");
   return env.Undefined();
 }
 
-
 // One recvmsg(2) into `data` (its whole size) with `flags` | MSG_CMSG_CLOEXEC, retried on
-// EINTR: the byte count, or -1 with errno. Every SCM_RIGHTS descriptor received (at most 16
-// fit; MSG_CTRUNC in `msgFlags` when the kernel closed more) is appended to `fds`.
+// EINTR: the byte count, or -1 with errno. The SCM_RIGHTS descriptors received (at most 16
+// kept; MSG_CTRUNC in `msgFlags` when more came, closed) are appended to `fds`.
 ssize_t RecvWithFds(int sock, std::vector<char>& data, int flags, std::vector<int>& fds, int* msgFlags) {
-  struct iovec iov = {data.data(), data.size()};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int) * 16)];
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return n;
-  for (struct cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t k = 0; k < count; k++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
-      fds.push_back(fd);
-    }
-  }
-  *msgFlags = msg.msg_flags;
-  return n;
+  int got[16];
+  size_t n = 0;
+  ssize_t r = ns_scm_recv(sock, data.data(), data.size(), flags, got, 16, &n, msgFlags);
+  fds.insert(fds.end(), got, got + n);
+  return r;
 }
 
 }  // namespace
