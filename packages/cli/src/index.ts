@@ -333,7 +333,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     )
     .argument('<ID>', 'container id')
     .argument('[SIGNAL]', 'signal name or number', 'SIGTERM')
-    .option('-a, --all', 'send the signal to every process in the container (in its cgroup when it has one)')
+    .option('-a, --all', 'send the signal to every process in the container (in its cgroup when it has one; with --init, not to the init, which would forward it to the command a second time)')
     .action((id: string, signal: string, opts: KillOptions) => {
       status = killCommand(id, signal, opts, store(), io);
     });
