@@ -42,6 +42,10 @@ describe('main: usage', () => {
     for (const flag of ['--bundle', '--rootfs', '--tty', '--net', '--cap-add', '--cap-drop', '--volume', '--dry-run', '--env', '--user']) {
       expect(out).toContain(flag);
     }
+    // What 0 means where it could be taken for "no limit".
+    const help = out.replace(/\s+/g, ' ');
+    expect(help).toContain('--output-limit <KiB> limit mode: output kept per stream (default 65536); past it the run is killed: OLE. 0: no output allowed (the first byte is OLE)');
+    expect(help).toContain('--fsize <KiB> limit mode: largest file the command may write (RLIMIT_FSIZE; 0: none)');
   });
 
   it('an unknown option exits 125 with one ns: line', async () => {
