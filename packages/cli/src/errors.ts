@@ -54,6 +54,8 @@ interface ReportTarget {
   stderr: (text: string) => void;
   /** The runtime's log (`--log`, `--log-format`, `--debug`); absent: text lines on stderr. */
   log?: RuntimeLog | undefined;
+  /** The config.json being run: `config.json: ` at the start of an error names it in full (ResolvedIo.configFile). */
+  configFile?: string | undefined;
 }
 
 /** The log is more than ns's `ns: ...` lines on stderr: a file (`--log`) or JSON (`--log-format json`). */
@@ -61,18 +63,23 @@ function structured(io: ReportTarget): io is ReportTarget & { log: RuntimeLog } 
   return io.log !== undefined && (io.log.toFile || io.log.format === 'json');
 }
 
-/** An error's message as one line, without the `ns: ` prefix of {@link errorLine}. */
-function messageOf(err: unknown): string {
-  return errorLine(err).slice(4, -1);
-}
-
 /**
  * Report an error of ns itself, as runc's fatal(): to the runtime's log, and on stderr as one
  * `ns: ...` line unless stderr is the log (`--log-format json` without `--log`: one JSON line).
  */
 export function reportError(io: ReportTarget, err: unknown): void {
-  if (structured(io)) io.log.error(messageOf(err));
-  if (!structured(io) || io.log.toFile) io.stderr(errorLine(err));
+  const line = inConfigFile(errorLine(err), io.configFile);
+  if (structured(io)) io.log.error(line.slice(4, -1));
+  if (!structured(io) || io.log.toFile) io.stderr(line);
+}
+
+/**
+ * An error line of the library about a config.json it was handed as data (`ns: config.json:
+ * linux.namespaces[2].path: ...`) with the file's full path, as loadOciSpec() names it.
+ */
+function inConfigFile(line: string, file: string | undefined): string {
+  const prefix = 'ns: config.json: ';
+  return file !== undefined && line.startsWith(prefix) ? `ns: ${file}: ${line.slice(prefix.length)}` : line;
 }
 
 /**

@@ -187,11 +187,11 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     .option('--mem <KiB>', "limit mode: memory of the whole run (cgroup limit, isolate's --cg-mem); over it: OOM")
     .addOption(new Option('--cg-mem <KiB>', 'limit mode: the same as --mem').hideHelp())
     .option('--processes [n]', 'limit mode: processes and threads at once (without n: no limit)')
-    .option('--fsize <KiB>', 'limit mode: largest file the command may write (RLIMIT_FSIZE)')
+    .option('--fsize <KiB>', 'limit mode: largest file the command may write (RLIMIT_FSIZE; 0: none)')
     .option('--open-files <n>', 'limit mode: open descriptors per process (RLIMIT_NOFILE)')
     .option('--stack <KiB>', 'limit mode: stack per process (RLIMIT_STACK)')
     .option('--stdin <file>', "limit mode: the command's standard input (default /dev/null)")
-    .option('--output-limit <KiB>', 'limit mode: output kept per stream (default 65536); past it the run is killed: OLE')
+    .option('--output-limit <KiB>', 'limit mode: output kept per stream (default 65536); past it the run is killed: OLE. 0: no output allowed (the first byte is OLE)')
     .option('--cgroup-parent <path>', 'limit mode: the cgroup under which the run makes its own (default /ns-sandbox)')
     .option('--meta <file>', "limit mode: write isolate's meta file (time, time-wall, max-rss, cg-mem, exitcode, exitsig, killed, status, message)")
     .addOption(new Option('--log <file>', "refused: was the container's output; see --stdout, --stderr and ns --log").hideHelp())
@@ -333,7 +333,7 @@ export async function main(argv: readonly string[], cliIo: CliIo = {}): Promise<
     )
     .argument('<ID>', 'container id')
     .argument('[SIGNAL]', 'signal name or number', 'SIGTERM')
-    .option('-a, --all', 'send the signal to every process in the container (in its cgroup when it has one)')
+    .option('-a, --all', 'send the signal to every process in the container (in its cgroup when it has one; with --init, not to the init, which would forward it to the command a second time)')
     .action((id: string, signal: string, opts: KillOptions) => {
       status = killCommand(id, signal, opts, store(), io);
     });

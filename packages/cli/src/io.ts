@@ -57,6 +57,12 @@ export interface ResolvedIo {
    * Absent: `ns: ...` lines on stderr.
    */
   log?: RuntimeLog;
+  /**
+   * The config.json the command's container was read from (`ns run` / `ns create` of a
+   * bundle): an error whose message starts `config.json: ` is reported with this full path
+   * instead (reportError()), as the errors of reading the file are.
+   */
+  configFile?: string;
 }
 
 /**

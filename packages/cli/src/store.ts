@@ -2,7 +2,8 @@
  * The state root every lifecycle command works in: `--root DIR` (relative to the working
  * directory), else the library's default (`/run/ns` for root, as runc's `/run/runc`).
  */
-import { StateStore, defaultStateRoot } from '@ns/namespaces';
+import { statSync } from 'node:fs';
+import { NsError, StateStore, defaultStateRoot } from '@ns/namespaces';
 import { absolutePath, baseDir, type ResolvedIo } from './io.js';
 import { usage } from './errors.js';
 
@@ -33,5 +34,26 @@ export interface GlobalOptions {
 export function openStore(global: GlobalOptions, io: Pick<ResolvedIo, 'cwd' | 'cwdGone'> & { env?: NodeJS.ProcessEnv }): StateStore {
   // An empty --root would be the working directory: a slip, never meant.
   if (global.root === '') throw usage('--root: empty (a directory for container state is needed)', 'root');
-  return new StateStore(absolutePath(baseDir(io), global.root ?? defaultStateRoot(io.env), '--root'));
+  const root = absolutePath(baseDir(io), global.root ?? defaultStateRoot(io.env), '--root');
+  checkRoot(root, global.root !== undefined);
+  return new StateStore(root);
+}
+
+/**
+ * A state root that is a file, or lies under one, fails every verb (`list` too) with
+ * `ENOTDIR` naming `--root`, as runc's `mkdir ROOT: not a directory`: not with the errno of
+ * whichever mkdir or open ran into it. A root that does not exist is made with the first
+ * container; other errors come up where the root is used.
+ * @throws NsError `ENOTDIR`, `path` `root`.
+ */
+function checkRoot(root: string, given: boolean): void {
+  const flag = given ? '--root' : 'the state root (the default of --root)';
+  let dir: boolean;
+  try {
+    dir = statSync(root).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') return;
+    throw new NsError('ENOTDIR', `${flag} ${root}: not a directory (a file is on its path)`, { path: 'root', cause: err });
+  }
+  if (!dir) throw new NsError('ENOTDIR', `${flag} ${root}: not a directory (a directory for container state is needed)`, { path: 'root' });
 }

@@ -4,11 +4,18 @@
  */
 import type { Command } from 'commander';
 
-/** What `ns run` says about a command given without `--`. */
-export const RUN_HINT = 'put the command after --: ns run [ID] -- CMD ARGS...';
+/** How `ns run` or `ns create` is given a command (`ns create ID -- CMD ARGS...`). */
+export function commandUsage(verb: 'run' | 'create'): string {
+  return `ns ${verb === 'run' ? 'run [ID]' : 'create ID'} -- CMD ARGS...`;
+}
+
+/** What `ns run` and `ns create` say about a command given without `--`, in the words of the verb used. */
+function commandAfterDashes(verb: 'run' | 'create'): string {
+  return `put the command after --: ${commandUsage(verb)}`;
+}
 
 /**
- * For an unknown option `flag` of `ns run`: whether a command seems to have been given
+ * For an unknown option `flag` of `ns run` or `ns create`: whether a command seems to have been given
  * without `--` before it (`ns run --rootfs R /bin/sh -c 'echo hi'` fails on `-c`): the
  * positional arguments before `flag` are more than the ID. Returns the hint, or undefined.
  * (`ns exec ID CMD ARGS...` needs no `--`, as runc exec.)
@@ -23,7 +30,7 @@ function commandHint(program: Command, args: readonly string[], flag: string): s
   while (i < args.length && args[i]!.startsWith('-')) i += takesValue(program, args[i]!) ? 2 : 1;
   const name = args[i];
   const sub = program.commands.find((c) => c.name() === name);
-  if (sub === undefined || name !== 'run') return undefined;
+  if (sub === undefined || (name !== 'run' && name !== 'create')) return undefined;
   let positionals = 0;
   for (i++; i < args.length && args[i] !== flag; i++) {
     const token = args[i]!;
@@ -34,17 +41,19 @@ function commandHint(program: Command, args: readonly string[], flag: string): s
     }
   }
   if (i >= args.length) return undefined;
-  return positionals >= 1 ? RUN_HINT : undefined;
+  // `ns run` takes the ID as optional, `ns create` needs one: a word past it is a command.
+  return positionals >= (name === 'create' ? 2 : 1) ? commandAfterDashes(name) : undefined;
 }
 
 /**
  * A commander error message as one line, without commander's `error: ` prefix (and without
- * ns's `ns: ` one), with the hint of a command given to `ns run` without `--`.
+ * ns's `ns: ` one), with the hint of a command given to `ns run` or `ns create` without `--`.
  * @param args the arguments before `--`, as main() gave them to commander
  */
 export function usageMessage(text: string, program: Command, args: readonly string[]): string {
   let line = text.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
-  if (/too many arguments for 'run'/.test(line)) line += ` (${RUN_HINT})`;
+  const verb = /too many arguments for '(run|create)'/.exec(line)?.[1] as 'run' | 'create' | undefined;
+  if (verb !== undefined) line += ` (${commandAfterDashes(verb)})`;
   const unknown = /^unknown option '([^']+)'/.exec(line);
   const hint = unknown ? (commandHint(program, args, unknown[1]!) ?? limitHint(unknown[1]!)) : undefined;
   // Ours says more than commander's guess (`--memory`: "Did you mean --mem?", a limit in KiB).

@@ -104,12 +104,13 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run --bundle: issue 19 (as root)', () =>
     const r = await run(bundle(['cat', '/.ns-test-rootfs'], noMount));
     expect(r.errors).toBe('');
     expect(r.stdout).toBe(readFileSync(join(ROOTFS!, '.ns-test-rootfs'), 'utf8'));
-    const masked = await run(bundle(['true'], (s) => {
+    const maskedDir = bundle(['true'], (s) => {
       noMount(s);
       s.linux.maskedPaths = ['/proc/kcore'];
-    }));
+    });
+    const masked = await run(maskedDir);
     expect(masked.code).toBe(125);
-    expect(masked.errors).toBe('ns: config.json: linux.maskedPaths: unable to restrict sys entries without a private mount namespace (as runc)');
+    expect(masked.errors).toBe(`ns: ${join(maskedDir, 'config.json')}: linux.maskedPaths: unable to restrict sys entries without a private mount namespace (as runc)`);
   });
 
   it('rootfsPropagation shared (was pivot_root EINVAL) and slave run; / has that propagation', async () => {
@@ -132,21 +133,26 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run --bundle: issue 19 (as root)', () =>
   });
 
   it.each([
-    ['a namespace path that does not exist', (s: Spec) => (s.linux.namespaces[2] = { type: 'ipc', path: '/var/run/netns/ns-no-such-ns' }), 'ns: linux.namespaces[2].path: /var/run/netns/ns-no-such-ns: no such namespace file'],
-    ['a namespace path that is not a namespace', (s: Spec) => (s.linux.namespaces[2] = { type: 'ipc', path: '/etc/passwd' }), 'ns: linux.namespaces[2].path: /etc/passwd is not a namespace'],
-    ['a namespace of another type', (s: Spec) => (s.linux.namespaces[2] = { type: 'ipc', path: '/proc/self/ns/net' }), /^ns: linux\.namespaces\[2\]\.path: \/proc\/self\/ns\/net is a network namespace, not ipc$/],
+    ['a namespace path that does not exist', (s: Spec) => (s.linux.namespaces[2] = { type: 'ipc', path: '/var/run/netns/ns-no-such-ns' }), 'linux.namespaces[2].path: /var/run/netns/ns-no-such-ns: no such namespace file'],
+    ['a namespace path that is not a namespace', (s: Spec) => (s.linux.namespaces[2] = { type: 'ipc', path: '/etc/passwd' }), 'linux.namespaces[2].path: /etc/passwd is not a namespace'],
+    ['a namespace of another type', (s: Spec) => (s.linux.namespaces[2] = { type: 'ipc', path: '/proc/self/ns/net' }), /^linux\.namespaces\[2\]\.path: \/proc\/self\/ns\/net is a network namespace, not ipc$/],
     ['a device of a bad type', (s: Spec) => (s.linux.devices = [{ path: '/dev/x', type: 'x', major: 1, minor: 3 }]), /linux\.devices\[0\]\.type: expected one of "c", "b", "u", "p", received "x"$/],
-    ['a device outside /dev', (s: Spec) => (s.linux.devices = [{ path: '/etc/x', type: 'c', major: 1, minor: 3 }]), /^ns: config\.json: linux\.devices\[0\]\.path: \/etc\/x is outside \/dev/],
-    ['a device fileMode past 07777', (s: Spec) => (s.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, fileMode: 0o10666 }]), 'ns: config.json: linux.devices[0].fileMode: expected permission bits 0..0o7777, got 0o10666'],
+    ['a device outside /dev', (s: Spec) => (s.linux.devices = [{ path: '/etc/x', type: 'c', major: 1, minor: 3 }]), /^linux\.devices\[0\]\.path: \/etc\/x is outside \/dev/],
+    ['a device fileMode past 07777', (s: Spec) => (s.linux.devices = [{ path: '/dev/x', type: 'c', major: 1, minor: 3, fileMode: 0o10666 }]), 'linux.devices[0].fileMode: expected permission bits 0..0o7777, got 0o10666'],
     ['an unknown rootfsPropagation', (s: Spec) => (s.linux.rootfsPropagation = 'everywhere'), /linux\.rootfsPropagation: expected one of "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable", received "everywhere"$/],
-    ['a seccomp profile that denies execve', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), /^ns: config\.json: linux\.seccomp: execve fails with errno 1 under this profile/],
-    ['a seccomp action that does not exist', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['keyctl'], action: 'SCMP_ACT_DENY' }] }), /^ns: config\.json: linux\.seccomp\.syscalls\[0\]\.action: unknown action "SCMP_ACT_DENY"/],
-    ['an AppArmor profile', (s: Spec) => (s.process.apparmorProfile = 'docker-default'), /^ns: config\.json: process\.apparmorProfile: ns applies no AppArmor profile/],
+    ['a seccomp profile that denies execve', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), /^linux\.seccomp: execve fails with errno 1 under this profile/],
+    ['a seccomp action that does not exist', (s: Spec) => (s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['keyctl'], action: 'SCMP_ACT_DENY' }] }), /^linux\.seccomp\.syscalls\[0\]\.action: unknown action "SCMP_ACT_DENY"/],
+    ['an AppArmor profile', (s: Spec) => (s.process.apparmorProfile = 'docker-default'), /^process\.apparmorProfile: ns applies no AppArmor profile/],
   ])('refuses %s by JSON path, before anything starts', async (_what, edit, message) => {
-    const r = await run(bundle(['true'], edit));
+    const dir = bundle(['true'], edit);
+    const r = await run(dir);
     expect(r.code).toBe(125);
-    if (typeof message === 'string') expect(r.errors).toBe(message);
-    else expect(r.errors).toMatch(message);
+    // Every message about the file starts with its full path (the schema's, the conversion's and the namespace files' alike).
+    const prefix = `ns: ${join(dir, 'config.json')}: `;
+    expect(r.errors.startsWith(prefix), r.errors).toBe(true);
+    const rest = r.errors.slice(prefix.length);
+    if (typeof message === 'string') expect(rest).toBe(message);
+    else expect(rest).toMatch(message);
     expect(r.stdout).toBe('');
   });
 });

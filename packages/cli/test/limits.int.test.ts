@@ -114,6 +114,14 @@ describe.skipIf(!isRoot || !ROOTFS)('ns run with limit flags (as root)', () => {
     expect(meta()).toMatchObject({ killed: '1', 'ns-status': 'OLE' });
   });
 
+  it('--output-limit 0: no output allowed, the first byte is OLE (not "no limit"); a silent run is OK', async () => {
+    expect(await ns(['--output-limit', '0', '--stdout', file('out'), '--', 'true'])).toMatchObject({ code: 0, stderr: '' });
+    const r = await ns(['--output-limit', '0', '--stdout', file('out'), '--meta', file('meta'), '--', 'echo', 'hi']);
+    expect(r).toMatchObject({ code: 1, stderr: 'ns: OLE: Output limit exceeded (stdout)\n' });
+    expect(readFileSync(file('out'), 'utf8')).toBe('');
+    expect(meta()).toMatchObject({ 'ns-status': 'OLE' });
+  });
+
   it('--stdin FILE, --stdout FILE and --stderr FILE (created or truncated, as isolate)', async () => {
     writeFileSync(file('in'), 'from a file\n');
     writeFileSync(file('out'), 'stale output of an earlier run, longer than the new one\n');

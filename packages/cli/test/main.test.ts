@@ -42,6 +42,10 @@ describe('main: usage', () => {
     for (const flag of ['--bundle', '--rootfs', '--tty', '--net', '--cap-add', '--cap-drop', '--volume', '--dry-run', '--env', '--user']) {
       expect(out).toContain(flag);
     }
+    // What 0 means where it could be taken for "no limit".
+    const help = out.replace(/\s+/g, ' ');
+    expect(help).toContain('--output-limit <KiB> limit mode: output kept per stream (default 65536); past it the run is killed: OLE. 0: no output allowed (the first byte is OLE)');
+    expect(help).toContain('--fsize <KiB> limit mode: largest file the command may write (RLIMIT_FSIZE; 0: none)');
   });
 
   it('an unknown option exits 125 with one ns: line', async () => {
@@ -92,6 +96,35 @@ describe('main: usage', () => {
     expect(await main(['run', 'box', 'sh'], io())).toBe(125);
     expect(err).toMatch(/too many arguments.*after --/);
     expect(err.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('ns create says how create takes a command, in its own verb (it said "ns run [ID]")', async () => {
+    expect(await main(['--root', dir, 'create', 'a b'], io())).toBe(125);
+    expect(err).toMatch(/^ns: invalid container id "a b" .*; to run a command, put it after --: ns create ID -- CMD ARGS\.\.\.\n$/);
+    err = '';
+    expect(await main(['--root', dir, 'create', 'box', 'sh'], io())).toBe(125);
+    expect(err).toMatch(/too many arguments for 'create'.*\(put the command after --: ns create ID -- CMD ARGS\.\.\.\)\n$/);
+    err = '';
+    expect(await main(['--root', dir, 'create', '--rootfs', dir, 'box', '/bin/sh', '-c', 'x'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '-c' (put the command after --: ns create ID -- CMD ARGS...)\n");
+    // The ID alone and an unknown option: no hint about a command.
+    err = '';
+    expect(await main(['--root', dir, 'create', 'box', '-c'], io())).toBe(125);
+    expect(err).toBe("ns: unknown option '-c'\n");
+  });
+
+  it('a --root that is a file, or under one, fails every verb naming --root (it said EEXIST mkdir, or listed nothing)', async () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, '');
+    for (const args of [['list'], ['state', 'x'], ['create', '--rootfs', dir, 'x'], ['delete', 'x'], ['kill', 'x']]) {
+      err = '';
+      out = '';
+      expect(await main(['--root', file, ...args], io()), args.join(' ')).toBe(125);
+      expect({ out, err }).toEqual({ out: '', err: `ns: --root ${file}: not a directory (a directory for container state is needed)\n` });
+    }
+    err = '';
+    expect(await main(['--root', join(file, 'sub'), 'list'], io())).toBe(125);
+    expect(err).toBe(`ns: --root ${join(file, 'sub')}: not a directory (a file is on its path)\n`);
   });
 
   it('a command given without -- points at -- too (not only "unknown option")', async () => {

@@ -73,18 +73,18 @@ const CASES: Case[] = [
     // A CRI container joins its sandbox's ipc and uts namespaces by path: the two swapped.
     name: 'a uts namespace file given as ipc',
     edit: (s) => join_(s, 'ipc', `/proc/${process.pid}/ns/uts`),
-    says: (s) => new RegExp(`^linux\\.namespaces\\[${indexOf(s, 'ipc')}\\]\\.path: /proc/${process.pid}/ns/uts is a uts namespace, not ipc$`),
+    says: (s) => new RegExp(`^/\\S+/config\\.json: linux\\.namespaces\\[${indexOf(s, 'ipc')}\\]\\.path: /proc/${process.pid}/ns/uts is a uts namespace, not ipc$`),
   },
   {
     name: 'a network namespace path that is no namespace',
     edit: (s) => join_(s, 'network', '/etc/hostname'),
-    says: (s) => new RegExp(`^linux\\.namespaces\\[${indexOf(s, 'network')}\\]\\.path: /etc/hostname is not a namespace$`),
+    says: (s) => new RegExp(`^/\\S+/config\\.json: linux\\.namespaces\\[${indexOf(s, 'network')}\\]\\.path: /etc/hostname is not a namespace$`),
   },
   {
     // CNI's network namespace of a pod removed meanwhile.
     name: 'a network namespace path that does not exist',
     edit: (s) => join_(s, 'network', `/run/netns/cni-${TAG}-gone`),
-    says: (s) => new RegExp(`^linux\\.namespaces\\[${indexOf(s, 'network')}\\]\\.path: /run/netns/cni-${TAG}-gone: no such namespace file$`),
+    says: (s) => new RegExp(`^/\\S+/config\\.json: linux\\.namespaces\\[${indexOf(s, 'network')}\\]\\.path: /run/netns/cni-${TAG}-gone: no such namespace file$`),
   },
   {
     name: 'process.apparmorProfile (containerd sets cri-containerd.apparmor.d where AppArmor is on)',

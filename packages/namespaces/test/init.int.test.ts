@@ -2,8 +2,24 @@
 // busybox rootfs, as root. The program is pid 2 under ns-init, signals reach it with their
 // default actions, orphans are reaped, and the exit reports the program's own code or signal
 // exactly (from the status the init records for the parent, not from its exit code).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MOUNTS, DEFAULT_NAMESPACES, exec, execAsync, rootfsContainer, type Container, type ContainerProcess } from '../src/index.js';
+import {
+  DEFAULT_MOUNTS,
+  DEFAULT_NAMESPACES,
+  StateStore,
+  containerPids,
+  deleteContainer,
+  exec,
+  execAsync,
+  killContainer,
+  rootfsContainer,
+  runContainer,
+  type Container,
+  type ContainerProcess,
+} from '../src/index.js';
 import { ROOTFS, gone, hostMounts, isRoot, run } from './helpers.js';
 
 const sh = (script: string, o: Partial<Container> = {}) => rootfsContainer(ROOTFS, { args: ['/bin/sh', '-c', script], init: true, ...o });
@@ -186,5 +202,38 @@ describe.skipIf(!isRoot || !ROOTFS)('init: true (as root)', () => {
     const script = 'o=$(sh -c "sleep 0.4 >/dev/null & echo \\$!"); p=$(cut -d" " -f4 /proc/$o/stat); [ "$p" = "$PPID" ] || echo "orphan of $p, not $PPID"; sleep 0.8; [ -e /proc/$o ] && echo left; kill -SEGV $$';
     const r = await run(sh(script, { namespaces }));
     expect(r).toMatchObject({ exitCode: null, signal: 'SIGSEGV', stdout: '' });
+  });
+});
+
+describe.skipIf(!isRoot || !ROOTFS)('killContainer({ all: true }) with init: true (as root)', () => {
+  /** The signals queued for the container's uid (SigQ of /proc/PID/status: counted per user namespace and uid). */
+  const queued = (pid: number): number => Number(/^SigQ:\s+(\d+)\//m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+  it('the program gets the signal once: the init, which forwards what it gets, is not sent it too', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ns-init-kill-'));
+    const store = new StateStore(root);
+    // A user namespace of its own: SigQ counts only the signals queued for its processes.
+    const map = [{ containerID: 0, hostID: 310000, size: 65536 }];
+    const c = rootfsContainer(ROOTFS, { id: 'ka', args: ['/bin/sleep', '100'], init: true, namespaces: [...DEFAULT_NAMESPACES, { type: 'user' }], uidMappings: map, gidMappings: map });
+    const { process: p, state } = runContainer(c, { store, stdio: 'ignore' });
+    try {
+      const program = containerPids(state).find((pid) => pid !== state.pid)!;
+      // Stopped, the program keeps what it is sent pending; a real-time signal queues once per send.
+      process.kill(program, 'SIGSTOP');
+      const rt = 36; // SIGRTMIN+2
+      killContainer(store, 'ka', rt, { all: true });
+      // A marker through the init: it takes pending real-time signals lowest first, so once the
+      // marker is pending at the program, the init has forwarded whatever it got before it.
+      process.kill(state.pid, rt + 1);
+      const marker = 1n << BigInt(rt); // signal rt+1: bit rt of ShdPnd (what kill(2) leaves pending)
+      for (let i = 0; i < 200 && !(BigInt(`0x${/^ShdPnd:\s+([0-9a-f]+)/m.exec(readFileSync(`/proc/${program}/status`, 'utf8'))![1]}`) & marker); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(queued(program)).toBe(2); // the signal once (it was twice: from here and from the init), and the marker
+    } finally {
+      await deleteContainer(store, 'ka', { force: true }).catch(() => undefined);
+      await p.wait();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

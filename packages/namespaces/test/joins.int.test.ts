@@ -130,9 +130,9 @@ describe.skipIf(!isRoot || !ROOTFS)('exec() joining namespaces by path (as root)
     refuse(ns('/etc/passwd'), 'ERR_NS_CONFIG', 'namespaces[2].path: /etc/passwd is not a namespace');
     refuse(ns('/dev/null'), 'ERR_NS_CONFIG', 'namespaces[2].path: /dev/null is not a namespace');
     refuse(ns('/var/run/netns/ns-no-such-namespace'), 'ERR_NS_NOT_FOUND', 'namespaces[2].path: /var/run/netns/ns-no-such-namespace: no such namespace file');
-    // From a config.json: its own JSON path.
+    // From a config.json: its own JSON path, after `config.json: ` as fromOciSpec()'s other errors.
     const spec = { ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: ROOTFS }, linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }, { type: 'ipc', path: `/proc/${pid}/ns/uts` }] } };
-    refuse(fromOciSpec(spec, { bundle: '/tmp', id: 'joins-bad' }), 'ERR_NS_CONFIG', `linux.namespaces[2].path: /proc/${pid}/ns/uts is a uts namespace, not ipc`);
+    refuse(fromOciSpec(spec, { bundle: '/tmp', id: 'joins-bad' }), 'ERR_NS_CONFIG', `config.json: linux.namespaces[2].path: /proc/${pid}/ns/uts is a uts namespace, not ipc`);
     // Nothing was spawned: no child of this process besides the unshare.
     const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     expect(children.map((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim()).filter((n) => n !== 'unshare' && n !== 'sleep')).toEqual([]);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MASKED_PATHS } from '../src/config/defaults.js';
 import {
+  containerFromBundle,
   defaultOciSpec,
   fromOciSpec,
   loadOciSpec,
@@ -509,5 +510,21 @@ describe('loadOciSpec', () => {
     const schema = thrown(() => loadOciSpec(bundle));
     expect(schema.code).toBe('ERR_NS_CONFIG');
     expect(schema.message).toBe(`${file}: process.args[0]: expected string, received number`);
+  });
+
+  it('containerFromBundle(): the errors of the conversion name the file too, as the schema\'s (they said `config.json: `)', () => {
+    const bundle = join(tmp, 'semantic');
+    mkdirSync(bundle);
+    const file = join(bundle, 'config.json');
+    const cases: [Record<string, any>, string, string][] = [
+      [{ ...minimal(), process: { ...minimal().process, env: ['BAD'] } }, 'process.env[0]', 'process.env[0]: expected KEY=value, received "BAD"'],
+      [{ ...minimal(), linux: { ...minimal().linux, intelRdt: { closID: 'x' } } }, 'linux.intelRdt', 'linux.intelRdt: Intel RDT'],
+    ];
+    for (const [spec, path, says] of cases) {
+      writeFileSync(file, JSON.stringify(spec));
+      const error = thrown(() => containerFromBundle(bundle, { id: 'c1' }));
+      expect(error).toMatchObject({ code: 'ERR_NS_CONFIG', path });
+      expect(error.message.startsWith(`${file}: ${says}`), error.message).toBe(true);
+    }
   });
 });

@@ -37,7 +37,8 @@ export interface Limits {
   /**
    * Output captured per stream (stdout and stderr each), in bytes (DOMjudge runguard
    * `--streamsize`): past it the rest is dropped, the stream flagged `truncated`, the run
-   * killed and the verdict `OLE`. Default 64 MiB.
+   * killed and the verdict `OLE`. Default 64 MiB, at most 2 GiB; 0 allows no output at all
+   * (the first byte is `OLE`), it is not "no limit".
    */
   outputBytes?: number;
   /** Standard input: a string or bytes (written to a pipe), or `{ file }` (opened read-only). Default: /dev/null. */

@@ -28,6 +28,7 @@ import {
 } from '@ns/namespaces';
 import { openOutputFiles, runDetached, type OpenedOutput } from '../detach.js';
 import { EXIT, reportError, reportWarning, usage } from '../errors.js';
+import { commandUsage } from '../usage.js';
 import { applyEnv, applyNetwork, bridgeOf, checkUserOption, parseVolume, withTerm } from '../flags.js';
 import { absolutePath, baseDir, type ResolvedIo } from '../io.js';
 import { runAttached } from '../start.js';
@@ -166,7 +167,7 @@ function containerId(options: RunOptions): string {
   const id = options.idArgument ?? options.id;
   if (id === undefined) return generateId();
   if (!CONTAINER_ID.test(id)) {
-    const hint = options.idArgument !== undefined ? '; to run a command, put it after --: ns run [ID] -- CMD ARGS...' : '';
+    const hint = options.idArgument !== undefined ? `; to run a command, put it after --: ${commandUsage(options.createOnly ? 'create' : 'run')}` : '';
     throw usage(`invalid container id ${JSON.stringify(id)} (expected ${CONTAINER_ID_RULE})${hint}`, 'id');
   }
   return id;
@@ -293,6 +294,9 @@ export async function runCommand(options: RunOptions, io: ResolvedIo, store?: St
     reportError(io, err);
     return EXIT.FAILURE;
   }
+  // A bundle's config.json: the errors of the start that name it (`config.json: linux...`,
+  // joined namespace files) name it by its full path, as those of reading it (reportError()).
+  if (container.bundle !== undefined) io = { ...io, configFile: join(container.bundle, 'config.json') };
   // Recorded in the state as the bundle; '/' when the working directory is gone.
   container.bundle ??= io.cwd;
   for (const w of warnings) reportWarning(io, w);

@@ -37,6 +37,16 @@ function nsfs(): number | null {
   return nsfsDevice;
 }
 
+/** `err` (an NsError of this file, its message starting with the JSON path) as one about `config.json: `. */
+function inConfigJson(err: unknown): unknown {
+  if (!(err instanceof NsError)) return err;
+  return new NsError(err.code, `config.json: ${err.message}`, {
+    cause: err.cause ?? err,
+    ...(err.path === undefined ? {} : { path: err.path }),
+    ...(err.syscall === undefined ? {} : { syscall: err.syscall }),
+  });
+}
+
 /** An NsError for a failed stat or open of `path`, named by `label`. */
 function fileError(cause: unknown, label: string, path: string, syscall: string): NsError {
   const code = (cause as NodeJS.ErrnoException).code ?? 'EIO';
@@ -90,12 +100,13 @@ function openNamespace(path: string, type: NamespaceType, label: string): number
 
 /**
  * Open every namespace `c` joins by path, in the order of `namespaces`, each checked to be a
- * namespace of its listed type. Messages name the entry by JSON path: `linux.namespaces[2].path`
- * for a config from a bundle (`c.bundle` set), else `namespaces[2].path`.
+ * namespace of its listed type. Messages name the entry by JSON path: for a config from a
+ * bundle (`c.bundle` set) `config.json: linux.namespaces[2].path`, as fromOciSpec() names the
+ * fields it refuses, else `namespaces[2].path` (`error.path` is that JSON path).
  *
  * @returns the open descriptors (close-on-exec; the caller closes them), none when nothing is joined
  * @throws NsError, with every descriptor opened here closed again: `ERR_NS_NOT_FOUND` for a
- *   missing file (`linux.namespaces[2].path: /var/run/netns/x: no such namespace file`),
+ *   missing file (`config.json: linux.namespaces[2].path: /var/run/netns/x: no such namespace file`),
  *   `EACCES`/`EPERM` when it cannot be opened, `ERR_NS_CONFIG` for a file that is not a
  *   namespace (`... /etc/passwd is not a namespace`) or one of another type
  *   (`linux.namespaces[2].path: /proc/123/ns/net is a network namespace, not ipc`).
@@ -111,7 +122,7 @@ export function openJoinedNamespaces(c: Pick<Container, 'namespaces' | 'bundle'>
     });
   } catch (err) {
     for (const j of out) closeSync(j.fd);
-    throw err;
+    throw c.bundle !== undefined ? inConfigJson(err) : err;
   }
   return out;
 }

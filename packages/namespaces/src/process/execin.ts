@@ -43,8 +43,9 @@ export interface ExecInOptions extends ExecOptions {
   /**
    * Start the process in a paused (frozen) container too, as `runc exec --ignore-paused`: it
    * joins the frozen cgroup and is frozen there, so execIn() (and execInAsync()'s promise)
-   * waits until the container is resumed, or fails once `setupTimeout` passes. Default false:
-   * a paused container is refused with `ERR_NS_STATE`.
+   * waits until the container is resumed: `setupTimeout` cannot end that wait (a frozen
+   * process acts on SIGKILL only once thawed), and execIn() blocks the event loop meanwhile.
+   * Default false: a paused container is refused with `ERR_NS_STATE`.
    */
   ignorePaused?: boolean;
 }
