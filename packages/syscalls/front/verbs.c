@@ -1,8 +1,8 @@
 /*
  * The record verbs of the native front: `state`, `kill`, `start` and `delete` carried out
  * from the front record (record.h) that TypeScript wrote, as the Node path does them
- * (packages/namespaces/src/container/lifecycle.ts: startCreatedContainer(), killContainer(),
- * deleteContainer(); state.ts: ociState()). Each returns the exit status when it did the
+ * (packages/namespaces/src/container/lifecycle.ts: startCreatedContainer(), deleteContainer();
+ * processes.ts: killContainer(); state.ts: ociState()). Each returns the exit status when it did the
  * call, or FALL_BACK (having changed nothing Node would not redo the same way) for anything
  * the record does not cover: Node then does the call, its errors and messages included.
  */
