@@ -136,7 +136,7 @@ describe.skipIf(skip !== undefined)(`ctr run --runc-binary ns${skip ? ` (skipped
     try {
       expect(bad.status).not.toBe(0);
       // Read by the shim from ns's --log file (getLastRuntimeError); was "unable to retrieve OCI runtime error".
-      expect(bad.stderr).toMatch(new RegExp(`OCI runtime create failed: linux\\.namespaces\\[\\d+\\]\\.path: /proc/${process.pid}/ns/uts is a uts namespace, not ipc`));
+      expect(bad.stderr).toMatch(new RegExp(`OCI runtime create failed: \\S+/config\\.json: linux\\.namespaces\\[\\d+\\]\\.path: /proc/${process.pid}/ns/uts is a uts namespace, not ipc`));
       const root = join(dir, 'runc', NAMESPACE);
       expect(existsSync(root) ? readdirSync(root) : []).not.toContain('n2');
     } finally {
