@@ -26,6 +26,12 @@
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -103,13 +109,30 @@ static int answer(int s, char tag, int32_t value, int pidfd) {
   return ns_scm_send(s, buf, sizeof buf, &pidfd, pidfd >= 0 ? 1 : 0, MSG_NOSIGNAL) == (ssize_t)sizeof buf ? 0 : -1;
 }
 
+// clone3(2) into the cgroup2 directory `cgroupfd` (CLONE_INTO_CGROUP, Linux >= 5.7), fork-like
+// (no CLONE_VM, the child on a copy of this stack): the pid (0 in the child), or -errno.
+static long clone_into_cgroup(uint32_t flags, int cgroupfd, int *pidfd) {
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+  } args;
+  memset(&args, 0, sizeof args);
+  args.flags = (uint64_t)flags | CLONE_PIDFD | CLONE_INTO_CGROUP;
+  args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = (uint64_t)cgroupfd;
+  long r = syscall(SYS_clone3, &args, sizeof args);
+  return r < 0 ? -errno : r;
+}
+
 int ns_front_clone(int s, const unsigned char *body, size_t len, const int *got, size_t ngot, struct ns_front_child *child) {
-  // u32 flags, u32 pdeathsig, i32 initfd, i32 planfd, i32 errfd, u32 n, i32 numbers[n]
-  if (len < 24) return -1;
+  // u32 flags, u32 pdeathsig, i32 initfd, i32 planfd, i32 errfd, u32 n, i32 numbers[n], u32 cgroup
+  if (len < 28) return -1;
   uint32_t flags = get_u32(body), pdeathsig = get_u32(body + 4);
   int initfd = (int32_t)get_u32(body + 8), planfd = (int32_t)get_u32(body + 12), errfd = (int32_t)get_u32(body + 16);
   uint32_t n = get_u32(body + 20);
-  if (n != ngot || n > NS_FRONT_MAX_FDS || len != 24 + 4 * (size_t)n || pdeathsig >= NSIG) return -1;
+  if (n > NS_FRONT_MAX_FDS || len != 28 + 4 * (size_t)n || pdeathsig >= NSIG) return -1;
+  uint32_t cg = get_u32(body + 24 + 4 * (size_t)n);
+  if (cg > 1 || ngot != n + cg) return -1;
   int32_t numbers[NS_FRONT_MAX_FDS];
   int init = -1, plan = -1, err = -1;
   for (uint32_t k = 0; k < n; k++) {
@@ -126,12 +149,19 @@ int ns_front_clone(int s, const unsigned char *body, size_t len, const int *got,
   if (flags & ~allowed) return answer(s, 'E', EINVAL, -1);
 
   int pidfd = -1;
-  long pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0L, &pidfd, 0L, 0L);
+  // Born in the container's cgroup when the server sent it (cgroup v2) and the kernel can; else
+  // a plain clone, and the server's sync step moves the child (naming what the kernel refuses).
+  long pid = cg ? clone_into_cgroup(flags, got[n], &pidfd) : -ENOSYS;
+  int into = pid >= 0;
+  if (pid < 0) {
+    pidfd = -1;
+    pid = syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD | SIGCHLD), 0L, &pidfd, 0L, 0L);
+    if (pid < 0) return answer(s, 'E', errno, -1);
+  }
   if (pid == 0) child_exec(pdeathsig, init, plan, err, numbers, got, n);
-  if (pid < 0) return answer(s, 'E', errno, -1);
   child->pid = (int)pid;
   child->pidfd = pidfd;
-  return answer(s, 'P', (int32_t)pid, pidfd);
+  return answer(s, into ? 'C' : 'P', (int32_t)pid, pidfd);
 }
 
 void ns_front_child_done(struct ns_front_child *child, int status, int keep) {

@@ -14,8 +14,9 @@ struct ns_front_child {
 
 // Carry out the server's clone request on the connection `s`: `body` (after the 'S' and its
 // length), the `ngot` descriptors that came with it (close-on-exec). Clones the child (which
-// puts each descriptor at the number the request names and execs ns-init) and answers 'P' with
-// its pid and a pidfd, or 'E' with an errno. Returns 0 once answered, -1 for a malformed
+// puts each descriptor at the number the request names and execs ns-init), into the cgroup2
+// directory that came last when the request says so and the kernel can, and answers 'P' (or
+// 'C': born in that cgroup) with its pid and a pidfd, or 'E' with an errno. Returns 0 once answered, -1 for a malformed
 // request or a failed answer (the connection is then of no use). The caller closes `got`.
 int ns_front_clone(int s, const unsigned char *body, size_t len, const int *got, size_t ngot, struct ns_front_child *child);
 

@@ -144,10 +144,7 @@ static ssize_t recv_with_fds(int s, unsigned char *buf, size_t len, int *fds, si
   return n;
 }
 
-// After 'R': the server's messages until the call's end. 'S' asks for a clone (clone.c), 'X'
-// ends the call with its status and the pid of the container's process the server made.
-// Returns the status, or -1 when the server went away (or spoke out of turn).
-static int run_messages(int s) {
+int ns_front_messages(int s) {
   struct ns_front_child child = {0, -1};
   unsigned char body[24 + 4 * NS_FRONT_MAX_FDS];
   for (;;) {
@@ -204,7 +201,7 @@ int ns_front_handoff(int argc, char **argv, const char *root) {
     close(s);
     return -1;
   }
-  int status = run_messages(s);
+  int status = ns_front_messages(s);
   close(s);
   if (status < 0) {
     fprintf(stderr, "ns: the server at %s went away before the call ended\n", path);

@@ -18,3 +18,9 @@
 // is not this user's, or it refused the call before running anything): then the caller runs
 // the call itself. Once the server has started the call, a server gone before answering is 125.
 int ns_front_handoff(int argc, char **argv, const char *root);
+
+// After 'R': carry out the server's messages on the connection `s` until the call's end: 'S'
+// asks for a clone (clone.h), 'X' ends the call with its status and the pid of the container's
+// process the server made. Returns the status, or -1 when the server went away (or spoke out
+// of turn), its child then killed and reaped.
+int ns_front_messages(int s);

@@ -1,6 +1,10 @@
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync } from 'node:fs';
+import { execFileSync, spawn as spawnProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, rmdirSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnAsync, type Plan } from '../src/index.js';
+import { spawn, spawnAsync, unixAccept, unixListen, type Plan } from '../src/index.js';
 
 // A cgroup2 mount: /sys/fs/cgroup alone (v2 hosts, the VM) or /sys/fs/cgroup/unified (hybrid, here).
 const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' - ')[1]?.startsWith('cgroup2 '));
@@ -50,6 +54,48 @@ describe.skipIf(!root || !cgroup2)('spawn with cgroupFd (clone3 CLONE_INTO_CGROU
     const child = (await pending) as Awaited<ReturnType<typeof spawnAsync>>;
     expect((await child.exited).exitCode).toBe(0);
     expect(seen).toEqual([{ cgroup: `/ns-test-clone3-${process.pid}/c`, into: true }]);
+  });
+
+  it.skipIf(!intoCgroupKernel)('through a front (cloneVia, as ns serve creates): the front clones into the cgroup too, and falls back where it cannot', async () => {
+    // The front's side (front/clone.c) as a test executable that carries out a server's messages.
+    const FRONT = fileURLToPath(new URL('../front', import.meta.url));
+    const tmp = mkdtempSync(join(tmpdir(), 'ns-clone3-front-'));
+    try {
+      const bin = join(tmp, 'clone-test');
+      execFileSync('cc', ['-O2', '-o', bin, join(FRONT, 'handoff.c'), join(FRONT, 'clone.c'), join(FRONT, 'clone-main.c')]);
+      const seen: { cgroup: string | undefined; into: boolean; front: boolean }[] = [];
+      for (const target of [dir, '/']) {
+        const path = join(tmp, 'front.sock');
+        const listener = unixListen(path);
+        const front = spawnProcess(bin, [path], { stdio: 'ignore' });
+        const ended = new Promise<number | null>((resolve) => front.on('exit', resolve));
+        const conn = unixAccept(listener, 10_000)!;
+        closeSync(listener);
+        rmSync(path);
+        const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY);
+        try {
+          const onSync = (_s: unknown, _i: number, pid: number, _v: number, into: boolean) => {
+            const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+            seen.push({ cgroup: cgroup2Of(pid), into, front: ppid === front.pid });
+          };
+          // The front's child, not ours: never watched here (the front reaps it).
+          spawn(plan, { cloneVia: conn, cgroupFd: fd, onSync }).release();
+          const end = Buffer.alloc(9);
+          end.write('X', 0, 'latin1');
+          writeSync(conn, end); // status 0, no container to leave alone: the front reaps it
+        } finally {
+          closeSync(fd);
+          closeSync(conn);
+        }
+        expect(await ended).toBe(0);
+      }
+      expect(seen).toEqual([
+        { cgroup: `/ns-test-clone3-${process.pid}/c`, into: true, front: true },
+        { cgroup: cgroup2Of(process.pid), into: false, front: true }, // `/`: no cgroup2 directory, a plain clone
+      ]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('falls back to clone(2) where the descriptor is no cgroup2 directory (EBADF): the child stays in ours, intoCgroup false', async () => {

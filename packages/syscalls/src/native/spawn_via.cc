@@ -10,9 +10,12 @@
 //
 // Wire format (one sendmsg each; little-endian; defined with packages/syscalls/front/clone.c):
 //   request  'S', u32 body length, then the body: u32 clone flags, u32 pdeathsig,
-//            i32 initfd, i32 planfd, i32 errfd, u32 n, i32 numbers[n]; SCM_RIGHTS: the n
-//            descriptors, numbers[k] being the number descriptor k must have in the child.
-//   answer   'P', i32 pid, with the child's pidfd (SCM_RIGHTS); or 'E', i32 errno (no child).
+//            i32 initfd, i32 planfd, i32 errfd, u32 n, i32 numbers[n], u32 cgroup (0 or 1);
+//            SCM_RIGHTS: the n descriptors, numbers[k] being the number descriptor k must have
+//            in the child, then with cgroup 1 a cgroup2 directory to clone the child into
+//            (clone3 CLONE_INTO_CGROUP: the front's only, never the child's).
+//   answer   'P' (or 'C': born in that cgroup), i32 pid, with the child's pidfd (SCM_RIGHTS);
+//            or 'E', i32 errno (no child).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -72,7 +75,7 @@ pid_t ParentOf(pid_t pid) {
   return (pid_t)ppid;
 }
 
-int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* front) {
+int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* front, bool* intoCgroup) {
   struct ucred cred;
   socklen_t clen = sizeof cred;
   if (getsockopt(via, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) return errno;
@@ -86,12 +89,16 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
   PutU32(&body, (uint32_t)req.errfd);
   PutU32(&body, req.nfds);
   for (uint32_t k = 0; k < req.nfds; k++) PutU32(&body, (uint32_t)req.fds[k]);
+  bool cg = req.cgroupfd >= 0 && req.nfds < NS_SCM_MAX_FDS;
+  PutU32(&body, cg ? 1 : 0);
+  std::vector<int> fds(req.fds, req.fds + req.nfds);
+  if (cg) fds.push_back(req.cgroupfd);
   std::vector<uint8_t> msgbuf{'S'};
   PutU32(&msgbuf, (uint32_t)body.size());
   msgbuf.insert(msgbuf.end(), body.begin(), body.end());
 
   for (;;) {
-    ssize_t n = ns_scm_send(via, msgbuf.data(), msgbuf.size(), req.fds, req.nfds, MSG_NOSIGNAL);
+    ssize_t n = ns_scm_send(via, msgbuf.data(), msgbuf.size(), fds.data(), fds.size(), MSG_NOSIGNAL);
     if (n == (ssize_t)msgbuf.size()) break;
     if (n >= 0) return EPROTO;  // a short send cannot be resumed with its descriptors
     if (errno != EAGAIN) return errno;
@@ -99,7 +106,7 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
     if (w) return w;
   }
 
-  // The answer: 'P' + pid with the pidfd, or 'E' + errno (5 bytes either way).
+  // The answer: 'P' or 'C' + pid with the pidfd, or 'E' + errno (5 bytes either way).
   uint8_t answer[5];
   size_t have = 0;
   int got = -1;
@@ -116,7 +123,7 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
     if (n < 0 && errno == EAGAIN) continue;
     // Only the first message's first descriptor, with a 'P': any other is closed.
     for (size_t k = 0; k < nfds; k++) {
-      if (got < 0 && have == 0 && answer[0] == 'P')
+      if (got < 0 && have == 0 && (answer[0] == 'P' || answer[0] == 'C'))
         got = fds[k];
       else
         close(fds[k]);
@@ -133,12 +140,13 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
     if (got >= 0) close(got);
     return value > 0 ? value : EPROTO;
   }
-  if (answer[0] != 'P' || got < 0 || value <= 0) {
+  if ((answer[0] != 'P' && answer[0] != 'C') || got < 0 || value <= 0 || (answer[0] == 'C' && !cg)) {
     if (got >= 0) close(got);
     return EPROTO;
   }
   *pid = value;
   *pidfd = got;
+  *intoCgroup = answer[0] == 'C';
   return 0;
 }
 

@@ -202,11 +202,12 @@ bool CloneHere(Napi::Env env, const Checked& ck, const Fds& f, Launch* l, uint32
 
 // Have the front at the other end of `via` clone the child (spawn_via.cc): it is then the
 // front's child, which it reaps; ours are the pipes and the memfd, as for one cloned here.
-bool CloneThroughFront(Napi::Env env, int via, const Checked& ck, const Fds& f, Launch* l, uint32_t nkeep, Started* out) {
-  CloneRequest req = {ck.cloneFlags, ck.pdeathsig, f.v[kInit], f.v[kPlan], f.v[kErrWrite], l->keep, nkeep};
+bool CloneThroughFront(Napi::Env env, int via, const Checked& ck, const Fds& f, Launch* l, uint32_t nkeep, int cgroupFd, Started* out) {
+  CloneRequest req = {ck.cloneFlags, ck.pdeathsig, f.v[kInit], f.v[kPlan], f.v[kErrWrite], l->keep, nkeep, cgroupFd};
   pid_t pid = 0, front = 0;
   int pidfd = -1;
-  int err = CloneVia(via, req, &pid, &pidfd, &front);
+  bool into = false;
+  int err = CloneVia(via, req, &pid, &pidfd, &front, &into);
   // The answer must name the front's own child: nothing else may be watched or signalled.
   if (err == 0 && ParentOf(pid) != front) {
     close(pidfd);
@@ -216,6 +217,7 @@ bool CloneThroughFront(Napi::Env env, int via, const Checked& ck, const Fds& f, 
   out->pid = pid;
   out->pidfd = pidfd;
   out->front = front;
+  out->intoCgroup = into;
   return true;
 }
 
@@ -272,7 +274,7 @@ bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int cgroupFd,
   l->keep[nkeep++] = initfd;  // for a reexec step (sealed: ns-init can only run it)
   if (f.v[kSelf] >= 0) l->keep[nkeep++] = f.v[kSelf];
   for (int fd : ck.fds) l->keep[nkeep++] = fd;
-  if (!(via >= 0 ? CloneThroughFront(env, via, ck, f, l.get(), nkeep, out) : CloneHere(env, ck, f, l.get(), nkeep, cgroupFd, out))) return false;
+  if (!(via >= 0 ? CloneThroughFront(env, via, ck, f, l.get(), nkeep, cgroupFd, out) : CloneHere(env, ck, f, l.get(), nkeep, cgroupFd, out))) return false;
   out->errfd = f.Take(kErrRead);
   out->syncfd = f.Take(kSyncWrite);
   l->planfd = f.Take(kPlan);

@@ -68,8 +68,8 @@ struct Started {
 // Check the plan, make the pipes and the plan's memfd, and clone the child, which execs
 // ns-init at once. With `cgroupFd` >= 0 (a cgroup2 directory) the child is born in that cgroup
 // when the kernel can (clone3.h; Started::intoCgroup), else cloned as without it. With `via`
-// >= 0 (a connected unix socket to an ns front), the front clones it instead (CloneVia; never
-// into the cgroup: the sync step moves it). Returns false with a pending exception, having
+// >= 0 (a connected unix socket to an ns front), the front clones it instead (CloneVia; into
+// the cgroup too where its kernel can). Returns false with a pending exception, having
 // freed what it made.
 bool Start(Napi::Env env, Napi::Buffer<uint8_t> buf, Started* out, int cgroupFd = -1, int via = -1);
 
@@ -82,12 +82,14 @@ struct CloneRequest {
   int errfd;           // where the child reports a failed exec (step NS_STEP_INIT)
   const int* fds;      // what the child inherits, each at the same number as here
   uint32_t nfds;
+  int cgroupfd;        // a cgroup2 directory to clone the child into (CLONE_INTO_CGROUP), or -1
 };
 
 // Have the front at the other end of `via` clone the child (wire format in spawn_via.cc).
-// Returns 0 with the child's pid, a pidfd of it and the front's pid (SO_PEERCRED), or an errno
-// (ETIMEDOUT: no answer in 10 s; EPIPE: the front went away; EPROTO: a malformed answer).
-int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* front);
+// Returns 0 with the child's pid, a pidfd of it, the front's pid (SO_PEERCRED) and whether the
+// child was born in `req.cgroupfd`'s cgroup, or an errno (ETIMEDOUT: no answer in 10 s; EPIPE:
+// the front went away; EPROTO: a malformed answer).
+int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* front, bool* intoCgroup);
 
 // The parent pid of `pid` (/proc/PID/stat), or -1.
 pid_t ParentOf(pid_t pid);
