@@ -1,8 +1,8 @@
 /**
  * clone3.int.test.ts (a front's clone into the cgroup included) and bpf.int.test.ts again on
- * cgroup v2 alone, with every controller (the EBUSY fallback needs one): in a throwaway QEMU VM (scripts/vm-vitest.mjs over
- * ../shared/vm/run-in-vm). Here (a v1/v2 hybrid) they run against the controller-less
- * /sys/fs/cgroup/unified. Skips (with the reason) when not root or when the VM cannot boot.
+ * cgroup v2 alone, with every controller (the EBUSY fallback needs one): in a throwaway QEMU
+ * VM (scripts/vm-vitest.mjs over ../shared/vm/run-in-vm). Here (a v1/v2 hybrid) they run
+ * against the controller-less /sys/fs/cgroup/unified. Skips (with the reason) when not root or when the VM cannot boot.
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
