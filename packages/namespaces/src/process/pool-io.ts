@@ -100,37 +100,39 @@ export function setStreamsRef(proc: ContainerProcess, on: boolean): void {
 }
 
 /**
- * The awaitRun replies (see RUN_REPLY) on the reply pipe `fd` until end of file, as
+ * The awaitRun replies (see RUN_REPLY) on the reply pipe `fd` until end of file, to `done` as
  * [step, code, value] each; `fd` is closed. Read through a libuv poll watcher
  * (watchReadable) and read(2) as the pipe becomes readable, not a net.Socket: no stream
  * machinery (its 'end' comes a nextTick later, its destroy another) between the member's
- * execve, whose end of file this waits for, and the caller. The watcher keeps the event loop
- * alive until end of file (the member has exec'd or exited).
+ * execve, whose end of file this waits for, and the caller; and a callback, not a promise, so
+ * that pool.exec() resolves its caller's promise from it directly. The watcher keeps the event
+ * loop alive until end of file (the member has exec'd or exited).
+ * @throws the error of watchReadable (fd then closed)
  */
-export function readReplies(fd: number): Promise<number[][]> {
-  const chunks: Buffer[] = [];
-  return new Promise((resolve, reject) => {
-    const onReadable = () => {
-      // Readable with nothing to read: end of file (or an error, which ends it too). Data: keep
-      // it and wait for the next call (level-triggered: end of file still comes).
-      const chunk = native().readAvailable(fd, 4096);
-      if (chunk) {
-        chunks.push(chunk);
-        return;
-      }
-      unwatchFd(fd);
-      const b = Buffer.concat(chunks);
-      const out: number[][] = [];
-      for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
-      resolve(out);
-    };
-    try {
-      watchReadable(fd, onReadable);
-    } catch (err) {
-      closeAll([fd]);
-      reject(err);
+export function readReplies(fd: number, done: (replies: number[][]) => void): void {
+  let chunks: Buffer[] | undefined;
+  const onReadable = () => {
+    // Readable with nothing to read: end of file (or an error, which ends it too). Data: keep
+    // it and wait for the next call (level-triggered: end of file still comes).
+    const chunk = native().readAvailable(fd, 4096);
+    if (chunk) {
+      (chunks ??= []).push(chunk);
+      return;
     }
-  });
+    unwatchFd(fd);
+    const out: number[][] = [];
+    if (chunks) {
+      const b = Buffer.concat(chunks);
+      for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
+    }
+    done(out);
+  };
+  try {
+    watchReadable(fd, onReadable);
+  } catch (err) {
+    closeAll([fd]);
+    throw err;
+  }
 }
 
 /**
