@@ -70,6 +70,10 @@ export interface NativeAddon {
   peerCred(socket: number): { pid: number; uid: number; gid: number };
   /** Call `onReadable` each time `fd` can be read, until unwatchFd(fd) (which closes it). See fdwatch.cc. */
   watchReadable(fd: number, onReadable: () => void): void;
+  /** The same, reading `fd` itself: onReadable(data), onReadable(null) at end of file (then stopped, `fd` closed). */
+  watchReadable(fd: number, onReadable: (data: Buffer | null) => void, readMax: number): void;
+  /** Whether the watcher of `fd` keeps the event loop alive; false when `fd` is not watched. */
+  refFd(fd: number, on: boolean): boolean;
   /** Stop watching `fd` and close it; false when it was not watched. */
   unwatchFd(fd: number): boolean;
   /** pidfd_getfd(2) of descriptor `fd` of process `pid` (close-on-exec copy). */

@@ -4,11 +4,15 @@
  */
 import { fstatSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { NsError, native, unwatchFd, watchReadable } from '@ns/syscalls';
+import { NsError, native, refWatch, unwatchFd, watchData } from '@ns/syscalls';
 import type { RunStdioEntry } from '../plan/pool.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
-/** write(2) all of `bytes` (a blocking pipe); false when the member is gone (EPIPE). */
+/**
+ * write(2) all of `bytes` (a blocking pipe); false when the member is gone (EPIPE). `fd` stays
+ * open: the member reads exactly the record's length, not to end of file, so the pool closes
+ * its end with the member's other leftovers once the run is over, not on the way to the start.
+ */
 export function writeRecord(fd: number, bytes: Buffer): boolean {
   try {
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
@@ -16,8 +20,6 @@ export function writeRecord(fd: number, bytes: Buffer): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EPIPE') return false;
     throw err;
-  } finally {
-    closeAll([fd]);
   }
 }
 
@@ -100,38 +102,61 @@ export function setStreamsRef(proc: ContainerProcess, on: boolean): void {
 }
 
 /**
- * The awaitRun replies (see RUN_REPLY) on the reply pipe `fd` until end of file, to `done` as
- * [step, code, value] each; `fd` is closed. Read through a libuv poll watcher
- * (watchReadable) and read(2) as the pipe becomes readable, not a net.Socket: no stream
- * machinery (its 'end' comes a nextTick later, its destroy another) between the member's
- * execve, whose end of file this waits for, and the caller; and a callback, not a promise, so
- * that pool.exec() resolves its caller's promise from it directly. The watcher keeps the event
- * loop alive until end of file (the member has exec'd or exited).
- * @throws the error of watchReadable (fd then closed)
+ * A member's awaitRun replies (see RUN_REPLY) on its reply pipe, [step, code, value] each, up
+ * to end of file (the member has exec'd its program, or exited). Watched from the member's
+ * preparation on (watchData: a libuv poll watcher that reads the pipe itself), so that a
+ * hand-over only claims it: no watcher set up, no read call, no stream machinery between the
+ * member's execve and the caller, and a callback, not a promise, so that pool.exec() resolves
+ * its caller's promise from it directly. Until claimed the watcher does not keep the event loop
+ * alive (an idle member does not); what an idle member says (`unused`, gone at its idle
+ * timeout) is kept for the claim.
  */
-export function readReplies(fd: number, done: (replies: number[][]) => void): void {
-  let chunks: Buffer[] | undefined;
-  const onReadable = () => {
-    // Readable with nothing to read: end of file (or an error, which ends it too). Data: keep
-    // it and wait for the next call (level-triggered: end of file still comes).
-    const chunk = native().readAvailable(fd, 4096);
-    if (chunk) {
-      (chunks ??= []).push(chunk);
+export class MemberReplies {
+  private fd: number;
+  private chunks: Buffer[] | undefined;
+  private ended: number[][] | undefined;
+  private done: ((replies: number[][]) => void) | undefined;
+
+  /**
+   * Watch `fd` (the reply pipe's read end), which the watcher takes over.
+   * @throws NsError the errno of watching it (`fd` then still the caller's)
+   */
+  constructor(fd: number) {
+    watchData(fd, (data) => this.data(data));
+    refWatch(fd, false);
+    this.fd = fd;
+  }
+
+  private data(data: Buffer | null): void {
+    if (data) {
+      (this.chunks ??= []).push(data);
       return;
     }
-    unwatchFd(fd);
+    this.fd = -1; // end of file: the watcher has stopped and closed it
     const out: number[][] = [];
-    if (chunks) {
-      const b = Buffer.concat(chunks);
+    if (this.chunks) {
+      const b = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       for (let at = 0; at + 12 <= b.length; at += 12) out.push([b.readInt32LE(at), b.readInt32LE(at + 4), b.readInt32LE(at + 8)]);
     }
-    done(out);
-  };
-  try {
-    watchReadable(fd, onReadable);
-  } catch (err) {
-    closeAll([fd]);
-    throw err;
+    this.ended = out;
+    this.done?.(out);
+  }
+
+  /**
+   * Call `done` with the replies at end of file (at once when it came already); meanwhile the
+   * watcher keeps the event loop alive. Once per member.
+   */
+  claim(done: (replies: number[][]) => void): void {
+    if (this.ended) return done(this.ended);
+    this.done = done;
+    refWatch(this.fd, true);
+  }
+
+  /** Stop watching and close the pipe (a member discarded); nothing more is called. */
+  close(): void {
+    this.done = undefined;
+    if (this.fd >= 0) unwatchFd(this.fd);
+    this.fd = -1;
   }
 }
 

@@ -15,7 +15,7 @@ import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runDefaults, runRecordOf, type PoolRun, type RunDefaults, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
-import { afterRun, attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { afterRun, attachRunStreams, checkRunDescriptors, MemberReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
 import { checkOptions, type Pool, type PoolExecOptions, type PoolOptions } from './pool-options.js';
 import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
 import { closeAll, type ContainerProcess } from './process.js';
@@ -33,13 +33,10 @@ interface PreparedRun {
 
 interface Member {
   proc: ContainerProcess;
-  /** Our end of the record pipe (the record socket with per-run stdio); -1 once written (closed). */
+  /** Our end of the record pipe (the record socket with per-run stdio); -1 once closed: a pipe at the run's end (release()), a socket once sent. */
   recordFd: number;
-  /**
-   * Our end of the reply pipe, -1 once handed to readReplies() or closed. Read only at the
-   * hand-over (what an idle member says waits in the pipe), through a libuv poll watcher.
-   */
-  replyFd: number;
+  /** Its replies (our end of the reply pipe, watched from the start; pool-io.ts). */
+  replies: MemberReplies;
   env: readonly string[];
   cwd: string;
   onIdleExit: () => void;
@@ -94,8 +91,10 @@ export async function createPool(config: Container | ValidContainer, options: Po
   const discards = new Set<Promise<void>>();
   const releases = new Set<Promise<void>>();
 
-  /** Let a member's mount tree go (its process has exited): torn down on the thread pool. */
+  /** After a member's run (its process has exited): our end of its record pipe closed, its mount tree let go (torn down on the thread pool). */
   const release = (m: Member) => {
+    if (m.recordFd >= 0) closeAll([m.recordFd]);
+    m.recordFd = -1;
     if (m.mntFd < 0) return;
     const p = releaseNamespace(m.mntFd);
     m.mntFd = -1;
@@ -108,8 +107,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
     if (at >= 0) idle.splice(at, 1);
     closeAll([m.recordFd].filter((fd) => fd >= 0));
     m.recordFd = -1;
-    closeAll([m.replyFd].filter((fd) => fd >= 0));
-    m.replyFd = -1;
+    m.replies.close();
     release(m);
     if (options.onDiscard) {
       const p = Promise.resolve()
@@ -127,7 +125,9 @@ export async function createPool(config: Container | ValidContainer, options: Po
     const addon = native();
     const [recR, recW] = perRun ? addon.seqpacketPair() : addon.pipe();
     const [repR, repW] = addon.pipe();
+    let replies: MemberReplies | undefined;
     try {
+      replies = new MemberReplies(repR);
       let defaults: { env: readonly string[]; cwd: string } | undefined;
       const proc = await launchAsync(false, { stdio: [...entries, recR, repW] }, (io) => {
         const cp = planContainerCached(memberConfig, io);
@@ -137,13 +137,15 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const keyring = `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`;
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
-      const m: Member = { proc, recordFd: recW, replyFd: repR, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
+      const m: Member = { proc, recordFd: recW, replies, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
       proc.unref();
       setStreamsRef(proc, false);
       proc.once('exit', m.onIdleExit);
       return m;
     } catch (err) {
-      closeAll([recW, repR]); // ours: no member holds them
+      closeAll([recW]); // ours: no member holds them
+      if (replies) replies.close();
+      else closeAll([repR]);
       if (options.onDiscard) await Promise.resolve(options.onDiscard(typeof memberConfig?.id === 'string' ? memberConfig.id : '')).catch(() => undefined);
       throw err;
     } finally {
@@ -249,11 +251,15 @@ export async function createPool(config: Container | ValidContainer, options: Po
           return dropped(err);
         }
       }
-      const recordFd = m.recordFd;
-      m.recordFd = -1;
       let sent: RunStream[] | false;
       try {
-        sent = run.stdio ? sendRecord(recordFd, run.bytes, run.stdio) : writeRecord(recordFd, run.bytes) && [];
+        if (run.stdio) {
+          const socket = m.recordFd;
+          m.recordFd = -1; // sendRecord closes it
+          sent = sendRecord(socket, run.bytes, run.stdio);
+        } else {
+          sent = writeRecord(m.recordFd, run.bytes) && []; // closed by release() or discard()
+        }
       } catch (err) {
         // Its record socket is closed: the member goes away unused.
         return dropped(err);
@@ -262,17 +268,11 @@ export async function createPool(config: Container | ValidContainer, options: Po
       const streams = sent;
       attachRunStreams(m.proc, streams);
       // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
-      const replyFd = m.replyFd;
-      m.replyFd = -1;
-      try {
-        readReplies(replyFd, ([failure]) => {
-          if (!failure) resolve(started(m));
-          else if (failure[1] === RUN_REPLY.unused) resolve(gone(m, run, tries)); // its idle timeout came first
-          else resolve(failed(m, failure, run.record, streams).catch(failing));
-        });
-      } catch (err) {
-        resolve(failing(err));
-      }
+      m.replies.claim(([failure]) => {
+        if (!failure) resolve(started(m));
+        else if (failure[1] === RUN_REPLY.unused) resolve(gone(m, run, tries)); // its idle timeout came first
+        else resolve(failed(m, failure, run.record, streams).catch(failing));
+      });
     });
 
   /** `m` went away before it took the run: the next member. */

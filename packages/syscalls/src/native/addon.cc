@@ -47,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, ns::PeerCred, "peerCred"));
   exports.Set("watchReadable", Napi::Function::New(env, ns::WatchReadable, "watchReadable"));
   exports.Set("unwatchFd", Napi::Function::New(env, ns::UnwatchFd, "unwatchFd"));
+  exports.Set("refFd", Napi::Function::New(env, ns::RefFd, "refFd"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, ns::PidfdGetfd, "pidfdGetfd"));
   exports.Set("seccompNotifRecv", Napi::Function::New(env, ns::SeccompNotifRecv, "seccompNotifRecv"));
   exports.Set("seccompNotifSend", Napi::Function::New(env, ns::SeccompNotifSend, "seccompNotifSend"));

@@ -79,6 +79,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info);
 Napi::Value PeerCred(const Napi::CallbackInfo& info);
 Napi::Value WatchReadable(const Napi::CallbackInfo& info);
 Napi::Value UnwatchFd(const Napi::CallbackInfo& info);
+Napi::Value RefFd(const Napi::CallbackInfo& info);
 Napi::Value PidfdGetfd(const Napi::CallbackInfo& info);
 Napi::Value SeccompNotifRecv(const Napi::CallbackInfo& info);
 Napi::Value SeccompNotifSend(const Napi::CallbackInfo& info);
