@@ -161,38 +161,65 @@ export class MemberReplies {
 }
 
 /**
- * Run `work` once `proc`'s run is over for its caller: at the turn after its 'close' (wait()
- * resolved), or, when its output is not being read (no 'close' would come: a stream neither
- * flowing, ended nor destroyed), 50 ms after its 'exit'. Output being read (wait() drains it)
- * waits for 'close' however long the loaded machine takes: the refill never overtakes wait().
+ * The end of a member's process, watched from its preparation on (its listeners are not added
+ * and removed on the way to a start): while it waits, its exit calls `onIdleExit`; once
+ * taken for a run (take()), nothing; once its run has started (afterRun()), the run's end calls
+ * `work` at the turn after its 'close' (wait() resolved), or, when its output is not being read
+ * (no 'close' would come: a stream neither flowing, ended nor destroyed), 50 ms after its
+ * 'exit'. Output being read (wait() drains it) waits for 'close' however long the loaded
+ * machine takes: the refill never overtakes wait().
  */
-export function afterRun(proc: ContainerProcess, work: () => void): void {
-  let done = false;
-  let late: NodeJS.Timeout | undefined;
-  const once = (): void => {
-    if (done) return;
-    done = true;
-    clearTimeout(late);
-    work();
-  };
-  if (proc.closed) {
-    setImmediate(once);
-    return;
+export class MemberEnd {
+  private taken = false;
+  private work: (() => void) | undefined;
+  private done = false;
+  private late: NodeJS.Timeout | undefined;
+
+  constructor(private readonly proc: ContainerProcess, onIdleExit: () => void) {
+    proc.once('exit', () => {
+      if (!this.taken) onIdleExit();
+      else if (this.work) this.exited();
+    });
+    proc.once('close', () => {
+      if (this.work) setImmediate(this.once);
+    });
   }
-  proc.once('close', () => setImmediate(once));
-  const unread = (): boolean => [proc.stdout, proc.stderr].some((s) => s !== undefined && s !== null && !s.destroyed && !s.readableEnded && s.readableFlowing !== true);
-  // Exited, and output nobody reads: no 'close' would come. Read meanwhile: 'close' comes,
-  // or the reading stops (looked at again every 50 ms).
-  const check = (): void => {
-    if (done) return;
-    if (unread()) return once();
-    late = setTimeout(check, 50);
-    late.unref();
+
+  /** The member is being handed a run: its exit is no longer an idle one. */
+  take(): void {
+    this.taken = true;
+  }
+
+  /** Its run has started: `work` once it is over for its caller (see the class comment). */
+  afterRun(work: () => void): void {
+    this.taken = true;
+    this.work = work;
+    const proc = this.proc;
+    if (proc.closed) setImmediate(this.once);
+    else if (proc.exitCode !== null || proc.signalCode !== null) this.exited();
+  }
+
+  private readonly once = (): void => {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.late);
+    this.work!();
   };
-  const exited = (): void => {
-    late = setTimeout(check, 50);
-    late.unref();
+
+  private unread(): boolean {
+    return [this.proc.stdout, this.proc.stderr].some((s) => s !== undefined && s !== null && !s.destroyed && !s.readableEnded && s.readableFlowing !== true);
+  }
+
+  // Exited, and output nobody reads: no 'close' would come. Read meanwhile: 'close' comes, or
+  // the reading stops (looked at again every 50 ms).
+  private readonly check = (): void => {
+    if (this.done) return;
+    if (this.unread()) return this.once();
+    this.exited();
   };
-  if (proc.exitCode !== null || proc.signalCode !== null) exited();
-  else proc.once('exit', exited);
+
+  private exited(): void {
+    this.late = setTimeout(this.check, 50);
+    this.late.unref();
+  }
 }

@@ -15,7 +15,7 @@ import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runDefaults, runRecordOf, type PoolRun, type RunDefaults, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
-import { afterRun, attachRunStreams, checkRunDescriptors, MemberReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { attachRunStreams, checkRunDescriptors, MemberEnd, MemberReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
 import { checkOptions, type Pool, type PoolExecOptions, type PoolOptions } from './pool-options.js';
 import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
 import { closeAll, type ContainerProcess } from './process.js';
@@ -39,7 +39,8 @@ interface Member {
   replies: MemberReplies;
   env: readonly string[];
   cwd: string;
-  onIdleExit: () => void;
+  /** Its process's end: an idle exit, or its run's (pool-io.ts). */
+  end: MemberEnd;
   /** Its mount namespace held open (pool-hold.ts), -1 once released or when it could not be. */
   mntFd: number;
 }
@@ -137,10 +138,10 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const keyring = `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`;
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
-      const m: Member = { proc, recordFd: recW, replies, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
+      const m: Member = { proc, recordFd: recW, replies, env: defaults!.env, cwd: defaults!.cwd, end: undefined!, mntFd: holdMountNamespace(proc.pid) };
+      m.end = new MemberEnd(proc, () => discard(m));
       proc.unref();
       setStreamsRef(proc, false);
-      proc.once('exit', m.onIdleExit);
       return m;
     } catch (err) {
       closeAll([recW]); // ours: no member holds them
@@ -205,12 +206,12 @@ export async function createPool(config: Container | ValidContainer, options: Po
   const started = (m: Member): ContainerProcess => {
     setStreamsRef(m.proc, true);
     if (idle.length > 0) {
-      afterRun(m.proc, () => {
+      m.end.afterRun(() => {
         release(m);
         fill();
       });
     } else {
-      afterRun(m.proc, () => release(m));
+      m.end.afterRun(() => release(m));
       setImmediate(fill);
     }
     return m.proc;
@@ -241,7 +242,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
    */
   const handOver = (m: Member, run: PreparedRun, tries: number): Promise<ContainerProcess> =>
     new Promise<ContainerProcess>((resolve) => {
-      m.proc.off('exit', m.onIdleExit);
+      m.end.take();
       m.proc.ref();
       const dropped = (err: unknown) => resolve(killIdle(m).then(() => (discard(m), failing(err))));
       if (run.resources !== undefined) {
