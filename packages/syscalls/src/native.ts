@@ -40,6 +40,8 @@ export interface NativeAddon {
   eventfd(initval?: number): number;
   openPath(path: string): number;
   readAvailable(fd: number, max?: number): Buffer | null;
+  /** write(2) all of `bytes` to a blocking descriptor: true, or false on EPIPE. */
+  writeAll(fd: number, bytes: Buffer): boolean;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   /** A new descriptor of the slave of pty master `master` (ioctl TIOCGPTPEER), close-on-exec. */
   ptyPeer(master: number): number;

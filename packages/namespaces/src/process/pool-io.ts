@@ -2,25 +2,20 @@
  * The hand-over of a run to a pool member (process/pool.ts): writing its record (with the run's
  * stdio descriptors for a pool with per-run stdio), the run's streams, the member's replies.
  */
-import { fstatSync, writeSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { NsError, native, refWatch, unwatchFd, watchData } from '@ns/syscalls';
 import type { RunStdioEntry } from '../plan/pool.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
 
 /**
- * write(2) all of `bytes` (a blocking pipe); false when the member is gone (EPIPE). `fd` stays
+ * write(2) all of `bytes` (a blocking pipe); false when the member is gone (EPIPE).
+ * @throws NsError the errno of another failed write(2) `fd` stays
  * open: the member reads exactly the record's length, not to end of file, so the pool closes
  * its end with the member's other leftovers once the run is over, not on the way to the start.
  */
 export function writeRecord(fd: number, bytes: Buffer): boolean {
-  try {
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return false;
-    throw err;
-  }
+  return native().writeAll(fd, bytes); // one call into the addon: no fs.writeSync checks and loop
 }
 
 /** Our end of a run's stdio pipe: descriptor `index` of the run, as a stream. */

@@ -60,6 +60,7 @@ Napi::Value PtyPeer(const Napi::CallbackInfo& info);
 Napi::Value TtyOpost(const Napi::CallbackInfo& info);
 Napi::Value Dup(const Napi::CallbackInfo& info);
 Napi::Value ReadAvailable(const Napi::CallbackInfo& info);
+Napi::Value WriteAll(const Napi::CallbackInfo& info);
 Napi::Value OpenPath(const Napi::CallbackInfo& info);
 Napi::Value Mkfifo(const Napi::CallbackInfo& info);
 Napi::Value Eventfd(const Napi::CallbackInfo& info);
