@@ -1,10 +1,13 @@
 // Prototype (issue 14): two builds of @ns/namespaces' warm pool side by side in one process,
 // round by round with a cold exec() + wait() (of the second build), as bench/lib/pool.mjs does:
-// pool.exec() + wait() (pool of 4 full again before each start), the hand-over's wall clock
+// pool.exec() + wait() (both pools full again before each start: the other pool's refill,
+// on libuv's threads, is not in this one's CPU time), the hand-over's wall clock
 // and the caller's CPU time in it (process.cpuUsage()), then 50 runs back to back, twice each.
 //   node bench/prototypes/pool-ab.mjs RUNS OLD_DIST NEW_DIST
 // e.g. the previous build compiled into packages/namespaces/dist-old (tsc --outDir dist-old
-// with the old sources) against packages/namespaces/dist. Needs root and NS_TEST_ROOTFS.
+// with the old sources) against packages/namespaces/dist. Needs root and NS_TEST_ROOTFS. When
+// @ns/syscalls changed too, give dist-old its own node_modules/@ns/syscalls (the old dist, a
+// package.json, and symlinks to the addon's build/ and node_modules/), or both share the new one.
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
