@@ -4,6 +4,7 @@
  */
 import { fstatSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { NsError, native, refWatch, unwatchFd, watchData } from '@ns/syscalls';
 import type { RunStdioEntry } from '../plan/pool.js';
 import { closeAll, pipeStream, type ContainerProcess } from './process.js';
@@ -88,11 +89,16 @@ export function attachRunStreams(proc: ContainerProcess, streams: RunStream[]): 
 
 /** Let a member's stdio streams keep the event loop alive (a run) or not (an idle member). */
 export function setStreamsRef(proc: ContainerProcess, on: boolean): void {
-  for (const s of [proc.stdin, proc.stdout, proc.stderr] as (Socket | null)[]) {
-    if (s && typeof s.ref === 'function') {
-      if (on) s.ref();
-      else s.unref();
-    }
+  refStream(proc.stdin, on);
+  refStream(proc.stdout, on);
+  refStream(proc.stderr, on);
+}
+
+function refStream(s: Socket | Writable | Readable | null, on: boolean): void {
+  const socket = s as Socket | null;
+  if (socket && typeof socket.ref === 'function') {
+    if (on) socket.ref();
+    else socket.unref();
   }
 }
 

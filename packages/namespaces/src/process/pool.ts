@@ -269,7 +269,8 @@ export async function createPool(config: Container | ValidContainer, options: Po
       const streams = sent;
       attachRunStreams(m.proc, streams);
       // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
-      m.replies.claim(([failure]) => {
+      m.replies.claim((replies) => {
+        const failure = replies[0]; // no destructuring: no array iterator on the way to the caller
         if (!failure) resolve(started(m));
         else if (failure[1] === RUN_REPLY.unused) resolve(gone(m, run, tries)); // its idle timeout came first
         else resolve(failed(m, failure, run.record, streams).catch(failing));
