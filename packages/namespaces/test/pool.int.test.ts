@@ -193,6 +193,18 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     for (let k = 0; k < 3; k++) expect((await finish(await pool.exec({ args: ['echo', String(k)] }))).stdout).toBe(`${k}\n`);
   });
 
+  it('leaves no descriptor open: the record pipe closed after each run, the reply watchers stopped, after close() none of its own', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const base = fds();
+    const pool = await createPool(box(), { size: 2 });
+    for (let k = 0; k < 4; k++) expect((await finish(await pool.exec({ args: ['echo', String(k)] }))).stdout).toBe(`${k}\n`);
+    // A run whose execve fails: the member is gone, its record pipe and reply watcher with it.
+    await expect(pool.exec({ args: ['/nope'] })).rejects.toThrow(/nope/);
+    await until(() => pool.idle === 2);
+    await pool.close();
+    expect(await until(() => fds() === base)).toBe(true);
+  });
+
   it('an idle member exits by itself past idleTimeoutMs; the next exec makes a fresh one', async () => {
     const pool = await open(box(), { size: 2, idleTimeoutMs: 150 });
     await until(() => pool.idle === 2);
