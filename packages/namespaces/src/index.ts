@@ -69,7 +69,7 @@ export * from './plan/path.js';
 export { exec, execAsync, type ExecOptions, type StdioEntry } from './process/exec.js';
 export { execIn, execInAsync, type ExecInOptions, type ExecInProcess } from './process/execin.js';
 export { createPool, type Pool, type PoolExecOptions, type PoolOptions, type PoolRun } from './process/pool.js';
-export { POOL_FDS, poolMemberPlan, runRecordOf, runStdioEntries, type RunStdio, type RunStdioEntry } from './plan/pool.js';
+export { POOL_FDS, poolMemberPlan, runDefaults, runRecordOf, runStdioEntries, type RunDefaults, type RunStdio, type RunStdioEntry } from './plan/pool.js';
 export { writeIdMaps } from './process/idmap.js';
 export { ContainerProcess, signalName, signalNumber, type ContainerExit, type ContainerTerminal, type ExitHook } from './process/process.js';
 

@@ -1,6 +1,6 @@
 // The plan of a pool member and the record of a run (no root).
 import { describe, expect, it } from 'vitest';
-import { embeddedDefault, planContainer, poolMemberPlan, POOL_FDS, runRecordOf } from '../src/index.js';
+import { embeddedDefault, planContainer, poolMemberPlan, POOL_FDS, runDefaults, runRecordOf } from '../src/index.js';
 
 const io = { stdio: [0, 1, 2, 20, 21] };
 
@@ -34,6 +34,17 @@ describe('runRecordOf', () => {
     const { record, bytes } = runRecordOf({ args: ['sh', '-c', 'x'] }, defaults);
     expect(record).toEqual({ cwd: '/tmp', paths: ['/usr/bin/sh', '/bin/sh'], argv: ['sh', '-c', 'x'], envp: defaults.env });
     expect(bytes.readUInt32LE(0)).toBe(bytes.length - 4);
+  });
+
+  it('gives the same record with its defaults encoded once (runDefaults)', () => {
+    const once = runDefaults(defaults.env, defaults.cwd);
+    for (const run of [{ args: ['sh', '-c', 'x'] }, { args: ['/bin/x'], env: ['B=1'], cwd: '/' }]) {
+      const a = runRecordOf(run, once);
+      const b = runRecordOf(run, defaults);
+      expect(a.record).toEqual(b.record);
+      expect(a.bytes.equals(b.bytes)).toBe(true);
+    }
+    expect(() => runDefaults(['A=\0'], '/')).toThrow(expect.objectContaining({ path: 'env[0]' }));
   });
 
   it("dedups a run's env (the last of a key wins) and adds the planned HOME", () => {

@@ -200,6 +200,28 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     for (let k = 0; k < 3; k++) expect((await finish(await pool.exec({ args: ['echo', String(k)] }))).stdout).toBe(`${k}\n`);
   });
 
+  it('leaves no descriptor open: the record pipe closed after each run, the reply watchers stopped, after close() none of its own', async () => {
+    // Descriptors with what they are (another test's run may still be letting go of its own).
+    const fds = () => new Set(readdirSync('/proc/self/fd').map((f) => {
+      try {
+        return `${f} ${readlinkSync(`/proc/self/fd/${f}`)}`;
+      } catch {
+        return f; // the directory's own descriptor
+      }
+    }));
+    const before = fds();
+    const added = () => [...fds()].filter((f) => !before.has(f));
+    const pool = await createPool(box(), { size: 2 });
+    for (let k = 0; k < 4; k++) expect((await finish(await pool.exec({ args: ['echo', String(k)] }))).stdout).toBe(`${k}\n`);
+    // A run whose execve fails: the member is gone, its record pipe and reply watcher with it.
+    await expect(pool.exec({ args: ['/nope'] })).rejects.toThrow(/nope/);
+    await until(() => pool.idle === 2);
+    expect(added().length).toBeGreaterThan(0); // the idle members' pipes: what is looked at is there
+    await pool.close();
+    await until(() => added().length === 0);
+    expect(added()).toEqual([]);
+  });
+
   it('an idle member exits by itself past idleTimeoutMs; the next exec makes a fresh one', async () => {
     const pool = await open(box(), { size: 2, idleTimeoutMs: 150 });
     await until(() => pool.idle === 2);

@@ -9,5 +9,5 @@ export { describeStep, formatPlan } from './describe.js';
 export { attachDeviceFilter, deviceFilterCount } from './bpf.js';
 export { namespaceTypeOf } from './nsfd.js';
 export { netlinkRequest, NETLINK_ROUTE } from './netlink.js';
-export { peerCred, pidfdGetfd, recvFd, recvFds, sendFd, seccompNotifRecv, seccompNotifSend, unixAccept, unixConnect, unixListen, unwatchFd, watchReadable, SECCOMP_USER_NOTIF_FLAG_CONTINUE, type PeerCredentials, type ReceivedFd, type ReceivedFds, type SeccompNotification } from './unix.js';
-export { encodeRunRecord, RUN_RECORD_LIMITS, RUN_REPLY, type RunRecord } from './run-record.js';
+export { peerCred, pidfdGetfd, recvFd, recvFds, sendFd, seccompNotifRecv, seccompNotifSend, unixAccept, unixConnect, unixListen, unwatchFd, refWatch, watchData, watchReadable, SECCOMP_USER_NOTIF_FLAG_CONTINUE, type PeerCredentials, type ReceivedFd, type ReceivedFds, type SeccompNotification } from './unix.js';
+export { encodeRunRecord, encodeRunStrings, RUN_RECORD_LIMITS, RUN_REPLY, type EncodedRunStrings, type RunRecord } from './run-record.js';

@@ -40,6 +40,8 @@ export interface NativeAddon {
   eventfd(initval?: number): number;
   openPath(path: string): number;
   readAvailable(fd: number, max?: number): Buffer | null;
+  /** write(2) all of `bytes` to a blocking descriptor: true, or false on EPIPE. */
+  writeAll(fd: number, bytes: Buffer): boolean;
   openPty(cols: number, rows: number, root?: string): { master: number; slave: number; path: string };
   /** A new descriptor of the slave of pty master `master` (ioctl TIOCGPTPEER), close-on-exec. */
   ptyPeer(master: number): number;
@@ -70,6 +72,10 @@ export interface NativeAddon {
   peerCred(socket: number): { pid: number; uid: number; gid: number };
   /** Call `onReadable` each time `fd` can be read, until unwatchFd(fd) (which closes it). See fdwatch.cc. */
   watchReadable(fd: number, onReadable: () => void): void;
+  /** The same, reading `fd` itself: onReadable(data), onReadable(null) at end of file (then stopped, `fd` closed). */
+  watchReadable(fd: number, onReadable: (data: Buffer | null) => void, readMax: number): void;
+  /** Whether the watcher of `fd` keeps the event loop alive; false when `fd` is not watched. */
+  refFd(fd: number, on: boolean): boolean;
   /** Stop watching `fd` and close it; false when it was not watched. */
   unwatchFd(fd: number): boolean;
   /** pidfd_getfd(2) of descriptor `fd` of process `pid` (close-on-exec copy). */

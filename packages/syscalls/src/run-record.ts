@@ -37,46 +37,69 @@ function bad(field: string, why: string): NsError {
 }
 
 /**
+ * Strings checked and encoded as a record holds them (each NUL-terminated, UTF-8): a list that
+ * does not change from run to run (a pool's default env) encoded once, for
+ * {@link encodeRunRecord}'s `envp`.
+ * @param field the field named in errors: `env` gives `env[2]`
+ * @throws NsError `ERR_NS_CONFIG` naming the entry: not a string, a NUL byte
+ */
+export function encodeRunStrings(list: readonly string[], field: string): EncodedRunStrings {
+  const text = joined(list, field, true);
+  return { list, bytes: Buffer.from(text, 'utf8') };
+}
+
+/** A list of strings encoded by {@link encodeRunStrings}. */
+export interface EncodedRunStrings {
+  readonly list: readonly string[];
+  readonly bytes: Buffer;
+}
+
+/**
+ * The strings of `list`, checked, each followed by a NUL: one string, written into the record
+ * with one call (its UTF-8 is that of the strings one after the other).
+ */
+function joined(list: readonly unknown[], field: string, indexed: boolean): string {
+  let out = '';
+  for (let k = 0; k < list.length; k++) {
+    const s = list[k];
+    if (typeof s !== 'string') throw bad(indexed ? `${field}[${k}]` : field, `expected a string, got ${typeof s}`);
+    if (s.includes('\0')) throw bad(indexed ? `${field}[${k}]` : field, 'contains a NUL byte');
+    out += s + '\0';
+  }
+  return out;
+}
+
+/**
  * Encode `run` for an awaitRun step.
+ * @param envp `run.envp` already encoded ({@link encodeRunStrings}): used, not encoded again,
+ *   when `run.envp` is that very list (the same array)
  * @throws NsError `ERR_NS_CONFIG` naming the field: a string with a NUL byte, no argv or no
  *   candidate path, or a record past {@link RUN_RECORD_LIMITS} (64 KiB, 4096 strings).
  */
-export function encodeRunRecord(run: RunRecord): Buffer {
-  if (run.argv.length === 0) throw bad('args', 'expected at least the program');
-  if (run.paths.length === 0) throw bad('args', 'no path to execute');
-  const count = 1 + run.paths.length + run.argv.length + run.envp.length;
+export function encodeRunRecord(run: RunRecord, envp?: EncodedRunStrings): Buffer {
+  const { cwd, paths, argv } = run;
+  if (argv.length === 0) throw bad('args', 'expected at least the program');
+  if (paths.length === 0) throw bad('args', 'no path to execute');
+  const count = 1 + paths.length + argv.length + run.envp.length;
   if (count > RUN_RECORD_LIMITS.strings) throw bad('args', `more than ${RUN_RECORD_LIMITS.strings} arguments and environment entries in all`);
   const mask = run.stdio ?? 0;
   if (!Number.isInteger(mask) || mask < 0 || mask > 7) throw bad('stdio', `expected a mask of descriptors 0-2, got ${String(mask)}`);
-  // One pass to check and size, one to write: this runs in every pool.exec(), on the caller's time.
-  const lists: [readonly string[], (k: number) => string][] = [
-    [[run.cwd], () => 'cwd'],
-    [run.paths, () => 'args'],
-    [run.argv, (k) => `args[${k}]`],
-    [run.envp, (k) => `env[${k}]`],
-  ];
-  let size = 16;
-  for (const [list, field] of lists) {
-    for (let k = 0; k < list.length; k++) {
-      const s = list[k];
-      if (typeof s !== 'string') throw bad(field(k), `expected a string, got ${typeof s}`);
-      if (s.includes('\0')) throw bad(field(k), 'contains a NUL byte');
-      size += Buffer.byteLength(s, 'utf8') + 1;
-    }
-  }
+  // This runs in every pool.exec(), on the caller's time: the strings are checked and joined in
+  // JavaScript, then measured and written with one call each, the env copied when encoded already.
+  const head = joined([cwd], 'cwd', false) + joined(paths, 'args', false) + joined(argv, 'args', true);
+  const env = envp !== undefined && envp.list === run.envp ? envp.bytes : undefined;
+  const tail = env ? '' : joined(run.envp, 'env', true);
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const size = 16 + headBytes + (env ? env.length : Buffer.byteLength(tail, 'utf8'));
   if (size > RUN_RECORD_LIMITS.bytes) throw bad('args', `the run's arguments, environment and cwd take ${size} bytes, more than the ${RUN_RECORD_LIMITS.bytes} a pool member reads`);
   const out = Buffer.allocUnsafe(4 + size);
   out.writeUInt32LE(size, 0);
-  out.writeUInt32LE(run.paths.length, 4);
-  out.writeUInt32LE(run.argv.length, 8);
+  out.writeUInt32LE(paths.length, 4);
+  out.writeUInt32LE(argv.length, 8);
   out.writeUInt32LE(run.envp.length, 12);
   out.writeUInt32LE(mask, 16);
-  let at = 20;
-  for (const [list] of lists) {
-    for (const s of list) {
-      at += out.write(s, at, 'utf8');
-      out[at++] = 0;
-    }
-  }
+  out.write(head, 20, 'utf8');
+  if (env) out.set(env, 20 + headBytes);
+  else if (tail) out.write(tail, 20 + headBytes, 'utf8');
   return out;
 }

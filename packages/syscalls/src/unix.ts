@@ -135,6 +135,28 @@ export function watchReadable(fd: number, onReadable: () => void): void {
 }
 
 /**
+ * Like {@link watchReadable}, with the reading done by the watcher: `fd` is made non-blocking
+ * and, each time it can be read, read(2) once for at most `readMax` bytes (up to 1 MiB):
+ * `onData(bytes)`, then at end of file (or on an error) `onData(null)`, the watcher then
+ * stopped and `fd` closed (no unwatchFd). A pipe whose end of file is the news (a pool
+ * member's replies) costs one call into JavaScript this way, with no read call from it.
+ * @throws NsError as watchReadable; the errno of fcntl(2) (F_SETFL O_NONBLOCK), `fd` then the caller's
+ */
+export function watchData(fd: number, onData: (data: Buffer | null) => void, readMax = 4096): void {
+  if (!Number.isInteger(readMax) || readMax < 1 || readMax > 1 << 20) throw new RangeError(`readMax: expected 1 to 1048576 bytes, got ${readMax}`);
+  native().watchReadable(fd, onData, readMax);
+}
+
+/**
+ * Let the watcher of `fd` ({@link watchReadable}, {@link watchData}) keep the event loop
+ * alive (`on`, as a new watcher does) or not (uv_ref, uv_unref).
+ * @returns false when `fd` is not watched
+ */
+export function refWatch(fd: number, on: boolean): boolean {
+  return native().refFd(fd, on);
+}
+
+/**
  * Stop the watcher of `fd` ({@link watchReadable}) and close `fd` once libuv is done with it.
  * @returns false when `fd` was not watched (it is then left alone)
  */

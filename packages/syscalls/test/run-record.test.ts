@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodePlan, encodeRunRecord, formatPlan, OP_CODES, STEP_BYTES } from '../src/index.js';
+import { encodePlan, encodeRunRecord, encodeRunStrings, formatPlan, OP_CODES, STEP_BYTES } from '../src/index.js';
 
 describe('run records and the awaitRun step (no root)', () => {
   it('lays a record out as native/init/pool.cc reads it', () => {
@@ -9,6 +9,17 @@ describe('run records and the awaitRun step (no root)', () => {
     expect(b.subarray(20).toString('utf8')).toBe('/w\0/bin/sh\0sh\0é\0A=1\0');
     // The stdio mask: which of 0, 1, 2 the descriptors sent with the record replace.
     expect(encodeRunRecord({ cwd: '/', paths: ['/bin/sh'], argv: ['sh'], envp: [], stdio: 0b110 }).readUInt32LE(16)).toBe(6);
+  });
+
+  it('takes an env encoded once (a pool\'s default) as it would encode it, only for that very list', () => {
+    const envp = ['A=1', 'PATH=/bin', 'é=2'];
+    const encoded = encodeRunStrings(envp, 'env');
+    const run = { cwd: '/w', paths: ['/bin/sh'], argv: ['sh', '-c', 'x'], envp };
+    expect(encodeRunRecord(run, encoded).equals(encodeRunRecord(run))).toBe(true);
+    // Another list (even with equal entries) is encoded from its own entries.
+    const other = { ...run, envp: ['B=2'] };
+    expect(encodeRunRecord(other, encoded).equals(encodeRunRecord(other))).toBe(true);
+    expect(() => encodeRunStrings(['A=1', 'B=\0'], 'env')).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', path: 'env[1]' }));
   });
 
   it('refuses what the member could not read, naming the field', () => {

@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { native, peerCred, recvFds, unixAccept, unixConnect, unixListen, unwatchFd, watchReadable } from '../src/index.js';
+import { native, peerCred, recvFds, refWatch, unixAccept, unixConnect, unixListen, unwatchFd, watchData, watchReadable } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ns-unix-watch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,5 +78,33 @@ describe('readable watchers', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(recvFds(client, 8, 0)).toEqual({ data: Buffer.alloc(0), fds: [] });
     closeSync(client);
+  });
+
+  it('reads for the caller (watchData): data, then null at end of file, the watcher stopped and the pipe closed', async () => {
+    const [r, w] = native().pipe();
+    const seen: (string | null)[] = [];
+    let wake: () => void = () => {};
+    watchData(r, (data) => {
+      seen.push(data === null ? null : data.toString());
+      wake();
+    }, 3);
+    // Not keeping the event loop alive is the caller's choice (a pool's idle member), and back.
+    expect(refWatch(r, false)).toBe(true);
+    expect(refWatch(r, true)).toBe(true);
+    let next = new Promise<void>((resolve) => (wake = resolve));
+    writeSync(w, 'abcd'); // more than readMax: two calls
+    await next;
+    while (seen.length < 2) await new Promise<void>((resolve) => (wake = resolve));
+    next = new Promise<void>((resolve) => (wake = resolve));
+    closeSync(w);
+    await next;
+    expect(seen).toEqual(['abc', 'd', null]);
+    // Stopped by itself: no longer watched, and its descriptor is closed once libuv let go.
+    expect(unwatchFd(r)).toBe(false);
+    expect(refWatch(r, true)).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(() => readSync(r, Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => watchData(r, () => {}, 0)).toThrow(/readMax/);
   });
 });

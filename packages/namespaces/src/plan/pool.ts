@@ -5,7 +5,7 @@
  * both placed there by the plan's own stdio step (PlanIo.stdio[3] and [4]). What each run
  * hands over (args, env, cwd) is decided by {@link runRecordOf}.
  */
-import { encodeRunRecord, NsError, type Plan, type RunRecord } from '@ns/syscalls';
+import { encodeRunRecord, encodeRunStrings, NsError, type EncodedRunStrings, type Plan, type RunRecord } from '@ns/syscalls';
 import { dedupEnv, isEnvEntry } from '../config/env.js';
 import { commandCandidates } from './process.js';
 
@@ -98,6 +98,22 @@ export function runStdioEntries(stdio: PoolRun['stdio']): RunStdioEntry[] {
   });
 }
 
+/** What a run of a pool defaults to (runRecordOf): the member's planned env and cwd. */
+export interface RunDefaults {
+  env: readonly string[];
+  cwd: string;
+  /** `env` encoded once for every run that keeps it (see {@link runDefaults}). */
+  encodedEnv?: EncodedRunStrings;
+}
+
+/**
+ * A pool's run defaults with their env encoded once, not in every run's record.
+ * @throws NsError `ERR_NS_CONFIG` naming `env[k]` with a NUL byte
+ */
+export function runDefaults(env: readonly string[], cwd: string): RunDefaults {
+  return { env, cwd, encodedEnv: encodeRunStrings(env, 'env') };
+}
+
 /**
  * The record a member gets for `run` (and its encoding, and with `perRunStdio` its checked
  * stdio entries), decided as exec() decides for a config: env deduplicated
@@ -112,7 +128,7 @@ export function runStdioEntries(stdio: PoolRun['stdio']): RunStdioEntry[] {
  */
 export function runRecordOf(
   run: PoolRun,
-  defaults: { env: readonly string[]; cwd: string },
+  defaults: RunDefaults,
   perRunStdio = false,
 ): { record: RunRecord; bytes: Buffer; stdio: RunStdioEntry[] | undefined } {
   const bad = (field: string, why: string) => new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
@@ -127,7 +143,7 @@ export function runRecordOf(
   }
   let env: string[];
   if (run.env === undefined) {
-    env = [...defaults.env];
+    env = defaults.env as string[]; // read only, and encoded already (defaults.encodedEnv)
   } else {
     if (!Array.isArray(run.env)) throw bad('env', 'expected an array of KEY=value strings');
     run.env.forEach((e, k) => {
@@ -146,5 +162,5 @@ export function runRecordOf(
   const mask = stdio ? stdio.reduce((m, e, k) => (e.kind === 'ignore' ? m : m | (1 << k)), 0) : 0;
   const record: RunRecord = { cwd, paths: commandCandidates(args[0]!, env), argv: [...args], envp: env, ...(mask ? { stdio: mask } : {}) };
   // Its bounds and NUL checks, before a member is taken.
-  return { record, bytes: encodeRunRecord(record), stdio };
+  return { record, bytes: encodeRunRecord(record, defaults.encodedEnv), stdio };
 }

@@ -1,6 +1,77 @@
-/** The options of createPool() (process/pool.ts), checked. */
+/** The options of createPool() and pool.exec() (process/pool.ts), and the pool's interface. */
+import type { LinuxResources } from '@ns/cgroups';
 import { ErrorCode, NsError } from '@ns/syscalls';
-import type { PoolOptions } from './pool.js';
+import type { Container } from '../config/container.js';
+import type { ValidContainer } from '../config/valid.js';
+import type { PoolRun } from '../plan/pool.js';
+import type { StdioEntry } from './exec.js';
+import type { ContainerProcess } from './process.js';
+
+export interface PoolOptions {
+  /** How many members to keep ready: an integer >= 1. */
+  size: number;
+  /**
+   * Replace each member used (default true): once its run has ended (so that the new set-up does
+   * not compete with the run's start and end), or at once when no member is ready. false: only
+   * the first `size`, then one per exec() that finds none ready.
+   */
+  refill?: boolean;
+  /**
+   * Milliseconds a member waits for a run before it exits by itself (default 0: no limit). A
+   * member gone idle is not replaced at once: an unused pool shrinks to nothing, and the next
+   * exec() makes members again.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * The stdio of every member, made when it is prepared (`'pipe'` default: streams on the
+   * process exec() returns; `'ignore'`, `'inherit'`, or three entries as ExecOptions.stdio).
+   * `'per-run'`: each exec() gives its own (PoolRun.stdio, default `'pipe'`), sent to the
+   * member with the run's record over a SOCK_SEQPACKET socket (SCM_RIGHTS); the member then
+   * reads its record with recvmsg(2), which a seccomp profile of the config must allow.
+   */
+  stdio?: 'pipe' | 'ignore' | 'inherit' | 'per-run' | [StdioEntry, StdioEntry, StdioEntry];
+  /**
+   * The config of member `n` (1, 2, ...): default `config` itself, with the id `<id>-<n>` when it
+   * has a cgroup (`resources`), so that each member gets its own (`/ns/<id>-<n>`). A config
+   * with a `cgroupsPath` needs this: members may not share a cgroup.
+   */
+  memberConfig?: (n: number) => Container | ValidContainer;
+  /**
+   * Called once a member that never ran a program is gone: its idle timeout, close(), a failed
+   * start, or a run whose chdir or execve failed. Awaited by close().
+   */
+  onDiscard?: (id: string) => void | Promise<void>;
+}
+
+/** Per-run options of {@link Pool.exec}. */
+export interface PoolExecOptions {
+  /**
+   * OCI `linux.resources` written to the member's cgroup before the hand-over (runc update's
+   * way, about 20 µs a file): a run's own memory or pids limit. The config needs a cgroup.
+   */
+  resources?: LinuxResources;
+}
+
+/** A pool made by {@link createPool}. */
+export interface Pool {
+  /**
+   * Start `run.args` in a ready member: resolves once its execve has succeeded, with the same
+   * process handle exec() returns (wait(), kill(), stdio streams of the pool's `stdio`).
+   * @throws NsError `ERR_NS_STATE` on a closed pool; `ERR_NS_CONFIG` naming the field of a bad
+   *   run (`args`, `env[1]`, `cwd`, a record past 64 KiB) before any member is taken; the errno
+   *   of a failed chdir or execve as exec() reports it (`exec "nope": executable file not
+   *   found in $PATH`, `chdir /nope: ENOENT`), the member then gone; a member's failed start.
+   */
+  exec(run: PoolRun, options?: PoolExecOptions): Promise<ContainerProcess>;
+  /** Kill the idle members and those being made, and resolve once they and their cgroups are gone. Runs already handed out are the caller's. */
+  close(): Promise<void>;
+  /** Members ready now. */
+  readonly idle: number;
+  /** Their pids (in the caller's pid namespace). */
+  readonly pids: number[];
+  readonly closed: boolean;
+}
+
 
 /** The fields of PoolOptions. */
 const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'stdio', 'memberConfig', 'onDiscard'];

@@ -13,92 +13,34 @@ import { hasCgroup, type Container } from '../config/container.js';
 import type { ValidContainer } from '../config/valid.js';
 import { planContainerCached } from '../plan/cache.js';
 import { sessionKeyringName } from '../plan/keyring.js';
-import { poolMemberPlan, runRecordOf, type PoolRun, type RunStdioEntry } from '../plan/pool.js';
+import { poolMemberPlan, runDefaults, runRecordOf, type PoolRun, type RunDefaults, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
-import { afterRun, attachRunStreams, checkRunDescriptors, readReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
-import { checkOptions } from './pool-options.js';
+import { attachRunStreams, checkRunDescriptors, MemberEnd, MemberReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
+import { checkOptions, type Pool, type PoolExecOptions, type PoolOptions } from './pool-options.js';
 import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
 import { closeAll, type ContainerProcess } from './process.js';
 
 export type { PoolRun, RunStdio } from '../plan/pool.js';
+export type { Pool, PoolExecOptions, PoolOptions } from './pool-options.js';
 
-export interface PoolOptions {
-  /** How many members to keep ready: an integer >= 1. */
-  size: number;
-  /**
-   * Replace each member used (default true): once its run has ended (so that the new set-up does
-   * not compete with the run's start and end), or at once when no member is ready. false: only
-   * the first `size`, then one per exec() that finds none ready.
-   */
-  refill?: boolean;
-  /**
-   * Milliseconds a member waits for a run before it exits by itself (default 0: no limit). A
-   * member gone idle is not replaced at once: an unused pool shrinks to nothing, and the next
-   * exec() makes members again.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * The stdio of every member, made when it is prepared (`'pipe'` default: streams on the
-   * process exec() returns; `'ignore'`, `'inherit'`, or three entries as ExecOptions.stdio).
-   * `'per-run'`: each exec() gives its own (PoolRun.stdio, default `'pipe'`), sent to the
-   * member with the run's record over a SOCK_SEQPACKET socket (SCM_RIGHTS); the member then
-   * reads its record with recvmsg(2), which a seccomp profile of the config must allow.
-   */
-  stdio?: 'pipe' | 'ignore' | 'inherit' | 'per-run' | [StdioEntry, StdioEntry, StdioEntry];
-  /**
-   * The config of member `n` (1, 2, ...): default `config` itself, with the id `<id>-<n>` when it
-   * has a cgroup (`resources`), so that each member gets its own (`/ns/<id>-<n>`). A config
-   * with a `cgroupsPath` needs this: members may not share a cgroup.
-   */
-  memberConfig?: (n: number) => Container | ValidContainer;
-  /**
-   * Called once a member that never ran a program is gone: its idle timeout, close(), a failed
-   * start, or a run whose chdir or execve failed. Awaited by close().
-   */
-  onDiscard?: (id: string) => void | Promise<void>;
-}
-
-/** Per-run options of {@link Pool.exec}. */
-export interface PoolExecOptions {
-  /**
-   * OCI `linux.resources` written to the member's cgroup before the hand-over (runc update's
-   * way, about 20 µs a file): a run's own memory or pids limit. The config needs a cgroup.
-   */
-  resources?: LinuxResources;
-}
-
-/** A pool made by {@link createPool}. */
-export interface Pool {
-  /**
-   * Start `run.args` in a ready member: resolves once its execve has succeeded, with the same
-   * process handle exec() returns (wait(), kill(), stdio streams of the pool's `stdio`).
-   * @throws NsError `ERR_NS_STATE` on a closed pool; `ERR_NS_CONFIG` naming the field of a bad
-   *   run (`args`, `env[1]`, `cwd`, a record past 64 KiB) before any member is taken; the errno
-   *   of a failed chdir or execve as exec() reports it (`exec "nope": executable file not
-   *   found in $PATH`, `chdir /nope: ENOENT`), the member then gone; a member's failed start.
-   */
-  exec(run: PoolRun, options?: PoolExecOptions): Promise<ContainerProcess>;
-  /** Kill the idle members and those being made, and resolve once they and their cgroups are gone. Runs already handed out are the caller's. */
-  close(): Promise<void>;
-  /** Members ready now. */
-  readonly idle: number;
-  /** Their pids (in the caller's pid namespace). */
-  readonly pids: number[];
-  readonly closed: boolean;
+/** A run checked and encoded (exec()), handed to one member after another until one takes it. */
+interface PreparedRun {
+  record: RunRecord;
+  bytes: Buffer;
+  stdio: RunStdioEntry[] | undefined;
+  resources: LinuxResources | undefined;
 }
 
 interface Member {
   proc: ContainerProcess;
-  /** Our end of the record pipe (the record socket with per-run stdio); -1 once written (closed). */
+  /** Our end of the record pipe (the record socket with per-run stdio); -1 once closed: a pipe at the run's end (release()), a socket once sent. */
   recordFd: number;
-  /**
-   * Our end of the reply pipe, -1 once handed to readReplies() or closed. Read only at the
-   * hand-over (what an idle member says waits in the pipe), through a libuv poll watcher.
-   */
-  replyFd: number;
+  /** Its replies (our end of the reply pipe, watched from the start; pool-io.ts). */
+  replies: MemberReplies;
   env: readonly string[];
   cwd: string;
-  onIdleExit: () => void;
+  /** Its process's end: an idle exit, or its run's (pool-io.ts). */
+  end: MemberEnd;
   /** Its mount namespace held open (pool-hold.ts), -1 once released or when it could not be. */
   mntFd: number;
 }
@@ -150,8 +92,10 @@ export async function createPool(config: Container | ValidContainer, options: Po
   const discards = new Set<Promise<void>>();
   const releases = new Set<Promise<void>>();
 
-  /** Let a member's mount tree go (its process has exited): torn down on the thread pool. */
+  /** After a member's run (its process has exited): our end of its record pipe closed, its mount tree let go (torn down on the thread pool). */
   const release = (m: Member) => {
+    if (m.recordFd >= 0) closeAll([m.recordFd]);
+    m.recordFd = -1;
     if (m.mntFd < 0) return;
     const p = releaseNamespace(m.mntFd);
     m.mntFd = -1;
@@ -164,8 +108,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
     if (at >= 0) idle.splice(at, 1);
     closeAll([m.recordFd].filter((fd) => fd >= 0));
     m.recordFd = -1;
-    closeAll([m.replyFd].filter((fd) => fd >= 0));
-    m.replyFd = -1;
+    m.replies.close();
     release(m);
     if (options.onDiscard) {
       const p = Promise.resolve()
@@ -183,7 +126,9 @@ export async function createPool(config: Container | ValidContainer, options: Po
     const addon = native();
     const [recR, recW] = perRun ? addon.seqpacketPair() : addon.pipe();
     const [repR, repW] = addon.pipe();
+    let replies: MemberReplies | undefined;
     try {
+      replies = new MemberReplies(repR);
       let defaults: { env: readonly string[]; cwd: string } | undefined;
       const proc = await launchAsync(false, { stdio: [...entries, recR, repW] }, (io) => {
         const cp = planContainerCached(memberConfig, io);
@@ -193,13 +138,15 @@ export async function createPool(config: Container | ValidContainer, options: Po
         const keyring = `${sessionKeyringName(memberConfig.id)}.${process.pid}.${n}.${randomBytes(4).toString('hex')}`;
         return { ...p, plan: poolMemberPlan(p.plan, idleTimeoutMs, keyring, perRun) };
       });
-      const m: Member = { proc, recordFd: recW, replyFd: repR, env: defaults!.env, cwd: defaults!.cwd, onIdleExit: () => discard(m), mntFd: holdMountNamespace(proc.pid) };
+      const m: Member = { proc, recordFd: recW, replies, env: defaults!.env, cwd: defaults!.cwd, end: undefined!, mntFd: holdMountNamespace(proc.pid) };
+      m.end = new MemberEnd(proc, () => discard(m));
       proc.unref();
       setStreamsRef(proc, false);
-      proc.once('exit', m.onIdleExit);
       return m;
     } catch (err) {
-      closeAll([recW, repR]); // ours: no member holds them
+      closeAll([recW]); // ours: no member holds them
+      if (replies) replies.close();
+      else closeAll([repR]);
       if (options.onDiscard) await Promise.resolve(options.onDiscard(typeof memberConfig?.id === 'string' ? memberConfig.id : '')).catch(() => undefined);
       throw err;
     } finally {
@@ -246,95 +193,122 @@ export async function createPool(config: Container | ValidContainer, options: Po
     });
   };
 
-  /** Hand `bytes` over to `m`: its process once exec'd, or 'gone' when it died before taking it. */
-  const handOver = async (
-    m: Member,
-    bytes: Buffer,
-    record: RunRecord,
-    resources: LinuxResources | undefined,
-    runStdio: RunStdioEntry[] | undefined,
-  ): Promise<ContainerProcess | 'gone'> => {
-    m.proc.off('exit', m.onIdleExit);
-    m.proc.ref();
-    if (resources !== undefined) {
-      try {
-        m.proc.update(resources);
-      } catch (err) {
-        await killIdle(m);
-        discard(m);
-        throw err;
-      }
-    }
-    const recordFd = m.recordFd;
-    m.recordFd = -1;
-    let sent: RunStream[] | false;
-    try {
-      sent = runStdio ? sendRecord(recordFd, bytes, runStdio) : writeRecord(recordFd, bytes) && [];
-    } catch (err) {
-      // Its record socket is closed: the member goes away unused.
-      await killIdle(m);
-      discard(m);
-      throw err;
-    }
-    if (!sent) {
-      await m.proc.exited();
-      discard(m);
-      return 'gone';
-    }
-    attachRunStreams(m.proc, sent);
-    // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
-    const replyFd = m.replyFd;
-    m.replyFd = -1;
-    const [failure] = await readReplies(replyFd);
-    if (failure && failure[1] === RUN_REPLY.unused) {
-      // It went away before it took the run (its idle timeout): the next one.
-      await m.proc.exited();
-      discard(m);
-      return 'gone';
-    }
-    if (failure) {
-      for (const s of sent) s.stream.destroy();
-      await m.proc.wait();
-      discard(m); // it never ran a program: onDiscard
-      const [step, errno, phase] = failure;
-      if (phase === RUN_REPLY.chdir) throw stepError({ op: 'chdir', path: record.cwd }, step, errno);
-      if (phase === RUN_REPLY.execve) throw improveExecError(stepError({ op: 'execve', paths: record.paths, argv: record.argv, envp: record.envp }, step, errno), record.argv[0]!);
-      throw new NsError('EPROTO', `pool member ${m.proc.id} could not read its run record: errno ${errno}`);
-    }
+  /**
+   * The run's member `m` has exec'd its program: its streams keep the event loop alive now, and
+   * the refill and the release of its mount namespace wait for the end of the run. A refill's
+   * planning and clone(2) block the event loop for a while (about half an exec(), ~1 ms): never
+   * before the hand-over, and not before this run's wait() has resolved either ('close':
+   * exited and its output delivered; the caller's code after `await wait()` runs first, as a
+   * microtask), unless no member is ready: then at once. 'exit' alone was too early: its
+   * setImmediate ran before the streams' close callbacks of the same loop turn, and wait()
+   * resolved only after the refill.
+   */
+  const started = (m: Member): ContainerProcess => {
     setStreamsRef(m.proc, true);
-    afterRun(m.proc, () => release(m));
+    if (idle.length > 0) {
+      m.end.afterRun(() => {
+        release(m);
+        fill();
+      });
+    } else {
+      m.end.afterRun(() => release(m));
+      setImmediate(fill);
+    }
     return m.proc;
   };
 
-  const pool: Pool = {
-    async exec(run: PoolRun, execOptions: PoolExecOptions = {}): Promise<ContainerProcess> {
-      if (closed) throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
-      const defaults = { env: first.env, cwd: first.cwd };
-      const { record, bytes, stdio: runStdio } = runRecordOf(run, defaults, perRun);
-      if (runStdio) checkRunDescriptors(runStdio);
-      stalled = undefined;
-      let started: ContainerProcess | undefined;
-      try {
-        for (let tries = 0; tries < size + 3; tries++) {
-          const m = idle.shift() ?? (await take()); // no await when one is ready: the record goes out in this call
-          if (closed) {
-            await killIdle(m);
-            throw new NsError(ErrorCode.STATE, 'exec on a closed pool');
-          }
-          const out = await handOver(m, bytes, record, execOptions.resources, runStdio);
-          if (out !== 'gone') return (started = out);
+  /** An exec() that ends without a run: the pool is refilled at the next turn. */
+  const failing = (err: unknown): Promise<never> => {
+    setImmediate(fill);
+    return Promise.reject(err);
+  };
+
+  /** exec() with its `tries`-th member and on: one ready now gets the run in this very call. */
+  const execFrom = (run: PreparedRun, tries: number): Promise<ContainerProcess> => {
+    if (tries >= size + 3) return failing(new NsError(ErrorCode.DIED, `pool members kept dying before their run (${size + 3} tried)`));
+    const m = idle.shift();
+    if (m) return handOver(m, run, tries);
+    return take().then(async (m) => {
+      if (!closed) return handOver(m, run, tries);
+      await killIdle(m);
+      return failing(new NsError(ErrorCode.STATE, 'exec on a closed pool'));
+    }, failing);
+  };
+
+  /**
+   * Hand `run` over to `m`: resolves with its process once exec'd, in the reply's own callback
+   * (one promise between the member's execve and the caller). A member gone before it took the
+   * run: the next one (execFrom).
+   */
+  const handOver = (m: Member, run: PreparedRun, tries: number): Promise<ContainerProcess> =>
+    new Promise<ContainerProcess>((resolve) => {
+      m.end.take();
+      m.proc.ref();
+      const dropped = (err: unknown) => resolve(killIdle(m).then(() => (discard(m), failing(err))));
+      if (run.resources !== undefined) {
+        try {
+          m.proc.update(run.resources);
+        } catch (err) {
+          return dropped(err);
         }
-      } finally {
-        // A refill's planning and clone(2) block the event loop for a while (about half an
-        // exec(), ~1 ms): never before the hand-over, and not before this run's wait() has
-        // resolved either ('close': exited and its output delivered; the caller's code after
-        // `await wait()` runs first, as a microtask), unless no member is ready: then at once.
-        // 'exit' alone was too early: its setImmediate ran before the streams' close callbacks
-        // of the same loop turn, and wait() resolved only after the refill.
-        if (started && idle.length > 0) afterRun(started, fill);
-        else setImmediate(fill);
       }
-      throw new NsError(ErrorCode.DIED, `pool members kept dying before their run (${size + 3} tried)`);
+      let sent: RunStream[] | false;
+      try {
+        if (run.stdio) {
+          const socket = m.recordFd;
+          m.recordFd = -1; // sendRecord closes it
+          sent = sendRecord(socket, run.bytes, run.stdio);
+        } else {
+          sent = writeRecord(m.recordFd, run.bytes) && []; // closed by release() or discard()
+        }
+      } catch (err) {
+        // Its record socket is closed: the member goes away unused.
+        return dropped(err);
+      }
+      if (!sent) return resolve(gone(m, run, tries));
+      const streams = sent;
+      attachRunStreams(m.proc, streams);
+      // End of file with no reply: the program runs (no acknowledgement: one wake-up less).
+      m.replies.claim((replies) => {
+        const failure = replies[0]; // no destructuring: no array iterator on the way to the caller
+        if (!failure) resolve(started(m));
+        else if (failure[1] === RUN_REPLY.unused) resolve(gone(m, run, tries)); // its idle timeout came first
+        else resolve(failed(m, failure, run.record, streams).catch(failing));
+      });
+    });
+
+  /** `m` went away before it took the run: the next member. */
+  const gone = async (m: Member, run: PreparedRun, tries: number): Promise<ContainerProcess> => {
+    await m.proc.exited();
+    discard(m);
+    return execFrom(run, tries + 1);
+  };
+
+  /** `m` replied a failure (its chdir, execve, or reading the record): the error, `m` gone. */
+  const failed = async (m: Member, [step, errno, phase]: number[], record: RunRecord, sent: RunStream[]): Promise<never> => {
+    for (const s of sent) s.stream.destroy();
+    await m.proc.wait();
+    discard(m); // it never ran a program: onDiscard
+    if (phase === RUN_REPLY.chdir) throw stepError({ op: 'chdir', path: record.cwd }, step!, errno!);
+    if (phase === RUN_REPLY.execve) throw improveExecError(stepError({ op: 'execve', paths: record.paths, argv: record.argv, envp: record.envp }, step!, errno!), record.argv[0]!);
+    throw new NsError('EPROTO', `pool member ${m.proc.id} could not read its run record: errno ${errno}`);
+  };
+
+  let defaults: RunDefaults;
+
+  const pool: Pool = {
+    exec(run: PoolRun, execOptions: PoolExecOptions = {}): Promise<ContainerProcess> {
+      if (closed) return Promise.reject(new NsError(ErrorCode.STATE, 'exec on a closed pool'));
+      let prepared: PreparedRun;
+      try {
+        const { record, bytes, stdio } = runRecordOf(run, defaults, perRun);
+        if (stdio) checkRunDescriptors(stdio);
+        prepared = { record, bytes, stdio, resources: execOptions.resources };
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      stalled = undefined;
+      return execFrom(prepared, 0);
     },
     close(): Promise<void> {
       if (closing) return closing;
@@ -362,6 +336,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
   // The first member: a config that cannot start fails here.
   const first = await prepare();
   idle.push(first);
+  defaults = runDefaults(first.env, first.cwd);
   // The other members of the first `size`, whether or not the pool refills later.
   for (let k = 1; k < size; k++) startOne();
   return pool;

@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, ns::PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New(env, ns::PidfdSignal, "pidfdSignal"));
   exports.Set("readAvailable", Napi::Function::New(env, ns::ReadAvailable, "readAvailable"));
+  exports.Set("writeAll", Napi::Function::New(env, ns::WriteAll, "writeAll"));
   exports.Set("openPath", Napi::Function::New(env, ns::OpenPath, "openPath"));
   exports.Set("mkfifo", Napi::Function::New(env, ns::Mkfifo, "mkfifo"));
   exports.Set("eventfd", Napi::Function::New(env, ns::Eventfd, "eventfd"));
@@ -47,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peerCred", Napi::Function::New(env, ns::PeerCred, "peerCred"));
   exports.Set("watchReadable", Napi::Function::New(env, ns::WatchReadable, "watchReadable"));
   exports.Set("unwatchFd", Napi::Function::New(env, ns::UnwatchFd, "unwatchFd"));
+  exports.Set("refFd", Napi::Function::New(env, ns::RefFd, "refFd"));
   exports.Set("pidfdGetfd", Napi::Function::New(env, ns::PidfdGetfd, "pidfdGetfd"));
   exports.Set("seccompNotifRecv", Napi::Function::New(env, ns::SeccompNotifRecv, "seccompNotifRecv"));
   exports.Set("seccompNotifSend", Napi::Function::New(env, ns::SeccompNotifSend, "seccompNotifSend"));

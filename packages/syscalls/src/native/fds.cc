@@ -61,6 +61,29 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// writeAll(fd, buffer) -> true once all of `buffer` is written (write(2) until done; a
+// blocking descriptor), false on EPIPE (the reader is gone; Node ignores SIGPIPE). One call
+// for what fs.writeSync's checks and loop did: a pool member's run record, on the caller's time.
+Napi::Value WriteAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBuffer()) return ThrowPlan(env, "writeAll(fd, buffer) expected");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+  const char* p = b.Data();
+  size_t left = b.Length();
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE) return Napi::Boolean::New(env, false);
+      return ThrowErrno(env, errno, "write");
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  return Napi::Boolean::New(env, true);
+}
+
 // readAvailable(fd, max) -> Buffer with what can be read now (poll with a zero timeout
 // first, so it never blocks), or null when nothing is available, at end of file or on EIO.
 Napi::Value ReadAvailable(const Napi::CallbackInfo& info) {
