@@ -169,6 +169,7 @@ export async function runDetached(container: Container, files: OutputFiles, stor
       // The front's child: its exit is the client's to reap, never watched here.
       proc.release();
       front.containerPid = state.pid;
+      front.rollback = async () => void (await deleteContainer(store, state.id, { force: true }).catch(() => undefined));
     }
     if (pidFile !== undefined) {
       try {

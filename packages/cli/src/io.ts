@@ -35,6 +35,13 @@ export interface FrontCall {
   cloneVia: number;
   /** Set by the call: the pid of the container's process made for the caller (the front leaves it alone). */
   containerPid?: number;
+  /**
+   * Set by the call: undo what it made for the caller (delete the created container, kill the
+   * exec'd process). The server runs it when the front went away before the call's end: a
+   * caller killed during `create` must not leave a container it never heard of (as the Node
+   * path's set-up dies with its creator).
+   */
+  rollback?: () => Promise<void>;
 }
 
 /** {@link CliIo} with every field filled in. */

@@ -5,7 +5,7 @@
  * refused; no server means the front goes on (-1, exit 222 of the test executable).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -115,7 +115,7 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
     await deleteAll(root);
     rmSync(root, { recursive: true, force: true });
-    for (const extra of ['out', 'pid', 'bundle']) rmSync(`${root}-${extra}`, { recursive: true, force: true });
+    for (const extra of ['out', 'pid', 'bundle', 'chroot']) rmSync(`${root}-${extra}`, { recursive: true, force: true });
   });
 
   it('answers every read/signal verb as the Node path does, byte for byte', async () => {
@@ -329,6 +329,74 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     }
   });
 
+  it('a create whose program is missing leaves no cgroup, every time (the server waits for the front\'s child to be gone before removing it)', async () => {
+    await serve();
+    const r = ['--root', root];
+    // The failure is ns-init's own (execve ENOENT): the child exits while the server concludes.
+    const bundle = writeBundle(['nonexistent'], { cgroupsPath: `/ns-serve-test-gone-${process.pid}/c`, resources: { pids: { limit: 16 } } });
+    const left = () => ['pids', 'memory', 'cpuacct'].filter((h) => existsSync(`/sys/fs/cgroup/${h}/ns-serve-test-gone-${process.pid}/c`));
+    try {
+      for (let k = 0; k < 15; k++) {
+        const got = await handed([...r, 'create', '--bundle', bundle, `gone${k}`]);
+        expect(got.code).not.toBe(0);
+        expect(got.code).not.toBe(FELL_BACK);
+        expect({ k, left: left() }).toEqual({ k, left: [] });
+      }
+      expect(readdirSync(root)).toEqual(['.server']);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+      for (const h of ['pids', 'memory', 'cpuacct', 'cpu,cpuacct', 'devices']) {
+        for (const d of [`/sys/fs/cgroup/${h}/ns-serve-test-gone-${process.pid}/c`, `/sys/fs/cgroup/${h}/ns-serve-test-gone-${process.pid}`]) {
+          try {
+            rmdirSync(d);
+          } catch {
+            // not there
+          }
+        }
+      }
+    }
+  });
+
+  it('a caller killed during its create gets nothing left behind: the server undoes the container once it sees the front gone', async () => {
+    await serve();
+    const r = ['--root', root];
+    // A set-up that takes a while: a createContainer hook (run in the container by ns-init).
+    const bundle = writeBundle(['true'], {});
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
+    config.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', '2'] }] };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+    try {
+      const caller = spawn(handoff, [root, ...r, 'create', '--bundle', bundle, 'killed'], { stdio: 'ignore' });
+      const ended = new Promise((resolve) => caller.on('exit', resolve));
+      // Killed once it has cloned the container's process (its child), while the hook runs.
+      const children = () => readFileSync(`/proc/${caller.pid}/task/${caller.pid}/children`, 'utf8').trim();
+      for (let i = 0; i < 250 && children() === ''; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(children()).not.toBe('');
+      caller.kill('SIGKILL');
+      await ended;
+      // Once the set-up ends, the server finds the front gone and deletes the container.
+      for (let i = 0; i < 300 && existsSync(join(root, 'killed')); i++) await new Promise((res) => setTimeout(res, 20));
+      expect(readdirSync(root)).toEqual(['.server']);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves a create with hooks the runtime runs (prestart, createRuntime) to the front\'s Node: they would get the server\'s cgroup and rlimits', async () => {
+    const server = await serve();
+    const bundle = writeBundle(['true'], {});
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as Record<string, unknown>;
+    config.hooks = { createRuntime: [{ path: '/bin/true' }] };
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+    try {
+      expect(await handed(['--root', root, 'create', '--bundle', bundle, 'hooked'])).toEqual({ code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+      expect(readdirSync(root)).toEqual(['.server']);
+    } finally {
+      rmSync(bundle, { recursive: true, force: true });
+    }
+    expect(server.stderr()).toBe('');
+  });
+
   it('leaves run, exec, create --preserve-fds and unknown calls to the front (-1), running nothing', async () => {
     const server = await serve();
     for (const args of [['create', '--preserve-fds', '1', '--rootfs', ROOTFS!, 'x'], ['run', '--rootfs', ROOTFS!, 'x', '--', 'true'], ['exec', 'x', 'true'], ['events', 'x'], ['serve'], ['state', '--help'], []]) {
@@ -344,6 +412,18 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     for (const flags of [['--mount'], ['--net'], ['--pid', '--fork']]) {
       const got = await start('unshare', [...flags, handoff, root, '--root', root, 'list']).done;
       expect({ flags, ...got }).toEqual({ flags, code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+    }
+    // Nor a chroot()ed caller: its paths are not the server's (the socket reached through a
+    // hard link inside the chroot; a static front there).
+    const chr = `${root}-chroot`;
+    mkdirSync(join(chr, 'r'), { recursive: true });
+    try {
+      execFileSync('cc', ['-O2', '-static', '-o', join(chr, 'front'), join(FRONT, 'handoff.c'), join(FRONT, 'clone.c'), join(FRONT, 'handoff-main.c')]);
+      linkSync(join(root, '.server'), join(chr, 'r', '.server'));
+      const got = await start('chroot', [chr, '/front', '/r', '--root', '/r', 'list']).done;
+      expect(got).toEqual({ code: FELL_BACK, signal: null, stdout: '', stderr: '' });
+    } finally {
+      rmSync(chr, { recursive: true, force: true });
     }
     // Nor a caller confined more than the server (a capability less, no_new_privs): the server
     // would act for it with privileges it does not have.

@@ -4,6 +4,8 @@
  * container's environment, working directory, user and capabilities unless told otherwise,
  * and `ns` waits for it in the foreground (stdio, `-t`, signals and exit status as `ns run`).
  */
+import { closeSync } from 'node:fs';
+import { native } from '@ns/syscalls';
 import { ErrorCode, MAX_ID, NsError, addProcessCapabilities, changeCapabilities, currentStatus, execIn, type ContainerState, type ExecInProcess, type StateStore } from '@ns/namespaces';
 import { EXIT, exitCodeFor, reportError, reportWarning } from '../errors.js';
 import { consoleSocketError, preservedFds, writePidFile } from '../detach.js';
@@ -118,6 +120,19 @@ export function execState(options: ExecCommandOptions, state: ContainerState, wa
  * including an unknown container or one that is not running; 126 / 127 when the command
  * cannot be executed / is not found.
  */
+/** SIGKILL `pid` through a pidfd (a process that has exited already: nothing). */
+function killPid(pid: number): void {
+  let fd = -1;
+  try {
+    fd = native().pidfdOpen(pid);
+    native().pidfdSignal(fd, 9);
+  } catch {
+    // gone
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
 export async function execCommand(options: ExecCommandOptions, store: StateStore, io: ResolvedIo): Promise<number> {
   let state: ContainerState;
   let proc: ExecInProcess;
@@ -164,7 +179,11 @@ export async function execCommand(options: ExecCommandOptions, store: StateStore
       // Never reaped here: its exit status belongs to the caller's subreaper (conmon and
       // containerd's shim wait for the pid in the pid file), as runc leaves it.
       p.release();
-      if (front) front.containerPid = p.pid;
+      if (front) {
+        front.containerPid = p.pid;
+        const pid = p.pid;
+        front.rollback = async () => killPid(pid);
+      }
       if (pidFile !== undefined) writePidFile(pidFile, p.pid);
       return 0;
     } catch (err) {

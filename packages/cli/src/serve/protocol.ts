@@ -181,6 +181,18 @@ function detachedExec(words: readonly string[]): boolean {
  * runs it in a Node of its own.
  */
 export function handedOff(argv: readonly string[], clones = false): boolean {
+  const at = verbAt(argv);
+  if (at === null) return false;
+  const { i, version } = at;
+  return handedOffVerb(argv, i, version, clones);
+}
+
+/**
+ * Where the verb is in `argv` (after runc's global options), and whether `--version` / `-V`
+ * came before it; null for an unknown option before the verb. `i` is argv.length when there
+ * is no verb.
+ */
+export function verbAt(argv: readonly string[]): { i: number; version: boolean } | null {
   let i = 0;
   let version = false;
   for (; i < argv.length; i++) {
@@ -193,11 +205,15 @@ export function handedOff(argv: readonly string[], clones = false): boolean {
     } else if (word === '--version' || word === '-V') {
       version = true;
     } else if (word.startsWith('-')) {
-      return false;
+      return null;
     } else {
       break;
     }
   }
+  return { i, version };
+}
+
+function handedOffVerb(argv: readonly string[], i: number, version: boolean, clones: boolean): boolean {
   if (i >= argv.length) return version;
   if (version) return false;
   const verb = argv[i]!;

@@ -12,9 +12,10 @@
  * user, or a request not complete in time closes that connection only.
  */
 import { closeSync, openSync, readFileSync, statSync, write, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
 import type { CliIo, FrontCall, ResolvedIo } from '../io.js';
-import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, type HandoffRequest } from './protocol.js';
+import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, verbAt, type HandoffRequest } from './protocol.js';
 import { bindServerSocket, removeServerSocket } from './socket.js';
 
 /** main() of the CLI, as index.ts exports it. */
@@ -68,12 +69,47 @@ function writeAll(fd: number, data: Buffer): Promise<void> {
   });
 }
 
+/** Whether the front at the other end of `conn` has closed it (it sends nothing after its request). */
+function frontGone(conn: number): boolean {
+  try {
+    const got = recvFds(conn, 1, 0);
+    return got !== null && got.data.length === 0;
+  } catch {
+    return true; // ECONNRESET ...
+  }
+}
+
+/**
+ * Whether `request` is a `create` whose bundle's config.json has hooks the runtime itself runs
+ * (`prestart`, `createRuntime`): run by the server they would get its cgroup, rlimits and
+ * credentials, not the caller's as runc's do, and a slow one would hold every other call back.
+ * Such a create is left to the front's Node. A config that cannot be read or parsed is not
+ * judged here: the create says what is wrong with it, as through Node.
+ */
+function runtimeHooks(request: HandoffRequest): boolean {
+  const words = request.argv;
+  const at = verbAt(words)?.i ?? words.length;
+  if (words[at] !== 'create') return false;
+  let bundle = '.';
+  for (let i = at + 1; i < words.length && words[i] !== '--'; i++) {
+    const w = words[i]!;
+    if (w === '--bundle' || w === '-b') bundle = words[i + 1] ?? '.';
+    else if (w.startsWith('--bundle=')) bundle = w.slice('--bundle='.length);
+  }
+  try {
+    const config = JSON.parse(readFileSync(resolve(request.cwd, bundle, 'config.json'), 'utf8')) as { hooks?: Record<string, unknown[]> };
+    return ['prestart', 'createRuntime'].some((k) => Array.isArray(config.hooks?.[k]) && config.hooks[k].length > 0);
+  } catch {
+    return false;
+  }
+}
+
 /** The namespaces a caller must share with the server for its call to mean the same here. */
 const NAMESPACES = ['mnt', 'pid', 'net', 'user', 'uts', 'ipc', 'cgroup'] as const;
 
 /**
- * Whether the process `pid` is in this server's namespaces: paths, pids, cgroups and the
- * network a call names must be the same for both, and a container created for it starts in
+ * Whether the process `pid` is in this server's namespaces and root directory: paths, pids,
+ * cgroups and the network a call names must be the same for both, and a container created for it starts in
  * the caller's (the front clones it). A caller elsewhere (another mount namespace, a pid
  * namespace where the server cannot see it: pid 0) is refused, and its front runs the call in
  * a Node of its own there.
@@ -81,9 +117,10 @@ const NAMESPACES = ['mnt', 'pid', 'net', 'user', 'uts', 'ipc', 'cgroup'] as cons
 function sameNamespaces(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
-    return NAMESPACES.every((ns) => {
-      const theirs = statSync(`/proc/${pid}/ns/${ns}`);
-      const ours = statSync(`/proc/self/ns/${ns}`);
+    // And the same root directory: a chroot()ed caller's paths are not the server's either.
+    return [...NAMESPACES.map((ns) => `ns/${ns}`), 'root'].every((what) => {
+      const theirs = statSync(`/proc/${pid}/${what}`);
+      const ours = statSync(`/proc/self/${what}`);
       return theirs.ino === ours.ino && theirs.dev === ours.dev;
     });
   } catch {
@@ -203,7 +240,7 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       closeQuietly(conn);
     };
     const clones = request.clones === true;
-    if (closed || !handedOff(request.argv, clones) || !sameNamespaces(p.pid) || !asPrivileged(p.pid)) {
+    if (closed || !handedOff(request.argv, clones) || !sameNamespaces(p.pid) || !asPrivileged(p.pid) || runtimeHooks(request)) {
       answer(conn, ANSWER_REFUSED);
       return finish();
     }
@@ -212,6 +249,9 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       // A front that clones: the container's process (create) is made by it, on the caller's stdio.
       const front: FrontCall | undefined = clones ? { stdio: [fds[0]!, fds[1]!, fds[2]!], cloneVia: conn } : undefined;
       const status = await runCall(main, request, fds, front);
+      // The front went away meanwhile (its caller killed): nobody will get this container or
+      // process, so it goes too, as a set-up dies with a Node creator killed on the way.
+      if (front?.rollback && frontGone(conn)) await front.rollback();
       answer(conn, statusAnswer(status, clones, front?.containerPid ?? 0));
       finish();
     });

@@ -31,8 +31,12 @@ int PollIn(int fd, int timeoutMs);
 // Returns -1 with errno set and `*what` naming the call that failed.
 int InitImageFd(std::string* what);
 
-// Wait for (reap) the child behind `pidfd`.
+// Wait for (reap) the child behind `pidfd`; for a process that is not our child (cloned by
+// an ns front), wait until it has exited (WaitGone).
 void ReapNow(int pidfd);
+
+// Wait until the process behind `pidfd` has exited (the pidfd is readable), at most 10 s.
+void WaitGone(int pidfd);
 
 // Watch `pidfd` with libuv and call `onExit(code, signal)` once the child has exited (it is
 // reaped then; the pidfd is closed in the uv_close callback). With `statusfd` (the plan's memfd

@@ -51,6 +51,21 @@ bool RecordMessage(Outcome* o, const ns_msg& m) {
   return true;
 }
 
+void KillAndWaitPid(pid_t pid, bool front) {
+  // Ours (CLONE_PARENT) its pid cannot be reused unreaped; a front's is held by its parent
+  // until the front reaps it, which it does only after our answer: the pid is still this one.
+  int fd = front ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+  kill(pid, SIGKILL);
+  if (fd >= 0) {
+    WaitGone(fd);
+    close(fd);
+    return;
+  }
+  siginfo_t si;
+  while (syscall(SYS_waitid, P_PID, pid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+  }
+}
+
 void KillAndReap(int pidfd) {
   syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
   ReapNow(pidfd);
@@ -82,8 +97,12 @@ Napi::Value Conclude(Napi::Env env, Outcome o, Napi::Function onExit) {
     int reaped;
     while ((reaped = (int)syscall(SYS_waitid, P_PIDFD, o.pidfd, &si, WEXITED, nullptr)) < 0 && errno == EINTR) {
     }
-    // The front's child (ECHILD here): the front reaps it; how it ended is not known here.
-    if (reaped < 0) si.si_code = 0;
+    // The front's child (ECHILD here): the front reaps it; how it ended is not known here,
+    // but it has ended before anything of it (its cgroup) is removed.
+    if (reaped < 0) {
+      si.si_code = 0;
+      WaitGone(o.pidfd);
+    }
     close(o.pidfd);
     if (o.statusfd >= 0) close(o.statusfd);
     Napi::Object r = Napi::Object::New(env);
@@ -210,12 +229,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
         onSync.Call({Napi::Number::New(env, m.step), Napi::Number::New(env, o.realPid > 0 ? o.realPid : o.pid), Napi::Number::New(env, m.value), intoCgroup});
         if (env.IsExceptionPending()) {
           KillAndReap(o.pidfd);
-          if (o.realPid > 0) {
-            siginfo_t si;
-            kill(o.realPid, SIGKILL);  // our own child (CLONE_PARENT): its pid cannot be reused unreaped
-            while (syscall(SYS_waitid, P_PID, o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
-            }
-          }
+          if (o.realPid > 0) KillAndWaitPid(o.realPid, o.front > 0);
           return env.Undefined();
         }
       }

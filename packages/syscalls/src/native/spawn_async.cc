@@ -113,12 +113,7 @@ void PendingFinish(Pending* p) {
   if (!p->syncError.IsEmpty()) {
     ReapNow(p->o.pidfd);
     close(p->o.pidfd);
-    if (p->o.realPid > 0) {
-      siginfo_t si;
-      kill(p->o.realPid, SIGKILL);  // our own child (CLONE_PARENT), not reaped yet
-      while (syscall(SYS_waitid, P_PID, p->o.realPid, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
-      }
-    }
+    if (p->o.realPid > 0) KillAndWaitPid(p->o.realPid, p->o.front > 0);  // our own child (CLONE_PARENT), not reaped yet
     argv[0] = p->syncError.Value();
     argv[1] = env.Undefined();
   } else {

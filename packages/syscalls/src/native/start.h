@@ -118,6 +118,10 @@ bool RecordMessage(Outcome* o, const ns_msg& m);
 // SIGKILL the child behind `pidfd`, reap it and close the pidfd.
 void KillAndReap(int pidfd);
 
+// SIGKILL `pid` (a cloneParent process) and reap it, or, when it is a front's child (`front`),
+// wait until it has exited.
+void KillAndWaitPid(pid_t pid, bool front);
+
 // Reap what must be reaped and turn an outcome into spawn()'s result: { pid, pidfd } with an
 // exit watcher calling `onExit`, or a failure object. Throws (pending exception) on errors of
 // our own (pidfd_open, uv_poll).

@@ -2,6 +2,7 @@
 // the exit reported to JavaScript. Nothing here ever calls waitpid(-1) or handles SIGCHLD,
 // so Node's own children are never reaped by us. Also kill/ref by pidfd.
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "start.h"
 #include "plan.h"
 
 #ifndef P_PIDFD
@@ -124,10 +126,26 @@ Watcher* Lookup(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void WaitGone(int pidfd) {
+  struct pollfd p = {pidfd, POLLIN, 0};
+  int64_t deadline = NowMs() + 10000;
+  for (;;) {
+    int64_t left = deadline - NowMs();
+    if (left <= 0) return;
+    int r = poll(&p, 1, (int)left);
+    if (r < 0 && errno == EINTR) continue;
+    return;  // exited (readable), or an error: nothing more to wait for here
+  }
+}
+
 void ReapNow(int pidfd) {
   siginfo_t si;
-  while (syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr) < 0 && errno == EINTR) {
+  int r;
+  while ((r = (int)syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, nullptr)) < 0 && errno == EINTR) {
   }
+  // Another process's child (cloned by an ns front): its parent reaps it; wait until it has
+  // exited, so that what the caller removes next (its cgroup) is empty.
+  if (r < 0 && errno == ECHILD) WaitGone(pidfd);
 }
 
 bool WatchExit(Napi::Env env, int pidfd, Napi::Function onExit, int statusfd) {
