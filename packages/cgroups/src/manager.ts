@@ -131,7 +131,7 @@ export class Cgroup implements CgroupHandle {
       const fresh = allDirs(cg.dirs).every((d) => created.includes(d));
       const busy = fresh ? [] : cg.pids();
       if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes (${busy.join(' ')})`, { path: cg.dirs.unified ?? allDirs(cg.dirs)[0]! });
-      cg.apply(resources, { devices: options.devices ?? true });
+      cg.apply(resources, { devices: options.devices ?? true, fresh: true });
     } catch (err) {
       for (const dir of created.reverse()) {
         try {
@@ -193,11 +193,14 @@ export class Cgroup implements CgroupHandle {
    *
    * @param options `devices`: apply device rules (default: only when `resources.devices` is
    *   set); `defaultDevices` as in CgroupOptions; `devicesList`: the v1 devices.list to start
-   *   from (unset: a cgroup in its inherited allow-all state, reset with a deny-all first)
+   *   from (unset: a cgroup in its inherited allow-all state, reset with a deny-all first);
+   *   `fresh`: the cgroup was made just now (create()), so a controller that is not enabled
+   *   for it is found from the first write that fails, not by reading cgroup.controllers
+   *   first (an update checks first: nothing is written then)
    * @returns the plan that was applied
    * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
    */
-  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string; checkMemory?: boolean } = {}): CgroupPlan {
+  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string; checkMemory?: boolean; fresh?: boolean } = {}): CgroupPlan {
     const devices = options.devices ?? resources.devices !== undefined;
     const plan = planResources(resources, this.layout, {
       devices,
@@ -205,7 +208,7 @@ export class Cgroup implements CgroupHandle {
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
-    applyPlan(this, plan, { attachDeviceFilter: this.options.attachDeviceFilter });
+    applyPlan(this, plan, { attachDeviceFilter: this.options.attachDeviceFilter }, { fresh: options.fresh === true });
     return plan;
   }
 

@@ -166,6 +166,16 @@ describe('Cgroup on v2', () => {
     expect(sys.dirs.has('/fake/v2/busy/a')).toBe(false);
   });
 
+  it('a cgroup made just now is written without reading its cgroup.controllers first; update() reads it before any write', () => {
+    const { sys, layout } = fakeV2();
+    const read = vi.spyOn(sys, 'readFile');
+    const cg = Cgroup.create('/a', { pids: { limit: 3 } }, { layout, sys, devices: false });
+    expect(sys.files.get('/fake/v2/a/pids.max')).toBe('3');
+    expect(read.mock.calls.map(([p]) => p)).not.toContain('/fake/v2/a/cgroup.controllers');
+    cg.update({ pids: { limit: 4 } });
+    expect(read.mock.calls.map(([p]) => p)).toContain('/fake/v2/a/cgroup.controllers');
+  });
+
   it('devices: hands the compiled BPF program to attachDeviceFilter; without one it is an error', () => {
     const { sys, layout } = fakeV2();
     const attach = vi.fn();
