@@ -6,12 +6,12 @@
  */
 import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
-import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
+import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { extendToDirs, missingDirs } from './extend.js';
 import { neededHierarchies, parentHierarchies } from './hierarchies.js';
 import { adoptLazyFreezer, joinFrozenV1Freezer, lazyFreezerDir, removeLazyFreezer } from './freezer-v1.js';
 import { applyPlan } from './apply.js';
-import { makeCgroupDirs } from './mkdir.js';
+import { forgetEnabledParents, makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerProbes, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
@@ -116,6 +116,18 @@ export class Cgroup implements CgroupHandle {
    *   mkdir or write (naming the file and field)
    */
   static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
+    try {
+      return Cgroup.createOnce(path, resources, options);
+    } catch (err) {
+      // A controller disabled in a parent since this process last enabled them there (mkdir.ts
+      // remembers such parents): read and enable them again, once.
+      const stale = err instanceof CgroupError && err.code === ERR_NS_CONFIG && /controller is not enabled/.test(err.message);
+      if (!stale || !forgetEnabledParents(options.sys ?? hostSys)) throw err;
+      return Cgroup.createOnce(path, resources, options);
+    }
+  }
+
+  private static createOnce(path: string, resources: LinuxResources, options: CgroupOptions): Cgroup {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
       const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
