@@ -461,10 +461,12 @@ async function main() {
   // software CPU (TCG) makes every time several times longer, so only the ratio says much.
   const vm = [join(ROOT, '../shared/vm/run-in-vm'), '/work/shared/vm/run-in-vm'].find((p) => existsSync(p));
   if (vm && !opt.quick) {
-    log(`library in a cgroup-v2-only VM: ${N.vmCg} starts with and without a cgroup, alternating`);
+    // Nothing is printed while the VM runs (boot ~3 s, then 2 x 70 starts of ~80-200 ms each
+    // under TCG: 30-60 s here); the rows come after, or a note. A hung VM ends at --timeout.
+    log(`library in a cgroup-v2-only VM: ${N.vmCg} starts with and without a cgroup, alternating (about a minute, rows after)`);
     try {
       mkdirSync(OUT, { recursive: true });
-      const v = inproc({ task: 'cgroupCost', rootfs, n: N.vmCg, warmup: 10, resources: BENCH_LIMITS, cgroupsPath: '/nsbench-vm' }, [], [vm, '--rw', OUT, '--']);
+      const v = inproc({ task: 'cgroupCost', rootfs, n: N.vmCg, warmup: 10, resources: BENCH_LIMITS, cgroupsPath: '/nsbench-vm' }, [], [vm, '--timeout', '300', '--rw', OUT, '--']);
       const section = 'in-process start + wait, cgroup v2 (QEMU TCG VM: several times slower)';
       add({ id: 'vm.lib.start.cg.plain', section, label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: v.plain });
       add({ id: 'vm.lib.start.cg', section, label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: v.limited, floorId: 'vm.lib.start.cg.plain' });
@@ -915,7 +917,7 @@ function targets(r) {
       (cgPlain && cgLimited ? `${fmt(cgLimited.summary.median)} ms vs ${fmt(cgPlain.summary.median)} ms` : 'not measured') +
       (cgPaired !== null ? ` (median of the per-round differences: +${fmt(cgPaired)} ms)` : '') +
       (m('vm.lib.start.cg') && m('vm.lib.start.cg.plain')
-        ? `; cgroup v2 in the VM: +${fmt(m('vm.lib.start.cg').summary.median - m('vm.lib.start.cg.plain').summary.median)} ms (${fmt(m('vm.lib.start.cg').summary.median)} vs ${fmt(m('vm.lib.start.cg.plain').summary.median)} ms, software CPU)`
+        ? `; cgroup v2 in the VM: +${fmt(m('vm.lib.start.cg').summary.median - m('vm.lib.start.cg.plain').summary.median)} ms, ${fmt(m('vm.lib.start.cg').summary.median / m('vm.lib.start.cg.plain').summary.median)}× (${fmt(m('vm.lib.start.cg').summary.median)} vs ${fmt(m('vm.lib.start.cg.plain').summary.median)} ms, software CPU: about 35× slower, so the ratio says more)`
         : ''),
   });
   // Issue 17: a client (podman, containerd) pays for every runtime call.

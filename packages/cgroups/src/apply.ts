@@ -31,8 +31,11 @@ const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
  * device filter.
  * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
  */
-export function applyPlan(cg: ApplyTarget, plan: CgroupPlan, hooks: ApplyHooks): void {
-  checkControllers(cg, plan.writes);
+export function applyPlan(cg: ApplyTarget, plan: CgroupPlan, hooks: ApplyHooks, options: { fresh?: boolean } = {}): void {
+  // A cgroup made just now has nothing to keep unchanged: a controller that is not enabled is
+  // found from the write that fails (its file is missing), not by reading cgroup.controllers
+  // before every start.
+  if (!options.fresh) checkControllers(cg, plan.writes);
   for (const check of plan.checks) runCheck(cg, check);
   runWrites(cg, plan.writes);
   if (plan.deviceFilter) attach(cg, plan.deviceFilter, hooks.attachDeviceFilter);
@@ -73,6 +76,8 @@ function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
         return;
       } catch (err) {
         const code = errnoCode(err);
+        // No such file on v2: first, a controller not enabled for the cgroup (named as before).
+        if (code === 'ENOENT' && w.version === 2) checkControllers(cg, [w]);
         if (code === 'ENOENT' && i < files.length - 1) continue;
         if (code === 'ENOENT' && w.optional) return;
         if (code === 'ENOENT') {

@@ -6,12 +6,12 @@
  */
 import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
-import { CgroupError, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
+import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { extendToDirs, missingDirs } from './extend.js';
 import { neededHierarchies, parentHierarchies } from './hierarchies.js';
 import { adoptLazyFreezer, joinFrozenV1Freezer, lazyFreezerDir, removeLazyFreezer } from './freezer-v1.js';
 import { applyPlan } from './apply.js';
-import { makeCgroupDirs } from './mkdir.js';
+import { forgetEnabledParents, makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
 import { freeze, freezerProbes, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
@@ -116,6 +116,18 @@ export class Cgroup implements CgroupHandle {
    *   mkdir or write (naming the file and field)
    */
   static create(path: string, resources: LinuxResources = {}, options: CgroupOptions = {}): Cgroup {
+    try {
+      return Cgroup.createOnce(path, resources, options);
+    } catch (err) {
+      // A controller disabled in a parent since this process last enabled them there (mkdir.ts
+      // remembers such parents): read and enable them again, once.
+      const stale = err instanceof CgroupError && err.code === ERR_NS_CONFIG && /controller is not enabled/.test(err.message);
+      if (!stale || !forgetEnabledParents(options.sys ?? hostSys)) throw err;
+      return Cgroup.createOnce(path, resources, options);
+    }
+  }
+
+  private static createOnce(path: string, resources: LinuxResources, options: CgroupOptions): Cgroup {
     const cg = new Cgroup(path, options);
     if (options.hierarchies === 'needed') {
       const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
@@ -131,7 +143,7 @@ export class Cgroup implements CgroupHandle {
       const fresh = allDirs(cg.dirs).every((d) => created.includes(d));
       const busy = fresh ? [] : cg.pids();
       if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes (${busy.join(' ')})`, { path: cg.dirs.unified ?? allDirs(cg.dirs)[0]! });
-      cg.apply(resources, { devices: options.devices ?? true });
+      cg.apply(resources, { devices: options.devices ?? true, fresh: true });
     } catch (err) {
       for (const dir of created.reverse()) {
         try {
@@ -193,11 +205,14 @@ export class Cgroup implements CgroupHandle {
    *
    * @param options `devices`: apply device rules (default: only when `resources.devices` is
    *   set); `defaultDevices` as in CgroupOptions; `devicesList`: the v1 devices.list to start
-   *   from (unset: a cgroup in its inherited allow-all state, reset with a deny-all first)
+   *   from (unset: a cgroup in its inherited allow-all state, reset with a deny-all first);
+   *   `fresh`: the cgroup was made just now (create()), so a controller that is not enabled
+   *   for it is found from the first write that fails, not by reading cgroup.controllers
+   *   first (an update checks first: nothing is written then)
    * @returns the plan that was applied
    * @throws CgroupError `ERR_NS_CONFIG` naming the field (and file), or the errno code of the write the kernel refused
    */
-  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string; checkMemory?: boolean } = {}): CgroupPlan {
+  apply(resources: LinuxResources, options: { devices?: boolean; defaultDevices?: boolean; devicesList?: string; checkMemory?: boolean; fresh?: boolean } = {}): CgroupPlan {
     const devices = options.devices ?? resources.devices !== undefined;
     const plan = planResources(resources, this.layout, {
       devices,
@@ -205,7 +220,7 @@ export class Cgroup implements CgroupHandle {
       defaultDevices: options.defaultDevices ?? this.options.defaultDevices ?? true,
       ...(options.devicesList === undefined ? {} : { devicesList: options.devicesList }),
     });
-    applyPlan(this, plan, { attachDeviceFilter: this.options.attachDeviceFilter });
+    applyPlan(this, plan, { attachDeviceFilter: this.options.attachDeviceFilter }, { fresh: options.fresh === true });
     return plan;
   }
 

@@ -16,6 +16,28 @@ export interface DirsOwner {
   readonly sys: CgroupSys;
 }
 
+/**
+ * cgroup2 levels this process found with every controller their cgroup.controllers offers
+ * enabled in their cgroup.subtree_control, per CgroupSys: the next cgroup made below one is
+ * made without reading those files again (two reads and a stat a start). A controller disabled
+ * there since shows as a write whose file is missing; Cgroup.create() then forgets these
+ * (forgetEnabledParents) and makes the cgroup once more, reading them.
+ */
+const enabledParents = new WeakMap<CgroupSys, Set<string>>();
+
+/** Read every parent's subtree_control again at the next create (see enabledParents). @returns whether any was remembered */
+export function forgetEnabledParents(sys: CgroupSys): boolean {
+  const had = (enabledParents.get(sys)?.size ?? 0) > 0;
+  enabledParents.delete(sys);
+  return had;
+}
+
+function remember(sys: CgroupSys, dir: string): void {
+  const known = enabledParents.get(sys);
+  if (known) known.add(dir);
+  else enabledParents.set(sys, new Set([dir]));
+}
+
 /** Words of a space-separated cgroup file (cgroup.controllers, cgroup.subtree_control). */
 const words = (text: string): string[] => text.split(/\s+/).filter(Boolean);
 
@@ -42,12 +64,15 @@ export function makeCgroupDirs(cg: DirsOwner, created: string[]): void {
     const parent = dirname(leaf);
     // Fast path: the parent exists (the usual case), one mkdir; on v2 its subtree_control
     // gets the controllers first, so the new cgroup has them from the start (runc's order).
-    if (h.version === 2 && parent !== h.mountPoint && cg.sys.exists(parent)) enableControllers(cg, parent);
+    if (h.version === 2 && parent !== h.mountPoint && !enabledParents.get(cg.sys)?.has(parent) && cg.sys.exists(parent) && enableControllers(cg, parent)) {
+      remember(cg.sys, parent);
+    }
     let fresh = false;
     try {
       fresh = cg.sys.mkdir(leaf);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'mkdir', leaf, `mkdir ${leaf}`);
+      enabledParents.get(cg.sys)?.delete(parent); // gone: made again level by level
       makeLevels(cg, h.mountPoint, h.version, created);
       fresh = false;
     }
@@ -67,7 +92,7 @@ function makeLevels(cg: DirsOwner, mountPoint: string, version: 1 | 2, created: 
     } catch (err) {
       throw fsError(err, 'mkdir', dir, `mkdir ${dir}`);
     }
-    if (version === 2 && i < segs.length - 1) enableControllers(cg, dir);
+    if (version === 2 && i < segs.length - 1 && enableControllers(cg, dir)) remember(cg.sys, dir);
   });
 }
 
@@ -85,24 +110,30 @@ function ensureCpuset(cg: DirsOwner, dir: string, mountPoint: string): void {
   }
 }
 
-/** Enable in a v2 level's subtree_control what its cgroup.controllers offers (runc enables all). */
-function enableControllers(cg: DirsOwner, dir: string): void {
+/**
+ * Enable in a v2 level's subtree_control what its cgroup.controllers offers (runc enables all).
+ * @returns true when every one is enabled (now or before); false when some could not be
+ */
+function enableControllers(cg: DirsOwner, dir: string): boolean {
   const available = words(cg.sys.readFile(join(dir, 'cgroup.controllers')));
   const enabled = new Set(words(cg.sys.readFile(join(dir, 'cgroup.subtree_control'))));
   const want = available.filter((c) => !enabled.has(c));
-  if (want.length === 0) return;
+  if (want.length === 0) return true;
   // A level with processes cannot enable domain controllers, and is not ours to change.
-  if (parsePids(cg.sys.readFile(join(dir, 'cgroup.procs'))).length > 0) return;
+  if (parsePids(cg.sys.readFile(join(dir, 'cgroup.procs'))).length > 0) return false;
   try {
     cg.sys.writeFile(join(dir, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
+    return true;
   } catch {
     // One refusing controller (cpu with realtime tasks ...) fails the whole write: try each.
+    let all = true;
     for (const c of want) {
       try {
         cg.sys.writeFile(join(dir, 'cgroup.subtree_control'), `+${c}`);
       } catch {
-        // left disabled; a field needing it fails in apply() with its name
+        all = false; // left disabled; a field needing it fails in apply() with its name
       }
     }
+    return all;
   }
 }

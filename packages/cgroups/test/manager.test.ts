@@ -166,6 +166,32 @@ describe('Cgroup on v2', () => {
     expect(sys.dirs.has('/fake/v2/busy/a')).toBe(false);
   });
 
+  it('a cgroup made just now is written without reading its cgroup.controllers first; update() reads it before any write', () => {
+    const { sys, layout } = fakeV2();
+    const read = vi.spyOn(sys, 'readFile');
+    const cg = Cgroup.create('/a', { pids: { limit: 3 } }, { layout, sys, devices: false });
+    expect(sys.files.get('/fake/v2/a/pids.max')).toBe('3');
+    expect(read.mock.calls.map(([p]) => p)).not.toContain('/fake/v2/a/cgroup.controllers');
+    cg.update({ pids: { limit: 4 } });
+    expect(read.mock.calls.map(([p]) => p)).toContain('/fake/v2/a/cgroup.controllers');
+  });
+
+  it('a parent found with every controller enabled is not read again at the next create; one disabled there since is enabled again (create tries once more)', () => {
+    const { sys, layout } = fakeV2();
+    Cgroup.create('/p/a', { pids: { limit: 3 } }, { layout, sys, devices: false });
+    const read = vi.spyOn(sys, 'readFile');
+    const exists = vi.spyOn(sys, 'exists');
+    Cgroup.create('/p/b', { pids: { limit: 3 } }, { layout, sys, devices: false });
+    expect(read.mock.calls.map(([p]) => p).filter((p) => p.startsWith('/fake/v2/p/cgroup.'))).toEqual([]);
+    expect(exists.mock.calls.map(([p]) => p)).not.toContain('/fake/v2/p');
+    expect(sys.files.get('/fake/v2/p/b/pids.max')).toBe('3');
+    // Someone else disables pids below /p: the next cgroup lacks pids.max at first.
+    sys.files.set('/fake/v2/p/cgroup.subtree_control', 'cpuset cpu io memory hugetlb');
+    Cgroup.create('/p/c', { pids: { limit: 4 } }, { layout, sys, devices: false });
+    expect(sys.files.get('/fake/v2/p/c/pids.max')).toBe('4');
+    expect(sys.writes()).toContainEqual(['/fake/v2/p/cgroup.subtree_control', '+pids']);
+  });
+
   it('devices: hands the compiled BPF program to attachDeviceFilter; without one it is an error', () => {
     const { sys, layout } = fakeV2();
     const attach = vi.fn();

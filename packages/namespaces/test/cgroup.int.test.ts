@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Cgroup, allDirs, cgroupDirs, neededHierarchies, type LinuxResources } from '@ns/cgroups';
 import {
   StateStore,
@@ -15,6 +15,7 @@ import {
   currentStatus,
   deleteContainer,
   exec,
+  execAsync,
   execIn,
   execInAsync,
   hostCgroupLayout,
@@ -243,6 +244,34 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
       /cgroupsPath/,
     );
     expect(() => exec(limited('true', { unified: { 'memory.nope': '1' } }), { stdio: 'ignore' })).toThrow(/unified/);
+  });
+
+  it(`${v2 ? 'v2: the process is born in its cgroup (clone3 CLONE_INTO_CGROUP), nothing writes its pid to cgroup.procs' : 'v1: the parent adds the process at the cgroup step'}: exec(), execAsync(), execIn()`, async () => {
+    const addProcess = vi.spyOn(Cgroup.prototype, 'addProcess');
+    const dir = mkdtempSync(join(tmpdir(), 'ns-cg-born-'));
+    const store = new StateStore(dir);
+    const c = limited('sleep 60', { pids: { limit: 16 } });
+    const where = new RegExp(v2 ? `^0::${parent}/cg\\d+$` : `:pids:${parent}/cg\\d+$`, 'm');
+    try {
+      const a = await run(limited('cat /proc/self/cgroup', { pids: { limit: 16 } }));
+      expect(a.stdout).toMatch(where);
+      const p = await execAsync(limited('cat /proc/self/cgroup', { pids: { limit: 16 } }), { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      expect(await p.wait()).toMatchObject({ exitCode: 0 });
+      expect(out).toMatch(where);
+      runContainer(c, { store, stdio: 'ignore', detached: true });
+      const joined = execIn(store.read(c.id), { args: ['cat', '/proc/self/cgroup'] }, { stdio: ['ignore', 'pipe', 'ignore'] });
+      out = '';
+      joined.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await joined.wait();
+      expect(out).toMatch(new RegExp(v2 ? `^0::${c.cgroupsPath}$` : `:pids:${c.cgroupsPath}$`, 'm'));
+      expect(addProcess).toHaveBeenCalledTimes(v2 ? 0 : 4);
+    } finally {
+      addProcess.mockRestore();
+      await deleteContainer(store, c.id, { force: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a failed start removes the cgroup it made', () => {

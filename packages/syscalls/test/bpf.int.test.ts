@@ -74,6 +74,37 @@ describe.skipIf(!root || !mount)('attachDeviceFilter (cgroup2 device programs, a
     }
   });
 
+  it('a load goes through while signals keep coming (the verifier returns EAGAIN on a pending signal: a profiler, a signal storm)', { timeout: 120_000 }, async () => {
+    // A long program (r0 = 0, many times, then exit: the verifier walks every instruction,
+    // checking for a pending signal at each), new bytes each time (no cached program), while
+    // a shell sends this process SIGUSR2 without pause.
+    const { spawn } = await import('node:child_process');
+    const onSignal = (): void => {};
+    process.on('SIGUSR2', onSignal);
+    // About one a millisecond (each `sleep` a process): more than one per load, not so many that
+    // the event loop does nothing but run the handler.
+    const storm = spawn('sh', ['-c', `while kill -USR2 ${process.pid}; do sleep 0.001; done`], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      for (let k = 0; k < 3; k++) {
+        const n = 50_000 + k;
+        const prog = Buffer.alloc((n + 1) * 8);
+        for (let i = 0; i < n; i++) prog[i * 8] = 0xb7; // r0 = 0
+        prog.writeInt32LE(1, (n - 1) * 8 + 4); // the last: r0 = 1 (allow)
+        prog[n * 8] = 0x95; // exit
+        attachDeviceFilter(dir, prog);
+      }
+      expect(deviceFilterCount(dir)).toBe(1);
+    } finally {
+      if (storm.exitCode === null && storm.signalCode === null) {
+        const exited = new Promise((r) => storm.once('exit', r));
+        storm.kill('SIGKILL');
+        await exited;
+      }
+      process.off('SIGUSR2', onSignal);
+    }
+  });
+
   it('a program the verifier refuses fails with the verifier log, naming the directory', () => {
     const noExit = Buffer.alloc(8);
     noExit[0] = 0xb7; // r0 = 0, then falls off the end

@@ -2,7 +2,10 @@
  * A container's cgroup: OCI `linux.resources` and `linux.cgroupsPath`, over @ns/cgroups.
  * The plan's first step is a `cgroup` sync step (plan/namespaces.ts): there the parent makes
  * the cgroup, writes its limits and device rules and puts the waiting ns-init in it, before
- * the container does anything. It is removed when the container's process has exited (its
+ * the container does anything; on a host with cgroup v2 alone it is made just before the clone
+ * and the process is born in it (clone3 CLONE_INTO_CGROUP: no cgroup.procs write, whose
+ * migration waits for an RCU grace period in the kernel), with the step as the fallback. It is
+ * removed when the container's process has exited (its
  * handle reads whether the OOM killer struck first), by `delete`, or at once when the start
  * fails. A process started in a running container (execIn) joins its cgroup the same way.
  * Policy lives here; @ns/cgroups knows nothing of containers.
@@ -178,14 +181,19 @@ registerCloneHandler(CGROUP_SYNC, (ctx) => {
   if (hostCgroupLayout().mode !== 'unified') return;
   const made = makeCgroup(ctx);
   ctx.shared.set(CGROUP_SYNC, made);
-  const dir = made?.dirs.unified;
-  if (!made || dir === undefined || Object.keys(made.dirs.v1).length > 0) return;
+  return cgroupFdOf(made);
+});
+
+/** A descriptor of the cgroup's cgroup2 directory to clone into, when that is all it has. */
+function cgroupFdOf(cg: Cgroup | null): { cgroupFd: number } | undefined {
+  const dir = cg?.dirs.unified;
+  if (!cg || dir === undefined || Object.keys(cg.dirs.v1).length > 0) return undefined;
   try {
     return { cgroupFd: openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY) };
   } catch {
-    return; // the sync step moves the process there, naming the file if that fails too
+    return undefined; // the sync step moves the process there, naming the file if that fails too
   }
-});
+}
 
 registerSyncHandler(CGROUP_SYNC, (ctx) => {
   const made = ctx.shared.has(CGROUP_SYNC) ? (ctx.shared.get(CGROUP_SYNC) as Cgroup | null) : makeCgroup(ctx);
@@ -218,13 +226,23 @@ export function pausedExecError(id: string): NsError {
   return new NsError(ErrorCode.STATE, `cannot exec in a paused container: ${id} (resume it first, or pass ignorePaused)`);
 }
 
-// execIn(): the new process joins the running container's cgroup (as runc exec). Not a frozen
-// one (unless asked): the process would freeze there, and could not even be killed (a frozen
-// task acts on SIGKILL only once thawed) to fail the start. Checked again here, right before
-// it joins, since execIn() checked.
-function joinCgroup(ctx: SyncContext, frozenToo: boolean): void {
+// execIn(): the new process joins the running container's cgroup (as runc exec); on cgroup v2
+// alone it is born there (clone3 CLONE_INTO_CGROUP), as a container's first process is. Not a
+// frozen one (unless asked): the process would freeze there, and could not even be killed (a
+// frozen task acts on SIGKILL only once thawed) to fail the start; refused before the clone,
+// and checked again right before it joins (execIn() checked first). With ignorePaused
+// (CGROUP_JOIN_FROZEN_SYNC) it joins at the sync step, and waits there frozen until a resume.
+registerCloneHandler(CGROUP_JOIN_SYNC, (ctx) => {
+  if (hostCgroupLayout().mode !== 'unified') return;
   const cg = openContainerCgroup(ctx.container);
-  if (!cg) return; // rootless without limits: the container has none
+  if (cgroupFrozen(cg)) throw pausedExecError(ctx.container.id);
+  ctx.shared.set(CGROUP_JOIN_SYNC, cg);
+  return cgroupFdOf(cg);
+});
+
+function joinCgroup(ctx: SyncContext, frozenToo: boolean): void {
+  const cg = ctx.shared.has(CGROUP_JOIN_SYNC) ? (ctx.shared.get(CGROUP_JOIN_SYNC) as Cgroup | null) : openContainerCgroup(ctx.container);
+  if (!cg || ctx.intoCgroup) return; // rootless without limits: the container has none
   if (!frozenToo && cgroupFrozen(cg)) throw pausedExecError(ctx.container.id);
   try {
     cg.addProcess(ctx.pid);

@@ -253,6 +253,16 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
   }
 }
 
+/** Run the clone handler (a cgroup to clone into), then `clone` with it; its descriptor is closed after. */
+function cloning<T>(p: Prepared, clone: (options: SpawnOptions) => T): T {
+  const into = p.beforeClone();
+  try {
+    return clone(into ? { ...p.spawnOptions, cgroupFd: into.cgroupFd } : p.spawnOptions);
+  } finally {
+    if (into) closeSync(into.cgroupFd);
+  }
+}
+
 /** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
 function abandon(p: Prepared): void {
   for (const cleanup of p.cleanups.splice(0).reverse()) {
@@ -312,15 +322,11 @@ function complete(p: Prepared, child: Child, options: ExecOptions): ContainerPro
 export function launch(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo) => Planned, ptyRoot?: string): ContainerProcess {
   const p = prepare(terminal, options, makePlan, ptyRoot);
   let child: Child;
-  let into: { cgroupFd: number } | void = undefined;
   try {
-    into = p.beforeClone();
-    child = spawn(p.planned.plan, into ? { ...p.spawnOptions, cgroupFd: into.cgroupFd } : p.spawnOptions);
+    child = cloning(p, (o) => spawn(p.planned.plan, o));
   } catch (err) {
     abandon(p);
     throw improveExecError(err, p.planned.args[0]!);
-  } finally {
-    if (into) closeSync(into.cgroupFd);
   }
   return complete(p, child, options);
 }
@@ -338,16 +344,8 @@ export async function launchAsync(
   const p = prepare(terminal, options, makePlan, ptyRoot);
   let child: Child;
   try {
-    let into: { cgroupFd: number } | void = undefined;
-    let pending: Promise<Child>;
-    try {
-      into = p.beforeClone();
-      // The clone is made within this call: the descriptor may be closed right after it.
-      pending = spawnAsync(p.planned.plan, into ? { ...p.spawnOptions, cgroupFd: into.cgroupFd } : p.spawnOptions);
-    } finally {
-      if (into) closeSync(into.cgroupFd);
-    }
-    child = await pending;
+    // The clone is made within spawnAsync()'s call: the descriptor is closed right after it.
+    child = await cloning(p, (o) => spawnAsync(p.planned.plan, o));
   } catch (err) {
     abandon(p);
     throw improveExecError(err, p.planned.args[0]!);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +21,26 @@ namespace {
 
 long Bpf(int cmd, union bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
+// BPF_PROG_LOAD. The verifier gives up with EAGAIN when a signal is pending for this thread
+// (a profiler's SIGPROF every millisecond, Node's own signals): after a first EAGAIN it runs
+// again with every signal blocked for this thread (delivered right after), a few times as
+// libbpf retries.
+int ProgLoad(union bpf_attr* attr) {
+  int fd = (int)Bpf(BPF_PROG_LOAD, attr);
+  if (fd >= 0 || errno != EAGAIN) return fd;
+  sigset_t all, old;
+  sigfillset(&all);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
+  for (int attempt = 0; attempt < 4; attempt++) {
+    fd = (int)Bpf(BPF_PROG_LOAD, attr);
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  int e = errno;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, _NSIG / 8);
+  errno = e;
+  return fd;
+}
+
 // BPF_PROG_LOAD of a device program, or -1 with errno and the verifier's log in `why`. The
 // verifier runs without a log first (a log costs it time: most of a load here); only a
 // refused program is loaded again with one, for the message.
@@ -30,14 +51,14 @@ int LoadDeviceProgram(const uint8_t* insns, size_t count, const char* license, s
   a.insns = (uint64_t)(uintptr_t)insns;
   a.insn_cnt = (uint32_t)count;
   a.license = (uint64_t)(uintptr_t)license;
-  int fd = (int)Bpf(BPF_PROG_LOAD, &a);
+  int fd = ProgLoad(&a);
   if (fd >= 0) return fd;
   int first = errno;
   std::vector<char> log(1 << 16, 0);
   a.log_buf = (uint64_t)(uintptr_t)log.data();
   a.log_size = (uint32_t)log.size();
   a.log_level = 1;
-  fd = (int)Bpf(BPF_PROG_LOAD, &a);
+  fd = ProgLoad(&a);
   if (fd >= 0) return fd;  // refused once, then taken: use it
   *why = log.data();
   while (!why->empty() && why->back() == '\n') why->pop_back();
