@@ -18,11 +18,26 @@ import { performance } from 'node:perf_hooks';
 /** Section title of these rows in docs/benchmarks.md. */
 export const POOL_SECTION = 'warm pool (createPool): start + wait';
 
-async function drain(p) {
+/** Read a run's output away and wait for it; throws unless it exited 0. */
+export async function drain(p) {
   p.stdout?.resume();
   p.stderr?.resume();
   const exit = await p.wait();
   if (exit.exitCode !== 0) throw new Error(`pool bench: /bin/true ended ${JSON.stringify(exit)}`);
+}
+
+/**
+ * One `pool.exec()` of /bin/true, waited for: [start + wait ms, call → resolved ms, the
+ * caller's CPU ms from call to resolve (process.cpuUsage(): all of Node's threads)].
+ */
+export async function viaPool(pool) {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const p = await pool.exec({ args: ['/bin/true'] });
+  const t1 = performance.now();
+  const c = process.cpuUsage(c0);
+  await drain(p);
+  return [performance.now() - t0, t1 - t0, (c.user + c.system) / 1000];
 }
 
 /** Resolve once the pool has `n` members ready (polled on timers, the event loop stays free). */
@@ -52,20 +67,11 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
       await f();
       return performance.now() - t0;
     };
-    const viaPool = async () => {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      const p = await pool.exec({ args: ['/bin/true'] });
-      const t1 = performance.now();
-      const c = process.cpuUsage(c0);
-      await drain(p);
-      return [performance.now() - t0, t1 - t0, (c.user + c.system) / 1000];
-    };
     for (let i = 0; i < warmup + runs; i++) {
       const c = await time(() => drain(ns.exec(container, { stdio })));
       const a = await time(async () => drain(await ns.execAsync(container, { stdio })));
       await full(pool, size);
-      const [w, h, hc] = await viaPool();
+      const [w, h, hc] = await viaPool(pool);
       if (i >= warmup) {
         cold.push(c);
         async_.push(a);
@@ -79,7 +85,7 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
     const loop = [];
     for (let b = 0; b < 5; b++) {
       const t0 = performance.now();
-      for (let i = 0; i < backToBack; i++) await viaPool();
+      for (let i = 0; i < backToBack; i++) await viaPool(pool);
       loop.push((performance.now() - t0) / backToBack);
     }
     const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];

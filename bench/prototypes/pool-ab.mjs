@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { drain, viaPool } from '../lib/pool.mjs';
 const runs = +(process.argv[2] ?? 200);
 const stdio = ['ignore', 'pipe', 'pipe'];
 const [oldDist, newDist] = process.argv.slice(3).map((d) => pathToFileURL(resolve(d, 'index.js')).href);
@@ -22,18 +23,8 @@ const container = ns.validatedContainer(ns.rootfsContainer(process.env.NS_TEST_R
 const pools = {};
 for (const [k, m] of Object.entries(mods)) pools[k] = await m.createPool(m.validatedContainer(m.rootfsContainer(process.env.NS_TEST_ROOTFS, { args: ['/bin/true'] })), { size: 4, stdio });
 const full = async (pool) => { for (let k = 0; pool.idle < 4; k++) { if (k > 5000) throw new Error('no refill'); await new Promise((r) => setTimeout(r, 1)); } };
-const drain = async (p) => { p.stdout?.resume(); p.stderr?.resume(); const e = await p.wait(); if (e.exitCode !== 0) throw new Error('exit ' + JSON.stringify(e)); };
 const r = { cold: [], old: { h: [], c: [], w: [] }, new: { h: [], c: [], w: [] } };
 const l0 = loadavg();
-const viaPool = async (pool) => {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const p = await pool.exec({ args: ['/bin/true'] });
-  const t1 = performance.now();
-  const c = process.cpuUsage(c0);
-  await drain(p);
-  return [performance.now() - t0, t1 - t0, (c.user + c.system) / 1000];
-};
 for (let i = 0; i < runs + 20; i++) {
   const t0 = performance.now();
   await drain(ns.exec(container, { stdio }));

@@ -9,13 +9,8 @@
 #include <unistd.h>
 
 #include "init.h"
+#include "../sysnums.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
 #ifndef SYS_faccessat2
 #define SYS_faccessat2 439
 #endif
