@@ -583,6 +583,15 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
       const foreignRoot = await plain(['--root', join(other, 'sub'), 'serve']);
       expect(foreignRoot.code).toBe(125);
       expect(foreignRoot.stderr).toMatch(/not a directory owned by uid 0/);
+      // A root given through a symlink (to a directory of ours): refused, saying so.
+      symlinkSync(other, join(tmpdir(), `${basename(other)}-link`));
+      try {
+        const linked = await plain(['--root', join(tmpdir(), `${basename(other)}-link`), 'serve']);
+        expect(linked.code).toBe(125);
+        expect(linked.stderr).toMatch(/: a symbolic link \(the state root must be the server's own directory itself: give its real path\)\n$/);
+      } finally {
+        rmSync(join(tmpdir(), `${basename(other)}-link`), { force: true });
+      }
     } finally {
       rmSync(other, { recursive: true, force: true });
     }

@@ -43,6 +43,9 @@ function lstatOrNull(path: string): Stats | null {
 function ownRoot(root: string): void {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const st = lstatSync(root);
+  if (st.isSymbolicLink()) {
+    throw new NsError('EPERM', `serve: ${root}: a symbolic link (the state root must be the server's own directory itself: give its real path)`, { path: root });
+  }
   if (!st.isDirectory() || st.uid !== euid()) {
     throw new NsError('EPERM', `serve: ${root}: not a directory owned by uid ${euid()} (a state root must be the server's own)`, { path: root });
   }
