@@ -141,6 +141,15 @@ describe.skipIf(!isRoot || !ROOTFS)('CLI corner cases (as root)', () => {
       expect(stateEntries(join(b, 'rel-state'))).toEqual([]); // nothing made relative to the wrong directory
     });
 
+    it('a root this user cannot read: list fails saying so, as runc list (it printed an empty table)', async () => {
+      const locked = join(tmp, 'locked');
+      mkdirSync(locked, { mode: 0o711 });
+      const r = await nsBare(['--root', locked, 'list'], { uid: 65534, gid: 65534 });
+      expect(r).toMatchObject({ code: 125, stdout: '', stderr: `ns: open ${locked}: permission denied\n` });
+      // A root not made yet is an empty list, as before.
+      expect(await nsBare(['--root', join(tmp, 'not-yet'), 'list', '-q'])).toMatchObject({ code: 0, stdout: '' });
+    });
+
     it('an empty --root is refused', async () => {
       const r = await nsBare(['--root', '', 'list'], { cwd: tmp });
       expect(r.code).toBe(125);

@@ -245,13 +245,20 @@ export class StateStore {
     }
   }
 
-  /** Ids of all containers with a state file, sorted. */
+  /**
+   * Ids of all containers with a state file, sorted; none when the root does not exist yet.
+   * @throws NsError with the errno code (`EACCES`: `open ROOT: permission denied`, as runc list)
+   *   when the root cannot be read
+   */
   list(): string[] {
     let names: string[];
     try {
       names = readdirSync(this.root);
-    } catch {
-      return [];
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') return [];
+      const why = e.code === 'EACCES' ? 'permission denied' : e.code === 'ENOTDIR' ? 'not a directory' : (e.code ?? 'EIO');
+      throw new NsError(e.code ?? 'EIO', `open ${this.root}: ${why}`, { path: this.root, cause: err });
     }
     return names
       .filter((n) => CONTAINER_ID.test(n))
