@@ -25,9 +25,11 @@ export function addServeCommand(program: Command, { io, store, main, done }: Ser
     .summary('run calls handed over by the ns front in this warm process, until SIGTERM (see docs/cli-start.md)')
     .description(
       'Listen on <root>/.server (mode 0600) and run the calls the `ns` front hands over (state, list, kill, start, ' +
-        "delete, ps, events --stats, features, --version) in this process, with the caller's descriptors 0, 1, 2, " +
-        'working directory and environment, one at a time; only for this user (SO_PEERCRED). ' +
-        'Other verbs, and every call when no server runs, start a Node of their own. Stops on SIGTERM or SIGINT.',
+        "delete, ps, pause, resume, events --stats, features, --version) in this process, with the caller's descriptors 0, 1, 2, " +
+        'working directory, environment and umask, one at a time; create and exec --detach too, the front cloning the ' +
+        "container's process (it stays the caller's child). Only for this user (SO_PEERCRED), in this server's " +
+        'namespaces and at least as privileged. Other calls, and every call when no server runs, start a Node of ' +
+        'their own. Stops on SIGTERM or SIGINT.',
     )
     .action(async () => {
       // The signals are taken before the socket exists: a SIGTERM right after the socket
