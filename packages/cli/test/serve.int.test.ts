@@ -463,6 +463,25 @@ describe.skipIf(!isRoot || !ROOTFS)('ns serve and the hand-off (as root)', () =>
     expect(served).toBe(0);
   });
 
+  it('a server that does not start the call (stopped): the front gives up (Q) and goes on; the server, resumed, runs nothing of it', async () => {
+    const server = await serve();
+    const r = ['--root', root];
+    expect((await plain([...r, 'run', '-d', '--rootfs', ROOTFS!, 'kept', '--', 'sleep', '100'])).code).toBe(0);
+    process.kill(server.child.pid!, 'SIGSTOP');
+    try {
+      // Before, the front waited for ever. (Its stdio is not a pipe here: the stopped server
+      // holds the descriptors sent with the request until it drops the call, after SIGCONT.)
+      const gaveUp = spawnSync(handoff, [root, ...r, 'delete', '--force', 'kept'], { stdio: 'ignore', timeout: 15_000 });
+      expect({ status: gaveUp.status, signal: gaveUp.signal }).toEqual({ status: FELL_BACK, signal: null });
+    } finally {
+      process.kill(server.child.pid!, 'SIGCONT');
+    }
+    // Resumed, the server reaches the queued call, finds the front gone ('Q') and skips it.
+    expect((await handed([...r, 'list', '-q'])).stdout).toBe('kept\n');
+    expect(JSON.parse((await plain([...r, 'state', 'kept'])).stdout)).toMatchObject({ status: 'running' });
+    expect(server.stderr()).toBe('');
+  });
+
   it('serves no other uid: the server refuses the peer, the front never uses another user\'s socket', async () => {
     const server = await serve();
     const path = join(root, '.server');

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,18 @@
 extern char **environ;
 
 #define HANDOFF_MAX_BODY (1u << 20)  // the server refuses more (protocol.ts MAX_BODY)
+#define HANDOFF_START_MS 3000         // how long a call may wait for the server to start it
+#define HANDOFF_QUIT_MS 1000          // how long the server may take to answer a 'Q'
+
+// Whether `s` has something to read (or is at end of file) within `ms`.
+static int readable(int s, int ms) {
+  struct pollfd p = {s, POLLIN, 0};
+  int r;
+  do {
+    r = poll(&p, 1, ms);
+  } while (r < 0 && errno == EINTR);
+  return r > 0;
+}
 
 static uint32_t get_u32(const unsigned char *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -195,6 +208,12 @@ int ns_front_handoff(int argc, char **argv, const char *root) {
   int sent = send_request(s, header, body, len);
   free(body);
   unsigned char answer[1];
+  // A server that does not start the call in time (stopped, or busy with a long one): the
+  // front says it gives up ('Q'), which the server reads before it would start the call and
+  // then answers 'F' and runs nothing. No answer even then: the front goes on without it.
+  if (sent == 0 && !readable(s, HANDOFF_START_MS)) {
+    sent = send(s, "Q", 1, MSG_NOSIGNAL) == 1 && readable(s, HANDOFF_QUIT_MS) ? 0 : -1;
+  }
   // Nothing ran unless the server said 'R': a refusal, a server gone or a short send all fall back.
   ssize_t got = sent == 0 ? read_full(s, answer, 1) : -1;
   if (got != 1 || answer[0] != 'R') {

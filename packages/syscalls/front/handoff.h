@@ -6,6 +6,8 @@
 //            only) the umask in octal, the working directory, each argument (argv[1..], without the program's name) and each
 //            environment entry, every one ended by a NUL. The first sendmsg(2) carries
 //            descriptors 0, 1 and 2 (SCM_RIGHTS).
+//            A call the server has not started within 3 s: the front sends 'Q' (it gives up);
+//            the server, before it would start a call, reads that and answers 'F'.
 //   answer   'F': refused, nothing ran (the front goes on); or 'R' when the call starts, then
 //            messages: 'S' asks the front to clone the container's process (clone.h; format
 //            in src/native/spawn_via.cc), 'X' ends the call with two little-endian i32, its

@@ -8,7 +8,8 @@
  * without the program's name) and envc `KEY=value` entries, each ended by a NUL. The first
  * message carries the caller's descriptors 0, 1, 2 (SCM_RIGHTS, unix(7)).
  * Answer: `F` (refused: nothing ran, the front runs the call itself), or `R` when the call
- * starts and then its exit status as a little-endian i32.
+ * starts and then its exit status as a little-endian i32. A front whose call has not started
+ * within 3 s sends `Q`: a server reads it before it would start the call, and answers `F`.
  *
  * A front that can clone for the server (packages/syscalls/front/clone.c) says `NSH2` instead
  * of `NSH1`, and its body starts with its umask (octal, NUL-ended) before the working
@@ -28,6 +29,11 @@ export const HEADER_BYTES = 16;
 export const MAX_BODY = 1 << 20;
 /** The descriptors a request carries: the caller's 0, 1 and 2. */
 export const REQUEST_FDS = 3;
+/**
+ * From the front, after its request: it gives up waiting for the call to start (the server is
+ * stopped or busy); a server that reads it before starting the call answers `F` instead.
+ */
+export const QUIT = 'Q'.charCodeAt(0);
 /** Answer: refused, nothing ran. */
 export const ANSWER_REFUSED = Buffer.from('F');
 /** Answer: the call starts (its status follows). */

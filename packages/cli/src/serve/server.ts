@@ -15,7 +15,7 @@ import { closeSync, openSync, readFileSync, statSync, write, writeSync } from 'n
 import { resolve } from 'node:path';
 import { native, peerCred, recvFds, unixAccept, unwatchFd, watchReadable } from '@ns/syscalls';
 import type { CliIo, FrontCall, ResolvedIo } from '../io.js';
-import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, verbAt, type HandoffRequest } from './protocol.js';
+import { ANSWER_REFUSED, ANSWER_RUNNING, MalformedRequest, REQUEST_FDS, decodeRequest, handedOff, requestLength, statusAnswer, verbAt, QUIT, type HandoffRequest } from './protocol.js';
 import { bindServerSocket, removeServerSocket } from './socket.js';
 
 /** main() of the CLI, as index.ts exports it. */
@@ -67,6 +67,19 @@ function writeAll(fd: number, data: Buffer): Promise<void> {
     };
     step(0);
   });
+}
+
+/**
+ * Whether the front at the other end of `conn` gave up before its call was started: it sent
+ * `Q` (protocol.ts), or closed the connection. Nothing else comes from a front after its request.
+ */
+function frontQuit(conn: number): boolean {
+  try {
+    const got = recvFds(conn, 1, 0);
+    return got !== null && (got.data.length === 0 || got.data[0] === QUIT);
+  } catch {
+    return true;
+  }
 }
 
 /** Whether the front at the other end of `conn` has closed it (it sends nothing after its request). */
@@ -245,6 +258,11 @@ export function startServer(root: string, main: MainFunction, io: Pick<ResolvedI
       return finish();
     }
     queue = queue.then(async () => {
+      // The front gave up waiting for its turn ('Q', or gone): it runs the call itself.
+      if (frontQuit(conn)) {
+        answer(conn, ANSWER_REFUSED);
+        return finish();
+      }
       answer(conn, ANSWER_RUNNING);
       // A front that clones: the container's process (create) is made by it, on the caller's stdio.
       const front: FrontCall | undefined = clones ? { stdio: [fds[0]!, fds[1]!, fds[2]!], cloneVia: conn } : undefined;
