@@ -217,7 +217,13 @@ describe.skipIf(!isRoot || !ROOTFS)('killContainer({ all: true }) with init: tru
     const c = rootfsContainer(ROOTFS, { id: 'ka', args: ['/bin/sleep', '100'], init: true, namespaces: [...DEFAULT_NAMESPACES, { type: 'user' }], uidMappings: map, gidMappings: map });
     const { process: p, state } = runContainer(c, { store, stdio: 'ignore' });
     try {
-      const program = containerPids(state).find((pid) => pid !== state.pid)!;
+      // The init forks the program right after its own execve: wait for it to be there.
+      let program: number | undefined;
+      for (let i = 0; i < 500 && program === undefined; i++) {
+        program = containerPids(state).find((pid) => pid !== state.pid);
+        if (program === undefined) await new Promise((r) => setTimeout(r, 10));
+      }
+      if (program === undefined) throw new Error('the init never forked its program');
       // Stopped, the program keeps what it is sent pending; a real-time signal queues once per send.
       process.kill(program, 'SIGSTOP');
       const rt = 36; // SIGRTMIN+2
