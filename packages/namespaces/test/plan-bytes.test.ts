@@ -255,6 +255,10 @@ function cases(): Case[] {
       plan: plan(() => rc({ resources: { pids: { limit: 9 } }, cgroupsPath: '/ns/plan', mounts: [...DEFAULT_MOUNTS, CGROUP_RO] })),
     },
     {
+      name: 'rootfs, limits, user namespace (v1 hybrid host: the cgroup step first, the parent moves the process)',
+      plan: plan(() => rc({ resources: { pids: { limit: 9 } }, cgroupsPath: '/ns/plan', namespaces: [{ type: 'user' }, ...DEFAULT_NAMESPACES], ...USERNS_MAPS })),
+    },
+    {
       name: 'rootfs, volumes (dir ro, file, through a symlink in the rootfs)',
       plan: plan(
         () => rc({
@@ -367,5 +371,39 @@ describe('plans stay byte-identical for the same config', () => {
     const got = make(c);
     expect(got.plan).toEqual(want.plan); // the readable difference first
     expect(got.bytes).toBe(want.bytes);
+  });
+});
+
+describe('where the cgroup step is (v1 hybrid host)', () => {
+  const byName = (name: string) => make(cases().find((c) => c.name === name)!).plan as { steps: Step[] };
+  const NEWCGROUP = 0x02000000;
+
+  it('the process joins itself after unsharing its namespaces (made meanwhile), before the mounts and the cgroup namespace', () => {
+    for (const name of [
+      'rootfs, limits, new cgroup namespace and cgroup mount (v1 hybrid host: its hierarchies mounted, cpu and cpuacct linked)',
+      'rootfs, limits, cgroup mount without a cgroup namespace (v1 hybrid host: its cgroup directories bound)',
+    ]) {
+      const steps = byName(name).steps;
+      const sync = steps.findIndex((s) => s.op === 'sync' && s.name === 'cgroup');
+      const unshare = steps.findIndex((s) => s.op === 'unshare');
+      const joins = steps.flatMap((s, i) => (s.op === 'writeFile' && s.path.endsWith('/tasks') ? [i] : []));
+      const firstMount = steps.findIndex((s) => s.op === 'mount' || s.op === 'mountAt' || s.op === 'pivotRoot');
+      expect(unshare, name).toBeGreaterThanOrEqual(0);
+      expect(unshare, name).toBeLessThan(sync);
+      expect(steps[unshare]!.op === 'unshare' && (steps[unshare]!.flags & NEWCGROUP), name).toBe(0);
+      expect(joins.length, name).toBeGreaterThan(0);
+      expect(joins[0], name).toBe(sync + 1);
+      expect(firstMount, name).toBeGreaterThan(joins.at(-1)!);
+      // The cgroup namespace (its root: the cgroup its maker is in) after the join.
+      const cgns = steps.findIndex((s) => s.op === 'unshare' && (s.flags & NEWCGROUP) !== 0);
+      if (name.includes('new cgroup namespace')) expect(cgns, name).toBe(joins.at(-1)! + 1);
+      else expect(cgns, name).toBe(-1);
+    }
+  });
+
+  it('with a user namespace the cgroup step comes first: the host\'s root makes it, and moves the process', () => {
+    const steps = byName('rootfs, limits, user namespace (v1 hybrid host: the cgroup step first, the parent moves the process)').steps;
+    expect(steps[0]).toEqual({ op: 'sync', name: 'cgroup' });
+    expect(steps.some((s) => s.op === 'writeFile' && s.path.endsWith('/tasks'))).toBe(false);
   });
 });

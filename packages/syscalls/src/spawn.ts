@@ -35,13 +35,15 @@ export interface SpawnOptions {
    */
   setupTimeout?: number;
   /**
-   * spawn() only: call onSync of the plan's first step, when it is a `sync` step, right after
-   * clone(2), while the child is still starting (exec of ns-init), instead of once the child
-   * waits there; the child goes on past the step only after the call has returned, as
-   * always. The parent's work there then overlaps the child's start. For a handler that needs
+   * spawn() only: call onSync of a `sync` step right after clone(2), while the child is still
+   * starting (exec of ns-init, the steps before it), instead of once the child waits there;
+   * the child goes on past the step only after the call has returned, as always. The
+   * parent's work there then overlaps the child's. `true`: the plan's first step; a number:
+   * the index of the step, which no `cloneParent` step may precede (the pid passed is the
+   * cloned child's). Ignored when that step is not a `sync` step. For a handler that needs
    * nothing of the child but its pid (making a cgroup). spawnAsync() ignores it.
    */
-  earlySync?: boolean;
+  earlySync?: boolean | number;
   /**
    * spawn() only: a connected AF_UNIX stream socket whose peer is an ns front (`ns serve`'s
    * caller, packages/syscalls/front/clone.c) that clones the child instead of this process, so
@@ -200,11 +202,19 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const addon = native();
   const exit = exitTracker(options);
   const timeout = setupTimeout(options);
-  const early = options.earlySync && options.onSync && plan.steps[0]?.op === 'sync' ? 0 : -1;
+  const early = earlySyncIndex(plan, options);
   const via = options.cloneVia ?? -1;
   if (!Number.isInteger(via) || via < -1) throw new NsError(ErrorCode.CONFIG, `cloneVia: expected a descriptor number, got ${String(options.cloneVia)}`, { path: 'cloneVia' });
   const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early, options.cgroupFd ?? -1, via);
   return childFrom(plan, result, exit, timeout);
+}
+
+/** The index of the sync step spawn() handles right after the clone (SpawnOptions.earlySync), or -1. */
+function earlySyncIndex(plan: Plan, options: SpawnOptions): number {
+  if (options.earlySync === undefined || options.earlySync === false || !options.onSync) return -1;
+  const at = options.earlySync === true ? 0 : options.earlySync;
+  if (!Number.isInteger(at) || at < 0 || plan.steps[at]?.op !== 'sync') return -1;
+  return plan.steps.slice(0, at).some((s) => s.op === 'cloneParent') ? -1 : at;
 }
 
 /**

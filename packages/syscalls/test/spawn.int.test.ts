@@ -154,6 +154,51 @@ describe.skipIf(!root)('spawn (as root)', () => {
     }
   });
 
+  it('earlySync: an index names a later sync step; the steps before it run meanwhile, those after wait for the call', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/ns-early-`);
+    try {
+      const [before, after] = [`${dir}/before`, `${dir}/after`];
+      writeFileSync(before, '');
+      writeFileSync(after, '');
+      const seen: string[] = [];
+      const steps = [
+        { op: 'writeFile', path: before, data: 'ran' },
+        { op: 'sync', name: 'early' },
+        { op: 'writeFile', path: after, data: 'went on' },
+        { op: 'sync', name: 'later' },
+        { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] },
+      ] as const;
+      const child = spawn(
+        { cloneFlags: 0, steps: [...steps] },
+        {
+          earlySync: 1,
+          onSync: (step, index) => {
+            seen.push(`${step.name}@${index}`);
+            if (step.name !== 'early') return;
+            const until = Date.now() + 30;
+            while (Date.now() < until) {
+              // busy: the child reaches step 1 meanwhile, and waits there
+            }
+            expect(readFileSync(after, 'utf8')).toBe('');
+          },
+        },
+      );
+      expect(seen).toEqual(['early@1', 'later@3']);
+      expect(readFileSync(before, 'utf8')).toBe('ran');
+      expect(readFileSync(after, 'utf8')).toBe('went on');
+      expect((await child.exited).exitCode).toBe(0);
+      // An index that is not a sync step: no early call, each sync step's call when reached.
+      seen.length = 0;
+      const plain = spawn({ cloneFlags: 0, steps: [...steps] }, { earlySync: 0, onSync: (step, index) => void seen.push(`${step.name}@${index}`) });
+      expect(seen).toEqual(['early@1', 'later@3']);
+      expect((await plain.exited).exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('earlySync: an error thrown by the early call kills and reaps the child, and is rethrown', () => {
     let pid = 0;
     expect(() =>

@@ -1,8 +1,9 @@
 /**
  * A container's cgroup: OCI `linux.resources` and `linux.cgroupsPath`, over @ns/cgroups.
- * The plan's first step is a `cgroup` sync step (plan/namespaces.ts): there the parent makes
- * the cgroup, writes its limits and device rules and puts the waiting ns-init in it, before
- * the container does anything; on a host with cgroup v2 alone it is made just before the clone
+ * The plan has a `cgroup` sync step (plan/namespaces.ts): there the parent makes the cgroup,
+ * writes its limits and device rules and puts the waiting ns-init in it, before the container's
+ * mounts (on a v1 host, where ns-init joins itself, after it has unshared its namespaces, the
+ * parent making the cgroup meanwhile); on a host with cgroup v2 alone it is made just before the clone
  * and the process is born in it (clone3 CLONE_INTO_CGROUP: no cgroup.procs write, whose
  * migration waits for an RCU grace period in the kernel), with the step as the fallback. It is
  * removed when the container's process has exited (its
@@ -176,7 +177,8 @@ function makeCgroup(ctx: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 
 // CLONE_INTO_CGROUP, Linux >= 5.7): no write to cgroup.procs, whose migration waits for the
 // kernel's cgroup_threadgroup_rwsem (an RCU grace period: tens of ms measured on Debian 12's
 // 6.1). On v1 and hybrid hosts (the process joins its v1 cgroups itself: cgroupJoinSteps) the
-// cgroup is made at the sync step, while the child starts (earlySync).
+// cgroup is made for the sync step right after the clone, while the child starts and unshares
+// its namespaces (earlySync).
 registerCloneHandler(CGROUP_SYNC, (ctx) => {
   if (hostCgroupLayout().mode !== 'unified') return;
   const made = makeCgroup(ctx);

@@ -5,7 +5,7 @@
  * Plans of configs started again are kept (cache.ts); what planning reads of the host is in
  * host.ts and hostreads.ts.
  */
-import type { Plan, Step } from '@ns/syscalls';
+import { CLONE, type Plan, type Step } from '@ns/syscalls';
 import { hasCgroup, joinedNamespace, ownsNamespace, type Container, type NamespaceType } from '../config/container.js';
 import { mapToHost, type IdMapping } from '../config/idmap.js';
 import { validatedContainer, type ValidContainer } from '../config/valid.js';
@@ -15,7 +15,7 @@ import { networkSyncSteps } from '../net/network.js';
 import { ownMountTreeSteps, sharedMountTreeSteps } from './mounttree.js';
 import { setConsoleOwner, type PlanConsole } from './console.js';
 import { cgroupFsView, cgroupJoinSteps } from './cgroupfs.js';
-import { CGROUP_SYNC, namespacePlan } from './namespaces.js';
+import { CGROUP_SYNC, namespacePlan, type NamespacePlan } from './namespaces.js';
 import { containerKeyringSteps } from './keyring.js';
 import { processSteps, stdioOwnerSteps, stdioSteps, type StdioOwner } from './process.js';
 import type { ResolvedUser } from './user.js';
@@ -108,6 +108,22 @@ function joinedUserSetgroups(container: ValidContainer, reads: HostReads): boole
   return pid === undefined || reads.text(`/proc/${pid}/setgroups`).trim() !== 'deny';
 }
 
+/**
+ * The `cgroup` sync step and the join steps after it, and whether they come first in the plan.
+ * First, before anything else the child does, on a host with cgroup v2 alone (the child is born
+ * in its cgroup: clone3 CLONE_INTO_CGROUP), with a user namespace or a namespace joined (the
+ * process joins while it is the host's root, before any fork). Otherwise (v1 controllers, the
+ * process joins itself: cgroupJoinSteps) right after the unshare of its new namespaces, as
+ * crun's child joins after the clone that made them: the parent makes the cgroup meanwhile
+ * (spawn()'s earlySync), and the child, which would wait for it at a first step, unshares
+ * instead (0.5 ms of a start here). The mounts, the container's program and everything it
+ * starts are in the cgroup; the namespaces' own kernel memory is charged to the runtime's.
+ */
+function cgroupSteps(container: ValidContainer, namespaces: NamespacePlan): { steps: Step[]; first: boolean } {
+  const join = cgroupJoinSteps(container);
+  return { steps: [{ op: 'sync', name: CGROUP_SYNC }, ...join], first: join.length === 0 || namespaces.head.length > 0 };
+}
+
 function setgroupsOption(setgroups: boolean | undefined): { setgroups?: boolean } {
   return setgroups === undefined ? {} : { setgroups };
 }
@@ -124,14 +140,22 @@ export function planValidated(container: ValidContainer, io: PlanIo, reads: Host
   checkCreateContainerPaths(container);
   const namespaces = namespacePlan(container, { uidMappings, gidMappings });
   const steps: Step[] = [];
-  if (hasCgroup(container)) steps.push({ op: 'sync', name: CGROUP_SYNC }, ...cgroupJoinSteps(container));
+  const cgroup = hasCgroup(container) ? cgroupSteps(container, namespaces) : null;
+  if (cgroup?.first) steps.push(...cgroup.steps);
   steps.push(...namespaces.head);
 
   let stdioAt = steps.length;
   const session = stdioSteps(io);
   steps.push(...session);
   steps.push({ op: 'umask', mask: 0 });
-  if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
+  if (cgroup && !cgroup.first) {
+    // The namespaces are made outside the cgroup (crun's order), the cgroup namespace after the
+    // join: its root is the cgroup its maker is in.
+    const outside = namespaces.unshareFlags & ~CLONE.NEWCGROUP;
+    if (outside) steps.push({ op: 'unshare', flags: outside });
+    steps.push(...cgroup.steps);
+    if (namespaces.unshareFlags & CLONE.NEWCGROUP) steps.push({ op: 'unshare', flags: CLONE.NEWCGROUP });
+  } else if (namespaces.unshareFlags) steps.push({ op: 'unshare', flags: namespaces.unshareFlags });
   // A session keyring of its own, in its user namespace and before it changes user (runc).
   steps.push(...containerKeyringSteps(container, userns || joinedNamespace(container, 'user') !== undefined));
   // The new network namespace exists now: the parent puts it on its bridge (net/network.ts).

@@ -25,8 +25,10 @@ export const IDMAP_SYNC = 'idmap';
 
 /**
  * The name of the sync step at which the parent makes the container's cgroup and puts the
- * waiting process in it: the plan's first step, so that everything the container does,
- * set-up included, is accounted and limited there (and CLONE_NEWCGROUP comes after it).
+ * waiting process in it: the plan's first step, or (a process joining its v1 cgroups itself)
+ * right after the unshare of its namespaces (plan/index.ts cgroupSteps); before the mounts and
+ * CLONE_NEWCGROUP, so that the container's set-up and everything it runs are accounted and
+ * limited there.
  */
 export const CGROUP_SYNC = 'cgroup';
 

@@ -188,7 +188,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     const spawnOptions: SpawnOptions = {
       onSync: (step, index, pid, value, intoCgroup) => syncHandler(step.name)({ pid, step, index, value, intoCgroup, ...context }),
       // The cgroup is made while the child starts (it waits at the step until it is there).
-      earlySync: isCgroupSync(plan.steps[0]),
+      earlySync: plan.steps.findIndex(isCgroupSync),
       ...(options.cloneVia !== undefined ? { cloneVia: options.cloneVia } : {}),
       ...(options.setupTimeout !== undefined
         ? { setupTimeout: options.setupTimeout }
