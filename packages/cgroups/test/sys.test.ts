@@ -52,3 +52,25 @@ describe('FileWriter', () => {
     ]);
   });
 });
+
+describe('destroy() of a cgroup a pause never froze (v1, hierarchies: needed)', () => {
+  it('asks whether a freezer cgroup exists instead of an rmdir that fails ENOENT (an exception per start in Node)', async () => {
+    const { sys, layout } = fakeV1();
+    const cg = Cgroup.create('/t/c', { pids: { limit: 8 } }, { layout, sys, hierarchies: 'needed' });
+    expect(cg.dirs.v1.freezer).toBeUndefined();
+    const rmdirs: string[] = []; // every attempt, failed ones too
+    const rmdir = sys.rmdir.bind(sys);
+    sys.rmdir = (path: string) => {
+      rmdirs.push(path);
+      rmdir(path);
+    };
+    await cg.destroy();
+    expect(rmdirs.some((d) => d.includes('/freezer/'))).toBe(false);
+    expect(rmdirs.length).toBeGreaterThan(0);
+    // A freezer cgroup that a pause elsewhere made is still removed.
+    const again = Cgroup.create('/t/d', { pids: { limit: 8 } }, { layout, sys, hierarchies: 'needed' });
+    sys.addDir('/fake/freezer/t/d');
+    await again.destroy();
+    expect(sys.dirs.has('/fake/freezer/t/d')).toBe(false);
+  });
+});
