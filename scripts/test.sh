@@ -22,7 +22,7 @@ if [ "$(id -u)" -eq 0 ]; then
   # podman (with conmon) and containerd (with ctr and its runc shim): the real clients that
   # drive ns as their runtime (packages/cli/test/{podman,containerd}.int.test.ts); about 7 s.
   # containernetworking-plugins: the CNI bridge of the pods in packages/cli/test/cri.int.test.ts.
-  APT_PACKAGES=(busybox-static runc util-linux iproute2 procps g++-aarch64-linux-gnu qemu-user-static libseccomp-dev podman containerd containernetworking-plugins)
+  APT_PACKAGES=(busybox-static runc util-linux iproute2 procps g++-aarch64-linux-gnu qemu-user-static qemu-system-arm cpio libseccomp-dev podman containerd containernetworking-plugins)
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
     status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"

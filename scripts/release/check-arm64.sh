@@ -61,17 +61,12 @@ fi
 STAMP="$SYSROOT/.ns-stamp"
 if [ ! -x "$SYSROOT/usr/bin/node" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$STAMP_VERSION" ]; then
   command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 || skip "no apt-get/dpkg-deb (not Debian?)"
-  APTDIR="$CACHE/arm64-apt"
-  mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$WORK/debs"
-  : >"$APTDIR/status"
-  APT_OPTS=(
-    -o APT::Architecture=arm64 -o APT::Architectures::=arm64
-    -o Dir::State::Lists="$APTDIR/lists" -o Dir::State::status="$APTDIR/status"
-    -o Dir::Cache="$APTDIR/cache" -o Debug::NoLocking=1
-  )
-  say "fetching Debian's arm64 package lists (private apt state in $APTDIR)"
-  apt-get "${APT_OPTS[@]}" update -q >"$WORK/update.log" 2>&1 ||
-    skip "apt-get update for arm64 failed: $(tail -1 "$WORK/update.log")"
+  mkdir -p "$WORK/debs"
+  # shellcheck source=arm64-apt.sh
+  . "$ROOT/scripts/release/arm64-apt.sh"
+  say "fetching Debian's arm64 package lists (private apt state in $CACHE/arm64-apt)"
+  arm64_apt_init "$CACHE" "$WORK/update.log" || skip "apt-get update for arm64 failed: $(tail -1 "$WORK/update.log")"
+  APT_OPTS=("${ARM64_APT[@]}")
   mapfile -t pkgs < <(apt-cache "${APT_OPTS[@]}" depends --recurse --no-recommends --no-suggests \
     --no-conflicts --no-breaks --no-replaces --no-enhances --no-pre-depends nodejs 2>/dev/null |
     grep -E '^[a-z0-9][a-z0-9.+-]*$' | sort -u)
