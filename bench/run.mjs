@@ -508,10 +508,10 @@ async function main() {
   // The warm pool (issue 14): pool.exec() against exec() and execAsync() of the same container,
   // interleaved in this process (bench/lib/pool.mjs).
   log(`pool: ${N.pool} starts from a warm pool of 4, interleaved with exec() and execAsync(), then back to back`);
-  const pl = await poolCost({ ns, rootfs, runs: N.pool, warmup: N.warmup, backToBack: N.poolLoop });
+  const pl = await poolCost({ ns, rootfs, runs: N.pool, warmup: N.warmup, backToBack: N.poolLoop, handOffBin: buildC('handoff', ['-O2', '-Wall']) });
   for (const m of pl.measurements) add({ ...m, section: POOL_SECTION });
   results.poolRatios = pl.ratios;
-  log(`pool: cold exec()/pool ${fmt(pl.ratios.coldOverWarm)}×, execAsync()/pool ${fmt(pl.ratios.asyncOverWarm)}×, hand-over ${fmt(pl.ratios.handOverMs)} ms (caller's CPU ${fmt(pl.ratios.handOverCpuMs)} ms)`);
+  log(`pool: cold exec()/pool ${fmt(pl.ratios.coldOverWarm)}×, execAsync()/pool ${fmt(pl.ratios.asyncOverWarm)}×, hand-over ${fmt(pl.ratios.handOverMs)} ms (caller's CPU ${fmt(pl.ratios.handOverCpuMs)} ms${pl.ratios.handOverFloorMs !== undefined ? `; its C floor ${fmt(pl.ratios.handOverFloorMs)} ms` : ''})`);
   log(`pool: ${N.pool} limited runs from a sandbox pool, interleaved with run()`);
   const sp = await sandboxPoolCost({ ns, sandbox, rootfs, limits: SANDBOX_LIMITS, runs: N.pool, warmup: N.warmup, cgroupParent: `/nsbench-${process.pid}-sandbox-pool` });
   for (const m of sp.measurements) add({ ...m, section: POOL_SECTION });
@@ -965,18 +965,25 @@ function targets(r) {
   // costs the caller's process. The wall clock of the same call also holds the member's wake-up
   // and its execve(2) of the program (the program's own start, kernel work outside the caller),
   // shown beside it; before this was measured the goal row used that wall clock.
+  // The other reading of the goal, "over the program's own run": the call's wall clock less the
+  // C floor of the same hand-over (bench/handoff.c: a process woken by a pipe write, its execve
+  // of /bin/true), measured between the same rounds. The goal is met when both are.
   const hand = m('pool.handover');
   const handCpu = m('pool.handover.cpu');
+  const handFloor = m('pool.handover.floor');
   const poolCold = m('pool.cold');
   const poolWarm = m('pool.warm');
+  const overFloor = hand && handFloor ? hand.summary.median - handFloor.summary.median : null;
   out.push({
     id: 'pool.handover',
-    target: 'a pool start takes ≤ 0.2 ms of the caller\'s time (median CPU time of Node in pool.exec(), call → resolved after execve)',
+    target: 'a pool start takes ≤ 0.2 ms of the caller\'s time over the program\'s own start (median CPU time of Node in pool.exec(), call → resolved after execve; and its wall clock less the C floor of the same hand-over)',
     value: handCpu ? handCpu.summary.median : null,
     unit: 'ms',
     limit: 0.2,
-    met: handCpu ? handCpu.summary.median <= 0.2 : null,
-    detail: hand && poolWarm ? `wall clock of the same call ${fmt(hand.summary.median)} ms (the member's wake-up and the program's execve included); start + wait ${fmt(poolWarm.summary.median)} ms` : 'not measured',
+    met: handCpu ? handCpu.summary.median <= 0.2 && (overFloor === null || overFloor <= 0.2) : null,
+    detail: hand && poolWarm
+      ? `wall clock of the same call ${fmt(hand.summary.median)} ms (the member's wake-up and the program's execve included)${handFloor ? `, the C floor of that hand-over ${fmt(handFloor.summary.median)} ms: +${fmt(overFloor)} ms over the program's own start` : ''}; start + wait ${fmt(poolWarm.summary.median)} ms`
+      : 'not measured',
   });
   out.push({
     id: 'pool.speedup',

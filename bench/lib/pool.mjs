@@ -11,8 +11,15 @@
 //     resolving (process.cpuUsage(), every thread of the process: the event loop's JavaScript
 //     and system calls; the member's and the kernel's exec work is not in it), the issue's goal
 //     of <= 0.2 ms "of the caller's time";
+//   - the floor of that hand-over (bench/handoff.c, when built): a child forked ahead, asleep
+//     in read(2), woken by a pipe write, execs the same /bin/true, its end of file seen; the
+//     program's own start, with nothing of a container or of Node, run in chunks between the
+//     rounds. The hand-over's wall clock less this is the caller's time over the program's
+//     own start (the issue's other reading of its goal);
 //   - back to back (throughput): pool.exec() + wait() in a loop, the refill competing for the
 //     same 2 cores, as ms per run (1000/x runs per second).
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 /** Section title of these rows in docs/benchmarks.md. */
@@ -48,11 +55,18 @@ async function full(pool, n) {
   }
 }
 
+/** `m` rounds of bench/handoff.c (the hand-over's floor) of ROOTFS/bin/true; appends their ms to `into`. */
+function handOffFloor(bin, rootfs, m, into) {
+  const r = spawnSync(bin, [String(m), join(rootfs, 'bin/true')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${bin}: exit ${r.status}`);
+  for (const ns of JSON.parse(r.stdout).handoff_ns) into.push(ns / 1e6);
+}
+
 /**
- * @param {{ ns: any, rootfs: string, runs: number, warmup: number, size?: number, backToBack: number }} o
+ * @param {{ ns: any, rootfs: string, runs: number, warmup: number, size?: number, backToBack: number, handOffBin?: string | null }} o
  * @returns {Promise<{ measurements: { id: string, label: string, kind: string, samples: number[], floorId?: string }[], ratios: Record<string, number> }>}
  */
-export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack }) {
+export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack, handOffBin = null }) {
   const container = ns.validatedContainer(ns.rootfsContainer(rootfs, { args: ['/bin/true'] }));
   const stdio = ['ignore', 'pipe', 'pipe'];
   const pool = await ns.createPool(container, { size, stdio });
@@ -62,6 +76,8 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
     const warm = [];
     const handOver = [];
     const handOverCpu = [];
+    const handOffFloorMs = [];
+    const chunk = Math.max(1, Math.ceil(runs / 10));
     const time = async (f) => {
       const t0 = performance.now();
       await f();
@@ -78,6 +94,8 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
         warm.push(w);
         handOver.push(h);
         handOverCpu.push(hc);
+        // The floor in chunks of a tenth of the runs, between the rounds.
+        if (handOffBin && (i - warmup + 1) % chunk === 0) handOffFloor(handOffBin, rootfs, chunk, handOffFloorMs);
       }
     }
     // Back to back: the pool refilling while it is used.
@@ -97,6 +115,9 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
         { id: 'pool.handover', label: 'pool.exec() alone: call → resolved after execve, wall clock (the member’s wake-up and execve of the program included)', kind: 'ns', samples: handOver, floorId: 'pool.cold' },
         { id: 'pool.handover.cpu', label: 'pool.exec() alone: the caller’s CPU time from the call to resolved (process.cpuUsage(), all of Node’s threads)', kind: 'ns', samples: handOverCpu, floorId: 'pool.cold' },
         { id: 'pool.loop', label: `pool.exec() + wait() back to back, refill competing: ms per run (1000/x runs/s)`, kind: 'ns', samples: loop, floorId: 'pool.cold' },
+        ...(handOffFloorMs.length
+          ? [{ id: 'pool.handover.floor', label: 'C floor of the hand-over: a forked child asleep in read(2), woken by a pipe write, execs /bin/true; its end of file seen (the program’s own start; bench/handoff.c, between the rounds)', kind: 'floor', samples: handOffFloorMs }]
+          : []),
       ],
       ratios: {
         coldOverWarm: med(cold) / med(warm),
@@ -104,6 +125,7 @@ export async function poolCost({ ns, rootfs, runs, warmup, size = 4, backToBack 
         coldOverLoop: med(cold) / med(loop),
         handOverMs: med(handOver),
         handOverCpuMs: med(handOverCpu),
+        ...(handOffFloorMs.length ? { handOverFloorMs: med(handOffFloorMs) } : {}),
         warmMinusHandOverMs: med(warm) - med(handOver),
       },
     };
