@@ -1,10 +1,10 @@
 // createSandboxPool() for real (issue 14): pooled limited runs give run()'s verdicts, and the
 // pool leaves no cgroup, process or mount behind. Cgroups under this file's own parent.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { hostCgroupLayout } from '@ns/namespaces';
-import { createSandboxPool, type SandboxPool } from '../src/index.js';
+import { createSandboxPool, run, type SandboxPool } from '../src/index.js';
 import { ROOTFS, cgroupDirsOf, hostMounts as allHostMounts, isRoot, leftoverCgroups, removeParent, sh } from './helpers.js';
 
 const parent = `/ns-sandbox-pool-test-${process.pid}`;
@@ -52,6 +52,21 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`createSandboxPool: run()'s verdic
     expect(xx.status).toBe('XX');
     expect(xx.message).toMatch(/ENOENT/);
     expect(await pool.run({ args: ['echo', 'still', 'works'] })).toMatchObject({ status: 'OK', stdout: Buffer.from('still works\n') });
+  });
+
+  it('a missing working directory: XX from pool.run() and from run() alike, and the shared rootfs is not written', async () => {
+    // run() used to make it in the host's rootfs (through the read-only root, before its
+    // remount) and answer OK, where the pool's member failed its chdir (a new-user trial).
+    const cwd = `/ns-missing-cwd-${process.pid}`;
+    const pool = await open();
+    const fromPool = await pool.run({ args: ['pwd'], cwd });
+    const c = sh('pwd');
+    c.cwd = cwd;
+    const cold = await run(c, LIMITS, { cgroupParent: parent });
+    expect(fromPool).toMatchObject({ status: 'XX' });
+    expect(cold).toMatchObject({ status: 'XX', message: fromPool.message });
+    expect(fromPool.message).toContain(`chdir ${cwd}: ENOENT`);
+    expect(existsSync(join(ROOTFS!, cwd))).toBe(false);
   });
 
   it('OOM: the memory limit of the pool holds in every member', async () => {

@@ -79,8 +79,9 @@ export function ownMountTreeSteps(container: ValidContainer, io: PlanIo, reads: 
   } else if (io.console && devTmpfs) {
     consoleSteps(planner, io.console.path);
   }
-  // The working directory is created when missing, as runc does.
-  planner.ensureDir(planner.resolve(container.cwd));
+  // The working directory is created when missing, as runc does; not in a read-only root
+  // bound from the host (ensureCwd).
+  planner.ensureCwd(planner.resolve(container.cwd), container.readonly === true);
   planner.finish();
   steps.push({ op: 'procRoot', path: `${STAGE.oldRoot}/proc` });
   steps.push(...planner.steps);

@@ -65,6 +65,8 @@ function mountUnder(target: string, source: string | null, fstype: string | null
 export class RootfsPlanner {
   readonly steps: Step[] = [];
   private readonly mounted: string[] = [];
+  /** The root is an overlay over the rootfs (root()): what is made in it goes to its upper tmpfs. */
+  private overlayRoot = false;
   private readonly made = new Set<string>();
   private readonly resolved = new Map<string, string>();
   /** Mounts asked read-only that are made writable first and remounted read-only at the end (finish()). */
@@ -153,6 +155,26 @@ export class RootfsPlanner {
     }
   }
 
+  /**
+   * mkdir -p of the working directory (a resolved container path), as runc does, except with a
+   * read-only root bound from the host (`readonlyRoot`, no overlay): a part that would be made
+   * in the rootfs itself is not, as that would write the host's directory (shared by every
+   * container of it) through a root the config asks read-only; the program's chdir(2) then
+   * fails with ENOENT naming the path. Parts inside the container's own mounts (a tmpfs) are
+   * made, as ensureDir() makes them.
+   */
+  ensureCwd(p: string, readonlyRoot: boolean): void {
+    if (!readonlyRoot || this.rootfs === null || this.overlayRoot) return this.ensureDir(p);
+    let at = '';
+    for (const part of p.split('/').filter(Boolean)) {
+      at += `/${part}`;
+      if (this.made.has(at) || this.existsOnHost(at) === 'dir') continue;
+      if (!this.covered(at)) return;
+      this.steps.push({ op: 'mkdir', path: this.staged(at), mode: 0o755, existOk: true, nofollow: true });
+      this.made.add(at);
+    }
+  }
+
   /** Create a mount point for `p`: a directory, or an empty file for a file bind mount. */
   ensureTarget(p: string, file: boolean): void {
     if (!file) return this.ensureDir(p);
@@ -181,6 +203,7 @@ export class RootfsPlanner {
       return flags;
     }
     if (overlay) {
+      this.overlayRoot = true;
       const dir = STAGE.overlay;
       const size = overlay.sizeBytes !== undefined ? `,size=${overlay.sizeBytes}` : '';
       this.steps.push({ op: 'mkdir', path: dir, mode: 0o700, existOk: false });
