@@ -110,6 +110,14 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     await expect(pool.exec({ args: ['true'], env: ['NOEQUALS'] })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'env[0]' });
     await expect(pool.exec({ args: ['true'], cwd: 'rel' })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'cwd' });
     await expect(pool.exec({ args: ['true', 'a\0b'] })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'args[1]' });
+    // pool.exec()'s options too, before a member is taken (a new-user trial found them checked
+    // only by the member's cgroup update, or not at all).
+    const opts = (o: unknown) => o as Parameters<typeof pool.exec>[1];
+    await expect(pool.exec({ args: ['true'] }, opts({ resourcez: {} }))).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'resourcez' });
+    await expect(pool.exec({ args: ['true'] }, opts('x'))).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'options' });
+    await expect(pool.exec({ args: ['true'] }, { resources: { pids: { limit: 4 } } })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'resources', message: expect.stringMatching(/no cgroup of their own/) });
+    await expect(createPool(box(), { size: 1, memberConfig: 'x' as unknown as () => ReturnType<typeof box> })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'memberConfig' });
+    await expect(createPool(box(), { size: 1, onDiscard: 5 as unknown as () => void })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'onDiscard' });
     expect(pool.pids).toEqual(pids); // no member was spent on bad input
     await pool.close();
     await expect(pool.exec({ args: ['true'] })).rejects.toMatchObject({ code: 'ERR_NS_STATE' });
@@ -296,6 +304,9 @@ describe.skipIf(!isRoot || !ROOTFS || !cgReady)('createPool with cgroups (as roo
     await until(() => pool.idle === 2);
     const dirs = (id: string) => allDirs(cgroupDirs(layout!, `${parent}/${id}`));
     expect(dirs(ids[0]!).some(existsSync)).toBe(true);
+    const ready = pool.pids;
+    await expect(pool.exec({ args: ['true'] }, { resources: { memory: { limit: -5 } } })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'resources.memory.limit' });
+    expect(pool.pids).toEqual(ready); // checked before a member is taken
     const p = await pool.exec({ args: ['sleep', '60'] }, { resources: { pids: { limit: 7 } } });
     expect(p.stats().pids?.limit).toBe(7);
     p.kill('SIGKILL');

@@ -56,16 +56,26 @@ export interface SandboxPool {
   readonly idle: number;
 }
 
+/** The fields of SandboxPoolOptions. */
+const SANDBOX_POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'cgroupParent', 'layer', 'idPrefix', 'init'];
+
 /**
  * Create a pool of `options.size` containers for limited runs of `container` under `limits`
  * (as run() would start them: see run() for the cgroups, the layer and the limits). Resolves
  * once the first member is ready: a config or limits that cannot start fail here.
  *
  * @throws NsError `ERR_NS_CONFIG` for malformed limits (`limits.memoryBytes`), a `stdin` file
- *   in the limits (a pool takes bytes: `SandboxRunInput.stdin`), bad pool options (`size`), a
- *   bad `cgroupParent`; the error of the first member's failed start. Nothing is left behind.
+ *   in the limits (a pool takes bytes: `SandboxRunInput.stdin`), bad pool options (`size`, an
+ *   unknown one), a bad `cgroupParent`, a container that is not an object; the error of the
+ *   first member's failed start. Nothing is left behind.
  */
 export async function createSandboxPool(container: Container | ValidContainer, limits: Limits | undefined, options: SandboxPoolOptions): Promise<SandboxPool> {
+  const bad = (field: string, why: string) => new NsError('ERR_NS_CONFIG', `${field}: ${why}`, { path: field });
+  if (container === null || typeof container !== 'object') throw bad('container', 'expected a container config');
+  if (options === null || typeof options !== 'object') throw bad('options', 'expected { size }');
+  // A misspelt option (`idleTimeout`) is an error, not a default silently taken, as createPool's.
+  const unknown = Object.keys(options).find((k) => !SANDBOX_POOL_OPTIONS.includes(k));
+  if (unknown !== undefined) throw bad(unknown, `unknown sandbox pool option (expected one of ${SANDBOX_POOL_OPTIONS.join(', ')})`);
   const checked = validateLimits(limits);
   if (checked.stdin !== undefined && typeof checked.stdin === 'object' && !(checked.stdin instanceof Uint8Array)) {
     throw new NsError('ERR_NS_CONFIG', 'limits.stdin: a file cannot be the stdin of pooled runs (their stdin is a pipe made in advance): pass its bytes to run({ stdin })', { path: 'limits.stdin' });

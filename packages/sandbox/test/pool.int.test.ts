@@ -81,6 +81,11 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`createSandboxPool: run()'s verdic
     await expect(createSandboxPool(sh('true'), LIMITS, { size: 0, cgroupParent: parent })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'size' });
     await expect(createSandboxPool(sh('true'), LIMITS, { size: 1, cgroupParent: 'rel' })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'cgroupParent' });
     await expect(createSandboxPool(sh('true', { rootfs: '/nonexistent-rootfs' }), LIMITS, { size: 1, cgroupParent: parent })).rejects.toMatchObject({ code: 'ERR_NS_NOT_FOUND' });
+    // A misspelt option, no options, no config: named errors (a trial found a default silently
+    // taken for `idleTimeout`, and bare TypeErrors for the others).
+    await expect(createSandboxPool(sh('true'), LIMITS, { size: 1, cgroupParent: parent, idleTimeout: 5 } as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'idleTimeout' });
+    await expect(createSandboxPool(sh('true'), LIMITS, undefined as never)).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'options' });
+    await expect(createSandboxPool(null as never, LIMITS, { size: 1, cgroupParent: parent })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'container' });
     expect(leftoverCgroups(parent)).toEqual([]);
     const pool = await open();
     await expect(pool.run({ args: [] })).rejects.toMatchObject({ code: 'ERR_NS_CONFIG', path: 'args' });

@@ -1,6 +1,7 @@
 /** The options of createPool() and pool.exec() (process/pool.ts), and the pool's interface. */
-import type { LinuxResources } from '@ns/cgroups';
+import { validateResources, type LinuxResources } from '@ns/cgroups';
 import { ErrorCode, NsError } from '@ns/syscalls';
+import { asNsError } from '../container/cgroup.js';
 import type { Container } from '../config/container.js';
 import type { ValidContainer } from '../config/valid.js';
 import type { PoolRun } from '../plan/pool.js';
@@ -58,7 +59,8 @@ export interface Pool {
    * Start `run.args` in a ready member: resolves once its execve has succeeded, with the same
    * process handle exec() returns (wait(), kill(), stdio streams of the pool's `stdio`).
    * @throws NsError `ERR_NS_STATE` on a closed pool; `ERR_NS_CONFIG` naming the field of a bad
-   *   run (`args`, `env[1]`, `cwd`, a record past 64 KiB) before any member is taken; the errno
+   *   run (`args`, `env[1]`, `cwd`, a record past 64 KiB) or of `options` (an unknown one,
+   *   `resources.memory.limit`, `resources` on a pool without cgroups) before any member is taken; the errno
    *   of a failed chdir or execve as exec() reports it (`exec "nope": executable file not
    *   found in $PATH`, `chdir /nope: ENOENT`), the member then gone; a member's failed start.
    */
@@ -93,5 +95,30 @@ export function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, '
   if (typeof idleTimeoutMs !== 'number' || !Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0) {
     throw bad('idleTimeoutMs', `expected milliseconds (an integer >= 0), got ${String(idleTimeoutMs)}`);
   }
+  for (const f of ['memberConfig', 'onDiscard'] as const) {
+    if (options[f] !== undefined && typeof options[f] !== 'function') throw bad(f, `expected a function, got ${typeof options[f]}`);
+  }
   return { size, refill, idleTimeoutMs };
+}
+
+/**
+ * pool.exec()'s `options` checked before a member is taken (a bad one used to cost a member).
+ * @param withCgroup whether the pool's members have a cgroup of their own (`resources` needs one)
+ * @throws NsError `ERR_NS_CONFIG` naming the field: not an object, an unknown option,
+ *   `resources` on a pool without cgroups, a bad `resources` field (validateResources)
+ */
+export function checkExecOptions(options: unknown, withCgroup: boolean): PoolExecOptions {
+  const bad = (field: string, why: string) => new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw bad('options', 'expected { resources }');
+  const unknown = Object.keys(options).find((k) => k !== 'resources');
+  if (unknown !== undefined) throw bad(unknown, 'unknown option of pool.exec() (expected resources)');
+  const { resources } = options as PoolExecOptions;
+  if (resources === undefined) return {};
+  if (!withCgroup) throw bad('resources', "this pool's members have no cgroup of their own to limit (give the config resources)");
+  try {
+    return { resources: validateResources(resources, 'resources') };
+  } catch (err) {
+    throw asNsError(err);
+  }
 }

@@ -16,7 +16,7 @@ import { sessionKeyringName } from '../plan/keyring.js';
 import { poolMemberPlan, runDefaults, runRecordOf, type PoolRun, type RunDefaults, type RunStdioEntry } from '../plan/pool.js';
 import { improveExecError, launchAsync, planned, type StdioEntry } from './exec.js';
 import { attachRunStreams, checkRunDescriptors, MemberEnd, MemberReplies, sendRecord, setStreamsRef, writeRecord, type RunStream } from './pool-io.js';
-import { checkOptions, type Pool, type PoolExecOptions, type PoolOptions } from './pool-options.js';
+import { checkExecOptions, checkOptions, type Pool, type PoolExecOptions, type PoolOptions } from './pool-options.js';
 import { holdMountNamespace, releaseNamespace } from './pool-hold.js';
 import { closeAll, type ContainerProcess } from './process.js';
 
@@ -295,15 +295,17 @@ export async function createPool(config: Container | ValidContainer, options: Po
   };
 
   let defaults: RunDefaults;
+  let withCgroup = false;
 
   const pool: Pool = {
-    exec(run: PoolRun, execOptions: PoolExecOptions = {}): Promise<ContainerProcess> {
+    exec(run: PoolRun, execOptions?: PoolExecOptions): Promise<ContainerProcess> {
       if (closed) return Promise.reject(new NsError(ErrorCode.STATE, 'exec on a closed pool'));
       let prepared: PreparedRun;
       try {
+        const { resources } = checkExecOptions(execOptions, withCgroup);
         const { record, bytes, stdio } = runRecordOf(run, defaults, perRun);
         if (stdio) checkRunDescriptors(stdio);
-        prepared = { record, bytes, stdio, resources: execOptions.resources };
+        prepared = { record, bytes, stdio, resources };
       } catch (err) {
         return Promise.reject(err);
       }
@@ -337,6 +339,7 @@ export async function createPool(config: Container | ValidContainer, options: Po
   const first = await prepare();
   idle.push(first);
   defaults = runDefaults(first.env, first.cwd);
+  withCgroup = first.proc.cgroup !== null;
   // The other members of the first `size`, whether or not the pool refills later.
   for (let k = 1; k < size; k++) startOne();
   return pool;
