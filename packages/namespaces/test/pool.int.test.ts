@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Cgroup, allDirs, cgroupDirs } from '@ns/cgroups';
-import { DEFAULT_MOUNTS, createPool, hostCgroupLayout, rootfsContainer, type Container, type ContainerProcess, type Pool } from '../src/index.js';
+import { DEFAULT_MOUNTS, NsError, createPool, hostCgroupLayout, rootfsContainer, type Container, type ContainerProcess, type Pool } from '../src/index.js';
 import { ROOTFS, gone, hostMounts as allHostMounts, isRoot } from './helpers.js';
 
 const TMP = { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] };
@@ -200,6 +200,25 @@ describe.skipIf(!isRoot || !ROOTFS)('createPool (as root)', () => {
     expect(await until(() => !heldMnt().includes(mnt))).toBe(true);
     await pool.close();
     expect(heldMnt()).toEqual(outside);
+  });
+
+  it('refillError: a member start that fails in the background is told, not only kept (it was silent: a trial under ulimit -n)', async () => {
+    let failing = true;
+    const pool = await open(box(), {
+      size: 2,
+      memberConfig: (k) => {
+        if (k > 1 && failing) throw new NsError('EMFILE', 'a refill that cannot start');
+        return box();
+      },
+    });
+    expect(await until(() => pool.refillError !== undefined)).toBe(true);
+    expect(pool.refillError).toMatchObject({ code: 'EMFILE' });
+    expect(pool.idle).toBe(1); // no more tries on its own
+    failing = false;
+    const p = await pool.exec({ args: ['true'] });
+    await p.wait();
+    expect(pool.refillError).toBeUndefined(); // the exec cleared it, and the refill works again
+    expect(await until(() => pool.idle === 2)).toBe(true);
   });
 
   it('refill: false still makes the first `size` members; an exec with none ready makes one', async () => {

@@ -54,6 +54,8 @@ export interface SandboxPool {
   /** Remove the idle members and their cgroups; runs in progress finish on their own. */
   close(): Promise<void>;
   readonly idle: number;
+  /** The error of the last member start that failed in the background (see Pool.refillError), or undefined. */
+  readonly refillError: unknown;
 }
 
 /** The fields of SandboxPoolOptions. */
@@ -150,6 +152,9 @@ export async function createSandboxPool(container: Container | ValidContainer, l
     close: () => pool.close(),
     get idle() {
       return pool.idle;
+    },
+    get refillError() {
+      return pool.refillError;
     },
   };
 }

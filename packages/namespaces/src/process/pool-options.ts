@@ -72,6 +72,13 @@ export interface Pool {
   /** Their pids (in the caller's pid namespace). */
   readonly pids: number[];
   readonly closed: boolean;
+  /**
+   * The error of the last member start that failed in the background (a refill: `EMFILE`, a
+   * memberConfig that throws ...), or undefined. While it is set the pool makes no more members
+   * on its own (it would fail the same way); the next exec() clears it and tries again, and
+   * one that finds no member ready gets such an error itself.
+   */
+  readonly refillError: unknown;
 }
 
 

@@ -333,6 +333,9 @@ export async function createPool(config: Container | ValidContainer, options: Po
     get closed() {
       return closed;
     },
+    get refillError() {
+      return stalled;
+    },
   };
 
   // The first member: a config that cannot start fails here.
