@@ -11,7 +11,7 @@
 #
 # The pieces: aarch64-linux-gnu-g++ (g++-aarch64-linux-gnu), qemu-system-aarch64
 # (qemu-system-arm), cpio, and the kernel of Debian's linux-image-arm64, fetched with
-# `apt-get download` on a private apt state (arm64-apt.sh) and kept in .cache/arm64-kernel/.
+# `apt-get download` on a private apt state (arm64-common.sh) and kept in .cache/arm64-kernel/.
 # Missing qemu or cpio is installed with apt-get as root. When a piece cannot be had the check
 # SKIPS (`check-arm64-vm: SKIP: <why>`, exit 0; exit 1 with NS_ARM64_STRICT=1). A clone3 that
 # misbehaves always exits 1.
@@ -21,13 +21,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${NS_ARM64_CACHE:-$ROOT/.cache}"
 KDIR="$CACHE/arm64-kernel"
 
-say() { printf 'check-arm64-vm: %s\n' "$*" >&2; }
-skip() {
-  printf 'check-arm64-vm: SKIP: %s\n' "$*"
-  [ "${NS_ARM64_STRICT:-0}" = 1 ] && exit 1
-  exit 0
-}
-fail() { printf 'check-arm64-vm: FAIL: %s\n' "$*"; exit 1; }
+ARM64_NAME=check-arm64-vm
+# shellcheck source=arm64-common.sh
+. "$ROOT/scripts/release/arm64-common.sh"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ns-check-arm64-vm.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -47,8 +43,6 @@ fi
 KERNEL="$(ls -1 "$KDIR"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)"
 if [ -z "$KERNEL" ]; then
   command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || skip "no apt-get/dpkg-deb (not Debian?)"
-  # shellcheck source=arm64-apt.sh
-  . "$ROOT/scripts/release/arm64-apt.sh"
   say "fetching Debian's arm64 package lists (private apt state in $CACHE/arm64-apt)"
   arm64_apt_init "$CACHE" "$WORK/update.log" || skip "apt-get update for arm64 failed: $(tail -1 "$WORK/update.log")"
   pkg="$(apt-cache "${ARM64_APT[@]}" depends linux-image-arm64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*-arm64\)$/\1/p' | head -1)"

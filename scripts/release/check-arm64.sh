@@ -26,13 +26,9 @@ CACHE="${NS_ARM64_CACHE:-$ROOT/.cache}"
 SYSROOT="$CACHE/arm64-node"
 STAMP_VERSION=1
 
-say() { printf 'check-arm64: %s\n' "$*" >&2; }
-skip() {
-  printf 'check-arm64: SKIP: %s\n' "$*"
-  [ "${NS_ARM64_STRICT:-0}" = 1 ] && exit 1
-  exit 0
-}
-fail() { printf 'check-arm64: FAIL: %s\n' "$*"; exit 1; }
+ARM64_NAME=check-arm64
+# shellcheck source=arm64-common.sh
+. "$ROOT/scripts/release/arm64-common.sh"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ns-check-arm64.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -62,8 +58,6 @@ STAMP="$SYSROOT/.ns-stamp"
 if [ ! -x "$SYSROOT/usr/bin/node" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$STAMP_VERSION" ]; then
   command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 || skip "no apt-get/dpkg-deb (not Debian?)"
   mkdir -p "$WORK/debs"
-  # shellcheck source=arm64-apt.sh
-  . "$ROOT/scripts/release/arm64-apt.sh"
   say "fetching Debian's arm64 package lists (private apt state in $CACHE/arm64-apt)"
   arm64_apt_init "$CACHE" "$WORK/update.log" || skip "apt-get update for arm64 failed: $(tail -1 "$WORK/update.log")"
   APT_OPTS=("${ARM64_APT[@]}")
