@@ -110,7 +110,7 @@ export function adoptLazyFreezer(cg: FreezerOwner): void {
 
 /**
  * Remove a freezer cgroup made by a pause (in this process or another one) that `cg.dirs` does
- * not list, when there is one: an access(2) first, as there usually is none (an rmdir's ENOENT
+ * not list, when there is one: a stat(2) first, as there usually is none (an rmdir's ENOENT
  * costs Node an exception, ~40 us of every limited start's end). Throws as rmdir (EBUSY with
  * processes).
  */

@@ -3,12 +3,11 @@
  * The plan has a `cgroup` sync step (plan/namespaces.ts): there the parent makes the cgroup,
  * writes its limits and device rules and puts the waiting ns-init in it, before the container's
  * mounts (on a v1 host, where ns-init joins itself, after it has unshared its namespaces, the
- * parent making the cgroup meanwhile); on a host with cgroup v2 alone it is made just before the clone
- * and the process is born in it (clone3 CLONE_INTO_CGROUP: no cgroup.procs write, whose
- * migration waits for an RCU grace period in the kernel), with the step as the fallback. It is
- * removed when the container's process has exited (its
- * handle reads whether the OOM killer struck first), by `delete`, or at once when the start
- * fails. A process started in a running container (execIn) joins its cgroup the same way.
+ * parent making the cgroup meanwhile); on a host with cgroup v2 alone it is made just before
+ * the clone and the process is born in it (clone3 CLONE_INTO_CGROUP: no cgroup.procs write,
+ * whose migration waits for an RCU grace period in the kernel), with the step as the fallback.
+ * It is removed when the container's process has exited (its handle reads whether the OOM
+ * killer struck first), by `delete`, or at once when the start fails. A process started in a running container (execIn) joins its cgroup the same way.
  * Policy lives here; @ns/cgroups knows nothing of containers.
  */
 import {

@@ -89,7 +89,8 @@ export function cgroupFsView(container: CgroupFsContainer, layout: CgroupLayout 
 
 /**
  * On a v1 or hybrid host: the process joins its v1 cgroups itself, right after the `cgroup`
- * sync step (where the parent made them; plan/index.ts cgroupSteps places both): `0` written to each directory's `tasks` file moves
+ * sync step (where the parent made them; plan/index.ts cgroupSteps places both): `0` written
+ * to each directory's `tasks` file moves
  * the calling thread, and the set-up process is a single thread, so it moves whole. The kernel
  * then skips the threadgroup lock that a pid written to cgroup.procs takes for writing, whose
  * first taking after a while waits an RCU grace period (0.5-3 ms of a start here). The sync
