@@ -226,6 +226,11 @@ describe.skipIf(!isRoot || !ROOTFS)('killContainer({ all: true }) with init: tru
       if (program === undefined) throw new Error('the init never forked its program');
       // Stopped, the program keeps what it is sent pending; a real-time signal queues once per send.
       process.kill(program, 'SIGSTOP');
+      // Until it has stopped, the SIGSTOP itself is queued and counts in SigQ (CI saw 3): wait
+      // for the stop (state T).
+      const stateOf = (pid: number) => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))![1];
+      for (let i = 0; i < 500 && stateOf(program) !== 'T'; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(stateOf(program)).toBe('T');
       const rt = 36; // SIGRTMIN+2
       killContainer(store, 'ka', rt, { all: true });
       // A marker through the init: it takes pending real-time signals lowest first, so once the
