@@ -69,27 +69,35 @@ function writeAll(fd: number, data: Buffer): Promise<void> {
   });
 }
 
+/** A front's connection closed (frontByte). */
+const CLOSED = -1;
+
 /**
- * Whether the front at the other end of `conn` gave up before its call was started: it sent
- * `Q` (protocol.ts), or closed the connection. Nothing else comes from a front after its request.
+ * The byte the front at the other end of `conn` sent after its request, without waiting: null
+ * when there is none, CLOSED when it has closed the connection (or it failed: ECONNRESET ...).
  */
-function frontQuit(conn: number): boolean {
+function frontByte(conn: number): number | null {
   try {
     const got = recvFds(conn, 1, 0);
-    return got !== null && (got.data.length === 0 || got.data[0] === QUIT);
+    if (got === null) return null;
+    return got.data.length === 0 ? CLOSED : got.data[0]!;
   } catch {
-    return true;
+    return CLOSED;
   }
 }
 
-/** Whether the front at the other end of `conn` has closed it (it sends nothing after its request). */
+/**
+ * Whether the front gave up before its call was started: it sent `Q` (protocol.ts), or closed
+ * the connection. Nothing else comes from a front after its request.
+ */
+function frontQuit(conn: number): boolean {
+  const b = frontByte(conn);
+  return b === CLOSED || b === QUIT;
+}
+
+/** Whether the front has closed its connection (it sends nothing after its request). */
 function frontGone(conn: number): boolean {
-  try {
-    const got = recvFds(conn, 1, 0);
-    return got !== null && got.data.length === 0;
-  } catch {
-    return true; // ECONNRESET ...
-  }
+  return frontByte(conn) === CLOSED;
 }
 
 /**
