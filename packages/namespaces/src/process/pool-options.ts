@@ -82,6 +82,11 @@ export interface Pool {
 }
 
 
+/** An option error naming the option. */
+function optionError(field: string, why: string): NsError {
+  return new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
+}
+
 /** The fields of PoolOptions. */
 const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'stdio', 'memberConfig', 'onDiscard'];
 
@@ -91,19 +96,18 @@ const POOL_OPTIONS: readonly string[] = ['size', 'refill', 'idleTimeoutMs', 'std
  *   from 1 to 1024, `refill` not a boolean, `idleTimeoutMs` not an integer >= 0.
  */
 export function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, 'size' | 'refill' | 'idleTimeoutMs'>> {
-  const bad = (field: string, why: string) => new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
-  if (options === null || typeof options !== 'object') throw bad('options', 'expected { size }');
+  if (options === null || typeof options !== 'object') throw optionError('options', 'expected { size }');
   // A misspelt option (`idleTimeout`, `sizes`) is an error, not a default silently taken.
   const unknown = Object.keys(options).find((k) => !POOL_OPTIONS.includes(k));
-  if (unknown !== undefined) throw bad(unknown, `unknown pool option (expected one of ${POOL_OPTIONS.join(', ')})`);
+  if (unknown !== undefined) throw optionError(unknown, `unknown pool option (expected one of ${POOL_OPTIONS.join(', ')})`);
   const { size, refill = true, idleTimeoutMs = 0 } = options;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1024) throw bad('size', `expected an integer from 1 to 1024, got ${String(size)}`);
-  if (typeof refill !== 'boolean') throw bad('refill', `expected a boolean, got ${String(refill)}`);
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1024) throw optionError('size', `expected an integer from 1 to 1024, got ${String(size)}`);
+  if (typeof refill !== 'boolean') throw optionError('refill', `expected a boolean, got ${String(refill)}`);
   if (typeof idleTimeoutMs !== 'number' || !Number.isInteger(idleTimeoutMs) || idleTimeoutMs < 0) {
-    throw bad('idleTimeoutMs', `expected milliseconds (an integer >= 0), got ${String(idleTimeoutMs)}`);
+    throw optionError('idleTimeoutMs', `expected milliseconds (an integer >= 0), got ${String(idleTimeoutMs)}`);
   }
   for (const f of ['memberConfig', 'onDiscard'] as const) {
-    if (options[f] !== undefined && typeof options[f] !== 'function') throw bad(f, `expected a function, got ${typeof options[f]}`);
+    if (options[f] !== undefined && typeof options[f] !== 'function') throw optionError(f, `expected a function, got ${typeof options[f]}`);
   }
   return { size, refill, idleTimeoutMs };
 }
@@ -115,14 +119,13 @@ export function checkOptions(options: PoolOptions): Required<Pick<PoolOptions, '
  *   `resources` on a pool without cgroups, a bad `resources` field (validateResources)
  */
 export function checkExecOptions(options: unknown, withCgroup: boolean): PoolExecOptions {
-  const bad = (field: string, why: string) => new NsError(ErrorCode.CONFIG, `${field}: ${why}`, { path: field });
   if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw bad('options', 'expected { resources }');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw optionError('options', 'expected { resources }');
   const unknown = Object.keys(options).find((k) => k !== 'resources');
-  if (unknown !== undefined) throw bad(unknown, 'unknown option of pool.exec() (expected resources)');
+  if (unknown !== undefined) throw optionError(unknown, 'unknown option of pool.exec() (expected resources)');
   const { resources } = options as PoolExecOptions;
   if (resources === undefined) return {};
-  if (!withCgroup) throw bad('resources', "this pool's members have no cgroup of their own to limit (give the config resources)");
+  if (!withCgroup) throw optionError('resources', "this pool's members have no cgroup of their own to limit (give the config resources)");
   try {
     return { resources: validateResources(resources, 'resources') };
   } catch (err) {
