@@ -144,12 +144,17 @@ export class RootfsPlanner {
     return kindOfStats(st);
   }
 
-  /** mkdir -p for a resolved container path (only the parts that may be missing). */
-  ensureDir(p: string): void {
+  /**
+   * mkdir -p for a resolved container path (only the parts that may be missing). With
+   * `mountsOnly`, the parts that would be made in the rootfs itself are not (the rest of the
+   * path is left missing); those inside the container's own mounts are.
+   */
+  ensureDir(p: string, mountsOnly = false): void {
     let at = '';
     for (const part of p.split('/').filter(Boolean)) {
       at += `/${part}`;
       if (this.made.has(at) || this.existsOnHost(at) === 'dir') continue;
+      if (mountsOnly && !this.covered(at)) return;
       this.steps.push({ op: 'mkdir', path: this.staged(at), mode: 0o755, existOk: true, nofollow: true });
       this.made.add(at);
     }
@@ -164,15 +169,7 @@ export class RootfsPlanner {
    * made, as ensureDir() makes them.
    */
   ensureCwd(p: string, readonlyRoot: boolean): void {
-    if (!readonlyRoot || this.rootfs === null || this.overlayRoot) return this.ensureDir(p);
-    let at = '';
-    for (const part of p.split('/').filter(Boolean)) {
-      at += `/${part}`;
-      if (this.made.has(at) || this.existsOnHost(at) === 'dir') continue;
-      if (!this.covered(at)) return;
-      this.steps.push({ op: 'mkdir', path: this.staged(at), mode: 0o755, existOk: true, nofollow: true });
-      this.made.add(at);
-    }
+    this.ensureDir(p, readonlyRoot && this.rootfs !== null && !this.overlayRoot);
   }
 
   /** Create a mount point for `p`: a directory, or an empty file for a file bind mount. */
