@@ -31,12 +31,7 @@ trap 'rm -rf "$WORK"' EXIT
 # 1. Tools.
 command -v aarch64-linux-gnu-g++ >/dev/null || skip "no aarch64-linux-gnu-g++ (apt-get install g++-aarch64-linux-gnu)"
 if ! command -v qemu-system-aarch64 >/dev/null || ! command -v cpio >/dev/null; then
-  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null || skip "no qemu-system-aarch64 or cpio, and cannot apt-get install them (not root)"
-  say "apt-get install qemu-system-arm cpio"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get install -y -q --no-install-recommends qemu-system-arm cpio ||
-    { apt-get update -q && apt-get install -y -q --no-install-recommends qemu-system-arm cpio; }; } >"$WORK/apt.log" 2>&1 ||
-    skip "apt-get install qemu-system-arm cpio failed: $(tail -1 "$WORK/apt.log")"
+  arm64_install "no qemu-system-aarch64 or cpio" "$WORK/apt.log" qemu-system-arm cpio
 fi
 
 # 2. Debian's arm64 kernel.

@@ -38,17 +38,10 @@ PREBUILD="$PKG/prebuilds/linux-arm64/@ns+syscalls.glibc.node"
 [ -f "$PREBUILD" ] || skip "no $PREBUILD (make it with scripts/release/prebuild.sh linux-arm64)"
 [ -f "$PKG/dist/index.js" ] || skip "no $PKG/dist/index.js (run pnpm build)"
 
-is_root() { [ "$(id -u)" -eq 0 ]; }
-
 # 2. qemu-user.
 QEMU="$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)"
 if [ -z "$QEMU" ]; then
-  is_root && command -v apt-get >/dev/null 2>&1 || skip "no qemu-aarch64 and cannot apt-get install qemu-user-static (not root)"
-  say "apt-get install qemu-user-static"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get install -y -q --no-install-recommends qemu-user-static ||
-    { apt-get update -q && apt-get install -y -q --no-install-recommends qemu-user-static; }; } >"$WORK/apt.log" 2>&1 ||
-    skip "apt-get install qemu-user-static failed: $(tail -1 "$WORK/apt.log")"
+  arm64_install "no qemu-aarch64" "$WORK/apt.log" qemu-user-static
   QEMU="$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)"
   [ -n "$QEMU" ] || skip "qemu-user-static installed but no qemu-aarch64 on PATH"
 fi
