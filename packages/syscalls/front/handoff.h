@@ -7,7 +7,9 @@
 //            environment entry, every one ended by a NUL. The first sendmsg(2) carries
 //            descriptors 0, 1 and 2 (SCM_RIGHTS).
 //            A call the server has not started within 3 s: the front sends 'Q' (it gives up);
-//            the server, before it would start a call, reads that and answers 'F'.
+//            the server, before it would start a call, reads that and answers 'F'. A front
+//            that then reads 'R' (it came as the wait ran out) goes on with the call, and the
+//            server skips that 'Q' before the front's answer to 'S'.
 //   answer   'F': refused, nothing ran (the front goes on); or 'R' when the call starts, then
 //            messages: 'S' asks the front to clone the container's process (clone.h; format
 //            in src/native/spawn_via.cc), 'X' ends the call with two little-endian i32, its

@@ -110,6 +110,7 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
   uint8_t answer[5];
   size_t have = 0;
   int got = -1;
+  bool quitSkipped = false;
   while (have < sizeof answer) {
     int w = WaitFor(via, POLLIN, kAnswerTimeoutMs);
     if (w) {
@@ -121,6 +122,17 @@ int CloneVia(int via, const CloneRequest& req, pid_t* pid, int* pidfd, pid_t* fr
     int flags = 0;
     ssize_t n = ns_scm_recv(via, answer + have, sizeof answer - have, MSG_DONTWAIT, fds, NS_SCM_MAX_FDS, &nfds, &flags);
     if (n < 0 && errno == EAGAIN) continue;
+    // A front whose wait for 'R' ran out as the 'R' came sent 'Q' (it gives up) before it read
+    // the 'R' and went on (front/handoff.c): that one byte comes before its answer, and means
+    // nothing now.
+    if (n > 0 && have == 0 && !quitSkipped && answer[0] == 'Q') {
+      quitSkipped = true;
+      memmove(answer, answer + 1, (size_t)--n);
+      if (n == 0) {
+        for (size_t k = 0; k < nfds; k++) close(fds[k]);  // a 'Q' carries none
+        continue;
+      }
+    }
     // Only the first message's first descriptor, with a 'P': any other is closed.
     for (size_t k = 0; k < nfds; k++) {
       if (got < 0 && have == 0 && (answer[0] == 'P' || answer[0] == 'C'))
