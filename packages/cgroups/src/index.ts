@@ -88,7 +88,7 @@ export {
 } from './bpf.js';
 export { planResources, type CgroupPlan, type PlanOptions } from './plan.js';
 export { parseKeyValues, parseLimit, readOomKills, readStats, type CgroupStats, type CpuStats, type MemoryStats, type PidsStats } from './stats.js';
-export { watchOomV1, type OomWatch } from './oom-events.js';
+export { oomProbeV1, watchOomV1, type OomProbe, type OomWatch } from './oom-events.js';
 export { freeze, freezerProbes, freezerState, killAll, listPids, thaw, waitEmpty, type CgroupHandle, type FreezerState } from './lifecycle.js';
 export { hostSys, parsePids, type CgroupSys } from './sys.js';
 export { Cgroup, type CgroupOptions } from './manager.js';

@@ -8,7 +8,7 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectLayout } from '../src/layout.js';
 import { Cgroup } from '../src/manager.js';
-import { watchOomV1 } from '../src/oom-events.js';
+import { oomProbeV1, watchOomV1 } from '../src/oom-events.js';
 import { allDirs } from '../src/path.js';
 import { holdShell, killStarted, removeParent, sleepMs, testParent } from './helpers/held.js';
 
@@ -17,8 +17,9 @@ const layout = root ? detectLayout() : undefined;
 const v1 = layout?.controllers.memory?.version === 1;
 const MiB = 1024 * 1024;
 const parent = testParent();
-const syscalls = (await import(new URL('../../syscalls/dist/index.js', import.meta.url).href)) as { native(): { eventfd(): number } };
+const syscalls = (await import(new URL('../../syscalls/dist/index.js', import.meta.url).href)) as { native(): { eventfd(): number; readAvailable(fd: number, max?: number): Buffer | null } };
 const eventfd = (): number => syscalls.native().eventfd();
+const readAvailable = (fd: number): Buffer | null => syscalls.native().readAvailable(fd, 8);
 
 /** The eventfds this process holds. */
 function eventfds(): number[] {
@@ -78,6 +79,35 @@ describe.skipIf(!root || !v1)('watchOomV1 (root, cgroup v1 memory)', () => {
   it('a directory without memory.oom_control throws ENOENT and leaves no eventfd', () => {
     const before = eventfds();
     expect(() => watchOomV1(`${layout!.controllers.memory!.mountPoint}/no-such-cgroup-${process.pid}`, eventfd, () => {}, () => {})).toThrow(/ENOENT/);
+    expect(eventfds()).toEqual(before);
+  });
+
+  it('oomProbeV1: no OOM, no notification; an OOM of the cgroup, mayHaveKilled; close() closes the eventfd and answers true', async () => {
+    const cg = Cgroup.create(`${parent}/probe`, { memory: { limit: 32 * MiB, swap: 32 * MiB } }, { layout: layout!, devices: false, hierarchies: 'needed' });
+    const before = eventfds();
+    const probe = oomProbeV1(cg.dirs.v1.memory!, eventfd, readAvailable);
+    expect(eventfds().length).toBe(before.length + 1);
+    const quiet = holdShell('exit 0');
+    cg.addProcess(quiet.pid);
+    quiet.release();
+    await quiet.exited;
+    expect(probe.mayHaveKilled()).toBe(false);
+    const held = holdShell('exec dd if=/dev/zero of=/dev/null bs=64M count=1');
+    cg.addProcess(held.pid);
+    held.release();
+    expect(await held.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(probe.mayHaveKilled()).toBe(true);
+    expect(cg.oomKills()).toBe(1);
+    probe.close();
+    probe.close();
+    expect(eventfds()).toEqual(before);
+    expect(probe.mayHaveKilled()).toBe(true);
+    await cg.destroy();
+  });
+
+  it('oomProbeV1 of a directory without memory.oom_control throws ENOENT and leaves no eventfd', () => {
+    const before = eventfds();
+    expect(() => oomProbeV1(`${layout!.controllers.memory!.mountPoint}/no-such-cgroup-${process.pid}`, eventfd, readAvailable)).toThrow(/ENOENT/);
     expect(eventfds()).toEqual(before);
   });
 });

@@ -13,11 +13,13 @@
 import {
   Cgroup,
   CgroupError,
+  oomProbeV1,
   resolveCgroupPath,
   type DeviceFilter,
   type LinuxResources,
+  type OomProbe,
 } from '@ns/cgroups';
-import { ErrorCode, NsError, attachDeviceFilter } from '@ns/syscalls';
+import { ErrorCode, NsError, attachDeviceFilter, native } from '@ns/syscalls';
 import { hasCgroup, type Container } from '../config/container.js';
 import { delegatedCgroupParent, hostCgroupLayout } from '../plan/host.js';
 import { CGROUP_JOIN_FROZEN_SYNC, CGROUP_JOIN_SYNC, CGROUP_SYNC } from '../plan/namespaces.js';
@@ -121,12 +123,13 @@ export function openContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'cgr
 /**
  * The container is gone: read whether the OOM killer struck (one file), kill what is left (a
  * container without its own pid namespace may leave processes behind) and remove the cgroup.
- * Never throws: a cgroup that cannot be removed is reported on `onError`.
+ * Never throws: a cgroup that cannot be removed is reported on `onError`. With `skipOomRead`
+ * (the caller knows no OOM kill can have happened: oomProbe) the count is not read.
  */
-export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) => void = () => {}): Promise<{ oomKilled: boolean }> {
+export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) => void = () => {}, skipOomRead = false): Promise<{ oomKilled: boolean }> {
   let oomKilled = false;
   try {
-    oomKilled = cg.oomKills() > 0;
+    if (!skipOomRead) oomKilled = cg.oomKills() > 0;
   } catch (err) {
     onError(asNsError(err));
   }
@@ -159,17 +162,39 @@ function makeCgroup(ctx: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 
     return null;
   }
   const made = cg;
+  const oom = oomProbe(made);
   ctx.onFailure(() => {
+    oom?.close();
     made.removeEmpty();
     release();
   });
   ctx.setCgroup(made);
-  ctx.onExit(async () => {
-    const { oomKilled } = await finishContainerCgroup(made);
+  if (oom) ctx.onRelease(() => oom.close());
+  ctx.onExit(async (exit) => {
+    // A process killed by the host's OOM killer (not the cgroup's: no notification) died of SIGKILL.
+    const skipOomRead = oom !== undefined && exit.signal !== 'SIGKILL' && !oom.mayHaveKilled();
+    oom?.close();
+    const { oomKilled } = await finishContainerCgroup(made, undefined, skipOomRead);
     release();
     return { oomKilled };
   });
   return made;
+}
+
+/**
+ * On v1, an eventfd for the memory cgroup's OOM notifications (@ns/cgroups oomProbeV1): at the
+ * exit, no notification and no SIGKILL means no OOM kill, and memory.oom_control is not read
+ * (a cold open and read: 60-70 us of every limited start's end). Undefined on v2 (one file,
+ * memory.events, is read) or where the registration fails (the count is read then).
+ */
+function oomProbe(cg: Cgroup): OomProbe | undefined {
+  const dir = cg.dirs.v1.memory;
+  if (dir === undefined) return undefined;
+  try {
+    return oomProbeV1(dir, () => native().eventfd(), (fd) => native().readAvailable(fd, 8));
+  } catch {
+    return undefined;
+  }
 }
 
 // On cgroup v2 alone the cgroup is made before the clone, and the child is born in it (clone3

@@ -63,7 +63,7 @@ interface Prepared {
   /** Registered by sync handlers: undo their work when the start fails after them (newest last). */
   cleanups: (() => void)[];
   /** Registered by sync handlers for the process handle: work after its exit, its cgroup. */
-  extras: { exitHooks: ExitHook[]; cgroup?: Cgroup };
+  extras: { exitHooks: ExitHook[]; releaseHooks: (() => void)[]; cgroup?: Cgroup };
   /** The clone handler of the plan's first sync step (sync.ts), run just before the clone. */
   beforeClone: () => { cgroupFd: number } | void;
 }
@@ -148,7 +148,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     }
     // The parent's part of each sync step, by its name (sync.ts).
     const cleanups: (() => void)[] = [];
-    const extras: Prepared['extras'] = { exitHooks: [] };
+    const extras: Prepared['extras'] = { exitHooks: [], releaseHooks: [] };
     const ownConsole = { master: -1 };
     // The console's receiver, connected before anything starts (runc does the same): the
     // openConsole step's master is sent on it.
@@ -166,6 +166,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       idMaps,
       onFailure: (cleanup: () => void) => void cleanups.push(cleanup),
       onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
+      onRelease: (cleanup: () => void) => void extras.releaseHooks.push(cleanup),
       setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
       takeConsole: (master: number) => {
         // The receiver gets it now, as runc sends it from its init; else it is ours.

@@ -24,7 +24,10 @@ export interface ContainerExit {
   /**
    * With a cgroup of its own (`resources`): whether the kernel's OOM killer killed a process
    * of the container (memory.events `oom_kill`, v1 memory.oom_control), read before the
-   * cgroup was removed.
+   * cgroup was removed. On cgroup v1 the count is read only when the memory cgroup was
+   * notified of an OOM (its own limit or an ancestor's, as runc's events hear of it there) or
+   * the container's process died of SIGKILL: a process other than that one killed by the
+   * host-wide OOM killer is not counted there.
    */
   oomKilled?: boolean;
 }
@@ -103,13 +106,17 @@ export class ContainerProcess extends EventEmitter {
    */
   readonly cgroup: Cgroup | null;
 
+  /** What release() closes (SyncContext.onRelease). */
+  private readonly releaseHooks: (() => void)[];
+
   /** @internal created by exec(). */
-  constructor(id: string, child: Child, extras: { cgroup?: Cgroup | undefined; exitHooks?: readonly ExitHook[] } = {}) {
+  constructor(id: string, child: Child, extras: { cgroup?: Cgroup | undefined; exitHooks?: readonly ExitHook[]; releaseHooks?: readonly (() => void)[] } = {}) {
     super();
     this.id = id;
     this.child = child;
     this.pid = child.pid;
     this.cgroup = extras.cgroup ?? null;
+    this.releaseHooks = [...(extras.releaseHooks ?? [])];
     const hooks = extras.exitHooks ?? [];
     this.exitPromise = child.exited.then(async (status: ExitStatus) => {
       const exit: ContainerExit = {
@@ -230,6 +237,13 @@ export class ContainerProcess extends EventEmitter {
    */
   release(): this {
     this.child.release();
+    for (const hook of this.releaseHooks.splice(0)) {
+      try {
+        hook();
+      } catch {
+        // releasing goes on: what a hook fails to close goes with this process
+      }
+    }
     return this;
   }
 

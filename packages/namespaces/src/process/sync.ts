@@ -67,6 +67,11 @@ export interface SyncContext {
    * detached container whose starter is gone, `delete` does the same work.
    */
   onExit(hook: ExitHook): void;
+  /**
+   * Run `cleanup` if the started process's handle is released (its exit is then never seen
+   * here, and the onExit hooks never run): for what an onExit hook would have closed.
+   */
+  onRelease(cleanup: () => void): void;
   /** Give the started process's handle the container's cgroup (stats, pause, resume, update). */
   setCgroup(cgroup: Cgroup): void;
   /**
