@@ -73,8 +73,10 @@ function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
       const path = join(dir, f.file);
       try {
         writer.write(path, f.value);
+        if (w.verifyLimit) verifyLimit(cg, path, f.value, w);
         return;
       } catch (err) {
+        if (err instanceof CgroupError) throw err;
         const code = errnoCode(err);
         // No such file on v2: first, a controller not enabled for the cgroup (named as before).
         if (code === 'ENOENT' && w.version === 2) checkControllers(cg, [w]);
@@ -97,6 +99,27 @@ function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
     for (const w of deferred) one(w, false);
   } finally {
     writer.close();
+  }
+}
+
+/** A v1 limit file reads this much (PAGE_COUNTER_MAX pages) or more when it is unlimited. */
+const UNLIMITED_V1 = 2n ** 62n;
+
+/**
+ * After the write of the finite limit `value` to `path` (CgroupWrite.verifyLimit): the file
+ * still reading unlimited means the kernel ignores the field, which would leave the container
+ * with less confinement than its config asks for.
+ * @throws CgroupError `ERR_NS_CONFIG` naming the field and the file
+ */
+function verifyLimit(cg: ApplyTarget, path: string, value: string, w: CgroupWrite): void {
+  let now: bigint;
+  try {
+    now = BigInt(cg.sys.readFile(path).trim());
+  } catch {
+    return; // unreadable: the write itself was taken, as for any other field
+  }
+  if (now >= UNLIMITED_V1 && BigInt(value) < UNLIMITED_V1) {
+    throw configError(w.jsonPath, `this kernel does not honour it: ${path} still reads ${now} after ${value} was written (Linux 5.16 dropped kernel memory limits; remove the field)`, path);
   }
 }
 

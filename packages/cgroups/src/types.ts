@@ -145,6 +145,11 @@ export interface CgroupWrite {
   optional?: true;
   /** On EINVAL, retry once after the other writes (cpu period before quota, runc's order). */
   retryOnEINVAL?: true;
+  /**
+   * Read the file back after a write of a finite limit: still unlimited means the kernel took
+   * the write and ignores it (memory.kmem.limit_in_bytes since Linux 5.16), refused then.
+   */
+  verifyLimit?: true;
 }
 
 /** A check `apply` makes before its writes (`memory.checkBeforeUpdate` on v2). */

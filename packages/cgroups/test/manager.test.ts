@@ -92,6 +92,22 @@ describe('Cgroup.create on v1', () => {
     ]);
   });
 
+  it('a kernel memory limit the kernel takes but ignores (reads back unlimited, Linux >= 5.16) is ERR_NS_CONFIG naming the field; one it keeps is applied', () => {
+    const { sys, layout } = fakeV1();
+    const cg = Cgroup.create('/a', {}, { layout, sys, devices: false });
+    const file = '/fake/memory/a/memory.kmem.limit_in_bytes';
+    const unlimited = '9223372036854771712';
+    sys.files.set(file, unlimited);
+    sys.onWrite = (path) => void (path === file && sys.files.set(file, unlimited));
+    expect(() => cg.update({ memory: { kernel: 64 * 1024 * 1024 } })).toThrow(
+      expect.objectContaining({ code: 'ERR_NS_CONFIG', jsonPath: `${R}.memory.kernel`, path: file, message: expect.stringMatching(/does not honour it: .* still reads 9223372036854771712 after 67108864/) }),
+    );
+    cg.update({ memory: { kernel: -1 } }); // unlimited is what it is
+    sys.onWrite = () => undefined;
+    cg.update({ memory: { kernel: 64 * 1024 * 1024 } });
+    expect(sys.files.get(file)).toBe('67108864');
+  });
+
   it('EBUSY on a memory limit says the usage', () => {
     const { sys, layout } = fakeV1();
     const cg = Cgroup.create('/a', {}, { layout, sys, devices: false });

@@ -260,6 +260,14 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
       /cgroupsPath/,
     );
     expect(() => exec(limited('true', { unified: { 'memory.nope': '1' } }), { stdio: 'ignore' })).toThrow(/unified/);
+    // Kernel memory limits: none on v2; on v1 Linux 5.16+ takes the write and ignores it (it ran
+    // without the limit before: the file reads back unlimited).
+    const [major, minor] = readFileSync('/proc/sys/kernel/osrelease', 'utf8').split('.').map(Number) as [number, number];
+    if (v2 || major > 5 || (major === 5 && minor >= 16)) {
+      const kmem = limited('true', { memory: { limit: 64 * MiB, kernel: 16 * MiB } });
+      expect(() => exec(kmem, { stdio: 'ignore' })).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', message: expect.stringMatching(/linux\.resources\.memory\.kernel/) }));
+      for (const d of dirsOf(kmem)) expect(existsSync(d), d).toBe(false);
+    }
   });
 
   it(`${v2 ? 'v2: the process is born in its cgroup (clone3 CLONE_INTO_CGROUP), nothing writes its pid to cgroup.procs' : 'v1: the parent adds the process at the cgroup step'}: exec(), execAsync(), execIn()`, async () => {
