@@ -95,7 +95,10 @@ function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
     }
   };
   try {
-    for (const w of writes) one(w, true);
+    // A limit read back (verifyLimit) goes first: when the kernel ignores it, nothing else of
+    // the call is written (an update refused leaves the old limits).
+    for (const w of writes) if (w.verifyLimit) one(w, true);
+    for (const w of writes) if (!w.verifyLimit) one(w, true);
     for (const w of deferred) one(w, false);
   } finally {
     writer.close();

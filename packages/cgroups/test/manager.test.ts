@@ -102,6 +102,10 @@ describe('Cgroup.create on v1', () => {
     expect(() => cg.update({ memory: { kernel: 64 * 1024 * 1024 } })).toThrow(
       expect.objectContaining({ code: 'ERR_NS_CONFIG', jsonPath: `${R}.memory.kernel`, path: file, message: expect.stringMatching(/does not honour it: .* still reads 9223372036854771712 after 67108864/) }),
     );
+    // Refused before anything else of the call is written: the old limit stays.
+    cg.update({ memory: { limit: 128 * 1024 * 1024 } });
+    expect(() => cg.update({ memory: { limit: 100_000_000, kernel: 50_000_000 } })).toThrow(expect.objectContaining({ jsonPath: `${R}.memory.kernel` }));
+    expect(sys.files.get('/fake/memory/a/memory.limit_in_bytes')).toBe(String(128 * 1024 * 1024));
     cg.update({ memory: { kernel: -1 } }); // unlimited is what it is
     sys.onWrite = () => undefined;
     cg.update({ memory: { kernel: 64 * 1024 * 1024 } });
