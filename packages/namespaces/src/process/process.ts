@@ -234,6 +234,10 @@ export class ContainerProcess extends EventEmitter {
    * emitted, wait() never resolves, kill() returns false). When this Node process exits the
    * process (or its zombie) goes to the nearest subreaper, which reaps it and gets its status,
    * as with `runc exec --detach`: conmon and containerd's shim wait for the pid themselves.
+   * Until then a released process that has died is a zombie of this process: one in a
+   * container's pid namespace (execIn()) keeps that container's first process from finishing
+   * its exit (the kernel waits for every pid of the namespace to be freed), so the container's
+   * wait() resolves only once this Node process has exited too.
    */
   release(): this {
     this.child.release();
