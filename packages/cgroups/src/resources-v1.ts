@@ -40,7 +40,8 @@ export function memoryV1(m: LinuxMemory, path = `${R}.memory`): CgroupWrite[] {
   if (m.swap !== undefined && m.swap !== 0) out.push(w1('memory', 'memory.memsw.limit_in_bytes', num(m.swap), `${path}.swap`));
   else if (m.limit === -1 && m.swap === undefined) out.push(w1('memory', 'memory.memsw.limit_in_bytes', '-1', `${path}.limit`, { optional: true }));
   if (m.reservation !== undefined && m.reservation !== 0) out.push(w1('memory', 'memory.soft_limit_in_bytes', num(m.reservation), `${path}.reservation`));
-  // Linux 5.16 kept the file but ignores what is written to it: read back, refused then.
+  // Not enforced since Linux 5.16: the write fails (EOPNOTSUPP), the file is gone, or (later
+  // kernels and backports, 6.18 here) the write is taken and ignored: read back, refused then.
   if (m.kernel !== undefined && m.kernel !== 0) out.push(w1('memory', 'memory.kmem.limit_in_bytes', num(m.kernel), `${path}.kernel`, m.kernel === -1 ? {} : { verifyLimit: true }));
   if (m.kernelTCP !== undefined && m.kernelTCP !== 0) out.push(w1('memory', 'memory.kmem.tcp.limit_in_bytes', num(m.kernelTCP), `${path}.kernelTCP`));
   if (m.swappiness !== undefined) out.push(w1('memory', 'memory.swappiness', num(m.swappiness), `${path}.swappiness`));
