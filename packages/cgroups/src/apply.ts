@@ -73,10 +73,7 @@ function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
       const path = join(dir, f.file);
       try {
         writer.write(path, f.value);
-        if (w.verifyLimit) verifyLimit(cg, path, f.value, w);
-        return;
       } catch (err) {
-        if (err instanceof CgroupError) throw err;
         const code = errnoCode(err);
         // No such file on v2: first, a controller not enabled for the cgroup (named as before).
         if (code === 'ENOENT' && w.version === 2) checkControllers(cg, [w]);
@@ -92,6 +89,9 @@ function runWrites(cg: ApplyTarget, writes: CgroupWrite[]): void {
         }
         throw writeError(cg, err, path, f.value, w);
       }
+      // Written (every failure above went on, returned or threw).
+      if (w.verifyLimit) verifyLimit(cg, path, f.value, w);
+      return;
     }
   };
   try {
