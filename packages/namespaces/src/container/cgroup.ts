@@ -121,22 +121,22 @@ export function openContainerCgroup(c: Pick<Container, 'id' | 'resources' | 'cgr
 }
 
 /**
- * The container is gone: read whether the OOM killer struck (one file), kill what is left (a
+ * The container is gone: read whether the OOM killer struck (one file; not when
+ * `readOomKills` is false, the caller knowing none can have: oomProbe), kill what is left (a
  * container without its own pid namespace may leave processes behind) and remove the cgroup.
- * Never throws: a cgroup that cannot be removed is reported on `onError`. With `skipOomRead`
- * (the caller knows no OOM kill can have happened: oomProbe) the count is not read.
+ * Never throws: the exit is what the caller waits for.
  */
-export async function finishContainerCgroup(cg: Cgroup, onError: (err: unknown) => void = () => {}, skipOomRead = false): Promise<{ oomKilled: boolean }> {
+async function finishContainerCgroup(cg: Cgroup, readOomKills: boolean): Promise<{ oomKilled: boolean }> {
   let oomKilled = false;
   try {
-    if (!skipOomRead) oomKilled = cg.oomKills() > 0;
-  } catch (err) {
-    onError(asNsError(err));
+    if (readOomKills) oomKilled = cg.oomKills() > 0;
+  } catch {
+    // unreadable: not known to be OOM-killed
   }
   try {
     await cg.destroy();
-  } catch (err) {
-    onError(asNsError(err));
+  } catch {
+    // still busy after destroy()'s retries: it stays, the exit is reported all the same
   }
   return { oomKilled };
 }
@@ -172,9 +172,9 @@ function makeCgroup(ctx: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 
   if (oom) ctx.onRelease(() => oom.close());
   ctx.onExit(async (exit) => {
     // A process killed by the host's OOM killer (not the cgroup's: no notification) died of SIGKILL.
-    const skipOomRead = oom !== undefined && exit.signal !== 'SIGKILL' && !oom.mayHaveKilled();
+    const readOomKills = oom === undefined || exit.signal === 'SIGKILL' || oom.mayHaveKilled();
     oom?.close();
-    const { oomKilled } = await finishContainerCgroup(made, undefined, skipOomRead);
+    const { oomKilled } = await finishContainerCgroup(made, readOomKills);
     release();
     return { oomKilled };
   });
