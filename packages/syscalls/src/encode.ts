@@ -102,6 +102,16 @@ class Area {
   }
 }
 
+/** How encodePlan() lays out what the plan alone does not say. */
+export interface EncodeOptions {
+  /**
+   * The index of a `sync` step whose go-ahead the parent writes before the child reaches it
+   * (spawn()'s early sync, when no step before it reads a go-ahead): the child sends no
+   * message there and only reads the byte (plan.h: a sync step's i[0]).
+   */
+  answeredSync?: number;
+}
+
 // Scratch areas reused by every encodePlan() call (one thread, no re-entry): the result is
 // copied out, so callers never share memory with them.
 let stepArea: Area | undefined;
@@ -116,7 +126,7 @@ let strArea: Area | undefined;
  * @throws TypeError with code `ERR_NS_CONFIG` when a string holds a NUL byte; RangeError when
  *   an integer argument is not an integer.
  */
-export function encodePlan(plan: Plan): Buffer {
+export function encodePlan(plan: Plan, options: EncodeOptions = {}): Buffer {
   const n = plan.steps.length;
   const steps = (stepArea ??= new Area(128 * STEP_BYTES));
   const vecs = (vecArea ??= new Area(4096));
@@ -178,6 +188,8 @@ export function encodePlan(plan: Plan): Buffer {
     // Unused string and vector slots say NONE; unused integers stay 0.
     for (let j = 0; j < 7; j++) v.setUint32(at + 56 + 4 * j, NONE, true);
     writeSlots(step, w);
+    // A sync step the parent answers before the child gets there: the child only reads it.
+    if (k === options.answeredSync && step.op === 'sync') w.i(0, 1);
   }
 
   const stepsOff = HEADER_BYTES;

@@ -16,6 +16,7 @@ export interface NativeAddon {
     earlySync?: number,
     cgroupFd?: number,
     via?: number,
+    earlyAnswered?: boolean,
   ): NativeSpawnResult;
   spawnAsync(
     plan: Buffer,

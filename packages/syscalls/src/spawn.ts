@@ -205,8 +205,20 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
   const early = earlySyncIndex(plan, options);
   const via = options.cloneVia ?? -1;
   if (!Number.isInteger(via) || via < -1) throw new NsError(ErrorCode.CONFIG, `cloneVia: expected a descriptor number, got ${String(options.cloneVia)}`, { path: 'cloneVia' });
-  const result = addon.spawn(encodePlan(plan), syncCallback(plan, options), exit.onExit, timeout, early, options.cgroupFd ?? -1, via);
+  const answered = early >= 0 && firstGoAhead(plan) === early;
+  const encoded = encodePlan(plan, answered ? { answeredSync: early } : {});
+  const result = addon.spawn(encoded, syncCallback(plan, options), exit.onExit, timeout, early, options.cgroupFd ?? -1, via, answered);
   return childFrom(plan, result, exit, timeout);
+}
+
+/**
+ * The index of the plan's first step at which the child reads a go-ahead from the parent
+ * (`sync`, `seccompNotify`, `openConsole`), or -1. When that is the early sync step, spawn()
+ * writes its go-ahead as soon as onSync has returned and the child does not ask for it: no
+ * message and no wake-up of this thread, the byte waiting for the child when it gets there.
+ */
+function firstGoAhead(plan: Plan): number {
+  return plan.steps.findIndex((s) => s.op === 'sync' || s.op === 'seccompNotify' || s.op === 'openConsole');
 }
 
 /** The index of the sync step spawn() handles right after the clone (SpawnOptions.earlySync), or -1. */

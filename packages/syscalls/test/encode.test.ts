@@ -93,6 +93,21 @@ describe('encodePlan', () => {
   });
 });
 
+describe('encodePlan: an answered sync step', () => {
+  const steps: Plan['steps'] = [{ op: 'setsid' }, { op: 'sync', name: 'cgroup' }, { op: 'sync', name: 'later' }];
+  const i0 = (buf: Buffer, k: number) => buf.readBigInt64LE(40 + k * STEP_BYTES + 8);
+
+  it('has 1 in i[0] for the step named by answeredSync, 0 in every other sync step', () => {
+    const buf = encodePlan({ cloneFlags: 0, steps }, { answeredSync: 1 });
+    expect([i0(buf, 1), i0(buf, 2)]).toEqual([1n, 0n]);
+    expect(i0(encodePlan({ cloneFlags: 0, steps }), 1)).toBe(0n);
+  });
+
+  it('leaves a step that is not a sync step as it is', () => {
+    expect(encodePlan({ cloneFlags: 0, steps }, { answeredSync: 0 })).toEqual(encodePlan({ cloneFlags: 0, steps }));
+  });
+});
+
 describe('encodePlan: the init step', () => {
   it('is op 50 with the terminal descriptor in i[0], -1 without one', () => {
     expect(OP_CODES.init).toBe(50);

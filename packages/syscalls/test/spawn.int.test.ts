@@ -119,7 +119,7 @@ describe.skipIf(!root)('spawn (as root)', () => {
   });
 
   it('earlySync: the first sync step\'s onSync runs once, right after the clone, and the child passes the step only after it returned', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/ns-early-`);
     try {
@@ -129,12 +129,27 @@ describe.skipIf(!root)('spawn (as root)', () => {
       const child = spawn(
         {
           cloneFlags: 0,
-          steps: [{ op: 'sync', name: 'early' }, { op: 'writeFile', path: file, data: 'went on' }, { op: 'sync', name: 'later' }, { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] }],
+          steps: [
+            { op: 'sync', name: 'early' },
+            { op: 'writeFile', path: file, data: 'went on' },
+            { op: 'sync', name: 'later' },
+            // ENOENT if the child passed 'later' before its call: one go-ahead byte too many
+            // (the early step's, had the child asked for it as well as finding it written).
+            { op: 'mkdir', path: `${dir}/later/x`, mode: 0o755, existOk: false },
+            { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] },
+          ],
         },
         {
           earlySync: true,
           onSync: (step, index, pid) => {
             seen.push(`${step.name}@${index}`);
+            if (step.name === 'later') {
+              const until = Date.now() + 30;
+              while (Date.now() < until) {
+                // busy: a child with a spare go-ahead would be past step 3 by now
+              }
+              mkdirSync(`${dir}/later`);
+            }
             if (step.name !== 'early') return;
             expect(pid).toBeGreaterThan(0);
             // However long this takes, the child waits at step 0: step 1 has not run.
@@ -194,6 +209,44 @@ describe.skipIf(!root)('spawn (as root)', () => {
       const plain = spawn({ cloneFlags: 0, steps: [...steps] }, { earlySync: 0, onSync: (step, index) => void seen.push(`${step.name}@${index}`) });
       expect(seen).toEqual(['early@1', 'later@3']);
       expect((await plain.exited).exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('earlySync: a go-ahead step before the early one still waits for its own call (the early go-ahead is not written ahead then)', async () => {
+    const { mkdtempSync, mkdirSync, rmSync, statSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/ns-early-`);
+    try {
+      const seen: string[] = [];
+      const child = spawn(
+        {
+          cloneFlags: 0,
+          steps: [
+            { op: 'sync', name: 'first' },
+            // Fails with ENOENT if the child passed 'first' before its call made `made`.
+            { op: 'mkdir', path: `${dir}/made/x`, mode: 0o755, existOk: false },
+            { op: 'sync', name: 'early' },
+            { op: 'execve', paths: ['/bin/true'], argv: ['true'], envp: [] },
+          ],
+        },
+        {
+          earlySync: 2,
+          onSync: (step, index) => {
+            seen.push(`${step.name}@${index}`);
+            if (step.name !== 'first') return;
+            const until = Date.now() + 30;
+            while (Date.now() < until) {
+              // busy: a child given a go-ahead written ahead would be past step 1 by now
+            }
+            mkdirSync(`${dir}/made`);
+          },
+        },
+      );
+      expect(seen).toEqual(['early@2', 'first@0']);
+      expect(statSync(`${dir}/made/x`).isDirectory()).toBe(true);
+      expect((await child.exited).exitCode).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

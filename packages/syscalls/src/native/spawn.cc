@@ -152,7 +152,7 @@ void Go(int syncfd) {
   }
 }
 
-// spawn(plan: Buffer, onSync?: (step, pid, value, intoCgroup) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?, cgroupFd?, via?)
+// spawn(plan: Buffer, onSync?: (step, pid, value, intoCgroup) => void, onExit: (code, signal) => void, timeoutMs?, earlySync?, cgroupFd?, via?, earlyAnswered?)
 //   -> { pid, pidfd } | { failedStep, errno } | { failedStep: -1, diedBeforeExec: true, ... }
 // With `timeoutMs` > 0, a set-up that has not exec'd (or detached) by then is killed and
 // reported as step NS_STEP_TIMEOUT with ETIMEDOUT: a container that stops the process joining
@@ -160,6 +160,8 @@ void Go(int syncfd) {
 // step before which the plan has no cloneParent), onSync of that step is called right after
 // the clone, while the child execs ns-init and reads its plan, and not again when the child
 // waits there: the child goes on at once then (Go()), the call having returned long before.
+// With `earlyAnswered` too (the plan's first go-ahead is that step's, encoded as answered), the
+// go-ahead is written as soon as the call returns and the child never asks: it finds the byte.
 // With `via` (a connected unix socket to an ns front), the front clones the child (CloneVia).
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -184,11 +186,18 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   o.front = st.front;
   int64_t deadline = timeoutMs > 0 ? NowMs() + timeoutMs : -1;
   int32_t early = info.Length() > 4 && info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : -1;
+  bool answered = info.Length() > 7 && info[7].IsBoolean() && info[7].As<Napi::Boolean>().Value();
   if (early >= 0 && !onSync.IsEmpty()) {
     onSync.Call({Napi::Number::New(env, early), Napi::Number::New(env, o.pid), Napi::Number::New(env, 0), intoCgroup});
     if (env.IsExceptionPending()) {
       KillAndReap(o.pidfd);
       return env.Undefined();
+    }
+    // `earlyAnswered`: the step is the first to read a go-ahead and the child does not ask for
+    // it (encoded so, encode.ts answeredSync): write it now, for the child to find there.
+    if (answered) {
+      launch->SetPid(o.pid);
+      Go(st.syncfd);
     }
   }
   for (;;) {

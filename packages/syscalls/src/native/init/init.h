@@ -37,6 +37,8 @@ void ns_cloexec(int fd, bool on);
 void ns_send(const ns_child_ctx* c, int32_t step, int32_t code, int32_t value = 0);
 void ns_watch_parent(const ns_child_ctx* c);
 long ns_sync(const ns_child_ctx* c, int32_t index, int32_t value);
+// Wait for the parent's go-ahead byte only (a sync step it answered before the child got there).
+long ns_await_go(const ns_child_ctx* c);
 __attribute__((noreturn)) void ns_run_from(ns_child_ctx* c, uint32_t first);
 
 // fs.cc: mounts, pivot_root, file creation (mkdir, mknod, symlink, touch)

@@ -29,6 +29,11 @@ __attribute__((noreturn)) void fail(const ns_child_ctx* c, int32_t step, long rc
 long ns_sync(const ns_child_ctx* c, int32_t index, int32_t value) {
   if (c->errfd < 0) return -EBADF;  // detached: nobody to wait for
   ns_send(c, index, NS_MSG_SYNC, value);
+  return ns_await_go(c);
+}
+
+long ns_await_go(const ns_child_ctx* c) {
+  if (c->errfd < 0) return -EBADF;
   char b;
   long r;
   do {
@@ -293,7 +298,8 @@ long run_step(ns_child_ctx* c, int32_t index, const ns_step* s) {
     case NS_OP_SECCOMP_NOTIFY:
       return ns_do_seccomp_notify(c, index, s);
     case NS_OP_SYNC:
-      return ns_sync(c, index, 0);
+      // i[0]: the parent wrote the go-ahead before this step (spawn()'s answered early sync).
+      return s->i[0] != 0 ? ns_await_go(c) : ns_sync(c, index, 0);
     case NS_OP_CLONE_PARENT:
       return do_clone_parent(c, index);
     case NS_OP_PROC_ROOT:
