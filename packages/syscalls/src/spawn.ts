@@ -41,7 +41,10 @@ export interface SpawnOptions {
    * parent's work there then overlaps the child's. `true`: the plan's first step; a number:
    * the index of the step, which no `cloneParent` step may precede (the pid passed is the
    * cloned child's). Ignored when that step is not a `sync` step. For a handler that needs
-   * nothing of the child but its pid (making a cgroup). spawnAsync() ignores it.
+   * nothing of the child but its pid (making a cgroup). When no step before it waits for a
+   * go-ahead (`sync`, `seccompNotify`, `openConsole`), the go-ahead is written as soon as the
+   * call has returned and the child does not ask for it: no message, no wake-up of this
+   * thread. spawnAsync() ignores it.
    */
   earlySync?: boolean | number;
   /**

@@ -89,7 +89,9 @@ struct ns_step {
 // Messages on the error pipe: {step index, code, value}. code > 0 is an errno (with `value`
 // saying more for some steps: a hook step's exit status); 0 asks the parent to act at a sync
 // step (value: a descriptor number of the child's for the parent to take with pidfd_getfd, at
-// a seccompNotify step; else 0); the negative codes below say what happened. (That the final
+// a seccompNotify step; else 0), except a sync step with i[0] = 1, whose go-ahead the parent
+// wrote before the child got there (spawn()'s answered early sync): the child only reads it;
+// the negative codes below say what happened. (That the final
 // execve is about to be called is not a message: ns-init sets ns_launch.execing in the memfd
 // it shares with the parent, sparing the parent a wake-up.)
 struct ns_msg {
