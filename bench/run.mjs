@@ -450,11 +450,12 @@ async function main() {
   add({ id: 'lib.start.async', section: 'in-process start + wait', label: 'library execAsync() + wait()', kind: 'ns', samples: seqAsync.total, floorId: 'floor.loop' });
   add({ id: 'lib.block.async', section: 'in-process: synchronous part', label: 'library execAsync() call (event loop blocked)', kind: 'ns', samples: seqAsync.block, floorId: 'floor.exec' });
 
-  // A cgroup of its own (issue 10): the same container with memory, pids and cpu limits,
-  // alternating with the plain one; the difference is the cgroup's create + remove.
-  log(`library: ${N.seq} starts with and without a cgroup (memory + pids + cpu limits), alternating`);
+  // A cgroup of its own (issue 10): the same container with memory, pids and cpu limits, in
+  // blocks of 10 alternating with the plain one; the difference is the cgroup's create + remove
+  // (with the kernel's deferred work after a removal, which lands in the next start).
+  log(`library: ${N.seq} starts with and without a cgroup (memory + pids + cpu limits), alternating blocks of 10`);
   const cg = inproc({ task: 'cgroupCost', rootfs, n: N.seq, warmup: N.warmup, resources: BENCH_LIMITS, cgroupsPath: `/nsbench-${process.pid}-lib` });
-  add({ id: 'lib.start.cg.plain', section: 'in-process start + wait', label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: cg.plain, floorId: 'floor.loop' });
+  add({ id: 'lib.start.cg.plain', section: 'in-process start + wait', label: 'library exec() + wait(), no cgroup (blocks of 10 alternating with the next)', kind: 'ns', samples: cg.plain, floorId: 'floor.loop' });
   add({ id: 'lib.start.cg', section: 'in-process start + wait', label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: cg.limited, floorId: 'floor.loop' });
 
   // The same on cgroup v2 (most users' hosts), in the QEMU VM of ../shared/vm/run-in-vm: its
@@ -463,12 +464,12 @@ async function main() {
   if (vm && !opt.quick) {
     // Nothing is printed while the VM runs (boot ~3 s, then 2 x 70 starts of ~80-200 ms each
     // under TCG: 30-60 s here); the rows come after, or a note. A hung VM ends at --timeout.
-    log(`library in a cgroup-v2-only VM: ${N.vmCg} starts with and without a cgroup, alternating (about a minute, rows after)`);
+    log(`library in a cgroup-v2-only VM: ${N.vmCg} starts with and without a cgroup, alternating blocks of 10 (about a minute, rows after)`);
     try {
       mkdirSync(OUT, { recursive: true });
       const v = inproc({ task: 'cgroupCost', rootfs, n: N.vmCg, warmup: 10, resources: BENCH_LIMITS, cgroupsPath: '/nsbench-vm' }, [], [vm, '--timeout', '300', '--rw', OUT, '--']);
       const section = 'in-process start + wait, cgroup v2 (QEMU TCG VM: several times slower)';
-      add({ id: 'vm.lib.start.cg.plain', section, label: 'library exec() + wait(), no cgroup (alternating with the next)', kind: 'ns', samples: v.plain });
+      add({ id: 'vm.lib.start.cg.plain', section, label: 'library exec() + wait(), no cgroup (blocks of 10 alternating with the next)', kind: 'ns', samples: v.plain });
       add({ id: 'vm.lib.start.cg', section, label: 'library exec() + wait(), memory+pids+cpu limits (a cgroup)', kind: 'ns', samples: v.limited, floorId: 'vm.lib.start.cg.plain' });
     } catch (err) {
       note(`cgroup v2 VM row skipped: ${err.message}`);
@@ -898,7 +899,7 @@ function targets(r) {
   });
   const cgPlain = m('lib.start.cg.plain');
   const cgLimited = m('lib.start.cg');
-  /** The median of the per-round differences of two alternating rows (round k: a[k], then b[k]): steadier than the difference of medians when the load drifts. */
+  /** The median of the per-round differences of two alternating rows (a[k] and b[k]: the same place in neighbouring blocks): steadier than the difference of medians when the load drifts. */
   const pairedDiff = (a, b) => {
     const n = Math.min(a?.samples?.length ?? 0, b?.samples?.length ?? 0);
     if (n === 0) return null;
@@ -908,7 +909,7 @@ function targets(r) {
   const cgPaired = pairedDiff(cgPlain, cgLimited);
   out.push({
     id: 'cgroup',
-    target: 'a cgroup with memory+pids+cpu limits adds ≤ 0.5 ms to a start (median start + wait, alternating, in-process)',
+    target: 'a cgroup with memory+pids+cpu limits adds ≤ 0.5 ms to a start (median start + wait, alternating blocks of 10, in-process)',
     value: cgPlain && cgLimited ? cgLimited.summary.median - cgPlain.summary.median : null,
     unit: 'ms',
     limit: 0.5,
