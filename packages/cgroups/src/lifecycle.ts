@@ -50,6 +50,18 @@ export function listPids(h: CgroupHandle, options: { recursive?: boolean } = {})
   return dir === undefined ? [] : readPids(h, dir, options.recursive ?? false);
 }
 
+/**
+ * Pids in the cgroup directories `dirs` and every child cgroup below them, each once (runc's
+ * GetAllPids: a cgroup whose subtree holds a process is not empty). For the hierarchies a
+ * cgroup already had before it was made: on v1 a process may be in one of them only.
+ * @returns [] for directories that do not exist
+ */
+export function pidsUnder(h: CgroupHandle, dirs: readonly string[]): number[] {
+  const pids = new Set<number>();
+  for (const dir of dirs) for (const pid of readPids(h, dir, true)) pids.add(pid);
+  return [...pids];
+}
+
 /** How freezing works here: the v1 freezer.state file, or the v2 cgroup.freeze file. */
 function freezer(h: CgroupHandle): { kind: 'v1' | 'v2'; dir: string } | undefined {
   if (h.dirs.v1.freezer !== undefined) return { kind: 'v1', dir: h.dirs.v1.freezer };

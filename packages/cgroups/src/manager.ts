@@ -13,7 +13,7 @@ import { adoptLazyFreezer, joinFrozenV1Freezer, lazyFreezerDir, removeLazyFreeze
 import { applyPlan } from './apply.js';
 import { forgetEnabledParents, makeCgroupDirs } from './mkdir.js';
 import { detectLayout, processCgroupDirs, type CgroupHierarchy, type CgroupLayout } from './layout.js';
-import { freeze, freezerProbes, freezerState, killAll, listPids, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
+import { freeze, freezerProbes, freezerState, killAll, listPids, pidsUnder, thaw, type CgroupHandle, type FreezerState } from './lifecycle.js';
 import { allDirs, cgroupDirs, type CgroupDirs } from './path.js';
 import { planResources, type CgroupPlan } from './plan.js';
 import { readOomKills, readStats, type CgroupStats } from './stats.js';
@@ -139,10 +139,12 @@ export class Cgroup implements CgroupHandle {
     const created: string[] = [];
     try {
       cg.makeDirs(created);
-      // A cgroup made just now is empty: look for processes only in one that was there.
-      const fresh = allDirs(cg.dirs).every((d) => created.includes(d));
-      const busy = fresh ? [] : cg.pids();
-      if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes (${busy.join(' ')})`, { path: cg.dirs.unified ?? allDirs(cg.dirs)[0]! });
+      // A cgroup made just now is empty: look for processes only in the directories that were
+      // there, and in their child cgroups too (a container's exit kills and removes the whole
+      // subtree: a process of the host's there would die with it).
+      const existing = allDirs(cg.dirs).filter((d) => !created.includes(d));
+      const busy = existing.length === 0 ? [] : pidsUnder(cg, existing);
+      if (busy.length) throw new CgroupError(ERR_NS_STATE, `cgroup ${path} already holds processes, in it or in its child cgroups (${busy.join(' ')})`, { path: existing[0]! });
       cg.apply(resources, { devices: options.devices ?? true, fresh: true });
     } catch (err) {
       for (const dir of created.reverse()) {

@@ -124,8 +124,22 @@ describe('Cgroup.create on v1', () => {
     const { sys, layout } = fakeV1();
     Cgroup.create('/a', {}, { layout, sys, devices: false });
     sys.files.set('/fake/pids/a/cgroup.procs', '4242\n');
-    expect(() => Cgroup.create('/a', {}, { layout, sys })).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/already holds processes \(4242\)/) }));
+    expect(() => Cgroup.create('/a', {}, { layout, sys })).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/already holds processes, in it or in its child cgroups \(4242\)/) }));
     expect(sys.dirs.has('/fake/pids/a')).toBe(true);
+  });
+
+  it('refuses an existing cgroup with a process in a child cgroup, in any hierarchy it was in before', () => {
+    const { sys, layout } = fakeV1();
+    // Only in the memory hierarchy, with a process one level down: the pids directory is new.
+    sys.dirs.add('/fake/memory/a');
+    sys.dirs.add('/fake/memory/a/svc');
+    sys.files.set('/fake/memory/a/cgroup.procs', '');
+    sys.files.set('/fake/memory/a/svc/cgroup.procs', '777\n');
+    expect(() => Cgroup.create('/a', { memory: { limit: 1 << 26 }, pids: { limit: 10 } }, { layout, sys, devices: false })).toThrow(
+      expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/already holds processes, in it or in its child cgroups \(777\)/) }),
+    );
+    expect(sys.dirs.has('/fake/memory/a/svc')).toBe(true);
+    expect(sys.dirs.has('/fake/pids/a')).toBe(false); // the one it made is removed again
   });
 
   it('update of devices on a live cgroup: the fewest writes from devices.list', () => {
