@@ -130,6 +130,38 @@ describe.skipIf(!root || !cgroup2)('spawn with cgroupFd (clone3 CLONE_INTO_CGROU
     expect(seen).toEqual([false]);
   });
 
+  it('into a cgroup whose memory runs out before ns-init is exec\'d: the start fails, the OOM killer does not take this process', async () => {
+    // The child shares our memory until it execs ns-init (CLONE_VM): were it the OOM killer's
+    // victim (this process's mm, the largest in the cgroup), every process sharing that mm
+    // would be killed, this one too, and the test run with it. Cloned in the middle of a vfork
+    // it is never picked: its charge fails instead.
+    const controllers = readFileSync(`${parent}/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    if (!controllers.includes('memory')) return; // hybrid hosts: no controller on v2 (no limit to run out of)
+    const { writeFileSync } = await import('node:fs');
+    const tiny = `${parent}/tiny`;
+    writeFileSync(`${parent}/cgroup.subtree_control`, '+memory');
+    mkdirSync(tiny);
+    const fd = openSync(tiny, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      writeFileSync(`${tiny}/memory.max`, '4096');
+      writeFileSync(`${tiny}/memory.swap.max`, '0');
+      let outcome: unknown;
+      try {
+        const child = spawn(plan, { cgroupFd: fd });
+        outcome = await child.exited;
+      } catch (err) {
+        outcome = (err as { code?: string }).code;
+      }
+      expect(outcome).not.toEqual({ exitCode: 0, signal: null });
+      expect(readFileSync(`/proc/${process.pid}/stat`, 'utf8')).toMatch(/^\d+ /); // still here, of course: the point
+      expect(readFileSync(`${tiny}/cgroup.procs`, 'utf8')).toBe('');
+    } finally {
+      closeSync(fd);
+      rmdirSync(tiny);
+      writeFileSync(`${parent}/cgroup.subtree_control`, '-memory');
+    }
+  });
+
   it('without cgroupFd: intoCgroup is false', async () => {
     const seen: boolean[] = [];
     const child = spawn(plan, { onSync: (_s, _i, _pid, _v, into) => void seen.push(into) });

@@ -5,8 +5,9 @@
 // Node stalls the event loop for tens of ms) and runs stub.cc on a stack of its own until it
 // has exec'd ns-init, a few microseconds later: the stack and what the stub reads (a Launch)
 // are kept until the child's error pipe reaches end of file, which comes after that exec.
-// Not CLONE_VFORK: waiting for the exec here doubled the event loop's blocked time at the
-// tail (a wake-up on a busy machine). Nothing of Node's memory ever reaches a container.
+// Not CLONE_VFORK (but into a cgroup, see CloneHere): waiting for the exec here doubled the
+// event loop's blocked time at the tail (a wake-up on a busy machine). Nothing of Node's
+// memory ever reaches a container.
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -188,8 +189,14 @@ bool CloneHere(Napi::Env env, const Checked& ck, const Fds& f, Launch* l, uint32
   int pidfd = -1;
   int flags = (int)ck.cloneFlags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
   // Born in the container's cgroup when the caller made it already (cgroup v2); else, or where
-  // the kernel refuses that, a plain clone and the sync step's write to cgroup.procs.
-  pid_t pid = cgroupFd >= 0 ? Clone3IntoCgroup(ns_stub_main, &ctx, l->stack, kStubStackSize, (uint32_t)flags, cgroupFd, &pidfd) : -1;
+  // the kernel refuses that, a plain clone and the sync step's write to cgroup.procs. Into a
+  // cgroup, CLONE_VFORK too: until it has exec'd ns-init the child shares Node's memory while
+  // being charged to that cgroup, and were its memory (or a parent's) to run out then, the OOM
+  // killer would pick the child (its mm is Node's, the largest there) and kill every process
+  // sharing that mm: Node. A task in the middle of a vfork is never its victim (mm/oom_kill.c,
+  // oom_badness(): in_vfork()); the charge fails instead (ENOMEM, a failed start). This thread
+  // waits for that exec, a few microseconds; the cgroup was made before the clone anyway.
+  pid_t pid = cgroupFd >= 0 ? Clone3IntoCgroup(ns_stub_main, &ctx, l->stack, kStubStackSize, (uint32_t)(flags | CLONE_VFORK), cgroupFd, &pidfd) : -1;
   out->intoCgroup = pid > 0;
   if (pid <= 0) pid = clone(ns_stub_main, (char*)l->stack + kStubStackSize, flags, &ctx, &pidfd);
   int cloneErr = errno;
