@@ -104,6 +104,12 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
       p.kill('SIGKILL');
       await p.wait();
     }
+    // Once it has exited: no stats, pause (which would make a freezer cgroup), resume or update.
+    const exited = expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/has exited/) });
+    await expect(p.pause()).rejects.toThrow(exited);
+    for (const call of [() => p.stats(), () => p.resume(), () => p.update({ pids: { limit: 9 } })]) expect(call).toThrow(exited);
+    for (const dir of allDirs(p.cgroup!.dirs)) expect(existsSync(dir), dir).toBe(false);
+    expect(existsSync(join(hostCgroupLayout().v1.find((h) => h.controllers.includes('freezer'))?.mountPoint ?? '/nonexistent', p.cgroup!.path))).toBe(false);
   });
 
   it('cpuset pins the container to one CPU', async () => {

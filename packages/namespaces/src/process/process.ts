@@ -99,6 +99,8 @@ export class ContainerProcess extends EventEmitter {
   private readonly closePromise: Promise<ContainerExit>;
   private openStreams = 0;
   private hasExited = false;
+  /** The process has exited (set before the exit hooks remove its cgroup). */
+  private gone = false;
 
   /**
    * The container's cgroup, when it has one of its own (`resources` or `cgroupsPath`) and this
@@ -119,6 +121,7 @@ export class ContainerProcess extends EventEmitter {
     this.releaseHooks = [...(extras.releaseHooks ?? [])];
     const hooks = extras.exitHooks ?? [];
     this.exitPromise = child.exited.then(async (status: ExitStatus) => {
+      this.gone = true;
       const exit: ContainerExit = {
         exitCode: status.exitCode,
         signal: status.signal === null ? null : signalName(status.signal),
@@ -166,7 +169,7 @@ export class ContainerProcess extends EventEmitter {
   /**
    * The container cgroup's statistics now: memory (usage, peak, limit, OOM counts), cpu
    * (usage, throttling) and pids (see @ns/cgroups readStats).
-   * @throws NsError `ERR_NS_STATE` when the container has no cgroup of its own.
+   * @throws NsError `ERR_NS_STATE` when the container has no cgroup of its own, or has exited.
    */
   stats(): CgroupStats {
     return this.ownCgroup('stats').stats();
@@ -175,14 +178,14 @@ export class ContainerProcess extends EventEmitter {
   /**
    * Freeze every process of the container (cgroup v1 freezer, v2 cgroup.freeze), resolving
    * once they are frozen (`runc pause`).
-   * @throws NsError `ERR_NS_STATE` without a cgroup or a freezer; ETIMEDOUT-like
+   * @throws NsError `ERR_NS_STATE` without a cgroup or a freezer, or once exited; ETIMEDOUT-like
    *   CgroupError when the cgroup does not freeze in time.
    */
   async pause(): Promise<void> {
     await this.ownCgroup('pause').freeze();
   }
 
-  /** Thaw what pause() froze (`runc resume`). @throws NsError `ERR_NS_STATE` without a cgroup. */
+  /** Thaw what pause() froze (`runc resume`). @throws NsError `ERR_NS_STATE` without a cgroup, or once exited. */
   resume(): void {
     this.ownCgroup('resume').thaw();
   }
@@ -190,7 +193,7 @@ export class ContainerProcess extends EventEmitter {
   /**
    * Change the container's limits while it runs (`runc update`): `resources` as OCI
    * `linux.resources`, written over the current ones.
-   * @throws NsError `ERR_NS_STATE` without a cgroup; `ERR_NS_CONFIG` or an errno naming the
+   * @throws NsError `ERR_NS_STATE` without a cgroup or once exited; `ERR_NS_CONFIG` or an errno naming the
    *   field and file the kernel refused.
    */
   update(resources: LinuxResources): void {
@@ -204,6 +207,8 @@ export class ContainerProcess extends EventEmitter {
 
   private ownCgroup(what: string): Cgroup {
     if (!this.cgroup) throw new NsError(ErrorCode.STATE, `${what}: container ${this.id} has no cgroup of its own (give it resources)`);
+    // Its cgroup is being removed or gone: a pause would make a freezer cgroup nobody removes.
+    if (this.gone) throw new NsError(ErrorCode.STATE, `${what}: container ${this.id} has exited (its cgroup is removed)`);
     return this.cgroup;
   }
 
