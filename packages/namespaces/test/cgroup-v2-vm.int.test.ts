@@ -1,5 +1,5 @@
 /**
- * cgroup.int.test.ts again, for real on cgroup v2: in a throwaway QEMU VM whose only cgroup
+ * cgroup.int.test.ts and cgroup-refusals.int.test.ts again, for real on cgroup v2: in a throwaway QEMU VM whose only cgroup
  * mount is cgroup2 with every controller (scripts/vm-vitest.mjs over ../shared/vm/run-in-vm).
  * This machine is a v1/v2 hybrid, where that file tests v1; most users run v2 only. Skips (with
  * the reason) when not root, without the test rootfs, or when run-in-vm is missing or cannot boot.
@@ -13,8 +13,8 @@ import { ROOTFS, isRoot } from './helpers.js';
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 
 describe.skipIf(!isRoot || !ROOTFS)('linux.resources on cgroup v2, in a VM (root)', () => {
-  it('cgroup.int.test.ts passes in a cgroup-v2-only VM', async (ctx) => {
-    const r = await runVitestInVm({ pkgDir, include: ['test/cgroup.int.test.ts'], env: { NS_TEST_ROOTFS: ROOTFS } });
+  it('cgroup.int.test.ts and cgroup-refusals.int.test.ts pass in a cgroup-v2-only VM', async (ctx) => {
+    const r = await runVitestInVm({ pkgDir, include: ['test/cgroup.int.test.ts', 'test/cgroup-refusals.int.test.ts'], env: { NS_TEST_ROOTFS: ROOTFS } });
     if (r.skipped) return ctx.skip(r.skipped);
     expect(r.report, `no report from the VM (exit ${r.status}):\n${r.output.slice(-3000)}`).toBeDefined();
     expect(loadFailuresOf(r.report), r.output.slice(-3000)).toEqual([]);

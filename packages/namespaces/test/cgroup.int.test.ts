@@ -304,27 +304,6 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
     }
   });
 
-  it('a cgroupsPath whose existing subtree holds a process is refused; the process and its cgroup are left alone', async () => {
-    // A process of the host's in a child cgroup of the path, in one hierarchy only (pids on v1).
-    const sleeper = spawn('sleep', ['100'], { stdio: 'ignore' });
-    const svc = Cgroup.create(`${parent}/busy/svc`, { pids: { limit: 100 } }, { layout: layout!, devices: false, hierarchies: 'needed' });
-    try {
-      svc.addProcess(sleeper.pid!);
-      const c = limited('true', { memory: { limit: 64 * MiB }, pids: { limit: 8 } }, { cgroupsPath: `${parent}/busy` });
-      expect(() => exec(c, { stdio: 'ignore' })).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(new RegExp(`already holds processes, in it or in its child cgroups \\(${sleeper.pid}\\)`)) }));
-      expect(sleeper.exitCode).toBeNull();
-      expect(svc.pids()).toEqual([sleeper.pid]);
-      // What the refused start made is gone; what was there stays.
-      const kept = new Set(allDirs(cgroupDirs(layout!, `${parent}/busy`)).filter((d) => allDirs(svc.dirs).some((s) => s.startsWith(`${d}/`))));
-      for (const d of dirsOf(c)) expect(existsSync(d), d).toBe(kept.has(d));
-    } finally {
-      sleeper.kill('SIGKILL');
-      await new Promise((r) => (sleeper.exitCode === null && sleeper.signalCode === null ? sleeper.once('exit', r) : r(null)));
-      await svc.destroy();
-      await Cgroup.open(`${parent}/busy`, { layout: layout! }).destroy();
-    }
-  });
-
   it('a failed start removes the cgroup it made', () => {
     const c = limited('true', { pids: { limit: 8 } });
     c.args = ['/no/such/program'];

@@ -163,6 +163,7 @@ function makeCgroup(ctx: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 
   }
   const made = cg;
   const oom = oomProbe(made);
+  ctx.explainFailure((err) => setupOomError(made, ctx.container, err));
   ctx.onFailure(() => {
     oom?.close();
     made.removeEmpty();
@@ -179,6 +180,31 @@ function makeCgroup(ctx: Omit<SyncContext, 'pid' | 'step' | 'index' | 'value' | 
     return { oomKilled };
   });
   return made;
+}
+
+/**
+ * A start that failed because its set-up ran out of memory in the container's cgroup (the
+ * kernel OOM-killed the set-up process, or refused it memory where it could not kill: a
+ * clone in a vfork), as ERR_NS_CONFIG naming the limit: the limit is too small to start the
+ * container, which the set-up's own error (ERR_NS_CHILD_DIED, ENOMEM) does not say.
+ * @returns undefined when the cgroup saw no OOM (the error stands)
+ */
+function setupOomError(cg: Cgroup, c: Pick<Container, 'resources'>, err: unknown): NsError | undefined {
+  const limit = c.resources?.memory?.limit;
+  if (limit === undefined || limit === null || limit < 0) return undefined;
+  let memory;
+  try {
+    memory = cg.stats().memory;
+  } catch {
+    return undefined;
+  }
+  if (!memory || (memory.oomKills === 0 && (memory.oomEvents ?? 0) === 0)) return undefined;
+  const file = cg.dirs.unified !== undefined && Object.keys(cg.dirs.v1).length === 0 ? 'memory.max' : 'memory.limit_in_bytes';
+  const why = err instanceof Error ? err.message : String(err);
+  return new NsError(ErrorCode.CONFIG, `linux.resources.memory.limit: ${limit} bytes (${file}) is too small to start the container: its set-up ran out of memory (${why})`, {
+    path: 'linux.resources.memory.limit',
+    cause: err,
+  });
 }
 
 /**

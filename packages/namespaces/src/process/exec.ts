@@ -62,6 +62,7 @@ interface Prepared {
   killSignal: number;
   /** Registered by sync handlers: undo their work when the start fails after them (newest last). */
   cleanups: (() => void)[];
+  explainers: ((err: unknown) => unknown)[];
   /** Registered by sync handlers for the process handle: work after its exit, its cgroup. */
   extras: { exitHooks: ExitHook[]; releaseHooks: (() => void)[]; cgroup?: Cgroup };
   /** The clone handler of the plan's first sync step (sync.ts), run just before the clone. */
@@ -148,6 +149,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     }
     // The parent's part of each sync step, by its name (sync.ts).
     const cleanups: (() => void)[] = [];
+    const explainers: ((err: unknown) => unknown)[] = [];
     const extras: Prepared['extras'] = { exitHooks: [], releaseHooks: [] };
     const ownConsole = { master: -1 };
     // The console's receiver, connected before anything starts (runc does the same): the
@@ -165,6 +167,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
       user,
       idMaps,
       onFailure: (cleanup: () => void) => void cleanups.push(cleanup),
+      explainFailure: (explain: (err: unknown) => unknown) => void explainers.push(explain),
       onExit: (hook: ExitHook) => void extras.exitHooks.push(hook),
       onRelease: (cleanup: () => void) => void extras.releaseHooks.push(cleanup),
       setCgroup: (cgroup: Cgroup) => void (extras.cgroup = cgroup),
@@ -198,7 +201,7 @@ function prepare(terminal: boolean, options: ExecOptions, makePlan: (io: PlanIo)
     const first = plan.steps[0];
     const clone = first?.op === 'sync' ? cloneHandler(first.name) : undefined;
     const beforeClone = () => clone?.(context);
-    return { planned, spawnOptions, io, pty, ownConsole, pipes, childFds, parentFds, killSignal, cleanups, extras, beforeClone };
+    return { planned, spawnOptions, io, pty, ownConsole, pipes, childFds, parentFds, killSignal, cleanups, explainers, extras, beforeClone };
   } catch (err) {
     closeAll(childFds);
     closeAll(parentFds);
@@ -216,8 +219,20 @@ function cloning<T>(p: Prepared, clone: (options: SpawnOptions) => T): T {
   }
 }
 
-/** Undo what the sync handlers did (newest first) and close what prepare() opened, after a failed spawn. */
-function abandon(p: Prepared): void {
+/**
+ * Undo what the sync handlers did (newest first) and close what prepare() opened, after a
+ * failed spawn; returns the error to throw: `err`, or what an explainer (explainFailure) made
+ * of it, asked first, while what the handlers made is still there.
+ */
+function abandon(p: Prepared, err: unknown): unknown {
+  let why = err;
+  for (const explain of p.explainers.splice(0)) {
+    try {
+      why = explain(why) ?? why;
+    } catch {
+      // the start's own error stands
+    }
+  }
   for (const cleanup of p.cleanups.splice(0).reverse()) {
     try {
       cleanup();
@@ -227,6 +242,7 @@ function abandon(p: Prepared): void {
   }
   closeAll(p.childFds);
   closeAll(p.parentFds);
+  return why;
 }
 
 /** The ContainerProcess of a spawned child: streams on the parent's ends, abort wiring. */
@@ -278,8 +294,7 @@ export function launch(terminal: boolean, options: ExecOptions, makePlan: (io: P
   try {
     child = cloning(p, (o) => spawn(p.planned.plan, o));
   } catch (err) {
-    abandon(p);
-    throw improveExecError(err, p.planned.args[0]!);
+    throw improveExecError(abandon(p, err), p.planned.args[0]!);
   }
   return complete(p, child, options);
 }
@@ -300,8 +315,7 @@ export async function launchAsync(
     // The clone is made within spawnAsync()'s call: the descriptor is closed right after it.
     child = await cloning(p, (o) => spawnAsync(p.planned.plan, o));
   } catch (err) {
-    abandon(p);
-    throw improveExecError(err, p.planned.args[0]!);
+    throw improveExecError(abandon(p, err), p.planned.args[0]!);
   }
   return complete(p, child, options);
 }

@@ -62,6 +62,12 @@ export interface SyncContext {
    */
   onFailure(cleanup: () => void): void;
   /**
+   * When the start fails after this step: `explain` gets its error before the onFailure
+   * cleanups run (what it made is still there to read) and returns a clearer one for it, or
+   * undefined to leave it (the cgroup's: a set-up killed for want of memory names the limit).
+   */
+  explainFailure(explain: (err: unknown) => unknown): void;
+  /**
    * Run `hook` once the started process has exited, before its handle's `'exit'` and wait():
    * the fields it returns go into the exit (`oomKilled`). Runs in this process only: for a
    * detached container whose starter is gone, `delete` does the same work.
