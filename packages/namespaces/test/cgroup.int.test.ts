@@ -19,6 +19,7 @@ import {
   execIn,
   execInAsync,
   hostCgroupLayout,
+  killContainer,
   pauseContainer,
   resumeContainer,
   rootfsContainer,
@@ -126,6 +127,25 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)(`linux.resources for real (cgroup 
     c.mounts = [...(c.mounts ?? []), { destination: '/kmsg', type: 'bind', source: '/dev/kmsg', options: ['bind', 'dev'] }];
     const r = await run(c);
     expect(r.stdout.split('\n').filter(Boolean)).toEqual(['null-ok', '0', 'kmsg-denied']);
+  });
+
+  it('SIGKILL into a paused container ends it (v1: thawed after), by the handle and by killContainer()', async () => {
+    const p = exec(limited('sleep 30', { pids: { limit: 8 } }), { stdio: 'ignore' });
+    await p.pause();
+    p.kill('SIGKILL');
+    expect(await p.wait()).toMatchObject({ exitCode: null, signal: 'SIGKILL' });
+    const dir = mkdtempSync(join(tmpdir(), 'ns-cg-kill-'));
+    const store = new StateStore(dir);
+    const c = limited('sleep 30', { pids: { limit: 8 } });
+    try {
+      runContainer(c, { store, stdio: 'ignore', detached: true });
+      await pauseContainer(store, c.id);
+      killContainer(store, c.id, 'SIGKILL', { all: true });
+      await vi.waitFor(() => expect(currentStatus(store.read(c.id))).toBe('stopped'), { timeout: 5000, interval: 20 });
+    } finally {
+      await deleteContainer(store, c.id, { force: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('pause, resume, update, stats, ps and delete through the store; delete removes the cgroup', async () => {

@@ -271,6 +271,22 @@ export function cgroupFrozen(cg: Cgroup | null): boolean {
 }
 
 /**
+ * After a SIGKILL sent into a paused container: thaw a cgroup v1 freezer, in which frozen
+ * tasks act on no signal, not even SIGKILL, until thawed (on v2 a frozen task dies of it). As
+ * runc and youki do; the container's other processes are thawed too (they die with its pid
+ * namespace's init, or run on without one). Errors are left to the caller's wait: best effort.
+ */
+export function thawForKill(cg: Cgroup | null): void {
+  if (!cg || (cg.dirs.unified !== undefined && Object.keys(cg.dirs.v1).length === 0)) return;
+  if (!hostCgroupLayout().v1.some((h) => h.controllers.includes('freezer')) || !cgroupFrozen(cg)) return;
+  try {
+    cg.thaw();
+  } catch {
+    // gone meanwhile, or no freezer after all
+  }
+}
+
+/**
  * The error of execIn() into a paused container: a process that joins a frozen cgroup is
  * frozen at once, and its set-up (and a caller waiting for it) would hang until a resume.
  */

@@ -5,7 +5,7 @@
 import { closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { type NsError, native } from '@ns/syscalls';
-import { openContainerCgroup } from './cgroup.js';
+import { openContainerCgroup, thawForKill } from './cgroup.js';
 import { signalNumber } from '../process/process.js';
 import { isAlive, notRunningError, processStartTime, type ContainerState, type StateStore } from './state.js';
 
@@ -89,6 +89,9 @@ export function containerProcesses(state: ContainerState): ContainerProcessInfo[
  * process but the init, so the program gets it once (runc, which signals tini too, delivers it
  * twice); SIGKILL, SIGSTOP and the check of signal 0 go to the init too.
  *
+ * SIGKILL into a paused container thaws it afterwards where the cgroup v1 freezer holds its
+ * processes (they act on no signal while frozen), as runc does: it then ends.
+ *
  * @param signal name (`SIGTERM`, `TERM`) or number; default SIGTERM.
  * @throws NsError `ERR_NS_NOT_FOUND` for an unknown id, `ERR_NS_STATE` (runc's words
  *   `container not running`, see {@link notRunningError}) when it is not running and not
@@ -121,4 +124,6 @@ export function killContainer(store: StateStore, id: string, signal: NodeJS.Sign
       closeSync(fd);
     }
   }
+  // A paused container on cgroup v1 would not act on it before a resume.
+  if (sig === osConstants.signals.SIGKILL && pids.length > 0) thawForKill(openContainerCgroup(state.config));
 }

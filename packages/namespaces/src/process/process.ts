@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, NsError, native, type Child, type ExitStatus } from '@ns/syscalls';
 import type { Cgroup, CgroupStats, LinuxResources } from '@ns/cgroups';
-import { asNsError } from '../container/cgroup.js';
+import { asNsError, thawForKill } from '../container/cgroup.js';
 
 // Stream modules are loaded when a process first needs a pipe or a pty: a container with
 // inherited stdio (`ns run`) never does, and loading them is a few ms of a short CLI's life.
@@ -217,10 +217,16 @@ export class ContainerProcess extends EventEmitter {
    * false when the process has already exited. Note that a container's pid 1 ignores signals
    * it has no handler for, except SIGKILL (and SIGSTOP) sent from outside; with `init: true`
    * the init passes every signal on to the program, which gets their default actions.
+   * SIGKILL into a paused container (pause()) thaws it afterwards on cgroup v1, whose frozen
+   * tasks act on no signal until thawed (runc's way): it then ends.
    * @throws NsError `ERR_NS_CONFIG` for an unknown signal name.
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    return this.child.kill(signalNumber(signal));
+    const sig = signalNumber(signal);
+    const sent = this.child.kill(sig);
+    // Paused on cgroup v1: frozen tasks act on no signal until thawed, SIGKILL included.
+    if (sent && sig === constants.signals.SIGKILL && this.cgroup && !this.gone) thawForKill(this.cgroup);
+    return sent;
   }
 
   /** Let the running process keep (ref) or not keep (unref) the event loop alive. */
