@@ -49,7 +49,7 @@ export function resolveCgroupPath(cgroupsPath: string | undefined, options: Cgro
 
   if (cgroupsPath === undefined || cgroupsPath === '') {
     const id = options.id;
-    if (id === undefined || id === '' || id === '.' || id === '..' || /[/\0]/.test(id)) {
+    if (id === undefined || id === '' || id === '.' || id === '..' || /[/\0\n]/.test(id)) {
       throw configError('id', `the default cgroup path ns/<id> needs an id that is one path segment, got ${JSON.stringify(id)}`);
     }
     return `/${[...parentSegs, 'ns', id].join('/')}`;
@@ -57,6 +57,8 @@ export function resolveCgroupPath(cgroupsPath: string | undefined, options: Cgro
   if (typeof cgroupsPath !== 'string' || cgroupsPath.includes('\0')) {
     throw configError('linux.cgroupsPath', `expected a path, got ${JSON.stringify(cgroupsPath)}`);
   }
+  // The kernel refuses a cgroup name with a newline (cgroup_mkdir: EINVAL): say which field.
+  if (cgroupsPath.includes('\n')) throw configError('linux.cgroupsPath', `a cgroup name cannot hold a newline, got ${JSON.stringify(cgroupsPath)}`);
   if (cgroupsPath.startsWith('/')) {
     const segs = fold(cgroupsPath.split('/'));
     if (segs === null) throw configError('linux.cgroupsPath', `${JSON.stringify(cgroupsPath)} climbs above the cgroup root`);

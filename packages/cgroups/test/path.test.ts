@@ -25,6 +25,10 @@ describe('resolveCgroupPath', () => {
     expect(() => resolveCgroupPath('a/../../x', { parent: '/rt' })).toThrow(/leaves the runtime's parent cgroup \/rt/);
     expect(() => resolveCgroupPath('/../x')).toThrow(/climbs above the cgroup root/);
   });
+  it('refuses a newline in a cgroup name (the kernel would: EINVAL), naming the field', () => {
+    expect(() => resolveCgroupPath('/a\nb')).toThrow(expect.objectContaining({ code: 'ERR_NS_CONFIG', jsonPath: 'linux.cgroupsPath', message: expect.stringMatching(/cannot hold a newline/) }));
+    expect(() => resolveCgroupPath(undefined, { id: 'a\nb' })).toThrow(config('id'));
+  });
   it('refuses the parent itself and the root cgroup', () => {
     expect(() => resolveCgroupPath('.', { parent: '/rt' })).toThrow(/names the runtime's parent cgroup \/rt itself/);
     expect(() => resolveCgroupPath('a/..', { parent: '/rt' })).toThrow(config('linux.cgroupsPath'));
