@@ -126,6 +126,18 @@ describe.skipIf(!isRoot || !ROOTFS)('the native front with real containers (as r
     expect(readdirSync('/sys/fs/cgroup').filter((h) => existsSync(join('/sys/fs/cgroup', h, cgroups)))).toEqual([]);
   });
 
+  it('kill KILL of a paused container: the front leaves it to Node, which thaws it after (v1), and it stops', async () => {
+    await create('c2', ['/bin/sleep', '60']);
+    expect((await NODE(['start', 'c2'])).code).toBe(0);
+    expect((await NODE(['pause', 'c2'])).code).toBe(0);
+    const s = readState('c2');
+    expect((await FRONT_ONLY(['kill', 'c2', 'KILL'])).stdout).toBe(`NODE ${JSON.stringify(['--root', root, 'kill', 'c2', 'KILL'])}`);
+    expect(alive(s)).toBe(true); // the front sent nothing
+    expect((await NODE(['kill', 'c2', 'KILL'])).code).toBe(0);
+    await until('c2 to stop', () => !alive(s));
+    expect((await NODE(['delete', 'c2'])).code).toBe(0);
+  });
+
   it('an unknown id: the front leaves it to Node; the launcher gives Node\'s message and status', async () => {
     expect((await FRONT_ONLY(['state', 'nosuch'])).stdout).toBe(`NODE ${JSON.stringify(['--root', root, 'state', 'nosuch'])}`);
     const node = same(await NODE(['state', 'nosuch']));

@@ -104,6 +104,11 @@ int verb_kill(const char *dir, const char *signame) {
   if (record_load(dir, &r) < 0 || record_needs_node(&r, "kill")) return FALL_BACK;
   int sig = signal_number(&r, signame);
   if (sig < 0 || !record_alive(&r)) return FALL_BACK;
+  /* SIGKILL into a paused container: Node's killContainer() thaws a v1 freezer after it (frozen
+     tasks act on no signal until thawed), which the front does not do. */
+  if (sig == SIGKILL)
+    for (int i = 0; i < r.n_frozen_if; i++)
+      if (has_line(r.frozen_if[i].a, r.frozen_if[i].b)) return FALL_BACK;
   int fd = (int)syscall(SYS_pidfd_open, (int)r.pid, 0);
   if (fd < 0) return 0; /* exited meanwhile: as killContainer(), nothing to signal */
   int status = 0;
