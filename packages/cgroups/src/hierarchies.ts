@@ -72,3 +72,20 @@ export function parentHierarchies(layout: CgroupLayout, path: string, have: Need
   const unified = !have.unified && u !== undefined && layout.mode === 'hybrid' && u.controllers.length > 0 && exists(`${u.mountPoint}${parent}`);
   return { v1, unified };
 }
+
+/**
+ * The hierarchies, beyond `have`, where the cgroup `path` itself exists already (made by
+ * someone before the container). Cgroup.open() goes by what exists: a container's ps, pause,
+ * kill --all and delete would act on those directories and the processes in them, so a
+ * cgroup made with `hierarchies: 'needed'` takes them in (and refuses them when they hold a
+ * process: Cgroup.create()).
+ *
+ * @param path the cgroup's absolute path
+ * @param exists whether a directory exists (CgroupSys.exists)
+ */
+export function presentHierarchies(layout: CgroupLayout, path: string, have: NeededHierarchies, exists: (dir: string) => boolean): NeededHierarchies {
+  const v1 = layout.v1.filter((h) => !have.v1.includes(h) && h.controllers.some((c) => !c.startsWith('name=')) && exists(`${h.mountPoint}${path}`));
+  const u = layout.unified;
+  const unified = !have.unified && u !== undefined && exists(`${u.mountPoint}${path}`);
+  return { v1, unified };
+}

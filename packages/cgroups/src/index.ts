@@ -92,4 +92,4 @@ export { oomProbeV1, watchOomV1, type OomProbe, type OomWatch } from './oom-even
 export { freeze, freezerProbes, freezerState, killAll, listPids, thaw, waitEmpty, type CgroupHandle, type FreezerState } from './lifecycle.js';
 export { hostSys, parsePids, type CgroupSys } from './sys.js';
 export { Cgroup, type CgroupOptions } from './manager.js';
-export { ALWAYS_V1, neededHierarchies, neededV1Hierarchies, parentHierarchies, type NeededHierarchies } from './hierarchies.js';
+export { ALWAYS_V1, neededHierarchies, neededV1Hierarchies, parentHierarchies, presentHierarchies, type NeededHierarchies } from './hierarchies.js';

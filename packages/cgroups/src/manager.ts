@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DeviceFilter } from './bpf.js';
 import { CgroupError, ERR_NS_CONFIG, ERR_NS_STATE, configError, errnoCode, fsError } from './errors.js';
 import { extendToDirs, missingDirs } from './extend.js';
-import { neededHierarchies, parentHierarchies } from './hierarchies.js';
+import { neededHierarchies, parentHierarchies, presentHierarchies } from './hierarchies.js';
 import { adoptLazyFreezer, joinFrozenV1Freezer, lazyFreezerDir, removeLazyFreezer } from './freezer-v1.js';
 import { applyPlan } from './apply.js';
 import { forgetEnabledParents, makeCgroupDirs } from './mkdir.js';
@@ -133,8 +133,12 @@ export class Cgroup implements CgroupHandle {
       const needed = neededHierarchies(resources, cg.layout, { devices: options.devices ?? true, defaultDevices: options.defaultDevices ?? true });
       // And wherever its parent exists: limits set there must reach the container (a pod's).
       const parents = options.followParent ? parentHierarchies(cg.layout, path, needed, (d) => cg.sys.exists(d)) : { v1: [], unified: false };
-      cg.keepV1([...needed.v1, ...parents.v1]);
-      if (!needed.unified && !parents.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
+      // And wherever the cgroup exists already: what is there would be the container's to list,
+      // freeze, kill and remove (open() goes by what exists); checked for processes below.
+      const have = { v1: [...needed.v1, ...parents.v1], unified: needed.unified || parents.unified };
+      const present = presentHierarchies(cg.layout, path, have, (d) => cg.sys.exists(d));
+      cg.keepV1([...have.v1, ...present.v1]);
+      if (!have.unified && !present.unified) cg.dirs = { path: cg.dirs.path, v1: cg.dirs.v1 };
     }
     const created: string[] = [];
     try {

@@ -2,7 +2,8 @@
 // cgroup-v2-only VM by cgroup-v2-vm.int.test.ts. Every cgroup lives under this file's own
 // parent (/ns-test-refuse-<pid>), removed at the end; nothing is written to the host's cgroups.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cgroup, allDirs, cgroupDirs, type LinuxResources } from '@ns/cgroups';
 import { exec, hostCgroupLayout, rootfsContainer, type Container } from '../src/index.js';
@@ -49,6 +50,30 @@ describe.skipIf(!isRoot || !ROOTFS || !ready)('a start with a cgroup refuses, le
       await new Promise((r) => (sleeper.exitCode === null && sleeper.signalCode === null ? sleeper.once('exit', r) : r(null)));
       await svc.destroy();
       await Cgroup.open(`${parent}/busy`, { layout: layout! }).destroy();
+    }
+  });
+
+  it('a process in the cgroupsPath of a hierarchy the container would not need (v1 freezer, hybrid cgroup2) is refused too', async () => {
+    // Not made by the container, yet its ps, pause, kill --all and delete would act there.
+    const mounts = [...layout!.v1.filter((h) => h.controllers.includes('freezer')).map((h) => h.mountPoint), ...(layout!.mode === 'hybrid' && layout!.unified ? [layout!.unified.mountPoint] : [])];
+    for (const [k, mount] of mounts.entries()) {
+      // At the top: no parent of it exists anywhere (a parent's hierarchies are taken in anyway).
+      const path = `${parent}-foreign${k}`;
+      const svc = join(mount, path, 'svc');
+      const sleeper = spawn('sleep', ['100'], { stdio: 'ignore' });
+      try {
+        mkdirSync(svc, { recursive: true });
+        writeFileSync(join(svc, 'cgroup.procs'), String(sleeper.pid));
+        const c = limited('true', { pids: { limit: 8 } }, { cgroupsPath: path });
+        expect(() => exec(c, { stdio: 'ignore' }), mount).toThrow(expect.objectContaining({ code: 'ERR_NS_STATE', message: expect.stringMatching(/already holds processes/) }));
+        expect(sleeper.exitCode).toBeNull();
+        expect(readFileSync(join(svc, 'cgroup.procs'), 'utf8').trim()).toBe(String(sleeper.pid));
+        for (const d of dirsOf(c).filter((d) => !d.startsWith(`${mount}/`))) expect(existsSync(d), d).toBe(false);
+      } finally {
+        sleeper.kill('SIGKILL');
+        await new Promise((r) => (sleeper.exitCode === null && sleeper.signalCode === null ? sleeper.once('exit', r) : r(null)));
+        for (const d of [svc, join(mount, path)]) if (existsSync(d)) rmdirSync(d);
+      }
     }
   });
 
