@@ -125,5 +125,11 @@ export function killContainer(store: StateStore, id: string, signal: NodeJS.Sign
     }
   }
   // A paused container on cgroup v1 would not act on it before a resume.
-  if (sig === osConstants.signals.SIGKILL && pids.length > 0) thawForKill(openContainerCgroup(state.config));
+  if (sig === osConstants.signals.SIGKILL && pids.length > 0) {
+    try {
+      thawForKill(openContainerCgroup(state.config));
+    } catch {
+      // the kill was sent: a cgroup that cannot be opened now is no error of it
+    }
+  }
 }
