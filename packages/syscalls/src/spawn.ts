@@ -221,7 +221,12 @@ export function spawn(plan: Plan, options: SpawnOptions = {}): Child {
  * message and no wake-up of this thread, the byte waiting for the child when it gets there.
  */
 function firstGoAhead(plan: Plan): number {
-  return plan.steps.findIndex((s) => s.op === 'sync' || s.op === 'seccompNotify' || s.op === 'openConsole');
+  return plan.steps.findIndex(readsGoAhead);
+}
+
+/** Whether the child waits for the parent's go-ahead at `step` (and onSync is called for it). */
+function readsGoAhead(step: Step | undefined): step is SyncStep | SeccompNotifyStep | OpenConsoleStep {
+  return step?.op === 'sync' || step?.op === 'seccompNotify' || step?.op === 'openConsole';
 }
 
 /** The index of the sync step spawn() handles right after the clone (SpawnOptions.earlySync), or -1. */
@@ -296,7 +301,7 @@ function syncCallback(plan: Plan, options: SpawnOptions): ((index: number, pid: 
   if (!onSync) return undefined;
   return (index, pid, value, intoCgroup) => {
     const step = plan.steps[index];
-    if (step?.op === 'sync' || step?.op === 'seccompNotify' || step?.op === 'openConsole') onSync(step, index, pid, value, intoCgroup === true);
+    if (readsGoAhead(step)) onSync(step, index, pid, value, intoCgroup === true);
   };
 }
 
