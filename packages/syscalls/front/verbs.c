@@ -55,16 +55,19 @@ static int has_line(const char *file, const char *want) {
   return 0;
 }
 
+/* Whether the container's cgroup is frozen: one of the record's freezer files has its line. */
+static int record_frozen(const struct record *r) {
+  for (int i = 0; i < r->n_frozen_if; i++)
+    if (has_line(r->frozen_if[i].a, r->frozen_if[i].b)) return 1;
+  return 0;
+}
+
 /* `ns state ID`: the text for alive, frozen or stopped, on stdout. */
 int verb_state(const char *dir) {
   struct record r;
   if (record_load(dir, &r) < 0) return FALL_BACK;
   const char *which = "stopped";
-  if (record_alive(&r)) {
-    which = "alive";
-    for (int i = 0; i < r.n_frozen_if; i++)
-      if (has_line(r.frozen_if[i].a, r.frozen_if[i].b)) which = "frozen";
-  }
+  if (record_alive(&r)) which = record_frozen(&r) ? "frozen" : "alive";
   const struct rec_text *t = record_text(&r, which);
   if (!t) return FALL_BACK;
   write_all(1, t->data, t->len); /* as Node: a closed stdout (EPIPE) is not an error */
@@ -106,9 +109,7 @@ int verb_kill(const char *dir, const char *signame) {
   if (sig < 0 || !record_alive(&r)) return FALL_BACK;
   /* SIGKILL into a paused container: Node's killContainer() thaws a v1 freezer after it (frozen
      tasks act on no signal until thawed), which the front does not do. */
-  if (sig == SIGKILL)
-    for (int i = 0; i < r.n_frozen_if; i++)
-      if (has_line(r.frozen_if[i].a, r.frozen_if[i].b)) return FALL_BACK;
+  if (sig == SIGKILL && record_frozen(&r)) return FALL_BACK;
   int fd = (int)syscall(SYS_pidfd_open, (int)r.pid, 0);
   if (fd < 0) return 0; /* exited meanwhile: as killContainer(), nothing to signal */
   int status = 0;
