@@ -199,7 +199,7 @@ function setupOomError(cg: Cgroup, c: Pick<Container, 'resources'>, err: unknown
     return undefined;
   }
   if (!memory || (memory.oomKills === 0 && (memory.oomEvents ?? 0) === 0)) return undefined;
-  const file = cg.dirs.unified !== undefined && Object.keys(cg.dirs.v1).length === 0 ? 'memory.max' : 'memory.limit_in_bytes';
+  const file = cg.dirs.v1.memory !== undefined ? 'memory.limit_in_bytes' : 'memory.max';
   const why = err instanceof Error ? err.message : String(err);
   return new NsError(ErrorCode.CONFIG, `linux.resources.memory.limit: ${limit} bytes (${file}) is too small to start the container: its set-up ran out of memory (${why})`, {
     path: 'linux.resources.memory.limit',
@@ -277,8 +277,7 @@ export function cgroupFrozen(cg: Cgroup | null): boolean {
  * namespace's init, or run on without one). Errors are left to the caller's wait: best effort.
  */
 export function thawForKill(cg: Cgroup | null): void {
-  if (!cg || (cg.dirs.unified !== undefined && Object.keys(cg.dirs.v1).length === 0)) return;
-  if (!hostCgroupLayout().v1.some((h) => h.controllers.includes('freezer')) || !cgroupFrozen(cg)) return;
+  if (!cg || hostCgroupLayout().controllers.freezer?.version !== 1 || !cgroupFrozen(cg)) return;
   try {
     cg.thaw();
   } catch {
